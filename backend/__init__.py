@@ -1,0 +1,1 @@
+"""FinEdge backend: domain modules (one package per area) and the shared platform."""

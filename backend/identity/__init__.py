@@ -1,0 +1,1 @@
+"""Identity: organisations, users, roles, password and mini-program login, login rate limits."""

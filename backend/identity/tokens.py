@@ -1,0 +1,51 @@
+"""JWT access tokens (HS256) signed with FINEDGE_SECRET_KEY, with expiry."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import jwt
+
+from backend.platform.clock import utcnow
+from backend.platform.context import Actor
+from backend.platform.errors import NotAuthenticated
+
+ALGORITHM = "HS256"
+AUDIENCE = "finedge"
+
+
+def issue_token(actor: Actor, secret: str, ttl_s: int, now: datetime | None = None) -> str:
+    now = now or utcnow()
+    claims = {
+        "sub": str(actor.user_id),
+        "username": actor.username,
+        "role": actor.role,
+        "org_id": actor.org_id,
+        "branch_id": actor.branch_id,
+        "aud": AUDIENCE,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ttl_s)).timestamp()),
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_token(token: str, secret: str) -> Actor:
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            options={"require": ["exp", "sub", "aud"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise NotAuthenticated("token has expired", code="token_expired") from None
+    except jwt.PyJWTError:
+        raise NotAuthenticated("token is not valid", code="invalid_token") from None
+    return Actor(
+        user_id=int(claims["sub"]),
+        username=claims.get("username", ""),
+        role=claims.get("role", ""),
+        org_id=claims.get("org_id"),
+        branch_id=claims.get("branch_id"),
+    )

@@ -1,0 +1,9 @@
+"""Imports every area's models so that Base.metadata is complete (Alembic, tests).
+
+Add a line here when an area gains models."""
+
+from backend.identity import models as identity_models  # noqa: F401
+from backend.platform import audit, idempotency, jobs  # noqa: F401
+from backend.platform.db import Base
+
+metadata = Base.metadata

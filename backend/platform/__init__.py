@@ -1,0 +1,1 @@
+"""What every area shares: config, database, errors, money, audit, idempotency, jobs, MQTT, live."""

@@ -1,0 +1,99 @@
+"""Configuration from the environment, with embedded defaults so `make demo` needs nothing installed.
+
+FINEDGE_ENV selects the profile: ``demo`` (default), ``test`` (set by the test suite) or
+``production``.  Outside demo and test a FINEDGE_SECRET_KEY is required and no demo users,
+generated secrets or fake login providers exist.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+ENVIRONMENTS = ("demo", "test", "production")
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used: start is refused."""
+
+
+def project_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def var_dir() -> Path:
+    path = Path(os.environ.get("FINEDGE_VAR_DIR", project_root() / "var"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _generated_secret(var: Path) -> str:
+    """Demo/test only: a secret generated once into var/ so restarts keep tokens valid."""
+    key_file = var / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+@dataclass(frozen=True)
+class Config:
+    env: str = "demo"
+    database_url: str = ""
+    mqtt_url: str | None = None
+    branch_mqtt_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str = ""
+    token_ttl_s: int = 3600
+    max_content_length: int = 1024 * 1024
+    login_max_failures: int = 5
+    login_window_s: int = 900
+    login_max_failures_per_address: int = 20
+    wx_appid: str | None = None
+    wx_secret: str | None = None
+    wx_api_base: str = "https://api.weixin.qq.com"
+    run_scheduler: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def fake_wx_login(self) -> bool:
+        return not self.is_production and not self.wx_appid
+
+    def with_overrides(self, **kwargs) -> Config:
+        return replace(self, **kwargs)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Config:
+        env_vars = dict(os.environ if environ is None else environ)
+        env = env_vars.get("FINEDGE_ENV", "demo")
+        if env not in ENVIRONMENTS:
+            raise ConfigError(f"FINEDGE_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
+        var = var_dir()
+        secret = env_vars.get("FINEDGE_SECRET_KEY", "")
+        if not secret:
+            if env == "production":
+                raise ConfigError("FINEDGE_SECRET_KEY is required when FINEDGE_ENV=production")
+            secret = _generated_secret(var)
+        elif len(secret) < 32:
+            raise ConfigError("FINEDGE_SECRET_KEY must be at least 32 characters")
+        database_url = env_vars.get("DATABASE_URL") or f"sqlite:///{var / 'finedge.db'}"
+        config = cls(
+            env=env,
+            database_url=database_url,
+            mqtt_url=env_vars.get("MQTT_URL") or None,
+            branch_mqtt_url=env_vars.get("BRANCH_MQTT_URL") or None,
+            redis_url=env_vars.get("REDIS_URL") or None,
+            secret_key=secret,
+            token_ttl_s=int(env_vars.get("FINEDGE_TOKEN_TTL_S", "3600")),
+            wx_appid=env_vars.get("WX_APPID") or None,
+            wx_secret=env_vars.get("WX_SECRET") or None,
+        )
+        return replace(config, **overrides) if overrides else config

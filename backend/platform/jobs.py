@@ -1,0 +1,135 @@
+"""Jobs: periodic and one-off work (sweeps, refreshes, scans) with every run recorded.
+
+Areas register jobs with ``@registry.job("name", every_s=...)`` (or ``cron=...``) in their
+``jobs.py``; ``finedge jobs run NAME`` runs one by hand, ``finedge serve`` schedules them with
+APScheduler.  Every run writes a JobRun row (start, end, outcome, error) in its own transaction,
+so a failing job leaves a trace even when its own work rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from backend.platform.clock import utcnow
+from backend.platform.db import Base, BigIntPK
+from backend.platform.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+
+class JobRun(Base):
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), index=True)
+    trigger: Mapped[str] = mapped_column(String(20))  # schedule | manual
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str] = mapped_column(String(12))  # running | ok | failed
+    result: Mapped[dict | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+JobFunc = Callable[[Session, datetime], dict[str, Any] | None]
+
+
+@dataclass
+class JobSpec:
+    name: str
+    func: JobFunc
+    every_s: int | None = None
+    cron: dict[str, Any] | None = None
+    description: str = ""
+
+
+@dataclass
+class JobRegistry:
+    jobs: dict[str, JobSpec] = field(default_factory=dict)
+
+    def job(self, name: str, *, every_s: int | None = None, cron: dict | None = None, description: str = ""):
+        def register(func: JobFunc) -> JobFunc:
+            if name in self.jobs:
+                raise ValueError(f"job {name!r} registered twice")
+            self.jobs[name] = JobSpec(name, func, every_s, cron, description or (func.__doc__ or "").strip())
+            return func
+
+        return register
+
+    def get(self, name: str) -> JobSpec:
+        try:
+            return self.jobs[name]
+        except KeyError:
+            raise NotFound(f"no job named {name!r}", code="job_not_found") from None
+
+
+registry = JobRegistry()
+
+
+def run_job(
+    factory: sessionmaker[Session],
+    name: str,
+    *,
+    trigger: str = "manual",
+    now: Callable[[], datetime] = utcnow,
+    jobs: JobRegistry = registry,
+) -> JobRun:
+    spec = jobs.get(name)
+    with factory() as session:
+        run = JobRun(name=name, trigger=trigger, started_at=now(), outcome="running")
+        session.add(run)
+        session.commit()
+        run_id = run.id
+    outcome, result, error = "ok", None, None
+    try:
+        with factory() as work_session:
+            result = spec.func(work_session, now())
+            work_session.commit()
+    except Exception as exc:
+        outcome, error = "failed", "".join(traceback.format_exception_only(exc)).strip()
+        log.exception("job %s failed", name)
+    with factory() as session:
+        run = session.get(JobRun, run_id)
+        run.finished_at, run.outcome, run.result, run.error = now(), outcome, result, error
+        session.commit()
+        return run
+
+
+def recent_runs(session: Session, name: str | None = None, limit: int = 20) -> list[JobRun]:
+    stmt = select(JobRun).order_by(JobRun.id.desc()).limit(limit)
+    if name:
+        stmt = stmt.where(JobRun.name == name)
+    return list(session.scalars(stmt))
+
+
+def start_scheduler(factory: sessionmaker[Session], jobs: JobRegistry = registry):
+    """APScheduler in a background thread; each trigger goes through ``run_job``.
+
+    Coalesced, one instance per job at a time; the schedule itself is code (the registry), so
+    no pickled job store is needed and every run is recorded in JobRun."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+    for spec in jobs.jobs.values():
+        kwargs = {"args": [factory, spec.name], "kwargs": {"trigger": "schedule", "jobs": jobs}, "id": spec.name}
+        if spec.every_s:
+            scheduler.add_job(run_job, "interval", seconds=spec.every_s, **kwargs)
+        elif spec.cron:
+            scheduler.add_job(run_job, "cron", **spec.cron, **kwargs)
+    scheduler.start()
+    return scheduler
+
+
+@registry.job("purge_idempotency_keys", every_s=3600)
+def purge_idempotency_keys(session: Session, now: datetime) -> dict[str, Any]:
+    """Delete idempotency keys older than 24 hours."""
+    from backend.platform.idempotency import purge_expired
+
+    return {"deleted": purge_expired(session, now)}

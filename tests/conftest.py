@@ -1,0 +1,135 @@
+"""Shared fixtures.
+
+Database tests take the ``db_url`` fixture, which runs each test twice: on SQLite (embedded
+default) and on the machine's PostgreSQL (127.0.0.1:5432, database ``test``, trust auth).  Each
+test run creates its own PostgreSQL database ``finedge_test_<random>`` and drops it afterwards;
+where the server is absent the PostgreSQL variant skips with the reason printed (-ra).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+_VAR = tempfile.mkdtemp(prefix="finedge-test-var-")
+os.environ["FINEDGE_ENV"] = "test"
+os.environ["FINEDGE_VAR_DIR"] = _VAR
+for _name in ("DATABASE_URL", "MQTT_URL", "BRANCH_MQTT_URL", "REDIS_URL", "FINEDGE_SECRET_KEY"):
+    os.environ.pop(_name, None)
+
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+PG_ADMIN_URL = os.environ.get("FINEDGE_TEST_PG_URL", f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/test")
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _pg_reason() -> str | None:
+    if not port_open(PG_HOST, PG_PORT):
+        return f"PostgreSQL not reachable on {PG_HOST}:{PG_PORT}"
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL.replace("postgresql+psycopg", "postgresql"), connect_timeout=3):
+            pass
+    except Exception as exc:  # any failure means: skip with the reason
+        return f"PostgreSQL at {PG_HOST}:{PG_PORT} refused the test login: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """A fresh PostgreSQL database for this test run, migrated to head; dropped at the end."""
+    reason = _pg_reason()
+    if reason:
+        pytest.skip(reason)
+    import psycopg
+
+    from backend.platform import migrate
+
+    name = f"finedge_test_{uuid.uuid4().hex[:10]}"
+    admin = PG_ADMIN_URL.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    migrate.upgrade(url)
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file, copied for every test (migrating each time would be slow)."""
+    from backend.platform import migrate
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
+def _truncate_pg(url: str) -> None:
+    from sqlalchemy import text
+
+    from backend.models import metadata
+    from backend.platform.db import make_engine
+
+    engine = make_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template, tmp_path) -> str:
+    path = tmp_path / "finedge.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path) -> str:
+    """Each test that takes this runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    url = request.getfixturevalue("pg_database")
+    _truncate_pg(url)
+    return url
+
+
+@pytest.fixture
+def engine(db_url):
+    from backend.platform.db import make_engine
+
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session_factory(engine):
+    from backend.platform.db import make_session_factory
+
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def session(session_factory):
+    with session_factory() as session:
+        yield session
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_VAR, ignore_errors=True)
