@@ -24,7 +24,9 @@ for _name in ("DATABASE_URL", "MQTT_URL", "BRANCH_MQTT_URL", "REDIS_URL", "FINED
     os.environ.pop(_name, None)
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
-PG_ADMIN_URL = os.environ.get("FINEDGE_TEST_PG_URL", f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/test")
+PG_ADMIN_URL = os.environ.get(
+    "FINEDGE_TEST_PG_URL", f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/test"
+)
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -41,7 +43,9 @@ def _pg_reason() -> str | None:
     try:
         import psycopg
 
-        with psycopg.connect(PG_ADMIN_URL.replace("postgresql+psycopg", "postgresql"), connect_timeout=3):
+        with psycopg.connect(
+            PG_ADMIN_URL.replace("postgresql+psycopg", "postgresql"), connect_timeout=3
+        ):
             pass
     except Exception as exc:  # any failure means: skip with the reason
         return f"PostgreSQL at {PG_HOST}:{PG_PORT} refused the test login: {exc}"
@@ -133,3 +137,63 @@ def session(session_factory):
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_VAR, ignore_errors=True)
+
+
+# --- application fixtures ---------------------------------------------------------------
+
+
+@pytest.fixture
+def make_app():
+    """Build an app on a given database URL; seeded with the demo orgs and users."""
+    from backend.app import create_app
+    from backend.platform.config import Config
+    from backend.platform.db import session_scope
+    from backend.seed import seed
+
+    apps = []
+
+    def build(url: str, seeded: bool = True, **overrides):
+        config = Config.from_env(database_url=url, **overrides)
+        app = create_app(config)
+        app.config["TESTING"] = True
+        if seeded:
+            with session_scope(app.extensions["finedge"].session_factory) as session:
+                seed(session, config)
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        app.extensions["finedge"].engine.dispose()
+
+
+@pytest.fixture
+def app(make_app, sqlite_url):
+    return make_app(sqlite_url)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def login(client, username: str, password: str | None = None) -> dict:
+    response = client.post(
+        "/api/v1/auth/token",
+        json={"username": username, "password": password or f"{username}-demo"},
+    )
+    assert response.status_code == 200, response.get_json()
+    return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
+
+
+@pytest.fixture
+def auth(client):
+    """auth("dealer1") -> headers with a Bearer token for that demo user."""
+    cache: dict[str, dict] = {}
+
+    def headers(username: str) -> dict:
+        if username not in cache:
+            cache[username] = login(client, username)
+        return cache[username]
+
+    return headers

@@ -30,13 +30,23 @@ def get_or_create_org(
     session: Session, code: str, name: str, kind: str, parent: Org | None = None
 ) -> Org:
     if kind not in ORG_KINDS:
-        raise ValidationFailed(f"unknown org kind {kind!r}", details={"kind": [f"one of {ORG_KINDS}"]})
+        raise ValidationFailed(
+            f"unknown org kind {kind!r}", details={"kind": [f"one of {ORG_KINDS}"]}
+        )
     org = session.scalar(select(Org).where(Org.code == code))
     if org is None:
-        org = Org(code=code, name=name, kind=kind, parent_id=parent.id if parent else None, created_at=utcnow())
+        org = Org(
+            code=code,
+            name=name,
+            kind=kind,
+            parent_id=parent.id if parent else None,
+            created_at=utcnow(),
+        )
         session.add(org)
         session.flush()
-        audit.record(session, SYSTEM, "org.created", "org", org.id, after={"code": code, "kind": kind})
+        audit.record(
+            session, SYSTEM, "org.created", "org", org.id, after={"code": code, "kind": kind}
+        )
     return org
 
 
@@ -61,11 +71,15 @@ def create_user(
     wx_openid: str | None = None,
 ) -> User:
     if role not in ROLES:
-        raise ValidationFailed(f"unknown role {role!r}", details={"role": [f"one of {', '.join(ROLES)}"]})
+        raise ValidationFailed(
+            f"unknown role {role!r}", details={"role": [f"one of {', '.join(ROLES)}"]}
+        )
     if not username or len(username) > 80:
         raise ValidationFailed("username is required", details={"username": ["1 to 80 characters"]})
     if password is not None and len(password) < 8:
-        raise ValidationFailed("password too short", details={"password": ["at least 8 characters"]})
+        raise ValidationFailed(
+            "password too short", details={"password": ["at least 8 characters"]}
+        )
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"user {username!r} exists", code="user_exists")
     user = User(
@@ -81,14 +95,21 @@ def create_user(
     session.add(user)
     session.flush()
     audit.record(
-        session, actor, "user.created", "user", user.id, after={"username": username, "role": role, "org_id": org.id}
+        session,
+        actor,
+        "user.created",
+        "user",
+        user.id,
+        after={"username": username, "role": role, "org_id": org.id},
     )
     return user
 
 
 def _recent_failures(session: Session, column, value: str, since: datetime) -> int:
     return session.scalar(
-        select(func.count()).select_from(LoginFailure).where(column == value, LoginFailure.at >= since)
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(column == value, LoginFailure.at >= since)
     )
 
 
@@ -111,9 +132,13 @@ def authenticate(
     now = now or utcnow()
     since = now - timedelta(seconds=window_s)
     if _recent_failures(session, LoginFailure.username, username, since) >= max_failures:
-        raise RateLimited("too many failed logins for this account; try again later", code="login_rate_limited")
+        raise RateLimited(
+            "too many failed logins for this account; try again later", code="login_rate_limited"
+        )
     if _recent_failures(session, LoginFailure.address, address, since) >= max_failures_per_address:
-        raise RateLimited("too many failed logins from this address; try again later", code="login_rate_limited")
+        raise RateLimited(
+            "too many failed logins from this address; try again later", code="login_rate_limited"
+        )
     user = session.scalar(select(User).where(User.username == username))
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.active:
@@ -122,11 +147,15 @@ def authenticate(
     return user
 
 
-def record_login_failure(session: Session, username: str, address: str, now: datetime | None = None) -> None:
+def record_login_failure(
+    session: Session, username: str, address: str, now: datetime | None = None
+) -> None:
     session.add(LoginFailure(username=username[:80], address=address[:64], at=now or utcnow()))
 
 
-def wx_login(session: Session, provider: Code2Session, code: str, *, client_org: Org | None) -> User:
+def wx_login(
+    session: Session, provider: Code2Session, code: str, *, client_org: Org | None
+) -> User:
     """Exchange a mini-program code for the openid; the first login creates a client user."""
     wx = provider.exchange(code)
     user = session.scalar(select(User).where(User.wx_openid == wx.openid))

@@ -1,4 +1,4 @@
-"""Configuration from the environment, with embedded defaults so `make demo` needs nothing installed.
+"""Configuration from the environment, with embedded defaults: `make demo` needs nothing more.
 
 FINEDGE_ENV selects the profile: ``demo`` (default), ``test`` (set by the test suite) or
 ``production``.  Outside demo and test a FINEDGE_SECRET_KEY is required and no demo users,

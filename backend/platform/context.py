@@ -7,7 +7,9 @@ import contextvars
 import uuid
 from dataclasses import dataclass
 
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "request_id", default=None
+)
 
 ROLES = (
     "admin",

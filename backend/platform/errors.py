@@ -12,7 +12,9 @@ class DomainError(Exception):
     kind = "business_rule"  # -> 422
     code = "business_rule_violated"
 
-    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None):
+    def __init__(
+        self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None
+    ):
         super().__init__(message)
         self.message = message
         if code:

@@ -63,9 +63,13 @@ def reserve(
     """Returns (reservation id, None) to proceed, or (None, stored response) to replay."""
     now = now or utcnow()
     if not key or len(key) > 200:
-        raise Conflict("Idempotency-Key must be 1 to 200 characters", code="invalid_idempotency_key")
+        raise Conflict(
+            "Idempotency-Key must be 1 to 200 characters", code="invalid_idempotency_key"
+        )
     with factory() as session:
-        row = IdempotencyKey(scope=scope, key=key, fingerprint=fp, state="in_progress", created_at=now)
+        row = IdempotencyKey(
+            scope=scope, key=key, fingerprint=fp, state="in_progress", created_at=now
+        )
         session.add(row)
         try:
             session.commit()
@@ -76,22 +80,32 @@ def reserve(
             select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
         )
         if existing is None:  # released between our insert and select: let the client retry
-            raise Conflict("request with this Idempotency-Key is in progress", code="idempotency_in_progress")
+            raise Conflict(
+                "request with this Idempotency-Key is in progress", code="idempotency_in_progress"
+            )
         if existing.fingerprint != fp:
             raise Conflict(
                 "Idempotency-Key was already used with a different request",
                 code="idempotency_key_reused",
             )
         if existing.state != "done":
-            raise Conflict("request with this Idempotency-Key is in progress", code="idempotency_in_progress")
-        return None, StoredResponse(existing.status_code, existing.response_body or b"", existing.content_type or "")
+            raise Conflict(
+                "request with this Idempotency-Key is in progress", code="idempotency_in_progress"
+            )
+        return None, StoredResponse(
+            existing.status_code, existing.response_body or b"", existing.content_type or ""
+        )
 
 
-def complete(session: Session, reservation_id: int, status_code: int, body: bytes, content_type: str) -> None:
+def complete(
+    session: Session, reservation_id: int, status_code: int, body: bytes, content_type: str
+) -> None:
     session.execute(
         update(IdempotencyKey)
         .where(IdempotencyKey.id == reservation_id)
-        .values(state="done", status_code=status_code, response_body=body, content_type=content_type)
+        .values(
+            state="done", status_code=status_code, response_body=body, content_type=content_type
+        )
     )
 
 

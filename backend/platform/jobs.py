@@ -54,11 +54,20 @@ class JobSpec:
 class JobRegistry:
     jobs: dict[str, JobSpec] = field(default_factory=dict)
 
-    def job(self, name: str, *, every_s: int | None = None, cron: dict | None = None, description: str = ""):
+    def job(
+        self,
+        name: str,
+        *,
+        every_s: int | None = None,
+        cron: dict | None = None,
+        description: str = "",
+    ):
         def register(func: JobFunc) -> JobFunc:
             if name in self.jobs:
                 raise ValueError(f"job {name!r} registered twice")
-            self.jobs[name] = JobSpec(name, func, every_s, cron, description or (func.__doc__ or "").strip())
+            self.jobs[name] = JobSpec(
+                name, func, every_s, cron, description or (func.__doc__ or "").strip()
+            )
             return func
 
         return register
@@ -116,9 +125,15 @@ def start_scheduler(factory: sessionmaker[Session], jobs: JobRegistry = registry
     no pickled job store is needed and every run is recorded in JobRun."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+    scheduler = BackgroundScheduler(
+        timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
+    )
     for spec in jobs.jobs.values():
-        kwargs = {"args": [factory, spec.name], "kwargs": {"trigger": "schedule", "jobs": jobs}, "id": spec.name}
+        kwargs = {
+            "args": [factory, spec.name],
+            "kwargs": {"trigger": "schedule", "jobs": jobs},
+            "id": spec.name,
+        }
         if spec.every_s:
             scheduler.add_job(run_job, "interval", seconds=spec.every_s, **kwargs)
         elif spec.cron:

@@ -29,4 +29,6 @@ def downgrade(database_url: str, revision: str) -> None:
 
 def revision(database_url: str, message: str, rev_id: str) -> None:
     """Developer helper: autogenerate a revision against an up-to-date database."""
-    command.revision(alembic_config(database_url), message=message, autogenerate=True, rev_id=rev_id)
+    command.revision(
+        alembic_config(database_url), message=message, autogenerate=True, rev_id=rev_id
+    )

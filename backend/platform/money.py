@@ -15,7 +15,7 @@ def parse_money(value: object, *, field: str = "amount", positive: bool = False)
 
     Floats are refused: 0.1 + 0.2 is not money.
     """
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise ValidationFailed(
             f"{field} must be a decimal string, not a float",
             code="invalid_amount",
@@ -30,7 +30,9 @@ def parse_money(value: object, *, field: str = "amount", positive: bool = False)
             details={field: ["not a decimal number"]},
         ) from None
     if not amount.is_finite():
-        raise ValidationFailed(f"{field} must be finite", code="invalid_amount", details={field: ["not finite"]})
+        raise ValidationFailed(
+            f"{field} must be finite", code="invalid_amount", details={field: ["not finite"]}
+        )
     if amount != amount.quantize(CENT):
         raise ValidationFailed(
             f"{field} has more than two decimal places",
@@ -39,7 +41,9 @@ def parse_money(value: object, *, field: str = "amount", positive: bool = False)
         )
     if positive and amount <= 0:
         raise ValidationFailed(
-            f"{field} must be greater than zero", code="invalid_amount", details={field: ["must be > 0"]}
+            f"{field} must be greater than zero",
+            code="invalid_amount",
+            details={field: ["must be > 0"]},
         )
     return amount.quantize(CENT)
 

@@ -21,7 +21,9 @@ def can_see(actor: Actor, org_ids: Iterable[int | None]) -> bool:
     return actor.org_id is not None and actor.org_id in set(org_ids)
 
 
-def ensure_visible(actor: Actor, obj: object | None, org_ids: Iterable[int | None], what: str) -> None:
+def ensure_visible(
+    actor: Actor, obj: object | None, org_ids: Iterable[int | None], what: str
+) -> None:
     """Raise NotFound when ``obj`` is missing or belongs to orgs the caller may not see."""
     if obj is None or not can_see(actor, org_ids):
         raise NotFound(f"{what} not found", code=f"{what.replace(' ', '_')}_not_found")

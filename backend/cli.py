@@ -1,0 +1,227 @@
+"""The ``finedge`` console script. Every sub-command has --help; errors print one line and
+exit non-zero."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import sys
+from functools import wraps
+
+import click
+
+from backend.platform.config import Config, ConfigError
+from backend.platform.errors import DomainError
+
+
+def _one_line_errors(func):
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (ConfigError, DomainError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _config() -> Config:
+    return Config.from_env()
+
+
+def _session_factory(config: Config):
+    from backend.platform.db import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(config.database_url))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
+def main(verbose: bool) -> None:
+    """FinEdge: digital banking platform (backend, branch edge, device simulators)."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@_one_line_errors
+def db_upgrade(revision: str) -> None:
+    """Apply Alembic migrations up to REVISION (SQLite or PostgreSQL by DATABASE_URL)."""
+    from backend.platform import migrate
+
+    config = _config()
+    migrate.upgrade(config.database_url, revision)
+    click.echo(f"database at {revision}: {_safe_url(config.database_url)}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@main.command()
+@click.option("--dealers", default=2, show_default=True, help="Dealers of OEM1 (floor-plan seed).")
+@click.option("--cars", default=0, show_default=True, help="Financed cars across dealers.")
+@click.option("--enterprises", default=0, show_default=True, help="Enterprises with risk data.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@_one_line_errors
+def seed(dealers: int, cars: int, enterprises: int, quiet: bool) -> None:
+    """Create demo data (idempotent; refused in production). Prints the demo logins."""
+    from backend import models  # noqa: F401  (all mappers configured)
+    from backend.platform.db import session_scope
+    from backend.seed import DEMO_USERS, SeedOptions, demo_password
+    from backend.seed import seed as run_seed
+
+    config = _config()
+    with session_scope(_session_factory(config)) as session:
+        report = run_seed(
+            session, config, SeedOptions(dealers, cars, enterprises, progress=not quiet)
+        )
+    click.echo(json.dumps(report, default=str))
+    click.echo("demo logins (username / password / role):")
+    for username, role, _org, _branch in DEMO_USERS:
+        click.echo(f"  {username:<12} {demo_password(username):<18} {role}")
+
+
+@main.group()
+def users() -> None:
+    """User administration."""
+
+
+@users.command("add")
+@click.option("--username", required=True)
+@click.option("--role", required=True)
+@click.option("--org", "org_code", required=True, help="Org code, e.g. BANK or DEALER1.")
+@click.option("--branch", default=None)
+@_one_line_errors
+def users_add(username: str, role: str, org_code: str, branch: str | None) -> None:
+    """Create a user; the password is read from standard input (one line)."""
+    from sqlalchemy import select
+
+    from backend import models  # noqa: F401
+    from backend.identity import service as identity
+    from backend.identity.models import Org
+    from backend.platform.context import SYSTEM
+    from backend.platform.db import session_scope
+    from backend.platform.errors import NotFound
+
+    password = sys.stdin.readline().rstrip("\n")
+    with session_scope(_session_factory(_config())) as session:
+        org = session.scalar(select(Org).where(Org.code == org_code))
+        if org is None:
+            raise NotFound(f"no org with code {org_code!r}")
+        user = identity.create_user(
+            session,
+            SYSTEM,
+            username=username,
+            password=password,
+            role=role,
+            org=org,
+            branch_id=branch,
+        )
+        click.echo(f"user {user.username} (id {user.id}, role {user.role}) created in {org.code}")
+
+
+@main.group()
+def jobs() -> None:
+    """Scheduled jobs."""
+
+
+def _load_jobs() -> None:
+    for name in JOB_MODULES:
+        importlib.import_module(name)
+
+
+JOB_MODULES = ["backend.platform.jobs"]
+
+
+@jobs.command("list")
+def jobs_list() -> None:
+    """List registered jobs and their schedules."""
+    from backend.platform.jobs import registry
+
+    _load_jobs()
+    for spec in registry.jobs.values():
+        when = (
+            f"every {spec.every_s}s"
+            if spec.every_s
+            else f"cron {spec.cron}"
+            if spec.cron
+            else "manual"
+        )
+        click.echo(f"{spec.name:<32} {when:<16} {spec.description}")
+
+
+@jobs.command("run")
+@click.argument("name")
+@_one_line_errors
+def jobs_run(name: str) -> None:
+    """Run job NAME now; the run is recorded like a scheduled one."""
+    from backend import models  # noqa: F401
+    from backend.platform.jobs import run_job
+
+    _load_jobs()
+    run = run_job(_session_factory(_config()), name)
+    click.echo(
+        json.dumps({"job": name, "outcome": run.outcome, "result": run.result, "error": run.error})
+    )
+    if run.outcome != "ok":
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("name")
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object per line (the contract's format)."
+)
+@click.option("--quick", is_flag=True, help="Smaller sizes, for a smoke run.")
+@_one_line_errors
+def bench(name: str, as_json: bool, quick: bool) -> None:
+    """Run benchmark NAME against a baseline measured in the same run."""
+    from bench import BENCHMARKS
+
+    if name not in BENCHMARKS:
+        raise click.UsageError(
+            f"unknown benchmark {name!r}; known: {', '.join(sorted(BENCHMARKS))}"
+        )
+    rows = importlib.import_module(BENCHMARKS[name]).run({"quick": quick})
+    for row in rows:
+        if as_json:
+            click.echo(json.dumps(row))
+        else:
+            click.echo(
+                f"{row['bench']:<8} {row['metric']:<18} {row['value']:>12.1f} {row['unit']:<4} "
+                f"baseline {row['baseline_value']:>12.1f} ratio {row['ratio']:.2f}  {row['params']}"
+            )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--port", default=5000, show_default=True, type=int, help="HTTP port (0: a free one)."
+)
+@click.option(
+    "--mqtt-port", default=18830, show_default=True, type=int, help="Embedded broker port."
+)
+@click.option("--no-scheduler", is_flag=True, help="Do not run scheduled jobs in this process.")
+@_one_line_errors
+def serve(host: str, port: int, mqtt_port: int, no_scheduler: bool) -> None:
+    """REST + Socket.IO + central MQTT (embedded broker unless MQTT_URL is set)."""
+    from backend.serve import run_server
+
+    run_server(_config(), host=host, port=port, mqtt_port=mqtt_port, scheduler=not no_scheduler)
+
+
+if __name__ == "__main__":
+    main()

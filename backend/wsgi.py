@@ -1,0 +1,9 @@
+"""WSGI entry point for gunicorn in production (one worker per instance, Redis message queue):
+
+gunicorn -k gthread --threads 50 -w 1 'backend.wsgi:app'
+"""
+
+from backend import models  # noqa: F401
+from backend.app import create_app
+
+app = create_app()

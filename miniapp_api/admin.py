@@ -1,0 +1,111 @@
+"""Administration: audit log query, users, job runs. Admin role only."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from backend.identity import service as identity
+from backend.identity.models import Org
+from backend.platform import audit, jobs
+from backend.platform.errors import NotFound
+from backend.platform.permissions import ensure_role
+from miniapp_api.auth import UserOut
+from miniapp_api.common import PageArgs, StrictSchema, current_actor, db, page_schema
+
+blp = Blueprint(
+    "admin", __name__, url_prefix="/api/v1/admin", description="Administration (admin only)"
+)
+
+
+class AuditArgs(PageArgs):
+    object_type = ma.fields.String()
+    object_id = ma.fields.String()
+    action = ma.fields.String()
+    actor_user_id = ma.fields.Integer()
+
+
+class AuditOut(ma.Schema):
+    id = ma.fields.Integer()
+    at = ma.fields.DateTime()
+    actor_user_id = ma.fields.Integer(allow_none=True)
+    actor_username = ma.fields.String()
+    actor_role = ma.fields.String()
+    action = ma.fields.String()
+    object_type = ma.fields.String()
+    object_id = ma.fields.String()
+    before = ma.fields.Dict(allow_none=True)
+    after = ma.fields.Dict(allow_none=True)
+    request_id = ma.fields.String(allow_none=True)
+
+
+class NewUser(StrictSchema):
+    username = ma.fields.String(required=True)
+    password = ma.fields.String(required=True, load_only=True)
+    role = ma.fields.String(required=True)
+    org_id = ma.fields.Integer(required=True)
+    branch_id = ma.fields.String(load_default=None)
+
+
+class JobRunOut(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    trigger = ma.fields.String()
+    started_at = ma.fields.DateTime()
+    finished_at = ma.fields.DateTime(allow_none=True)
+    outcome = ma.fields.String()
+    result = ma.fields.Dict(allow_none=True)
+    error = ma.fields.String(allow_none=True)
+
+
+@blp.route("/audit")
+class AuditLog(MethodView):
+    @blp.arguments(AuditArgs, location="query")
+    @blp.response(200, page_schema(AuditOut, "AuditPage"))
+    def get(self, args):
+        """Query the append-only audit log, newest first."""
+        ensure_role(current_actor(), "admin")
+        return audit.query_audit(db(), **args)
+
+
+@blp.route("/users")
+class Users(MethodView):
+    @blp.arguments(NewUser)
+    @blp.response(201, UserOut)
+    def post(self, body):
+        """Create a user in an org."""
+        actor = current_actor()
+        ensure_role(actor, "admin")
+        session = db()
+        org = session.get(Org, body["org_id"])
+        if org is None:
+            raise NotFound("org not found", code="org_not_found")
+        return identity.create_user(
+            session,
+            actor,
+            username=body["username"],
+            password=body["password"],
+            role=body["role"],
+            org=org,
+            branch_id=body["branch_id"],
+        )
+
+
+@blp.route("/jobs")
+class Jobs(MethodView):
+    @blp.response(200, JobRunOut(many=True))
+    def get(self):
+        """Recent job runs (start, end, outcome, error)."""
+        ensure_role(current_actor(), "admin")
+        return jobs.recent_runs(db())
+
+
+@blp.route("/jobs/<string:name>/run")
+class RunJob(MethodView):
+    @blp.response(200, JobRunOut)
+    def post(self, name):
+        """Run a registered job now; the run is recorded like a scheduled one."""
+        ensure_role(current_actor(), "admin")
+        return jobs.run_job(current_app.extensions["finedge"].session_factory, name)

@@ -1,0 +1,201 @@
+"""Request lifecycle shared by every blueprint.
+
+- a request id (``X-Request-Id``, generated when absent), echoed back and put in audit records;
+- one database session per request (``db()``), committed when the response is a success and
+  rolled back otherwise, so a failed request changes nothing;
+- Bearer authentication for every /api/v1 endpoint except the public ones (``current_actor()``);
+- Idempotency-Key handling for every state-changing request (see backend/platform/idempotency).
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+import marshmallow as ma
+from flask import Flask, Response, current_app, g, request
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.identity.tokens import decode_token
+from backend.platform import idempotency
+from backend.platform.context import Actor, new_request_id, request_id_var
+from backend.platform.errors import NotAuthenticated, ValidationFailed
+from backend.platform.money import format_money, parse_money
+from miniapp_api.errors import error_response
+
+log = logging.getLogger("finedge.http")
+
+API_PREFIX = "/api/v1"
+PUBLIC_PATHS = {
+    f"{API_PREFIX}/auth/token",
+    f"{API_PREFIX}/auth/wx-login",
+    f"{API_PREFIX}/openapi.json",
+    f"{API_PREFIX}/health",
+}
+PUBLIC_PREFIXES = (f"{API_PREFIX}/docs",)
+STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def db() -> Session:
+    if "db" not in g:
+        g.db = current_app.extensions["finedge"].session_factory()
+    return g.db
+
+
+def current_actor() -> Actor:
+    actor = g.get("actor")
+    if actor is None:
+        raise NotAuthenticated("authentication required", code="unauthenticated")
+    return actor
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _authenticate() -> None:
+    header = request.headers.get("Authorization", "")
+    if not header:
+        raise NotAuthenticated("Authorization: Bearer <token> is required", code="unauthenticated")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthenticated(
+            "Authorization header must be 'Bearer <token>'", code="invalid_token"
+        )
+    g.actor = decode_token(token.strip(), current_app.extensions["finedge"].config.secret_key)
+
+
+def _idempotency_scope() -> str:
+    actor = g.get("actor")
+    return f"user:{actor.user_id}" if actor else f"anon:{client_address()}"
+
+
+def _before_request():
+    g.request_id = request.headers.get("X-Request-Id", "")[:40] or new_request_id()
+    g.request_id_token = request_id_var.set(g.request_id)
+    path = request.path
+    if not path.startswith(API_PREFIX):
+        return None
+    if path not in PUBLIC_PATHS and not path.startswith(PUBLIC_PREFIXES):
+        _authenticate()
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and request.method in STATE_CHANGING:
+        ext = current_app.extensions["finedge"]
+        fp = idempotency.fingerprint(
+            request.method, request.full_path.rstrip("?"), request.get_data()
+        )
+        reservation, stored = idempotency.reserve(
+            ext.session_factory, _idempotency_scope(), key, fp
+        )
+        if stored is not None:
+            response = Response(
+                stored.body, status=stored.status_code, content_type=stored.content_type
+            )
+            response.headers["Idempotent-Replayed"] = "true"
+            return response
+        g.idempotency_reservation = reservation
+    return None
+
+
+def _after_request(response: Response) -> Response:
+    response.headers["X-Request-Id"] = g.get("request_id", "")
+    session: Session | None = g.pop("db", None)
+    reservation = g.pop("idempotency_reservation", None)
+    ext = current_app.extensions["finedge"]
+    try:
+        if response.status_code >= 500:
+            if session is not None:
+                session.rollback()
+            if reservation is not None:
+                idempotency.release(ext.session_factory, reservation)
+            return response
+        if session is None and reservation is not None:
+            session = ext.session_factory()
+        if session is not None:
+            if response.status_code >= 400:
+                session.rollback()  # a refused request changes nothing but its stored answer
+            if reservation is not None:
+                idempotency.complete(
+                    session,
+                    reservation,
+                    response.status_code,
+                    response.get_data(),
+                    response.content_type,
+                )
+            session.commit()
+    except IntegrityError:
+        log.warning("conflict on commit in request %s", g.get("request_id"))
+        if session is not None:
+            session.rollback()
+        if reservation is not None:
+            idempotency.release(ext.session_factory, reservation)
+        return error_response(409, "conflict", "the change conflicts with another change; retry")
+    except Exception:
+        log.exception("commit failed in request %s", g.get("request_id"))
+        if session is not None:
+            session.rollback()
+        if reservation is not None:
+            idempotency.release(ext.session_factory, reservation)
+        return error_response(
+            500, "internal_error", "internal error", {"request_id": g.get("request_id")}
+        )
+    finally:
+        if session is not None:
+            session.close()
+    return response
+
+
+def _teardown(_exc):
+    session = g.pop("db", None)
+    if session is not None:
+        session.rollback()
+        session.close()
+    token = g.pop("request_id_token", None)
+    if token is not None:
+        request_id_var.reset(token)
+
+
+def install_request_lifecycle(app: Flask) -> None:
+    app.before_request(_before_request)
+    app.after_request(_after_request)
+    app.teardown_request(_teardown)
+
+
+# --- schema helpers shared by every blueprint -------------------------------------------
+
+
+class Money(ma.fields.Field):
+    """Decimal CNY as a string with two places; floats and three decimals are refused."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else format_money(Decimal(value))
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return parse_money(value, field=attr or "amount")
+        except ValidationFailed as exc:
+            raise ma.ValidationError(exc.message) from None
+
+
+class StrictSchema(ma.Schema):
+    """Unknown fields are refused (marshmallow's RAISE), so typos never pass silently."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+class PageArgs(StrictSchema):
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=200))
+    cursor = ma.fields.String(load_default=None)
+
+
+def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
+    return type(
+        name,
+        (ma.Schema,),
+        {
+            "items": ma.fields.List(ma.fields.Nested(item_schema)),
+            "next_cursor": ma.fields.String(allow_none=True),
+        },
+    )

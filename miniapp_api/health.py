@@ -1,0 +1,19 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import text
+
+from miniapp_api.common import db
+
+blp = Blueprint("health", __name__, url_prefix="/api/v1/health", description="Health")
+
+
+@blp.route("")
+class Health(MethodView):
+    def get(self):
+        """Answers 200 when the database answers."""
+        db().execute(text("SELECT 1"))
+        return {"status": "ok"}

@@ -1,0 +1,57 @@
+import pytest
+
+from backend.platform.config import Config, ConfigError
+
+
+def test_defaults_are_embedded():
+    config = Config.from_env({"FINEDGE_ENV": "demo"})
+    assert config.database_url.startswith("sqlite:///")
+    assert config.mqtt_url is None and config.redis_url is None
+    assert len(config.secret_key) >= 32
+    assert config.fake_wx_login
+
+
+def test_generated_secret_is_stable_across_starts():
+    assert Config.from_env({}).secret_key == Config.from_env({}).secret_key
+
+
+def test_production_refuses_to_start_without_secret():
+    with pytest.raises(ConfigError, match="FINEDGE_SECRET_KEY"):
+        Config.from_env({"FINEDGE_ENV": "production"})
+
+
+def test_production_with_secret_has_no_fake_login():
+    config = Config.from_env({"FINEDGE_ENV": "production", "FINEDGE_SECRET_KEY": "x" * 40})
+    assert config.is_production and not config.fake_wx_login
+
+
+def test_short_secret_and_unknown_env_refused():
+    with pytest.raises(ConfigError):
+        Config.from_env({"FINEDGE_SECRET_KEY": "short"})
+    with pytest.raises(ConfigError, match="FINEDGE_ENV"):
+        Config.from_env({"FINEDGE_ENV": "staging"})
+
+
+def test_environment_variables_are_read():
+    config = Config.from_env(
+        {
+            "DATABASE_URL": "postgresql+psycopg://u@h/db",
+            "MQTT_URL": "mqtt://a:b@h:1883",
+            "BRANCH_MQTT_URL": "mqtt://h:1884",
+            "REDIS_URL": "redis://h:6379/0",
+        }
+    )
+    assert config.database_url == "postgresql+psycopg://u@h/db"
+    assert config.mqtt_url == "mqtt://a:b@h:1883"
+    assert config.branch_mqtt_url == "mqtt://h:1884"
+    assert config.redis_url == "redis://h:6379/0"
+
+
+def test_production_app_refuses_fake_wechat():
+    from backend.app import create_app
+
+    config = Config.from_env(
+        {"FINEDGE_ENV": "production", "FINEDGE_SECRET_KEY": "x" * 40, "DATABASE_URL": "sqlite://"}
+    )
+    with pytest.raises(ConfigError, match="WX_APPID"):
+        create_app(config)

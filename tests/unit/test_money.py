@@ -1,0 +1,32 @@
+from decimal import Decimal
+
+import pytest
+
+from backend.platform.errors import ValidationFailed
+from backend.platform.money import format_money, from_fen, parse_money, quantize, to_fen
+
+
+@pytest.mark.parametrize("raw", ["100", "100.5", "100.50", 100, Decimal("0.01")])
+def test_parse_good_amounts(raw):
+    assert parse_money(raw) == Decimal(str(raw)).quantize(Decimal("0.01"))
+
+
+@pytest.mark.parametrize("raw", ["1.001", "abc", "", "NaN", "Infinity", 1.5, True, None])
+def test_parse_refuses_bad_amounts(raw):
+    with pytest.raises(ValidationFailed) as info:
+        parse_money(raw)
+    assert info.value.code == "invalid_amount"
+
+
+@pytest.mark.parametrize("raw", ["0", "-1.00", "0.00"])
+def test_positive_required(raw):
+    parse_money(raw)
+    with pytest.raises(ValidationFailed):
+        parse_money(raw, positive=True)
+
+
+def test_format_and_fen_round_trip():
+    assert format_money(Decimal("1250000")) == "1250000.00"
+    assert to_fen(Decimal("12.34")) == 1234
+    assert from_fen(1234) == Decimal("12.34")
+    assert quantize(Decimal("0.125")) == Decimal("0.12")  # banker's rounding
