@@ -16,7 +16,11 @@ amqtt behaviours worth knowing (measured with amqtt 0.12.1):
   once more on connect, because on (re)connect it replays retained messages matching *any*
   subscription in the broker, even another client's): consumers must de-duplicate by
   envelope id and ignore topics they did not subscribe to (MqttClient does the latter);
-- it has no topic ACLs like Mosquitto's; per-device isolation is a production (Mosquitto) job.
+- its shutdown can hang waiting for a client's reader task and then never closes its
+  listener (the port stays taken), and a client that connects but never sends CONNECT leaks
+  a socket; hence EmbeddedBroker owns the listener and the connections (see the class);
+- no topic ACL plugin is configured here: per-device isolation is the production Mosquitto's
+  job (deploy/mosquitto/*/acl).
 """
 
 from __future__ import annotations
@@ -27,19 +31,17 @@ import hashlib
 import hmac
 import logging
 import secrets
-import socket
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from amqtt.adapters import StreamReaderAdapter, StreamWriterAdapter
 from amqtt.broker import Broker
 from amqtt.plugins.base import BaseAuthPlugin
 from amqtt.session import Session
 
 log = logging.getLogger(__name__)
-
-_START_ATTEMPTS = 5
 
 # Per-broker user tables, keyed by an opaque token handed to the plugin through its config.
 _USER_TABLES: dict[str, _UserTable] = {}
@@ -109,13 +111,6 @@ class UserPasswordAuthPlugin(BaseAuthPlugin):
 _PLUGIN_PATH = f"{__name__}.UserPasswordAuthPlugin"
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago (bind to port 0, read it, release it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
 def _quiet_loggers() -> None:
     # amqtt logs every connection at INFO and transitions every state change; keep them at
     # WARNING unless somebody configured them explicitly.
@@ -127,9 +122,12 @@ def _quiet_loggers() -> None:
 
 @dataclass
 class _Runtime:
+    """What the broker thread shares with the caller's thread for one start/stop cycle."""
+
     loop: asyncio.AbstractEventLoop | None = None
     stop_event: asyncio.Event | None = None
     started: threading.Event = field(default_factory=threading.Event)
+    port: int = 0
     error: BaseException | None = None
 
 
@@ -139,6 +137,12 @@ class EmbeddedBroker:
     ``users`` maps usernames to passwords; when given, anonymous clients are refused unless
     ``allow_anonymous=True``. Without users, anonymous clients are allowed unless
     ``allow_anonymous=False`` (which then refuses everybody until ``add_user``).
+
+    The listening socket and the client connections belong to this class, not to amqtt (amqtt
+    serves them as an "external" listener): amqtt 0.12.1's own shutdown can hang waiting for a
+    reader task and then never closes its listener, which left the port taken and sockets
+    leaking. Here the listener closes first, connections are aborted, and amqtt's shutdown
+    gets a bounded time.
     """
 
     def __init__(
@@ -149,12 +153,14 @@ class EmbeddedBroker:
         allow_anonymous: bool | None = None,
         *,
         start_timeout: float = 10.0,
+        shutdown_timeout: float = 3.0,
     ) -> None:
         self.host = host
         self.port = port
         self._requested_port = port
         self.allow_anonymous = (not users) if allow_anonymous is None else allow_anonymous
         self.start_timeout = start_timeout
+        self.shutdown_timeout = shutdown_timeout
         self._table = _UserTable(users)
         self._token = secrets.token_hex(8)
         self._thread: threading.Thread | None = None
@@ -180,88 +186,100 @@ class EmbeddedBroker:
         return f"mqtt://{self.host}:{self.port}"
 
     def url_for(self, username: str, password: str) -> str:
-        return (
-            f"mqtt://{quote(username, safe='')}:{quote(password, safe='')}@{self.host}:{self.port}"
-        )
+        credentials = f"{quote(username, safe='')}:{quote(password, safe='')}"
+        return f"mqtt://{credentials}@{self.host}:{self.port}"
 
-    def _config(self, port: int) -> dict[str, Any]:
+    def _config(self) -> dict[str, Any]:
         return {
-            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{port}"}},
+            "listeners": {"default": {"type": "external"}},
             # Sessions of clients gone for good should not pile up in a long-running demo.
             "session_expiry_interval": 3600,
+            # Only our auth plugin: amqtt's defaults add a $SYS plugin that warns about psutil.
             "plugins": {
                 _PLUGIN_PATH: {"table": self._token, "allow_anonymous": self.allow_anonymous}
             },
         }
 
     def start(self) -> EmbeddedBroker:
+        """Start listening (port 0: a free port, then in ``.port``); returns self."""
         if self.running:
             raise BrokerStartError("broker already running")
         _quiet_loggers()
         _USER_TABLES[self._token] = self._table
-        last_error: BaseException | None = None
-        attempts = _START_ATTEMPTS if self._requested_port == 0 else 1
-        for _ in range(attempts):
-            port = self._requested_port or free_port(self.host)
-            try:
-                self._start_on(port)
-            except BrokerStartError as exc:  # lost the race for the free port: try another
-                last_error = exc
-                continue
-            self.port = port
-            log.info("embedded MQTT broker listening on %s:%d", self.host, port)
-            return self
-        _USER_TABLES.pop(self._token, None)
-        raise BrokerStartError(f"embedded broker failed to start: {last_error}") from last_error
-
-    def _start_on(self, port: int) -> None:
-        self._rt = _Runtime()
-        config = self._config(port)
+        rt = self._rt = _Runtime()
         self._thread = threading.Thread(
-            target=self._run, args=(config, self._rt), name=f"amqtt-{port}", daemon=True
+            target=self._run, args=(rt,), name=f"amqtt-{self.host}:{self._requested_port}"
         )
+        self._thread.daemon = True
         self._thread.start()
-        if not self._rt.started.wait(self.start_timeout):
-            self._request_stop()
-            raise BrokerStartError(f"broker did not start within {self.start_timeout}s")
-        if self._rt.error is not None:
-            self._thread.join(self.start_timeout)
-            self._thread = None
-            raise BrokerStartError(str(self._rt.error)) from self._rt.error
+        if not rt.started.wait(self.start_timeout) or rt.error is not None:
+            self.stop()
+            error = rt.error or TimeoutError(f"not listening within {self.start_timeout}s")
+            raise BrokerStartError(
+                f"embedded broker failed to start on {self.host}:{self._requested_port}: {error}"
+            ) from error
+        self.port = rt.port
+        log.info("embedded MQTT broker listening on %s:%d", self.host, self.port)
+        return self
 
-    def _run(self, config: dict[str, Any], rt: _Runtime) -> None:
+    def _run(self, rt: _Runtime) -> None:
         loop = asyncio.new_event_loop()
         rt.loop = loop
         try:
-            loop.run_until_complete(self._serve(config, rt))
+            loop.run_until_complete(self._serve(rt))
         except BaseException as exc:  # reported to start(); never kills the interpreter
             if not rt.started.is_set():
                 rt.error = exc
-                rt.started.set()
             else:
                 log.exception("embedded broker crashed")
         finally:
-            with contextlib.suppress(Exception):
+            rt.started.set()
+            try:
                 pending = asyncio.all_tasks(loop)
                 for task in pending:
                     task.cancel()
                 if pending:
                     loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
                 loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
+            except Exception:
+                log.debug("embedded broker: error while draining its loop", exc_info=True)
+            finally:
+                loop.close()
 
-    async def _serve(self, config: dict[str, Any], rt: _Runtime) -> None:
+    async def _serve(self, rt: _Runtime) -> None:
         rt.stop_event = asyncio.Event()
-        broker = Broker(config)  # must happen inside the running loop
-        await broker.start()  # returns once asyncio.start_server is listening
-        rt.started.set()
+        broker = Broker(self._config())  # must happen inside the running loop
+        writers: set[asyncio.StreamWriter] = set()
+
+        async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+            writers.add(writer)
+            try:
+                await broker.external_connected(
+                    StreamReaderAdapter(reader), StreamWriterAdapter(writer), "default"
+                )
+            except Exception:
+                log.debug("embedded broker: connection ended with an error", exc_info=True)
+            finally:
+                writers.discard(writer)
+                writer.close()  # amqtt leaves some (e.g. a client that never sent CONNECT)
+
+        await broker.start()
+        server = await asyncio.start_server(
+            on_connection, self.host, self._requested_port, reuse_address=True
+        )
         try:
+            rt.port = server.sockets[0].getsockname()[1]
+            rt.started.set()
             await rt.stop_event.wait()
         finally:
+            server.close()  # free the port first, whatever amqtt does next
+            for writer in list(writers):
+                writer.transport.abort()
             try:
-                await asyncio.wait_for(broker.shutdown(), timeout=10)
+                await asyncio.wait_for(broker.shutdown(), timeout=self.shutdown_timeout)
             except Exception:
-                log.warning("embedded broker did not shut down cleanly", exc_info=True)
+                log.warning("embedded broker: amqtt did not shut down cleanly", exc_info=True)
+            await server.wait_closed()
 
     def _request_stop(self) -> None:
         rt = self._rt

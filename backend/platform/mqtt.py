@@ -208,6 +208,9 @@ class MqttClient:
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
         client.on_subscribe = self._handle_subscribe
+        # A callback that raised would otherwise end paho's network thread for good.
+        client.suppress_exceptions = True
+        client.enable_logger(logging.getLogger(f"{__name__}.paho"))
         self._client = client
         self._worker = threading.Thread(
             target=self._work, name=f"mqtt-dispatch-{client_id}", daemon=True
@@ -321,8 +324,10 @@ class MqttClient:
                 self._client.disconnect()
             finally:
                 self._client.loop_stop()
-            self._enqueue(None, force=True)
-            if self._worker.is_alive() and threading.current_thread() is not self._worker:
+            # Messages already received are still dispatched (up to ``timeout``), then stop.
+            in_worker = threading.current_thread() is self._worker
+            self._enqueue(None, block_s=0 if in_worker else timeout)
+            if self._worker.is_alive() and not in_worker:
                 self._worker.join(timeout)
         self._connected.clear()
 
@@ -365,7 +370,7 @@ class MqttClient:
         log.info("%s: connected to %s:%d", self.client_id, self.host, self.port)
         if self._on_connected is not None:
             callback = self._on_connected
-            self._enqueue(lambda: callback(self), force=True)
+            self._enqueue(lambda: callback(self), block_s=5.0)
 
     def _handle_connect_fail(self, client, userdata) -> None:
         self._schedule_backoff()
@@ -423,12 +428,13 @@ class MqttClient:
         if refused:
             raise MqttSubscribeError(f"{self.client_id}: broker refused subscription {refused}")
 
-    def _enqueue(self, item: Message | Callable[[], None] | None, force: bool = False) -> None:
+    def _enqueue(self, item: Message | Callable[[], None] | None, block_s: float = 0) -> None:
+        # Never block paho's network thread for long: a handler waiting for a PUBACK needs it.
         with self._idle:
             self._unfinished += 1
         try:
-            if force:
-                self._queue.put(item)
+            if block_s > 0:
+                self._queue.put(item, timeout=block_s)
             else:
                 self._queue.put_nowait(item)
         except queue.Full:

@@ -1,0 +1,384 @@
+"""The production shape, checked without a Docker engine.
+
+docker-compose.yml is parsed and cross-checked against the repository: images or builds,
+mounted config files, secrets, commands (``finedge <sub>`` must be a contract sub-command,
+gunicorn's app module must exist), dependencies and networks, no secret written in clear.
+Then the checked-in Mosquitto configs and ACLs run in a real ``mosquitto`` (rewritten to a
+free port and temporary paths) and must authenticate and confine clients as documented.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shlex
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from backend.platform.mqtt import Message, MqttClient, MqttConnectError, MqttSubscribeError
+from tests.mosquitto_process import require_mosquitto, rewrite_config, write_password_file
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+MOSQUITTO_CONFS = {
+    "central": ROOT / "deploy/mosquitto/central/mosquitto.conf",
+    "branch": ROOT / "deploy/mosquitto/branch/mosquitto.conf",
+}
+CONTRACT_SUBCOMMANDS = {"serve", "edge", "devices", "db", "seed", "users", "bench", "jobs"}
+INTERPOLATION = re.compile(r"\$\{[A-Z0-9_]+(:?[?-][^}]*)?\}")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+@pytest.fixture(scope="module")
+def services(compose) -> dict[str, dict]:
+    return compose["services"]
+
+
+def command_tokens(service: dict) -> list[str]:
+    command = service.get("command")
+    if command is None:
+        return []
+    return shlex.split(command) if isinstance(command, str) else [str(t) for t in command]
+
+
+def bind_mounts(service: dict) -> list[tuple[str, str]]:
+    """(source, target) of host-path volumes; named volumes are left out."""
+    mounts = []
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict):
+            if volume.get("type") == "bind":
+                mounts.append((volume["source"], volume["target"]))
+            continue
+        source, target = volume.split(":")[:2]
+        if source.startswith((".", "/")):
+            mounts.append((source, target))
+    return mounts
+
+
+def secret_targets(service: dict) -> dict[str, str]:
+    """In-container path -> secret name."""
+    targets = {}
+    for secret in service.get("secrets", []):
+        name = secret if isinstance(secret, str) else secret["source"]
+        target = name if isinstance(secret, str) else secret.get("target", name)
+        path = target if target.startswith("/") else f"/run/secrets/{target}"
+        targets[path] = name
+    return targets
+
+
+def conf_value(text: str, key: str) -> str | None:
+    match = re.search(rf"^{key}\s+(.+?)\s*$", text, flags=re.MULTILINE)
+    return match.group(1) if match else None
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def test_expected_services_exist(services):
+    expected = {
+        "postgres",
+        "mosquitto",
+        "redis",
+        "migrate",
+        "backend",
+        "branch-mosquitto",
+        "edge-br001",
+        "devices-br001",
+    }
+    assert expected <= set(services)
+
+
+def test_every_service_has_an_image_or_a_build(services):
+    for name, service in services.items():
+        assert "image" in service or "build" in service, name
+        build = service.get("build")
+        if build is not None:
+            context = build if isinstance(build, str) else build.get("context", ".")
+            dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile")
+            assert (ROOT / context).is_dir(), name
+            assert (ROOT / context / (dockerfile or "Dockerfile")).is_file(), name
+
+
+def test_pinned_third_party_images(services):
+    images = {name: s.get("image") for name, s in services.items()}
+    assert images["postgres"] == "postgres:16"
+    assert images["redis"] == "redis:7"
+    assert images["mosquitto"] == images["branch-mosquitto"] == "eclipse-mosquitto:2"
+
+
+def test_every_bind_mounted_file_exists_in_the_repo(services):
+    seen = 0
+    for name, service in services.items():
+        for source, _target in bind_mounts(service):
+            assert (ROOT / source).exists(), f"{name}: {source} is not in the repository"
+            seen += 1
+    assert seen >= 4
+
+
+def test_named_volumes_networks_and_dependencies_are_declared(compose, services):
+    volumes = set(compose.get("volumes") or {})
+    networks = set(compose.get("networks") or {})
+    for name, service in services.items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0] if isinstance(volume, str) else volume.get("source")
+            if not source.startswith((".", "/")):
+                assert source in volumes, f"{name}: volume {source} not declared"
+        for network in service.get("networks", []):
+            assert network in networks, f"{name}: network {network} not declared"
+        for dependency in service.get("depends_on", {}):
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+
+
+def test_secrets_are_generated_files_that_git_ignores(compose, services):
+    declared = compose.get("secrets") or {}
+    for name, service in services.items():
+        for secret in secret_targets(service).values():
+            assert secret in declared, f"{name}: secret {secret} not declared"
+    assert declared
+    git = shutil.which("git")
+    for secret in declared.values():
+        path = ROOT / secret["file"]
+        example = path.with_name(path.name + ".example")
+        assert example.is_file(), f"ship {example.relative_to(ROOT)} next to the generated file"
+        if git and (ROOT / ".git").exists():
+            ignored = subprocess.run(
+                [git, "-C", str(ROOT), "check-ignore", "-q", str(path)], check=False
+            )
+            assert ignored.returncode == 0, f"{secret['file']} must be ignored by git"
+
+
+def test_finedge_commands_are_contract_subcommands(services):
+    found = set()
+    for name, service in services.items():
+        tokens = command_tokens(service)
+        if tokens[:1] == ["finedge"]:
+            assert len(tokens) > 1 and tokens[1] in CONTRACT_SUBCOMMANDS, f"{name}: {tokens}"
+            found.add(tokens[1])
+    assert {"db", "edge", "devices"} <= found
+    assert command_tokens(services["migrate"]) == ["finedge", "db", "upgrade"]
+    assert command_tokens(services["edge-br001"])[1:] == ["edge", "--branch", "BR001"]
+    assert command_tokens(services["devices-br001"])[1:] == ["devices", "--branch", "BR001"]
+
+
+def _app_module_exists(tokens: list[str]) -> None:
+    apps = [t for t in tokens if re.fullmatch(r"[a-z_][\w.]*:[a-z_]\w*", t)]
+    assert len(apps) == 1, tokens
+    module = apps[0].split(":")[0]
+    assert (ROOT / (module.replace(".", "/") + ".py")).is_file(), f"{module} is not in the repo"
+
+
+def test_backend_runs_gunicorn_with_one_worker(services):
+    tokens = command_tokens(services["backend"])
+    assert tokens[0] == "gunicorn"
+    assert tokens[tokens.index("-w") + 1] == "1"  # Flask-SocketIO: one worker per instance
+    assert tokens[tokens.index("-k") + 1] == "gthread"
+    _app_module_exists(tokens)
+
+
+def test_production_environment(services):
+    finedge = {n: s for n, s in services.items() if "build" in s}
+    assert set(finedge) == {"migrate", "backend", "edge-br001", "devices-br001"}
+    for name, service in finedge.items():
+        env = service["environment"]
+        assert env["FINEDGE_ENV"] == "production", name
+        assert INTERPOLATION.fullmatch(env["FINEDGE_SECRET_KEY"]), name
+        assert ":?" in env["FINEDGE_SECRET_KEY"], f"{name}: start must fail without the key"
+    backend = services["backend"]["environment"]
+    assert backend["DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert backend["MQTT_URL"].startswith("mqtt://")
+    assert backend["REDIS_URL"].startswith("redis://redis:")
+    edge = services["edge-br001"]["environment"]
+    assert "@branch-mosquitto:" in edge["BRANCH_MQTT_URL"]
+    assert "@mosquitto:" in edge["MQTT_URL"]
+
+
+def test_no_password_is_written_in_clear(services):
+    userinfo = re.compile(r"://[^:/@]+:([^@]+)@")
+    for name, service in services.items():
+        for key, value in (service.get("environment") or {}).items():
+            value = str(value)
+            for password in userinfo.findall(value):
+                assert INTERPOLATION.fullmatch(password), f"{name}.{key} has a literal password"
+            if "PASSWORD" in key or "SECRET" in key:
+                assert INTERPOLATION.fullmatch(value), f"{name}.{key} is not from the environment"
+
+
+def test_dockerfile(services):
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^FROM python:3\.11-slim\b", text, flags=re.MULTILINE)
+    assert "pip install -c constraints.txt ." in text
+    assert re.search(r"--no-deps face_recognition", text)
+    cmd = re.search(r"^CMD (\[.*\])\s*$", text, flags=re.MULTILINE)
+    assert cmd is not None
+    tokens = yaml.safe_load(cmd.group(1))
+    assert tokens == command_tokens(services["backend"])
+    _app_module_exists(tokens)
+
+
+# --------------------------------------------------------------------------- Mosquitto configs
+
+
+@pytest.mark.parametrize("which", sorted(MOSQUITTO_CONFS))
+def test_mosquitto_config_is_tuned_and_closed(which):
+    text = MOSQUITTO_CONFS[which].read_text()
+    assert conf_value(text, "set_tcp_nodelay") == "true"
+    assert int(conf_value(text, "max_queued_messages") or 0) > 1000  # raised from the default
+    assert conf_value(text, "allow_anonymous") == "false"
+    assert conf_value(text, "password_file")
+    assert conf_value(text, "acl_file")
+    assert conf_value(text, "persistence") == "true"
+
+
+@pytest.mark.parametrize(
+    ("service_name", "which"), [("mosquitto", "central"), ("branch-mosquitto", "branch")]
+)
+def test_mosquitto_service_provides_the_files_its_config_names(services, service_name, which):
+    service = services[service_name]
+    mounts = {target: source for source, target in bind_mounts(service)}
+    conf_source = mounts["/mosquitto/config/mosquitto.conf"]
+    assert (ROOT / conf_source).resolve() == MOSQUITTO_CONFS[which].resolve()
+    text = MOSQUITTO_CONFS[which].read_text()
+    assert conf_value(text, "acl_file") in mounts
+    assert conf_value(text, "password_file") in secret_targets(service)
+    assert (ROOT / mounts[conf_value(text, "acl_file")]).is_file()
+
+
+# --------------------------------------------------------------------------- real mosquitto
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    def __call__(self, message: Message) -> None:
+        self.messages.append(message)
+
+    def payloads(self) -> list[bytes]:
+        return [m.payload for m in self.messages]
+
+    def wait_for(self, payload: bytes, timeout: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if payload in self.payloads():
+                return True
+            time.sleep(0.02)
+        return False
+
+
+@pytest.fixture
+def run_checked_in_config(tmp_path):
+    """Start mosquitto with a checked-in config and ACL; yields a function returning a URL."""
+    require_mosquitto()
+    processes = []
+    clients: list[MqttClient] = []
+
+    def start(which: str, users: dict[str, str]):
+        from tests.mosquitto_process import MosquittoProcess, free_port
+
+        workdir = tmp_path / which
+        workdir.mkdir()
+        port = free_port()
+        config = rewrite_config(
+            MOSQUITTO_CONFS[which].read_text(),
+            port=port,
+            workdir=workdir,
+            password_file=write_password_file(workdir / "passwd", users),
+            acl_file=MOSQUITTO_CONFS[which].parent / "acl",
+        )
+        (workdir / "mosquitto.conf").write_text(config)
+        processes.append(MosquittoProcess(workdir / "mosquitto.conf", port).start())
+
+        def connect(username: str | None, password: str | None = None) -> MqttClient:
+            auth = f"{username}:{password or users[username]}@" if username else ""
+            client = MqttClient(f"mqtt://{auth}127.0.0.1:{port}", f"c-{uuid.uuid4().hex[:8]}")
+            clients.append(client)
+            return client.connect(timeout=5)
+
+        return connect
+
+    yield start
+    for client in clients:
+        client.close()
+    for process in processes:
+        process.stop()
+
+
+@pytest.mark.mosquitto
+@pytest.mark.timeout(30)
+def test_central_config_starts_authenticates_and_confines_edges(run_checked_in_config):
+    connect = run_checked_in_config("central", {"backend": "b-pw", "edge-br001": "e-pw"})
+
+    with pytest.raises(MqttConnectError):
+        connect(None)
+    with pytest.raises(MqttConnectError):
+        connect("backend", "wrong")
+
+    backend = connect("backend")
+    ingest = Inbox()
+    backend.subscribe("fe/v1/#", ingest)
+    edge = connect("edge-br001")
+    downlink = Inbox()
+    edge.subscribe("fe/v1/BR001/#", downlink)
+    # Mosquitto 2.0.11 grants the SUBACK and filters on delivery; newer ones may refuse.
+    with contextlib.suppress(MqttSubscribeError):
+        edge.subscribe("fe/v1/BR002/#", downlink)  # another branch
+
+    edge.publish("fe/v1/BR002/lock/x1/telemetry", b"not my branch")
+    edge.publish("fe/v1/BR001/lock/dev1/telemetry", b"uplink")
+    assert ingest.wait_for(b"uplink")
+
+    backend.publish("fe/v1/BR002/lock/x1/cmd", b"cmd for BR002")
+    backend.publish("fe/v1/BR001/lock/dev1/cmd", b"cmd for BR001")
+    assert downlink.wait_for(b"cmd for BR001")
+    time.sleep(0.3)
+    assert backend.wait_idle() and edge.wait_idle()
+    assert b"not my branch" not in ingest.payloads()
+    assert b"cmd for BR002" not in downlink.payloads()
+
+
+@pytest.mark.mosquitto
+@pytest.mark.timeout(30)
+def test_branch_config_confines_devices_to_their_own_topics(run_checked_in_config):
+    connect = run_checked_in_config(
+        "branch", {"edge-br001": "e-pw", "devices-br001": "d-pw", "dev1": "1-pw", "dev2": "2-pw"}
+    )
+    with pytest.raises(MqttConnectError):
+        connect(None)
+
+    edge = connect("edge-br001")
+    uplinks = Inbox()
+    edge.subscribe("fe/v1/BR001/#", uplinks)
+
+    dev1 = connect("dev1")
+    dev1_inbox = Inbox()
+    dev1.subscribe("fe/v1/BR001/lock/dev1/#", dev1_inbox)
+    with contextlib.suppress(MqttSubscribeError):
+        dev1.subscribe("fe/v1/BR001/lock/dev2/#", dev1_inbox)
+
+    dev1.publish("fe/v1/BR001/lock/dev2/state", b"impersonation")
+    dev1.publish("fe/v1/BR001/lock/dev1/telemetry", b"from dev1")
+    assert uplinks.wait_for(b"from dev1")
+
+    edge.publish("fe/v1/BR001/lock/dev2/cmd", b"for dev2")
+    edge.publish("fe/v1/BR001/lock/dev1/cmd", b"for dev1")
+    assert dev1_inbox.wait_for(b"for dev1")
+
+    simulator = connect("devices-br001")  # plays every BR001 device
+    simulator.publish("fe/v1/BR001/cash/atm7/event", b"from the simulator")
+    assert uplinks.wait_for(b"from the simulator")
+
+    time.sleep(0.3)
+    assert edge.wait_idle() and dev1.wait_idle()
+    assert b"impersonation" not in uplinks.payloads()
+    assert b"for dev2" not in dev1_inbox.payloads()
