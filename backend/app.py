@@ -27,6 +27,7 @@ BLUEPRINTS = [
     "miniapp_api.admin",
     "miniapp_api.health",
     "miniapp_api.orgs",
+    "miniapp_api.ledger",
 ]
 
 

@@ -143,7 +143,7 @@ def _load_jobs() -> None:
         importlib.import_module(name)
 
 
-JOB_MODULES = ["backend.platform.jobs"]
+JOB_MODULES = ["backend.platform.jobs", "backend.ledger.jobs"]
 
 
 @jobs.command("list")
@@ -222,6 +222,14 @@ def serve(host: str, port: int, mqtt_port: int, no_scheduler: bool) -> None:
 
     run_server(_config(), host=host, port=port, mqtt_port=mqtt_port, scheduler=not no_scheduler)
 
+
+def _add_area_commands() -> None:
+    from backend.ledger.commands import ledger_cli
+
+    main.add_command(ledger_cli)
+
+
+_add_area_commands()
 
 if __name__ == "__main__":
     main()

@@ -3,6 +3,7 @@
 Add a line here when an area gains models."""
 
 from backend.identity import models as identity_models  # noqa: F401
+from backend.ledger import models as ledger_models  # noqa: F401
 from backend.platform import audit, idempotency, jobs  # noqa: F401
 from backend.platform.db import Base
 

@@ -1,3 +1,5 @@
 """Benchmarks behind ``finedge bench NAME``: name -> module exposing ``run(options) -> rows``."""
 
-BENCHMARKS: dict[str, str] = {"ledger": "bench.ledger"}
+BENCHMARKS: dict[str, str] = {
+    "ledger": "bench.ledger",
+}

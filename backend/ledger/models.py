@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, event, inspect
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.platform.db import Base, BigIntPK
 
@@ -74,7 +74,10 @@ class Transfer(Base):
     """
 
     __tablename__ = "ledger_transfers"
-    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("debit_account_id <> credit_account_id", name="accounts_differ"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     transfer_id: Mapped[str] = mapped_column(String(80), unique=True)
@@ -116,6 +119,11 @@ class Hold(Base):
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
     resolution_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transfers.id"))
+
+    transfer: Mapped[Transfer] = relationship(foreign_keys="Hold.id", viewonly=True)
+    resolution: Mapped[Transfer | None] = relationship(
+        foreign_keys="Hold.resolution_id", viewonly=True
+    )
 
 
 class JournalImmutable(RuntimeError):

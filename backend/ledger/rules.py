@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from backend.platform.errors import BusinessRuleViolation, ValidationFailed
 from backend.platform.money import CURRENCY, parse_money
@@ -109,7 +109,10 @@ def validate_currency(currency: object, field: str = "currency") -> str:
 
 def validate_amount(value: object, field: str = "amount") -> Decimal:
     """Positive, at most two places, not a float, at most MAX_AMOUNT."""
-    amount = parse_money(value, field=field, positive=True)
+    try:
+        amount = parse_money(value, field=field, positive=True)
+    except InvalidOperation:  # e.g. "1e400": too many digits to quantize
+        amount = MAX_AMOUNT + 1
     if amount > MAX_AMOUNT:
         raise ValidationFailed(
             f"{field} exceeds {MAX_AMOUNT}",

@@ -23,6 +23,7 @@ def parse_money(value: object, *, field: str = "amount", positive: bool = False)
         )
     try:
         amount = Decimal(str(value).strip())
+        exact = amount.is_finite() and amount == amount.quantize(CENT)
     except (InvalidOperation, ValueError):
         raise ValidationFailed(
             f"{field} is not a decimal number",
@@ -33,7 +34,7 @@ def parse_money(value: object, *, field: str = "amount", positive: bool = False)
         raise ValidationFailed(
             f"{field} must be finite", code="invalid_amount", details={field: ["not finite"]}
         )
-    if amount != amount.quantize(CENT):
+    if not exact:
         raise ValidationFailed(
             f"{field} has more than two decimal places",
             code="invalid_amount",

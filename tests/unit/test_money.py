@@ -11,7 +11,9 @@ def test_parse_good_amounts(raw):
     assert parse_money(raw) == Decimal(str(raw)).quantize(Decimal("0.01"))
 
 
-@pytest.mark.parametrize("raw", ["1.001", "abc", "", "NaN", "Infinity", 1.5, True, None])
+@pytest.mark.parametrize(
+    "raw", ["1.001", "abc", "", "NaN", "Infinity", "1e400", "-sNaN", 1.5, True, None]
+)
 def test_parse_refuses_bad_amounts(raw):
     with pytest.raises(ValidationFailed) as info:
         parse_money(raw)

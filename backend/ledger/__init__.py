@@ -1,0 +1,127 @@
+"""The ledger: one double-entry book for every money movement in FinEdge.
+
+Modelled on TigerBeetle (accounts, transfers, two-phase pending transfers, client-chosen ids
+that make retries exactly-once) and Fineract's holds. Margin, acceptance bills, repayments,
+factoring, the asset pool, clearing and cash loading all move money through this API and
+nothing else. Money is ``Decimal`` CNY with two places (strings like "1250.00" are accepted).
+
+Service API (``from backend import ledger``; every function takes ``session`` and ``actor``,
+the caller commits; movements run in a SAVEPOINT and write one audit record each)::
+
+    open_account(session, actor, *, code, name, kind, owner_org_id=None, currency="CNY",
+                 debits_must_not_exceed_credits=None, credits_must_not_exceed_debits=None)
+        -> Account          idempotent on code; kind in deposit|margin|loan|bill|suspense|
+                            internal|cash_in_device; flags default by kind (deposit and margin
+                            cannot be overdrawn, a cash unit cannot pay out more than loaded)
+    close_account(session, actor, account_id) -> Account        only when empty and unheld
+    get_account / find_account(code) / list_accounts(..., limit, cursor) -> Account / Page
+    get_balance(session, actor, account_id) -> Balance          posted, pending, available
+
+    transfer(session, actor, *, transfer_id, debit_account_id, credit_account_id, amount,
+             code, reference=None, currency="CNY") -> Transfer
+    hold(...same..., timeout_s=None | expires_at=None) -> Transfer     freeze (pending transfer)
+    post_hold(session, actor, *, hold_transfer_id, amount=None, transfer_id=None) -> Transfer
+                            post in full or in part; the rest is released
+    void_hold(session, actor, *, hold_transfer_id, transfer_id=None) -> Transfer   unfreeze
+    expire_holds(session, actor, *, now=None, limit=500) -> int   (job ``ledger.expire_holds``)
+    execute_batch(session, actor, [TransferSpec.single(...) | .hold(...) | .post(...) |
+                  .void(...)], batch_id=None) -> BatchResult   all or nothing, legs in order;
+                            BatchResult.transfer_ids, .replayed (per leg), .transfers (the
+                            journal rows, loaded on first use)
+    reverse_transfer(session, actor, *, original_transfer_id, transfer_id=None) -> Transfer
+                            the only way to correct the journal: a transfer back, once
+    get_transfer / get_hold / list_holds(account_id, state=) / statement(account_id, limit,
+                  cursor) -> Page of StatementLine
+    verify(session) -> VerifyReport      recompute balances from the journal (CLI:
+                                          ``finedge ledger verify``, non-zero exit on difference)
+    lock_accounts(session, ids) -> {id: Account}; balance_of(account) -> Balance
+                            for callers that must compute amounts from balances they hold locked
+
+HTTP: miniapp_api/ledger.py (/api/v1/ledger/...). Job: backend/ledger/jobs.py. CLI group:
+backend/ledger/commands.py. Benchmark: bench/ledger.py.
+
+All functions accept ``now=`` (an aware UTC datetime) where time matters, for tests.
+
+Idempotency: ``transfer_id`` is chosen by the client (1-64 of ``A-Za-z0-9._:/@#-``). The same
+id with the same fields returns the stored transfer and changes nothing; with other fields it
+raises 409 ``transfer_id_reused`` and changes nothing. Post, void, expiry and reversal ids
+default to ``<id>~post``, ``~void``, ``~expire``, ``~reverse`` ('~' is reserved for them).
+
+Authorization: reads check visibility (bank staff see all, others only their org's accounts).
+Movements do not check roles: the calling use case (an HTTP view for bank staff, the floor-plan
+service redeeming a car, a job) decides who may move money; the actor is recorded.
+
+Errors (``backend.platform.errors``; code -> HTTP status at the edge):
+    400 invalid_amount (zero, negative, three places, float, > 9999999999999.99),
+        invalid_transfer_id, invalid_currency, invalid_transfer_code, invalid_reference,
+        invalid_timeout, invalid_transfer_kind, invalid_account_id, accounts_must_differ,
+        empty_batch, batch_too_large, transfer_id_duplicated_in_batch, hold_in_same_batch,
+        invalid_account_kind, invalid_account_flags, invalid_account_code, invalid_hold_state
+    404 account_not_found, hold_not_found, transfer_not_found, org_not_found
+    409 transfer_id_reused, account_code_taken
+    422 insufficient_funds, exceeds_debits, account_closed, currency_mismatch,
+        amount_exceeds_hold, hold_already_resolved, hold_expired, not_a_hold,
+        transfer_not_reversible, transfer_already_reversed, account_not_empty,
+        account_has_holds
+
+Sign conventions and balance formulas: backend/ledger/rules.py. Tables: backend/ledger/models.py.
+"""
+
+from backend.ledger import jobs  # noqa: F401  (registers ledger.expire_holds)
+from backend.ledger.models import Account, Hold, Transfer
+from backend.ledger.service import (
+    Balance,
+    BatchResult,
+    Difference,
+    StatementLine,
+    TransferSpec,
+    VerifyReport,
+    close_account,
+    execute_batch,
+    expire_holds,
+    find_account,
+    get_account,
+    get_balance,
+    get_hold,
+    get_transfer,
+    hold,
+    list_accounts,
+    list_holds,
+    open_account,
+    post_hold,
+    reverse_transfer,
+    statement,
+    transfer,
+    verify,
+    void_hold,
+)
+
+__all__ = [
+    "Account",
+    "Balance",
+    "BatchResult",
+    "Difference",
+    "Hold",
+    "StatementLine",
+    "Transfer",
+    "TransferSpec",
+    "VerifyReport",
+    "close_account",
+    "execute_batch",
+    "expire_holds",
+    "find_account",
+    "get_account",
+    "get_balance",
+    "get_hold",
+    "get_transfer",
+    "hold",
+    "list_accounts",
+    "list_holds",
+    "open_account",
+    "post_hold",
+    "reverse_transfer",
+    "statement",
+    "transfer",
+    "verify",
+    "void_hold",
+]
