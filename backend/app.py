@@ -28,6 +28,8 @@ BLUEPRINTS = [
     "miniapp_api.health",
     "miniapp_api.orgs",
     "miniapp_api.ledger",
+    "miniapp_api.floorplan",
+    "miniapp_api.risk",
 ]
 
 

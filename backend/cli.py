@@ -73,7 +73,7 @@ def _safe_url(url: str) -> str:
 @main.command()
 @click.option("--dealers", default=2, show_default=True, help="Dealers of OEM1 (floor-plan seed).")
 @click.option("--cars", default=0, show_default=True, help="Financed cars across dealers.")
-@click.option("--enterprises", default=0, show_default=True, help="Enterprises with risk data.")
+@click.option("--enterprises", default=200, show_default=True, help="Enterprises with risk data.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @_one_line_errors
 def seed(dealers: int, cars: int, enterprises: int, quiet: bool) -> None:
@@ -143,7 +143,12 @@ def _load_jobs() -> None:
         importlib.import_module(name)
 
 
-JOB_MODULES = ["backend.platform.jobs", "backend.ledger.jobs"]
+JOB_MODULES = [
+    "backend.platform.jobs",
+    "backend.ledger.jobs",
+    "backend.floorplan.jobs",
+    "backend.risk.jobs",
+]
 
 
 @jobs.command("list")

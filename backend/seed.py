@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.floorplan.seed import seed_floorplan
 from backend.identity import service as identity
 from backend.identity.models import User
 from backend.platform.config import Config
 from backend.platform.context import SYSTEM
 from backend.platform.errors import PermissionDenied
+from backend.risk.seed import seed_risk
 
 # org code, name, kind, parent code
 DEMO_ORGS = [
@@ -59,7 +61,7 @@ class SeedOptions:
 
 
 Seeder = Callable[[Session, SeedOptions], dict]
-SEEDERS: list[Seeder] = []
+SEEDERS: list[Seeder] = [seed_floorplan, seed_risk]
 
 
 def seed_identity(session: Session, _options: SeedOptions) -> dict:

@@ -2,4 +2,7 @@
 
 BENCHMARKS: dict[str, str] = {
     "ledger": "bench.ledger",
+    "graph": "bench.graph",
+    "risk-scan": "bench.risk_scan",
+    "floorplan": "bench.floorplan",
 }

@@ -25,6 +25,7 @@ EVENTS = (
     "device.alarm",
     "vehicle.alert",
     "cash_task.update",
+    "client.arrived",
 )
 
 

@@ -1,0 +1,22 @@
+"""Floor-plan auto finance ("car e-link", 车e联): the bank finances the cars an OEM ships to its
+dealers; the cars wait, pledged, in yards watched by a supervisor company, and each is redeemed
+and released on its own.
+
+    credit line (maker-checker) -> bill requested -> bill issued (margin frozen, line drawn)
+      -> OEM shipment (cars in_transit; one margin hold per car) -> arrived
+      -> supervisor intake (in_stock, certificate in custody, days in stock counting)
+      -> redemption: full | margin | batch (ledger batch; margin released pro rata)
+         or release-before-repay (trusted dealer, separate limit, deadline)
+      -> supervisor release (certificate and car leave the yard)
+    jobs: maturity sweep (margin, deposit, overdue advance), curtailment, aging alerts,
+          release deadlines (out of trust), risk-based inventory audit schedule
+
+Modules: ``models`` (tables), ``rules`` (pure arithmetic and states), ``accounts`` (ledger
+accounts and transfer ids), ``credit``, ``bills``, ``intake`` (shipments, arrival, intake),
+``redemption``, ``release``, ``maturity``, ``curtailment``, ``aging``, ``audits``, ``alerts``,
+``funds``, ``queries``, ``jobs``, ``seed``, ``risk_port`` (backend.risk, lazily) and ``service``
+(the use cases in one namespace). All money moves through ``backend.ledger``; docs/floorplan.md
+has the diagram, endpoints and figures.
+"""
+
+from backend.floorplan import jobs  # noqa: F401  (registers the floorplan.* jobs)

@@ -1,0 +1,316 @@
+"""Vehicle alerts: raised once per ``dedup_key`` (a repeat counts an occurrence), pushed on
+Socket.IO ``vehicle.alert`` to the dealer's org, the OEM's org, the supervisor's org when the
+alert concerns its yard, and the bank roles, and only after the transaction commits (a rolled
+back change never notifies anyone). Severity: hard > strong > medium > weak (the bank's risk
+levels); a repeat with a higher severity escalates the alert and pushes it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, SessionTransaction
+
+from backend.floorplan import rules
+from backend.floorplan.access import BANK_ROLES
+from backend.floorplan.models import Alert
+from backend.platform import audit
+from backend.platform.clock import isoformat, utcnow
+from backend.platform.context import Actor
+from backend.platform.errors import BusinessRuleViolation, NotFound, PermissionDenied
+from backend.platform.live import LiveEmitter, rooms_for
+from backend.platform.pagination import Page, paginate
+from backend.platform.permissions import can_see
+
+EVENT = "vehicle.alert"
+
+
+# --------------------------------------------------------------------------- push after commit
+
+
+def push_after_commit(
+    session: Session, live: LiveEmitter | None, event: str, data: dict, rooms: list[str]
+) -> None:
+    """Queue a live push; it goes out when the outermost transaction commits and is dropped
+    if the transaction (or the savepoint it was queued in) rolls back."""
+    if live is None:
+        return
+    queue: list = session.info.setdefault("fp_push_queue", [])
+    if not session.info.get("fp_push_hooked"):
+        sa_event.listen(session, "after_commit", _flush)
+        sa_event.listen(session, "after_soft_rollback", _drop)
+        session.info["fp_push_hooked"] = True
+    queue.append(
+        (session.get_nested_transaction() or session.get_transaction(), live, event, data, rooms)
+    )
+
+
+def _flush(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: wait for the real commit
+    queue = session.info.get("fp_push_queue") or []
+    items, queue[:] = list(queue), []
+    for _txn, live, event, data, rooms in items:
+        live.emit(event, data, rooms=rooms)
+
+
+def _within(txn: SessionTransaction | None, ended: SessionTransaction) -> bool:
+    while txn is not None:
+        if txn is ended:
+            return True
+        txn = txn.parent
+    return False
+
+
+def _drop(session: Session, previous: SessionTransaction) -> None:
+    queue = session.info.get("fp_push_queue")
+    if queue:
+        queue[:] = [item for item in queue if not _within(item[0], previous)]
+
+
+# --------------------------------------------------------------------------- raising
+
+
+def plain(value: Any) -> Any:
+    """JSON-safe copy: Decimal and other values as strings, datetimes in ISO 8601."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, datetime):
+        return isoformat(value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def alert_rooms(alert: Alert) -> list[str]:
+    orgs = [o for o in (alert.dealer_org_id, alert.oem_org_id, alert.supervisor_org_id) if o]
+    return rooms_for(orgs=orgs, roles=BANK_ROLES)
+
+
+def alert_payload(alert: Alert) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "kind": alert.kind,
+        "severity": alert.severity,
+        "status": alert.status,
+        "vin": alert.vin,
+        "dealer_id": alert.dealer_org_id,
+        "bill_id": alert.bill_id,
+        "audit_id": alert.audit_id,
+        "message": alert.message,
+        "occurrences": alert.occurrences,
+        "at": isoformat(alert.last_seen_at),
+    }
+
+
+def raise_alert(
+    session: Session,
+    actor: Actor,
+    live: LiveEmitter | None,
+    *,
+    kind: str,
+    severity: str,
+    dedup_key: str,
+    dealer_org_id: int,
+    message: str,
+    oem_org_id: int | None = None,
+    supervisor_org_id: int | None = None,
+    vehicle_id: int | None = None,
+    vin: str | None = None,
+    bill_id: int | None = None,
+    audit_id: int | None = None,
+    data: dict | None = None,
+    now: datetime | None = None,
+) -> tuple[Alert, bool]:
+    """Returns (alert, created). A repeat bumps ``occurrences``; it is pushed again only when
+    it escalates or reopens a resolved alert."""
+    rules.validate_choice(severity, rules.SEVERITIES, "severity", "invalid_severity")
+    now = now or utcnow()
+    existing = session.scalar(select(Alert).where(Alert.dedup_key == dedup_key).with_for_update())
+    if existing is None:
+        alert = Alert(
+            dedup_key=dedup_key,
+            kind=kind,
+            severity=severity,
+            status="open",
+            dealer_org_id=dealer_org_id,
+            oem_org_id=oem_org_id,
+            supervisor_org_id=supervisor_org_id,
+            vehicle_id=vehicle_id,
+            vin=vin,
+            bill_id=bill_id,
+            audit_id=audit_id,
+            message=message[:300],
+            data=plain(data or {}),
+            occurrences=1,
+            first_seen_at=now,
+            last_seen_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(alert)
+                session.flush()
+        except IntegrityError:  # raised concurrently: count it as a repeat
+            existing = session.scalar(select(Alert).where(Alert.dedup_key == dedup_key))
+            if existing is None:
+                raise
+        else:
+            audit.record(
+                session,
+                actor,
+                "floorplan.alert_raised",
+                "fp_alert",
+                alert.id,
+                after={"kind": kind, "severity": severity, "vin": vin, "key": dedup_key},
+            )
+            push_after_commit(session, live, EVENT, alert_payload(alert), alert_rooms(alert))
+            return alert, True
+    before = {"severity": existing.severity, "status": existing.status}
+    existing.occurrences += 1
+    existing.last_seen_at = now
+    escalated = rules.severity_rank(severity) > rules.severity_rank(existing.severity)
+    reopened = existing.status == "resolved"
+    if escalated:
+        existing.severity = severity
+        existing.message = message[:300]
+    if reopened:
+        existing.status = "open"
+        existing.resolved_at = existing.resolved_by = None
+    if escalated or reopened:
+        audit.record(
+            session,
+            actor,
+            "floorplan.alert_escalated" if escalated else "floorplan.alert_reopened",
+            "fp_alert",
+            existing.id,
+            before=before,
+            after={"severity": existing.severity, "status": existing.status},
+        )
+        push_after_commit(session, live, EVENT, alert_payload(existing), alert_rooms(existing))
+    return existing, False
+
+
+# --------------------------------------------------------------------------- reading, handling
+
+
+def _visible(actor: Actor, alert: Alert | None) -> Alert:
+    orgs = [alert.dealer_org_id, alert.oem_org_id, alert.supervisor_org_id] if alert else []
+    if alert is None or not can_see(actor, orgs):
+        raise NotFound("alert not found", code="alert_not_found")
+    return alert
+
+
+def list_alerts(
+    session: Session,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    severity: str | None = None,
+    kind: str | None = None,
+    dealer_id: int | None = None,
+    vin: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page:
+    """Newest first. Dealers see their own, OEMs their dealers', supervisors their yards'."""
+    stmt = select(Alert)
+    if not actor.is_bank_staff:
+        org = actor.org_id
+        stmt = stmt.where(
+            (Alert.dealer_org_id == org)
+            | (Alert.oem_org_id == org)
+            | (Alert.supervisor_org_id == org)
+        )
+    if status is not None:
+        rules.validate_choice(status, rules.ALERT_STATUSES, "status", "invalid_status")
+        stmt = stmt.where(Alert.status == status)
+    if severity is not None:
+        rules.validate_choice(severity, rules.SEVERITIES, "severity", "invalid_severity")
+        stmt = stmt.where(Alert.severity == severity)
+    if kind is not None:
+        stmt = stmt.where(Alert.kind == kind)
+    if dealer_id is not None:
+        stmt = stmt.where(Alert.dealer_org_id == dealer_id)
+    if vin is not None:
+        stmt = stmt.where(Alert.vin == vin)
+    return paginate(session, stmt, Alert.id, limit=limit, cursor=cursor, descending=True)
+
+
+def get_alert(session: Session, actor: Actor, alert_id: int) -> Alert:
+    return _visible(actor, session.get(Alert, alert_id))
+
+
+def acknowledge_alert(
+    session: Session, actor: Actor, alert_id: int, *, now: datetime | None = None
+) -> Alert:
+    """Whoever sees the alert may acknowledge it (it stays open for the bank to resolve)."""
+    alert = _visible(actor, session.get(Alert, alert_id, with_for_update=True))
+    if alert.status == "resolved":
+        raise BusinessRuleViolation("alert is already resolved", code="alert_resolved")
+    if alert.status == "open":
+        alert.status = "acknowledged"
+        alert.acknowledged_by = actor.username
+        alert.acknowledged_at = now or utcnow()
+        audit.record(
+            session,
+            actor,
+            "floorplan.alert_acknowledged",
+            "fp_alert",
+            alert.id,
+            before={"status": "open"},
+            after={"status": "acknowledged"},
+        )
+    return alert
+
+
+def resolve_alert(
+    session: Session, actor: Actor, alert_id: int, *, note: str | None = None, now=None
+) -> Alert:
+    """Bank staff close an alert after handling it."""
+    alert = _visible(actor, session.get(Alert, alert_id, with_for_update=True))
+    if actor.role not in BANK_ROLES:
+        raise PermissionDenied("only bank staff resolve alerts", code="forbidden")
+    if alert.status != "resolved":
+        before = {"status": alert.status}
+        alert.status = "resolved"
+        alert.resolved_by = actor.username
+        alert.resolved_at = now or utcnow()
+        if note:
+            alert.data = {**(alert.data or {}), "resolution_note": note[:300]}
+        audit.record(
+            session,
+            actor,
+            "floorplan.alert_resolved",
+            "fp_alert",
+            alert.id,
+            before=before,
+            after={"status": "resolved", "note": note},
+        )
+    return alert
+
+
+def resolve_vehicle_alerts(
+    session: Session,
+    actor: Actor,
+    vehicle_ids: Sequence[int],
+    kinds: tuple[str, ...],
+    now: datetime,
+) -> int:
+    """Close the routine alerts of cars that were repaid (aging, curtailment)."""
+    rows = session.scalars(
+        select(Alert).where(
+            Alert.vehicle_id.in_(vehicle_ids), Alert.kind.in_(kinds), Alert.status != "resolved"
+        )
+    ).all()
+    for alert in rows:
+        alert.status = "resolved"
+        alert.resolved_by = actor.username
+        alert.resolved_at = now
+    return len(rows)

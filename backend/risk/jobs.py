@@ -1,0 +1,152 @@
+"""Scheduled risk jobs (registered with backend.platform.jobs, listed in backend/cli.py):
+
+- ``risk.refresh_sentiment`` every 2 hours: feeds configured with ``schedule: sentiment``;
+- ``risk.refresh_daily`` daily 01:30 UTC: every other configured feed;
+- ``risk.full_scan`` daily 03:00 UTC: re-evaluate every enterprise (progress in
+  ``risk_scan_runs``; GET /api/v1/risk/scans/{id});
+- ``risk.train_challengers`` Sundays 04:00 UTC: retrain on the stored history and register
+  challengers next to the champion (promotion stays a person's decision);
+- ``risk.demo_ticker`` every 90 s, demo environment only: a synthetic news item or lawsuit for
+  a seeded enterprise, so that the demo shows ``risk.signal`` pushes arriving live.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.platform.context import SYSTEM
+from backend.platform.errors import BusinessRuleViolation
+from backend.platform.jobs import registry
+from backend.risk.routing import default_emitter
+
+log = logging.getLogger(__name__)
+
+
+def refresh(session: Session, now: datetime, schedule: str) -> dict[str, Any]:
+    from backend.risk.adapters import FeedError, FileFeedAdapter, HttpFeedAdapter, load_feed_config
+    from backend.risk.ingest import load_feed
+
+    specs = [s for s in load_feed_config() if s.schedule == schedule]
+    summary: dict[str, Any] = {"feeds": len(specs), "loaded": [], "failed": []}
+    for spec in specs:
+        adapter = (
+            FileFeedAdapter(spec.path, spec.source)
+            if spec.adapter == "file"
+            else HttpFeedAdapter(spec.url, spec.source)
+        )
+        try:
+            with session.begin_nested():
+                reports = load_feed(session, SYSTEM, adapter, now=now, live=default_emitter())
+        except FeedError as exc:
+            log.warning("risk feed %s failed: %s", spec.source, exc)
+            summary["failed"].append({"source": spec.source, "error": str(exc)})
+            continue
+        summary["loaded"].append(
+            {
+                "source": spec.source,
+                "batches": len(reports),
+                "accepted": sum(r.accepted for r in reports),
+                "rejected": sum(len(r.rejected) for r in reports),
+            }
+        )
+    return summary
+
+
+@registry.job("risk.refresh_sentiment", every_s=2 * 3600)
+def refresh_sentiment(session: Session, now: datetime) -> dict[str, Any]:
+    """Load the public-sentiment feeds (every 2 hours)."""
+    return refresh(session, now, "sentiment")
+
+
+@registry.job("risk.refresh_daily", cron={"hour": 1, "minute": 30})
+def refresh_daily(session: Session, now: datetime) -> dict[str, Any]:
+    """Load the registry, judicial, penalty, tax, equity, rating and financial feeds."""
+    return refresh(session, now, "daily")
+
+
+@registry.job("risk.full_scan", cron={"hour": 3, "minute": 0})
+def full_scan_job(session: Session, now: datetime) -> dict[str, Any]:
+    """Re-evaluate every enterprise (rules, model, contagion, tags) and report the changes."""
+    from backend.risk.scan import full_scan
+
+    run = full_scan(session, now=now, live=default_emitter(), trigger="job")
+    return {
+        "scan_id": run.id,
+        **{k: run.report[k] for k in ("enterprises", "seconds", "level_changes")},
+    }
+
+
+@registry.job("risk.train_challengers", cron={"day_of_week": "sun", "hour": 4, "minute": 0})
+def train_challengers(session: Session, now: datetime) -> dict[str, Any]:
+    """Retrain the warning model on the stored history; register challengers."""
+    from backend.risk.registry import train_from_database
+
+    try:
+        result = train_from_database(session, SYSTEM, now=now)
+    except BusinessRuleViolation as exc:
+        return {"trained": False, "reason": exc.message}
+    return {
+        "trained": True,
+        "models": [{k: m[k] for k in ("id", "algorithm", "status")} for m in result["models"]],
+    }
+
+
+@registry.job("risk.demo_ticker", every_s=90)
+def demo_ticker(session: Session, now: datetime) -> dict[str, Any]:
+    """Demo only: a new synthetic event for a seeded enterprise, to show live signals."""
+    from backend.risk.ingest import ingest_records
+    from backend.risk.models import Enterprise
+
+    if os.environ.get("FINEDGE_ENV", "demo") != "demo":
+        return {"skipped": "not the demo environment"}
+    count = session.scalar(
+        select(func.count(Enterprise.id)).where(
+            Enterprise.rm_user_id.is_not(None), Enterprise.credit_code.is_not(None)
+        )
+    )
+    if not count:
+        return {"skipped": "no enterprises seeded"}
+    rng = random.Random(now.timestamp())
+    ent = session.scalar(
+        select(Enterprise)
+        .where(Enterprise.rm_user_id.is_not(None), Enterprise.credit_code.is_not(None))
+        .order_by(Enterprise.id)
+        .offset(rng.randrange(count))
+        .limit(1)
+    )
+    stamp = now.strftime("%Y%m%d%H%M%S")
+    if rng.random() < 0.5:
+        source, record = (
+            "news",
+            {
+                "record_id": f"demo-news-{stamp}",
+                "kind": "news",
+                "name": ent.name,
+                "credit_code": ent.credit_code,
+                "time": now.isoformat(),
+                "title": f"{ent.name[:8]}资金链紧张传闻",
+                "data": {"sentiment": round(rng.uniform(-0.95, -0.82), 2)},
+            },
+        )
+    else:
+        source, record = (
+            "court",
+            {
+                "record_id": f"demo-court-{stamp}",
+                "kind": "lawsuit_defendant",
+                "credit_code": ent.credit_code,
+                "time": now.isoformat(),
+                "data": {"amount": f"{rng.randint(200, 9000) * 1000}.00"},
+            },
+        )
+    report = ingest_records(
+        session, SYSTEM, source, [record], adapter="demo", now=now, live=default_emitter()
+    )
+    return {"enterprise_id": ent.id, "source": source, "signals": report.signals.get("raised", 0)}

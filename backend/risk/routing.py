@@ -1,0 +1,139 @@
+"""Routing: who hears about a signal, and how.
+
+A signal goes to the enterprise's relationship manager and to every approver: one inbox item
+each (``risk_inbox_items``) and a ``risk.signal`` push on Socket.IO to the rooms of those users
+(``user:<rm>``, ``role:approver``).  Pushes are queued on the session and sent only after the
+transaction commits, so nobody is told about a signal that was rolled back.
+
+Jobs have no request and no app; they use ``default_emitter()``: the app registers its emitter
+when the risk blueprint is wired (miniapp_api/risk.py), and with REDIS_URL set any process can
+reach every client through the message queue."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from backend.identity.models import User
+from backend.platform.clock import isoformat
+from backend.platform.live import LiveEmitter, rooms_for
+from backend.risk.models import Enterprise, InboxItem, RiskSignal
+
+log = logging.getLogger(__name__)
+EVENT = "risk.signal"
+_QUEUE_KEY = "risk_live_queue"
+_default: LiveEmitter | None = None
+
+
+class NullEmitter:
+    def emit(self, event: str, data: dict[str, Any], *, rooms: list[str]) -> None:
+        log.debug("no live emitter: %s to %s dropped", event, rooms)
+
+
+def use_emitter(live: LiveEmitter | None) -> None:
+    """Make ``live`` the emitter of work that has none of its own (jobs, the CLI)."""
+    global _default
+    _default = live
+
+
+def default_emitter() -> LiveEmitter:
+    if _default is not None:
+        return _default
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url:
+        from backend.platform.live import external_emitter
+
+        return external_emitter(redis_url)
+    return NullEmitter()
+
+
+def _flush(session: Session) -> None:
+    queued = session.info.pop(_QUEUE_KEY, [])
+    for _txn, live, name, data, rooms in queued:
+        try:
+            live.emit(name, data, rooms=rooms)
+        except Exception:  # a push never breaks the business transaction
+            log.exception("live push of %s failed", name)
+
+
+def _discard(session: Session, rolled_back) -> None:
+    """Drop the pushes queued inside the transaction (or savepoint) that rolled back."""
+
+    def inside(txn) -> bool:
+        while txn is not None:
+            if txn is rolled_back:
+                return True
+            txn = txn.parent
+        return False
+
+    queued = session.info.get(_QUEUE_KEY)
+    if queued:
+        session.info[_QUEUE_KEY] = [item for item in queued if not inside(item[0])]
+
+
+def push_after_commit(
+    session: Session, live: LiveEmitter, name: str, data: dict, rooms: list[str]
+) -> None:
+    if not session.info.get("risk_listeners"):
+        event.listen(session, "after_commit", _flush)
+        event.listen(session, "after_soft_rollback", _discard)
+        session.info["risk_listeners"] = True
+    txn = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_QUEUE_KEY, []).append((txn, live, name, data, rooms))
+
+
+def approver_ids(session: Session) -> list[int]:
+    cached = session.info.get("risk_approvers")
+    if cached is None:
+        cached = list(
+            session.scalars(select(User.id).where(User.role == "approver", User.active.is_(True)))
+        )
+        session.info["risk_approvers"] = cached
+    return cached
+
+
+def signal_payload(signal: RiskSignal, enterprise: Enterprise, what: str) -> dict[str, Any]:
+    return {
+        "event": what,
+        "id": signal.id,
+        "enterprise_id": enterprise.id,
+        "enterprise_name": enterprise.name,
+        "credit_code": enterprise.credit_code,
+        "level": signal.level,
+        "status": signal.status,
+        "origin": signal.origin,
+        "rule_id": signal.rule_id,
+        "reason": signal.reason,
+        "blocking": signal.is_blocking,
+        "raised_at": isoformat(signal.raised_at),
+    }
+
+
+def route(
+    session: Session,
+    signal: RiskSignal,
+    enterprise: Enterprise,
+    what: str,
+    live: LiveEmitter | None,
+    *,
+    now,
+    extra_users: tuple[int, ...] = (),
+    approvers: bool = True,
+) -> None:
+    """Inbox items for the RM, the approvers (unless ``approvers`` is false) and
+    ``extra_users``, and one live push to the same people."""
+    named = sorted({u for u in (enterprise.rm_user_id, *extra_users) if u is not None})
+    users = set(named) | (set(approver_ids(session)) if approvers else set())
+    for user_id in sorted(users):
+        session.add(InboxItem(user_id=user_id, signal_id=signal.id, reason=what, created_at=now))
+    push_after_commit(
+        session,
+        live or default_emitter(),
+        EVENT,
+        signal_payload(signal, enterprise, what),
+        rooms_for(users=named, roles=["approver"] if approvers else []),
+    )

@@ -1,0 +1,127 @@
+"""Demo data for risk early warning: ``finedge seed --enterprises N`` loads a synthetic world
+(backend/risk/synthetic.py) through the ordinary ingestion path, links the demo dealers to two
+of its enterprises (DEALER1 sound; DEALER2 with two margin shortfalls: a strong signal that a
+third shortfall escalates to hard, which then blocks its disbursements), assigns every
+enterprise to rm1, trains the first models and runs a full scan.  Idempotent: a second run
+with the same N changes nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.identity.models import Org, User
+from backend.platform.clock import utcnow
+from backend.platform.context import SYSTEM
+from backend.platform.errors import BusinessRuleViolation
+from backend.risk.models import Enterprise, FeedRun
+
+SEED = 20250601
+DEMO_DEALERS = ("DEALER1", "DEALER2")
+
+
+def _midnight(now: datetime) -> datetime:
+    return datetime(now.year, now.month, now.day, tzinfo=UTC)
+
+
+def seed_risk(session: Session, options: Any) -> dict:
+    n = int(getattr(options, "enterprises", 0) or 0)
+    if n <= 0:
+        return {}
+    marker = f"synthetic:{n}:{SEED}"
+    if session.scalar(select(FeedRun.id).where(FeedRun.location == marker).limit(1)) is not None:
+        return {"risk": {"already_seeded": n}}
+    from backend.risk import registry, synthetic
+    from backend.risk.blocking import record_internal_event
+    from backend.risk.ingest import ingest_records
+    from backend.risk.scan import full_scan
+
+    now = utcnow()
+    world = synthetic.generate(n, seed=SEED, end=_midnight(now))
+    feed = world.feed(until=now)
+    sources = sorted(feed, key=lambda s: s != "registry")  # profiles and edges first
+    if getattr(options, "progress", False):
+        from tqdm import tqdm
+
+        sources = tqdm(sources, desc="risk feeds", unit="source")
+    loaded = rejected = 0
+    for source in sources:
+        report = ingest_records(
+            session,
+            SYSTEM,
+            source,
+            feed[source],
+            adapter="seed",
+            location=marker,
+            now=now,
+            evaluate=False,
+        )
+        loaded += report.accepted
+        rejected += len(report.rejected)
+    dealers = _link_dealers(session, world, now)
+    rm = session.scalar(select(User).where(User.username == "rm1"))
+    if rm is not None:
+        for ent in session.scalars(select(Enterprise).where(Enterprise.rm_user_id.is_(None))):
+            ent.rm_user_id = rm.id
+    if "DEALER2" in dealers:
+        # two margin shortfalls: a strong signal; a third one (floor-plan maturity) escalates
+        # it to hard, and from then on DEALER2's disbursements are blocked
+        org_id = dealers["DEALER2"]
+        for days, kind, data in (
+            (40, "margin_shortfall", {"amount": "350000.00"}),
+            (12, "margin_shortfall", {"amount": "420000.00"}),
+        ):
+            record_internal_event(
+                session,
+                SYSTEM,
+                org_id=org_id,
+                kind=kind,
+                data=data,
+                source_time=now - timedelta(days=days),
+                external_id=f"seed-{kind}-{days}",
+                now=now,
+            )
+    result: dict[str, Any] = {
+        "enterprises": n,
+        "records_loaded": loaded,
+        "records_rejected": rejected,
+        "dealers_linked": sorted(dealers),
+    }
+    try:
+        trained = registry.train_from_database(session, SYSTEM, now=now)
+        result["models"] = [
+            {
+                "id": m["id"],
+                "algorithm": m["algorithm"],
+                "status": m["status"],
+                "auc": m["test"]["auc"],
+            }
+            for m in trained["models"]
+        ]
+    except BusinessRuleViolation as exc:
+        result["models"] = f"not trained: {exc.message}"
+    run = full_scan(session, now=now, commit=False, trigger="seed")
+    result["scan"] = {k: run.report[k] for k in ("levels_now", "guarantee_circles", "seconds")}
+    result["scan"]["signals_raised"] = run.report["signals"]["raised"]
+    return {"risk": result}
+
+
+def _link_dealers(session: Session, world, now: datetime) -> dict[str, int]:
+    linked = {}
+    for code, synthetic_enterprise in zip(DEMO_DEALERS, world.enterprises, strict=False):
+        org = session.scalar(select(Org).where(Org.code == code))
+        ent = session.scalar(
+            select(Enterprise).where(Enterprise.credit_code == synthetic_enterprise.credit_code)
+        )
+        if org is None or ent is None:
+            continue
+        if (
+            ent.org_id is None
+            and session.scalar(select(Enterprise.id).where(Enterprise.org_id == org.id)) is None
+        ):
+            ent.org_id, ent.updated_at = org.id, now
+        linked[code] = org.id
+    return linked

@@ -1,0 +1,554 @@
+"""Risk early warning ("dragon shield"): signals, the warning workflow, the inbox, the unified
+enterprise view and its knowledge graph, feed ingestion, scans and the model registry.
+
+Roles: admin, approver and rm read risk data (an RM only the enterprises assigned to them:
+another RM's is 404); every other role is 403.  Hard signals need maker-checker decisions.
+Services: backend/risk/service.py; documentation: docs/risk.md.
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from backend.risk import catalog, routing
+from backend.risk import service as risk
+from backend.risk.models import SIGNAL_STATUSES
+from miniapp_api.common import Money, PageArgs, StrictSchema, current_actor, db, page_schema
+
+blp = Blueprint(
+    "risk",
+    __name__,
+    url_prefix="/api/v1/risk",
+    description="Risk early warning: signals, workflow, inbox, enterprise view and graph, feeds",
+)
+
+
+@blp.record_once
+def _wire_default_emitter(state) -> None:
+    # Jobs (full scan, feed refresh) run without a request: they push through the app's emitter.
+    routing.use_emitter(state.app.extensions["finedge"].live)
+
+
+def live():
+    return current_app.extensions["finedge"].live
+
+
+# --------------------------------------------------------------------------- schemas
+
+
+class SignalOut(ma.Schema):
+    id = ma.fields.Integer()
+    enterprise_id = ma.fields.Integer()
+    enterprise_name = ma.fields.String()
+    credit_code = ma.fields.String(allow_none=True)
+    origin = ma.fields.String(metadata={"enum": list(catalog.ORIGINS)})
+    rule_id = ma.fields.String()
+    rule_version = ma.fields.String()
+    level = ma.fields.String(metadata={"enum": list(catalog.LEVELS)})
+    base_level = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": list(SIGNAL_STATUSES)})
+    blocking = ma.fields.Boolean(metadata={"description": "blocks disbursement"})
+    reason = ma.fields.String()
+    score = ma.fields.Float(allow_none=True)
+    occurrences = ma.fields.Integer()
+    raised_at = ma.fields.String()
+    last_seen_at = ma.fields.String()
+    escalated_at = ma.fields.String(allow_none=True)
+    closed_at = ma.fields.String(allow_none=True)
+    pending_decision = ma.fields.String(allow_none=True)
+    proposed_by_user_id = ma.fields.Integer(allow_none=True)
+    proposed_comment = ma.fields.String(allow_none=True)
+    decided_by_user_id = ma.fields.Integer(allow_none=True)
+    decision_comment = ma.fields.String(allow_none=True)
+
+
+class ReviewOut(ma.Schema):
+    step = ma.fields.String(metadata={"enum": ["propose", "approve", "reject", "decide"]})
+    decision = ma.fields.String()
+    comment = ma.fields.String()
+    user_id = ma.fields.Integer(allow_none=True)
+    username = ma.fields.String()
+    at = ma.fields.String()
+
+
+class SignalDetailOut(SignalOut):
+    evidence = ma.fields.Dict(
+        metadata={"description": "events, features, tags, model contributions"}
+    )
+    reviews = ma.fields.List(ma.fields.Nested(ReviewOut))
+
+
+class SignalArgs(PageArgs):
+    level = ma.fields.String(validate=ma.validate.OneOf(catalog.LEVELS))
+    status = ma.fields.String(
+        validate=ma.validate.OneOf([*SIGNAL_STATUSES, "active", "all"]),
+        metadata={"description": "default: active (open, pending_review, confirmed)"},
+    )
+    origin = ma.fields.String(validate=ma.validate.OneOf(catalog.ORIGINS))
+    enterprise_id = ma.fields.Integer()
+
+
+class CommentIn(StrictSchema):
+    comment = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+
+
+class InboxItemOut(ma.Schema):
+    id = ma.fields.Integer()
+    reason = ma.fields.String(
+        metadata={"enum": ["raised", "escalated", "review_requested", "decided"]}
+    )
+    created_at = ma.fields.String()
+    read_at = ma.fields.String(allow_none=True)
+    signal = ma.fields.Nested(SignalOut)
+
+
+class InboxArgs(PageArgs):
+    unread = ma.fields.Boolean(load_default=False)
+
+
+class EnterpriseOut(ma.Schema):
+    id = ma.fields.Integer()
+    credit_code = ma.fields.String(allow_none=True)
+    name = ma.fields.String()
+    status = ma.fields.String()
+    registered_capital = Money(allow_none=True)
+    established_on = ma.fields.String(allow_none=True)
+    industry = ma.fields.String(allow_none=True)
+    region = ma.fields.String(allow_none=True)
+    org_id = ma.fields.Integer(allow_none=True)
+    rm_user_id = ma.fields.Integer(allow_none=True)
+    risk_level = ma.fields.String(allow_none=True)
+    risk_score = ma.fields.Float(allow_none=True)
+    scanned_at = ma.fields.String(allow_none=True)
+
+
+class EnterpriseArgs(PageArgs):
+    q = ma.fields.String(metadata={"description": "credit code, or part of the name"})
+    level = ma.fields.String(validate=ma.validate.OneOf(catalog.LEVELS))
+    tag = ma.fields.String()
+
+
+class EnterprisePatch(StrictSchema):
+    rm_user_id = ma.fields.Integer(allow_none=True)
+    org_id = ma.fields.Integer(allow_none=True)
+
+
+class TagOut(ma.Schema):
+    code = ma.fields.String()
+    label = ma.fields.String()
+    reason = ma.fields.String()
+    evidence = ma.fields.Dict()
+    since = ma.fields.String()
+
+
+class EventOut(ma.Schema):
+    id = ma.fields.Integer()
+    source = ma.fields.String()
+    external_id = ma.fields.String()
+    category = ma.fields.String()
+    kind = ma.fields.String()
+    severity = ma.fields.String()
+    title = ma.fields.String()
+    data = ma.fields.Dict()
+    source_time = ma.fields.String()
+    ingested_at = ma.fields.String()
+    revision = ma.fields.Integer()
+
+
+class EventArgs(PageArgs):
+    source = ma.fields.String()
+    category = ma.fields.String(validate=ma.validate.OneOf(catalog.CATEGORIES))
+
+
+class SourceEventsOut(ma.Schema):
+    source = ma.fields.String()
+    count = ma.fields.Integer()
+    latest = ma.fields.String(allow_none=True)
+    categories = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    recent = ma.fields.List(ma.fields.Nested(EventOut))
+
+
+class SourceValueOut(ma.Schema):
+    source = ma.fields.String()
+    value = ma.fields.String()
+    source_time = ma.fields.String()
+
+
+class DifferenceOut(ma.Schema):
+    attribute = ma.fields.String()
+    values = ma.fields.List(ma.fields.Nested(SourceValueOut))
+
+
+class NamedOut(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String(allow_none=True)
+
+
+class PathNodeOut(ma.Schema):
+    node = ma.fields.String()
+    name = ma.fields.String(allow_none=True)
+
+
+class HolderOut(ma.Schema):
+    node = ma.fields.String(metadata={"description": "enterprise:<id> or person:<id>"})
+    type = ma.fields.String()
+    name = ma.fields.String(allow_none=True)
+    share = ma.fields.Float(metadata={"description": "integrated share over all holding chains"})
+    paths = ma.fields.Integer()
+    example_path = ma.fields.List(ma.fields.Nested(PathNodeOut))
+    truncated = ma.fields.Boolean()
+
+
+class CircleOut(ma.Schema):
+    size = ma.fields.Integer()
+    members = ma.fields.List(ma.fields.Nested(NamedOut))
+
+
+class GraphSummaryOut(ma.Schema):
+    edges_by_kind = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    related_within_2_hops = ma.fields.Integer(allow_none=True)
+    related_risk = ma.fields.Float(allow_none=True)
+    guarantee_circle = ma.fields.Nested(CircleOut)
+    mutual_guarantees = ma.fields.List(ma.fields.Nested(NamedOut))
+    ultimate_controller = ma.fields.Nested(HolderOut, allow_none=True)
+    ultimate_holders = ma.fields.List(ma.fields.Nested(HolderOut))
+
+
+class ModelScoreOut(ma.Schema):
+    model_id = ma.fields.Integer()
+    name = ma.fields.String()
+    version = ma.fields.Integer()
+    algorithm = ma.fields.String()
+    probability = ma.fields.Float()
+
+
+class ViewSignalOut(SignalOut):
+    evidence = ma.fields.Dict()
+
+
+class ViewOut(ma.Schema):
+    enterprise = ma.fields.Nested(EnterpriseOut)
+    tags = ma.fields.List(ma.fields.Nested(TagOut))
+    signals = ma.fields.List(ma.fields.Nested(ViewSignalOut))
+    blocking = ma.fields.Boolean(metadata={"description": "disbursement blocked by a hard signal"})
+    events_by_source = ma.fields.List(ma.fields.Nested(SourceEventsOut))
+    source_differences = ma.fields.List(ma.fields.Nested(DifferenceOut))
+    graph = ma.fields.Nested(GraphSummaryOut)
+    model = ma.fields.Nested(ModelScoreOut, allow_none=True)
+
+
+class GraphArgs(StrictSchema):
+    depth = ma.fields.Integer(load_default=2, validate=ma.validate.Range(min=1, max=risk.MAX_DEPTH))
+
+
+class NodeOut(ma.Schema):
+    id = ma.fields.String(metadata={"description": "enterprise:<id> or person:<id>"})
+    type = ma.fields.String()
+    db_id = ma.fields.Integer()
+    hop = ma.fields.Integer(allow_none=True)
+    name = ma.fields.String(allow_none=True)
+    credit_code = ma.fields.String(allow_none=True)
+    risk_level = ma.fields.String(allow_none=True)
+
+
+class EdgeOut(ma.Schema):
+    id = ma.fields.Integer()
+    source = ma.fields.String()
+    target = ma.fields.String()
+    kind = ma.fields.String(metadata={"enum": list(catalog.EDGE_KINDS)})
+    share = ma.fields.Float(allow_none=True)
+    amount = Money(allow_none=True)
+    volume = Money(allow_none=True)
+    role = ma.fields.String(allow_none=True)
+
+
+class GraphOut(ma.Schema):
+    enterprise_id = ma.fields.Integer()
+    depth = ma.fields.Integer()
+    truncated = ma.fields.Boolean()
+    nodes = ma.fields.List(ma.fields.Nested(NodeOut))
+    edges = ma.fields.List(ma.fields.Nested(EdgeOut))
+    guarantee_circle = ma.fields.List(ma.fields.Integer())
+    ultimate_controller = ma.fields.Nested(HolderOut, allow_none=True)
+    ultimate_holders = ma.fields.List(ma.fields.Nested(HolderOut))
+
+
+class FeedIn(StrictSchema):
+    records = ma.fields.List(
+        ma.fields.Raw(),
+        required=True,
+        validate=ma.validate.Length(min=1, max=5000),
+        metadata={"description": "feed records (docs/risk.md, 'Feed format')"},
+    )
+
+
+class RejectionOut(ma.Schema):
+    index = ma.fields.Integer()
+    line = ma.fields.Integer()
+    record_id = ma.fields.String(allow_none=True)
+    reason = ma.fields.String()
+    message = ma.fields.String()
+
+
+class IngestOut(ma.Schema):
+    source = ma.fields.String()
+    feed_run_id = ma.fields.Integer()
+    received = ma.fields.Integer()
+    accepted = ma.fields.Integer()
+    duplicates = ma.fields.Integer()
+    updated = ma.fields.Integer()
+    rejected = ma.fields.Integer()
+    rejections = ma.fields.List(ma.fields.Nested(RejectionOut))
+    enterprises_touched = ma.fields.Integer()
+    enterprises_created = ma.fields.Integer()
+    signals = ma.fields.Dict()
+
+
+class FeedRunOut(ma.Schema):
+    id = ma.fields.Integer()
+    source = ma.fields.String()
+    adapter = ma.fields.String()
+    location = ma.fields.String(allow_none=True)
+    cursor = ma.fields.String(allow_none=True)
+    started_at = ma.fields.DateTime()
+    finished_at = ma.fields.DateTime(allow_none=True)
+    received = ma.fields.Integer()
+    accepted = ma.fields.Integer()
+    duplicates = ma.fields.Integer()
+    updated = ma.fields.Integer()
+    rejected = ma.fields.Integer()
+    rejections = ma.fields.Dict()
+    actor = ma.fields.String()
+
+
+class ScanOut(ma.Schema):
+    id = ma.fields.Integer()
+    trigger = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": ["running", "ok", "failed"]})
+    phase = ma.fields.String()
+    total = ma.fields.Integer()
+    done = ma.fields.Integer()
+    started_at = ma.fields.DateTime()
+    finished_at = ma.fields.DateTime(allow_none=True)
+    ruleset_version = ma.fields.String()
+    model_id = ma.fields.Integer(allow_none=True)
+    report = ma.fields.Dict(allow_none=True)
+
+
+class ModelOut(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    version = ma.fields.Integer()
+    algorithm = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": ["champion", "challenger", "retired"]})
+    thresholds = ma.fields.Dict()
+    metrics = ma.fields.Dict()
+    params = ma.fields.Dict()
+    training = ma.fields.Dict()
+    feature_names = ma.fields.List(ma.fields.String())
+    trained_at = ma.fields.DateTime()
+    trained_by = ma.fields.String()
+    promoted_at = ma.fields.DateTime(allow_none=True)
+    artifact_sha256 = ma.fields.String()
+
+
+class TrainOut(ma.Schema):
+    models = ma.fields.List(ma.fields.Dict())
+    training = ma.fields.Dict()
+
+
+# --------------------------------------------------------------------------- signals
+
+
+@blp.route("/signals")
+class Signals(MethodView):
+    @blp.arguments(SignalArgs, location="query")
+    @blp.response(200, page_schema(SignalOut, "RiskSignalPage"))
+    def get(self, args):
+        """Signals the caller may see, newest first (active ones unless ``status`` says)."""
+        return risk.list_signals(db(), current_actor(), **args)
+
+
+@blp.route("/signals/<int:signal_id>")
+class SignalDetail(MethodView):
+    @blp.response(200, SignalDetailOut)
+    def get(self, signal_id):
+        """One signal with its evidence and workflow history."""
+        return risk.get_signal(db(), current_actor(), signal_id)
+
+
+def _decision_view(decision: str):
+    @blp.arguments(CommentIn)
+    @blp.response(200, SignalDetailOut)
+    def post(self, body, signal_id):
+        return risk.decide_signal(
+            db(), current_actor(), signal_id, decision, body["comment"], live=live()
+        )
+
+    post.__doc__ = (
+        f"Maker: {decision} the signal with a comment. On a hard signal this proposes the "
+        "decision (status pending_review) for a checker; below hard it applies at once."
+    )
+    return type(f"Signal{decision.title()}", (MethodView,), {"post": post})
+
+
+for _decision in ("confirm", "dismiss", "lift"):
+    blp.route(f"/signals/<int:signal_id>/{_decision}")(_decision_view(_decision))
+
+
+def _check_view(approve: bool):
+    @blp.arguments(CommentIn)
+    @blp.response(200, SignalDetailOut)
+    def post(self, body, signal_id):
+        return risk.check_signal(
+            db(), current_actor(), signal_id, approve, body["comment"], live=live()
+        )
+
+    post.__doc__ = "Checker (approver, not the maker): " + (
+        "approve the pending decision, which applies it."
+        if approve
+        else "reject the pending decision."
+    )
+    return type("SignalApprove" if approve else "SignalReject", (MethodView,), {"post": post})
+
+
+blp.route("/signals/<int:signal_id>/approve")(_check_view(True))
+blp.route("/signals/<int:signal_id>/reject")(_check_view(False))
+
+
+# --------------------------------------------------------------------------- inbox
+
+
+@blp.route("/inbox")
+class Inbox(MethodView):
+    @blp.arguments(InboxArgs, location="query")
+    @blp.response(200, page_schema(InboxItemOut, "RiskInboxPage"))
+    def get(self, args):
+        """The caller's risk inbox: signals routed to them, newest first."""
+        return risk.list_inbox(db(), current_actor(), **args)
+
+
+@blp.route("/inbox/<int:item_id>/read")
+class InboxRead(MethodView):
+    @blp.response(200, InboxItemOut)
+    def post(self, item_id):
+        """Mark one inbox item read."""
+        return risk.mark_read(db(), current_actor(), item_id)
+
+
+# --------------------------------------------------------------------------- enterprises
+
+
+@blp.route("/enterprises")
+class Enterprises(MethodView):
+    @blp.arguments(EnterpriseArgs, location="query")
+    @blp.response(200, page_schema(EnterpriseOut, "RiskEnterprisePage"))
+    def get(self, args):
+        """Enterprises the caller may see (an RM: their own)."""
+        return risk.list_enterprises(db(), current_actor(), **args)
+
+
+@blp.route("/enterprises/<int:enterprise_id>")
+class EnterpriseDetail(MethodView):
+    @blp.arguments(EnterprisePatch)
+    @blp.response(200, EnterpriseOut)
+    def patch(self, body, enterprise_id):
+        """Assign the relationship manager or link an org (approver, admin)."""
+        return risk.update_enterprise(db(), current_actor(), enterprise_id, changes=body)
+
+
+@blp.route("/enterprises/<int:enterprise_id>/view")
+class EnterpriseView(MethodView):
+    @blp.response(200, ViewOut)
+    def get(self, enterprise_id):
+        """The unified risk view: tags, active signals, events by source, differences between
+        sources, graph summary (circle, mutual guarantees, ultimate controller), model score."""
+        return risk.get_enterprise_view(db(), current_actor(), enterprise_id)
+
+
+@blp.route("/enterprises/<int:enterprise_id>/graph")
+class EnterpriseGraph(MethodView):
+    @blp.arguments(GraphArgs, location="query")
+    @blp.response(200, GraphOut)
+    def get(self, args, enterprise_id):
+        """Related parties within ``depth`` hops (nodes, edges), the guarantee circle and the
+        ultimate controller."""
+        return risk.get_enterprise_graph(db(), current_actor(), enterprise_id, depth=args["depth"])
+
+
+@blp.route("/enterprises/<int:enterprise_id>/events")
+class EnterpriseEvents(MethodView):
+    @blp.arguments(EventArgs, location="query")
+    @blp.response(200, page_schema(EventOut, "RiskEventPage"))
+    def get(self, args, enterprise_id):
+        """The enterprise's events with provenance, newest first."""
+        return risk.list_events(db(), current_actor(), enterprise_id, **args)
+
+
+# --------------------------------------------------------------------------- feeds, scans, models
+
+
+@blp.route("/feeds/<string:source>")
+class Feed(MethodView):
+    @blp.arguments(FeedIn)
+    @blp.response(200, IngestOut)
+    def post(self, body, source):
+        """Ingest a batch of feed records from ``source`` (admin). Idempotent per record id;
+        malformed records are rejected with a reason while the rest load."""
+        report = risk.ingest_feed(db(), current_actor(), source, body["records"], live=live())
+        return report.as_dict()
+
+
+@blp.route("/feeds/runs")
+class FeedRuns(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_schema(FeedRunOut, "RiskFeedRunPage"))
+    def get(self, args):
+        """Feed loads, newest first (admin)."""
+        return risk.list_feed_runs(db(), current_actor(), **args)
+
+
+@blp.route("/scans")
+class Scans(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_schema(ScanOut, "RiskScanPage"))
+    def get(self, args):
+        """Full scans with progress and report, newest first (approver, admin). Start one with
+        POST /api/v1/admin/jobs/risk.full_scan/run."""
+        return risk.list_scans(db(), current_actor(), **args)
+
+
+@blp.route("/scans/<int:scan_id>")
+class ScanDetail(MethodView):
+    @blp.response(200, ScanOut)
+    def get(self, scan_id):
+        """One scan: phase, done/total while it runs, the report of what changed when done."""
+        return risk.get_scan(db(), current_actor(), scan_id)
+
+
+@blp.route("/models")
+class Models(MethodView):
+    @blp.response(200, ModelOut(many=True))
+    def get(self):
+        """The model registry: champion, challengers and retired models with their metrics."""
+        return risk.list_models(db(), current_actor())
+
+
+@blp.route("/models/train")
+class TrainModels(MethodView):
+    @blp.response(200, TrainOut)
+    def post(self):
+        """Train challengers on the stored history and compare them with the champion on the
+        same held-out enterprises (admin)."""
+        return risk.train_models(db(), current_actor())
+
+
+@blp.route("/models/<int:model_id>/promote")
+class PromoteModel(MethodView):
+    @blp.response(200, ModelOut)
+    def post(self, model_id):
+        """Make a challenger the champion (admin); the old champion is retired."""
+        return risk.promote_model(db(), current_actor(), model_id)
