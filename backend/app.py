@@ -17,7 +17,13 @@ from backend.identity.wechat import Code2Session, FakeCode2Session, WeChatCode2S
 from backend.platform.config import Config, ConfigError
 from backend.platform.db import make_engine, make_session_factory
 from backend.platform.errors import DomainError
-from backend.platform.live import NAMESPACE, LiveEmitter, SocketIOEmitter, rooms_for
+from backend.platform.live import (
+    NAMESPACE,
+    LiveEmitter,
+    SocketIOEmitter,
+    rooms_for,
+    use_process_emitter,
+)
 
 log = logging.getLogger("finedge")
 
@@ -110,6 +116,7 @@ def create_app(config: Config | None = None) -> Flask:
         live=SocketIOEmitter(socketio),
     )
     app.extensions["finedge"] = ext
+    use_process_emitter(ext.live)  # jobs run in this process push through this app
     _register_live(socketio, config)
 
     api = Api(

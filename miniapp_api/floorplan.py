@@ -15,7 +15,6 @@ from flask_smorest import Blueprint
 
 from backend.floorplan import rules
 from backend.floorplan import service as fp
-from backend.floorplan.jobs import set_live
 from backend.platform.clock import utcnow
 from miniapp_api.common import Money, PageArgs, StrictSchema, current_actor, db, page_schema
 
@@ -32,12 +31,6 @@ VIN = ma.validate.Regexp(rules.VIN_RE, error="17 characters: 0-9, A-Z except I, 
 
 def live():
     return current_app.extensions["finedge"].live
-
-
-@blp.record_once
-def _jobs_push_through_this_app(state) -> None:
-    """Scheduled floor-plan jobs in this process push their alerts through the app's emitter."""
-    set_live(state.app.extensions["finedge"].live)
 
 
 class Ratio(ma.fields.Field):

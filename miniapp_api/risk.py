@@ -13,7 +13,7 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from backend.risk import catalog, routing
+from backend.risk import catalog
 from backend.risk import service as risk
 from backend.risk.models import SIGNAL_STATUSES
 from miniapp_api.common import Money, PageArgs, StrictSchema, current_actor, db, page_schema
@@ -24,12 +24,6 @@ blp = Blueprint(
     url_prefix="/api/v1/risk",
     description="Risk early warning: signals, workflow, inbox, enterprise view and graph, feeds",
 )
-
-
-@blp.record_once
-def _wire_default_emitter(state) -> None:
-    # Jobs (full scan, feed refresh) run without a request: they push through the app's emitter.
-    routing.use_emitter(state.app.extensions["finedge"].live)
 
 
 def live():

@@ -11,6 +11,7 @@ every connected client.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -80,3 +81,29 @@ def external_emitter(redis_url: str) -> SocketIOEmitter:
     from flask_socketio import SocketIO
 
     return SocketIOEmitter(SocketIO(message_queue=redis_url))
+
+
+class NullEmitter:
+    """Where nobody listens (a CLI run without Redis): events are dropped, data stays stored."""
+
+    def emit(self, event: str, data: dict[str, Any], *, rooms: list[str]) -> None:
+        log.debug("no live emitter: %s to %s dropped", event, rooms)
+
+
+_process_emitter: LiveEmitter | None = None
+
+
+def use_process_emitter(live: LiveEmitter | None) -> None:
+    """The composition root names the emitter of work that has no request (jobs, the CLI)."""
+    global _process_emitter
+    _process_emitter = live
+
+
+def process_emitter() -> LiveEmitter:
+    """The emitter for jobs: the app's in its process, else the Redis message queue when
+    REDIS_URL is set (any process reaches every client), else a NullEmitter."""
+    global _process_emitter
+    if _process_emitter is None:
+        redis_url = os.environ.get("REDIS_URL")
+        return external_emitter(redis_url) if redis_url else NullEmitter()
+    return _process_emitter

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from backend.platform.context import SYSTEM
 from backend.platform.errors import BusinessRuleViolation
 from backend.platform.jobs import registry
-from backend.risk.routing import default_emitter
+from backend.platform.live import process_emitter
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def refresh(session: Session, now: datetime, schedule: str) -> dict[str, Any]:
         )
         try:
             with session.begin_nested():
-                reports = load_feed(session, SYSTEM, adapter, now=now, live=default_emitter())
+                reports = load_feed(session, SYSTEM, adapter, now=now, live=process_emitter())
         except FeedError as exc:
             log.warning("risk feed %s failed: %s", spec.source, exc)
             summary["failed"].append({"source": spec.source, "error": str(exc)})
@@ -76,7 +76,7 @@ def full_scan_job(session: Session, now: datetime) -> dict[str, Any]:
     """Re-evaluate every enterprise (rules, model, contagion, tags) and report the changes."""
     from backend.risk.scan import full_scan
 
-    run = full_scan(session, now=now, live=default_emitter(), trigger="job")
+    run = full_scan(session, now=now, live=process_emitter(), trigger="job")
     return {
         "scan_id": run.id,
         **{k: run.report[k] for k in ("enterprises", "seconds", "level_changes")},
@@ -147,6 +147,6 @@ def demo_ticker(session: Session, now: datetime) -> dict[str, Any]:
             },
         )
     report = ingest_records(
-        session, SYSTEM, source, [record], adapter="demo", now=now, live=default_emitter()
+        session, SYSTEM, source, [record], adapter="demo", now=now, live=process_emitter()
     )
     return {"enterprise_id": ent.id, "source": source, "signals": report.signals.get("raised", 0)}

@@ -5,14 +5,13 @@ each (``risk_inbox_items``) and a ``risk.signal`` push on Socket.IO to the rooms
 (``user:<rm>``, ``role:approver``).  Pushes are queued on the session and sent only after the
 transaction commits, so nobody is told about a signal that was rolled back.
 
-Jobs have no request and no app; they use ``default_emitter()``: the app registers its emitter
-when the risk blueprint is wired (miniapp_api/risk.py), and with REDIS_URL set any process can
-reach every client through the message queue."""
+Jobs have no request; they use the process emitter (``backend.platform.live.process_emitter``):
+the app's in its own process, and with REDIS_URL set any process reaches every client through
+the message queue."""
 
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from sqlalchemy import event, select
@@ -20,35 +19,12 @@ from sqlalchemy.orm import Session
 
 from backend.identity.models import User
 from backend.platform.clock import isoformat
-from backend.platform.live import LiveEmitter, rooms_for
+from backend.platform.live import LiveEmitter, process_emitter, rooms_for
 from backend.risk.models import Enterprise, InboxItem, RiskSignal
 
 log = logging.getLogger(__name__)
 EVENT = "risk.signal"
 _QUEUE_KEY = "risk_live_queue"
-_default: LiveEmitter | None = None
-
-
-class NullEmitter:
-    def emit(self, event: str, data: dict[str, Any], *, rooms: list[str]) -> None:
-        log.debug("no live emitter: %s to %s dropped", event, rooms)
-
-
-def use_emitter(live: LiveEmitter | None) -> None:
-    """Make ``live`` the emitter of work that has none of its own (jobs, the CLI)."""
-    global _default
-    _default = live
-
-
-def default_emitter() -> LiveEmitter:
-    if _default is not None:
-        return _default
-    redis_url = os.environ.get("REDIS_URL")
-    if redis_url:
-        from backend.platform.live import external_emitter
-
-        return external_emitter(redis_url)
-    return NullEmitter()
 
 
 def _flush(session: Session) -> None:
@@ -132,7 +108,7 @@ def route(
         session.add(InboxItem(user_id=user_id, signal_id=signal.id, reason=what, created_at=now))
     push_after_commit(
         session,
-        live or default_emitter(),
+        live or process_emitter(),
         EVENT,
         signal_payload(signal, enterprise, what),
         rooms_for(users=named, roles=["approver"] if approvers else []),
