@@ -17,6 +17,12 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	# face_recognition declares "dlib" (source only, a long compile); dlib-bin above provides it.
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps face_recognition==1.3.0
 	$(BIN)/python -c "import face_recognition, dlib, amqtt, paho.mqtt, sqlalchemy, flask_smorest"
+	# Face test photographs (messi5.jpg, basketball1.png) come from Debian's opencv-doc (~95 MB).
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  dpkg -s opencv-doc >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends opencv-doc; } \
+	  || echo "opencv-doc not installed: face tests on its photographs will skip"; \
+	else echo "not root: opencv-doc not installed; face tests on its photographs will skip"; fi
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -39,9 +45,14 @@ migrate: $(STAMP)
 seed: migrate
 	$(BIN)/finedge seed
 
+# serve (HTTP, Socket.IO, central broker and ingest) in the foreground; branch BR001's edge
+# and simulated devices in the background, stopped with it (Ctrl-C). See docs/iot.md.
 demo: $(STAMP)
 	$(BIN)/finedge db upgrade
 	$(BIN)/finedge seed
+	@trap 'kill $$edge $$devices 2>/dev/null; wait' EXIT INT TERM; \
+	$(BIN)/finedge edge --branch BR001 --mqtt-port 18831 & edge=$$!; \
+	$(BIN)/finedge devices --branch BR001 & devices=$$!; \
 	$(BIN)/finedge serve --host 127.0.0.1 --port 5000 --mqtt-port 18830
 
 bench: $(STAMP)

@@ -36,6 +36,8 @@ BLUEPRINTS = [
     "miniapp_api.ledger",
     "miniapp_api.floorplan",
     "miniapp_api.risk",
+    "miniapp_api.devices",
+    "miniapp_api.branch",
 ]
 
 

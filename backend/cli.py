@@ -73,7 +73,7 @@ def _safe_url(url: str) -> str:
 @main.command()
 @click.option("--dealers", default=2, show_default=True, help="Dealers of OEM1 (floor-plan seed).")
 @click.option("--cars", default=0, show_default=True, help="Financed cars across dealers.")
-@click.option("--enterprises", default=200, show_default=True, help="Enterprises with risk data.")
+@click.option("--enterprises", default=0, show_default=True, help="Enterprises with risk data.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @_one_line_errors
 def seed(dealers: int, cars: int, enterprises: int, quiet: bool) -> None:
@@ -148,6 +148,8 @@ JOB_MODULES = [
     "backend.ledger.jobs",
     "backend.floorplan.jobs",
     "backend.risk.jobs",
+    "backend.devices.jobs",
+    "backend.branch.jobs",
 ]
 
 
@@ -226,6 +228,125 @@ def serve(host: str, port: int, mqtt_port: int, no_scheduler: bool) -> None:
     from backend.serve import run_server
 
     run_server(_config(), host=host, port=port, mqtt_port=mqtt_port, scheduler=not no_scheduler)
+
+
+@main.command("edge")
+@click.option("--branch", required=True, help="Branch id, e.g. BR001.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--mqtt-port",
+    default=18831,
+    show_default=True,
+    type=int,
+    help="Embedded branch broker port (unless BRANCH_MQTT_URL is set; 0: a free one).",
+)
+@click.option("--central", default=None, help="Central broker URL [MQTT_URL or 127.0.0.1:18830].")
+@click.option("--edge-id", default=None, help="Edge id [edge-<branch in lower case>].")
+@click.option(
+    "--host-id", default="finedge", show_default=True, help="Central host whose STATE gates us."
+)
+@click.option(
+    "--rate-limit", default=50.0, show_default=True, help="Uplinks per second per device."
+)
+@_one_line_errors
+def edge_command(
+    branch: str,
+    host: str,
+    mqtt_port: int,
+    central: str | None,
+    edge_id: str | None,
+    host_id: str,
+    rate_limit: float,
+) -> None:
+    """Edge agent of one branch: branch broker, validation, outbox, command relay."""
+    import threading
+
+    from backend.platform.config import var_dir
+    from edge.agent import EdgeSettings
+    from edge.runner import install_stop_signals, run_edge
+
+    config = _config()
+    stop = threading.Event()
+    install_stop_signals(stop)
+    settings = EdgeSettings(
+        branch_id=branch,
+        central_url=central or config.mqtt_url or "mqtt://127.0.0.1:18830",
+        data_dir=var_dir(),
+        edge_id=edge_id or "",
+        branch_url=config.branch_mqtt_url,
+        host=host,
+        mqtt_port=mqtt_port,
+        host_id=host_id,
+        rate_per_s=rate_limit,
+        rate_burst=max(200.0, 4 * rate_limit),
+    )
+    run_edge(settings, stop, echo=click.echo)
+
+
+@main.command("devices")
+@click.option("--branch", required=True, help="Branch id, e.g. BR001.")
+@click.option("--counters", type=int, default=None, help="Smart counters [all registered].")
+@click.option("--cash", type=int, default=None, help="Cash recyclers [all registered].")
+@click.option("--locks", type=int, default=None, help="Finger-vein locks [all registered].")
+@click.option("--kiosks", type=int, default=None, help="Queue kiosks [all registered].")
+@click.option("--callers", type=int, default=None, help="Counter callers [all registered].")
+@click.option("--displays", type=int, default=None, help="Hall displays [all registered].")
+@click.option("--cameras", type=int, default=None, help="Door cameras [all registered].")
+@click.option("--broker", default=None, help="Branch broker [BRANCH_MQTT_URL or 127.0.0.1:18831].")
+@click.option("--faults", default="", help="e.g. dup=0.05,garbage=0.01,skew=600,disconnect=120")
+@click.option("--quiet-devices", is_flag=True, help="No autopilot activity, telemetry only.")
+@_one_line_errors
+def devices_command(
+    branch: str,
+    counters: int | None,
+    cash: int | None,
+    locks: int | None,
+    kiosks: int | None,
+    callers: int | None,
+    displays: int | None,
+    cameras: int | None,
+    broker: str | None,
+    faults: str,
+    quiet_devices: bool,
+) -> None:
+    """Simulated devices of a branch (demo and test): each logs in as itself."""
+    import threading
+
+    from backend.devices.seed import prepare_simulation
+    from devices.faults import Faults
+    from devices.fleet import run_fleet
+    from edge.runner import install_stop_signals, quiet_paho_connect_noise
+
+    quiet_paho_connect_noise()
+    config = _config()
+    counts = {
+        "counter": counters,
+        "cash": cash,
+        "lock": locks,
+        "kiosk": kiosks,
+        "caller": callers,
+        "display": displays,
+        "camera": cameras,
+    }
+    try:
+        credentials = prepare_simulation(
+            config, branch, {k: v for k, v in counts.items() if v is not None}
+        )
+        parsed = Faults.parse(faults)
+    except (PermissionError, LookupError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+    stop = threading.Event()
+    install_stop_signals(stop)
+    run_fleet(
+        branch,
+        broker or config.branch_mqtt_url or "mqtt://127.0.0.1:18831",
+        credentials,
+        counts=counts,
+        faults=parsed,
+        autopilot=not quiet_devices,
+        stop=stop,
+        echo=click.echo,
+    )
 
 
 def _add_area_commands() -> None:

@@ -2,6 +2,8 @@
 
 Add a line here when an area gains models."""
 
+from backend.branch import models as branch_models  # noqa: F401
+from backend.devices import models as devices_models  # noqa: F401
 from backend.floorplan import models as floorplan_models  # noqa: F401
 from backend.identity import models as identity_models  # noqa: F401
 from backend.ledger import models as ledger_models  # noqa: F401

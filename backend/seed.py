@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.branch.seed import seed_branch_hall
+from backend.devices.seed import seed_devices
 from backend.floorplan.seed import seed_floorplan
 from backend.identity import service as identity
 from backend.identity.models import User
@@ -61,7 +63,7 @@ class SeedOptions:
 
 
 Seeder = Callable[[Session, SeedOptions], dict]
-SEEDERS: list[Seeder] = [seed_floorplan, seed_risk]
+SEEDERS: list[Seeder] = [seed_floorplan, seed_risk, seed_devices, seed_branch_hall]
 
 
 def seed_identity(session: Session, _options: SeedOptions) -> dict:

@@ -1,8 +1,10 @@
 """``finedge serve``: the backend process.
 
 Starts, in one process: the embedded central MQTT broker (unless MQTT_URL names a real one),
-the job scheduler, and the HTTP + Socket.IO server.  Ports are printed at start; port 0 picks
-a free one.  Ctrl-C stops everything in reverse order."""
+the device hub (central ingest of every branch's uplinks, registries and desired configs to
+the edges, command transport: backend/devices/hub.py), the job scheduler, and the HTTP +
+Socket.IO server.  Ports are printed at start; port 0 picks a free one.  Ctrl-C stops
+everything in reverse order."""
 
 from __future__ import annotations
 
@@ -44,6 +46,11 @@ def run_server(
     else:
         mqtt_url = config.mqtt_url
     ext.extras["mqtt_url"] = mqtt_url
+    from backend.devices.hub import DeviceHub
+
+    hub = DeviceHub(ext.session_factory, ext.live, config.secret_key, mqtt_url).start()
+    ext.extras["devices"] = hub
+    stoppers.append(hub.stop)
     if scheduler:
         _load_jobs()
         sched = start_scheduler(ext.session_factory)
@@ -54,6 +61,7 @@ def run_server(
     click.echo(f"  OpenAPI   http://{host}:{port}/api/v1/openapi.json")
     click.echo(f"  Socket.IO http://{host}:{port}/socket.io  namespace /live")
     click.echo(f"  MQTT      {mqtt_url}{' (embedded broker)' if broker else ''}")
+    click.echo("  Ingest    fe/v1/+/+/+/# -> database (devices, alarms, twins, commands)")
     click.echo("  Ctrl-C to stop")
     try:
         ext.socketio.run(

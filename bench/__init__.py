@@ -5,4 +5,6 @@ BENCHMARKS: dict[str, str] = {
     "graph": "bench.graph",
     "risk-scan": "bench.risk_scan",
     "floorplan": "bench.floorplan",
+    "face": "bench.face",
+    "mqtt-ingest": "bench.mqtt_ingest",
 }

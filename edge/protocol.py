@@ -36,8 +36,10 @@ TOPIC_VERSION = "v1"
 DEVICE_TYPES = frozenset(
     {"counter", "cash", "lock", "kiosk", "caller", "display", "camera", "edge"}
 )
+# "receipt" is an extension (docs/iot.md): central -> edge, the envelope ids the centre has
+# stored (or deliberately dropped), so the edge's outbox keeps a message until then.
 CHANNELS = frozenset(
-    {"telemetry", "event", "state", "cmd", "ack", "config/desired", "config/reported"}
+    {"telemetry", "event", "state", "cmd", "ack", "config/desired", "config/reported", "receipt"}
 )
 ACK_STATUSES = frozenset({"ok", "rejected", "failed"})
 
@@ -118,6 +120,23 @@ def parse_topic(topic: str) -> Topic:
     channel = "/".join(parts[5:])
     build_topic(branch_id, device_type, device_id, channel)  # validates every part
     return Topic(branch_id, device_type, device_id, channel)
+
+
+# Extensions (docs/iot.md): the central host's STATE topic, outside the device tree like
+# Sparkplug's spBv1.0/STATE/{host_id}; the edge's device id, which names its own topics; the
+# receipt channel (above).
+UPLINK_CHANNELS = frozenset({"telemetry", "event", "state", "ack", "config/reported"})
+DEFAULT_HOST_ID = "finedge"
+
+
+def host_state_topic(host_id: str = DEFAULT_HOST_ID) -> str:
+    """``fe/v1/STATE/{host_id}``: retained {"online", "session"} of the central backend."""
+    return f"{TOPIC_ROOT}/{TOPIC_VERSION}/STATE/{_check_ident('host_id', host_id)}"
+
+
+def default_edge_id(branch_id: str) -> str:
+    """``edge-<branch id in lower case>``, also the edge's login on the central broker."""
+    return f"edge-{_check_ident('branch_id', branch_id).lower()}"
 
 
 def topic_filter(

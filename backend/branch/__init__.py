@@ -1,0 +1,22 @@
+"""Branch hall (厅堂管家): the hall system of a branch, on top of the branch IoT hub.
+
+Modules (docs/branch.md tells the whole story):
+
+- ``rules``: pure queue rules (priority with aging, choice at a counter, estimated wait)
+- ``queue``: tickets (remote with check-in, staff), positions, the ``queue.update`` pushes
+- ``counters``: call next, recall, no-show, transfer and return, open/close, re-routing
+- ``reconcile``: the branch edge's queue events applied at the centre, idempotently
+- ``stats`` and ``chart``: customer flow statistics, a PNG and an HTML page
+- ``face``: consent, enrolment, encrypted encodings, 1:N matching, VIP notice to the RM
+- ``fleet``: smart-counter templates, staged rollouts with rollback, off-counter rate
+- ``cash``: task-bound cash loading with vein locks (maker-checker, one-time unlock, ledger)
+- ``events``: ``on_device_event``, the inbound port the device ingest calls
+- ``devices_port``: the one door into backend/devices; ``runtime``: pushes and commands
+  after commit; ``access``: who sees which branch; ``jobs``, ``seed``, ``hooks``
+
+Importing the package installs its hooks into the device area (the safe-door probe).
+"""
+
+from backend.branch import hooks as _hooks
+
+_hooks.install()

@@ -1,0 +1,105 @@
+"""The hall's one door into the device area (backend/devices): read the registry and the live
+view of devices, change a twin's desired configuration, raise device alarms.
+
+Everything the hall knows about devices goes through these few functions, so that a change in
+the device area touches this module only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.devices import service as devices
+from backend.devices.models import Device
+from backend.devices.rules import AlarmSignal
+from backend.platform.context import Actor
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    device_id: str
+    branch_id: str
+    device_type: str
+    model: str
+    status: str
+    online: bool
+    state: dict[str, Any]
+    desired: dict[str, Any]
+    desired_version: int
+    reported: dict[str, Any]
+    reported_version: int
+
+
+def _info(device: Device) -> DeviceInfo:
+    return DeviceInfo(
+        device_id=device.device_id,
+        branch_id=device.branch_id,
+        device_type=device.device_type,
+        model=device.model or "",
+        status=device.status,
+        online=bool(device.online),
+        state=dict(device.state or {}),
+        desired=dict(device.desired or {}),
+        desired_version=device.desired_version,
+        reported=dict(device.reported or {}),
+        reported_version=device.reported_version,
+    )
+
+
+def find_device(session: Session, device_id: str) -> DeviceInfo | None:
+    device = session.scalar(select(Device).where(Device.device_id == device_id))
+    return _info(device) if device is not None else None
+
+
+def devices_of(
+    session: Session,
+    branch_id: str | None,
+    device_type: str | None = None,
+    *,
+    model: str | None = None,
+) -> list[DeviceInfo]:
+    stmt = select(Device).where(Device.status != "retired").order_by(Device.device_id)
+    if branch_id is not None:
+        stmt = stmt.where(Device.branch_id == branch_id)
+    if device_type is not None:
+        stmt = stmt.where(Device.device_type == device_type)
+    if model is not None:
+        stmt = stmt.where(Device.model == model)
+    return [_info(d) for d in session.scalars(stmt)]
+
+
+def set_desired(
+    session: Session, actor: Actor, device_id: str, patch: dict[str, Any], now: datetime
+) -> int:
+    """Merge-patch the twin's desired config; the new desired version."""
+    device = devices.set_desired(session, actor, device_id, patch, now=now)
+    return device.desired_version
+
+
+def raise_alarm(
+    session: Session,
+    device_id: str,
+    rule: str,
+    severity: str,
+    message: str,
+    details: dict[str, Any],
+    now: datetime,
+    *,
+    active: bool = True,
+) -> dict[str, Any] | None:
+    """Raise (or clear, ``active=False``) a device alarm; its view when it changed."""
+    device = session.scalar(select(Device).where(Device.device_id == device_id))
+    if device is None:
+        return None
+    open_alarms = devices.open_alarms_for(session, {device.id})
+    signal = AlarmSignal(rule, active, severity, message, details)
+    alarm = devices.apply_signal(session, device, signal, now, open_alarms)
+    if alarm is None:
+        return None
+    session.flush()
+    return devices.alarm_view(alarm, device.device_id)

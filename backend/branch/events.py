@@ -1,0 +1,175 @@
+"""The hall's inbound port for device uplinks: ``on_device_event``.
+
+The central ingest (backend/devices/ingest.py) calls it for every new uplink, once, inside the
+transaction that records the message, so the hall's reaction commits (or not) with it. It
+dispatches by device type and message type; anything the hall does not care about is ignored.
+
+    edge    queue.ticket_issued/called/done     -> reconcile.apply_edge_event
+    lock    lock.verification, lock.unlocked    -> cash.flow
+    cash    cash.exchange_*, cash.replenished, cash.safe_door_*   -> cash.flow
+    camera  camera.face {encoding}              -> face.service.identify_at_door
+    counter counter.transaction                 -> smart-counter statistics
+    any device linked to a counter: device.death / device.birth on ``state`` -> re-routing
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.branch import counters, reconcile, runtime
+from backend.branch.cash import flow
+from backend.branch.models import HallCounter, SmartCounterDaily
+from backend.branch.queue import get_hall, local_day
+from backend.branch.runtime import Hall
+from edge.protocol import Envelope, ProtocolError, parse_ts
+
+log = logging.getLogger(__name__)
+
+
+def _fields(envelope: Envelope | Mapping[str, Any]) -> tuple[str, dict[str, Any], object]:
+    if isinstance(envelope, Envelope):
+        return envelope.type, dict(envelope.data), envelope.ts
+    return str(envelope.get("type", "")), dict(envelope.get("data") or {}), envelope.get("ts")
+
+
+def on_device_event(
+    session: Session,
+    branch_id: str,
+    device_type: str,
+    device_id: str,
+    envelope: Envelope | Mapping[str, Any],
+    *,
+    channel: str = "event",
+    hall: Hall | None = None,
+    now: datetime | None = None,
+) -> str | None:
+    """React to one uplink; a short word for what happened (tests, logs), None if nothing.
+
+    Runs in a SAVEPOINT: a message the hall cannot handle is logged and rolled back on its
+    own, never taking the ingest's batch (the device's own record of it) down with it; the
+    pushes and commands it had queued are dropped with it."""
+    queued = runtime.pending_after_commit(session)
+    try:
+        with session.begin_nested():
+            return _dispatch(
+                session,
+                branch_id,
+                device_type,
+                device_id,
+                envelope,
+                channel,
+                hall or runtime.current(),
+                now,
+            )
+    except Exception:
+        runtime.drop_after_commit(session, keep=queued)
+        log.exception(
+            "hall: %s from %s/%s not handled", _fields(envelope)[0], device_type, device_id
+        )
+        return "failed"
+
+
+def _dispatch(
+    session: Session,
+    branch_id: str,
+    device_type: str,
+    device_id: str,
+    envelope: Envelope | Mapping[str, Any],
+    channel: str,
+    hall: Hall,
+    now: datetime | None,
+) -> str | None:
+    now = hall.now(now)
+    type_, data, ts = _fields(envelope)
+    try:
+        at = parse_ts(ts) if ts is not None else now
+    except ProtocolError:
+        at = now
+    if channel == "state":
+        return _state(session, hall, branch_id, device_id, type_, data, now)
+    if channel != "event":
+        return None
+    if device_type == "edge" and type_ in reconcile.EDGE_QUEUE_EVENTS:
+        return reconcile.apply_edge_event(session, hall, branch_id, device_id, type_, data, at)
+    if device_type == "lock" and type_ == "lock.verification":
+        return flow.on_verification(session, hall, device_id, data, now)
+    if device_type == "lock" and type_ == "lock.unlocked":
+        return flow.on_unlocked(session, hall, device_id, data, min(now, at))
+    if device_type == "cash" and type_ in flow.CASH_EVENTS:
+        return flow.on_cash_event(session, hall, device_id, type_, data, now)
+    if device_type == "camera" and type_ == "camera.face":
+        from backend.branch.face import service as face
+
+        match = face.identify_at_door(
+            session, hall, branch_id, data.get("encoding"), device_id=device_id, now=now
+        )
+        return "recognised" if match else "unknown"
+    if device_type == "counter" and type_ == "counter.transaction":
+        return _smart_transaction(session, branch_id, device_id, data, at)
+    return None
+
+
+def _state(
+    session: Session,
+    hall: Hall,
+    branch_id: str,
+    device_id: str,
+    type_: str,
+    data: dict[str, Any],
+    now: datetime,
+) -> str | None:
+    linked = session.scalar(
+        select(HallCounter.id).where(
+            HallCounter.branch_id == branch_id, HallCounter.device_id == device_id
+        )
+    )
+    if linked is None:
+        return None
+    if type_ == "device.death" or data.get("online") is False:
+        return (
+            "rerouted"
+            if counters.counter_device_offline(session, hall, branch_id, device_id, now)
+            else None
+        )
+    if type_ == "device.birth" or data.get("online") is True:
+        return (
+            "reopened"
+            if counters.counter_device_online(session, hall, branch_id, device_id, now)
+            else None
+        )
+    return None
+
+
+def _smart_transaction(
+    session: Session, branch_id: str, device_id: str, data: dict[str, Any], at: datetime
+) -> str:
+    tx_type = str(data.get("type") or "unknown")[:40]
+    ok = data.get("result") == "ok"
+    day = local_day(get_hall(session, branch_id), at)
+    row = session.scalar(
+        select(SmartCounterDaily)
+        .where(
+            SmartCounterDaily.branch_id == branch_id,
+            SmartCounterDaily.day == day,
+            SmartCounterDaily.device_id == device_id,
+            SmartCounterDaily.tx_type == tx_type,
+        )
+        .with_for_update()
+    )
+    if row is None:
+        row = SmartCounterDaily(
+            branch_id=branch_id, day=day, device_id=device_id, tx_type=tx_type, ok=0, failed=0
+        )
+        session.add(row)
+    if ok:
+        row.ok += 1
+    else:
+        row.failed += 1
+    session.flush()
+    return "counted"

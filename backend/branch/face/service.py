@@ -1,0 +1,333 @@
+"""Consent, enrolment, withdrawal and recognition at the door.
+
+- A client records consent in the mini-program (``grant_consent``); only then may they enrol a
+  face (``enrol``: a photo, or an encoding computed on their phone). Withdrawal deletes every
+  encoding and sighting of theirs at once.
+- The door camera sends encodings computed at the edge (images stay in the branch). Each is
+  matched 1:N against the encodings of consenting clients (gallery.py) at the branch's
+  tolerance. Nothing about a face that matches nobody is stored or logged. A match is kept as a
+  sighting; a VIP's arrival tells their relationship manager (live push), at most once per
+  ``SIGHTING_QUIET``. Face never opens anything: it only informs staff.
+- Encodings are Fernet-encrypted at rest (crypto.py) and never appear in logs or audit records.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from backend.branch.access import ensure_branch_staff, ensure_role
+from backend.branch.face import gallery as galleries
+from backend.branch.face.crypto import ENCODING_SIZE, EncodingBox
+from backend.branch.models import ClientProfile, FaceConsent, FaceEncoding, FaceSighting
+from backend.branch.queue import get_hall
+from backend.branch.runtime import Hall
+from backend.platform import audit
+from backend.platform.clock import ensure_utc, isoformat
+from backend.platform.context import SYSTEM, Actor
+from backend.platform.errors import BusinessRuleViolation, ValidationFailed
+from backend.platform.live import rooms_for
+
+CONSENT_TEXT_VERSION = "face-v1"
+MAX_ENCODINGS_PER_CLIENT = 5
+SIGHTING_QUIET = timedelta(minutes=10)
+TOLERANCE_RANGE = (0.3, 0.8)
+# The event a relationship manager receives when a consenting VIP client is recognised.
+VIP_EVENT = "client.arrived"
+
+
+def _latest_consent(session: Session, user_id: int) -> FaceConsent | None:
+    return session.scalar(
+        select(FaceConsent).where(FaceConsent.user_id == user_id).order_by(FaceConsent.id.desc())
+    )
+
+
+def _count(session: Session, user_id: int) -> int:
+    return int(
+        session.scalar(select(func.count(FaceEncoding.id)).where(FaceEncoding.user_id == user_id))
+        or 0
+    )
+
+
+def consent_view(session: Session, user_id: int) -> dict[str, Any]:
+    consent = _latest_consent(session, user_id)
+    return {
+        "status": consent.status if consent else "none",
+        "text_version": consent.text_version if consent else None,
+        "granted_at": isoformat(consent.granted_at) if consent else None,
+        "withdrawn_at": isoformat(consent.withdrawn_at) if consent else None,
+        "encodings": _count(session, user_id),
+    }
+
+
+def get_consent(session: Session, actor: Actor) -> dict[str, Any]:
+    ensure_role(actor, "client")
+    return consent_view(session, actor.user_id)
+
+
+def grant_consent(
+    session: Session,
+    actor: Actor,
+    *,
+    text_version: str = CONSENT_TEXT_VERSION,
+    channel: str = "miniprogram",
+    now: datetime,
+) -> dict[str, Any]:
+    ensure_role(actor, "client")
+    if text_version != CONSENT_TEXT_VERSION:
+        raise ValidationFailed(
+            "consent must be to the current text",
+            code="consent_text_outdated",
+            details={"text_version": [CONSENT_TEXT_VERSION]},
+        )
+    current = _latest_consent(session, actor.user_id)
+    if current is None or current.status != "granted":
+        consent = FaceConsent(
+            user_id=actor.user_id,
+            status="granted",
+            text_version=text_version,
+            channel=channel,
+            granted_at=now,
+        )
+        session.add(consent)
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "branch.face_consent_granted",
+            "face_consent",
+            consent.id,
+            after={"text_version": text_version, "channel": channel},
+        )
+    return consent_view(session, actor.user_id)
+
+
+def withdraw_consent(session: Session, actor: Actor, *, now: datetime) -> dict[str, Any]:
+    """Withdrawal deletes the client's encodings and sightings in the same transaction."""
+    ensure_role(actor, "client")
+    current = _latest_consent(session, actor.user_id)
+    deleted = session.execute(
+        delete(FaceEncoding).where(FaceEncoding.user_id == actor.user_id)
+    ).rowcount
+    sightings = session.execute(
+        delete(FaceSighting).where(FaceSighting.user_id == actor.user_id)
+    ).rowcount
+    if current is not None and current.status == "granted":
+        current.status, current.withdrawn_at = "withdrawn", now
+        audit.record(
+            session,
+            actor,
+            "branch.face_consent_withdrawn",
+            "face_consent",
+            current.id,
+            before={"status": "granted"},
+            after={
+                "status": "withdrawn",
+                "encodings_deleted": deleted,
+                "sightings_deleted": sightings,
+            },
+        )
+    session.flush()
+    return consent_view(session, actor.user_id)
+
+
+def parse_encoding(value: object, field: str = "encoding") -> np.ndarray:
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != ENCODING_SIZE
+        or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in value)
+        or not all(math.isfinite(float(x)) for x in value)
+    ):
+        raise ValidationFailed(
+            "a face encoding is a list of 128 finite numbers",
+            code="invalid_encoding",
+            details={field: ["128 finite numbers"]},
+        )
+    return np.asarray(value, dtype=np.float64)
+
+
+def enrol(
+    session: Session,
+    actor: Actor,
+    hall: Hall,
+    *,
+    image: bytes | None = None,
+    encoding: list[float] | None = None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Store one encoding of the client's face; only with consent granted."""
+    ensure_role(actor, "client")
+    consent = _latest_consent(session, actor.user_id)
+    if consent is None or consent.status != "granted":
+        raise BusinessRuleViolation("record consent first", code="consent_required")
+    if (image is None) == (encoding is None):
+        raise ValidationFailed(
+            "send an image or an encoding", details={"image": ["image or encoding"]}
+        )
+    if image is not None:
+        from backend.branch.face import detect
+
+        try:
+            capture = detect.encode_largest(detect.load_image(image))
+        except detect.BadImage:
+            raise ValidationFailed(
+                "not a readable image", code="invalid_image", details={"image": ["JPEG or PNG"]}
+            ) from None
+        except detect.NoFace:
+            raise BusinessRuleViolation(
+                "no face found with enough confidence", code="no_face"
+            ) from None
+        vector, quality = capture.encoding, capture.score
+    else:
+        vector, quality = parse_encoding(encoding), 1.0
+    box = EncodingBox(hall.key())
+    row = FaceEncoding(
+        user_id=actor.user_id,
+        consent_id=consent.id,
+        ciphertext=box.encrypt(vector),
+        model="dlib_face_recognition_resnet_model_v1",
+        quality=round(float(quality), 3),
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    old = list(
+        session.scalars(
+            select(FaceEncoding.id)
+            .where(FaceEncoding.user_id == actor.user_id)
+            .order_by(FaceEncoding.id.desc())
+            .offset(MAX_ENCODINGS_PER_CLIENT)
+        )
+    )
+    if old:
+        session.execute(delete(FaceEncoding).where(FaceEncoding.id.in_(old)))
+    audit.record(
+        session,
+        actor,
+        "branch.face_enrolled",
+        "face_encoding",
+        row.id,
+        after={"quality": row.quality, "source": "image" if image is not None else "encoding"},
+    )
+    return {"encoding_id": row.id, "quality": row.quality, **consent_view(session, actor.user_id)}
+
+
+def _gallery_key(session: Session) -> str:
+    return str(session.get_bind().url)
+
+
+def load_gallery(session: Session, hall: Hall) -> galleries.Gallery:
+    """The decrypted gallery of every consenting client (cached while unchanged)."""
+    version = tuple(
+        session.execute(select(func.count(FaceEncoding.id), func.max(FaceEncoding.id))).one()
+    )
+    key = _gallery_key(session)
+    gallery = galleries.cached(key, version)
+    if gallery is not None:
+        return gallery
+    rows = session.execute(
+        select(FaceEncoding.user_id, FaceEncoding.ciphertext)
+        .join(FaceConsent, FaceConsent.id == FaceEncoding.consent_id)
+        .where(FaceConsent.status == "granted")
+        .order_by(FaceEncoding.id)
+    ).all()
+    box = EncodingBox(hall.key())
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    matrix = np.empty((len(rows), ENCODING_SIZE), dtype=np.float64)
+    for i, (_uid, token) in enumerate(rows):
+        matrix[i] = box.decrypt(token)
+    gallery = galleries.Gallery(ids, matrix, version)
+    galleries.store(key, gallery)
+    return gallery
+
+
+def identify_at_door(
+    session: Session,
+    hall: Hall,
+    branch_id: str,
+    encoding: object,
+    *,
+    device_id: str,
+    now: datetime,
+) -> dict[str, Any] | None:
+    """A face at the door: who it is among consenting clients, or None (and nothing kept)."""
+    try:
+        vector = parse_encoding(encoding)
+    except ValidationFailed:
+        return None
+    row = get_hall(session, branch_id)
+    match = load_gallery(session, hall).best(vector, row.face_tolerance)
+    if match is None:
+        return None
+    recent = session.scalar(
+        select(FaceSighting.at)
+        .where(FaceSighting.user_id == match.user_id, FaceSighting.branch_id == branch_id)
+        .order_by(FaceSighting.id.desc())
+        .limit(1)
+    )
+    session.add(
+        FaceSighting(
+            branch_id=branch_id,
+            user_id=match.user_id,
+            device_id=device_id,
+            distance=round(match.distance, 4),
+            at=now,
+        )
+    )
+    session.flush()
+    result = {"user_id": match.user_id, "distance": round(match.distance, 4), "notified": None}
+    profile = session.scalar(select(ClientProfile).where(ClientProfile.user_id == match.user_id))
+    quiet = recent is not None and now - ensure_utc(recent) < SIGHTING_QUIET
+    if profile is not None and profile.segment == "vip" and profile.rm_user_id and not quiet:
+        hall.emit(
+            session,
+            VIP_EVENT,
+            {
+                "branch_id": branch_id,
+                "client_id": match.user_id,
+                "name": profile.display_name,
+                "segment": profile.segment,
+                "at": isoformat(now),
+                "device_id": device_id,
+            },
+            rooms_for(users=[profile.rm_user_id]),
+        )
+        audit.record(
+            session,
+            SYSTEM,
+            "branch.vip_arrived",
+            "branch_client",
+            match.user_id,
+            after={"branch_id": branch_id, "rm_user_id": profile.rm_user_id},
+        )
+        result["notified"] = profile.rm_user_id
+    return result
+
+
+def set_face_tolerance(
+    session: Session, actor: Actor, branch_id: str, tolerance: float, now: datetime
+) -> dict[str, Any]:
+    ensure_branch_staff(session, actor, branch_id, "admin")
+    lo, hi = TOLERANCE_RANGE
+    if not lo <= tolerance <= hi:
+        raise ValidationFailed(
+            f"tolerance between {lo} and {hi}", details={"face_tolerance": [f"{lo}..{hi}"]}
+        )
+    row = get_hall(session, branch_id, lock=True)
+    before = row.face_tolerance
+    row.face_tolerance, row.updated_at = float(tolerance), now
+    audit.record(
+        session,
+        actor,
+        "branch.face_tolerance",
+        "branch",
+        branch_id,
+        {"face_tolerance": before},
+        {"face_tolerance": row.face_tolerance},
+    )
+    return {"branch_id": branch_id, "face_tolerance": row.face_tolerance}

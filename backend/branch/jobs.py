@@ -1,0 +1,24 @@
+"""Scheduled hall jobs: remote tickets never checked in expire; unused unlocks are voided."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from backend.branch import runtime
+from backend.branch.cash.flow import expire_unlocks
+from backend.branch.queue import expire_remote_tickets
+from backend.platform.jobs import registry
+
+
+@registry.job("branch.expire_remote_tickets", every_s=60)
+def expire_remote(session: Session, now: datetime) -> dict:
+    """Remote tickets not checked in within the hall's lifetime (30 min) expire."""
+    return {"expired": expire_remote_tickets(session, runtime.current(), now)}
+
+
+@registry.job("branch.expire_unlocks", every_s=15)
+def expire_cash_unlocks(session: Session, now: datetime) -> dict:
+    """One-time unlocks not used within 120 s are voided (the lock is disarmed)."""
+    return {"expired": expire_unlocks(session, runtime.current(), now)}

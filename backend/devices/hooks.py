@@ -1,0 +1,57 @@
+"""Extension points other areas plug into the device area.
+
+- ``cash_task_open(session, cash_device_id, now)``: is a cash-loading task open for this cash
+  machine right now (approved and inside its window, or unlocked)? The safe-door rule raises a
+  critical alarm when the door opens and this answers False. The cash-task module (branch hall)
+  registers its answer with ``set_cash_task_probe``; until then no task is ever open.
+- uplink handlers: ``add_uplink_handler(handler)``; the ingest calls
+  ``handler(session, branch_id, device_type, device_id, envelope, channel=...)`` for every new
+  uplink (never for a duplicate), in arrival order, inside the transaction that stores it. A
+  handler that raises is logged and skipped (it should use a SAVEPOINT for its own writes); what
+  it must do after the commit (pushes, commands) it schedules itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+CashTaskProbe = Callable[[Session, str, datetime], bool]
+
+
+def _no_open_task(_session: Session, _device_id: str, _now: datetime) -> bool:
+    return False
+
+
+_probe: CashTaskProbe = _no_open_task
+
+
+def set_cash_task_probe(probe: CashTaskProbe | None) -> None:
+    """Install the probe (None restores the default: no open task)."""
+    global _probe
+    _probe = probe or _no_open_task
+
+
+def cash_task_open(session: Session, device_id: str, now: datetime) -> bool:
+    return _probe(session, device_id, now)
+
+
+UplinkHandler = Callable[..., object]
+_uplink_handlers: list[UplinkHandler] = []
+
+
+def add_uplink_handler(handler: UplinkHandler) -> None:
+    """Subscribe to every new uplink (idempotent)."""
+    if handler not in _uplink_handlers:
+        _uplink_handlers.append(handler)
+
+
+def remove_uplink_handler(handler: UplinkHandler) -> None:
+    if handler in _uplink_handlers:
+        _uplink_handlers.remove(handler)
+
+
+def uplink_handlers() -> tuple[UplinkHandler, ...]:
+    return tuple(_uplink_handlers)

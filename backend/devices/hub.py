@@ -1,0 +1,286 @@
+"""The backend's MQTT side of the device area, started by ``finedge serve``.
+
+One client on the central broker (a persistent session, so uplinks published while the backend
+restarts wait in the broker) that
+
+- subscribes ``fe/v1/+/+/+/#`` for the ingest;
+- announces the host's STATE (Sparkplug): retained ``{"online": true}`` on
+  ``fe/v1/STATE/{host_id}`` right after subscribing, and the matching offline as its last will,
+  so that edges forward only while somebody ingests;
+- publishes each branch's registry (retained, to its edge) and each device's desired
+  configuration (retained) whenever they change: at once after a change in this process
+  (``poke``) and by polling the database every few seconds for changes made elsewhere
+  (another backend process, ``finedge devices`` provisioning the demo);
+- sends each edge a receipt after every ingest batch (the envelope ids the centre now holds),
+  on ``fe/v1/{branch}/edge/{edge_id}/receipt``: the edge's outbox keeps an uplink until then;
+- is the transport of the command dispatcher.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.devices import service
+from backend.devices.commands import CommandDispatcher
+from backend.devices.ingest import IngestService, IngestSettings
+from backend.devices.models import Device
+from backend.devices.secretbox import SecretBox
+from backend.platform.live import LiveEmitter
+from backend.platform.mqtt import MqttError, MqttPublishError, Will
+from edge.protocol import (
+    DEFAULT_HOST_ID,
+    build_topic,
+    default_edge_id,
+    encode,
+    host_state_topic,
+    make_envelope,
+)
+from edge.transport import PipelinedMqttClient, connect_with_retry
+
+log = logging.getLogger(__name__)
+
+INGEST_FILTER = "fe/v1/+/+/+/#"
+
+
+@dataclass
+class HubSettings:
+    host_id: str = DEFAULT_HOST_ID
+    client_id: str = ""
+    persistent_session: bool = True
+    refresh_s: float = 5.0
+    branches: set[str] | None = None  # None: every branch
+    command_wait_s: float = 5.0
+    command_ttl_s: float = 30.0
+    reconnect_max_delay: float = 5.0
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+
+
+class DeviceHub:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        live: LiveEmitter,
+        secret_key: str,
+        mqtt_url: str,
+        settings: HubSettings | None = None,
+        *,
+        on_committed: Callable[[list[str]], None] | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.mqtt_url = mqtt_url
+        self.settings = settings or HubSettings()
+        self.box = SecretBox(secret_key)
+        self.ingest = IngestService(
+            session_factory,
+            live,
+            settings=self.settings.ingest,
+            on_committed=on_committed,
+            on_ack=self._on_ack,
+            on_receipt=self._send_receipt,
+            branches=self.settings.branches,
+        )
+        self.commands = CommandDispatcher(
+            session_factory,
+            self.box,
+            self,
+            default_wait_s=self.settings.command_wait_s,
+            ttl_s=self.settings.command_ttl_s,
+        )
+        self._client: PipelinedMqttClient | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._session = uuid.uuid4().hex
+        self._published_registry: dict[str, int] = {}
+        self._published_desired: dict[int, int] = {}
+        self._edge_ids: dict[str, str] = {}
+        self._cache_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None and self._client.connected
+
+    def _state_payload(self, online: bool) -> bytes:
+        data = {
+            "online": online,
+            "session": self._session,
+            "host_id": self.settings.host_id,
+            "receipts": True,  # edges keep each uplink until a receipt names it
+        }
+        return encode(make_envelope("host.state", data, 0))
+
+    def _make_client(self) -> PipelinedMqttClient:
+        client = PipelinedMqttClient(
+            self.mqtt_url,
+            self.settings.client_id or f"finedge-ingest-{self.settings.host_id}",
+            clean_session=not self.settings.persistent_session,
+            will=Will(host_state_topic(self.settings.host_id), self._state_payload(False)),
+            on_connected=self._on_connected,
+            reconnect_min_delay=0.2,
+            reconnect_max_delay=self.settings.reconnect_max_delay,
+        )
+        client.subscribe(INGEST_FILTER, self.ingest.handle, qos=1)
+        return client
+
+    def start(self) -> DeviceHub:
+        """Start the ingest writer and connect in the background (retrying until it works)."""
+        self.ingest.start()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="device-hub", daemon=True)
+        self._thread.start()
+        return self
+
+    def wait_connected(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.connected and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.connected
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+        client = self._client
+        if client is not None:
+            if client.connected:
+                # A clean disconnect sends no will: say it ourselves.
+                with contextlib.suppress(MqttError):
+                    client.publish(
+                        host_state_topic(self.settings.host_id),
+                        self._state_payload(False),
+                        retain=True,
+                        timeout=2,
+                    )
+            client.close()
+            self._client = None
+        self.ingest.stop()
+
+    def _run(self) -> None:
+        client = connect_with_retry(
+            self._make_client,
+            self._stop,
+            max_delay=self.settings.reconnect_max_delay,
+            what="central broker (device ingest)",
+        )
+        if client is None:
+            return
+        self._client = client
+        while not self._stop.is_set():
+            if client.connected:
+                try:
+                    self.refresh()
+                except Exception:
+                    log.exception("device hub: registry/config refresh failed")
+            self._wake.wait(self.settings.refresh_s)
+            self._wake.clear()
+
+    def _on_connected(self, client: PipelinedMqttClient) -> None:
+        # After SUBSCRIBE (sent first by the client), so edges start forwarding only into a
+        # live subscription. The broker may have restarted: retained registries are gone.
+        client.publish(
+            host_state_topic(self.settings.host_id), self._state_payload(True), retain=True
+        )
+        with self._cache_lock:
+            self._published_registry.clear()
+            self._published_desired.clear()
+        self._wake.set()
+
+    def poke(self) -> None:
+        """Something changed in this process: publish registries and configs now."""
+        self._wake.set()
+
+    # ------------------------------------------------------------------ transport
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int = 1,
+        retain: bool = False,
+        *,
+        timeout: float = 10.0,
+    ) -> None:
+        client = self._client
+        if client is None:
+            raise MqttPublishError("not connected to the central broker")
+        client.publish(topic, payload, qos=qos, retain=retain, timeout=timeout)
+
+    def _on_ack(self, command_id: str, status: str) -> None:
+        self.commands.on_ack(command_id, status)
+
+    def _send_receipt(self, branch_id: str, ids: list[str]) -> None:
+        client = self._client
+        if client is None or not client.connected:
+            return  # the edge sends again after its receipt timeout
+        edge_id = self._edge_ids.get(branch_id) or default_edge_id(branch_id)
+        topic = build_topic(branch_id, "edge", edge_id, "receipt")
+        for start in range(0, len(ids), 1000):
+            env = make_envelope("ingest.receipt", {"ids": ids[start : start + 1000]}, 0)
+            client.publish_nowait(topic, encode(env), 1, False)
+
+    # ------------------------------------------------------------------ registry and twins
+
+    def _edge_id(self, session: Session, branch_id: str) -> str:
+        edge_id = session.scalar(
+            select(Device.device_id).where(
+                Device.branch_id == branch_id, Device.device_type == "edge"
+            )
+        ) or default_edge_id(branch_id)
+        self._edge_ids[branch_id] = edge_id
+        return edge_id
+
+    def refresh(self) -> dict[str, int]:
+        """Publish what changed since the last publish: branch registries, desired configs."""
+        published = {"registries": 0, "desired": 0}
+        with self.session_factory() as session:
+            branches = service.branches_with_devices(session)
+            if self.settings.branches is not None:
+                branches = [b for b in branches if b in self.settings.branches]
+            for branch_id in branches:
+                self._edge_id(session, branch_id)
+                version = service.registry_version(session, branch_id)
+                with self._cache_lock:
+                    if self._published_registry.get(branch_id) == version:
+                        continue
+                registry = service.branch_registry(session, self.box, branch_id)
+                edge_id = self._edge_id(session, branch_id)
+                self.publish(
+                    build_topic(branch_id, "edge", edge_id, "config/desired"),
+                    encode(make_envelope("edge.registry", registry, 0)),
+                    retain=True,
+                )
+                with self._cache_lock:
+                    self._published_registry[branch_id] = registry["version"]
+                published["registries"] += 1
+            stmt = select(Device).where(Device.desired_version > 0, Device.status != "retired")
+            if self.settings.branches is not None:
+                stmt = stmt.where(Device.branch_id.in_(self.settings.branches))
+            for device in session.scalars(stmt):
+                with self._cache_lock:
+                    if self._published_desired.get(device.id) == device.desired_version:
+                        continue
+                data = {"version": device.desired_version, "config": device.desired}
+                self.publish(
+                    build_topic(
+                        device.branch_id, device.device_type, device.device_id, "config/desired"
+                    ),
+                    encode(make_envelope("config.desired", data, device.desired_version)),
+                    retain=True,
+                )
+                with self._cache_lock:
+                    self._published_desired[device.id] = device.desired_version
+                published["desired"] += 1
+        return published

@@ -1,0 +1,160 @@
+"""Many simulated devices in one process (``finedge devices --branch BR001``).
+
+Each device holds its own MQTT connection and login (username = device id), as a real device
+does; one fleet thread ticks them all (telemetry, timers, autopilot activity, faults).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from devices.base import DeviceIdentity, SimulatedDevice, load_identities
+from devices.caller import CounterCaller
+from devices.camera import DoorCamera
+from devices.cash import CashRecycler
+from devices.counter import SmartCounter
+from devices.display import HallDisplay
+from devices.faults import Faults
+from devices.kiosk import QueueKiosk
+from devices.lock import VeinLock
+
+log = logging.getLogger(__name__)
+
+KINDS: dict[str, type[SimulatedDevice]] = {
+    cls.device_type: cls
+    for cls in (
+        SmartCounter,
+        CashRecycler,
+        VeinLock,
+        QueueKiosk,
+        CounterCaller,
+        HallDisplay,
+        DoorCamera,
+    )
+}
+
+
+def make_device(identity: DeviceIdentity, broker_url: str, **kwargs: Any) -> SimulatedDevice:
+    try:
+        kind = KINDS[identity.device_type]
+    except KeyError:
+        raise ValueError(f"no simulator for device type {identity.device_type!r}") from None
+    return kind(identity, broker_url, **kwargs)
+
+
+def select(
+    identities: Iterable[DeviceIdentity], branch_id: str, counts: dict[str, int | None]
+) -> list[DeviceIdentity]:
+    """The branch's devices; ``counts[type]`` caps how many of a type run (None: all)."""
+    taken: Counter[str] = Counter()
+    chosen = []
+    for identity in identities:
+        if identity.branch_id != branch_id or identity.device_type not in KINDS:
+            continue
+        cap = counts.get(identity.device_type)
+        if cap is not None and taken[identity.device_type] >= cap:
+            continue
+        taken[identity.device_type] += 1
+        chosen.append(identity)
+    return chosen
+
+
+class Fleet:
+    def __init__(self, devices: Iterable[SimulatedDevice], *, tick_s: float = 0.5) -> None:
+        self.devices = list(devices)
+        self.tick_s = tick_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __getitem__(self, device_id: str) -> SimulatedDevice:
+        for device in self.devices:
+            if device.device_id == device_id:
+                return device
+        raise KeyError(device_id)
+
+    def of_type(self, device_type: str) -> list[SimulatedDevice]:
+        return [d for d in self.devices if d.device_type == device_type]
+
+    def start(self) -> Fleet:
+        for device in self.devices:
+            device.start()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="fleet-ticker", daemon=True)
+        self._thread.start()
+        return self
+
+    def wait_connected(self, timeout: float = 15.0) -> bool:
+        deadline = time.monotonic() + timeout
+        return all(d.wait_connected(max(0.0, deadline - time.monotonic())) for d in self.devices)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.tick_s):
+            now = time.monotonic()
+            for device in self.devices:
+                try:
+                    device.tick(now)
+                except Exception:  # one broken simulator must not stop the others
+                    log.exception("%s: tick failed", device)
+
+    def stop(self, *, graceful: bool = True) -> None:
+        """Stop every device at once (each may wait for its broker a little)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+        stoppers = [
+            threading.Thread(target=device.stop, kwargs={"graceful": graceful}, daemon=True)
+            for device in self.devices
+        ]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join(15)
+
+    def __enter__(self) -> Fleet:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def run_fleet(
+    branch_id: str,
+    broker_url: str,
+    credentials: str | Path,
+    *,
+    counts: dict[str, int | None],
+    faults: Faults | None = None,
+    autopilot: bool = True,
+    stop: threading.Event,
+    echo: Callable[[str], None] = print,
+) -> None:
+    """Run the branch's simulated devices until ``stop`` is set (the CLI's body)."""
+    identities = select(load_identities(credentials), branch_id, counts)
+    if not identities:
+        raise ValueError(f"no devices of branch {branch_id} in {credentials}")
+    fleet = Fleet(
+        make_device(identity, broker_url, faults=faults, autopilot=autopilot)
+        for identity in identities
+    )
+    by_type = Counter(identity.device_type for identity in identities)
+    echo(f"FinEdge device simulators of {branch_id}: {dict(sorted(by_type.items()))}")
+    echo(f"  branch broker {broker_url}" + (f"  faults {faults}" if faults and faults.any else ""))
+    echo("  Ctrl-C to stop")
+    fleet.start()
+    try:
+        while not stop.wait(30):
+            online = sum(d.connected for d in fleet.devices)
+            sent = sum(d.stats["published"] for d in fleet.devices)
+            log.info(
+                "%d/%d devices online, %d messages published", online, len(fleet.devices), sent
+            )
+    finally:
+        fleet.stop()
+        echo("stopped")

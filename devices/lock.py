@@ -1,0 +1,223 @@
+"""Finger-vein dynamic lock (指静脉动态密码锁) on a cash machine's safe.
+
+It opens only for an *armed* task (``lock.arm`` from the centre: task id, the two loaders, the
+SHA-256 of the one-time code), after two different enrolled loaders of that task verified their
+vein (match score above the threshold) and the one-time code was entered: the two-person rule.
+It relocks by itself after ``relock_after_s``. Tamper (forced open, cover removed) latches an
+alarm state that only ``lock.reset_tamper`` clears; while tampered it never opens.
+
+The code is never sent in clear: the lock compares sha256("<task_id>:<code>").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from typing import Any
+
+from devices.base import CommandRejected, SimulatedDevice, command
+
+MATCH_THRESHOLD = 0.8
+
+
+def code_digest(task_id: str, code: str) -> str:
+    return hashlib.sha256(f"{task_id}:{code}".encode()).hexdigest()
+
+
+class VeinLock(SimulatedDevice):
+    device_type = "lock"
+    telemetry_interval_s = 60.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.templates: dict[str, str] = {}
+        self._code_sha256: str | None = None
+        self._armed_until = 0.0
+        self._unlocked_at: float | None = None
+        self._code_ok = False
+
+    def default_config(self) -> dict[str, Any]:
+        return {**super().default_config(), "relock_after_s": 300, "match_threshold": 0.8}
+
+    def initial_state(self) -> dict[str, Any]:
+        return {
+            "lock": "locked",
+            "tamper": False,
+            "armed": None,
+            "verified": [],
+            "enrolled": [],
+            "battery_pct": 97,
+        }
+
+    def telemetry(self) -> tuple[str, dict[str, Any]]:
+        return (
+            "lock.status",
+            {
+                "lock": self.state["lock"],
+                "tamper": self.state["tamper"],
+                "armed": self.state["armed"] is not None,
+                "battery_pct": self.state["battery_pct"],
+            },
+        )
+
+    # ------------------------------------------------------------------ physical actions
+
+    def present_finger(self, loader_id: str, *, genuine: bool = True) -> bool:
+        """A loader presents a finger: verification event with a match score."""
+        with self.lock:
+            enrolled = loader_id in self.templates
+            score = (
+                self.rng.uniform(0.86, 0.99)
+                if genuine and enrolled
+                else self.rng.uniform(0.05, 0.5)
+            )
+            matched = score >= float(self.config["match_threshold"])
+            armed = self._armed_task()
+            task_id = armed["task_id"] if armed else None
+            verified = self.state["verified"]
+            if matched and armed and loader_id in armed["loaders"] and loader_id not in verified:
+                verified.append(loader_id)
+        self.publish(
+            "event",
+            "lock.verification",
+            {
+                "loader_id": loader_id,
+                "score": round(score, 3),
+                "matched": matched,
+                "task_id": task_id,
+            },
+        )
+        self._maybe_unlock()
+        return matched
+
+    def enter_code(self, code: str) -> bool:
+        with self.lock:
+            armed = self._armed_task()
+            ok = bool(
+                armed
+                and self._code_sha256
+                and hmac.compare_digest(code_digest(armed["task_id"], code), self._code_sha256)
+            )
+            self._code_ok = self._code_ok or ok
+            task_id = armed["task_id"] if armed else None
+        self.publish("event", "lock.code_entered", {"task_id": task_id, "ok": ok})
+        self._maybe_unlock()
+        return ok
+
+    def tamper(self, kind: str = "forced_open") -> None:
+        with self.lock:
+            self.state["tamper"] = True
+            self.state["lock"] = "locked"
+        self.publish("event", "lock.tamper", {"kind": kind})
+        self.publish_state()
+
+    def relock(self, reason: str = "manual") -> None:
+        with self.lock:
+            if self.state["lock"] == "locked":
+                return
+            self.state["lock"] = "locked"
+            self._unlocked_at = None
+        self.publish("event", "lock.locked", {"reason": reason})
+        self.publish_state()
+
+    def _armed_task(self) -> dict[str, Any] | None:
+        armed = self.state["armed"]
+        if armed is not None and time.monotonic() > self._armed_until:
+            self.state["armed"] = None
+            self.state["verified"] = []
+            self._code_sha256 = None
+            self._code_ok = False
+            return None
+        return armed
+
+    def _maybe_unlock(self) -> None:
+        with self.lock:
+            armed = self._armed_task()
+            if (
+                armed is None
+                or self.state["tamper"]
+                or self.state["lock"] == "unlocked"
+                or not self._code_ok
+                or len(set(self.state["verified"])) < 2
+            ):
+                return
+            self.state["lock"] = "unlocked"
+            self._unlocked_at = time.monotonic()
+            loaders = list(self.state["verified"])
+            self.state["armed"] = None  # one task, one opening
+            self.state["verified"] = []
+            self._code_sha256 = None
+            self._code_ok = False
+        self.publish("event", "lock.unlocked", {"task_id": armed["task_id"], "loaders": loaders})
+        self.publish_state()
+
+    def on_tick(self, now: float) -> None:
+        if self._unlocked_at is not None and time.monotonic() - self._unlocked_at > float(
+            self.config["relock_after_s"]
+        ):
+            self.relock("timeout")
+
+    # ------------------------------------------------------------------ commands
+
+    @command("lock.enroll")
+    def cmd_enroll(self, args: dict) -> str:
+        loader_id, template = args.get("loader_id"), args.get("template")
+        if not isinstance(loader_id, str) or not isinstance(template, str) or not template:
+            raise CommandRejected("loader_id and template are required")
+        self.templates[loader_id] = template
+        self.state["enrolled"] = sorted(self.templates)
+        self.publish("event", "lock.enrolled", {"loader_id": loader_id})
+        return loader_id
+
+    @command("lock.revoke")
+    def cmd_revoke(self, args: dict) -> str:
+        self.templates.pop(str(args.get("loader_id")), None)
+        self.state["enrolled"] = sorted(self.templates)
+        return "revoked"
+
+    @command("lock.arm")
+    def cmd_arm(self, args: dict) -> str:
+        task_id, loaders = args.get("task_id"), args.get("loaders")
+        digest, valid_for = args.get("code_sha256"), args.get("valid_for_s", 1800)
+        if self.state["tamper"]:
+            raise CommandRejected("tampered")
+        if (
+            not isinstance(task_id, str)
+            or not isinstance(loaders, list)
+            or len(set(loaders)) != 2
+            or not isinstance(digest, str)
+            or len(digest) != 64
+            or not isinstance(valid_for, int)
+            or not 0 < valid_for <= 86400
+        ):
+            raise CommandRejected("task_id, two distinct loaders, code_sha256 and valid_for_s")
+        missing = [loader for loader in loaders if loader not in self.templates]
+        if missing:
+            raise CommandRejected(f"not enrolled: {', '.join(missing)}")
+        self.state["armed"] = {"task_id": task_id, "loaders": list(loaders)}
+        self.state["verified"] = []
+        self._code_sha256 = digest
+        self._code_ok = False
+        self._armed_until = time.monotonic() + valid_for
+        self.publish("event", "lock.armed", {"task_id": task_id, "loaders": list(loaders)})
+        return task_id
+
+    @command("lock.disarm")
+    def cmd_disarm(self, _args: dict) -> str:
+        self.state["armed"] = None
+        self.state["verified"] = []
+        self._code_sha256 = None
+        return "disarmed"
+
+    @command("lock.lock")
+    def cmd_lock(self, _args: dict) -> str:
+        self.relock("command")
+        return "locked"
+
+    @command("lock.reset_tamper")
+    def cmd_reset_tamper(self, _args: dict) -> str:
+        self.state["tamper"] = False
+        self.publish("event", "lock.tamper_cleared", {})
+        self.publish_state()
+        return "tamper cleared"

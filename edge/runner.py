@@ -1,0 +1,49 @@
+"""``finedge edge``: run one branch's edge agent until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+
+from edge.agent import EdgeAgent, EdgeSettings
+
+log = logging.getLogger(__name__)
+
+
+def quiet_paho_connect_noise() -> None:
+    """paho logs an ERROR every 100 ms while a broker is not yet listening (its loop runs
+    without a socket); the wrapper already reports connection trouble once, as a warning."""
+    logging.getLogger("backend.platform.mqtt.paho").setLevel(logging.CRITICAL)
+
+
+def install_stop_signals(stop: threading.Event) -> None:
+    """SIGINT and SIGTERM set ``stop`` (a background job of a shell ignores SIGINT; `make demo`
+    stops its background processes with SIGTERM)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_args: stop.set())
+
+
+def run_edge(
+    settings: EdgeSettings, stop: threading.Event, *, echo: Callable[[str], None] = print
+) -> None:
+    quiet_paho_connect_noise()
+    agent = EdgeAgent(settings).start()
+    try:
+        echo(f"FinEdge edge {settings.edge_id} of branch {settings.branch_id}")
+        if agent.broker is not None:
+            echo(f"  branch broker  mqtt://{settings.host}:{agent.broker.port} (embedded)")
+        else:
+            echo(f"  branch broker  {settings.branch_url}")
+        echo(f"  central        {settings.central_url}")
+        echo(f"  outbox         {agent.store.path} ({agent.pending} waiting)")
+        echo(f"  registry       {len(agent.registry)} devices (synced from the centre)")
+        echo("  Ctrl-C to stop")
+        while not stop.wait(30):
+            log.info("edge %s: %s", settings.edge_id, agent.stats_snapshot())
+    finally:
+        agent.stop()
+        echo("stopped")

@@ -1,0 +1,312 @@
+"""Devices (CONTRACT §2): registry and provisioning, state, twin, commands, alarms.
+
+Provisioning answers the device's MQTT password and HMAC secret once; afterwards only their
+hash and ciphertext exist. A device of a branch the caller may not see is 404.
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from backend.devices import service
+from backend.devices.commands import MAX_WAIT_S, CommandDispatcher
+from backend.devices.models import DEVICE_STATUSES, SEVERITIES
+from backend.devices.secretbox import SecretBox
+from backend.platform.live import rooms_for
+from edge.protocol import DEVICE_TYPES
+from miniapp_api.common import PageArgs, StrictSchema, current_actor, db, page_schema
+
+blp = Blueprint(
+    "devices",
+    __name__,
+    url_prefix="/api/v1/devices",
+    description="Branch devices: registry, state, twin, commands, alarms",
+)
+
+
+def _ext():
+    return current_app.extensions["finedge"]
+
+
+def _hub():
+    return _ext().extras.get("devices")
+
+
+def _box() -> SecretBox:
+    hub = _hub()
+    return hub.box if hub is not None else SecretBox(_ext().config.secret_key)
+
+
+def _notify():
+    hub = _hub()
+    return hub.poke if hub is not None else None
+
+
+def _dispatcher() -> CommandDispatcher:
+    hub = _hub()
+    if hub is not None:
+        return hub.commands
+    return CommandDispatcher(_ext().session_factory, _box(), None)
+
+
+# --------------------------------------------------------------------------- schemas
+
+
+class NewDevice(StrictSchema):
+    branch_id = ma.fields.String(required=True)
+    device_type = ma.fields.String(required=True, validate=ma.validate.OneOf(sorted(DEVICE_TYPES)))
+    device_id = ma.fields.String(required=True)
+    model = ma.fields.String(load_default="")
+
+
+class CredentialsOut(ma.Schema):
+    device_id = ma.fields.String()
+    branch_id = ma.fields.String()
+    device_type = ma.fields.String()
+    status = ma.fields.String()
+    mqtt_username = ma.fields.String()
+    mqtt_password = ma.fields.String()
+    hmac_secret = ma.fields.String()
+
+
+class DeviceListArgs(PageArgs):
+    branch_id = ma.fields.String()
+    device_type = ma.fields.String()
+    status = ma.fields.String(validate=ma.validate.OneOf(DEVICE_STATUSES))
+
+
+class DeviceOut(ma.Schema):
+    device_id = ma.fields.String()
+    branch_id = ma.fields.String()
+    device_type = ma.fields.String()
+    model = ma.fields.String()
+    status = ma.fields.String()
+    online = ma.fields.Boolean()
+    last_seen = ma.fields.String(allow_none=True)
+
+
+class AlarmOut(ma.Schema):
+    id = ma.fields.Integer()
+    device_id = ma.fields.String(allow_none=True)
+    branch_id = ma.fields.String()
+    rule = ma.fields.String()
+    severity = ma.fields.String()
+    message = ma.fields.String()
+    details = ma.fields.Dict()
+    status = ma.fields.String(metadata={"description": "active_unack|active_ack|cleared_unack|…"})
+    active = ma.fields.Boolean()
+    acknowledged = ma.fields.Boolean()
+    occurrences = ma.fields.Integer()
+    raised_at = ma.fields.String()
+    cleared_at = ma.fields.String(allow_none=True)
+    acked_at = ma.fields.String(allow_none=True)
+    acked_by = ma.fields.Integer(allow_none=True)
+
+
+class TwinOut(ma.Schema):
+    desired = ma.fields.Dict()
+    desired_version = ma.fields.Integer()
+    reported = ma.fields.Dict()
+    reported_version = ma.fields.Integer()
+    rejected = ma.fields.Dict()
+    delta = ma.fields.Dict(metadata={"description": "{key: {desired, reported}} not yet applied"})
+    in_sync = ma.fields.Boolean()
+
+
+class DeviceDetailOut(DeviceOut):
+    state = ma.fields.Dict()
+    state_at = ma.fields.String(allow_none=True)
+    session = ma.fields.String(allow_none=True)
+    last_seq = ma.fields.Integer(allow_none=True)
+    created_at = ma.fields.String()
+    alarms = ma.fields.List(ma.fields.Nested(AlarmOut))
+    twin = ma.fields.Nested(TwinOut)
+    commands = ma.fields.List(ma.fields.String())
+
+
+class StatusPatch(StrictSchema):
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(DEVICE_STATUSES))
+
+
+class ConfigPatch(StrictSchema):
+    desired = ma.fields.Dict(
+        required=True, metadata={"description": "JSON merge patch: null removes a key"}
+    )
+
+
+class CommandIn(StrictSchema):
+    name = ma.fields.String(required=True, metadata={"example": "lock.lock"})
+    args = ma.fields.Dict(load_default=dict)
+    id = ma.fields.UUID(
+        load_default=None,
+        metadata={"description": "client-chosen command id: a retry with it is never sent twice"},
+    )
+    wait_s = ma.fields.Float(
+        load_default=None,
+        validate=ma.validate.Range(min=0, max=MAX_WAIT_S),
+        metadata={"description": "how long to wait for the ack (0: return once sent)"},
+    )
+
+
+class CommandOut(ma.Schema):
+    id = ma.fields.String()
+    device_id = ma.fields.String()
+    name = ma.fields.String()
+    args = ma.fields.Dict()
+    status = ma.fields.String(metadata={"description": "pending|sent|ok|rejected|failed|timeout"})
+    reason = ma.fields.String()
+    created_at = ma.fields.String()
+    sent_at = ma.fields.String(allow_none=True)
+    acked_at = ma.fields.String(allow_none=True)
+    expires_at = ma.fields.String(allow_none=True)
+
+
+class AlarmArgs(PageArgs):
+    branch_id = ma.fields.String()
+    device_id = ma.fields.String()
+    status = ma.fields.String(load_default="open", validate=ma.validate.OneOf(["open", "all"]))
+    severity = ma.fields.String(validate=ma.validate.OneOf(SEVERITIES))
+
+
+class MessageArgs(PageArgs):
+    channel = ma.fields.String()
+
+
+class MessageOut(ma.Schema):
+    id = ma.fields.String()
+    channel = ma.fields.String()
+    type = ma.fields.String()
+    seq = ma.fields.Integer()
+    ts = ma.fields.String()
+    received_at = ma.fields.String()
+    historical = ma.fields.Boolean()
+    data = ma.fields.Dict()
+
+
+# --------------------------------------------------------------------------- views
+
+
+@blp.route("")
+class Devices(MethodView):
+    @blp.arguments(NewDevice)
+    @blp.response(201, CredentialsOut)
+    def post(self, body):
+        """Register a device (admin). The password and HMAC secret are shown only now."""
+        device, creds = service.provision_device(
+            db(), current_actor(), _box(), notify=_notify(), **body
+        )
+        return {**service.device_summary(device), **creds.to_dict()}
+
+    @blp.arguments(DeviceListArgs, location="query")
+    @blp.response(200, page_schema(DeviceOut, "DevicePage"))
+    def get(self, args):
+        """Devices the caller may see, optionally of one branch, type or status."""
+        return service.list_devices(db(), current_actor(), **args)
+
+
+@blp.route("/alarms")
+class Alarms(MethodView):
+    @blp.arguments(AlarmArgs, location="query")
+    @blp.response(200, page_schema(AlarmOut, "AlarmPage"))
+    def get(self, args):
+        """Alarms, newest first: open ones (not both cleared and acknowledged) by default."""
+        status = args.pop("status")
+        return service.list_alarms(db(), current_actor(), open_only=status == "open", **args)
+
+
+@blp.route("/alarms/<int:alarm_id>/ack")
+class AlarmAck(MethodView):
+    @blp.response(200, AlarmOut)
+    def post(self, alarm_id):
+        """Acknowledge an alarm (admin, or a teller or RM of its branch)."""
+        session = db()
+        alarm, device = service.acknowledge_alarm(session, current_actor(), alarm_id)
+        view = service.alarm_view(alarm, device.device_id)
+        live = _ext().live
+        service.after_commit(
+            session,
+            lambda: live.emit(
+                "device.alarm", view, rooms=rooms_for(branches=[device.branch_id], roles=["admin"])
+            ),
+        )
+        return view
+
+
+@blp.route("/<string:device_id>")
+class DeviceDetail(MethodView):
+    @blp.response(200, DeviceDetailOut)
+    def get(self, device_id):
+        """State, last seen, open alarms, desired vs reported configuration."""
+        return service.device_detail(db(), current_actor(), device_id)
+
+    @blp.arguments(StatusPatch)
+    @blp.response(200, DeviceOut)
+    def patch(self, body, device_id):
+        """Lifecycle (admin): provisioned -> active <-> maintenance; any -> retired (final)."""
+        device = service.change_status(
+            db(), current_actor(), device_id, body["status"], notify=_notify()
+        )
+        return service.device_summary(device)
+
+
+@blp.route("/<string:device_id>/config")
+class DeviceConfig(MethodView):
+    @blp.arguments(ConfigPatch)
+    @blp.response(200, TwinOut)
+    def patch(self, body, device_id):
+        """Change the desired configuration (admin); the device reports what it applied."""
+        device = service.set_desired(
+            db(), current_actor(), device_id, body["desired"], notify=_notify()
+        )
+        return service.twin(device)
+
+
+@blp.route("/<string:device_id>/credentials")
+class DeviceCredentials(MethodView):
+    @blp.response(200, CredentialsOut)
+    def post(self, device_id):
+        """New MQTT password and HMAC secret (admin), shown only now."""
+        session = db()
+        creds = service.rotate_credentials(
+            session, current_actor(), _box(), device_id, notify=_notify()
+        )
+        device = service.get_device(session, current_actor(), device_id)
+        return {**service.device_summary(device), **creds.to_dict()}
+
+
+@blp.route("/<string:device_id>/commands")
+class DeviceCommands(MethodView):
+    @blp.arguments(CommandIn)
+    @blp.response(201, CommandOut)
+    @blp.alt_response(200, schema=CommandOut, description="the same command id again (not resent)")
+    def post(self, body, device_id):
+        """Sign and send a command (admin) and wait for the device's ack (``wait_s``)."""
+        view, created = _dispatcher().send(
+            current_actor(),
+            device_id,
+            body["name"],
+            body["args"],
+            command_id=str(body["id"]) if body["id"] else None,
+            wait_s=body["wait_s"],
+        )
+        return view, 201 if created else 200
+
+
+@blp.route("/<string:device_id>/commands/<string:command_id>")
+class DeviceCommand(MethodView):
+    @blp.response(200, CommandOut)
+    def get(self, device_id, command_id):
+        """One command and its outcome."""
+        return _dispatcher().get(current_actor(), device_id, command_id)
+
+
+@blp.route("/<string:device_id>/messages")
+class DeviceMessages(MethodView):
+    @blp.arguments(MessageArgs, location="query")
+    @blp.response(200, page_schema(MessageOut, "DeviceMessagePage"))
+    def get(self, args, device_id):
+        """What the device sent, newest first (optionally one channel)."""
+        return service.list_messages(db(), current_actor(), device_id, **args)

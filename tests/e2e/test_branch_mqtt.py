@@ -1,0 +1,215 @@
+"""The whole cash-loading scenario over MQTT with the simulators (devices -> branch edge ->
+central broker -> ingest -> hall -> signed commands back), and the negative cases that live on
+the wire: an expired and a replayed unlock command are refused by the lock itself, the used
+code opens nothing, and the safe door opened without a task raises a critical alarm."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from backend.branch.cash import booking
+from backend.branch.models import CashTask
+from backend.devices.commands import signed_command_payload
+from backend.devices.models import DeviceAlarm
+from backend.identity import service as identity
+from backend.identity.models import Org, User
+from backend.platform.context import SYSTEM
+from backend.platform.db import session_scope
+from backend.platform.mqtt import MqttClient
+from edge.credentials import secret_bytes
+from edge.protocol import build_topic
+from tests.integration import test_branch_support as support
+from tests.integration.test_branch_support import (
+    Api,
+)
+from tests.iot_support import add_branch, amqtt_central, iot_rig, unique_branch, wait_for
+
+branch_seeded_db = support.branch_seeded_db  # fixture
+hall_url = support.hall_url  # fixture
+
+
+pytestmark = pytest.mark.timeout(150)
+
+
+def _people(app, branch: str) -> dict[str, int]:
+    with session_scope(app.extensions["finedge"].session_factory) as session:
+        org = session.scalar(select(Org).where(Org.code == "BR001"))
+        ids = {}
+        for name, role in (
+            ("maker", "teller"),
+            ("checker", "teller"),
+            ("la", "loader"),
+            ("lb", "loader"),
+        ):
+            username = f"{name}-{branch.lower()}"
+            user = identity.create_user(
+                session,
+                SYSTEM,
+                username=username,
+                password=f"{username}-demo",
+                role=role,
+                org=org,
+                branch_id=branch,
+            )
+            ids[name] = user.id
+        booking.fund_vault(session, SYSTEM, branch, "500000.00", f"fund:{branch}")
+    return ids
+
+
+def test_cash_loading_over_mqtt(make_app, hall_url, tmp_path):
+    app = make_app(hall_url, seeded=False)
+    api = Api(app)
+    branch = unique_branch()
+    identities = add_branch(app, branch, {"lock": 1, "cash": 1}, tmp_path / "creds.json")
+    ids = _people(app, branch)
+    lock_id = next(i.device_id for i in identities if i.device_type == "lock")
+    atm_id = next(i.device_id for i in identities if i.device_type == "cash")
+    lock_secret = secret_bytes(next(i for i in identities if i.device_id == lock_id).hmac_secret)
+    names = {k: f"{k}-{branch.lower()}" for k in ids}
+    ext = app.extensions["finedge"]
+
+    def task_row(task_id: int) -> CashTask:
+        with ext.session_factory() as session:
+            return session.get(CashTask, task_id)
+
+    with ExitStack() as stack:
+        central = stack.enter_context(amqtt_central())
+        rig = stack.enter_context(iot_rig(app, central, tmp_path, branch))
+        hub = rig.start_hub()
+        rig.start_edge()
+        rig.start_fleet(identities)
+        rig.wait_live()
+        lock, atm = rig.device(lock_id), rig.device(atm_id)
+        wait_for(
+            lambda: (
+                rig.device_row(lock_id).online
+                and rig.device_row(atm_id).online
+                and rig.device_row(atm_id).state.get("safe_door") == "closed"
+            ),
+            15,
+            "births",
+        )
+        spy = MqttClient(central.backend_url, f"spy-{uuid.uuid4().hex[:6]}")
+        captured: list[bytes] = []
+        spy.subscribe(
+            build_topic(branch, "lock", lock_id, "cmd"), lambda m: captured.append(m.payload)
+        )
+        spy.connect(10)
+        stack.callback(spy.close)
+        for loader in ("la", "lb"):  # the loaders' veins were enrolled on the lock beforehand
+            view, _ = hub.commands.send(
+                SYSTEM,
+                lock_id,
+                "lock.enroll",
+                {"loader_id": names[loader], "template": f"t-{loader}"},
+                wait_s=5,
+            )
+            assert view["status"] == "ok", view
+
+        now = datetime.now(UTC)
+        task = api.ok(
+            api.post(
+                names["maker"],
+                "/cash-tasks",
+                {
+                    "device_id": atm_id,
+                    "loaders": [ids["la"], ids["lb"]],
+                    "window_start": (now - timedelta(minutes=1)).isoformat(),
+                    "window_end": (now + timedelta(hours=1)).isoformat(),
+                    "amounts": {"100.00": "20000.00"},
+                },
+            ),
+            201,
+        )
+        assert task["lock_id"] == lock_id
+        api.ok(api.post(names["checker"], f"/cash-tasks/{task['id']}/approve"))
+
+        # both loaders verify: the centre checks and sends the signed one-time unlock
+        assert lock.present_finger(names["la"]) and lock.present_finger(names["lb"])
+        wait_for(lambda: lock.state["armed"] is not None, 20, "lock armed by the centre")
+        code = api.ok(api.get(names["la"], f"/cash-tasks/{task['id']}"))["unlock_code"]
+        assert "unlock_code" not in api.ok(api.get(names["maker"], f"/cash-tasks/{task['id']}"))
+        arm_payload = next(p for p in captured if b'"lock.arm"' in p)
+
+        # on the wire: a replayed and an expired unlock are refused by the lock
+        spy.publish(build_topic(branch, "lock", lock_id, "cmd"), arm_payload, timeout=5)
+        stale, _ = signed_command_payload(
+            str(uuid.uuid4()),
+            "lock.arm",
+            {
+                "task_id": task["ref"],
+                "loaders": [names["la"], names["lb"]],
+                "code_sha256": "0" * 64,
+                "valid_for_s": 120,
+            },
+            1,
+            lock_secret,
+            now=datetime.now(UTC) - timedelta(seconds=200),
+            ttl_s=120,
+        )
+        spy.publish(build_topic(branch, "lock", lock_id, "cmd"), stale, timeout=5)
+        wait_for(
+            lambda: (
+                {a.reason for a in lock.acks if a.status == "rejected"} >= {"replayed", "expired"}
+            ),
+            15,
+            "replayed and expired unlocks refused",
+        )
+
+        # at the lock: both veins again and the code: it opens, the machine enters exchange
+        lock.present_finger(names["la"])
+        lock.present_finger(names["lb"])
+        assert lock.enter_code(code)
+        wait_for(lambda: task_row(task["id"]).status == "unlocked", 20, "task unlocked")
+        wait_for(lambda: atm.state["mode"] == "exchange", 20, "exchange mode")
+        atm.open_safe_door()
+        view, _ = hub.commands.send(
+            SYSTEM, atm_id, "cash.replenish", {"unit": "C1", "count": 1500 + 200}, wait_s=5
+        )
+        assert view["status"] == "ok", view
+        view, _ = hub.commands.send(SYSTEM, atm_id, "cash.exit_exchange", {}, wait_s=5)
+        assert view["status"] == "ok", view
+        wait_for(lambda: task_row(task["id"]).status == "loaded", 20, "counts reconciled")
+        with ext.session_factory() as session:
+            assert booking.machine_balance(session, branch, atm_id) == Decimal("20000.00")
+        atm.close_safe_door()
+        wait_for(lambda: task_row(task["id"]).status == "closed", 20, "task closed")
+        wait_for(lambda: lock.state["lock"] == "locked", 20, "lock relocked by the centre")
+
+        # the used code opens nothing
+        lock.present_finger(names["la"])
+        lock.present_finger(names["lb"])
+        assert not lock.enter_code(code)
+        time.sleep(0.5)
+        assert lock.state["lock"] == "locked"
+
+        # no open task: the safe door opening is a critical alarm
+        atm.open_safe_door()
+
+        def door_alarm():
+            with ext.session_factory() as session:
+                return session.scalar(
+                    select(DeviceAlarm).where(
+                        DeviceAlarm.branch_id == branch,
+                        DeviceAlarm.rule == "safe_door_open_without_task",
+                        DeviceAlarm.active.is_(True),
+                    )
+                )
+
+        wait_for(door_alarm, 20, "safe door alarm")
+        assert door_alarm().severity == "critical"
+        with ext.session_factory() as session:
+            raised = session.scalars(
+                select(DeviceAlarm.rule).where(DeviceAlarm.branch_id == branch)
+            ).all()
+            assert "lock_opened_without_valid_unlock" not in raised
+            assert "cash_count_mismatch" not in raised
+            loader = session.scalar(select(User).where(User.id == ids["la"]))
+            assert loader.branch_id == branch

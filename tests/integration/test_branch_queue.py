@@ -1,0 +1,283 @@
+"""Queue rules against the database: remote tickets and check-in, calls by skills and
+priority, transfer and return, no-show and recall, starvation, re-routing when a counter's
+device goes offline, the edge's offline queue reconciled without duplicates or losses, and the
+pushes."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.branch import counters, events, queue, reconcile, rules
+from backend.branch.models import HallCounter, ServiceLeg, Ticket
+from backend.platform.errors import BusinessRuleViolation, Conflict, NotFound
+from edge.localqueue import LocalQueue
+from edge.protocol import format_ts, make_envelope
+from edge.store import EdgeStore
+from tests.integration import test_branch_support as support
+from tests.integration.test_branch_support import (
+    actor,
+)
+
+branch_seeded_db = support.branch_seeded_db  # fixture
+clock = support.clock  # fixture
+hall = support.hall  # fixture
+hall_factory = support.hall_factory  # fixture
+hall_url = support.hall_url  # fixture
+
+
+B = "BR001"
+
+
+@pytest.fixture
+def s(hall_factory):
+    with hall_factory() as session:
+        # a clean hall: no demo tickets, counters 1 (cash, account) and 2 (cash, loan, wealth)
+        session.query(HallCounter).update({"current_ticket_id": None})
+        session.query(Ticket).delete()
+        for c in session.scalars(select(HallCounter)):
+            if c.counter_id in ("3", "9"):
+                c.status = "closed"
+        session.commit()
+        yield session
+
+
+def issue(s, hall, user, service, **kw):
+    return queue.issue_ticket(s, actor(s, user), hall, B, service, **kw)
+
+
+def call(s, hall, counter="1", user="teller1"):
+    return counters.call_next(s, actor(s, user), hall, B, counter)
+
+
+def test_remote_ticket_waits_for_check_in_then_keeps_its_place(s, hall, clock):
+    remote = issue(s, hall, "client1", "cash")
+    assert remote["status"] == "remote" and remote["ticket_no"].startswith("RA")
+    assert remote["position"] == 1 and remote["category"] == "vip"  # client1 is a VIP
+    clock.tick(60)
+    walk_in = issue(s, hall, "teller1", "cash")
+    assert walk_in["ticket_no"] == "SA001" and walk_in["position"] == 2
+    clock.tick(30)
+    assert call(s, hall)["called"]["ticket_no"] == "SA001"  # the remote one is not here yet
+    checked = queue.check_in(s, actor(s, "client1"), hall, B, remote["ticket_no"])
+    assert checked["status"] == "waiting" and checked["position"] == 1
+    clock.tick(30)
+    result = call(s, hall)
+    assert result["finished"]["ticket_no"] == "SA001"
+    assert result["called"]["ticket_no"] == remote["ticket_no"]
+    with pytest.raises(Conflict):
+        issue(s, hall, "client1", "cash")  # one open ticket per service and client
+
+
+def test_remote_ticket_expires_without_check_in(s, hall, clock):
+    t = issue(s, hall, "client1", "loan")
+    clock.tick(1801)
+    with pytest.raises(BusinessRuleViolation) as err:
+        queue.check_in(s, actor(s, "client1"), hall, B, t["ticket_no"])
+    assert err.value.code == "ticket_expired"
+    t2 = issue(s, hall, "client1", "wealth")
+    clock.tick(1801)
+    assert queue.expire_remote_tickets(s, hall, clock()) == 1
+    assert s.scalar(select(Ticket.status).where(Ticket.ticket_no == t2["ticket_no"])) == "expired"
+
+
+def test_counters_call_by_skills_and_priority(s, hall, clock):
+    loan = issue(s, hall, "teller1", "loan")
+    clock.tick(10)
+    cash = issue(s, hall, "teller1", "cash")
+    clock.tick(10)
+    elderly = issue(s, hall, "teller1", "cash", category="elderly")
+    clock.tick(10)
+    # counter 1 serves cash and account: the elderly client first, despite arriving last
+    assert call(s, hall, "1")["called"]["ticket_no"] == elderly["ticket_no"]
+    # counter 2 serves cash, loan and wealth: the loan client waited longest
+    assert call(s, hall, "2")["called"]["ticket_no"] == loan["ticket_no"]
+    assert call(s, hall, "1")["called"]["ticket_no"] == cash["ticket_no"]
+    empty = call(s, hall, "1")
+    assert empty["called"] is None and empty["finished"]["ticket_no"] == cash["ticket_no"]
+
+
+def test_transfer_then_return_with_raised_priority(s, hall, clock):
+    first = issue(s, hall, "teller1", "cash")
+    clock.tick(5)
+    assert call(s, hall, "1")["called"]["ticket_no"] == first["ticket_no"]
+    for _ in range(3):
+        clock.tick(20)
+        issue(s, hall, "teller1", "loan")
+    clock.tick(60)
+    moved = counters.transfer(s, actor(s, "teller1"), hall, B, "1", "loan", return_after=True)
+    t = moved["transferred"]
+    assert t["service"] == "loan" and t["return_service"] == "cash" and t["transfers"] == 1
+    assert t["position"] == 1  # kept its queue time and got the transfer boost
+    done = call(s, hall, "2")
+    assert done["called"]["ticket_no"] == first["ticket_no"]
+    for _ in range(2):
+        clock.tick(10)
+        issue(s, hall, "teller1", "cash")
+    clock.tick(300)
+    # loan done: back to cash, ahead of the newer cash clients (counter 2 also serves cash)
+    back = call(s, hall, "2")
+    assert back["called"]["ticket_no"] == first["ticket_no"]
+    assert back["called"]["service"] == "cash" and back["called"]["return_service"] is None
+    clock.tick(60)
+    final = counters.finish(s, actor(s, "teller1"), hall, B, "2")
+    assert final["finished"]["status"] == "done"
+    legs = [
+        leg.outcome
+        for leg in s.scalars(
+            select(ServiceLeg).where(ServiceLeg.ticket_id == first["id"]).order_by(ServiceLeg.id)
+        )
+    ]
+    assert legs == ["transferred", "returned", "done"]
+
+
+def test_no_show_and_recall(s, hall, clock):
+    t = issue(s, hall, "teller1", "cash")
+    call(s, hall)
+    recalled = counters.recall(s, actor(s, "teller1"), hall, B, "1")
+    assert recalled["called"]["recalls"] == 1
+    skipped = counters.no_show(s, actor(s, "teller1"), hall, B, "1")
+    assert skipped["skipped"]["ticket_no"] == t["ticket_no"]
+    assert skipped["skipped"]["status"] == "no_show"
+    with pytest.raises(BusinessRuleViolation):
+        counters.recall(s, actor(s, "teller1"), hall, B, "1")
+    assert hall.send_command.sent == []  # commands leave only after the commit
+    s.commit()
+    shown = hall.send_command.named("display.show")
+    assert [(d, a["ticket_no"]) for d, a in shown] == [("BR001-DSP-01", t["ticket_no"])] * 2
+    assert hall.send_command.named("caller.show_call")[0][0] == "BR001-CALL-01"
+
+
+def test_long_waiting_client_is_called_despite_priority_stream(s, hall, clock):
+    normal = issue(s, hall, "teller1", "cash")
+    called = None
+    for step in range(120):
+        clock.tick(60)
+        issue(s, hall, "teller1", "cash", category="vip")
+        result = call(s, hall, "1")
+        if result["called"]["ticket_no"] == normal["ticket_no"]:
+            called = step
+            break
+    assert called is not None
+    assert (called + 1) * 60 <= rules.MAX_LEAD_S + 60
+
+
+def test_offline_counter_device_reroutes_its_client_and_service(s, hall, clock):
+    s.get(HallCounter, s.scalar(select(HallCounter.id).where(HallCounter.counter_id == "2")))
+    counter2 = s.scalar(select(HallCounter).where(HallCounter.counter_id == "2"))
+    counter1 = s.scalar(select(HallCounter).where(HallCounter.counter_id == "1"))
+    loan = issue(s, hall, "teller1", "loan")
+    assert call(s, hall, "2")["called"]["ticket_no"] == loan["ticket_no"]
+    death = make_envelope("device.death", {"online": False}, 9, now=clock())
+    assert (
+        events.on_device_event(
+            s, B, "caller", counter2.device_id, death, channel="state", hall=hall
+        )
+        == "rerouted"
+    )
+    s.refresh(counter1)
+    assert counter2.status == "offline"
+    assert "loan" in queue.effective_skills(counter1) and "wealth" in queue.effective_skills(
+        counter1
+    )
+    assert call(s, hall, "1")["called"]["ticket_no"] == loan["ticket_no"]  # re-routed
+    birth = make_envelope("device.birth", {"online": True}, 10, now=clock())
+    events.on_device_event(s, B, "caller", counter2.device_id, birth, channel="state", hall=hall)
+    s.refresh(counter1)
+    assert counter2.status == "open" and queue.effective_skills(counter1) == ["cash", "account"]
+
+
+def test_pushes_reach_the_branch_and_the_client_only(s, hall):
+    issue(s, hall, "client1", "cash")
+    s.commit()  # pushes leave after commit
+    events_sent = [(e, rooms) for e, _d, rooms in hall.live.sent]
+    client_id = actor(s, "client1").user_id
+    assert ("queue.update", ["branch:BR001", "role:admin"]) in events_sent
+    assert ("queue.update", [f"user:{client_id}"]) in events_sent
+    client_push = next(d for e, d, r in hall.live.sent if r == [f"user:{client_id}"])
+    assert set(client_push) == {"branch_id", "version", "ticket"}
+
+
+def test_other_branch_teller_and_other_client_see_nothing(s, hall):
+    t = issue(s, hall, "client1", "cash")
+    with pytest.raises(NotFound):
+        queue.queue_view(s, actor(s, "teller9"), B, hall.now())
+    with pytest.raises(NotFound):
+        call(s, hall, "1", user="teller9")
+    with pytest.raises(NotFound):
+        queue.get_ticket(s, actor(s, "client2"), B, t["ticket_no"], hall.now())
+    view = queue.queue_view(s, actor(s, "client2"), B, hall.now())
+    assert "tickets" not in view and view["mine"] == []
+
+
+def _edge_events(store_dir, clock, n=12, seed=7):
+    """The edge's own queue (edge/localqueue.py) working while the uplink is down: kiosk
+    tickets and calls, captured as the events it would forward later."""
+    store = EdgeStore(store_dir / "edge.db")
+    local = LocalQueue(store)
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        clock.tick(20)
+        ticket, _created = local.issue(
+            rng.choice(["cash", "account"]), clock(), request_id=f"req{i}", kiosk_id="K1"
+        )
+        out.append(("queue.ticket_issued", ticket.to_dict(), clock()))
+        if i % 3 == 2:
+            clock.tick(5)
+            called, done = local.call_next("1", clock())
+            if done is not None:
+                out.append(("queue.ticket_done", done.to_dict(), clock()))
+            if called is not None:
+                out.append(("queue.ticket_called", called.to_dict(), clock()))
+    store.close()
+    return out
+
+
+def test_edge_offline_queue_reconciles_without_duplicates_or_losses(s, hall, clock, tmp_path):
+    produced = _edge_events(tmp_path, clock)
+    issued = {d["ticket_no"] for t, d, _at in produced if t == "queue.ticket_issued"}
+    replay = [
+        make_envelope(t, d, i, now=at, historical=True) for i, (t, d, at) in enumerate(produced)
+    ]
+    # at-least-once delivery: every event twice, the second copies late and out of order
+    duplicates = list(replay)
+    random.Random(3).shuffle(duplicates)
+    clock.tick(600)
+    remote = issue(s, hall, "client1", "cash")  # the centre kept issuing meanwhile
+    outcomes = [
+        events.on_device_event(s, B, "edge", "edge-br001", env, hall=hall)
+        for env in [*replay, *duplicates]
+    ]
+    assert outcomes.count("created") == len(issued)
+    kiosk = {t.ticket_no: t for t in s.scalars(select(Ticket).where(Ticket.channel == "kiosk"))}
+    assert set(kiosk) == issued
+    assert s.scalar(select(func.count(Ticket.id))) == len(issued) + 1
+    called = [d["ticket_no"] for t, d, _ in produced if t == "queue.ticket_called"]
+    assert kiosk[called[-1]].status == "called" and kiosk[called[-1]].counter_id == "1"
+    assert all(kiosk[no].status == "done" for no in called[:-1])
+    assert (
+        kiosk[called[0]]
+        .issued_at.isoformat()
+        .startswith(format_ts(produced[0][2])[:16].replace("T", "T"))
+    )
+    assert remote["ticket_no"] not in kiosk
+
+
+def test_edge_call_for_an_unknown_ticket_creates_it(s, hall, clock):
+    data = {
+        "ticket_no": "B042",
+        "service": "account",
+        "issued_at": format_ts(clock()),
+        "counter_id": "1",
+        "called_at": format_ts(clock() + timedelta(minutes=2)),
+    }
+    assert (
+        reconcile.apply_edge_event(s, hall, B, "edge-br001", "queue.ticket_called", data, clock())
+        == "called"
+    )
+    ticket = s.scalar(select(Ticket).where(Ticket.ticket_no == "B042"))
+    assert ticket.status == "called" and ticket.channel == "kiosk"

@@ -1,0 +1,187 @@
+"""Helpers shared by the branch hall tests (imported by the other test_branch_* modules)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from backend.branch.runtime import Hall, RecordingCommands
+from backend.devices.models import Device
+from backend.identity import service as identity
+from backend.identity.models import Org, User
+from backend.identity.service import actor_for
+from backend.platform.context import SYSTEM
+from backend.platform.live import RecordingEmitter
+
+SECRET = "branch-hall-test-secret-key-0123456789abcdef"
+T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a Monday
+
+
+class Clock:
+    def __init__(self, start: datetime = T0):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self, seconds: float = 0, **kw) -> datetime:
+        self.now += timedelta(seconds=seconds, **kw)
+        return self.now
+
+
+def make_hall(clock: Clock | None = None) -> Hall:
+    return Hall(
+        live=RecordingEmitter(),
+        send_command=RecordingCommands(),
+        secret_key=SECRET,
+        clock=clock or Clock(),
+    )
+
+
+def actor(session, username: str):
+    user = session.scalar(select(User).where(User.username == username))
+    assert user is not None, username
+    return actor_for(user)
+
+
+def user_id(session, username: str) -> int:
+    return session.scalar(select(User.id).where(User.username == username))
+
+
+def add_other_branch(session) -> None:
+    """BR002 with its teller ``teller9``, and a second client ``client2``."""
+    bank = session.scalar(select(Org).where(Org.code == "BANK"))
+    org = identity.get_or_create_org(session, "BR002", "Branch BR002", "branch", bank)
+    identity.get_or_create_branch(session, "BR002", "Branch BR002", org)
+    clients = session.scalar(select(Org).where(Org.code == "CLIENTS"))
+    for username, role, owner, branch in (
+        ("teller9", "teller", org, "BR002"),
+        ("client2", "client", clients, None),
+        ("loader9", "loader", org, "BR002"),
+    ):
+        if session.scalar(select(User.id).where(User.username == username)) is None:
+            identity.create_user(
+                session,
+                SYSTEM,
+                username=username,
+                password=f"{username}-demo",
+                role=role,
+                org=owner,
+                branch_id=branch,
+            )
+    session.flush()
+
+
+def set_device(session, device_id: str, *, online: bool = True, **state) -> None:
+    """Fake what the ingest would know of a device: online, active and its state document."""
+    device = session.scalar(select(Device).where(Device.device_id == device_id))
+    device.online, device.status = online, "active"
+    device.state = {**(device.state or {}), **state}
+    session.flush()
+
+
+def ready_devices(session, cash: str = "BR001-ATM-01", lock: str = "BR001-LCK-01") -> None:
+    set_device(session, cash, mode="normal", safe_door="closed")
+    set_device(session, lock, lock="locked", tamper=False)
+
+
+# --------------------------------------------------------------------------- fixtures
+
+import shutil  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def branch_seeded_db(sqlite_template, tmp_path_factory):
+    """The demo seed (with BR002, teller9, client2) once per run; tests get copies."""
+    from backend.platform.config import Config
+    from backend.platform.db import make_engine, make_session_factory, session_scope
+    from backend.seed import SeedOptions, seed
+
+    path = tmp_path_factory.mktemp("branch-seeded") / "seeded.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    with session_scope(make_session_factory(engine)) as session:
+        seed(session, Config.from_env(database_url=url), SeedOptions(progress=False))
+        add_other_branch(session)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def hall_url(branch_seeded_db, tmp_path) -> str:
+    path = tmp_path / "hall.db"
+    shutil.copy(branch_seeded_db, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def hall_factory(hall_url):
+    from backend.platform.db import make_engine, make_session_factory
+
+    engine = make_engine(hall_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def hall(clock) -> Hall:
+    return make_hall(clock)
+
+
+class Api:
+    """A test client that logs users in once and speaks JSON to /api/v1."""
+
+    def __init__(self, app):
+        self.app = app
+        self.client = app.test_client()
+        self._tokens: dict[str, dict] = {}
+
+    def headers(self, user: str) -> dict:
+        if user not in self._tokens:
+            r = self.client.post(
+                "/api/v1/auth/token", json={"username": user, "password": f"{user}-demo"}
+            )
+            assert r.status_code == 200, r.get_json()
+            self._tokens[user] = {"Authorization": f"Bearer {r.get_json()['access_token']}"}
+        return self._tokens[user]
+
+    def get(self, user: str, path: str, **kw):
+        return self.client.get(f"/api/v1{path}", headers=self.headers(user), **kw)
+
+    def post(self, user: str, path: str, json=None, headers=None, **kw):
+        h = {**self.headers(user), **(headers or {})}
+        return self.client.post(f"/api/v1{path}", json=json or {}, headers=h, **kw)
+
+    def send(self, method: str, user: str, path: str, json=None):
+        return self.client.open(
+            f"/api/v1{path}", method=method, json=json or {}, headers=self.headers(user)
+        )
+
+    @staticmethod
+    def ok(response, status: int = 200) -> dict:
+        assert response.status_code == status, response.get_json()
+        return response.get_json()
+
+    def session(self):
+        return self.app.extensions["finedge"].session_factory()
+
+
+@pytest.fixture
+def hall_app(make_app, hall_url, hall):
+    app = make_app(hall_url, seeded=False)
+    app.extensions["finedge"].extras["branch_hall"] = hall
+    return app
+
+
+@pytest.fixture
+def api(hall_app) -> Api:
+    return Api(hall_app)

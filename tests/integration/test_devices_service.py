@@ -1,0 +1,330 @@
+"""Device registry, twin, alarms and the ingest's writes, on SQLite and PostgreSQL; no broker.
+
+The ingest is driven directly with ``IngestService.write`` (what its writer thread does with a
+batch), so exactly-once, effects and alarms are checked without timing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.devices import hooks, service
+from backend.devices.ingest import Inbound, IngestService, IngestSettings
+from backend.devices.models import Device, DeviceAlarm, DeviceCommand, DeviceMessage
+from backend.devices.secretbox import SecretBox
+from backend.identity import service as identity
+from backend.platform.audit import AuditRecord
+from backend.platform.clock import utcnow
+from backend.platform.context import SYSTEM, Actor
+from backend.platform.db import session_scope
+from backend.platform.errors import (
+    BusinessRuleViolation,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from backend.platform.live import RecordingEmitter
+from edge.credentials import verify_password
+from edge.protocol import make_ack, make_envelope, parse_topic
+
+KEY = "k" * 48
+
+
+@pytest.fixture
+def box():
+    return SecretBox(KEY)
+
+
+@pytest.fixture
+def branch(session_factory):
+    with session_scope(session_factory) as session:
+        org = identity.get_or_create_org(session, "BR9", "Branch 9", "branch", None)
+        identity.get_or_create_branch(session, "BR9", "Branch 9", org)
+        identity.get_or_create_branch(session, "BR8", "Branch 8", org)
+    return "BR9"
+
+
+def provision(session_factory, box, device_id="L1", device_type="lock", branch_id="BR9"):
+    with session_scope(session_factory) as session:
+        _device, creds = service.provision_device(
+            session,
+            SYSTEM,
+            box,
+            branch_id=branch_id,
+            device_type=device_type,
+            device_id=device_id,
+            model="m",
+        )
+    return creds
+
+
+def test_provisioning_returns_secrets_once_and_stores_hash_and_ciphertext(
+    session_factory, box, branch
+):
+    creds = provision(session_factory, box)
+    with session_factory() as session:
+        device = session.scalar(select(Device).where(Device.device_id == "L1"))
+        assert device.status == "provisioned" and device.mqtt_username == "L1"
+        assert creds.mqtt_password not in (device.password_hash or "")
+        assert verify_password(device.password_hash, creds.mqtt_password)
+        assert creds.hmac_secret not in device.hmac_secret_enc
+        assert box.decrypt(device.hmac_secret_enc) == creds.hmac_secret
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(AuditRecord)
+                .where(AuditRecord.action == "device.provision")
+            )
+            == 1
+        )
+        with pytest.raises(Conflict):
+            service.provision_device(
+                session, SYSTEM, box, branch_id="BR9", device_type="lock", device_id="L1"
+            )
+        with pytest.raises(BusinessRuleViolation):
+            service.provision_device(
+                session, SYSTEM, box, branch_id="NOPE", device_type="lock", device_id="L2"
+            )
+        with pytest.raises(ValidationFailed):
+            service.provision_device(
+                session, SYSTEM, box, branch_id="BR9", device_type="toaster", device_id="a/b"
+            )
+        teller = Actor(1, "t", "teller", None, "BR9")
+        with pytest.raises(PermissionDenied):
+            service.provision_device(
+                session, teller, box, branch_id="BR9", device_type="lock", device_id="L3"
+            )
+
+
+def test_lifecycle_twin_and_registry(session_factory, box, branch):
+    creds = provision(session_factory, box)
+    with session_scope(session_factory) as session:
+        service.change_status(session, SYSTEM, "L1", "maintenance")
+        device = service.set_desired(session, SYSTEM, "L1", {"a": 1, "b": {"c": 2, "d": 3}})
+        device = service.set_desired(session, SYSTEM, "L1", {"b": {"d": None}, "e": "x"})
+        assert device.desired == {"a": 1, "b": {"c": 2}, "e": "x"}
+        assert device.desired_version == 2
+        device.reported = {"config": {"a": 1, "b": {"c": 2}}, "rejected": {"e": "unknown"}}
+        device.reported_version = 2
+        twin = service.twin(device)
+        assert twin["delta"] == {"e": {"desired": "x", "reported": None}}
+        assert twin["rejected"] == {"e": "unknown"} and not twin["in_sync"]
+        registry = service.branch_registry(session, box, "BR9")
+        assert [d["device_id"] for d in registry["devices"]] == ["L1"]
+        assert registry["devices"][0]["password_hash"] == device.password_hash
+        from edge.credentials import derive_edge_key, secret_bytes
+
+        expected_key = derive_edge_key(secret_bytes(creds.hmac_secret)).hex()
+        assert registry["devices"][0]["edge_key"] == expected_key
+        version = registry["version"]
+    with session_scope(session_factory) as session:
+        service.change_status(session, SYSTEM, "L1", "retired")
+        with pytest.raises(BusinessRuleViolation):
+            service.change_status(session, SYSTEM, "L1", "active")
+        entry = service.branch_registry(session, box, "BR9")
+        assert entry["version"] > version
+        assert entry["devices"][0]["password_hash"] is None  # retired: cannot log in
+        assert entry["devices"][0]["edge_key"] is None
+
+
+def test_visibility_by_branch(session_factory, box, branch):
+    provision(session_factory, box, "L1", branch_id="BR9")
+    provision(session_factory, box, "L8", branch_id="BR8")
+    teller9 = Actor(11, "t9", "teller", 5, "BR9")
+    head_office = Actor(12, "ap", "approver", 1, None)
+    dealer = Actor(13, "d", "dealer", 7, None)
+    with session_factory() as session:
+        assert service.get_device(session, teller9, "L1").device_id == "L1"
+        with pytest.raises(NotFound):
+            service.get_device(session, teller9, "L8")
+        with pytest.raises(NotFound):
+            service.get_device(session, dealer, "L1")
+        assert [d["device_id"] for d in service.list_devices(session, teller9).items] == ["L1"]
+        ids = [d["device_id"] for d in service.list_devices(session, head_office).items]
+        assert ids == ["L1", "L8"]
+        assert service.list_devices(session, dealer).items == []
+
+
+def _inbound(branch, device_type, device_id, channel, env):
+    topic = parse_topic(f"fe/v1/{branch}/{device_type}/{device_id}/{channel}")
+    return Inbound(topic, env, utcnow())
+
+
+def test_ingest_writes_once_applies_effects_and_raises_alarms(session_factory, box, branch):
+    provision(session_factory, box, "L1", "lock")
+    provision(session_factory, box, "ATM1", "cash")
+    live = RecordingEmitter()
+    committed: list[str] = []
+    ingest = IngestService(
+        session_factory, live, settings=IngestSettings(), on_committed=committed.extend
+    )
+    birth = make_envelope(
+        "device.birth", {"online": True, "session": "s1", "state": {"tamper": False}}, 1
+    )
+    tamper = make_envelope("lock.tamper", {"kind": "forced_open"}, 2)
+    door = make_envelope("cash.safe_door_opened", {"mode": "normal"}, 1)
+    low = make_envelope(
+        "cash.units",
+        {
+            "units": [{"unit": "C1", "status": "low"}, {"unit": "C2", "status": "ok"}],
+            "safe_door": "open",
+        },
+        2,
+    )
+    items = [
+        _inbound("BR9", "lock", "L1", "state", birth),
+        _inbound("BR9", "lock", "L1", "event", tamper),
+        _inbound("BR9", "lock", "L1", "event", tamper),  # duplicate within the batch
+        _inbound("BR9", "cash", "ATM1", "event", door),
+        _inbound("BR9", "cash", "ATM1", "telemetry", low),
+        _inbound("BR9", "lock", "NOPE", "event", make_envelope("lock.tamper", {}, 1)),
+        _inbound("BR9", "cash", "L1", "event", make_envelope("cash.x", {}, 3)),  # wrong type
+    ]
+    ingest.write(items)
+    ingest.write([items[1], items[3]])  # a later duplicate batch (e.g. an outbox replay)
+    assert committed == [birth.id, tamper.id, door.id, low.id]
+    assert ingest.stats["duplicates"] == 3 and ingest.stats["unknown_device"] == 2
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(DeviceMessage)) == 4
+        lock = session.scalar(select(Device).where(Device.device_id == "L1"))
+        assert lock.online and lock.session == "s1" and lock.status == "active"
+        alarms = {a.rule: a for a in session.scalars(select(DeviceAlarm))}
+        assert set(alarms) == {"tamper", "safe_door_open_without_task", "low_cash"}
+        assert alarms["tamper"].severity == "critical" and alarms["tamper"].status == "active_unack"
+        assert alarms["low_cash"].severity == "minor"
+    events = [(e, d.get("device_id"), r) for e, d, r in live.sent]
+    assert ("device.state", "L1", ["branch:BR9", "role:admin"]) in events
+    assert sum(1 for e, _d, _r in events if e == "device.alarm") == 3
+
+    # The door closes, the unit is refilled: alarms clear; acknowledgement closes them.
+    closed = make_envelope("cash.safe_door_closed", {}, 3)
+    refilled = make_envelope("cash.units", {"units": [{"unit": "C1", "status": "ok"}]}, 4)
+    ingest.write([_inbound("BR9", "cash", "ATM1", "event", closed)])
+    ingest.write([_inbound("BR9", "cash", "ATM1", "telemetry", refilled)])
+    with session_scope(session_factory) as session:
+        door_alarm = session.scalar(
+            select(DeviceAlarm).where(DeviceAlarm.rule == "safe_door_open_without_task")
+        )
+        assert door_alarm.status == "cleared_unack" and not door_alarm.closed
+        alarm, _device = service.acknowledge_alarm(session, SYSTEM, door_alarm.id)
+        assert alarm.closed and alarm.status == "cleared_ack"
+        teller8 = Actor(21, "t8", "teller", 5, "BR8")
+        with pytest.raises(NotFound):
+            service.acknowledge_alarm(session, teller8, door_alarm.id)
+        loader9 = Actor(22, "l9", "loader", 5, "BR9")
+        with pytest.raises(PermissionDenied):
+            service.acknowledge_alarm(session, loader9, door_alarm.id)
+
+    # A death of an older session does not take the device offline.
+    stale = make_envelope("device.death", {"online": False, "session": "old"}, 9)
+    ingest.write([_inbound("BR9", "lock", "L1", "state", stale)])
+    with session_factory() as session:
+        assert session.scalar(select(Device.online).where(Device.device_id == "L1"))
+    death = make_envelope("device.death", {"online": False, "session": "s1"}, 9)
+    ingest.write([_inbound("BR9", "lock", "L1", "state", death)])
+    with session_factory() as session:
+        assert not session.scalar(select(Device.online).where(Device.device_id == "L1"))
+
+
+def test_safe_door_with_an_open_cash_task_raises_nothing(session_factory, box, branch):
+    provision(session_factory, box, "ATM1", "cash")
+    ingest = IngestService(session_factory, RecordingEmitter())
+    asked = []
+
+    def probe(_session, device_id, _now):
+        asked.append(device_id)
+        return True
+
+    hooks.set_cash_task_probe(probe)
+    try:
+        door = make_envelope("cash.safe_door_opened", {}, 1)
+        ingest.write([_inbound("BR9", "cash", "ATM1", "event", door)])
+    finally:
+        hooks.set_cash_task_probe(None)
+    assert asked == ["ATM1"]
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(DeviceAlarm)) == 0
+
+
+def test_offline_sweep_and_acks(session_factory, box, branch):
+    provision(session_factory, box, "L1", "lock")
+    live = RecordingEmitter()
+    acked = []
+    ingest = IngestService(
+        session_factory,
+        live,
+        settings=IngestSettings(offline_after_s=30),
+        on_ack=lambda cid, status: acked.append((cid, status)),
+    )
+    birth = make_envelope("device.birth", {"online": True, "session": "s"}, 1)
+    death = make_envelope("device.death", {"online": False, "session": "s"}, 1)
+    ingest.write([_inbound("BR9", "lock", "L1", "state", birth)])
+    ingest.write([_inbound("BR9", "lock", "L1", "state", death)])
+    assert ingest.sweep(utcnow() + timedelta(seconds=10)) == {"alarm_changes": 0}
+    assert ingest.sweep(utcnow() + timedelta(seconds=60)) == {"alarm_changes": 1}
+    assert ingest.sweep(utcnow() + timedelta(seconds=90)) == {"alarm_changes": 0}  # once
+    ingest.write(
+        [
+            _inbound(
+                "BR9",
+                "lock",
+                "L1",
+                "state",
+                make_envelope("device.birth", {"online": True, "session": "t"}, 2),
+            )
+        ]
+    )
+    assert ingest.sweep() == {"alarm_changes": 1}  # cleared
+    with session_factory() as session:
+        alarm = session.scalar(select(DeviceAlarm).where(DeviceAlarm.rule == "offline"))
+        assert alarm.status == "cleared_unack" and alarm.severity == "major"
+
+    # Acks: the first terminal ack wins; a later one (a replay refused) changes nothing.
+    with session_scope(session_factory) as session:
+        _command, _device, created = service.create_command(
+            session, SYSTEM, "L1", "lock.lock", {}, "3f2b8d9e-4a1c-4e0f-9b7d-2c5e6f7a8b9c"
+        )
+        assert created
+    ok = make_ack("3f2b8d9e-4a1c-4e0f-9b7d-2c5e6f7a8b9c", "ok", "locked", 5)
+    again = make_ack("3f2b8d9e-4a1c-4e0f-9b7d-2c5e6f7a8b9c", "rejected", "replayed", 6)
+    ingest.write([_inbound("BR9", "lock", "L1", "ack", ok)])
+    ingest.write([_inbound("BR9", "lock", "L1", "ack", again)])
+    assert acked == [("3f2b8d9e-4a1c-4e0f-9b7d-2c5e6f7a8b9c", "ok")]
+    with session_factory() as session:
+        row = session.scalar(select(DeviceCommand))
+        assert row.status == "ok" and row.reason == "locked"
+
+
+def test_uplink_handlers_see_each_new_message_once_and_cannot_break_the_batch(
+    session_factory, box, branch
+):
+    provision(session_factory, box, "K1", "kiosk")
+    seen: list[tuple[str, str, str]] = []
+
+    def handler(session, branch_id, device_type, device_id, envelope, *, channel):
+        seen.append((device_id, channel, envelope.type))
+        if envelope.type == "kiosk.boom":
+            raise RuntimeError("a bug in another area")
+
+    hooks.add_uplink_handler(handler)
+    hooks.add_uplink_handler(handler)  # idempotent
+    try:
+        ingest = IngestService(session_factory, RecordingEmitter())
+        asked = make_envelope("kiosk.ticket_requested", {"service": "cash"}, 1)
+        boom = make_envelope("kiosk.boom", {}, 2)
+        items = [
+            _inbound("BR9", "kiosk", "K1", "event", asked),
+            _inbound("BR9", "kiosk", "K1", "event", boom),
+        ]
+        ingest.write(items)
+        ingest.write(items[:1])  # a duplicate: no second call
+    finally:
+        hooks.remove_uplink_handler(handler)
+    assert seen == [("K1", "event", "kiosk.ticket_requested"), ("K1", "event", "kiosk.boom")]
+    assert ingest.stats["handler_errors"] == 1
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(DeviceMessage)) == 2

@@ -1,0 +1,157 @@
+"""Edge building blocks without a broker: credentials, tracking, the durable store, the local
+queue."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from edge.credentials import (
+    derive_edge_key,
+    hash_password,
+    new_hmac_secret,
+    secret_bytes,
+    verify_password,
+)
+from edge.localqueue import LocalQueue
+from edge.protocol import default_edge_id, host_state_topic, parse_topic
+from edge.store import EdgeStore, RegistryEntry
+from edge.tracking import RateLimiter, RecentIds, SeqTracker, Throttle
+
+NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_password_hashes_are_mosquitto_pbkdf2_and_verify_in_constant_form():
+    digest = hash_password("s3cret")
+    assert digest.startswith("$7$1000$") and len(digest.split("$")) == 5
+    assert verify_password(digest, "s3cret")
+    assert not verify_password(digest, "s3cret!")
+    assert not verify_password(digest, "")
+    assert not verify_password("$6$x$y", "s3cret")
+    assert not verify_password("$7$abc$!!$??", "s3cret")
+    assert hash_password("s3cret") != digest  # salted
+
+
+def test_edge_key_is_derived_and_differs_from_the_secret():
+    secret = secret_bytes(new_hmac_secret())
+    assert len(secret) == 32
+    key = derive_edge_key(secret)
+    assert key == derive_edge_key(secret) and key != secret and len(key) == 32
+    with pytest.raises(ValueError):
+        derive_edge_key(b"")
+
+
+def test_extension_topics():
+    assert host_state_topic() == "fe/v1/STATE/finedge"
+    assert default_edge_id("BR001") == "edge-br001"
+    assert parse_topic(f"fe/v1/BR001/edge/{default_edge_id('BR001')}/event").device_type == "edge"
+
+
+def test_seq_tracker_gaps_resets_births_and_deaths():
+    seqs = SeqTracker()
+    assert seqs.observe("d", 5, "x.y").kind == "first"
+    assert seqs.observe("d", 6, "x.y").kind == "ok"
+    gap = seqs.observe("d", 9, "x.y")
+    assert (gap.kind, gap.expected, gap.got, gap.missing) == ("gap", 7, 9, 2)
+    assert seqs.observe("d", 3, "x.y").kind == "reset"
+    assert seqs.observe("d", 1, "device.death").kind == "death"
+    assert seqs.last("d") == 3  # a death does not move the sequence
+    assert seqs.observe("d", 50, "device.birth").kind == "birth"
+    assert seqs.observe("d", 51, "x.y").kind == "ok"
+
+
+def test_recent_ids_rate_limiter_and_throttle():
+    recent = RecentIds(capacity=2)
+    assert not recent.seen("a") and recent.seen("a")
+    recent.seen("b")
+    recent.seen("c")  # "a" leaves (least recently used)
+    assert not recent.seen("a")
+
+    clock = FakeClock()
+    limiter = RateLimiter(rate=2, burst=3, clock=clock)
+    assert [limiter.allow("d") for _ in range(4)] == [True, True, True, False]
+    clock.t += 1.0
+    assert [limiter.allow("d") for _ in range(3)] == [True, True, False]
+    assert limiter.allow("other")
+
+    throttle = Throttle(10, clock=clock)
+    assert throttle.ready("k") == (True, 0)
+    assert throttle.ready("k") == (False, 0)
+    assert throttle.ready("k") == (False, 0)
+    clock.t += 11
+    assert throttle.ready("k") == (True, 2)
+
+
+def test_outbox_survives_a_restart_in_order(tmp_path):
+    store = EdgeStore(tmp_path / "edge.db")
+    ids = [
+        store.append(f"t/{n}", f"p{n}".encode(), "telemetry", historical=False) for n in range(5)
+    ]
+    assert ids == sorted(ids) and store.pending == 5
+    assert store.delete_through(ids[1]) == 2
+    store.close()
+
+    again = EdgeStore(tmp_path / "edge.db")
+    assert again.pending == 3
+    again.mark_historical()
+    rows = again.peek(10)
+    assert [r.topic for r in rows] == ["t/2", "t/3", "t/4"]
+    assert all(r.historical for r in rows)
+    assert [r.topic for r in again.peek(10, after_id=rows[0].id)] == ["t/3", "t/4"]
+    again.append("e/1", b"event", "event", historical=False)
+    assert again.drop_oldest_telemetry(2) == 2
+    assert [r.topic for r in again.peek(10)] == ["t/4", "e/1"]
+    again.close()
+
+
+def test_registry_and_counters_persist(tmp_path):
+    store = EdgeStore(tmp_path / "edge.db")
+    entries = [
+        RegistryEntry("L1", "lock", "active", "$7$h", "ab"),
+        RegistryEntry("R", "lock", "retired"),
+    ]
+    store.replace_registry(entries, 7)
+    assert store.next_counter("c") == 1 and store.next_counter("c") == 2
+    store.close()
+    again = EdgeStore(tmp_path / "edge.db")
+    registry = again.registry()
+    assert registry["L1"].admitted and not registry["R"].admitted
+    assert again.kv_get("registry_version") == "7"
+    assert again.next_counter("c") == 3
+    again.close()
+
+
+def test_local_queue_issues_idempotently_and_calls_in_order(tmp_path):
+    store = EdgeStore(tmp_path / "edge.db")
+    queue = LocalQueue(store, service_s=120)
+    a1, created = queue.issue("cash", NOW, request_id="r1", kiosk_id="K")
+    assert created and (a1.ticket_no, a1.position, a1.estimated_wait_s) == ("A001", 1, 0)
+    same, created = queue.issue("cash", NOW, request_id="r1")
+    assert not created and same.ticket_no == "A001"
+    b1, _ = queue.issue("account", NOW, request_id="r2")
+    a2, _ = queue.issue("cash", NOW, request_id="r3")
+    assert (b1.ticket_no, b1.position, b1.estimated_wait_s) == ("B001", 2, 120)
+    assert a2.ticket_no == "A002" and a2.position == 3
+    with pytest.raises(ValueError):
+        queue.issue("mortgage", NOW)
+
+    called, done = queue.call_next("1", NOW)
+    assert called.ticket_no == "A001" and called.counter_id == "1" and done is None
+    called, done = queue.call_next("1", NOW)
+    assert called.ticket_no == "B001" and done.ticket_no == "A001" and done.status == "done"
+    assert [t.ticket_no for t in queue.waiting()] == ["A002"]
+    queue.call_next("2", NOW)
+    assert queue.call_next("2", NOW)[0] is None  # nobody waits
+
+    tomorrow = NOW.replace(day=2)
+    assert queue.issue("cash", tomorrow)[0].ticket_no == "A001"  # numbers restart daily
+    store.close()
