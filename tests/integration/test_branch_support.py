@@ -92,6 +92,8 @@ import shutil  # noqa: E402
 
 import pytest  # noqa: E402
 
+from tests.api_client import ApiClient  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def branch_seeded_db(sqlite_template, tmp_path_factory):
@@ -137,22 +139,8 @@ def hall(clock) -> Hall:
     return make_hall(clock)
 
 
-class Api:
+class Api(ApiClient):
     """A test client that logs users in once and speaks JSON to /api/v1."""
-
-    def __init__(self, app):
-        self.app = app
-        self.client = app.test_client()
-        self._tokens: dict[str, dict] = {}
-
-    def headers(self, user: str) -> dict:
-        if user not in self._tokens:
-            r = self.client.post(
-                "/api/v1/auth/token", json={"username": user, "password": f"{user}-demo"}
-            )
-            assert r.status_code == 200, r.get_json()
-            self._tokens[user] = {"Authorization": f"Bearer {r.get_json()['access_token']}"}
-        return self._tokens[user]
 
     def get(self, user: str, path: str, **kw):
         return self.client.get(f"/api/v1{path}", headers=self.headers(user), **kw)

@@ -15,6 +15,7 @@ from backend.floorplan.models import Bill, CreditLine, Vehicle
 from backend.identity.models import Org, User
 from backend.identity.service import actor_for
 from backend.models import metadata
+from tests.api_client import ApiClient
 
 _vins = itertools.count(1)
 
@@ -23,22 +24,8 @@ def new_vin() -> str:
     return f"TST{next(_vins):014d}"
 
 
-class Api:
+class Api(ApiClient):
     """A test client that logs demo users in once and speaks JSON."""
-
-    def __init__(self, app):
-        self.app = app
-        self.client = app.test_client()
-        self._tokens: dict[str, dict] = {}
-
-    def headers(self, user: str) -> dict:
-        if user not in self._tokens:
-            r = self.client.post(
-                "/api/v1/auth/token", json={"username": user, "password": f"{user}-demo"}
-            )
-            assert r.status_code == 200, r.get_json()
-            self._tokens[user] = {"Authorization": f"Bearer {r.get_json()['access_token']}"}
-        return self._tokens[user]
 
     def get(self, user: str, path: str, **kw):
         return self.client.get(f"/api/v1/floorplan{path}", headers=self.headers(user), **kw)

@@ -18,6 +18,7 @@ from backend.identity.models import Org, User
 from backend.platform.context import SYSTEM
 from backend.risk.creditcode import make_credit_code
 from backend.risk.models import Enterprise, RiskModel, RiskSignal
+from tests.api_client import ApiClient
 
 SEEDED_ENTERPRISES = 120
 
@@ -57,21 +58,7 @@ def risk_app(make_app, risk_url):
     return make_app(risk_url)
 
 
-class Client:
-    def __init__(self, app):
-        self.app = app
-        self.client = app.test_client()
-        self._tokens: dict[str, dict] = {}
-
-    def headers(self, user: str) -> dict:
-        if user not in self._tokens:
-            r = self.client.post(
-                "/api/v1/auth/token", json={"username": user, "password": f"{user}-demo"}
-            )
-            assert r.status_code == 200, r.get_json()
-            self._tokens[user] = {"Authorization": f"Bearer {r.get_json()['access_token']}"}
-        return self._tokens[user]
-
+class Client(ApiClient):
     def token(self, user: str) -> str:
         return self.headers(user)["Authorization"].split(" ", 1)[1]
 
