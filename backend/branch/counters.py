@@ -376,6 +376,32 @@ def recall(
     return _result(snap, counter, called=ticket)
 
 
+def _end_called(
+    session: Session,
+    actor: Actor,
+    hall: Hall,
+    branch_id: str,
+    counter_id: str,
+    now: datetime | None,
+    outcome: str,
+):
+    """End the counter's called ticket with ``outcome`` (done or no_show), audited and pushed."""
+    now = hall.now(now)
+    counter = _staff_counter(session, actor, branch_id, counter_id)
+    ticket = _current(session, counter)
+    end_current(session, counter, now, outcome)
+    audit.record(
+        session,
+        actor,
+        "branch.finish" if outcome == "done" else "branch.no_show",
+        "branch_ticket",
+        ticket.id,
+        {"status": "called"},
+        {"status": ticket.status},
+    )
+    return queue_changed(session, hall, branch_id, now), counter, ticket
+
+
 def no_show(
     session: Session,
     actor: Actor,
@@ -385,20 +411,7 @@ def no_show(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """The called client did not come: skip them (status no_show)."""
-    now = hall.now(now)
-    counter = _staff_counter(session, actor, branch_id, counter_id)
-    ticket = _current(session, counter)
-    end_current(session, counter, now, "no_show")
-    audit.record(
-        session,
-        actor,
-        "branch.no_show",
-        "branch_ticket",
-        ticket.id,
-        {"status": "called"},
-        {"status": "no_show"},
-    )
-    snap = queue_changed(session, hall, branch_id, now)
+    snap, counter, ticket = _end_called(session, actor, hall, branch_id, counter_id, now, "no_show")
     return _result(snap, counter, skipped=ticket)
 
 
@@ -410,14 +423,8 @@ def finish(
     counter_id: str,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    now = hall.now(now)
-    counter = _staff_counter(session, actor, branch_id, counter_id)
-    ticket = _current(session, counter)
-    end_current(session, counter, now, "done")
-    audit.record(
-        session, actor, "branch.finish", "branch_ticket", ticket.id, after={"status": ticket.status}
-    )
-    snap = queue_changed(session, hall, branch_id, now)
+    """The client was served (a transferred client goes back to the queue with priority)."""
+    snap, counter, ticket = _end_called(session, actor, hall, branch_id, counter_id, now, "done")
     return _result(snap, counter, finished=ticket)
 
 
