@@ -98,6 +98,35 @@ def test_retry_with_same_id_and_fields_returns_the_original(session, books):
     assert snapshot(session) == before
 
 
+def test_retry_is_replayed_even_when_it_could_not_apply_again(session, books):
+    """The optimistic path assumes new ids; a refusal sends it to the careful path, where a
+    stored transfer replays instead of being refused for funds it no longer needs."""
+    first = move(session, books, "t-again", "900.00")
+    session.commit()
+    before = snapshot(session)
+    again = move(session, books, "t-again", "900.00")  # a holds 100.00 now: could not pay 900
+    session.commit()
+    assert again.id == first.id
+    assert snapshot(session) == before
+
+
+def test_batch_of_stored_and_new_ids_applies_only_the_new(session, books):
+    move(session, books, "m-1", "100.00")
+    session.commit()
+    result = ledger.execute_batch(
+        session,
+        books.teller,
+        [
+            TransferSpec.single("m-1", books.a, books.b, "100.00", "payment"),
+            TransferSpec.single("m-2", books.a, books.b, "50.00", "payment"),
+        ],
+    )
+    session.commit()
+    assert result.replayed == [True, False]
+    assert available(session, books.a) == Decimal("850.00")
+    assert ledger.verify(session).ok
+
+
 @pytest.mark.parametrize(
     "change",
     [
