@@ -50,6 +50,7 @@ from edge.protocol import (
     Topic,
     build_topic,
     decode_envelope,
+    decode_envelope_ts,
     default_edge_id,
     encode,
     host_state_topic,
@@ -334,8 +335,10 @@ class EdgeAgent(ForwardingMixin):
             )
             return
         try:
-            env = decode_envelope(payload, max_bytes=self.settings.max_bytes, max_skew_s=None)
-            self._check_clock(env)
+            env, ts = decode_envelope_ts(
+                payload, max_bytes=self.settings.max_bytes, max_skew_s=None
+            )
+            self._check_clock(env, ts)
         except ProtocolError as exc:
             self._bad(topic, exc.code, exc.message, len(payload), parsed.device_id)
             return
@@ -365,10 +368,10 @@ class EdgeAgent(ForwardingMixin):
         self.stats.add("accepted")
         self._local_rules(parsed, env)
 
-    def _check_clock(self, env: Envelope) -> None:
+    def _check_clock(self, env: Envelope, ts: datetime | None = None) -> None:
         """Future beyond the bound: refused; past beyond it: refused unless historical or a death
         (a last will is written when the device connects and published much later)."""
-        skew = (env.timestamp - self._clock()).total_seconds()
+        skew = ((env.timestamp if ts is None else ts) - self._clock()).total_seconds()
         bound = self.settings.max_skew_s
         if skew > bound or (skew < -bound and not env.historical and env.type != "device.death"):
             raise ProtocolError("clock_skew", f"ts {env.ts} is {skew:+.0f}s from the edge clock")

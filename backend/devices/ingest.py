@@ -51,7 +51,7 @@ from edge.protocol import (
     Envelope,
     ProtocolError,
     Topic,
-    decode_envelope,
+    decode_envelope_ts,
     parse_ack,
     parse_topic,
 )
@@ -78,6 +78,11 @@ class Inbound:
     topic: Topic
     env: Envelope
     received_at: datetime
+    ts: datetime | None = None  # env.timestamp, parsed once in handle()
+
+    @property
+    def timestamp(self) -> datetime:
+        return self.ts if self.ts is not None else self.env.timestamp
 
 
 @dataclass
@@ -171,7 +176,7 @@ class IngestService:
             self.stats["other_branch"] += 1
             return
         try:
-            env = decode_envelope(
+            env, ts = decode_envelope_ts(
                 message.payload, max_bytes=self.settings.max_bytes, max_skew_s=None
             )
         except ProtocolError as exc:
@@ -179,12 +184,12 @@ class IngestService:
             log.info("ingest dropped a payload on %s: %s", message.topic, exc)
             return
         now = self.clock()
-        if (env.timestamp - now).total_seconds() > self.settings.max_skew_s:
+        if (ts - now).total_seconds() > self.settings.max_skew_s:
             self.stats["clock_skew"] += 1
             with self._dropped_lock:  # refused for good: the edge may forget it
                 self._dropped.append((topic.branch_id, env.id))
             return
-        self.submit(Inbound(topic, env, now))
+        self.submit(Inbound(topic, env, now, ts))
 
     def submit(self, item: Inbound) -> None:
         try:
@@ -345,7 +350,7 @@ class IngestService:
                     "channel": item.topic.channel,
                     "type": env.type,
                     "seq": env.seq,
-                    "ts": env.timestamp,
+                    "ts": item.timestamp,
                     "received_at": item.received_at,
                     "historical": bool(env.historical),
                     "data": env.data,
@@ -359,12 +364,16 @@ class IngestService:
         open_alarms: dict[tuple[int, str], DeviceAlarm] | None = None
         acks: list[tuple[Ack, Device]] = []
         handlers = hooks.uplink_handlers()
+        # last_seen / last_seq of each device: applied once per batch after the loop (the
+        # uplink handlers do not read them), so the device rows are not dirty at every
+        # handler's SAVEPOINT, which would flush one UPDATE per message.
+        seen: dict[int, tuple[Device, datetime | None, int | None]] = {}
         for item, device in kept:
             if item.env.id not in inserted:
                 self.stats["duplicates"] += 1
                 continue
             outcome.new_ids.append(item.env.id)
-            if self._apply(device, item, now, acks):
+            if self._apply(device, item, now, acks, seen):
                 changed[device.id] = device
             signals = signals_for(
                 device.device_type,
@@ -391,6 +400,12 @@ class IngestService:
                 except Exception:
                     self.stats["handler_errors"] += 1
                     log.exception("uplink handler %r failed on %s", handler, item.env.id)
+        for device, last_seen, last_seq in seen.values():
+            if last_seen is not None:
+                device.last_seen = (
+                    last_seen if device.last_seen is None else max(device.last_seen, last_seen)
+                )
+                device.last_seq = last_seq
         for ack, device in acks:
             result = session.execute(
                 update(DeviceCommand)
@@ -456,15 +471,30 @@ class IngestService:
         )
         return set(session.execute(stmt, rows).scalars())
 
-    def _apply(self, device: Device, item: Inbound, now: datetime, acks: list) -> bool:
-        """The message's effect on the device row; True when its live view changed."""
+    def _apply(
+        self,
+        device: Device,
+        item: Inbound,
+        now: datetime,
+        acks: list,
+        seen: dict[int, tuple[Device, datetime | None, int | None]] | None = None,
+    ) -> bool:
+        """The message's effect on the device row; True when its live view changed.
+
+        With ``seen``, last_seen and last_seq are collected there (the caller applies them
+        once per batch) instead of being set on the row message by message."""
         env, channel, data = item.env, item.topic.channel, item.env.data
-        ts = env.timestamp
+        ts = item.timestamp
         changed = False
         kind = env.type.rpartition(".")[2]
         if kind != "death":
-            device.last_seen = ts if device.last_seen is None else max(device.last_seen, ts)
-            device.last_seq = env.seq
+            if seen is None:
+                device.last_seen = ts if device.last_seen is None else max(device.last_seen, ts)
+                device.last_seq = env.seq
+            else:
+                previous = seen.get(device.id)
+                latest = previous[1] if previous is not None else None
+                seen[device.id] = (device, ts if latest is None else max(latest, ts), env.seq)
             if not env.historical and not device.online and kind != "birth":
                 device.online, device.offline_since, changed = True, None, True
         if channel == "state":

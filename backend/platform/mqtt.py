@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PORTS = {"mqtt": 1883, "tcp": 1883, "mqtts": 8883, "ssl": 8883}
 # CONNACK reasons that no amount of retrying will fix: give up on the first connect.
 _FATAL_CONNACK = {"Bad user name or password", "Not authorized", "Client identifier not valid"}
+_MATCH_CACHE_SIZE = 10_000  # topics whose matching handlers are remembered
 
 __all__ = [
     "Message",
@@ -178,6 +179,7 @@ class MqttClient:
         self._attempt = 0
         self._lock = threading.RLock()
         self._subs: dict[str, _Subscription] = {}
+        self._matched: dict[str, list[Handler]] = {}  # topic -> handlers, see _handlers_for
         self._pending_subacks: dict[int, tuple[threading.Event, list[ReasonCode]]] = {}
         self._connected = threading.Event()
         self._ever_connected = False
@@ -262,12 +264,14 @@ class MqttClient:
             sub.qos = max(sub.qos, qos)
             sub.handlers.append(handler)
             qos = sub.qos
+            self._matched.clear()
         if self.connected:
             self._subscribe_now([(topic_filter, qos)], timeout)
 
     def unsubscribe(self, topic_filter: str) -> None:
         with self._lock:
             self._subs.pop(topic_filter, None)
+            self._matched.clear()
         if self.connected:
             self._client.unsubscribe(topic_filter)
 
@@ -450,13 +454,22 @@ class MqttClient:
                 self._idle.notify_all()
 
     def _handlers_for(self, topic: str) -> list[Handler]:
+        # Matching a topic against every filter costs more than the message's handling on a
+        # busy link; the answer per topic is cached until the subscriptions change.
         with self._lock:
-            return [
+            cached = self._matched.get(topic)
+            if cached is not None:
+                return cached
+            handlers = [
                 handler
                 for topic_filter, sub in self._subs.items()
                 if topic_matches_sub(topic_filter, topic)
                 for handler in sub.handlers
             ]
+            if len(self._matched) >= _MATCH_CACHE_SIZE:
+                self._matched.clear()
+            self._matched[topic] = handlers
+            return handlers
 
     def _work(self) -> None:
         while True:

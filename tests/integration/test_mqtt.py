@@ -524,3 +524,14 @@ def test_mosquitto_acl_confines_a_device_to_its_own_topics(mosquitto_acl):
     assert dev1.wait_idle(5) and backend.wait_idle(5)
     assert [m.payload for m in dev1_inbox.messages] == [b"for dev1"]
     assert b"spoofed" not in [m.payload for m in backend_inbox.messages]
+
+
+def test_handler_lookup_follows_subscription_changes():
+    client = MqttClient("mqtt://127.0.0.1:1", "handlers-cache")
+    first, second = (lambda _m: None), (lambda _m: None)
+    client.subscribe("fe/v1/+/x", first)
+    assert client._handlers_for("fe/v1/B1/x") == [first]  # cached from here
+    client.subscribe("fe/v1/#", second)
+    assert client._handlers_for("fe/v1/B1/x") == [first, second]
+    client.unsubscribe("fe/v1/+/x")
+    assert client._handlers_for("fe/v1/B1/x") == [second]

@@ -185,3 +185,19 @@ def test_camera_encodings_are_stable_per_person():
     other = sum((x - y) ** 2 for x, y in zip(a, base_encoding("client8"), strict=True)) ** 0.5
     assert len(a) == 128 and distance < 0.6 < other
     assert events[2].type == "camera.person" and "encoding" not in events[2].data
+
+
+def test_fast_envelopes_are_valid_and_bad_types_still_refused():
+    from datetime import UTC, datetime
+
+    from devices.base import _new_envelope
+    from edge.protocol import ProtocolError, decode_envelope, encode
+
+    now = datetime.now(UTC)
+    for seq in (1, 2):  # the first call validates the type, the second takes the fast path
+        env = _new_envelope("counter.stats", {"n": seq}, seq, now)
+        assert decode_envelope(encode(env), max_skew_s=None) == env
+    with pytest.raises(ProtocolError):
+        _new_envelope("Not A Type", {}, 1, now)
+    with pytest.raises(ProtocolError):
+        _new_envelope("Not A Type", {}, 2, now)

@@ -411,3 +411,13 @@ def test_bad_acks():
     with pytest.raises(ProtocolError) as info:
         parse_ack(env)
     assert info.value.code == "bad_ack"
+
+
+def test_decode_envelope_ts_matches_decode_envelope():
+    env = protocol.make_envelope("counter.stats", {"n": 1}, 3)
+    payload = protocol.encode(env)
+    decoded, ts = protocol.decode_envelope_ts(payload, max_skew_s=None)
+    assert decoded == protocol.decode_envelope(payload, max_skew_s=None)
+    assert ts == decoded.timestamp
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode_envelope_ts(b"{}", max_skew_s=None)
