@@ -39,9 +39,8 @@ def _org(session: Session, branch_id: str) -> int | None:
     return session.scalar(select(Branch.org_id).where(Branch.code == branch_id))
 
 
-def open_accounts(session: Session, branch_id: str, device_id: str) -> tuple[Account, Account]:
-    org = _org(session, branch_id)
-    vault = ledger.open_account(
+def _vault(session: Session, branch_id: str, org: int | None) -> Account:
+    return ledger.open_account(
         session,
         SYSTEM,
         code=vault_code(branch_id),
@@ -49,6 +48,11 @@ def open_accounts(session: Session, branch_id: str, device_id: str) -> tuple[Acc
         kind="cash_in_device",
         owner_org_id=org,
     )
+
+
+def open_accounts(session: Session, branch_id: str, device_id: str) -> tuple[Account, Account]:
+    org = _org(session, branch_id)
+    vault = _vault(session, branch_id, org)
     machine = ledger.open_account(
         session,
         SYSTEM,
@@ -70,14 +74,7 @@ def fund_vault(
 ) -> None:
     """Cash delivered to the vault from the cash centre (seed, tests, a vault delivery)."""
     org = _org(session, branch_id)
-    vault = ledger.open_account(
-        session,
-        SYSTEM,
-        code=vault_code(branch_id),
-        name=f"{branch_id} vault",
-        kind="cash_in_device",
-        owner_org_id=org,
-    )
+    vault = _vault(session, branch_id, org)
     centre = ledger.open_account(
         session,
         SYSTEM,
