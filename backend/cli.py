@@ -295,6 +295,25 @@ def edge_command(
 @click.option("--broker", default=None, help="Branch broker [BRANCH_MQTT_URL or 127.0.0.1:18831].")
 @click.option("--faults", default="", help="e.g. dup=0.05,garbage=0.01,skew=600,disconnect=120")
 @click.option("--quiet-devices", is_flag=True, help="No autopilot activity, telemetry only.")
+@click.option(
+    "--scenario",
+    type=click.Choice(["cash-loading"]),
+    default=None,
+    help="Demo people acting at these devices and through the API (devices/scenario.py).",
+)
+@click.option(
+    "--api",
+    default="http://127.0.0.1:5000/api/v1",
+    show_default=True,
+    help="The central API the scenario's people use.",
+)
+@click.option(
+    "--scenario-every",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds between runs of the scenario (0: once).",
+)
 @_one_line_errors
 def devices_command(
     branch: str,
@@ -308,6 +327,9 @@ def devices_command(
     broker: str | None,
     faults: str,
     quiet_devices: bool,
+    scenario: str | None,
+    api: str,
+    scenario_every: float,
 ) -> None:
     """Simulated devices of a branch (demo and test): each logs in as itself."""
     import threading
@@ -346,6 +368,9 @@ def devices_command(
         autopilot=not quiet_devices,
         stop=stop,
         echo=click.echo,
+        scenario=scenario,
+        api=api,
+        scenario_every_s=scenario_every,
     )
 
 

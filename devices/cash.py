@@ -192,37 +192,50 @@ class CashRecycler(SimulatedDevice):
 
     @command("cash.replenish")
     def cmd_replenish(self, args: dict) -> str:
-        if self.state["mode"] != "exchange":
-            raise CommandRejected("not_in_exchange_mode")
-        units = {u["unit"]: u for u in self.state["units"]}
-        unit, count = units.get(args.get("unit")), args.get("count")
-        if unit is None or not isinstance(count, int) or not 0 <= count <= unit["capacity"]:
-            raise CommandRejected("unit must be known and count in [0, capacity]")
-        before = unit["count"]
-        unit["count"] = count
-        self.publish(
-            "event",
-            "cash.replenished",
-            {
-                "unit": unit["unit"],
-                "denomination": unit["denomination"],
-                "before": before,
-                "after": count,
-                "task_id": self.state.get("exchange_task"),
-            },
-        )
-        self._recount()
-        return f"{unit['unit']}={count}"
+        return self.replenish(args.get("unit"), args.get("count"))
 
     @command("cash.exit_exchange")
     def cmd_exit_exchange(self, _args: dict) -> str:
-        if self.state["mode"] != "exchange":
-            raise CommandRejected("not_in_exchange_mode")
-        self.state["mode"] = "normal"
-        task = self.state.pop("exchange_task", None)
-        self.publish(
-            "event", "cash.exchange_ended", {"task_id": task, "total": f"{self.total():.2f}"}
-        )
+        return self.end_exchange()
+
+    # ------------------------------------------------------------------ loaders' actions
+
+    def replenish(self, unit_name: Any, count: Any) -> str:
+        """The loaders refill a cash unit to ``count`` notes (exchange mode only); the machine
+        counts and reports before and after."""
+        with self.lock:
+            if self.state["mode"] != "exchange":
+                raise CommandRejected("not_in_exchange_mode")
+            units = {u["unit"]: u for u in self.state["units"]}
+            unit = units.get(unit_name)
+            if unit is None or not isinstance(count, int) or not 0 <= count <= unit["capacity"]:
+                raise CommandRejected("unit must be known and count in [0, capacity]")
+            before = unit["count"]
+            unit["count"] = count
+            self.publish(
+                "event",
+                "cash.replenished",
+                {
+                    "unit": unit["unit"],
+                    "denomination": unit["denomination"],
+                    "before": before,
+                    "after": count,
+                    "task_id": self.state.get("exchange_task"),
+                },
+            )
+            self._recount()
+        return f"{unit['unit']}={count}"
+
+    def end_exchange(self) -> str:
+        """The loaders end the exchange on the machine's panel: back to normal service."""
+        with self.lock:
+            if self.state["mode"] != "exchange":
+                raise CommandRejected("not_in_exchange_mode")
+            self.state["mode"] = "normal"
+            task = self.state.pop("exchange_task", None)
+            self.publish(
+                "event", "cash.exchange_ended", {"task_id": task, "total": f"{self.total():.2f}"}
+            )
         self.publish_state()
         return "normal mode"
 

@@ -23,6 +23,7 @@ from devices.display import HallDisplay
 from devices.faults import Faults
 from devices.kiosk import QueueKiosk
 from devices.lock import VeinLock
+from devices.scenario import play
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +135,12 @@ def run_fleet(
     autopilot: bool = True,
     stop: threading.Event,
     echo: Callable[[str], None] = print,
+    scenario: str | None = None,
+    api: str = "http://127.0.0.1:5000/api/v1",
+    scenario_every_s: float = 0.0,
 ) -> None:
-    """Run the branch's simulated devices until ``stop`` is set (the CLI's body)."""
+    """Run the branch's simulated devices until ``stop`` is set (the CLI's body); with a
+    ``scenario`` (devices/scenario.py), its people act at these devices and through ``api``."""
     identities = select(load_identities(credentials), branch_id, counts)
     if not identities:
         raise ValueError(f"no devices of branch {branch_id} in {credentials}")
@@ -148,6 +153,17 @@ def run_fleet(
     echo(f"  branch broker {broker_url}" + (f"  faults {faults}" if faults and faults.any else ""))
     echo("  Ctrl-C to stop")
     fleet.start()
+    if scenario:
+        echo(f"  scenario {scenario} against {api}")
+        play(
+            scenario,
+            fleet.devices,
+            api,
+            branch_id=branch_id,
+            stop=stop,
+            every_s=scenario_every_s,
+            echo=echo,
+        )
     try:
         while not stop.wait(30):
             online = sum(d.connected for d in fleet.devices)

@@ -227,3 +227,44 @@ def test_a_vip_at_the_door_tells_the_rm_once(s, hall, clock, photos):
 def test_staff_cannot_use_client_consent(s, hall, clock):
     with pytest.raises(PermissionDenied):
         face.grant_consent(s, actor(s, "teller1"), now=clock())
+
+
+def test_the_gallery_is_updated_incrementally(s, hall, clock, monkeypatch):
+    """After an enrolment or a withdrawal only the new encodings are decrypted, the ones gone
+    are dropped, and the gallery answers exactly as one rebuilt from scratch."""
+    decrypted: list[str] = []
+    real_decrypt = EncodingBox.decrypt
+
+    def counting(self, token):
+        decrypted.append(token)
+        return real_decrypt(self, token)
+
+    monkeypatch.setattr(EncodingBox, "decrypt", counting)
+    rng = np.random.default_rng(7)
+    people = {name: actor(s, name) for name in ("client1", "client2", "client3")}
+    vectors = {name: rng.normal(0, 0.1, 128) for name in people}
+    for name in ("client1", "client2"):
+        face.grant_consent(s, people[name], now=clock())
+        face.enrol(s, people[name], hall, encoding=vectors[name].tolist(), now=clock())
+    first = face.load_gallery(s, hall)
+    assert len(first) == 2 and len(decrypted) == 2
+    assert face.load_gallery(s, hall) is first and len(decrypted) == 2  # unchanged: cached
+
+    face.grant_consent(s, people["client3"], now=clock())
+    face.enrol(s, people["client3"], hall, encoding=vectors["client3"].tolist(), now=clock())
+    face.withdraw_consent(s, people["client1"], now=clock())
+    updated = face.load_gallery(s, hall)
+    assert len(decrypted) == 3  # only client3's encoding was decrypted
+    assert sorted(updated.user_ids.tolist()) == sorted(
+        [people["client2"].user_id, people["client3"].user_id]
+    )
+    for name in ("client2", "client3"):
+        match = updated.best(vectors[name], 0.3)
+        assert match is not None and match.user_id == people[name].user_id
+    assert updated.best(vectors["client1"], 0.3) is None
+
+    face.galleries.forget(face._gallery_key(s))
+    rebuilt = face.load_gallery(s, hall)
+    assert sorted(rebuilt.encoding_ids.tolist()) == sorted(updated.encoding_ids.tolist())
+    query = rng.normal(0, 0.1, 128)
+    assert np.allclose(np.sort(rebuilt.distances(query)), np.sort(updated.distances(query)))

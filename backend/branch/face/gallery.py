@@ -12,9 +12,11 @@ multi-threaded BLAS matrix-vector product was several times slower on a busy two
 The best match counts when its distance is at most the tolerance (face_recognition's default
 0.6; lower is stricter: fewer false matches, more missed clients; a branch may set its own).
 
-The decrypted gallery is cached per database and rebuilt when its version changes (count and
-highest id of the encodings: any enrolment or deletion changes it), so a withdrawal takes
-effect at the next match.
+The decrypted gallery is cached per database and brought up to date when its version changes
+(count and highest id of the encodings: any enrolment or deletion changes it), so a withdrawal
+takes effect at the next match. The update is incremental (``updated``): rows of encodings that
+are gone are dropped, only new encodings are decrypted and appended; decrypting every encoding
+again would take seconds at 100,000.
 """
 
 from __future__ import annotations
@@ -34,17 +36,56 @@ class Match:
 
 
 class Gallery:
-    def __init__(self, user_ids: np.ndarray, encodings: np.ndarray, version: object = None):
+    def __init__(
+        self,
+        user_ids: np.ndarray,
+        encodings: np.ndarray,
+        version: object = None,
+        *,
+        encoding_ids: np.ndarray | None = None,
+        sq_norms: np.ndarray | None = None,
+    ):
         matrix = np.ascontiguousarray(encodings, dtype=np.float32).reshape(-1, 128)
         self.user_ids = np.asarray(user_ids, dtype=np.int64).reshape(-1)
         if len(self.user_ids) != len(matrix):
             raise ValueError("one user id per encoding")
+        self.encoding_ids = (
+            np.arange(len(matrix), dtype=np.int64)
+            if encoding_ids is None
+            else np.asarray(encoding_ids, dtype=np.int64).reshape(-1)
+        )
+        if len(self.encoding_ids) != len(matrix):
+            raise ValueError("one encoding id per encoding")
         self.matrix = matrix
-        self.sq_norms = np.einsum("ij,ij->i", matrix, matrix)
+        self.sq_norms = (
+            np.einsum("ij,ij->i", matrix, matrix) if sq_norms is None else np.asarray(sq_norms)
+        )
         self.version = version
 
     def __len__(self) -> int:
         return len(self.user_ids)
+
+    def updated(
+        self,
+        keep_ids: np.ndarray,
+        new_ids: np.ndarray,
+        new_user_ids: np.ndarray,
+        new_encodings: np.ndarray,
+        version: object,
+    ) -> Gallery:
+        """A new gallery: the rows whose encoding id is in ``keep_ids`` (in this gallery's
+        order), then the new encodings. Kept rows are copied, not recomputed."""
+        keep = np.isin(self.encoding_ids, np.asarray(keep_ids, dtype=np.int64))
+        added = np.ascontiguousarray(new_encodings, dtype=np.float32).reshape(-1, 128)
+        return Gallery(
+            np.concatenate([self.user_ids[keep], np.asarray(new_user_ids, dtype=np.int64)]),
+            np.concatenate([self.matrix[keep], added]),
+            version,
+            encoding_ids=np.concatenate(
+                [self.encoding_ids[keep], np.asarray(new_ids, dtype=np.int64)]
+            ),
+            sq_norms=np.concatenate([self.sq_norms[keep], np.einsum("ij,ij->i", added, added)]),
+        )
 
     def _partial(self, query: np.ndarray) -> tuple[np.ndarray, float]:
         q = np.asarray(query, dtype=np.float32).reshape(128)
@@ -72,9 +113,14 @@ _cache_lock = threading.Lock()
 
 
 def cached(key: str, version: object) -> Gallery | None:
-    with _cache_lock:
-        gallery = _cache.get(key)
+    gallery = latest(key)
     return gallery if gallery is not None and gallery.version == version else None
+
+
+def latest(key: str) -> Gallery | None:
+    """The last gallery stored under ``key``, whatever its version (to update it)."""
+    with _cache_lock:
+        return _cache.get(key)
 
 
 def store(key: str, gallery: Gallery) -> None:

@@ -217,31 +217,52 @@ def enrol(
     return {"encoding_id": row.id, "quality": row.quality, **consent_view(session, actor.user_id)}
 
 
+# Up to this many new encodings are read by id; more (a first load) by one scan.
+FRESH_IN_LIMIT = 500
+
+
 def _gallery_key(session: Session) -> str:
     return str(session.get_bind().url)
 
 
 def load_gallery(session: Session, hall: Hall) -> galleries.Gallery:
-    """The decrypted gallery of every consenting client (cached while unchanged)."""
+    """The decrypted gallery of every consenting client: cached while unchanged, and on a change
+    only the new encodings are read and decrypted (the ones gone are dropped)."""
     version = tuple(
         session.execute(select(func.count(FaceEncoding.id), func.max(FaceEncoding.id))).one()
     )
     key = _gallery_key(session)
-    gallery = galleries.cached(key, version)
-    if gallery is not None:
-        return gallery
-    rows = session.execute(
-        select(FaceEncoding.user_id, FaceEncoding.ciphertext)
+    previous = galleries.latest(key)
+    if previous is not None and previous.version == version:
+        return previous
+    granted = (
+        select(FaceEncoding.id, FaceEncoding.user_id, FaceEncoding.ciphertext)
         .join(FaceConsent, FaceConsent.id == FaceEncoding.consent_id)
         .where(FaceConsent.status == "granted")
         .order_by(FaceEncoding.id)
-    ).all()
+    )
+    current = np.fromiter(
+        session.scalars(granted.with_only_columns(FaceEncoding.id)), dtype=np.int64
+    )
+    known = previous.encoding_ids if previous is not None else np.empty(0, dtype=np.int64)
+    fresh = np.setdiff1d(current, known, assume_unique=True)
+    if len(fresh) == 0:
+        rows = []
+    elif len(fresh) <= FRESH_IN_LIMIT:
+        rows = session.execute(granted.where(FaceEncoding.id.in_(fresh.tolist()))).all()
+    else:  # a first load or a large backfill: read them all, decrypt only the new ones
+        fresh_set = set(fresh.tolist())
+        rows = [r for r in session.execute(granted) if r[0] in fresh_set]
     box = EncodingBox(hall.key())
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     matrix = np.empty((len(rows), ENCODING_SIZE), dtype=np.float64)
-    for i, (_uid, token) in enumerate(rows):
+    for i, (_id, _uid, token) in enumerate(rows):
         matrix[i] = box.decrypt(token)
-    gallery = galleries.Gallery(ids, matrix, version)
+    new_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    new_users = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+    if previous is None:
+        gallery = galleries.Gallery(new_users, matrix, version, encoding_ids=new_ids)
+    else:
+        gallery = previous.updated(current, new_ids, new_users, matrix, version)
     galleries.store(key, gallery)
     return gallery
 
