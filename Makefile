@@ -46,13 +46,15 @@ seed: migrate
 	$(BIN)/finedge seed
 
 # serve (HTTP, Socket.IO, central broker and ingest) in the foreground; branch BR001's edge
-# and simulated devices in the background, stopped with it (Ctrl-C). See docs/iot.md.
+# and simulated devices in the background, stopped with it (Ctrl-C). See docs/iot.md. The demo's
+# people play a cash-loading task at the simulated lock and cash machine once the branch is
+# online, and again every 10 minutes (devices/scenario.py; docs/branch.md).
 demo: $(STAMP)
 	$(BIN)/finedge db upgrade
 	$(BIN)/finedge seed
 	@trap 'kill $$edge $$devices 2>/dev/null; wait' EXIT INT TERM; \
 	$(BIN)/finedge edge --branch BR001 --mqtt-port 18831 & edge=$$!; \
-	$(BIN)/finedge devices --branch BR001 & devices=$$!; \
+	$(BIN)/finedge devices --branch BR001 --scenario cash-loading --scenario-every 600 & devices=$$!; \
 	$(BIN)/finedge serve --host 127.0.0.1 --port 5000 --mqtt-port 18830
 
 bench: $(STAMP)

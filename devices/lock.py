@@ -7,18 +7,38 @@ It relocks by itself after ``relock_after_s``. Tamper (forced open, cover remove
 alarm state that only ``lock.reset_tamper`` clears; while tampered it never opens.
 
 The code is never sent in clear: the lock compares sha256("<task_id>:<code>").
+
+Enrolment is on the device, as on a real finger-vein lock: ``lock.enroll {loader_id, captures,
+valid_for_s}`` opens a capture session (a command carrying a template is refused: templates are
+captured here and never travel); the loader's next ``captures`` finger presentations are
+captures (``lock.capture {loader_id, n}``), after the last one the lock keeps a template in its
+own memory and reports ``lock.enrolled {loader_id}``; a session not completed in time ends with
+``lock.enrol_failed``. ``lock.revoke`` deletes the template (and any open session) and reports
+``lock.revoked``. Templates never appear in a message, the state document or a log.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from devices.base import CommandRejected, SimulatedDevice, command
 
 MATCH_THRESHOLD = 0.8
+TEMPLATE_BYTES = 64  # what the sensor's feature extractor would keep (random here)
+MAX_CAPTURES = 10
+MAX_CAPTURE_S = 600
+
+
+@dataclass
+class CaptureSession:
+    needed: int
+    deadline: float  # time.monotonic()
+    taken: int = 0
 
 
 def code_digest(task_id: str, code: str) -> str:
@@ -31,7 +51,8 @@ class VeinLock(SimulatedDevice):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.templates: dict[str, str] = {}
+        self.templates: dict[str, bytes] = {}  # on the device only
+        self.captures: dict[str, CaptureSession] = {}
         self._code_sha256: str | None = None
         self._armed_until = 0.0
         self._unlocked_at: float | None = None
@@ -64,7 +85,10 @@ class VeinLock(SimulatedDevice):
     # ------------------------------------------------------------------ physical actions
 
     def present_finger(self, loader_id: str, *, genuine: bool = True) -> bool:
-        """A loader presents a finger: verification event with a match score."""
+        """A loader presents a finger: a capture while an enrolment session for them is open,
+        otherwise a verification event with a match score."""
+        if self._capture(loader_id):
+            return True
         with self.lock:
             enrolled = loader_id in self.templates
             score = (
@@ -90,6 +114,33 @@ class VeinLock(SimulatedDevice):
         )
         self._maybe_unlock()
         return matched
+
+    def _capture(self, loader_id: str) -> bool:
+        """One capture of an open enrolment session; False when there is none."""
+        with self.lock:
+            self._expire_captures(time.monotonic())
+            session = self.captures.get(loader_id)
+            if session is None:
+                return False
+            session.taken += 1
+            n, done = session.taken, session.taken >= session.needed
+            if done:
+                del self.captures[loader_id]
+                self.templates[loader_id] = secrets.token_bytes(TEMPLATE_BYTES)
+                self.state["enrolled"] = sorted(self.templates)
+        self.publish("event", "lock.capture", {"loader_id": loader_id, "n": n})
+        if done:
+            self.publish("event", "lock.enrolled", {"loader_id": loader_id})
+            self.publish_state()
+        return True
+
+    def _expire_captures(self, now: float) -> None:
+        for loader_id, session in list(self.captures.items()):
+            if now > session.deadline:
+                del self.captures[loader_id]
+                self.publish(
+                    "event", "lock.enrol_failed", {"loader_id": loader_id, "reason": "timeout"}
+                )
 
     def enter_code(self, code: str) -> bool:
         with self.lock:
@@ -153,6 +204,7 @@ class VeinLock(SimulatedDevice):
         self.publish_state()
 
     def on_tick(self, now: float) -> None:
+        self._expire_captures(now)
         if self._unlocked_at is not None and time.monotonic() - self._unlocked_at > float(
             self.config["relock_after_s"]
         ):
@@ -162,18 +214,40 @@ class VeinLock(SimulatedDevice):
 
     @command("lock.enroll")
     def cmd_enroll(self, args: dict) -> str:
-        loader_id, template = args.get("loader_id"), args.get("template")
-        if not isinstance(loader_id, str) or not isinstance(template, str) or not template:
-            raise CommandRejected("loader_id and template are required")
-        self.templates[loader_id] = template
-        self.state["enrolled"] = sorted(self.templates)
-        self.publish("event", "lock.enrolled", {"loader_id": loader_id})
-        return loader_id
+        """Open a capture session; the template is made here, from the loader's finger."""
+        if "template" in args:
+            raise CommandRejected("templates are captured at the lock")
+        loader_id = args.get("loader_id")
+        captures, valid_for = args.get("captures", 3), args.get("valid_for_s", 120)
+        if (
+            not isinstance(loader_id, str)
+            or not 0 < len(loader_id) <= 80
+            or not isinstance(captures, int)
+            or isinstance(captures, bool)
+            or not 1 <= captures <= MAX_CAPTURES
+            or not isinstance(valid_for, int)
+            or isinstance(valid_for, bool)
+            or not 1 <= valid_for <= MAX_CAPTURE_S
+        ):
+            raise CommandRejected(
+                f"loader_id, captures 1..{MAX_CAPTURES} and valid_for_s 1..{MAX_CAPTURE_S}"
+            )
+        if self.state["tamper"]:
+            raise CommandRejected("tampered")
+        self.captures[loader_id] = CaptureSession(captures, time.monotonic() + valid_for)
+        return f"capturing {loader_id}"
 
     @command("lock.revoke")
     def cmd_revoke(self, args: dict) -> str:
-        self.templates.pop(str(args.get("loader_id")), None)
+        loader_id = args.get("loader_id")
+        if not isinstance(loader_id, str) or not loader_id:
+            raise CommandRejected("loader_id is required")
+        self.captures.pop(loader_id, None)
+        had = self.templates.pop(loader_id, None) is not None
         self.state["enrolled"] = sorted(self.templates)
+        self.publish("event", "lock.revoked", {"loader_id": loader_id})
+        if had:
+            self.publish_state()
         return "revoked"
 
     @command("lock.arm")

@@ -227,7 +227,8 @@ class CashLoading:
         )
         if loaded["phase"] == "count_mismatch":
             raise ScenarioFailed(f"counts differ from the task: {loaded['counts']}")
-        self.say(f"counts reconciled, booked through the ledger: {loaded['loaded']}")
+        booked = ", ".join(f"{a} in {d} notes" for d, a in loaded["loaded"].items())
+        self.say(f"counts reconciled, booked through the ledger: {booked}")
 
         atm.close_safe_door()
         closed = self.wait(
@@ -248,14 +249,18 @@ class CashLoading:
 
     def _pick_machine(self, maker: Person) -> CashRecycler:
         """A connected cash machine in service that the centre sees online."""
-        candidates = [
-            d
-            for d in self.devices.values()
-            if isinstance(d, CashRecycler) and d.connected and d.state["mode"] == "normal"
-        ]
-        if not candidates:
-            raise ScenarioFailed(f"no cash machine of {self.branch_id} is connected")
-        atm = candidates[0]
+        atm = self.wait(
+            f"a cash machine of {self.branch_id} connected",
+            lambda: next(
+                (
+                    d
+                    for d in self.devices.values()
+                    if isinstance(d, CashRecycler) and d.connected and d.state["mode"] == "normal"
+                ),
+                None,
+            ),
+            timeout_s=60,
+        )
         self._online(maker, atm.device_id)
         self.wait("the safe door closed", lambda: atm.state["safe_door"] == "closed")
         return atm

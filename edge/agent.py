@@ -18,7 +18,9 @@ Between the branch's devices and the centre it
 - relays signed commands and desired configurations from the centre to the devices (acks come
   back up as uplinks) and keeps its own state (birth, death as last will, stats telemetry);
 - runs the local queue rules (edge/localqueue.py) so kiosks and callers keep working while the
-  uplink is down.
+  uplink is down: the hall's priority rules (edge/queue_rules.py, the centre's too) over the
+  counters' skills from the counter map the centre keeps retained on the edge's
+  ``config/counters`` topic (``edge.counters``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from typing import Any
 from backend.platform.mqtt import Message, MqttClient, MqttError, Will
 from edge.branch_broker import BranchBroker
 from edge.forwarder import ForwardingMixin
-from edge.localqueue import LocalQueue
+from edge.localqueue import CounterMap, LocalQueue, check_category
 from edge.protocol import (
     DEFAULT_HOST_ID,
     DEFAULT_MAX_BYTES,
@@ -339,6 +341,7 @@ class EdgeAgent(ForwardingMixin):
                 payload, max_bytes=self.settings.max_bytes, max_skew_s=None
             )
             self._check_clock(env, ts)
+            self._check_data(parsed, env)
         except ProtocolError as exc:
             self._bad(topic, exc.code, exc.message, len(payload), parsed.device_id)
             return
@@ -375,6 +378,15 @@ class EdgeAgent(ForwardingMixin):
         bound = self.settings.max_skew_s
         if skew > bound or (skew < -bound and not env.historical and env.type != "device.death"):
             raise ProtocolError("clock_skew", f"ts {env.ts} is {skew:+.0f}s from the edge clock")
+
+    @staticmethod
+    def _check_data(topic: Topic, env: Envelope) -> None:
+        """Fields of the events the edge acts on itself: a kiosk request's category."""
+        if topic.channel == "event" and env.type == "kiosk.ticket_requested":
+            try:
+                check_category(env.data.get("category"))
+            except ValueError as exc:
+                raise ProtocolError("bad_data", str(exc)) from None
 
     def _enqueue(self, topic: str, payload: bytes, channel: str, envelope_id: str) -> None:
         store = self._store
@@ -447,7 +459,11 @@ class EdgeAgent(ForwardingMixin):
         service, request_id = data.get("service"), data.get("request_id")
         try:
             ticket, created = self.queue.issue(
-                str(service), self._clock(), request_id=str(request_id), kiosk_id=kiosk_id
+                str(service),
+                self._clock(),
+                request_id=str(request_id),
+                kiosk_id=kiosk_id,
+                category=data.get("category"),
             )
         except ValueError:
             self.stats.add("queue_refused")
@@ -467,7 +483,7 @@ class EdgeAgent(ForwardingMixin):
         )
 
     def _call_next(self, caller_id: str, data: dict[str, Any]) -> None:
-        counter_id = str(data.get("counter_id") or caller_id)
+        counter_id = self.queue.counter_for(caller_id, data.get("counter_id"))
         called, done = self.queue.call_next(counter_id, self._clock())
         if done is not None:
             self.emit("queue.ticket_done", done.to_dict())
@@ -501,6 +517,7 @@ class EdgeAgent(ForwardingMixin):
         )
         client.subscribe(host_state_topic(self.settings.host_id), self._on_host_state, qos=1)
         client.subscribe(self.own_topic("config/desired"), self._on_registry, qos=1)
+        client.subscribe(self.own_topic("config/counters"), self._on_counters, qos=1)
         client.subscribe(self.own_topic("receipt"), self._on_receipt, qos=1)
         client.subscribe(f"fe/v1/{self.branch_id}/+/+/cmd", self._on_downlink, qos=1)
         client.subscribe(f"fe/v1/{self.branch_id}/+/+/config/desired", self._on_downlink, qos=1)
@@ -632,6 +649,28 @@ class EdgeAgent(ForwardingMixin):
             channel="config/reported",
         )
         log.info("edge %s: registry v%d with %d devices", self.edge_id, version, len(entries))
+
+    def _on_counters(self, message: Message) -> None:
+        """The hall's counter map (retained ``edge.counters``): the skills the local queue
+        calls by; kept in the edge store, so it holds across restarts while offline."""
+        try:
+            env = decode_envelope(message.payload, max_skew_s=None, max_bytes=1024 * 1024)
+            if env.type != "edge.counters":
+                raise ValueError(f"unexpected type {env.type}")
+            counter_map = CounterMap.from_dict(env.data)
+        except (ProtocolError, ValueError) as exc:
+            log.warning("edge %s: counter map refused: %s", self.edge_id, exc)
+            return
+        if self._queue is None:
+            return
+        if self.queue.set_counter_map(counter_map):
+            self.stats.add("counter_map_syncs")
+            log.info(
+                "edge %s: counter map v%d with %d counters",
+                self.edge_id,
+                counter_map.version,
+                len(counter_map.counters),
+            )
 
     def _on_downlink(self, message: Message) -> None:
         """Commands and desired configs from the centre, relayed unchanged to the device."""

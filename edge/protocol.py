@@ -38,8 +38,20 @@ DEVICE_TYPES = frozenset(
 )
 # "receipt" is an extension (docs/iot.md): central -> edge, the envelope ids the centre has
 # stored (or deliberately dropped), so the edge's outbox keeps a message until then.
+# "config/counters" too: central -> edge, retained, the hall's counter map (counter id ->
+# skills and caller device) that the edge's offline queue calls by.
 CHANNELS = frozenset(
-    {"telemetry", "event", "state", "cmd", "ack", "config/desired", "config/reported", "receipt"}
+    {
+        "telemetry",
+        "event",
+        "state",
+        "cmd",
+        "ack",
+        "config/desired",
+        "config/reported",
+        "config/counters",
+        "receipt",
+    }
 )
 ACK_STATUSES = frozenset({"ok", "rejected", "failed"})
 

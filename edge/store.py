@@ -6,8 +6,9 @@
   (PUBACK); so an edge restart or a long outage loses nothing; replays are marked historical.
 - ``registry``: the branch's devices as last synced from the centre (type, status, password
   hash, edge key), so the edge can start and admit devices while the centre is unreachable.
-- ``tickets``: the local queue (edge/localqueue.py).
-- ``kv``: small counters (the edge's own seq, the queue's daily numbers, registry version).
+- ``tickets``: the local queue (edge/localqueue.py), with each ticket's category.
+- ``kv``: small counters (the edge's own seq, the queue's daily numbers, registry version) and
+  the hall's counter map as last synced from the centre.
 
 Writes are group-committed: one transaction per ``group_rows`` rows or ``group_s`` seconds,
 whichever comes first (the forwarder also commits what is due on every turn), because a commit
@@ -55,11 +56,18 @@ CREATE TABLE IF NOT EXISTS tickets (
     counter_id TEXT,
     issued_at TEXT NOT NULL,
     called_at TEXT,
-    day TEXT NOT NULL
+    day TEXT NOT NULL,
+    category TEXT NOT NULL DEFAULT 'normal'
 );
 CREATE INDEX IF NOT EXISTS ix_tickets_status ON tickets (status, id);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# Columns added after a release: (table, column, definition), added in place to an existing
+# edge database when it opens (SQLite's ADD COLUMN is atomic and keeps every row).
+_ADDED_COLUMNS = (
+    ("outbox", "envelope_id", "TEXT"),  # receipts
+    ("tickets", "category", "TEXT NOT NULL DEFAULT 'normal'"),  # the hall's priority rules
+)
 
 
 @dataclass(frozen=True)
@@ -115,9 +123,10 @@ class EdgeStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.execute("PRAGMA busy_timeout=5000")
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
-        if columns and "envelope_id" not in columns:  # an outbox from before receipts
-            self._db.execute("ALTER TABLE outbox ADD COLUMN envelope_id TEXT")
+        for table, column, ddl in _ADDED_COLUMNS:  # an edge database from an older version
+            columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if columns and column not in columns:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}")
         self._db.executescript(_SCHEMA)
         self._count = self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]
         self.group_rows, self.group_s = max(1, group_rows), group_s

@@ -20,11 +20,13 @@ from flask_smorest import Blueprint
 
 from backend.branch import counters, fleet, queue, rules, runtime, stats
 from backend.branch.cash import service as cash
+from backend.branch.cash import veins
 from backend.branch.cash.rules import STATUSES as CASH_STATUSES
 from backend.branch.chart import flow_chart_png, flow_page_html
 from backend.branch.face import service as face
 from backend.branch.runtime import Hall
 from backend.platform.context import SYSTEM
+from backend.platform.db import run_in_transaction
 from backend.platform.errors import ValidationFailed
 from miniapp_api.common import PageArgs, StrictSchema, current_actor, db
 
@@ -56,7 +58,14 @@ def _hall_for(ext) -> Hall:
     override = ext.extras.get("branch_hall")
     if isinstance(override, Hall):
         return override
-    return Hall(live=ext.live, send_command=_sender(ext), secret_key=ext.config.secret_key)
+    # One board coalescer per app: the Halls of requests and the ingest's share its timers.
+    boards = ext.extras.setdefault("branch_boards", runtime.BoardCoalescer())
+    return Hall(
+        live=ext.live,
+        send_command=_sender(ext),
+        secret_key=ext.config.secret_key,
+        boards=boards,
+    )
 
 
 def hall() -> Hall:
@@ -255,6 +264,10 @@ class AdvanceIn(StrictSchema):
     percentage = ma.fields.Integer(required=True, validate=ma.validate.Range(1, 100))
 
 
+class ResumeIn(StrictSchema):
+    exclude_rejecting = ma.fields.Boolean(load_default=False)
+
+
 class CashTaskIn(StrictSchema):
     device_id = ma.fields.String(required=True)
     loaders = ma.fields.List(ma.fields.Integer(), required=True)
@@ -320,6 +333,43 @@ class CancelIn(StrictSchema):
 
 class ReviewIn(StrictSchema):
     note = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
+
+
+class VeinConsentIn(StrictSchema):
+    text_version = ma.fields.String(load_default=veins.CONSENT_TEXT_VERSION)
+
+
+class VeinConsentOut(ma.Schema):
+    status = ma.fields.String(metadata={"enum": ["none", "granted", "withdrawn"]})
+    text_version = ma.fields.String(allow_none=True)
+    granted_at = ma.fields.String(allow_none=True)
+    withdrawn_at = ma.fields.String(allow_none=True)
+    enrolments = ma.fields.Integer(metadata={"description": "locks capturing or holding my vein"})
+
+
+class EnrolmentIn(StrictSchema):
+    loader_id = ma.fields.Integer(
+        required=True, metadata={"description": "user id of a consenting loader of the branch"}
+    )
+
+
+class EnrolmentOut(ma.Schema):
+    lock_id = ma.fields.String()
+    branch_id = ma.fields.String()
+    loader_id = ma.fields.Integer(allow_none=True)
+    username = ma.fields.String(metadata={"description": "the loader's id on the lock"})
+    status = ma.fields.String(metadata={"enum": list(veins.STATUSES)})
+    captures = ma.fields.Integer()
+    captures_needed = ma.fields.Integer()
+    requested_at = ma.fields.String()
+    enrolled_at = ma.fields.String(allow_none=True)
+    failure_reason = ma.fields.String(allow_none=True)
+    revoke_requested_at = ma.fields.String(allow_none=True)
+
+
+class EnrolmentPage(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(EnrolmentOut))
+    next_cursor = ma.fields.String(allow_none=True)
 
 
 # --------------------------------------------------------------------------- queue
@@ -663,8 +713,8 @@ class Rollouts(MethodView):
 class RolloutOne(MethodView):
     @blp.response(200, RolloutOut)
     def get(self, rollout_id):
-        """The rollout and its health per device (admin)"""
-        return fleet.rollout_view(db(), current_actor(), rollout_id)
+        """The rollout and its health per device (admin); halts it if devices reject it"""
+        return fleet.get_rollout(db(), current_actor(), hall(), rollout_id, now())
 
 
 @blp.route("/fleet/rollouts/<int:rollout_id>/advance")
@@ -672,8 +722,21 @@ class RolloutAdvance(MethodView):
     @blp.arguments(AdvanceIn)
     @blp.response(200, RolloutOut)
     def post(self, data, rollout_id):
-        """Grow the rollout to a larger percentage (admin)"""
-        return fleet.advance_rollout(db(), current_actor(), rollout_id, data["percentage"], now())
+        """Grow the rollout to a larger percentage (admin); 422 rollout_halted when halted"""
+        the_hall, at = hall(), now()
+        try:
+            return fleet.advance_rollout(
+                db(), current_actor(), rollout_id, data["percentage"], at, the_hall
+            )
+        except fleet.RolloutHalted:
+            # The 422 rolls the request back; a halt found just now must stay (as auth keeps a
+            # login failure). End the request's transaction first: on SQLite it holds the lock.
+            db().rollback()
+            run_in_transaction(
+                current_app.extensions["finedge"].session_factory,
+                lambda s: fleet.halt_if_rejecting(s, the_hall, rollout_id, at, source="advance"),
+            )
+            raise
 
 
 @blp.route("/fleet/rollouts/<int:rollout_id>/rollback")
@@ -681,7 +744,24 @@ class RolloutRollback(MethodView):
     @blp.response(200, RolloutOut)
     def post(self, rollout_id):
         """Give every device of the rollout its previous values back (admin)"""
-        return fleet.rollback_rollout(db(), current_actor(), rollout_id, now())
+        return fleet.rollback_rollout(db(), current_actor(), rollout_id, now(), hall())
+
+
+@blp.route("/fleet/rollouts/<int:rollout_id>/resume")
+class RolloutResume(MethodView):
+    @blp.arguments(ResumeIn)
+    @blp.response(200, RolloutOut)
+    def post(self, data, rollout_id):
+        """Continue a halted rollout (admin): 422 rollout_still_rejected while devices reject
+        the template, unless exclude_rejecting rolls those devices back"""
+        return fleet.resume_rollout(
+            db(),
+            current_actor(),
+            hall(),
+            rollout_id,
+            now(),
+            exclude_rejecting=data["exclude_rejecting"],
+        )
 
 
 @blp.route("/branches/<string:branch_id>/fleet")
@@ -778,3 +858,59 @@ class CashTaskReview(MethodView):
         return cash.review_task(
             db(), current_actor(), hall(), task_id, note=data["note"], now=now()
         )
+
+
+# --------------------------------------------------------------------------- vein enrolment
+
+
+@blp.route("/vein/consent")
+class VeinConsent(MethodView):
+    @blp.response(200, VeinConsentOut)
+    def get(self):
+        """My finger-vein consent (loader)"""
+        return veins.get_consent(db(), current_actor())
+
+    @blp.arguments(VeinConsentIn)
+    @blp.response(200, VeinConsentOut)
+    def post(self, data):
+        """Record my consent to finger-vein enrolment on the branch's locks (loader)"""
+        return veins.grant_consent(
+            db(), current_actor(), text_version=data["text_version"], now=now()
+        )
+
+
+@blp.route("/vein/consent/withdraw")
+class VeinConsentWithdraw(MethodView):
+    @blp.response(200, VeinConsentOut)
+    def post(self):
+        """Withdraw consent: every lock is told to delete my vein template (loader)"""
+        return veins.withdraw_consent(db(), current_actor(), hall(), now=now())
+
+
+@blp.route("/locks/<string:lock_id>/enrolments")
+class LockEnrolments(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, EnrolmentPage)
+    def get(self, args, lock_id):
+        """Loaders enrolled on the lock (branch staff; a loader sees only their own)"""
+        page = veins.list_enrolments(
+            db(), current_actor(), lock_id, limit=args["limit"], cursor=args["cursor"]
+        )
+        return {
+            "items": [veins.enrolment_view(row) for row in page.items],
+            "next_cursor": page.next_cursor,
+        }
+
+    @blp.arguments(EnrolmentIn)
+    @blp.response(202, EnrolmentOut)
+    def post(self, data, lock_id):
+        """Enrol a consenting loader (teller): the lock captures the vein, which never leaves it"""
+        return veins.request_enrolment(db(), current_actor(), hall(), lock_id, data["loader_id"])
+
+
+@blp.route("/locks/<string:lock_id>/enrolments/<int:loader_id>")
+class LockEnrolmentOne(MethodView):
+    @blp.response(202, EnrolmentOut)
+    def delete(self, lock_id, loader_id):
+        """Remove a loader from the lock (teller): revoking until the lock confirms"""
+        return veins.revoke_enrolment(db(), current_actor(), hall(), lock_id, loader_id)

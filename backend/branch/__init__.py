@@ -12,7 +12,8 @@ Modules (docs/branch.md tells the whole story):
 - ``cash``: task-bound cash loading with vein locks (maker-checker, one-time unlock, ledger)
 - ``events``: ``on_device_event``, the inbound port the device ingest calls
 - ``devices_port``: the one door into backend/devices; ``runtime``: pushes and commands
-  after commit; ``access``: who sees which branch; ``jobs``, ``seed``, ``hooks``
+  after commit; ``access``: who sees which branch; ``edge_counters``: the counter map synced
+  to the branch edge; ``jobs``, ``seed``, ``hooks``
 
 Importing the package installs its hooks into the device area (the safe-door probe).
 """

@@ -1,5 +1,6 @@
 """The hall's one door into the device area (backend/devices): read the registry and the live
-view of devices, change a twin's desired configuration, raise device alarms.
+view of devices, change a twin's desired configuration, raise device alarms, read back a
+command the hall sent (to understand the device's ack).
 
 Everything the hall knows about devices goes through these few functions, so that a change in
 the device area touches this module only.
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.devices import service as devices
-from backend.devices.models import Device
+from backend.devices.models import Device, DeviceCommand
 from backend.devices.rules import AlarmSignal
 from backend.platform.context import Actor
 
@@ -103,3 +104,15 @@ def raise_alarm(
         return None
     session.flush()
     return devices.alarm_view(alarm, device.device_id)
+
+
+def command_sent(
+    session: Session, device_id: str, command_id: str
+) -> tuple[str, dict[str, Any]] | None:
+    """(name, args) of a command sent to this device, or None if it is not one of its own."""
+    row = session.execute(
+        select(DeviceCommand.name, DeviceCommand.args)
+        .join(Device, Device.id == DeviceCommand.device_pk)
+        .where(DeviceCommand.command_id == command_id, Device.device_id == device_id)
+    ).first()
+    return (row[0], dict(row[1] or {})) if row is not None else None

@@ -6,10 +6,14 @@ dispatches by device type and message type; anything the hall does not care abou
 
     edge    queue.ticket_issued/called/done     -> reconcile.apply_edge_event
     lock    lock.verification, lock.unlocked    -> cash.flow
+    lock    lock.capture, lock.enrolled, lock.enrol_failed, lock.revoked, and acks of the
+            hall's lock.enroll / lock.revoke    -> cash.veins (finger-vein enrolment)
     cash    cash.exchange_*, cash.replenished, cash.safe_door_*   -> cash.flow
     camera  camera.face {encoding}              -> face.service.identify_at_door
     counter counter.transaction                 -> smart-counter statistics
+    counter config/reported (rejected keys)     -> fleet.on_config_reported: halts a rollout
     any device linked to a counter: device.death / device.birth on ``state`` -> re-routing
+    display device.birth on ``state``           -> the current queue board (display.queue)
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.branch import counters, reconcile, runtime
-from backend.branch.cash import flow
+from backend.branch import counters, fleet, queue, reconcile, runtime
+from backend.branch.cash import flow, veins
 from backend.branch.models import HallCounter, SmartCounterDaily
 from backend.branch.queue import get_hall, local_day
 from backend.branch.runtime import Hall
@@ -92,7 +96,14 @@ def _dispatch(
     except ProtocolError:
         at = now
     if channel == "state":
+        if device_type == "display" and type_ == "device.birth":
+            # only the birth: the display's own state messages must not echo a board back
+            return queue.show_board_to(session, hall, branch_id, device_id, now)
         return _state(session, hall, branch_id, device_id, type_, data, now)
+    if channel == "config/reported" and device_type == fleet.DEVICE_TYPE:
+        return fleet.on_config_reported(session, hall, device_id, now)
+    if channel == "ack" and device_type == "lock":
+        return veins.on_ack(session, hall, device_id, data, now)
     if channel != "event":
         return None
     if device_type == "edge" and type_ in reconcile.EDGE_QUEUE_EVENTS:
@@ -101,6 +112,8 @@ def _dispatch(
         return flow.on_verification(session, hall, device_id, data, now)
     if device_type == "lock" and type_ == "lock.unlocked":
         return flow.on_unlocked(session, hall, device_id, data, min(now, at))
+    if device_type == "lock" and type_ in veins.LOCK_EVENTS:
+        return veins.on_lock_event(session, hall, device_id, type_, data, now)
     if device_type == "cash" and type_ in flow.CASH_EVENTS:
         return flow.on_cash_event(session, hall, device_id, type_, data, now)
     if device_type == "camera" and type_ == "camera.face":

@@ -1,6 +1,7 @@
 """What the hall plugs into the device area: the answer to "is a cash task open for this
-machine?" (the safe-door rule) and the hall's handler of uplinks (events.on_device_event), which
-the device ingest calls for every new uplink inside its storing transaction."""
+machine?" (the safe-door rule), the hall's handler of uplinks (events.on_device_event), which
+the device ingest calls for every new uplink inside its storing transaction, and the counter
+map the hub syncs to the branch edge (edge_counters.counter_map)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from backend.branch.cash.service import open_task_for_device
 
 
 def install() -> None:
+    from backend.branch.edge_counters import counter_map
     from backend.branch.events import on_device_event
     from backend.devices import hooks as device_hooks
 
     device_hooks.set_cash_task_probe(open_task_for_device)
     device_hooks.add_uplink_handler(on_device_event)
+    device_hooks.set_counter_map_provider(counter_map)

@@ -1,4 +1,5 @@
-"""Scheduled hall jobs: remote tickets never checked in expire; unused unlocks are voided."""
+"""Scheduled hall jobs: remote tickets never checked in expire; unused unlocks are voided;
+vein revocations are sent again until the locks confirm."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from backend.branch import runtime
 from backend.branch.cash.flow import expire_unlocks
+from backend.branch.cash.veins import resend_revocations
 from backend.branch.queue import expire_remote_tickets
 from backend.platform.jobs import registry
 
@@ -22,3 +24,10 @@ def expire_remote(session: Session, now: datetime) -> dict:
 def expire_cash_unlocks(session: Session, now: datetime) -> dict:
     """One-time unlocks not used within 120 s are voided (the lock is disarmed)."""
     return {"expired": expire_unlocks(session, runtime.current(), now)}
+
+
+@registry.job("branch.vein_revocations", every_s=60)
+def vein_revocations(session: Session, now: datetime) -> dict:
+    """Vein revocations the locks have not confirmed are sent again (every 60 s); capture
+    requests no lock answered end as failed."""
+    return resend_revocations(session, runtime.current(), now)

@@ -13,6 +13,9 @@
   the 128-d vector; deleted on withdrawal), ``FaceSighting`` (a consenting client recognised).
 - ``FleetTemplate``, ``FleetRollout``, ``FleetRolloutDevice`` (what each device had before).
 - ``CashTask``: a cash-loading task and everything the device flow reported.
+- ``VeinConsent`` (a loader's history of grants and withdrawals) and ``VeinEnrolment`` (the
+  centre's record that a lock holds a loader's vein: requested, enrolled, being revoked,
+  failed). The template itself never leaves the lock; no table here holds biometric data.
 """
 
 from __future__ import annotations
@@ -217,7 +220,7 @@ class FleetRollout(Base):
     template_id: Mapped[int] = mapped_column(ForeignKey("branch_fleet_templates.id"))
     branch_id: Mapped[str | None] = mapped_column(String(20))  # None: every branch
     percentage: Mapped[int]
-    status: Mapped[str] = mapped_column(String(12))  # running | completed | rolled_back
+    status: Mapped[str] = mapped_column(String(12))  # running | halted | completed | rolled_back
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -271,4 +274,46 @@ class CashTask(Base):
     closed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class VeinConsent(Base):
+    __tablename__ = "branch_vein_consents"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10))  # granted | withdrawn
+    text_version: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))
+    granted_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]
+
+
+class VeinEnrolment(Base):
+    """One loader on one lock, as the centre knows it; ``username`` is the lock's loader id.
+
+    ``user_id`` is empty only for a stray the lock reported without a request (being revoked).
+    """
+
+    __tablename__ = "branch_vein_enrolments"
+    __table_args__ = (
+        UniqueConstraint("lock_id", "username", name="uq_branch_vein_enrolments_lock_loader"),
+        Index("ix_branch_vein_enrolments_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    branch_id: Mapped[str] = mapped_column(String(20), index=True)
+    lock_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    username: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(10))  # capturing | enrolled | revoking | failed
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("branch_vein_consents.id"))
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime]
+    captures: Mapped[int] = mapped_column(default=0)
+    enrolled_at: Mapped[datetime | None]
+    failure_reason: Mapped[str | None] = mapped_column(String(80))
+    revoke_requested_at: Mapped[datetime | None]
+    revoke_sent_at: Mapped[datetime | None]
+    revoke_attempts: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime]

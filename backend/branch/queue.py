@@ -8,7 +8,9 @@ Counters call them (counters.py). The order is rules.py's: priority with aging.
 Every change locks the branch's ``BranchHall`` row first (``lock_hall``), so changes of one
 branch are serialised: two counters calling at once never take the same ticket and ticket
 numbers never repeat. After the change, ``queue_changed`` pushes ``queue.update``: the full
-picture to the branch's staff room, each client's own position to that client.
+picture to the branch's staff room, each client's own position to that client; and the public
+board derived from that same picture (``display_board``: ticket numbers only) to the hall
+displays as ``display.queue``, coalesced to one a second (runtime.BoardCoalescer).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.branch import rules
+from backend.branch import devices_port, rules
 from backend.branch.access import (
     QUEUE_STAFF_ROLES,
     can_see_branch,
@@ -53,6 +55,7 @@ from backend.platform.live import rooms_for
 
 STATS_WINDOW = timedelta(days=14)
 STATS_SAMPLES = 50
+BOARD_NEXT = 3  # ticket numbers per service on the hall display's board
 
 
 # --------------------------------------------------------------------------- hall and day
@@ -315,6 +318,55 @@ def queue_view(session: Session, actor: Actor, branch_id: str, now: datetime) ->
     }
 
 
+def display_board(picture: dict[str, Any]) -> dict[str, Any]:
+    """The hall display's board (``display.queue``), from the staff picture (``queue_picture``):
+    per service the tickets waiting in the hall, the next numbers in call order and the wait a
+    new ticket can expect; which ticket each counter serves. A public screen: ticket numbers
+    only, never a client's name or id."""
+    waiting = [t for t in picture["tickets"] if t["status"] == "waiting"]
+    return {
+        "version": picture["version"],
+        "updated_at": picture["at"],
+        "services": [
+            {
+                "service": svc["service"],
+                "letter": rules.SERVICES[svc["service"]][1],
+                "waiting": svc["waiting"],
+                "next": [t["ticket_no"] for t in waiting if t["service"] == svc["service"]][
+                    :BOARD_NEXT
+                ],
+                "estimated_wait_s": svc["estimated_wait_s"],
+            }
+            for svc in picture["services"]
+        ],
+        "serving": [
+            {"counter_id": c["counter_id"], "ticket_no": c["serving"]}
+            for c in picture["counters"]
+            if c["serving"] is not None
+        ],
+    }
+
+
+def active_displays(session: Session, branch_id: str) -> list[str]:
+    return [
+        d.device_id
+        for d in devices_port.devices_of(session, branch_id, "display")
+        if d.status == "active"
+    ]
+
+
+def show_board_to(
+    session: Session, hall: Hall, branch_id: str, device_id: str, now: datetime
+) -> str:
+    """A display came online (its birth): it gets the current board after the commit."""
+    version = session.scalar(
+        select(BranchHall.queue_version).where(BranchHall.branch_id == branch_id)
+    )
+    picture = queue_picture(snapshot(session, branch_id, now), branch_id, version or 0)
+    hall.show_board(session, branch_id, picture["version"], display_board(picture), [device_id])
+    return "board_sent"
+
+
 def queue_changed(session: Session, hall: Hall, branch_id: str, now: datetime) -> Snapshot:
     """Bump the branch's queue version and push ``queue.update`` (after commit); the snapshot
     it pushed, for the caller's answer."""
@@ -337,6 +389,9 @@ def queue_changed(session: Session, hall: Hall, branch_id: str, now: datetime) -
                 },
                 rooms_for(users=[ticket.client_user_id]),
             )
+    displays = active_displays(session, branch_id) if hall.send_command is not None else []
+    if displays:
+        hall.show_board(session, branch_id, row.queue_version, display_board(picture), displays)
     return snap
 
 

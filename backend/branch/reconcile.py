@@ -4,15 +4,16 @@ The edge (edge/localqueue.py) issues kiosk tickets and serves the callers at the
 keeps doing so while its uplink is down. Each change is an event on the edge's own topic,
 stored and forwarded in order once the uplink is back (marked ``historical``):
 
-    queue.ticket_issued  {ticket_no, service, issued_at, request_id, kiosk_id, ...}
+    queue.ticket_issued  {ticket_no, service, category, issued_at, request_id, kiosk_id, ...}
     queue.ticket_called  {ticket_no, issued_at, counter_id, called_at, caller_id, ...}
     queue.ticket_done    {ticket_no, issued_at, counter_id, ...}
 
 Applying them is idempotent: a ticket is identified by (branch, the local day of its
 ``issued_at``, ticket_no) and, for kiosk requests, by its request id; a repeated or late event
 changes nothing, a call for a ticket whose issue never arrived creates it (nothing is lost),
-and times are the edge's, so statistics see the hall as it was. Kiosk numbers (A001) and
-central numbers (RA001, SA001) never collide (rules.CHANNEL_PREFIX).
+and times are the edge's, so statistics see the hall as it was, as is the category the kiosk
+sent (normal when absent or unknown: an older edge). Kiosk numbers (A001) and central numbers
+(RA001, SA001) never collide (rules.CHANNEL_PREFIX).
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ def _ensure_ticket(
             return ticket, False
     if service not in rules.SERVICES:
         return None, False
+    category = data.get("category")
+    if category not in rules.CATEGORIES:
+        category = "normal"
     ticket = Ticket(
         branch_id=branch_id,
         day=day,
@@ -85,7 +89,7 @@ def _ensure_ticket(
         service=service,
         original_service=service,
         channel="kiosk",
-        category="normal",
+        category=category,
         boost_s=0,
         status="waiting",
         request_id=request_key,
@@ -103,7 +107,13 @@ def _ensure_ticket(
         "branch.ticket_issued",
         "branch_ticket",
         ticket.id,
-        after={"ticket_no": ticket_no, "service": service, "channel": "kiosk", "edge": edge_id},
+        after={
+            "ticket_no": ticket_no,
+            "service": service,
+            "category": category,
+            "channel": "kiosk",
+            "edge": edge_id,
+        },
     )
     return ticket, True
 

@@ -1,38 +1,67 @@
-"""Pure queue rules: services, ticket numbers, priority with aging, choice at a counter, and the
-estimated wait. Standard library only, so the branch edge can run the same rules offline.
+"""Pure queue rules of the hall.
 
-Priority with aging. A waiting ticket's score is the seconds it has waited plus a bounded bonus:
-
-    score = (now - queued_at) + CATEGORY_BONUS_S[category] + boost_s
-
-Every score grows at the same rate, so the order between two tickets never changes while both
-wait, and a ticket can only be overtaken by tickets queued less than ``MAX_LEAD_S`` (the largest
-bonus plus the largest boost) after it. Nobody starves: a normal client is called before
-anybody, VIP or not, who arrives more than MAX_LEAD_S after them. ``queued_at`` survives a
-transfer, so a transferred client keeps the time already waited, and ``boost_s`` raises them
-further (TRANSFER_BOOST_S into the new service, RETURN_BOOST_S back into the first one).
+The rules the branch edge runs too (services, categories and bonuses, priority with aging,
+``MAX_LEAD_S``, ``QueueItem``, the choice at a counter, the estimated wait) live in
+``edge/queue_rules.py``, which the edge may import (it may not import backend.branch), and are
+re-exported here: one implementation, the same order offline and at the centre. What only the
+centre needs stays here: channel prefixes of centrally issued tickets, the appointment window,
+statuses, live service-time means and percentiles.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-# code -> (name, ticket letter, default service time in seconds)
-SERVICES: dict[str, tuple[str, str, int]] = {
-    "cash": ("Cash", "A", 180),
-    "account": ("Accounts and cards", "B", 420),
-    "loan": ("Loans", "C", 900),
-    "wealth": ("Wealth management", "D", 900),
-    "corporate": ("Corporate banking", "E", 600),
-}
-CATEGORIES = ("normal", "appointment", "elderly", "vip")
-CATEGORY_BONUS_S = {"normal": 0, "appointment": 600, "elderly": 600, "vip": 900}
-TRANSFER_BOOST_S = 600
-RETURN_BOOST_S = 1200
-MAX_LEAD_S = max(CATEGORY_BONUS_S.values()) + max(TRANSFER_BOOST_S, RETURN_BOOST_S)
+from edge.queue_rules import (
+    CATEGORIES,
+    CATEGORY_BONUS_S,
+    MAX_LEAD_S,
+    RETURN_BOOST_S,
+    SERVICES,
+    TRANSFER_BOOST_S,
+    Estimate,
+    QueueItem,
+    bonus,
+    choose_next,
+    estimate,
+    format_ticket_no,
+    order,
+    score,
+    servers_for,
+    service_letter,
+)
+
+__all__ = [
+    "APPOINTMENT_EARLY",
+    "APPOINTMENT_LATE",
+    "CATEGORIES",
+    "CATEGORY_BONUS_S",
+    "CHANNELS",
+    "CHANNEL_PREFIX",
+    "MAX_LEAD_S",
+    "MIN_SAMPLES",
+    "OPEN_STATUSES",
+    "QUEUED_STATUSES",
+    "RETURN_BOOST_S",
+    "SERVICES",
+    "TRANSFER_BOOST_S",
+    "Estimate",
+    "QueueItem",
+    "arrival_category",
+    "blend_mean",
+    "bonus",
+    "choose_next",
+    "estimate",
+    "format_ticket_no",
+    "order",
+    "percentile",
+    "score",
+    "servers_for",
+    "service_letter",
+    "ticket_prefix",
+]
 
 CHANNELS = ("remote", "kiosk", "staff")
 # Centrally issued tickets carry a channel letter, so they never collide with the numbers the
@@ -50,45 +79,8 @@ QUEUED_STATUSES = ("remote", "waiting")
 MIN_SAMPLES = 5
 
 
-@dataclass(frozen=True)
-class QueueItem:
-    id: int
-    service: str
-    category: str
-    boost_s: int
-    queued_at: datetime
-    status: str  # remote | waiting
-
-
 def ticket_prefix(service: str, channel: str) -> str:
-    return CHANNEL_PREFIX[channel] + SERVICES[service][1]
-
-
-def format_ticket_no(prefix: str, number: int) -> str:
-    return f"{prefix}{number:03d}"
-
-
-def bonus(category: str) -> int:
-    return CATEGORY_BONUS_S.get(category, 0)
-
-
-def score(item: QueueItem, now: datetime) -> float:
-    return (now - item.queued_at).total_seconds() + bonus(item.category) + item.boost_s
-
-
-def order(items: Iterable[QueueItem], now: datetime) -> list[QueueItem]:
-    """Call order: highest score first; ties by queue time, then by id (stable)."""
-    return sorted(items, key=lambda i: (-score(i, now), i.queued_at, i.id))
-
-
-def choose_next(
-    items: Iterable[QueueItem], skills: Sequence[str], now: datetime
-) -> QueueItem | None:
-    """The ticket a counter with ``skills`` calls next: among tickets in the hall (remote ones
-    are held until they check in) of a service it serves, the highest score."""
-    eligible = [i for i in items if i.status == "waiting" and i.service in skills]
-    ranked = order(eligible, now)
-    return ranked[0] if ranked else None
+    return CHANNEL_PREFIX[channel] + service_letter(service)
 
 
 def arrival_category(
@@ -114,55 +106,6 @@ def blend_mean(samples: Sequence[float], default_s: float, min_samples: int = MI
     if n >= min_samples:
         return sum(samples) / n
     return (sum(samples) + default_s * (min_samples - n)) / min_samples
-
-
-def servers_for(service: str, counters: Iterable[tuple[str, Sequence[str]]]) -> int:
-    """Open counters that serve ``service``: (status, skills) pairs."""
-    return sum(1 for status, skills in counters if status == "open" and service in skills)
-
-
-@dataclass(frozen=True)
-class Estimate:
-    position: int
-    estimated_wait_s: int
-    servers: int
-
-
-def estimate(
-    item: QueueItem,
-    queued: Sequence[QueueItem],
-    counters: Sequence[tuple[str, Sequence[str]]],
-    mean_service_s: dict[str, float],
-    now: datetime,
-    busy: int = 0,
-    *,
-    ranked: bool = False,
-) -> Estimate:
-    """Position among the tickets of the same service, and the wait: the work of every ticket
-    ahead that competes for the same counters, shared by the open counters of this service
-    (half a service for each client being served at those counters). ``ranked``: ``queued``
-    is already in call order."""
-    in_order = queued if ranked else order(queued, now)
-    serving = {
-        s
-        for status, skills in counters
-        if status == "open" and item.service in skills
-        for s in skills
-    }
-    serving.add(item.service)
-    position = 1
-    work = 0.0
-    for other in in_order:
-        if other.id == item.id:
-            break
-        if other.service == item.service:
-            position += 1
-        if other.service in serving:
-            work += mean_service_s.get(other.service, SERVICES[other.service][2])
-    servers = servers_for(item.service, counters)
-    work += busy * mean_service_s.get(item.service, SERVICES[item.service][2]) / 2
-    wait = work / max(servers, 1)
-    return Estimate(position, math.ceil(wait), servers)
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:

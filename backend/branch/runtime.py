@@ -6,12 +6,19 @@ change): ``Hall.emit`` and ``Hall.command`` queue them on the session and an ``a
 listener sends them. The composition root (``create_app``, ``finedge serve``) calls
 ``configure`` with the real emitter and the device command sender; HTTP views may also build a
 Hall per request. Tests pass their own (``RecordingEmitter``, ``RecordingCommands``).
+
+The hall displays' queue board (``display.queue``) also leaves after the commit, through a
+``BoardCoalescer``: at most one board per branch (so per display) per second, always the newest,
+and the last change always reaches the displays. Halls built per request share one coalescer
+(the app keeps it), so requests and the device ingest coalesce together.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,8 +35,24 @@ CommandSender = Callable[[str, str, dict[str, Any]], Any]
 _INFO_KEY = "branch_after_commit"
 
 
-def after_commit(session: Session, callback: Callable[[], None]) -> None:
-    """Run ``callback`` once the session's transaction commits (dropped on rollback)."""
+class _Keyed:
+    """An after-commit action of which only the last one queued per ``key`` runs."""
+
+    def __init__(self, key: object, func: Callable[[], None]) -> None:
+        self.key, self.func = key, func
+
+    def __call__(self) -> None:
+        self.func()
+
+
+def after_commit(
+    session: Session, callback: Callable[[], None], *, key: object | None = None
+) -> None:
+    """Run ``callback`` once the session's transaction commits (dropped on rollback). With a
+    ``key``, only the last callback queued under that key in the transaction runs (what the
+    transaction ends with, e.g. one display board per branch however many changes it made)."""
+    if key is not None:
+        callback = _Keyed(key, callback)
     pending: list[Callable[[], None]] = session.info.setdefault(_INFO_KEY, [])
     if not session.info.get(_INFO_KEY + "_hooked"):
         session.info[_INFO_KEY + "_hooked"] = True
@@ -40,7 +63,10 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
                 return  # a SAVEPOINT was released (the ledger uses them): not committed yet
             callbacks = list(sess.info.get(_INFO_KEY, []))
             sess.info[_INFO_KEY] = []
+            last = {f.key: f for f in callbacks if isinstance(f, _Keyed)}
             for func in callbacks:
+                if isinstance(func, _Keyed) and last[func.key] is not func:
+                    continue  # superseded by a later one of the same transaction
                 try:
                     func()
                 except Exception:  # a push or command must never undo a committed change
@@ -83,12 +109,119 @@ class RecordingCommands:
         return [(d, a) for d, n, a in self.sent if n == name]
 
 
+BOARD_COMMAND = "display.queue"
+BOARD_INTERVAL_S = 1.0
+Scheduler = Callable[[float, Callable[[], None]], None]
+
+
+def _thread_timer(delay_s: float, func: Callable[[], None]) -> None:
+    timer = threading.Timer(delay_s, func)
+    timer.daemon = True
+    timer.name = "branch-board"
+    timer.start()
+
+
+@dataclass
+class _BranchBoard:
+    version: int = -1
+    board: dict[str, Any] | None = None
+    sender: CommandSender | None = None
+    targets: set[str] = field(default_factory=set)  # displays still owed the newest board
+    last_sent: float | None = None
+    timer_armed: bool = False
+
+
+class BoardCoalescer:
+    """The newest queue board of each branch to its displays, at most once per ``interval_s``.
+
+    ``submit`` runs after a commit (any thread). The first board after a quiet second leaves
+    at once; boards submitted within the second after a send replace each other and the newest
+    leaves when the second is over (one timer per branch): a burst gives two boards, and the
+    last change is never lost. Newest means the highest queue version (bumped under the
+    branch's hall lock, so in commit order): a transaction whose after-commit ran late cannot
+    put an older board in front of a newer one. Sending is fire-and-forget (the sender does not
+    wait for acks); a failure is logged, never raised into the committing code or the timer.
+    ``clock`` and ``schedule`` are injectable so tests can drive time by hand.
+    """
+
+    def __init__(
+        self,
+        interval_s: float = BOARD_INTERVAL_S,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        schedule: Scheduler = _thread_timer,
+    ) -> None:
+        self.interval_s = interval_s
+        self._clock = clock
+        self._schedule = schedule
+        self._lock = threading.Lock()
+        self._branches: dict[str, _BranchBoard] = {}
+
+    def submit(
+        self,
+        branch_id: str,
+        version: int,
+        board: dict[str, Any],
+        targets: Iterable[str],
+        sender: CommandSender,
+    ) -> None:
+        with self._lock:
+            entry = self._branches.setdefault(branch_id, _BranchBoard())
+            if version >= entry.version:
+                entry.version, entry.board, entry.sender = version, board, sender
+            entry.targets.update(targets)
+            if entry.timer_armed or not entry.targets:
+                return
+            wait = 0.0
+            if entry.last_sent is not None:
+                wait = entry.last_sent + self.interval_s - self._clock()
+            if wait > 0:
+                entry.timer_armed = True
+                self._schedule(wait, lambda: self._due(branch_id))
+                return
+            batch = self._take(entry)
+        self._send(batch)
+
+    def flush(self) -> None:
+        """Send every board still waiting for its second now (shutdown, tests)."""
+        with self._lock:
+            batches = [self._take(e) for e in self._branches.values() if e.targets]
+        for batch in batches:
+            self._send(batch)
+
+    def _due(self, branch_id: str) -> None:
+        try:
+            with self._lock:
+                entry = self._branches[branch_id]
+                entry.timer_armed = False
+                batch = self._take(entry) if entry.targets else None
+            if batch is not None:
+                self._send(batch)
+        except Exception:  # a timer thread must never die loudly
+            log.exception("branch hall: board for %s not sent", branch_id)
+
+    def _take(self, entry: _BranchBoard):
+        targets, entry.targets = sorted(entry.targets), set()
+        entry.last_sent = self._clock()
+        return entry.sender, dict(entry.board or {}), targets
+
+    @staticmethod
+    def _send(batch) -> None:
+        sender, board, targets = batch
+        for device_id in targets:
+            try:
+                sender(device_id, BOARD_COMMAND, dict(board))
+            except Exception:
+                log.exception("branch hall: %s to %s not sent", BOARD_COMMAND, device_id)
+
+
 @dataclass
 class Hall:
     live: LiveEmitter = field(default_factory=_NoLive)
     send_command: CommandSender | None = None
     secret_key: str | None = None
     clock: Callable[[], datetime] = utcnow
+    boards: BoardCoalescer = field(default_factory=BoardCoalescer)
 
     def now(self, now: datetime | None = None) -> datetime:
         return now or self.clock()
@@ -103,6 +236,25 @@ class Hall:
             log.warning("command %s to %s not sent: no device link configured", name, device_id)
             return
         after_commit(session, lambda: sender(device_id, name, dict(args)))
+
+    def show_board(
+        self,
+        session: Session,
+        branch_id: str,
+        version: int,
+        board: dict[str, Any],
+        device_ids: list[str],
+    ) -> None:
+        """After the commit, hand the displays' board to the coalescer (``display.queue``)."""
+        sender = self.send_command
+        if sender is None or not device_ids:
+            return
+        targets = list(device_ids)
+        after_commit(
+            session,
+            lambda: self.boards.submit(branch_id, version, board, targets, sender),
+            key=(BOARD_COMMAND, branch_id, tuple(sorted(targets))),
+        )
 
     def key(self) -> str:
         if self.secret_key:

@@ -22,11 +22,18 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     ),
     "kiosk": ("kiosk.print_ticket",),
     "caller": ("caller.show_call",),
-    "display": ("display.show",),
+    "display": ("display.show", "display.queue"),
     "camera": (),
     "edge": (),
 }
 assert set(COMMANDS) == set(DEVICE_TYPES)
+
+# Commands that only put public information on a screen (a call, the queue board): they open
+# nothing and move nothing, so they are not audited, and their command rows are deleted a day
+# after they were made (job ``devices.prune_screen_commands``). A busy hall sends a board a
+# second to every display.
+SCREEN_COMMANDS = frozenset({"display.show", "display.queue", "caller.show_call"})
+SCREEN_COMMANDS_KEPT_S = 86400
 
 # provisioned -> active (first birth, or by hand) <-> maintenance; any -> retired (final).
 TRANSITIONS: dict[str, frozenset[str]] = {

@@ -9,12 +9,18 @@
   uplink (never for a duplicate), in arrival order, inside the transaction that stores it. A
   handler that raises is logged and skipped (it should use a SAVEPOINT for its own writes); what
   it must do after the commit (pushes, commands) it schedules itself.
+- the hall's counter map for a branch edge: ``set_counter_map_provider(provider)``;
+  ``provider(session, branch_id)`` answers the branch's counters as
+  ``[{"counter_id", "skills", "caller_id"}]`` (None: the branch has no hall configuration).
+  The hub publishes it retained to the branch's edge (``edge.counters`` on
+  ``config/counters``), whose offline queue calls by those skills. The hall registers it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -55,3 +61,18 @@ def remove_uplink_handler(handler: UplinkHandler) -> None:
 
 def uplink_handlers() -> tuple[UplinkHandler, ...]:
     return tuple(_uplink_handlers)
+
+
+CounterMapProvider = Callable[[Session, str], list[dict[str, Any]] | None]
+_counter_map_provider: CounterMapProvider | None = None
+
+
+def set_counter_map_provider(provider: CounterMapProvider | None) -> None:
+    """Install the hall's counter map (None: no map, the edges keep their last one)."""
+    global _counter_map_provider
+    _counter_map_provider = provider
+
+
+def counter_map(session: Session, branch_id: str) -> list[dict[str, Any]] | None:
+    provider = _counter_map_provider
+    return provider(session, branch_id) if provider is not None else None

@@ -11,6 +11,10 @@ restarts wait in the broker) that
   configuration (retained) whenever they change: at once after a change in this process
   (``poke``) and by polling the database every few seconds for changes made elsewhere
   (another backend process, ``finedge devices`` provisioning the demo);
+- publishes each branch's counter map (retained ``edge.counters`` on the edge's
+  ``config/counters``: counter id -> skills and caller device, from the hall through
+  ``hooks.counter_map``) at start and whenever it changes, found the same way, so the edge's
+  offline queue calls by the counters' skills;
 - sends each edge a receipt after every ingest batch (the envelope ids the centre now holds),
   on ``fe/v1/{branch}/edge/{edge_id}/receipt``: the edge's outbox keeps an uplink until then;
 - is the transport of the command dispatcher.
@@ -19,6 +23,8 @@ restarts wait in the broker) that
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import threading
 import time
@@ -29,7 +35,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.devices import service
+from backend.devices import hooks, service
 from backend.devices.commands import CommandDispatcher
 from backend.devices.ingest import IngestService, IngestSettings
 from backend.devices.models import Device
@@ -102,6 +108,7 @@ class DeviceHub:
         self._session = uuid.uuid4().hex
         self._published_registry: dict[str, int] = {}
         self._published_desired: dict[int, int] = {}
+        self._published_counters: dict[str, int] = {}
         self._edge_ids: dict[str, str] = {}
         self._cache_lock = threading.Lock()
 
@@ -196,6 +203,7 @@ class DeviceHub:
         with self._cache_lock:
             self._published_registry.clear()
             self._published_desired.clear()
+            self._published_counters.clear()
         self._wake.set()
 
     def poke(self) -> None:
@@ -244,7 +252,7 @@ class DeviceHub:
 
     def refresh(self) -> dict[str, int]:
         """Publish what changed since the last publish: branch registries, desired configs."""
-        published = {"registries": 0, "desired": 0}
+        published = {"registries": 0, "desired": 0, "counters": 0}
         with self.session_factory() as session:
             branches = service.branches_with_devices(session)
             if self.settings.branches is not None:
@@ -283,4 +291,32 @@ class DeviceHub:
                 with self._cache_lock:
                     self._published_desired[device.id] = device.desired_version
                 published["desired"] += 1
+            for branch_id in branches:
+                published["counters"] += self._publish_counter_map(session, branch_id)
         return published
+
+    def _publish_counter_map(self, session: Session, branch_id: str) -> int:
+        """The branch's counter map, retained, when it differs from the one last published.
+        Its version is a fingerprint of the content (equal maps, equal versions)."""
+        try:
+            counters = hooks.counter_map(session, branch_id)
+        except Exception:  # the hall's failure must not stop registries and configs
+            log.exception("device hub: counter map of %s not built", branch_id)
+            session.rollback()
+            return 0
+        if counters is None:
+            return 0
+        canonical = json.dumps(counters, sort_keys=True, separators=(",", ":"))
+        version = int.from_bytes(hashlib.sha256(canonical.encode()).digest()[:6], "big")
+        with self._cache_lock:
+            if self._published_counters.get(branch_id) == version:
+                return 0
+        edge_id = self._edge_ids.get(branch_id) or self._edge_id(session, branch_id)
+        self.publish(
+            build_topic(branch_id, "edge", edge_id, "config/counters"),
+            encode(make_envelope("edge.counters", {"version": version, "counters": counters}, 0)),
+            retain=True,
+        )
+        with self._cache_lock:
+            self._published_counters[branch_id] = version
+        return 1

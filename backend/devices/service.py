@@ -8,10 +8,10 @@ commands.py runs its own short transactions around the publish).
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from backend.devices import catalog
@@ -163,13 +163,26 @@ def create_command(
     )
     session.add(command)
     session.flush()
-    audit.record(
-        session,
-        actor,
-        "device.command",
-        "device",
-        device_id,
-        None,
-        {"command_id": command_id, "name": name, "args": args},
-    )
+    if name not in catalog.SCREEN_COMMANDS:
+        audit.record(
+            session,
+            actor,
+            "device.command",
+            "device",
+            device_id,
+            None,
+            {"command_id": command_id, "name": name, "args": args},
+        )
     return command, device, True
+
+
+def prune_screen_commands(session: Session, now: datetime) -> int:
+    """Delete the rows of screen commands (catalog.SCREEN_COMMANDS) older than a day."""
+    cutoff = now - timedelta(seconds=catalog.SCREEN_COMMANDS_KEPT_S)
+    result = session.execute(
+        delete(DeviceCommand).where(
+            DeviceCommand.name.in_(sorted(catalog.SCREEN_COMMANDS)),
+            DeviceCommand.created_at < cutoff,
+        )
+    )
+    return int(result.rowcount or 0)

@@ -1,10 +1,15 @@
 """The whole cash-loading scenario over MQTT with the simulators (devices -> branch edge ->
 central broker -> ingest -> hall -> signed commands back), and the negative cases that live on
 the wire: an expired and a replayed unlock command are refused by the lock itself, the used
-code opens nothing, and the safe door opened without a task raises a critical alarm."""
+code opens nothing, and the safe door opened without a task raises a critical alarm.
+
+The loaders are enrolled as on a real finger-vein lock: they consent, a teller asks the lock
+(``lock.enroll``), each presents a finger three times at the lock, which keeps the template;
+nothing of it reaches the centre (audit log, device commands, stored messages)."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from contextlib import ExitStack
@@ -17,9 +22,10 @@ from sqlalchemy import select
 from backend.branch.cash import booking
 from backend.branch.models import CashTask
 from backend.devices.commands import signed_command_payload
-from backend.devices.models import DeviceAlarm
+from backend.devices.models import DeviceAlarm, DeviceCommand, DeviceMessage
 from backend.identity import service as identity
 from backend.identity.models import Org, User
+from backend.platform.audit import AuditRecord
 from backend.platform.context import SYSTEM
 from backend.platform.db import session_scope
 from backend.platform.mqtt import MqttClient
@@ -103,15 +109,25 @@ def test_cash_loading_over_mqtt(make_app, hall_url, tmp_path):
         )
         spy.connect(10)
         stack.callback(spy.close)
-        for loader in ("la", "lb"):  # the loaders' veins were enrolled on the lock beforehand
-            view, _ = hub.commands.send(
-                SYSTEM,
-                lock_id,
-                "lock.enroll",
-                {"loader_id": names[loader], "template": f"t-{loader}"},
-                wait_s=5,
+        # enrolment at the lock: consent, the teller's request, three captures each
+        enrolments = f"/locks/{lock_id}/enrolments"
+
+        def statuses() -> dict[str, str]:
+            items = api.ok(api.get(names["maker"], enrolments))["items"]
+            return {i["username"]: i["status"] for i in items}
+
+        for loader in ("la", "lb"):
+            api.ok(api.post(names[loader], "/vein/consent", {"text_version": "vein-v1"}))
+            started = api.ok(api.post(names["maker"], enrolments, {"loader_id": ids[loader]}), 202)
+            assert started["status"] == "capturing"
+            wait_for(lambda n=names[loader]: n in lock.captures, 20, "capture session")
+            for _ in range(3):
+                assert lock.present_finger(names[loader])
+            wait_for(
+                lambda n=names[loader]: statuses().get(n) == "enrolled", 20, "enrolled at centre"
             )
-            assert view["status"] == "ok", view
+        templates = {name: t.hex() for name, t in lock.templates.items()}
+        assert sorted(templates) == sorted(names[k] for k in ("la", "lb"))
 
         now = datetime.now(UTC)
         task = api.ok(
@@ -213,3 +229,24 @@ def test_cash_loading_over_mqtt(make_app, hall_url, tmp_path):
             assert "cash_count_mismatch" not in raised
             loader = session.scalar(select(User).where(User.id == ids["la"]))
             assert loader.branch_id == branch
+
+        # a teller removes one loader: the lock deletes the template and confirms
+        removed = api.ok(api.send("DELETE", names["maker"], f"{enrolments}/{ids['la']}"), 202)
+        assert removed["status"] == "revoking"
+        wait_for(lambda: names["la"] not in statuses(), 20, "revocation confirmed")
+        assert names["la"] not in lock.templates and names["lb"] in lock.templates
+
+        # nothing of a vein ever reached the centre's tables
+        with ext.session_factory() as session:
+            stored = [json.dumps([a.before, a.after]) for a in session.scalars(select(AuditRecord))]
+            stored += [json.dumps(c.args) for c in session.scalars(select(DeviceCommand))]
+            stored += [json.dumps(m.data) for m in session.scalars(select(DeviceMessage))]
+            enroll = session.scalars(
+                select(DeviceCommand.args).where(DeviceCommand.name == "lock.enroll")
+            ).all()
+        assert enroll and all(
+            set(args) == {"loader_id", "captures", "valid_for_s"} for args in enroll
+        )
+        for text in stored:
+            assert '"template' not in text
+            assert not any(t in text for t in templates.values())

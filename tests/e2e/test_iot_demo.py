@@ -1,7 +1,10 @@
-"""What `make demo` starts, as processes: serve, the BR001 edge and its simulated devices.
+"""What `make demo` starts, as processes: serve, the BR001 edge and its simulated devices with
+the demo's people (``--scenario cash-loading``).
 
-The seeded devices come online through the edge, a command round-trips, and Ctrl-C (SIGINT to
-each, as the terminal sends it to the process group) stops all three cleanly.
+The seeded devices come online through the edge, a command round-trips, the people play a
+cash-loading task end to end (vein consent and enrolment, maker-checker, both loaders verified,
+the signed one-time unlock, exchange, reconciliation and booking, door closed), and Ctrl-C
+(SIGINT to each, as the terminal sends it to the process group) stops all three cleanly.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import requests
 from backend.serve import free_port
 
 FINEDGE = str(Path(sys.executable).with_name("finedge"))
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 
 def _env(tmp_path) -> dict[str, str]:
@@ -76,7 +79,17 @@ def test_demo_processes_bring_branch_br001_online(tmp_path, sqlite_template):
             tmp_path / "edge.log",
         ),
         "devices": _start(
-            ["devices", "--branch", "BR001", "--broker", f"mqtt://127.0.0.1:{branch}"],
+            [
+                "devices",
+                "--branch",
+                "BR001",
+                "--broker",
+                f"mqtt://127.0.0.1:{branch}",
+                "--scenario",
+                "cash-loading",
+                "--api",
+                f"http://127.0.0.1:{http}/api/v1",
+            ],
             env,
             tmp_path / "devices.log",
         ),
@@ -115,6 +128,24 @@ def test_demo_processes_bring_branch_br001_online(tmp_path, sqlite_template):
         )
         assert answer.status_code == 201 and answer.json()["status"] == "ok", answer.text
         print(f"branch online and a command answered {time.monotonic() - started:.1f}s after start")
+
+        devices_log = tmp_path / "devices.log"
+        played = devices_log.read_text()
+        while time.monotonic() < deadline + 60 and not (
+            "closed in" in played or "cash-loading: failed" in played
+        ):
+            time.sleep(0.5)
+            played = devices_log.read_text()
+        assert "cash-loading: failed" not in played, played[-3000:]
+        assert "closed in" in played, played[-3000:]
+        tasks = requests.get(
+            f"{base}/cash-tasks?branch_id=BR001", headers=headers, timeout=5
+        ).json()["items"]
+        assert [t["status"] for t in tasks] == ["closed"], tasks
+        task = tasks[0]
+        assert task["loaded"] == {"100.00": "20000.00"}, task
+        assert task["review"] is None and task["checker_id"] != task["maker_id"]
+        print(f"cash-loading task closed {time.monotonic() - started:.1f}s after start")
     finally:
         for proc in procs.values():
             if proc.poll() is None:

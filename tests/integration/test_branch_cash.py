@@ -23,6 +23,7 @@ from edge.protocol import make_envelope
 from tests.integration import test_branch_support as support
 from tests.integration.test_branch_support import (
     actor,
+    enrol_loaders,
     ready_devices,
     set_device,
     user_id,
@@ -43,6 +44,7 @@ _seq = itertools.count(1)
 def s(hall_factory):
     with hall_factory() as session:
         ready_devices(session)
+        enrol_loaders(session, LOCK, "loader1", "loader2")
         session.commit()
         yield session
 

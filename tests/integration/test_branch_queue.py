@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from backend.branch import counters, events, queue, reconcile, rules
 from backend.branch.models import HallCounter, ServiceLeg, Ticket
 from backend.platform.errors import BusinessRuleViolation, Conflict, NotFound
-from edge.localqueue import LocalQueue
+from edge.localqueue import CounterMap, LocalQueue
 from edge.protocol import format_ts, make_envelope
 from edge.store import EdgeStore
 from tests.integration import test_branch_support as support
@@ -281,3 +281,75 @@ def test_edge_call_for_an_unknown_ticket_creates_it(s, hall, clock):
     )
     ticket = s.scalar(select(Ticket).where(Ticket.ticket_no == "B042"))
     assert ticket.status == "called" and ticket.channel == "kiosk"
+
+
+def test_the_kiosk_category_reaches_the_centre(s, hall, clock, tmp_path):
+    """An elderly client's kiosk ticket, issued at the edge while the uplink is down, is
+    elderly at the centre too, whether its issue or only its call arrives; an unknown category
+    (an edge of another version) becomes normal."""
+    store = EdgeStore(tmp_path / "edge.db")
+    local = LocalQueue(store)
+    local.set_counter_map(
+        CounterMap.from_dict(
+            {"version": 1, "counters": [{"counter_id": "1", "skills": ["cash", "account"]}]}
+        )
+    )
+    elderly, _ = local.issue("cash", clock(), request_id="old1", kiosk_id="K1", category="elderly")
+    vip, _ = local.issue("account", clock(), request_id="vip1", kiosk_id="K1", category="vip")
+    clock.tick(30)
+    called, _ = local.call_next("1", clock())
+    store.close()
+    assert called.ticket_no == vip.ticket_no  # the hall's priority rules at the edge
+    replay = [
+        make_envelope("queue.ticket_issued", elderly.to_dict(), 1, now=clock(), historical=True),
+        # the issue of the VIP ticket was lost: its call creates it
+        make_envelope("queue.ticket_called", called.to_dict(), 2, now=clock(), historical=True),
+    ]
+    outcomes = [events.on_device_event(s, B, "edge", "edge-br001", e, hall=hall) for e in replay]
+    assert outcomes == ["created", "called"]
+    odd = {**elderly.to_dict(), "ticket_no": "A077", "request_id": "odd", "category": "king"}
+    assert (
+        reconcile.apply_edge_event(s, hall, B, "edge-br001", "queue.ticket_issued", odd, clock())
+        == "created"
+    )
+    by_no = {t.ticket_no: t for t in s.scalars(select(Ticket).where(Ticket.channel == "kiosk"))}
+    assert by_no[elderly.ticket_no].category == "elderly"
+    assert by_no[vip.ticket_no].category == "vip" and by_no[vip.ticket_no].status == "called"
+    assert by_no["A077"].category == "normal"
+
+
+def test_the_centre_syncs_the_counter_map_to_the_edge(s, hall, hall_factory):
+    """The hall's counters as the hub publishes them to the branch edge (retained
+    ``edge.counters``): effective skills and the caller at each window; again only on change."""
+    from backend.branch import edge_counters
+    from backend.devices import hooks as device_hooks
+    from backend.devices.hub import DeviceHub
+    from backend.platform.live import RecordingEmitter
+    from edge.protocol import decode_envelope
+
+    cmap = edge_counters.counter_map(s, B)
+    assert {c["counter_id"]: (c["skills"], c["caller_id"]) for c in cmap}["1"] == (
+        ["cash", "account"],
+        "BR001-CALL-01",
+    )
+    assert edge_counters.counter_map(s, "NOPE") is None
+    assert device_hooks.counter_map(s, B) == cmap  # installed by importing backend.branch
+
+    hub = DeviceHub(hall_factory, RecordingEmitter(), "k" * 32, "mqtt://127.0.0.1:1")
+    sent: list[tuple[str, bytes, bool]] = []
+    hub.publish = lambda topic, payload, qos=1, retain=False, **_kw: sent.append(
+        (topic, payload, retain)
+    )
+    assert hub._publish_counter_map(s, B) == 1 and hub._publish_counter_map(s, B) == 0
+    topic, payload, retain = sent[0]
+    assert topic == "fe/v1/BR001/edge/edge-br001/config/counters" and retain
+    env = decode_envelope(payload, max_skew_s=None)
+    assert env.type == "edge.counters"
+    synced = CounterMap.from_dict(env.data)
+    assert synced.get("2").skills == ("cash", "loan", "wealth")
+    assert synced.of_caller("BR001-CALL-03").counter_id == "3"
+
+    counters.upsert_counter(s, actor(s, "admin"), hall, B, "1", skills=["cash"])
+    assert hub._publish_counter_map(s, B) == 1
+    changed = CounterMap.from_dict(decode_envelope(sent[-1][1], max_skew_s=None).data)
+    assert changed.get("1").skills == ("cash",) and changed.version != synced.version

@@ -86,6 +86,48 @@ def ready_devices(session, cash: str = "BR001-ATM-01", lock: str = "BR001-LCK-01
     set_device(session, lock, lock="locked", tamper=False)
 
 
+def enrol_loaders(session, lock: str, *usernames: str, at: datetime = T0) -> None:
+    """Fake what consent and a completed capture at the lock leave at the centre: a granted
+    vein consent and an ``enrolled`` record per loader (the template itself stays on the lock,
+    which the cash tests do not simulate)."""
+    from backend.branch.models import VeinConsent, VeinEnrolment
+
+    device = session.scalar(select(Device).where(Device.device_id == lock))
+    for username in usernames:
+        user = session.scalar(select(User).where(User.username == username))
+        consent = session.scalar(
+            select(VeinConsent).where(
+                VeinConsent.user_id == user.id, VeinConsent.status == "granted"
+            )
+        )
+        if consent is None:
+            consent = VeinConsent(
+                user_id=user.id,
+                status="granted",
+                text_version="vein-v1",
+                channel="test",
+                granted_at=at,
+            )
+            session.add(consent)
+            session.flush()
+        session.add(
+            VeinEnrolment(
+                branch_id=device.branch_id,
+                lock_id=lock,
+                user_id=user.id,
+                username=username,
+                status="enrolled",
+                consent_id=consent.id,
+                requested_at=at,
+                captures=3,
+                enrolled_at=at,
+                revoke_attempts=0,
+                updated_at=at,
+            )
+        )
+    session.flush()
+
+
 # --------------------------------------------------------------------------- fixtures
 
 import shutil  # noqa: E402

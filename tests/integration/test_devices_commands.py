@@ -44,20 +44,20 @@ def test_forged_expired_and_replayed_commands_never_act(chain):
     spy = MqttClient(chain.central.backend_url, f"spy-{uuid.uuid4().hex[:6]}").connect(5)
     spy.subscribe(topic, lambda m: captured.append(m.payload))
 
-    args = {"loader_id": "loader1", "template": "vein-1"}
+    args = {"loader_id": "loader1", "captures": 3, "valid_for_s": 120}
     view, created = chain.hub.commands.send(SYSTEM, lock_identity.device_id, "lock.enroll", args)
     assert created and view["status"] == "ok", view
-    assert lock.templates == {"loader1": "vein-1"} and len(lock.acted) == 1
+    assert sorted(lock.captures) == ["loader1"] and len(lock.acted) == 1
     wait_for(lambda: captured, 5, "the command on the wire")
 
     secret = secret_bytes(lock_identity.hmac_secret)
-    forged = make_command("lock.enroll", {"loader_id": "mallory", "template": "x"}, 1, b"guess")
+    forged = make_command("lock.enroll", {**args, "loader_id": "mallory"}, 1, b"guess")
     past = datetime.now(UTC) - timedelta(minutes=10)
     expired = make_command(
-        "lock.enroll", {"loader_id": "late", "template": "x"}, 2, secret, ttl_s=60, now=past
+        "lock.enroll", {**args, "loader_id": "late"}, 2, secret, ttl_s=60, now=past
     )
     edge_key = derive_edge_key(secret)
-    edge_signed = make_command("lock.enroll", {"loader_id": "edge", "template": "x"}, 3, edge_key)
+    edge_signed = make_command("lock.enroll", {**args, "loader_id": "edge"}, 3, edge_key)
     spy.publish(topic, encode(forged))
     spy.publish(topic, encode(expired))
     spy.publish(topic, captured[0])  # the genuine command once more: a replay
@@ -68,7 +68,7 @@ def test_forged_expired_and_replayed_commands_never_act(chain):
     assert reasons[expired.id] == "expired"
     assert reasons[view["id"]] == "replayed"
     assert reasons[edge_signed.id] == "bad_signature"
-    assert lock.templates == {"loader1": "vein-1"} and len(lock.acted) == 1
+    assert sorted(lock.captures) == ["loader1"] and len(lock.acted) == 1
 
     # The replay's refusal came back up, but the first terminal ack stays the outcome.
     wait_for(lambda: chain.hub.ingest.drain(1), 5)

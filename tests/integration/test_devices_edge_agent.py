@@ -279,6 +279,66 @@ def test_the_local_queue_works_while_the_uplink_is_down_and_syncs_later(make_edg
         listener.close()
 
 
+def test_the_local_queue_calls_by_the_centres_counter_map_and_categories(centre, make_edge):
+    """The centre's retained counter map (``edge.counters``) reaches the edge and steers its
+    queue: a cash-only window is not given the loan client who came first, a caller linked to a
+    counter serves that counter's skills, an elderly client goes first, and a kiosk request
+    with an unknown category is dropped as a bad payload."""
+    counters = {
+        "version": 3,
+        "counters": [
+            {"counter_id": "1", "skills": ["cash"], "caller_id": "CALL-01"},
+            {"counter_id": "7", "skills": ["loan"], "caller_id": "CALL-02"},
+        ],
+    }
+    centre.listener.publish(
+        f"fe/v1/{BRANCH}/edge/edge-br5/config/counters",
+        encode(make_envelope("edge.counters", counters, 0)),
+        retain=True,
+    )
+    centre.host(True)
+    ids = [identity("kiosk", "KSK1"), identity("caller", "CALL-01"), identity("caller", "CALL-02")]
+    edge, fleet = make_edge(centre.broker.url, ids)
+    kiosk, cash_window, loan_window = fleet["KSK1"], fleet["CALL-01"], fleet["CALL-02"]
+    wait_for(lambda: edge.queue.counter_map is not None, 10, "counter map synced")
+    assert edge.queue.counter_map.version == 3
+    kiosk.request_ticket("loan")
+    kiosk.request_ticket("cash")
+    kiosk.request_ticket("cash", "elderly")
+    wait_for(lambda: len(kiosk.printed) == 3, 10, "tickets printed")
+    kiosk.publish(
+        "event",
+        "kiosk.ticket_requested",
+        {"request_id": "bad-1", "service": "cash", "category": "king"},
+    )
+    wait_for(lambda: edge.stats["bad:bad_data"] == 1, 10, "bad category dropped")
+    cash_window.call_next()
+    wait_for(lambda: cash_window.state["serving"] == "A002", 10, "elderly cash client first")
+    cash_window.call_next()
+    wait_for(lambda: cash_window.state["serving"] == "A001", 10, "then the other cash client")
+    cash_window.call_next()  # only the loan client waits: not for this window
+    wait_for(lambda: cash_window.state["serving"] is None, 10, "nobody for the cash window")
+    loan_window.call_next()  # sends counter_id "2", unknown: the device is at counter 7
+    wait_for(lambda: loan_window.state["serving"] == "C001", 10, "loan window")
+
+    wait_for(lambda: len(centre.events("queue.ticket_called")) == 3, 10, "calls forwarded")
+    issued = {e.data["ticket_no"]: e.data for e in centre.events("queue.ticket_issued")}
+    assert {no: d["category"] for no, d in issued.items()} == {
+        "C001": "normal",
+        "A001": "normal",
+        "A002": "elderly",
+    }
+    calls = [
+        (e.data["ticket_no"], e.data["counter_id"]) for e in centre.events("queue.ticket_called")
+    ]
+    assert calls == [("A002", "1"), ("A001", "1"), ("C001", "7")]
+    bad = [e.data for e in centre.events("edge.bad_payload") if e.data["code"] == "bad_data"]
+    assert bad and "category" in bad[0]["message"] and bad[0]["device_id"] == "KSK1"
+    assert not [
+        e for e in centre.events("kiosk.ticket_requested") if e.data["request_id"] == "bad-1"
+    ]
+
+
 def test_with_receipts_the_outbox_keeps_each_uplink_until_the_centre_stored_it(centre, make_edge):
     """The centre's receipt, not the broker's PUBACK, lets a row go; one the centre never got
     (a broker that dropped it) is sent again; the unreceipted window bounds what is in flight."""

@@ -328,3 +328,30 @@ def test_uplink_handlers_see_each_new_message_once_and_cannot_break_the_batch(
     assert ingest.stats["handler_errors"] == 1
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(DeviceMessage)) == 2
+
+
+def test_screen_commands_are_not_audited_and_pruned_after_a_day(session_factory, box, branch):
+    """A queue board or a call on a screen opens nothing: no audit record, row kept a day;
+    every other command is audited and kept."""
+    provision(session_factory, box, "D1", "display")
+    provision(session_factory, box, "L1", "lock")
+    now = utcnow()
+    with session_scope(session_factory) as session:
+        before = session.scalar(select(func.count()).select_from(AuditRecord))
+        for n, (device, name) in enumerate(
+            [("D1", "display.queue"), ("D1", "display.show"), ("L1", "lock.lock")]
+        ):
+            service.create_command(
+                session, SYSTEM, device, name, {}, f"c{n}", now=now - timedelta(days=2)
+            )
+        service.create_command(session, SYSTEM, "D1", "display.queue", {}, "fresh", now=now)
+        audited = session.scalars(
+            select(AuditRecord.after).where(AuditRecord.action == "device.command")
+        ).all()
+        assert [a["name"] for a in audited] == ["lock.lock"]
+        assert session.scalar(select(func.count()).select_from(AuditRecord)) == before + 1
+    with session_scope(session_factory) as session:
+        assert service.prune_screen_commands(session, now) == 2
+    with session_factory() as session:
+        kept = session.scalars(select(DeviceCommand.command_id).order_by(DeviceCommand.id)).all()
+        assert kept == ["c2", "fresh"]

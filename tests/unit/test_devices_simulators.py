@@ -58,21 +58,34 @@ def test_every_kind_has_a_simulator():
     ]
 
 
+def enrol_args(loader: str, captures: int = 3, valid_for_s: int = 120) -> dict:
+    return {"loader_id": loader, "captures": captures, "valid_for_s": valid_for_s}
+
+
+def enrol(lock, secret: bytes, loader: str) -> None:
+    """What enrolment is now: the centre opens a capture session, the loader presents the
+    finger three times, the lock keeps the template."""
+    assert ack_of(lock, command(lock, secret, "lock.enroll", enrol_args(loader))).status == "ok"
+    for _ in range(3):
+        assert lock.present_finger(loader)
+    assert loader in lock.templates
+
+
 def test_commands_are_verified_before_anything_acts():
     lock, secret = build("lock")
-    ok = command(lock, secret, "lock.enroll", {"loader_id": "a", "template": "t"})
-    assert ack_of(lock, ok).status == "ok" and lock.templates == {"a": "t"}
+    ok = command(lock, secret, "lock.enroll", enrol_args("a"))
+    assert ack_of(lock, ok).status == "ok" and sorted(lock.captures) == ["a"]
 
-    forged = command(lock, b"wrong key", "lock.enroll", {"loader_id": "x", "template": "t"})
+    forged = command(lock, b"wrong key", "lock.enroll", enrol_args("x"))
     expired = command(
         lock,
         secret,
         "lock.enroll",
-        {"loader_id": "y", "template": "t"},
+        enrol_args("y"),
         now=datetime.now(UTC) - timedelta(hours=1),
         ttl_s=60,
     )
-    replay = make_command("lock.enroll", {"loader_id": "z", "template": "t"}, 2, secret)
+    replay = make_command("lock.enroll", enrol_args("z"), 2, secret)
     for _ in range(2):
         lock._on_command(Message(lock.topic("cmd"), encode(replay), 1, False))
     unknown = command(lock, secret, "lock.fly")
@@ -81,11 +94,11 @@ def test_commands_are_verified_before_anything_acts():
     assert [a.status for a in lock.acks if a.command_id == replay.id] == ["ok", "rejected"]
     assert [a.reason for a in lock.acks if a.command_id == replay.id][1] == "replayed"
     assert ack_of(lock, unknown).reason == "unknown_command"
-    assert sorted(lock.templates) == ["a", "z"]
+    assert sorted(lock.captures) == ["a", "z"] and lock.templates == {}
 
     # The edge's derived key is accepted only for the edge's own command types.
     edge_key = derive_edge_key(secret)
-    refused = command(lock, edge_key, "lock.enroll", {"loader_id": "e", "template": "t"})
+    refused = command(lock, edge_key, "lock.enroll", enrol_args("e"))
     rebirth = command(lock, edge_key, "device.rebirth", {})
     assert ack_of(lock, refused).reason == "bad_signature"
     assert ack_of(lock, rebirth).status == "ok"
@@ -100,7 +113,7 @@ def test_commands_are_verified_before_anything_acts():
 def test_vein_lock_needs_two_enrolled_loaders_and_the_code():
     lock, secret = build("lock")
     for loader in ("l1", "l2", "l3"):
-        command(lock, secret, "lock.enroll", {"loader_id": loader, "template": f"t-{loader}"})
+        enrol(lock, secret, loader)
     args = {"task_id": "T1", "loaders": ["l1", "l2"], "code_sha256": code_digest("T1", "4711")}
     assert ack_of(lock, command(lock, secret, "lock.arm", args)).status == "ok"
     bad = command(lock, secret, "lock.arm", {**args, "loaders": ["l1", "l1"]})
@@ -122,6 +135,70 @@ def test_vein_lock_needs_two_enrolled_loaders_and_the_code():
     assert ack_of(lock, command(lock, secret, "lock.arm", args)).reason == "tampered"
     command(lock, secret, "lock.reset_tamper")
     assert lock.state["tamper"] is False
+
+
+def test_vein_lock_captures_the_template_itself_and_never_sends_it():
+    lock, secret = build("lock")
+    carrying = command(lock, secret, "lock.enroll", {**enrol_args("l1"), "template": "t"})
+    assert ack_of(lock, carrying).status == "rejected"
+    assert ack_of(lock, carrying).reason == "templates are captured at the lock"
+    for bad in ({"loader_id": ""}, {**enrol_args("l1"), "captures": 0}, {"valid_for_s": 5}):
+        assert ack_of(lock, command(lock, secret, "lock.enroll", bad)).status == "rejected"
+    assert lock.captures == {} and lock.templates == {}
+
+    # outside a session a finger is a verification, and a stranger does not match
+    assert not lock.present_finger("l1")
+    command(lock, secret, "lock.enroll", enrol_args("l1"))
+    assert lock.present_finger("l1") and lock.present_finger("l1")
+    assert "l1" not in lock.templates  # two of three captures
+    assert lock.present_finger("l2") is False  # another loader's finger is no capture
+    assert lock.present_finger("l1")
+    template = lock.templates["l1"]
+    assert isinstance(template, bytes) and len(template) >= 32
+    assert lock.captures == {} and lock.state["enrolled"] == ["l1"]
+    events = [(env.type, env.data) for _c, env in outgoing(lock) if _c == "event"]
+    assert [e for e in events if e[0] in ("lock.capture", "lock.enrolled")] == [
+        ("lock.capture", {"loader_id": "l1", "n": 1}),
+        ("lock.capture", {"loader_id": "l1", "n": 2}),
+        ("lock.capture", {"loader_id": "l1", "n": 3}),
+        ("lock.enrolled", {"loader_id": "l1"}),
+    ]
+    # the template is in no message the lock ever sent (events, state, acks)
+    wire = b"".join(item.payload(60) for item in lock._pending)
+    assert template not in wire and template.hex().encode() not in wire
+    assert b'"template"' not in wire
+    # now the same finger verifies
+    assert lock.present_finger("l1")
+    assert [e for _c, e in outgoing(lock)][-1].data["matched"] is True
+
+    revoked = command(lock, secret, "lock.revoke", {"loader_id": "l1"})
+    assert ack_of(lock, revoked).status == "ok" and lock.templates == {}
+    assert [env for _c, env in outgoing(lock) if env.type == "lock.revoked"][-1].data == {
+        "loader_id": "l1"
+    }
+    assert lock.state["enrolled"] == [] and not lock.present_finger("l1")
+
+
+def test_vein_capture_session_times_out_and_revoke_cancels_it():
+    import time
+
+    lock, secret = build("lock")
+    command(lock, secret, "lock.enroll", enrol_args("l1", valid_for_s=30))
+    lock.present_finger("l1")
+    lock.tick(time.monotonic() + 31)  # the lock's own timer
+    failed = [env.data for _c, env in outgoing(lock) if env.type == "lock.enrol_failed"]
+    assert failed == [{"loader_id": "l1", "reason": "timeout"}]
+    assert lock.captures == {} and lock.templates == {}
+    assert not lock.present_finger("l1")  # a verification again, not a capture
+
+    command(lock, secret, "lock.enroll", enrol_args("l2"))
+    lock.present_finger("l2")
+    command(lock, secret, "lock.revoke", {"loader_id": "l2"})
+    assert lock.captures == {}
+    lock.present_finger("l2")
+    lock.present_finger("l2")
+    assert "l2" not in lock.templates
+    assert not [env for _c, env in outgoing(lock) if env.type == "lock.enrolled"]
 
 
 def test_cash_recycler_units_dispense_and_exchange_mode():

@@ -2,10 +2,11 @@
 
     loaders verify at the lock      lock.verification {loader_id, matched}
       centre: the task (approved, in its window), both loaders (matched, on the task, within
-      VERIFY_FRESH_S), the devices (online, active, lock locked and untampered, machine in
-      service with its safe door closed) -> signed ``lock.arm`` (the one-time unlock: task,
-      loaders, sha256 of a one-time code, valid 120 s; the command itself expires in 120 s and
-      carries a nonce the lock never accepts twice) and the code to the two loaders
+      VERIFY_FRESH_S, enrolled on this lock with consent: cash/veins.py), the devices
+      (online, active, lock locked and untampered, machine in service with its safe door
+      closed) -> signed ``lock.arm`` (the one-time unlock: task, loaders, sha256 of a
+      one-time code, valid 120 s; the command itself expires in 120 s and carries a nonce the
+      lock never accepts twice) and the code to the two loaders
     loaders verify again and enter the code; the lock opens   lock.unlocked {task_id, loaders}
       centre: the unlock it armed, still valid, for exactly the task's loaders -> unlocked,
       ``cash.enter_exchange``. Anything else is a critical alarm: the lock opened without a
@@ -187,7 +188,16 @@ def _parse(value: str) -> datetime:
 
 
 def arm(session: Session, hall: Hall, task: CashTask, names: list[str], now: datetime) -> str:
-    """Both loaders verified: check the devices, then send the one-time unlock."""
+    """Both loaders verified: check their enrolment and the devices, then send the one-time
+    unlock."""
+    from backend.branch.cash.veins import missing_enrolments  # veins uses this module
+
+    missing = missing_enrolments(session, task.lock_id, names)
+    if missing:
+        task.verifications, task.phase = {}, "awaiting_loaders"
+        push(session, hall, task)
+        details = {"lock_id": task.lock_id, "loaders": missing}
+        return _refuse(session, hall, task, task.lock_id, "loader_not_enrolled", details)
     lock = devices_port.find_device(session, task.lock_id)
     cash = devices_port.find_device(session, task.device_id)
     refusal = rules.device_refusal(lock, cash)
