@@ -248,6 +248,12 @@ def serve(host: str, port: int, mqtt_port: int, no_scheduler: bool) -> None:
 @click.option(
     "--rate-limit", default=50.0, show_default=True, help="Uplinks per second per device."
 )
+@click.option(
+    "--timezone",
+    default="Asia/Shanghai",
+    show_default=True,
+    help="IANA zone of the branch's local day (ticket numbers) until the centre sends the hall's.",
+)
 @_one_line_errors
 def edge_command(
     branch: str,
@@ -257,14 +263,20 @@ def edge_command(
     edge_id: str | None,
     host_id: str,
     rate_limit: float,
+    timezone: str,
 ) -> None:
     """Edge agent of one branch: branch broker, validation, outbox, command relay."""
     import threading
 
     from backend.platform.config import var_dir
     from edge.agent import EdgeSettings
+    from edge.localqueue import load_zone
     from edge.runner import install_stop_signals, run_edge
 
+    try:
+        load_zone(timezone)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timezone") from None
     config = _config()
     stop = threading.Event()
     install_stop_signals(stop)
@@ -279,6 +291,7 @@ def edge_command(
         host_id=host_id,
         rate_per_s=rate_limit,
         rate_burst=max(200.0, 4 * rate_limit),
+        timezone=timezone,
     )
     run_edge(settings, stop, echo=click.echo)
 

@@ -20,7 +20,11 @@ Between the branch's devices and the centre it
 - runs the local queue rules (edge/localqueue.py) so kiosks and callers keep working while the
   uplink is down: the hall's priority rules (edge/queue_rules.py, the centre's too) over the
   counters' skills from the counter map the centre keeps retained on the edge's
-  ``config/counters`` topic (``edge.counters``).
+  ``config/counters`` topic (``edge.counters``, which also carries the hall's timezone: ticket
+  numbers restart on the branch's local day; ``timezone`` below until it arrives), and what
+  the centre did with the edge's
+  kiosk tickets (``queue.sync`` on its ``queue/sync`` topic, taken from the central broker
+  only), so a client called at the centre is never called again here.
 """
 
 from __future__ import annotations
@@ -41,7 +45,14 @@ from typing import Any
 from backend.platform.mqtt import Message, MqttClient, MqttError, Will
 from edge.branch_broker import BranchBroker
 from edge.forwarder import ForwardingMixin
-from edge.localqueue import CounterMap, LocalQueue, check_category
+from edge.localqueue import (
+    DEFAULT_TIMEZONE,
+    CounterMap,
+    LocalQueue,
+    QueueSync,
+    check_category,
+    load_zone,
+)
 from edge.protocol import (
     DEFAULT_HOST_ID,
     DEFAULT_MAX_BYTES,
@@ -93,10 +104,13 @@ class EdgeSettings:
     rebirth_every_s: float = 10.0
     synchronous: str = "NORMAL"
     retry_max_delay: float = 5.0
+    # The local queue's timezone until the centre's counter map brings the hall's (IANA name).
+    timezone: str = DEFAULT_TIMEZONE
 
     def __post_init__(self) -> None:
         self.edge_id = self.edge_id or default_edge_id(self.branch_id)
         self.data_dir = Path(self.data_dir)
+        load_zone(self.timezone)  # ValueError now rather than at the first ticket
 
 
 @dataclass
@@ -132,6 +146,10 @@ class EdgeAgent(ForwardingMixin):
         self._bad_throttle = Throttle(1.0)
         self._rate_throttle = Throttle(10.0)
         self._rebirth_throttle = Throttle(settings.rebirth_every_s)
+        # Devices dropped as unknown: on an external branch broker they may talk before the
+        # registry that admits them arrives; once it does, they are asked for a rebirth.
+        self._unknown: set[str] = set()
+        self._unknown_lock = threading.Lock()
         self._host_online = False
         self._host_session: str | None = None
         self._receipts = False
@@ -179,7 +197,7 @@ class EdgeAgent(ForwardingMixin):
         self._stop.clear()
         self._store = EdgeStore(s.data_dir / f"edge-{self.branch_id}.db", synchronous=s.synchronous)
         self._store.mark_historical()  # whatever a previous run left is a replay now
-        self._queue = LocalQueue(self._store)
+        self._queue = LocalQueue(self._store, timezone=s.timezone)
         self._seq = int(self._store.kv_get("edge_seq", "0") or 0)
         self._registry = self._store.registry()
         try:
@@ -335,6 +353,8 @@ class EdgeAgent(ForwardingMixin):
                 len(payload),
                 parsed.device_id,
             )
+            if entry is None or not entry.admitted:
+                self._remember_unknown(parsed.device_id)
             return
         try:
             env, ts = decode_envelope_ts(
@@ -518,6 +538,7 @@ class EdgeAgent(ForwardingMixin):
         client.subscribe(host_state_topic(self.settings.host_id), self._on_host_state, qos=1)
         client.subscribe(self.own_topic("config/desired"), self._on_registry, qos=1)
         client.subscribe(self.own_topic("config/counters"), self._on_counters, qos=1)
+        client.subscribe(self.own_topic("queue/sync"), self._on_queue_sync, qos=1)
         client.subscribe(self.own_topic("receipt"), self._on_receipt, qos=1)
         client.subscribe(f"fe/v1/{self.branch_id}/+/+/cmd", self._on_downlink, qos=1)
         client.subscribe(f"fe/v1/{self.branch_id}/+/+/config/desired", self._on_downlink, qos=1)
@@ -639,7 +660,10 @@ class EdgeAgent(ForwardingMixin):
 
     def apply_registry(self, entries: list[RegistryEntry], version: int) -> None:
         self.store.replace_registry(entries, version)
-        self._registry = {e.device_id: e for e in entries}
+        with self._unknown_lock:
+            self._registry = {e.device_id: e for e in entries}
+            known = {d for d in self._unknown if self._admitted(d)}
+            self._unknown -= known
         if self._broker is not None:
             self._broker.set_devices(entries)
         self.stats.add("registry_syncs")
@@ -649,10 +673,32 @@ class EdgeAgent(ForwardingMixin):
             channel="config/reported",
         )
         log.info("edge %s: registry v%d with %d devices", self.edge_id, version, len(entries))
+        for device_id in sorted(known):  # what they said before (their birth) was dropped
+            self._rebirth_registered(device_id)
+
+    def _admitted(self, device_id: str) -> bool:
+        entry = self._registry.get(device_id)
+        return entry is not None and entry.admitted
+
+    def _remember_unknown(self, device_id: str) -> None:
+        """A device the registry does not admit spoke (its birth, retained on the branch
+        broker, comes first): remember it for a rebirth once a registry admits it, or ask now
+        if one just did (it arrived while this message was being checked)."""
+        with self._unknown_lock:
+            if not self._admitted(device_id):
+                if len(self._unknown) < 10_000:
+                    self._unknown.add(device_id)
+                return
+        self._rebirth_registered(device_id)
+
+    def _rebirth_registered(self, device_id: str) -> None:
+        self.stats.add("rebirths_requested")
+        self.send_local_command(device_id, "device.rebirth", {"reason": "registered"})
 
     def _on_counters(self, message: Message) -> None:
         """The hall's counter map (retained ``edge.counters``): the skills the local queue
-        calls by; kept in the edge store, so it holds across restarts while offline."""
+        calls by and the hall's timezone it numbers by; kept in the edge store, so they hold
+        across restarts while offline."""
         try:
             env = decode_envelope(message.payload, max_skew_s=None, max_bytes=1024 * 1024)
             if env.type != "edge.counters":
@@ -666,11 +712,41 @@ class EdgeAgent(ForwardingMixin):
         if self.queue.set_counter_map(counter_map):
             self.stats.add("counter_map_syncs")
             log.info(
-                "edge %s: counter map v%d with %d counters",
+                "edge %s: counter map v%d with %d counters, local day in %s",
                 self.edge_id,
                 counter_map.version,
                 len(counter_map.counters),
+                self.queue.timezone,
             )
+
+    def _on_queue_sync(self, message: Message) -> None:
+        """What the centre did with the edge's kiosk tickets (``queue.sync``): applied to the
+        local queue by time (LocalQueue.apply_sync). Only this handler of the central client
+        takes it: the central broker's ACL lets only the backend (and this edge) publish on
+        the edge's topics, and devices never log in there; the same topic on the branch broker
+        (which devices reach) is ignored like every edge topic. Applying emits no queue event
+        (the centre already knows: no echo)."""
+        try:
+            env = decode_envelope(message.payload, max_skew_s=None, max_bytes=1024 * 1024)
+            if env.type != "queue.sync":
+                raise ValueError(f"unexpected type {env.type}")
+            sync = QueueSync.from_dict(env.data)
+        except (ProtocolError, ValueError) as exc:
+            self.stats.add("queue_sync_refused")
+            log.warning("edge %s: queue sync refused: %s", self.edge_id, exc)
+            return
+        if self._queue is None:
+            return
+        try:
+            result = self.queue.apply_sync(sync)
+        except Exception:  # e.g. the store closing under us; the next full picture repairs it
+            self.stats.add("errors")
+            log.exception("edge %s: queue sync not applied", self.edge_id)
+            return
+        self.stats.add("queue_syncs")
+        self.stats.add("queue_sync_applied", len(result.applied))
+        self.stats.add("queue_sync_unknown", len(result.unknown))
+        self.stats.add("queue_sync_refused_entries", result.refused)
 
     def _on_downlink(self, message: Message) -> None:
         """Commands and desired configs from the centre, relayed unchanged to the device."""

@@ -40,6 +40,8 @@ DEVICE_TYPES = frozenset(
 # stored (or deliberately dropped), so the edge's outbox keeps a message until then.
 # "config/counters" too: central -> edge, retained, the hall's counter map (counter id ->
 # skills and caller device) that the edge's offline queue calls by.
+# "queue/sync" too: central -> edge, what the centre did with the edge's kiosk tickets (called,
+# finished, no-show, transferred, cancelled), so the edge's offline queue never calls them again.
 CHANNELS = frozenset(
     {
         "telemetry",
@@ -50,6 +52,7 @@ CHANNELS = frozenset(
         "config/desired",
         "config/reported",
         "config/counters",
+        "queue/sync",
         "receipt",
     }
 )

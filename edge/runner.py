@@ -41,6 +41,8 @@ def run_edge(
         echo(f"  central        {settings.central_url}")
         echo(f"  outbox         {agent.store.path} ({agent.pending} waiting)")
         echo(f"  registry       {len(agent.registry)} devices (synced from the centre)")
+        source = "the hall's, synced" if agent.queue.timezone_synced else "default"
+        echo(f"  local day      {agent.queue.timezone} ({source})")
         echo("  Ctrl-C to stop")
         while not stop.wait(30):
             log.info("edge %s: %s", settings.edge_id, agent.stats_snapshot())

@@ -6,9 +6,12 @@
   (PUBACK); so an edge restart or a long outage loses nothing; replays are marked historical.
 - ``registry``: the branch's devices as last synced from the centre (type, status, password
   hash, edge key), so the edge can start and admit devices while the centre is unreachable.
-- ``tickets``: the local queue (edge/localqueue.py), with each ticket's category.
-- ``kv``: small counters (the edge's own seq, the queue's daily numbers, registry version) and
-  the hall's counter map as last synced from the centre.
+- ``tickets``: the local queue (edge/localqueue.py), with each ticket's category, its ``day``
+  (the branch's local day it was issued on; rows written before that fix keep their UTC day)
+  and the time of its last change the edge knows of (``changed_at``: its own, or the centre's
+  ``queue.sync``).
+- ``kv``: small counters (the edge's own seq, the queue's daily numbers per local day, registry
+  version) and the hall's counter map and timezone as last synced from the centre.
 
 Writes are group-committed: one transaction per ``group_rows`` rows or ``group_s`` seconds,
 whichever comes first (the forwarder also commits what is due on every turn), because a commit
@@ -57,9 +60,11 @@ CREATE TABLE IF NOT EXISTS tickets (
     issued_at TEXT NOT NULL,
     called_at TEXT,
     day TEXT NOT NULL,
-    category TEXT NOT NULL DEFAULT 'normal'
+    category TEXT NOT NULL DEFAULT 'normal',
+    changed_at TEXT
 );
 CREATE INDEX IF NOT EXISTS ix_tickets_status ON tickets (status, id);
+CREATE INDEX IF NOT EXISTS ix_tickets_ticket_no ON tickets (ticket_no);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # Columns added after a release: (table, column, definition), added in place to an existing
@@ -67,6 +72,7 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 _ADDED_COLUMNS = (
     ("outbox", "envelope_id", "TEXT"),  # receipts
     ("tickets", "category", "TEXT NOT NULL DEFAULT 'normal'"),  # the hall's priority rules
+    ("tickets", "changed_at", "TEXT"),  # the centre's queue.sync (precedence by time)
 )
 
 

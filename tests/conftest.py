@@ -85,7 +85,8 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
-def _truncate_pg(url: str) -> None:
+def truncate_pg(url: str) -> None:
+    """Empty every table of this run's PostgreSQL database (its tests share it)."""
     from sqlalchemy import text
 
     from backend.models import metadata
@@ -111,7 +112,7 @@ def db_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")
     url = request.getfixturevalue("pg_database")
-    _truncate_pg(url)
+    truncate_pg(url)
     return url
 
 

@@ -3,8 +3,8 @@
 - ``Central``: the central broker under test, restartable on its port: the embedded amqtt, a
   private Mosquitto with users and ACL, or the machine's shared Mosquitto (then every test uses
   its own branch id and host id, so concurrent runs never see each other).
-- ``IotRig``: an app (SQLite, seeded), its DeviceHub, one branch edge and simulated devices of a
-  branch, with the restarts the outage tests need and database probes.
+- ``IotRig``: an app (seeded; SQLite or PostgreSQL), its DeviceHub, one branch edge and
+  simulated devices of a branch, with the restarts the outage tests need and database probes.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from backend.devices import service as devices_service
 from backend.devices.hub import DeviceHub, HubSettings
 from backend.devices.ingest import IngestSettings
 from backend.devices.models import Device, DeviceMessage
@@ -106,8 +107,8 @@ def mosquitto_central(workdir: Path, branch_id: str) -> Iterator[Central]:
         proc.stop()
 
 
-@contextmanager
-def shared_central() -> Iterator[Central]:
+def require_shared_mosquitto() -> str:
+    """The machine's Mosquitto's URL; skips (reason printed by -ra) where it is absent."""
     require_mosquitto()
     if not port_open(*SHARED):
         pytest.skip(f"no shared Mosquitto listening on {SHARED[0]}:{SHARED[1]}")
@@ -116,6 +117,12 @@ def shared_central() -> Iterator[Central]:
         MqttClient(url, f"probe-{uuid.uuid4().hex[:8]}").connect(3).close()
     except MqttConnectError as exc:
         pytest.skip(f"shared Mosquitto refused us: {exc}")
+    return url
+
+
+@contextmanager
+def shared_central() -> Iterator[Central]:
+    url = require_shared_mosquitto()
     yield Central("shared", SHARED[0], SHARED[1], url, url, restartable=False)
 
 
@@ -322,3 +329,30 @@ def branch_mosquitto(
         yield f"mqtt://{edge_user}:{edge_password}@127.0.0.1:{port}"
     finally:
         proc.stop()
+
+
+@contextmanager
+def hall_brokers(
+    kind: str, app, workdir: Path, branch_id: str
+) -> Iterator[tuple[Central, str | None]]:
+    """The brokers of an end-to-end hall test: ``(central, branch_url)`` for ``IotRig``.
+
+    ``amqtt``: the embedded central broker, and the edge runs its own embedded branch broker
+    (``branch_url`` None). ``mosquitto``: the machine's shared Mosquitto as the central broker
+    (the test's unique branch and host id keep runs apart) and a private branch Mosquitto
+    whose password file holds the branch registry's hashes, as deployed."""
+    if kind == "amqtt":
+        with amqtt_central() as central:
+            yield central, None
+        return
+    with ExitStack() as stack:
+        central = stack.enter_context(shared_central())
+        ext = app.extensions["finedge"]
+        with ext.session_factory() as session:
+            registry = devices_service.branch_registry(
+                session, SecretBox(ext.config.secret_key), branch_id
+            )
+        branch_url = stack.enter_context(
+            branch_mosquitto(workdir / "branch", branch_id, registry["devices"])
+        )
+        yield central, branch_url

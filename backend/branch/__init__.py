@@ -13,7 +13,8 @@ Modules (docs/branch.md tells the whole story):
 - ``events``: ``on_device_event``, the inbound port the device ingest calls
 - ``devices_port``: the one door into backend/devices; ``runtime``: pushes and commands
   after commit; ``access``: who sees which branch; ``edge_counters``: the counter map synced
-  to the branch edge; ``jobs``, ``seed``, ``hooks``
+  to the branch edge; ``edge_sync``: what the centre did with the edge's kiosk tickets, synced
+  back to it; ``jobs``, ``seed``, ``hooks``
 
 Importing the package installs its hooks into the device area (the safe-door probe).
 """

@@ -8,6 +8,7 @@ the device area touches this module only.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -55,6 +56,18 @@ def _info(device: Device) -> DeviceInfo:
 def find_device(session: Session, device_id: str) -> DeviceInfo | None:
     device = session.scalar(select(Device).where(Device.device_id == device_id))
     return _info(device) if device is not None else None
+
+
+def retired_among(session: Session, device_ids: Iterable[str]) -> set[str]:
+    """Those of these devices that are retired."""
+    ids = sorted(set(device_ids))
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Device.device_id).where(Device.device_id.in_(ids), Device.status == "retired")
+        )
+    )
 
 
 def devices_of(

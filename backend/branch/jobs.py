@@ -29,5 +29,5 @@ def expire_cash_unlocks(session: Session, now: datetime) -> dict:
 @registry.job("branch.vein_revocations", every_s=60)
 def vein_revocations(session: Session, now: datetime) -> dict:
     """Vein revocations the locks have not confirmed are sent again (every 60 s); capture
-    requests no lock answered end as failed."""
+    requests no lock answered end as failed; enrolments on retired locks end."""
     return resend_revocations(session, runtime.current(), now)

@@ -28,13 +28,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.platform.db import Base, BigIntPK, JSONType
 
+DEFAULT_TIMEZONE = "Asia/Shanghai"  # a new hall's; the branch edge's default is the same
+
 
 class BranchHall(Base):
     __tablename__ = "branch_halls"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     branch_id: Mapped[str] = mapped_column(String(20), unique=True)
-    timezone: Mapped[str] = mapped_column(String(40), default="Asia/Shanghai")
+    timezone: Mapped[str] = mapped_column(String(40), default=DEFAULT_TIMEZONE)
     face_tolerance: Mapped[float] = mapped_column(Float, default=0.6)
     remote_ticket_ttl_s: Mapped[int] = mapped_column(default=1800)
     queue_version: Mapped[int] = mapped_column(default=0)

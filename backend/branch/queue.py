@@ -10,7 +10,9 @@ branch are serialised: two counters calling at once never take the same ticket a
 numbers never repeat. After the change, ``queue_changed`` pushes ``queue.update``: the full
 picture to the branch's staff room, each client's own position to that client; and the public
 board derived from that same picture (``display_board``: ticket numbers only) to the hall
-displays as ``display.queue``, coalesced to one a second (runtime.BoardCoalescer).
+displays as ``display.queue``, coalesced to one a second (runtime.BoardCoalescer). The device
+hub is told too (``backend.devices.hooks.queue_changed``), so that the branch edge learns at
+once what the centre did with its kiosk tickets (edge_sync.py).
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ from backend.branch.models import (
     Ticket,
     TicketSequence,
 )
-from backend.branch.runtime import Hall
+from backend.branch.runtime import Hall, after_commit
+from backend.devices import hooks as device_hooks
 from backend.identity.models import User
 from backend.platform import audit
 from backend.platform.clock import ensure_utc, isoformat
@@ -392,6 +395,11 @@ def queue_changed(session: Session, hall: Hall, branch_id: str, now: datetime) -
     displays = active_displays(session, branch_id) if hall.send_command is not None else []
     if displays:
         hall.show_board(session, branch_id, row.queue_version, display_board(picture), displays)
+    after_commit(
+        session,
+        lambda: device_hooks.queue_changed(branch_id),
+        key=("edge.queue_sync", branch_id),
+    )
     return snap
 
 

@@ -13,16 +13,29 @@
   ``provider(session, branch_id)`` answers the branch's counters as
   ``[{"counter_id", "skills", "caller_id"}]`` (None: the branch has no hall configuration).
   The hub publishes it retained to the branch's edge (``edge.counters`` on
-  ``config/counters``), whose offline queue calls by those skills. The hall registers it.
+  ``config/counters``), whose offline queue calls by those skills. The hall registers it, and
+  the branch's timezone with ``set_timezone_provider(provider)``: ``provider(session,
+  branch_id)`` answers an IANA name (None: unknown), sent in the same message (``"timezone"``)
+  so that the edge numbers its tickets by the branch's local day, as the centre names them.
+- what the centre did with a branch edge's kiosk tickets: ``set_queue_sync_provider(provider)``;
+  ``provider(session, branch_id, edge_id, now)`` answers the centre's state of the tickets that
+  edge issued, ``[{"ticket_no", "issued_at", "status", "service", "counter_id", "at"}]`` (None:
+  nothing to sync). The hub sends it to the edge (``queue.sync`` on ``queue/sync``). The hall
+  registers it, and calls ``queue_changed(branch_id)`` after each commit that changed a
+  branch's queue so the hub sends the change at once (``add_queue_listener``); without the call
+  the hub still finds changes by polling.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
 
 CashTaskProbe = Callable[[Session, str, datetime], bool]
 
@@ -76,3 +89,57 @@ def set_counter_map_provider(provider: CounterMapProvider | None) -> None:
 def counter_map(session: Session, branch_id: str) -> list[dict[str, Any]] | None:
     provider = _counter_map_provider
     return provider(session, branch_id) if provider is not None else None
+
+
+TimezoneProvider = Callable[[Session, str], str | None]
+_timezone_provider: TimezoneProvider | None = None
+
+
+def set_timezone_provider(provider: TimezoneProvider | None) -> None:
+    """Install the hall's answer for a branch's timezone (None: the edges keep their own)."""
+    global _timezone_provider
+    _timezone_provider = provider
+
+
+def branch_timezone(session: Session, branch_id: str) -> str | None:
+    provider = _timezone_provider
+    return provider(session, branch_id) if provider is not None else None
+
+
+QueueSyncProvider = Callable[[Session, str, str, datetime], list[dict[str, Any]] | None]
+_queue_sync_provider: QueueSyncProvider | None = None
+QueueListener = Callable[[str], None]
+_queue_listeners: list[QueueListener] = []
+
+
+def set_queue_sync_provider(provider: QueueSyncProvider | None) -> None:
+    """Install the hall's answer for the edges' tickets (None: nothing is synced)."""
+    global _queue_sync_provider
+    _queue_sync_provider = provider
+
+
+def queue_sync(
+    session: Session, branch_id: str, edge_id: str, now: datetime
+) -> list[dict[str, Any]] | None:
+    provider = _queue_sync_provider
+    return provider(session, branch_id, edge_id, now) if provider is not None else None
+
+
+def add_queue_listener(listener: QueueListener) -> None:
+    """Be told (``listener(branch_id)``) when a branch's queue changed (idempotent)."""
+    if listener not in _queue_listeners:
+        _queue_listeners.append(listener)
+
+
+def remove_queue_listener(listener: QueueListener) -> None:
+    if listener in _queue_listeners:
+        _queue_listeners.remove(listener)
+
+
+def queue_changed(branch_id: str) -> None:
+    """A committed change of the branch's queue (the hall calls it after the commit)."""
+    for listener in tuple(_queue_listeners):
+        try:
+            listener(branch_id)
+        except Exception:  # a listener must never fail the caller's committed change
+            log.exception("device hooks: queue listener failed for %s", branch_id)

@@ -13,8 +13,16 @@ restarts wait in the broker) that
   (another backend process, ``finedge devices`` provisioning the demo);
 - publishes each branch's counter map (retained ``edge.counters`` on the edge's
   ``config/counters``: counter id -> skills and caller device, from the hall through
-  ``hooks.counter_map``) at start and whenever it changes, found the same way, so the edge's
-  offline queue calls by the counters' skills;
+  ``hooks.counter_map``, and the branch's timezone, ``hooks.branch_timezone``) at start and
+  whenever it changes, found the same way, so the edge's offline queue calls by the counters'
+  skills and numbers its tickets by the branch's local day;
+- sends each edge what the centre did with the kiosk tickets it issued (``queue.sync`` on the
+  edge's ``queue/sync``, from the hall through ``hooks.queue_sync``): the changed tickets at
+  once after a committed queue change in this process (``hooks.queue_changed``) or within a
+  refresh when made elsewhere, and the whole (recent) picture in pages when the hub connects,
+  when the edge is (re)born (its ``edge.birth``) and every ``queue_sync_full_s``, so a lost or
+  late message is repaired; the edge applies each entry by time, so repeats and any order
+  are harmless;
 - sends each edge a receipt after every ingest batch (the envelope ids the centre now holds),
   on ``fe/v1/{branch}/edge/{edge_id}/receipt``: the edge's outbox keeps an uplink until then;
 - is the transport of the command dispatcher.
@@ -31,6 +39,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,21 +50,27 @@ from backend.devices.commands import CommandDispatcher
 from backend.devices.ingest import IngestService, IngestSettings
 from backend.devices.models import Device
 from backend.devices.secretbox import SecretBox
+from backend.platform.clock import utcnow
 from backend.platform.live import LiveEmitter
-from backend.platform.mqtt import MqttError, MqttPublishError, Will
+from backend.platform.mqtt import Message, MqttError, MqttPublishError, Will
 from edge.protocol import (
     DEFAULT_HOST_ID,
+    ProtocolError,
     build_topic,
+    decode_envelope,
     default_edge_id,
     encode,
+    format_ts,
     host_state_topic,
     make_envelope,
+    parse_topic,
 )
 from edge.transport import PipelinedMqttClient, connect_with_retry
 
 log = logging.getLogger(__name__)
 
 INGEST_FILTER = "fe/v1/+/+/+/#"
+QUEUE_SYNC_PAGE = 200  # tickets per queue.sync message (about 30 KB, under the 64 KiB limit)
 
 
 @dataclass
@@ -67,6 +83,7 @@ class HubSettings:
     command_wait_s: float = 5.0
     command_ttl_s: float = 30.0
     reconnect_max_delay: float = 5.0
+    queue_sync_full_s: float = 300.0  # the whole picture again at most this often (repair)
     ingest: IngestSettings = field(default_factory=IngestSettings)
 
 
@@ -80,8 +97,10 @@ class DeviceHub:
         settings: HubSettings | None = None,
         *,
         on_committed: Callable[[list[str]], None] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.session_factory = session_factory
+        self._clock = clock or utcnow
         self.mqtt_url = mqtt_url
         self.settings = settings or HubSettings()
         self.box = SecretBox(secret_key)
@@ -109,6 +128,15 @@ class DeviceHub:
         self._published_registry: dict[str, int] = {}
         self._published_desired: dict[int, int] = {}
         self._published_counters: dict[str, int] = {}
+        # queue.sync: per branch what its edge was last sent (key -> entry), when the whole
+        # picture last went, and the branches whose edge was (re)born since
+        self._sync_sent: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+        self._sync_full_at: dict[str, float] = {}
+        self._sync_resync: set[str] = set()
+        # what the refresh loop owes: everything (a poke, a reconnect), or only the queue.sync
+        # of branches whose queue changed (so a busy hall does not re-read every registry)
+        self._full_due = True
+        self._queue_dirty: set[str] = set()
         self._edge_ids: dict[str, str] = {}
         self._cache_lock = threading.Lock()
 
@@ -137,12 +165,13 @@ class DeviceHub:
             reconnect_min_delay=0.2,
             reconnect_max_delay=self.settings.reconnect_max_delay,
         )
-        client.subscribe(INGEST_FILTER, self.ingest.handle, qos=1)
+        client.subscribe(INGEST_FILTER, self._on_uplink, qos=1)
         return client
 
     def start(self) -> DeviceHub:
         """Start the ingest writer and connect in the background (retrying until it works)."""
         self.ingest.start()
+        hooks.add_queue_listener(self._on_queue_changed)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="device-hub", daemon=True)
         self._thread.start()
@@ -155,6 +184,7 @@ class DeviceHub:
         return self.connected
 
     def stop(self) -> None:
+        hooks.remove_queue_listener(self._on_queue_changed)
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -185,13 +215,25 @@ class DeviceHub:
         if client is None:
             return
         self._client = client
+        next_full = 0.0
         while not self._stop.is_set():
+            timeout = self.settings.refresh_s
             if client.connected:
+                now = time.monotonic()
+                with self._cache_lock:
+                    full = self._full_due or now >= next_full
+                    self._full_due = False
+                    dirty, self._queue_dirty = self._queue_dirty, set()
                 try:
-                    self.refresh()
+                    if full:
+                        next_full = now + self.settings.refresh_s
+                        self.refresh()
+                    elif dirty:
+                        self.refresh_queue_sync(dirty)
                 except Exception:
                     log.exception("device hub: registry/config refresh failed")
-            self._wake.wait(self.settings.refresh_s)
+                timeout = max(0.0, next_full - time.monotonic())
+            self._wake.wait(timeout)
             self._wake.clear()
 
     def _on_connected(self, client: PipelinedMqttClient) -> None:
@@ -204,11 +246,49 @@ class DeviceHub:
             self._published_registry.clear()
             self._published_desired.clear()
             self._published_counters.clear()
+            self._sync_sent.clear()
+            self._full_due = True
         self._wake.set()
 
     def poke(self) -> None:
         """Something changed in this process: publish registries and configs now."""
+        with self._cache_lock:
+            self._full_due = True
         self._wake.set()
+
+    def _wanted(self, branch_id: str) -> bool:
+        return self.settings.branches is None or branch_id in self.settings.branches
+
+    def _on_queue_changed(self, branch_id: str) -> None:
+        """A committed queue change (hooks.queue_changed): send the edge its changes now."""
+        if self._wanted(branch_id):
+            with self._cache_lock:
+                self._queue_dirty.add(branch_id)
+            self._wake.set()
+
+    def _on_uplink(self, message: Message) -> None:
+        """Everything goes to the ingest; an edge's birth also asks for the whole queue.sync
+        picture (the edge may have missed changes while it was away)."""
+        if message.topic.endswith("/state") and "/edge/" in message.topic:
+            branch_id = self._edge_born(message)
+            if branch_id is not None:
+                with self._cache_lock:
+                    self._sync_resync.add(branch_id)
+                    self._queue_dirty.add(branch_id)
+                self._wake.set()
+        self.ingest.handle(message)
+
+    def _edge_born(self, message: Message) -> str | None:
+        """The branch whose edge announced its birth in ``message``, else None (never raises:
+        the ingest must get every message)."""
+        try:
+            topic = parse_topic(message.topic)
+            if topic.device_type != "edge" or not self._wanted(topic.branch_id):
+                return None
+            env = decode_envelope(message.payload, max_skew_s=None)
+        except ProtocolError:
+            return None
+        return topic.branch_id if env.type == "edge.birth" else None
 
     # ------------------------------------------------------------------ transport
 
@@ -252,7 +332,7 @@ class DeviceHub:
 
     def refresh(self) -> dict[str, int]:
         """Publish what changed since the last publish: branch registries, desired configs."""
-        published = {"registries": 0, "desired": 0, "counters": 0}
+        published = {"registries": 0, "desired": 0, "counters": 0, "queue_sync": 0}
         with self.session_factory() as session:
             branches = service.branches_with_devices(session)
             if self.settings.branches is not None:
@@ -293,20 +373,26 @@ class DeviceHub:
                 published["desired"] += 1
             for branch_id in branches:
                 published["counters"] += self._publish_counter_map(session, branch_id)
+                published["queue_sync"] += self._publish_queue_sync(session, branch_id)
         return published
 
     def _publish_counter_map(self, session: Session, branch_id: str) -> int:
-        """The branch's counter map, retained, when it differs from the one last published.
-        Its version is a fingerprint of the content (equal maps, equal versions)."""
+        """The branch's counter map with its timezone, retained, when it differs from the one
+        last published. Its version is a fingerprint of the content (equal maps, equal
+        versions)."""
         try:
             counters = hooks.counter_map(session, branch_id)
+            timezone = hooks.branch_timezone(session, branch_id) if counters is not None else None
         except Exception:  # the hall's failure must not stop registries and configs
             log.exception("device hub: counter map of %s not built", branch_id)
             session.rollback()
             return 0
         if counters is None:
             return 0
-        canonical = json.dumps(counters, sort_keys=True, separators=(",", ":"))
+        content: dict[str, Any] = {"counters": counters}
+        if timezone is not None:
+            content["timezone"] = timezone
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
         version = int.from_bytes(hashlib.sha256(canonical.encode()).digest()[:6], "big")
         with self._cache_lock:
             if self._published_counters.get(branch_id) == version:
@@ -314,9 +400,73 @@ class DeviceHub:
         edge_id = self._edge_ids.get(branch_id) or self._edge_id(session, branch_id)
         self.publish(
             build_topic(branch_id, "edge", edge_id, "config/counters"),
-            encode(make_envelope("edge.counters", {"version": version, "counters": counters}, 0)),
+            encode(make_envelope("edge.counters", {"version": version, **content}, 0)),
             retain=True,
         )
         with self._cache_lock:
             self._published_counters[branch_id] = version
         return 1
+
+    def refresh_queue_sync(self, branch_ids: set[str]) -> int:
+        """Only the queue.sync of these branches (their queue changed); the messages sent."""
+        with self.session_factory() as session:
+            return sum(
+                self._publish_queue_sync(session, b) for b in sorted(branch_ids) if self._wanted(b)
+            )
+
+    def _publish_queue_sync(self, session: Session, branch_id: str) -> int:
+        """``queue.sync`` to the branch's edge: the tickets whose centre state changed since
+        the edge was last sent them, or every one (in pages of QUEUE_SYNC_PAGE) the first time,
+        after the edge's birth and every ``queue_sync_full_s``. Not retained: the picture may
+        need several messages, and a fresh edge asks for it by being born. The messages sent."""
+        edge_id = self._edge_ids.get(branch_id) or self._edge_id(session, branch_id)
+        now = self._clock()
+        try:
+            tickets = hooks.queue_sync(session, branch_id, edge_id, now)
+        except Exception:  # the hall's failure must not stop registries and configs
+            log.exception("device hub: queue sync of %s not built", branch_id)
+            session.rollback()
+            return 0
+        if tickets is None:
+            return 0
+        current = {(str(t["ticket_no"]), str(t["issued_at"])): t for t in tickets}
+        with self._cache_lock:
+            sent = self._sync_sent.get(branch_id)
+            full = (
+                sent is None
+                or branch_id in self._sync_resync
+                or time.monotonic() - self._sync_full_at.get(branch_id, 0.0)
+                >= self.settings.queue_sync_full_s
+            )
+            self._sync_resync.discard(branch_id)
+        if full:
+            entries = list(current.values())
+        else:
+            entries = [t for key, t in current.items() if (sent or {}).get(key) != t]
+        messages = 0
+        if entries:
+            topic = build_topic(branch_id, "edge", edge_id, "queue/sync")
+            pages = [
+                entries[i : i + QUEUE_SYNC_PAGE] for i in range(0, len(entries), QUEUE_SYNC_PAGE)
+            ]
+            try:
+                for number, page in enumerate(pages, 1):
+                    data = {
+                        "at": format_ts(now),
+                        "full": full,
+                        "part": number,
+                        "parts": len(pages),
+                        "tickets": page,
+                    }
+                    self.publish(topic, encode(make_envelope("queue.sync", data, 0)))
+                    messages += 1
+            except MqttError:
+                if full:  # the whole picture again next time
+                    with self._cache_lock:
+                        self._sync_resync.add(branch_id)
+                raise
+        with self._cache_lock:
+            self._sync_sent[branch_id] = current
+            if full:
+                self._sync_full_at[branch_id] = time.monotonic()
+        return messages

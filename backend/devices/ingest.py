@@ -59,6 +59,7 @@ from edge.protocol import (
 log = logging.getLogger(__name__)
 
 OPEN_COMMAND_STATUSES = ("pending", "sent", "timeout")
+MAX_VERSION = 2**31 - 1  # devices.reported_version is an INTEGER (PostgreSQL: 32 bits)
 
 
 @dataclass
@@ -516,9 +517,11 @@ class IngestService:
             if isinstance(state, dict) and (device.state_at is None or ts >= device.state_at):
                 device.state, device.state_at = state, ts
                 changed = True
-        elif channel == "config/reported":
+        elif channel == "config/reported" and env.type == "config.reported":
+            # Only a device's twin report moves the twin: the edge's ``edge.registry_applied``
+            # on this channel carries the registry version (microseconds), no twin version.
             version = data.get("version")
-            if isinstance(version, int) and version >= device.reported_version:
+            if isinstance(version, int) and device.reported_version <= version <= MAX_VERSION:
                 device.reported = {
                     "config": data.get("config") if isinstance(data.get("config"), dict) else {},
                     "rejected": data.get("rejected") or {},

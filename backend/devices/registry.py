@@ -290,7 +290,8 @@ def list_devices(
 
 
 def registry_version(session: Session, branch_id: str) -> int:
-    """Changes whenever a device of the branch changes (milliseconds of the last change)."""
+    """Changes whenever a device of the branch changes: microseconds since the epoch of the
+    last change."""
     row = session.execute(
         select(func.max(Device.updated_at), func.count(Device.id)).where(
             Device.branch_id == branch_id, Device.device_type != "edge"

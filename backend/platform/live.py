@@ -27,6 +27,7 @@ EVENTS = (
     "vehicle.alert",
     "cash_task.update",
     "client.arrived",
+    "vein_enrolment.update",
 )
 
 

@@ -1,7 +1,10 @@
 """The hall display's queue board over real MQTT (HTTP -> hall -> signed ``display.queue`` ->
 central broker -> branch edge -> the simulated display): the display gets the current board
 when it comes online, a ticket issued over HTTP shows up on it, and after a call (two changes
-within the same second, coalesced) the board ends on the final state."""
+within the same second, coalesced) the board ends on the final state.
+
+Runs on SQLite with the embedded amqtt brokers and on the machine's PostgreSQL and Mosquitto
+(``hall_stack``; skipped with the reason where they are absent)."""
 
 from __future__ import annotations
 
@@ -10,11 +13,12 @@ from contextlib import ExitStack
 import pytest
 
 from tests.integration import test_branch_support as support
-from tests.integration.test_branch_support import Api
-from tests.iot_support import add_branch, amqtt_central, iot_rig, unique_branch, wait_for
+from tests.integration.test_branch_support import Api, HallStack
+from tests.iot_support import add_branch, hall_brokers, iot_rig, unique_branch, wait_for
 
 branch_seeded_db = support.branch_seeded_db  # fixture
 hall_url = support.hall_url  # fixture
+hall_stack = support.hall_stack  # fixture: sqlite-amqtt, postgres-mosquitto
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -24,8 +28,10 @@ def _service(display, code: str) -> dict | None:
     return next((s for s in board.get("services", []) if s["service"] == code), None)
 
 
-def test_ticket_issued_over_http_shows_on_the_display_board(make_app, hall_url, tmp_path):
-    app = make_app(hall_url, seeded=False)
+def test_ticket_issued_over_http_shows_on_the_display_board(
+    make_app, hall_stack: HallStack, tmp_path
+):
+    app = make_app(hall_stack.database_url, seeded=False)
     api = Api(app)
     branch = unique_branch()
     identities = add_branch(app, branch, {"display": 1}, tmp_path / "creds.json")
@@ -35,8 +41,11 @@ def test_ticket_issued_over_http_shows_on_the_display_board(make_app, hall_url, 
     api.ok(api.post("admin", f"/branches/{branch}/counters/1/status", {"status": "open"}))
 
     with ExitStack() as stack:
-        central = stack.enter_context(amqtt_central())
+        central, branch_url = stack.enter_context(
+            hall_brokers(hall_stack.brokers, app, tmp_path, branch)
+        )
         rig = stack.enter_context(iot_rig(app, central, tmp_path, branch))
+        rig.branch_url = branch_url
         rig.start_hub()
         rig.start_edge()
         rig.start_fleet(identities)

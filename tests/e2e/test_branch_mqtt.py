@@ -5,7 +5,10 @@ code opens nothing, and the safe door opened without a task raises a critical al
 
 The loaders are enrolled as on a real finger-vein lock: they consent, a teller asks the lock
 (``lock.enroll``), each presents a finger three times at the lock, which keeps the template;
-nothing of it reaches the centre (audit log, device commands, stored messages)."""
+nothing of it reaches the centre (audit log, device commands, stored messages).
+
+Runs on SQLite with the embedded amqtt brokers and on the machine's PostgreSQL and Mosquitto
+(``hall_stack``; skipped with the reason where they are absent)."""
 
 from __future__ import annotations
 
@@ -32,13 +35,12 @@ from backend.platform.mqtt import MqttClient
 from edge.credentials import secret_bytes
 from edge.protocol import build_topic
 from tests.integration import test_branch_support as support
-from tests.integration.test_branch_support import (
-    Api,
-)
-from tests.iot_support import add_branch, amqtt_central, iot_rig, unique_branch, wait_for
+from tests.integration.test_branch_support import Api, HallStack
+from tests.iot_support import add_branch, hall_brokers, iot_rig, unique_branch, wait_for
 
 branch_seeded_db = support.branch_seeded_db  # fixture
 hall_url = support.hall_url  # fixture
+hall_stack = support.hall_stack  # fixture: sqlite-amqtt, postgres-mosquitto
 
 
 pytestmark = pytest.mark.timeout(150)
@@ -69,8 +71,8 @@ def _people(app, branch: str) -> dict[str, int]:
     return ids
 
 
-def test_cash_loading_over_mqtt(make_app, hall_url, tmp_path):
-    app = make_app(hall_url, seeded=False)
+def test_cash_loading_over_mqtt(make_app, hall_stack: HallStack, tmp_path):
+    app = make_app(hall_stack.database_url, seeded=False)
     api = Api(app)
     branch = unique_branch()
     identities = add_branch(app, branch, {"lock": 1, "cash": 1}, tmp_path / "creds.json")
@@ -86,8 +88,11 @@ def test_cash_loading_over_mqtt(make_app, hall_url, tmp_path):
             return session.get(CashTask, task_id)
 
     with ExitStack() as stack:
-        central = stack.enter_context(amqtt_central())
+        central, branch_url = stack.enter_context(
+            hall_brokers(hall_stack.brokers, app, tmp_path, branch)
+        )
         rig = stack.enter_context(iot_rig(app, central, tmp_path, branch))
+        rig.branch_url = branch_url
         hub = rig.start_hub()
         rig.start_edge()
         rig.start_fleet(identities)

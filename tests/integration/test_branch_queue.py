@@ -1,7 +1,8 @@
 """Queue rules against the database: remote tickets and check-in, calls by skills and
 priority, transfer and return, no-show and recall, starvation, re-routing when a counter's
-device goes offline, the edge's offline queue reconciled without duplicates or losses, and the
-pushes."""
+device goes offline, the edge's offline queue reconciled without duplicates or losses (and
+numbered by the branch's local day, as the centre names its tickets), what the centre did with
+the edge's tickets synced back to it (``queue.sync``), and the pushes."""
 
 from __future__ import annotations
 
@@ -318,6 +319,50 @@ def test_the_kiosk_category_reaches_the_centre(s, hall, clock, tmp_path):
     assert by_no["A077"].category == "normal"
 
 
+def test_edge_tickets_either_side_of_utc_midnight_stay_two_at_the_centre(s, hall, clock, tmp_path):
+    """Shanghai is UTC+8: 07:30 and 08:30 local are one local day but two UTC days. The edge
+    numbers them A001 and A002 (its local day), so the centre, which names an edge ticket by
+    the local day of its issue and its number, keeps both; the centre's calls reach the right
+    one back at the edge (queue.sync names it by number and issue time)."""
+    from backend.branch import edge_sync
+    from edge.localqueue import QueueSync
+
+    store = EdgeStore(tmp_path / "edge.db")
+    local = LocalQueue(store)  # no map yet: the default timezone, Asia/Shanghai
+    clock.tick(hours=21, minutes=30)  # 07:30 local on 3 March, 23:30 UTC on 2 March
+    assert clock().hour == 23
+    early, _ = local.issue("cash", clock(), request_id="k-early", kiosk_id="K1")
+    early_env = make_envelope("queue.ticket_issued", early.to_dict(), 1, now=clock())
+    clock.tick(hours=1)  # 08:30 local, 00:30 UTC on 3 March
+    later, _ = local.issue("cash", clock(), request_id="k-later", kiosk_id="K1")
+    later_env = make_envelope("queue.ticket_issued", later.to_dict(), 2, now=clock())
+    assert (early.ticket_no, later.ticket_no) == ("A001", "A002")
+    outcomes = [
+        events.on_device_event(s, B, "edge", "edge-br001", env, hall=hall)
+        for env in (early_env, later_env, early_env)
+    ]
+    assert outcomes == ["created", "created", "duplicate"]
+    kiosk = list(s.scalars(select(Ticket).where(Ticket.channel == "kiosk").order_by(Ticket.id)))
+    assert [(t.ticket_no, t.day, t.request_id) for t in kiosk] == [
+        ("A001", "2026-03-03", "kiosk:k-early"),
+        ("A002", "2026-03-03", "kiosk:k-later"),
+    ]
+    # what two A001 of one local day would have done (the edge's old UTC-day numbering)
+    clash = {**later.to_dict(), "ticket_no": "A001", "request_id": "k-clash"}
+    assert (
+        reconcile.apply_edge_event(s, hall, B, "edge-br001", "queue.ticket_issued", clash, clock())
+        == "duplicate"
+    )
+
+    clock.tick(minutes=5)
+    assert call(s, hall, "1")["called"]["ticket_no"] == "A001"  # the longest waiting
+    entries = edge_sync.edge_ticket_statuses(s, B, "edge-br001", clock())
+    assert [(e["ticket_no"], e["issued_at"]) for e in entries] == [("A001", early.issued_at)]
+    assert local.apply_sync(QueueSync.from_dict({"tickets": entries})).applied == ["A001"]
+    assert [t.ticket_no for t in local.waiting()] == ["A002"]
+    store.close()
+
+
 def test_the_centre_syncs_the_counter_map_to_the_edge(s, hall, hall_factory):
     """The hall's counters as the hub publishes them to the branch edge (retained
     ``edge.counters``): effective skills and the caller at each window; again only on change."""
@@ -353,3 +398,113 @@ def test_the_centre_syncs_the_counter_map_to_the_edge(s, hall, hall_factory):
     assert hub._publish_counter_map(s, B) == 1
     changed = CounterMap.from_dict(decode_envelope(sent[-1][1], max_skew_s=None).data)
     assert changed.get("1").skills == ("cash",) and changed.version != synced.version
+
+    # the hall's timezone travels with the map (the edge numbers by the branch's local day)
+    assert synced.timezone == "Asia/Shanghai" == device_hooks.branch_timezone(s, B)
+    assert edge_counters.hall_timezone(s, "NOPE") == "Asia/Shanghai"  # a new hall's default
+    queue.get_hall(s, B).timezone = "Asia/Urumqi"
+    s.flush()
+    assert hub._publish_counter_map(s, B) == 1
+    moved = CounterMap.from_dict(decode_envelope(sent[-1][1], max_skew_s=None).data)
+    assert moved.timezone == "Asia/Urumqi" and moved.version != changed.version
+    assert moved.counters == changed.counters
+
+
+def test_the_centre_tells_the_edge_what_it_did_with_its_kiosk_tickets(
+    s, hall, hall_factory, clock, tmp_path, monkeypatch
+):
+    """Kiosk tickets issued at the edge and reconciled, then called, no-showed and transferred
+    by staff at the centre: the hub sends the edge their centre state (``queue.sync``), all of
+    it at first and after the edge's birth, otherwise only what changed; the edge's own queue
+    applies it and calls none of those clients again. Staff tickets are not the edge's."""
+    from backend.branch import edge_sync
+    from backend.devices import hooks as device_hooks
+    from backend.devices import hub as hub_module
+    from backend.devices.hub import DeviceHub
+    from backend.platform.live import RecordingEmitter
+    from backend.platform.mqtt import Message
+    from edge.localqueue import QueueSync
+    from edge.protocol import decode_envelope, encode
+
+    store = EdgeStore(tmp_path / "edge.db")
+    local = LocalQueue(store)
+    local.set_counter_map(
+        CounterMap.from_dict(
+            {
+                "version": 1,
+                "counters": [
+                    {"counter_id": "1", "skills": ["cash", "account"], "caller_id": "C1"},
+                    {"counter_id": "2", "skills": ["cash", "loan", "wealth"], "caller_id": "C2"},
+                ],
+            }
+        )
+    )
+    kiosk = []
+    for i in range(3):
+        clock.tick(10)
+        ticket, _ = local.issue("cash", clock(), request_id=f"k{i}", kiosk_id="K1")
+        kiosk.append(ticket)
+        env = make_envelope("queue.ticket_issued", ticket.to_dict(), i, now=clock())
+        assert events.on_device_event(s, B, "edge", "edge-br001", env, hall=hall) == "created"
+    clock.tick(10)
+    issue(s, hall, "teller1", "cash")  # a staff ticket: not the edge's
+    assert edge_sync.edge_ticket_statuses(s, B, "edge-br001", clock()) == []  # only waiting
+    assert edge_sync.edge_ticket_statuses(s, "NOPE", "edge-nope", clock()) is None
+
+    changed: list[str] = []
+    device_hooks.add_queue_listener(changed.append)
+    try:
+        clock.tick(30)
+        assert call(s, hall, "1")["called"]["ticket_no"] == "A001"
+        s.commit()  # the hub hears of the committed change at once
+        assert changed == [B]
+    finally:
+        device_hooks.remove_queue_listener(changed.append)
+    clock.tick(30)
+    counters.no_show(s, actor(s, "teller1"), hall, B, "1")
+    clock.tick(10)
+    assert call(s, hall, "2")["called"]["ticket_no"] == "A002"
+    clock.tick(10)
+    counters.transfer(s, actor(s, "teller1"), hall, B, "2", "loan")
+
+    hub = DeviceHub(hall_factory, RecordingEmitter(), "k" * 32, "mqtt://127.0.0.1:1", clock=clock)
+    sent: list[tuple[str, dict, bool]] = []
+
+    def publish(topic, payload, qos=1, retain=False, **_kw):
+        env = decode_envelope(payload, max_skew_s=None)
+        assert env.type == "queue.sync"
+        sent.append((topic, env.data, retain))
+
+    hub.publish = publish
+    assert hub._publish_queue_sync(s, B) == 1  # the first time: everything
+    topic, data, retain = sent[-1]
+    assert topic == "fe/v1/BR001/edge/edge-br001/queue/sync" and not retain and data["full"]
+    states = {t["ticket_no"]: (t["status"], t["service"], t["counter_id"]) for t in data["tickets"]}
+    assert states == {"A001": ("no_show", "cash", "1"), "A002": ("waiting", "loan", "2")}
+    assert hub._publish_queue_sync(s, B) == 0  # nothing changed since
+
+    clock.tick(10)
+    assert call(s, hall, "2")["called"]["ticket_no"] == "A002"  # in loans, boosted
+    assert hub._publish_queue_sync(s, B) == 1
+    assert not sent[-1][1]["full"]
+    assert [(t["ticket_no"], t["status"]) for t in sent[-1][1]["tickets"]] == [("A002", "called")]
+
+    # the edge is (re)born: the whole picture again, in pages
+    monkeypatch.setattr(hub_module, "QUEUE_SYNC_PAGE", 1)
+    birth = make_envelope("edge.birth", {"online": True, "session": "x"}, 1, now=clock())
+    hub._on_uplink(Message("fe/v1/BR001/edge/edge-br001/state", encode(birth), 1, True))
+    assert hub._publish_queue_sync(s, B) == 2
+    pages = [d for _t, d, _r in sent[-2:]]
+    assert [(d["full"], d["part"], d["parts"]) for d in pages] == [(True, 1, 2), (True, 2, 2)]
+
+    # the edge applies whatever it got, in any order and repeatedly: A003 alone still waits
+    for _topic, message, _retain in [*reversed(sent), *sent]:
+        local.apply_sync(QueueSync.from_dict(message))
+    assert [t.ticket_no for t in local.waiting()] == ["A003"]
+    assert local.ticket("A001").status == "no_show"
+    assert (local.ticket("A002").status, local.ticket("A002").counter_id) == ("called", "2")
+    clock.tick(10)
+    assert local.call_next("1", clock())[0].ticket_no == "A003"
+    assert local.call_next("1", clock())[0] is None
+    assert store.pending == 0
+    store.close()

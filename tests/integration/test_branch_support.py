@@ -131,27 +131,35 @@ def enrol_loaders(session, lock: str, *usernames: str, at: datetime = T0) -> Non
 # --------------------------------------------------------------------------- fixtures
 
 import shutil  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 
 import pytest  # noqa: E402
 
 from tests.api_client import ApiClient  # noqa: E402
+from tests.conftest import truncate_pg  # noqa: E402
+from tests.iot_support import require_shared_mosquitto  # noqa: E402
 
 
-@pytest.fixture(scope="session")
-def branch_seeded_db(sqlite_template, tmp_path_factory):
-    """The demo seed (with BR002, teller9, client2) once per run; tests get copies."""
+def seed_hall(url: str) -> None:
+    """The hall tests' data on a migrated, empty database: the demo seed, BR002, teller9,
+    client2 and loader9."""
     from backend.platform.config import Config
     from backend.platform.db import make_engine, make_session_factory, session_scope
     from backend.seed import SeedOptions, seed
 
-    path = tmp_path_factory.mktemp("branch-seeded") / "seeded.db"
-    shutil.copy(sqlite_template, path)
-    url = f"sqlite:///{path}"
     engine = make_engine(url)
     with session_scope(make_session_factory(engine)) as session:
         seed(session, Config.from_env(database_url=url), SeedOptions(progress=False))
         add_other_branch(session)
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def branch_seeded_db(sqlite_template, tmp_path_factory):
+    """The hall's seed (``seed_hall``) once per run; tests get copies."""
+    path = tmp_path_factory.mktemp("branch-seeded") / "seeded.db"
+    shutil.copy(sqlite_template, path)
+    seed_hall(f"sqlite:///{path}")
     return path
 
 
@@ -160,6 +168,37 @@ def hall_url(branch_seeded_db, tmp_path) -> str:
     path = tmp_path / "hall.db"
     shutil.copy(branch_seeded_db, path)
     return f"sqlite:///{path}"
+
+
+@dataclass(frozen=True)
+class HallStack:
+    """Where an end-to-end hall test runs: its seeded database and its brokers
+    (``tests.iot_support.hall_brokers``)."""
+
+    database_url: str
+    brokers: str  # "amqtt": embedded; "mosquitto": the machine's, with a private branch one
+
+
+HALL_STACKS = [
+    pytest.param("sqlite", id="sqlite-amqtt"),
+    pytest.param(
+        "postgres", id="postgres-mosquitto", marks=[pytest.mark.postgres, pytest.mark.mosquitto]
+    ),
+]
+
+
+@pytest.fixture(params=HALL_STACKS)
+def hall_stack(request) -> HallStack:
+    """Each end-to-end hall test runs twice: on SQLite with the embedded amqtt brokers (a copy
+    of ``branch_seeded_db``), and on the machine's PostgreSQL (this run's database, emptied as
+    for ``db_url``, then ``seed_hall``) with its Mosquitto; skipped with the reason where absent."""
+    if request.param == "sqlite":
+        return HallStack(request.getfixturevalue("hall_url"), "amqtt")
+    require_shared_mosquitto()  # before paying for the seed
+    url = request.getfixturevalue("pg_database")
+    truncate_pg(url)
+    seed_hall(url)
+    return HallStack(url, "mosquitto")
 
 
 @pytest.fixture

@@ -358,3 +358,109 @@ def test_vein_api(api, hall):
         no_biometrics(s)
     spec = api.client.get("/api/v1/openapi.json").get_json()["paths"]
     assert {"/api/v1/vein/consent", "/api/v1/locks/{lock_id}/enrolments"} <= set(spec)
+
+
+def test_each_enrolment_change_is_pushed_to_the_branch_and_the_loader(s, hall, clock):
+    from backend.platform.live import EVENTS
+
+    assert veins.LIVE_EVENT == "vein_enrolment.update" and veins.LIVE_EVENT in EVENTS
+    consent(s, "loader1")
+    consent(s, "loader2")
+    request(s, hall, "loader1")
+    assert capture_and_enrol(s, hall, "loader1") == "enrolled"
+    veins.revoke_enrolment(s, actor(s, "teller1"), hall, LOCK, user_id(s, "loader1"))
+    assert lock_event(s, hall, "lock.revoked", {"loader_id": "loader1"}) == "revoked"
+    request(s, hall, "loader2")
+    lock_event(s, hall, "lock.enrol_failed", {"loader_id": "loader2", "reason": "timeout"})
+    assert hall.live.sent == []  # nothing leaves before the commit
+    s.commit()
+    pushed = [(d, r) for e, d, r in hall.live.sent if e == veins.LIVE_EVENT]
+    for username in ("loader1", "loader2"):
+        rooms = [f"user:{user_id(s, username)}", f"branch:{B}"]
+        assert all(r == rooms for d, r in pushed if d["username"] == username)
+    steps = [(d["status"], d["captures"]) for d, _r in pushed if d["username"] == "loader1"]
+    assert steps == [
+        ("capturing", 0),
+        ("capturing", 1),
+        ("capturing", 2),
+        ("capturing", 3),
+        ("enrolled", 3),
+        ("revoking", 3),
+        ("revoked", 3),
+    ]
+    assert [d["status"] for d, _r in pushed if d["username"] == "loader2"] == [
+        "capturing",
+        "failed",
+    ]
+    view_keys = set(veins.enrolment_view(row(s, "loader2")))
+    for data, _rooms in pushed:  # the enrolment's view, nothing of the vein
+        assert set(data) - view_keys <= {"source"}
+        assert "template" not in json.dumps(data)
+
+
+def test_a_retired_lock_ends_its_enrolments_without_sending_anything(s, hall, clock):
+    enrol_loaders(s, LOCK, "loader1")
+    consent(s, "loader2")
+    request(s, hall, "loader2")  # capturing
+    veins.revoke_enrolment(s, actor(s, "teller1"), hall, LOCK, user_id(s, "loader1"))
+    s.commit()
+    devices.change_status(s, SYSTEM, LOCK, "retired", now=clock())
+    s.commit()
+    hall.send_command.sent.clear()
+    hall.live.sent.clear()
+    done = veins.resend_revocations(s, hall, clock.tick(veins.RESEND_REVOKE_S + 1))
+    assert done == {"revokes_sent": 0, "captures_expired": 0, "enrolments_ended": 2}
+    s.commit()
+    assert row(s, "loader1") is None and row(s, "loader2") is None
+    assert hall.send_command.sent == []  # the dispatcher would refuse a retired lock anyway
+    ended = s.scalars(
+        select(AuditRecord)
+        .where(AuditRecord.action == "branch.vein_enrolment_ended")
+        .order_by(AuditRecord.id)
+    ).all()
+    assert [(a.object_id, a.before, a.actor_user_id) for a in ended] == [
+        (f"{LOCK}:loader1", {"status": "revoking"}, None),
+        (f"{LOCK}:loader2", {"status": "capturing"}, None),
+    ]
+    assert all(
+        a.after["reason"] == "lock_retired" and a.after["wiped_by"] == "device_decommissioning"
+        for a in ended
+    )
+    pushed = [d for e, d, _r in hall.live.sent if e == veins.LIVE_EVENT]
+    assert [(d["username"], d["status"], d["reason"]) for d in pushed] == [
+        ("loader1", "ended", "lock_retired"),
+        ("loader2", "ended", "lock_retired"),
+    ]
+    assert veins.missing_enrolments(s, LOCK, ["loader1", "loader2"]) == ["loader1", "loader2"]
+    assert veins.resend_revocations(s, hall, clock.tick(120))["enrolments_ended"] == 0
+    no_biometrics(s)
+
+
+def test_a_first_request_that_loses_a_race_is_409(api, hall, monkeypatch):
+    """Two first requests for one loader on one lock: both find no row, the later insert
+    breaks the unique (lock, loader). Simulated in sequence: the second request's lookup misses
+    the row, as it would before the first commits (two threads on PostgreSQL:
+    test_branch_postgres)."""
+    with api.session() as s:
+        ready_devices(s)
+        consent(s, "loader1")
+        loader = user_id(s, "loader1")
+        s.commit()
+    base = f"/locks/{LOCK}/enrolments"
+    api.ok(api.post("teller1", base, {"loader_id": loader}), 202)
+    real_row, missed = veins._row, []
+
+    def not_committed_yet(session, lock_id, username, *, lock=True):
+        if not missed:
+            missed.append(username)
+            return None
+        return real_row(session, lock_id, username, lock=lock)
+
+    monkeypatch.setattr(veins, "_row", not_committed_yet)
+    raced = api.post("teller2", base, {"loader_id": loader})
+    assert missed == ["loader1"]
+    assert raced.status_code == 409, raced.get_json()
+    assert raced.get_json()["error"]["code"] == "enrolment_in_progress"
+    assert len(hall.send_command.named("lock.enroll")) == 1
+    listed = api.ok(api.get("teller1", base))["items"]
+    assert [(i["username"], i["status"]) for i in listed] == [("loader1", "capturing")]

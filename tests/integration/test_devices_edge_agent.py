@@ -1,5 +1,6 @@
 """The edge agent between real brokers: validation, dedup, sequence gaps and rebirth, rate
-limits, birth gated on the host's STATE, and the local queue while the uplink is down.
+limits, birth gated on the host's STATE, the local queue while the uplink is down, and the
+centre's ``queue.sync`` taken from the central broker only.
 
 The centre here is an embedded broker and a listener; the host's STATE and the registry are
 published by the test (the backend's part is covered by the e2e tests).
@@ -11,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from edge.protocol import (
     Envelope,
     decode_envelope,
     encode,
+    format_ts,
     host_state_topic,
     make_envelope,
 )
@@ -193,6 +196,39 @@ def test_duplicates_are_dropped_and_a_gap_asks_for_a_rebirth(centre, make_edge):
     assert gap.data["device_id"] == "K1" and gap.data["rebirth"] is True
 
 
+def test_a_device_heard_before_the_registry_admits_it_is_asked_for_a_rebirth(centre, tmp_path):
+    """On an external branch broker (a branch's Mosquitto) devices log in on their own, so
+    they can talk before the edge has the registry that admits them: their birth is dropped
+    as unknown, and once a registry admits them the edge asks them for a rebirth, so the
+    centre still gets their birth and state."""
+    centre.host(True)
+    lock = identity("lock", "L1")
+    # the device's password is there already, as in a branch Mosquitto's password file
+    branch = EmbeddedBroker(users={"L1": lock.mqtt_password}, allow_anonymous=True).start()
+    settings = EdgeSettings(
+        BRANCH,
+        centre.broker.url,
+        Path(tmp_path),
+        branch_url=branch.url,
+        retry_max_delay=0.5,
+        stats_every_s=3600,
+    )
+    with ExitStack() as stack:
+        stack.callback(branch.stop)
+        edge = EdgeAgent(settings).start()
+        stack.callback(edge.stop)
+        fleet = Fleet([make_device(lock, branch.url, retry_max_delay=0.5)]).start()
+        stack.callback(fleet.stop, graceful=False)
+        wait_for(lambda: edge.uplink_live, 10, "edge live")
+        assert fleet.wait_connected(10)
+        wait_for(lambda: edge.stats["bad_payload"] >= 1, 10, "the birth dropped as unknown")
+        assert not centre.events("device.birth")
+        edge.apply_registry(registry([lock]), 1)
+        wait_for(lambda: any(t == "device.rebirth" for t, _a in fleet["L1"].acted), 10, "rebirth")
+        wait_for(lambda: centre.events("device.birth"), 10, "the birth at the centre")
+        assert centre.events("device.birth")[0].data["state"]["lock"] == "locked"
+
+
 def test_noisy_devices_are_rate_limited(centre, make_edge):
     centre.host(True)
     edge, fleet = make_edge(
@@ -283,13 +319,14 @@ def test_the_local_queue_calls_by_the_centres_counter_map_and_categories(centre,
     """The centre's retained counter map (``edge.counters``) reaches the edge and steers its
     queue: a cash-only window is not given the loan client who came first, a caller linked to a
     counter serves that counter's skills, an elderly client goes first, and a kiosk request
-    with an unknown category is dropped as a bad payload."""
+    with an unknown category is dropped as a bad payload. The hall's timezone comes with it."""
     counters = {
         "version": 3,
         "counters": [
             {"counter_id": "1", "skills": ["cash"], "caller_id": "CALL-01"},
             {"counter_id": "7", "skills": ["loan"], "caller_id": "CALL-02"},
         ],
+        "timezone": "Asia/Urumqi",
     }
     centre.listener.publish(
         f"fe/v1/{BRANCH}/edge/edge-br5/config/counters",
@@ -302,6 +339,8 @@ def test_the_local_queue_calls_by_the_centres_counter_map_and_categories(centre,
     kiosk, cash_window, loan_window = fleet["KSK1"], fleet["CALL-01"], fleet["CALL-02"]
     wait_for(lambda: edge.queue.counter_map is not None, 10, "counter map synced")
     assert edge.queue.counter_map.version == 3
+    assert edge.queue.timezone == "Asia/Urumqi"  # the hall's: its local day numbers tickets
+    assert edge.store.kv_get("hall_timezone") == "Asia/Urumqi"
     kiosk.request_ticket("loan")
     kiosk.request_ticket("cash")
     kiosk.request_ticket("cash", "elderly")
@@ -375,3 +414,54 @@ def test_with_receipts_the_outbox_keeps_each_uplink_until_the_centre_stored_it(c
     ]
     wait_for(lambda: not telemetry_rows(), 10, "receipted rows leave the outbox")
     receipts.close()
+
+
+def test_the_centres_queue_sync_counts_only_from_the_central_broker(centre, make_edge):
+    """A ``queue.sync`` on the edge's topic of the central broker (where only the backend and
+    this edge may publish) takes a ticket the centre called out of the edge's queue, and the
+    edge says nothing back about it; the same message on the branch broker, even from a login
+    allowed everywhere there (the simulators' shared one in deploy/), changes nothing."""
+    centre.host(True)
+    ids = [identity("kiosk", "KSK1"), identity("caller", "CALL-03")]
+    edge, fleet = make_edge(centre.broker.url, ids)
+    kiosk, caller = fleet["KSK1"], fleet["CALL-03"]
+    wait_for(lambda: edge.uplink_live, 10, "edge live")
+    kiosk.request_ticket("cash")
+    kiosk.request_ticket("cash")
+    wait_for(lambda: len(kiosk.printed) == 2, 10, "tickets printed")
+
+    def sync_of(ticket_no: str, status: str) -> bytes:
+        ticket = edge.queue.ticket(ticket_no)
+        entry = {
+            "ticket_no": ticket_no,
+            "issued_at": ticket.issued_at,
+            "status": status,
+            "service": "cash",
+            "counter_id": "7",
+            "at": format_ts(edge._clock()),
+        }
+        return encode(make_envelope("queue.sync", {"full": False, "tickets": [entry]}, 0))
+
+    topic = f"fe/v1/{BRANCH}/edge/edge-br5/queue/sync"
+    edge.broker.add_user("installer", "pw")
+    with MqttClient(f"mqtt://installer:pw@127.0.0.1:{edge.broker.port}", "installer") as loose:
+        loose.publish(topic, sync_of("A002", "done"))
+    centre.listener.publish(topic, sync_of("A001", "called"))
+    wait_for(lambda: edge.stats["queue_syncs"] == 1, 10, "the centre's sync applied")
+    assert [t.ticket_no for t in edge.queue.waiting()] == ["A002"]
+    time.sleep(0.3)
+    assert edge.stats["queue_syncs"] == 1  # the branch-side copy was never applied
+
+    caller.call_next()
+    wait_for(lambda: caller.state["serving"] == "A002", 10, "A002 called")
+    caller.call_next()
+    wait_for(lambda: edge.queue.ticket("A002").status == "done", 10, "A002 finished")
+    wait_for(lambda: caller.state["serving"] is None, 10, "nobody else waits")
+    wait_for(lambda: len(centre.events("queue.ticket_done")) == 1, 10, "events forwarded")
+    with centre.lock:
+        about_a001 = [
+            env.type
+            for _t, env in centre.received
+            if env.type.startswith("queue.") and env.data.get("ticket_no") == "A001"
+        ]
+    assert about_a001 == ["queue.ticket_issued"]  # no echo of the centre's call

@@ -330,6 +330,35 @@ def test_uplink_handlers_see_each_new_message_once_and_cannot_break_the_batch(
         assert session.scalar(select(func.count()).select_from(DeviceMessage)) == 2
 
 
+def test_only_a_devices_twin_report_moves_the_twin(session_factory, box, branch):
+    """``config/reported``: a device's ``config.reported`` fills the twin's reported side. The
+    edge's ``edge.registry_applied`` there carries the registry version (microseconds), which
+    is no twin version and beyond the INTEGER column on PostgreSQL (the batch failed and the
+    report was dead-lettered); it is stored and leaves the twin alone, like an out-of-range
+    version from a device."""
+    provision(session_factory, box, "L1", "lock")
+    ingest = IngestService(session_factory, RecordingEmitter())
+    applied = make_envelope(
+        "edge.registry_applied", {"version": 1_795_907_802_510_312, "devices": 1}, 1
+    )
+    report = make_envelope("config.reported", {"version": 1, "config": {"a": 1}}, 1)
+    huge = make_envelope("config.reported", {"version": 2**31, "config": {"a": 2}}, 2)
+    ingest.write(
+        [
+            _inbound("BR9", "edge", "edge-br9", "config/reported", applied),
+            _inbound("BR9", "lock", "L1", "config/reported", report),
+            _inbound("BR9", "lock", "L1", "config/reported", huge),
+        ]
+    )
+    assert ingest.stats["dead_letter"] == 0
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(DeviceMessage)) == 3
+        edge = session.scalar(select(Device).where(Device.device_id == "edge-br9"))
+        assert edge.reported_version == 0 and edge.reported == {}
+        lock = session.scalar(select(Device).where(Device.device_id == "L1"))
+        assert lock.reported_version == 1 and lock.reported["config"] == {"a": 1}
+
+
 def test_screen_commands_are_not_audited_and_pruned_after_a_day(session_factory, box, branch):
     """A queue board or a call on a screen opens nothing: no audit record, row kept a day;
     every other command is audited and kept."""

@@ -1,5 +1,5 @@
 """Edge building blocks without a broker: credentials, tracking, the durable store, the local
-queue."""
+queue, the agent's handling of the centre's queue.sync and of the hall's timezone."""
 
 from __future__ import annotations
 
@@ -15,7 +15,15 @@ from edge.credentials import (
     verify_password,
 )
 from edge.localqueue import LocalQueue
-from edge.protocol import default_edge_id, host_state_topic, parse_topic
+from edge.protocol import (
+    build_topic,
+    default_edge_id,
+    encode,
+    format_ts,
+    host_state_topic,
+    make_envelope,
+    parse_topic,
+)
 from edge.store import EdgeStore, RegistryEntry
 from edge.tracking import RateLimiter, RecentIds, SeqTracker, Throttle
 
@@ -54,6 +62,9 @@ def test_extension_topics():
     assert host_state_topic() == "fe/v1/STATE/finedge"
     assert default_edge_id("BR001") == "edge-br001"
     assert parse_topic(f"fe/v1/BR001/edge/{default_edge_id('BR001')}/event").device_type == "edge"
+    sync = build_topic("BR001", "edge", "edge-br001", "queue/sync")
+    assert sync == "fe/v1/BR001/edge/edge-br001/queue/sync"
+    assert parse_topic(sync).channel == "queue/sync"
 
 
 def test_seq_tracker_gaps_resets_births_and_deaths():
@@ -157,3 +168,75 @@ def test_local_queue_issues_idempotently_and_calls_in_order(tmp_path):
     tomorrow = NOW.replace(day=2)
     assert queue.issue("cash", tomorrow)[0].ticket_no == "A001"  # numbers restart daily
     store.close()
+
+
+def test_the_agent_applies_the_centres_sync_without_echo_and_never_from_the_branch(tmp_path):
+    """``queue.sync`` from the central client changes the local queue and sends nothing back;
+    the same message arriving on the branch side (where devices publish) is never applied; a
+    malformed one is refused whole."""
+    from backend.platform.mqtt import Message
+    from edge.agent import EdgeAgent, EdgeSettings
+
+    agent = EdgeAgent(EdgeSettings("BR001", "mqtt://127.0.0.1:1", tmp_path), clock=lambda: NOW)
+    agent._store = EdgeStore(tmp_path / "edge.db")
+    agent._queue = LocalQueue(agent._store)
+    ticket, _ = agent.queue.issue("cash", NOW, request_id="r1", kiosk_id="K1")
+    entry = {
+        "ticket_no": ticket.ticket_no,
+        "issued_at": ticket.issued_at,
+        "status": "called",
+        "service": "cash",
+        "counter_id": "2",
+        "at": format_ts(NOW.replace(minute=5)),
+    }
+    topic = agent.own_topic("queue/sync")
+    payload = encode(make_envelope("queue.sync", {"full": False, "tickets": [entry]}, 0))
+
+    agent._on_branch_message(Message(topic, payload, 1, False))  # the branch side: ignored
+    assert [t.ticket_no for t in agent.queue.waiting()] == ["A001"]
+    assert agent.pending == 0
+
+    agent._on_queue_sync(Message(topic, payload, 1, False))  # the central client
+    assert agent.queue.waiting() == [] and agent.queue.ticket("A001").counter_id == "2"
+    agent._on_queue_sync(Message(topic, payload, 1, False))  # again: nothing changes
+    assert agent.stats["queue_syncs"] == 2 and agent.stats["queue_sync_applied"] == 1
+    assert agent.pending == 0  # no queue.* event (nor anything else) went into the outbox
+
+    wrong = encode(make_envelope("edge.counters", {"tickets": [entry]}, 0))
+    agent._on_queue_sync(Message(topic, wrong, 1, False))
+    agent._on_queue_sync(Message(topic, b"{not json", 1, False))
+    agent._on_queue_sync(
+        Message(topic, encode(make_envelope("queue.sync", {"tickets": {}}, 0)), 1, False)
+    )
+    assert agent.stats["queue_sync_refused"] == 3 and agent.stats["errors"] == 0
+    agent._store.close()
+
+
+def test_the_agent_numbers_by_its_default_timezone_until_the_centre_sends_the_halls(tmp_path):
+    """``EdgeSettings.timezone`` (``finedge edge --timezone``) is the local queue's zone until
+    the counter map (``edge.counters``) brings the hall's, which the edge store keeps; an
+    unknown zone in the settings is refused at once."""
+    from backend.platform.mqtt import Message
+    from edge.agent import EdgeAgent, EdgeSettings
+
+    with pytest.raises(ValueError):
+        EdgeSettings("BR001", "mqtt://127.0.0.1:1", tmp_path, timezone="Nope/Nowhere")
+    settings = EdgeSettings("BR001", "mqtt://127.0.0.1:1", tmp_path, timezone="UTC")
+    assert EdgeSettings("BR001", "mqtt://127.0.0.1:1", tmp_path).timezone == "Asia/Shanghai"
+    agent = EdgeAgent(settings, clock=lambda: NOW)
+    agent._store = EdgeStore(tmp_path / "edge.db")
+    agent._queue = LocalQueue(agent._store, timezone=settings.timezone)
+    late = NOW.replace(hour=23, minute=30)  # 07:30 on 2 March in Shanghai
+    assert agent.queue.local_day(late) == "2025-03-01"
+    data = {
+        "version": 9,
+        "counters": [{"counter_id": "1", "skills": ["cash"], "caller_id": None}],
+        "timezone": "Asia/Shanghai",
+    }
+    topic = agent.own_topic("config/counters")
+    agent._on_counters(Message(topic, encode(make_envelope("edge.counters", data, 0)), 1, True))
+    assert agent.stats["counter_map_syncs"] == 1
+    assert agent.queue.timezone == "Asia/Shanghai" and agent.queue.timezone_synced
+    assert agent.queue.local_day(late) == "2025-03-02"
+    assert agent.store.kv_get("hall_timezone") == "Asia/Shanghai"
+    agent._store.close()

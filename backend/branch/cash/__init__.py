@@ -4,5 +4,6 @@ the ledger and closed.
 
 ``rules`` (pure checks and the reconciliation), ``service`` (create, approve, cancel, review,
 views), ``flow`` (what the vein lock and the cash machine report, and the centre's answers),
-``booking`` (the ledger side) and ``codes`` (the one-time code).
+``veins`` (loaders' finger-vein consent and enrolment on the locks), ``alarms`` (device
+alarms raised and pushed), ``booking`` (the ledger side) and ``codes`` (the one-time code).
 """

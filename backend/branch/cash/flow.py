@@ -34,8 +34,10 @@ from sqlalchemy.orm import Session
 
 from backend.branch import devices_port
 from backend.branch.cash import booking, rules
+from backend.branch.cash.alarms import raise_and_push
 from backend.branch.cash.codes import CodeBox, code_digest, new_code
 from backend.branch.cash.service import loader_names, push, task_id_from_ref, task_ref
+from backend.branch.cash.veins import missing_enrolments
 from backend.branch.models import CashTask
 from backend.branch.runtime import Hall
 from backend.platform import audit
@@ -54,28 +56,6 @@ CASH_EVENTS = (
     "cash.safe_door_opened",
     "cash.safe_door_closed",
 )
-
-
-def _alarm(
-    session: Session,
-    hall: Hall,
-    device_id: str,
-    rule: str,
-    severity: str,
-    message: str,
-    details: dict[str, Any],
-    now: datetime,
-) -> None:
-    view = devices_port.raise_alarm(session, device_id, rule, severity, message, details, now)
-    if view is not None:
-        device = devices_port.find_device(session, device_id)
-        branch = device.branch_id if device else None
-        hall.emit(
-            session,
-            "device.alarm",
-            view,
-            rooms_for(branches=[branch] if branch else [], roles=["admin"]),
-        )
 
 
 def _refuse(
@@ -190,8 +170,6 @@ def _parse(value: str) -> datetime:
 def arm(session: Session, hall: Hall, task: CashTask, names: list[str], now: datetime) -> str:
     """Both loaders verified: check their enrolment and the devices, then send the one-time
     unlock."""
-    from backend.branch.cash.veins import missing_enrolments  # veins uses this module
-
     missing = missing_enrolments(session, task.lock_id, names)
     if missing:
         task.verifications, task.phase = {}, "awaiting_loaders"
@@ -270,7 +248,7 @@ def on_unlocked(
     ):
         problem = "wrong_loaders"
     if problem is not None:
-        _alarm(
+        raise_and_push(
             session,
             hall,
             lock_id,
@@ -364,7 +342,7 @@ def reconcile_and_book(session: Session, hall: Hall, task: CashTask, now: dateti
     diffs = rules.reconcile(planned, loaded)
     if diffs:
         task.phase, task.review, task.updated_at = "count_mismatch", "count_mismatch", now
-        _alarm(
+        raise_and_push(
             session,
             hall,
             task.device_id,
@@ -399,7 +377,7 @@ def book_and_load(
             )
     except DomainError as exc:
         task.phase, task.review, task.updated_at = "booking_failed", exc.code, now
-        _alarm(
+        raise_and_push(
             session,
             hall,
             task.device_id,

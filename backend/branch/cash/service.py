@@ -130,7 +130,7 @@ def push(session: Session, hall: Hall, task: CashTask, *, code: str | None = Non
         )
 
 
-def _loader(session: Session, user_id: object, branch_id: str, field: str) -> User:
+def active_loader(session: Session, user_id: object, branch_id: str, field: str) -> User:
     user = session.get(User, user_id) if isinstance(user_id, int) else None
     if user is None or user.role != "loader" or not user.active or user.branch_id != branch_id:
         raise BusinessRuleViolation(
@@ -190,8 +190,8 @@ def create_task(
             code="two_loaders_required",
             details={"loaders": ["two different loader ids"]},
         )
-    first = _loader(session, loaders[0], device.branch_id, "loaders[0]")
-    second = _loader(session, loaders[1], device.branch_id, "loaders[1]")
+    first = active_loader(session, loaders[0], device.branch_id, "loaders[0]")
+    second = active_loader(session, loaders[1], device.branch_id, "loaders[1]")
     rules.check_window(ensure_utc(window_start), ensure_utc(window_end), now)
     planned = rules.parse_amounts(amounts)
     lock = _lock_for(session, device.branch_id, device_id, lock_id)

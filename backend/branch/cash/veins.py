@@ -14,6 +14,14 @@ captured and kept by the lock itself and never travels: the centre keeps the loa
     teller removes / consent withdrawn   -> revoking, lock.revoke {loader_id}
       (re-sent every RESEND_REVOKE_S by the job until the lock answers)
     lock deleted it               lock.revoked {loader_id} or an ok ack of lock.revoke -> row gone
+    lock retired                  the job ends every enrolment on it -> row gone (the
+                                  device's decommissioning wipes what the lock holds)
+
+Consent is the shared ``backend.branch.consent`` (as for faces); withdrawing it revokes on
+every lock. Each change of an enrolment is pushed as ``vein_enrolment.update`` (its view: lock,
+loader, status, capture count; ``revoked`` / ``ended`` when the row goes) to the branch and to
+the loader. Two first requests for one loader on one lock at once: the later is 409
+``enrolment_in_progress``.
 
 A ``lock.enrolled`` the centre did not ask for (no capturing request on that lock) or for a
 loader without consent is answered with ``lock.revoke`` and a major alarm: a loader without
@@ -28,24 +36,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.branch import devices_port
-from backend.branch.access import can_see_branch, ensure_branch_staff, ensure_role
-from backend.branch.cash.flow import _alarm
-from backend.branch.cash.service import _loader
+from backend.branch.access import can_see_branch, ensure_branch_staff
+from backend.branch.cash.alarms import raise_and_push
+from backend.branch.cash.service import active_loader
+from backend.branch.consent import BiometricConsent
 from backend.branch.models import VeinConsent, VeinEnrolment
 from backend.branch.runtime import Hall
 from backend.identity.models import User
 from backend.platform import audit
 from backend.platform.clock import ensure_utc, isoformat
 from backend.platform.context import SYSTEM, Actor
-from backend.platform.errors import (
-    BusinessRuleViolation,
-    Conflict,
-    NotFound,
-    ValidationFailed,
-)
+from backend.platform.errors import BusinessRuleViolation, Conflict, NotFound
+from backend.platform.live import rooms_for
 from backend.platform.pagination import Page, paginate
 
 CONSENT_TEXT_VERSION = "vein-v1"
@@ -57,80 +63,37 @@ STATUSES = ("capturing", "enrolled", "revoking", "failed")
 ENROLLER_ROLES = ("teller",)  # and admins
 LOCK_EVENTS = ("lock.capture", "lock.enrolled", "lock.enrol_failed", "lock.revoked")
 ALARM_RULE = "vein_enrolment_unrequested"
+LIVE_EVENT = "vein_enrolment.update"
 
 
 # --------------------------------------------------------------------------- consent
 
 
-def _latest_consent(session: Session, user_id: int | None) -> VeinConsent | None:
-    if user_id is None:
-        return None
-    return session.scalar(
-        select(VeinConsent).where(VeinConsent.user_id == user_id).order_by(VeinConsent.id.desc())
+def _enrolment_count(session: Session, user_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count(VeinEnrolment.id)).where(
+                VeinEnrolment.user_id == user_id,
+                VeinEnrolment.status.in_(("capturing", "enrolled")),
+            )
+        )
+        or 0
     )
 
 
-def active_consent(session: Session, user_id: int | None) -> VeinConsent | None:
-    consent = _latest_consent(session, user_id)
-    return consent if consent is not None and consent.status == "granted" else None
-
-
-def consent_view(session: Session, user_id: int) -> dict[str, Any]:
-    consent = _latest_consent(session, user_id)
-    enrolments = session.scalar(
-        select(func.count(VeinEnrolment.id)).where(
-            VeinEnrolment.user_id == user_id,
-            VeinEnrolment.status.in_(("capturing", "enrolled")),
-        )
-    )
-    return {
-        "status": consent.status if consent else "none",
-        "text_version": consent.text_version if consent else None,
-        "granted_at": isoformat(consent.granted_at) if consent else None,
-        "withdrawn_at": isoformat(consent.withdrawn_at) if consent else None,
-        "enrolments": int(enrolments or 0),
-    }
-
-
-def get_consent(session: Session, actor: Actor) -> dict[str, Any]:
-    ensure_role(actor, "loader")
-    return consent_view(session, actor.user_id)
-
-
-def grant_consent(
-    session: Session,
-    actor: Actor,
-    *,
-    text_version: str = CONSENT_TEXT_VERSION,
-    channel: str = "miniprogram",
-    now: datetime,
-) -> dict[str, Any]:
-    ensure_role(actor, "loader")
-    if text_version != CONSENT_TEXT_VERSION:
-        raise ValidationFailed(
-            "consent must be to the current text",
-            code="consent_text_outdated",
-            details={"text_version": [CONSENT_TEXT_VERSION]},
-        )
-    if active_consent(session, actor.user_id) is None:
-        consent = VeinConsent(
-            user_id=actor.user_id,
-            status="granted",
-            text_version=text_version,
-            channel=channel,
-            granted_at=now,
-        )
-        session.add(consent)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            "branch.vein_consent_granted",
-            "vein_consent",
-            consent.id,
-            after={"text_version": text_version, "channel": channel},
-        )
-    return consent_view(session, actor.user_id)
+CONSENT = BiometricConsent(
+    VeinConsent,
+    role="loader",
+    text_version=CONSENT_TEXT_VERSION,
+    granted_action="branch.vein_consent_granted",
+    withdrawn_action="branch.vein_consent_withdrawn",
+    object_type="vein_consent",
+    view_extras=lambda session, user_id: {"enrolments": _enrolment_count(session, user_id)},
+)
+active_consent = CONSENT.active
+consent_view = CONSENT.view
+get_consent = CONSENT.get
+grant_consent = CONSENT.grant
 
 
 def withdraw_consent(
@@ -138,31 +101,21 @@ def withdraw_consent(
 ) -> dict[str, Any]:
     """Every lock holding (or capturing) the loader's vein is told to delete it, now and by
     the job until it confirms; the enrolments count as gone from this moment on."""
-    ensure_role(actor, "loader")
-    current = active_consent(session, actor.user_id)
-    rows = list(
-        session.scalars(
-            select(VeinEnrolment)
-            .where(VeinEnrolment.user_id == actor.user_id)
-            .order_by(VeinEnrolment.id)
-            .with_for_update()
+
+    def revoke_everywhere() -> dict[str, Any]:
+        rows = list(
+            session.scalars(
+                select(VeinEnrolment)
+                .where(VeinEnrolment.user_id == actor.user_id)
+                .order_by(VeinEnrolment.id)
+                .with_for_update()
+            )
         )
-    )
-    for row in rows:
-        _start_revoke(session, hall, row, actor, now, reason="consent_withdrawn")
-    if current is not None:
-        current.status, current.withdrawn_at = "withdrawn", now
-        audit.record(
-            session,
-            actor,
-            "branch.vein_consent_withdrawn",
-            "vein_consent",
-            current.id,
-            before={"status": "granted"},
-            after={"status": "withdrawn", "locks_revoking": sorted({r.lock_id for r in rows})},
-        )
-    session.flush()
-    return consent_view(session, actor.user_id)
+        for row in rows:
+            _start_revoke(session, hall, row, actor, now, reason="consent_withdrawn")
+        return {"locks_revoking": sorted({r.lock_id for r in rows})}
+
+    return CONSENT.withdraw(session, actor, now=now, erase=revoke_everywhere)
 
 
 # --------------------------------------------------------------------------- enrolments
@@ -221,6 +174,16 @@ def _audit(
     )
 
 
+def _push(session: Session, hall: Hall, row: VeinEnrolment, **change: Any) -> None:
+    """``vein_enrolment.update`` (the enrolment's view, ``change`` over it) to the lock's branch
+    and to the loader, after the commit. Never anything of the vein itself."""
+    rooms = rooms_for(
+        users=[row.user_id] if row.user_id is not None else [],
+        branches=[row.branch_id] if row.branch_id else [],
+    )
+    hall.emit(session, LIVE_EVENT, {**enrolment_view(row), **change}, rooms)
+
+
 def request_enrolment(
     session: Session,
     actor: Actor,
@@ -236,7 +199,7 @@ def request_enrolment(
     ensure_branch_staff(session, actor, lock.branch_id, *ENROLLER_ROLES)
     if lock.status == "retired":
         raise BusinessRuleViolation("the lock is retired", code="device_retired")
-    loader = _loader(session, loader_id, lock.branch_id, "loader_id")
+    loader = active_loader(session, loader_id, lock.branch_id, "loader_id")
     consent = active_consent(session, loader.id)
     if consent is None:
         raise BusinessRuleViolation(
@@ -252,6 +215,7 @@ def request_enrolment(
             "the lock has not confirmed the last revocation yet", code="revocation_pending"
         )
     before = {"status": row.status} if row is not None else None
+    first = row is None
     if row is None:
         row = VeinEnrolment(
             branch_id=lock.branch_id,
@@ -260,11 +224,13 @@ def request_enrolment(
             username=loader.username,
             revoke_attempts=0,
         )
-        session.add(row)
     row.status, row.consent_id, row.requested_by = "capturing", consent.id, actor.user_id
     row.requested_at, row.updated_at, row.captures = now, now, 0
     row.enrolled_at = row.failure_reason = row.revoke_requested_at = row.revoke_sent_at = None
-    session.flush()
+    if first:
+        _insert_first(session, row)
+    else:
+        session.flush()
     args = {"loader_id": loader.username, "captures": CAPTURES, "valid_for_s": CAPTURE_VALID_S}
     hall.command(session, lock.device_id, "lock.enroll", args)
     _audit(
@@ -276,7 +242,25 @@ def request_enrolment(
         captures=CAPTURES,
         valid_for_s=CAPTURE_VALID_S,
     )
+    _push(session, hall, row)
     return enrolment_view(row)
+
+
+def _insert_first(session: Session, row: VeinEnrolment) -> None:
+    """The first request for a loader on a lock. Two at once both find no row (nothing to lock
+    yet); the unique (lock, loader) fails the later insert, inside a SAVEPOINT so the caller's
+    transaction survives to answer 409."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        if _row(session, row.lock_id, row.username, lock=False) is None:
+            raise  # not the concurrent request: a real fault
+        raise Conflict(
+            "another request to enrol this loader on this lock came first",
+            code="enrolment_in_progress",
+        ) from None
 
 
 def list_enrolments(
@@ -328,6 +312,7 @@ def _start_revoke(
         row.status, row.revoke_requested_at = "revoking", now
     _send_revoke(session, hall, row, now)
     _audit(session, actor, "vein_enrolment_revoke_requested", row, before, reason=reason)
+    _push(session, hall, row)
 
 
 def _send_revoke(session: Session, hall: Hall, row: VeinEnrolment, now: datetime) -> None:
@@ -375,16 +360,17 @@ def on_lock_event(
         n = data.get("n")
         if isinstance(n, int) and not isinstance(n, bool) and 0 < n <= CAPTURES:
             row.captures, row.updated_at = max(row.captures, n), now
+            _push(session, hall, row)
         return "capture"
     if type_ == "lock.enrolled":
         return _enrolled(session, hall, lock_id, username, row, now)
     if type_ == "lock.enrol_failed":
         if row is None or row.status != "capturing":
             return "ignored"
-        _fail(session, row, str(data.get("reason") or "unknown")[:80], now)
+        _fail(session, hall, row, str(data.get("reason") or "unknown")[:80], now)
         return "failed"
     if type_ == "lock.revoked":
-        return _revoked(session, row, ("revoking", "enrolled", "failed"), "lock.revoked")
+        return _revoked(session, hall, row, ("revoking", "enrolled", "failed"), "lock.revoked")
     return "ignored"
 
 
@@ -407,6 +393,7 @@ def _enrolled(
         row.status, row.enrolled_at, row.updated_at = "enrolled", now, now
         row.captures, row.consent_id = CAPTURES, consent.id
         _audit(session, SYSTEM, "vein_enrolled", row, before)
+        _push(session, hall, row)
         return "enrolled"
     problem = "no_consent" if consent is None else "not_requested"
     if row is None:
@@ -424,7 +411,7 @@ def _enrolled(
         )
         session.add(row)
         session.flush()
-    _alarm(
+    raise_and_push(
         session,
         hall,
         lock_id,
@@ -438,22 +425,35 @@ def _enrolled(
     return problem
 
 
-def _fail(session: Session, row: VeinEnrolment, reason: str, now: datetime) -> None:
+def _fail(session: Session, hall: Hall, row: VeinEnrolment, reason: str, now: datetime) -> None:
     row.status, row.failure_reason, row.updated_at = "failed", reason, now
     _audit(session, SYSTEM, "vein_enrol_failed", row, {"status": "capturing"}, reason=reason)
+    _push(session, hall, row)
 
 
 def _revoked(
-    session: Session, row: VeinEnrolment | None, statuses: tuple[str, ...], source: str
+    session: Session,
+    hall: Hall,
+    row: VeinEnrolment | None,
+    statuses: tuple[str, ...],
+    source: str,
 ) -> str:
     # A capturing row is a request made after the revocation: a late confirmation of the
     # earlier revoke must not delete it.
     if row is None or row.status not in statuses:
         return "ignored"
-    _audit(session, SYSTEM, "vein_enrolment_revoked", row, {"status": row.status}, source=source)
+    _remove(session, hall, row, "vein_enrolment_revoked", "revoked", source=source)
+    return "revoked"
+
+
+def _remove(
+    session: Session, hall: Hall, row: VeinEnrolment, action: str, gone_as: str, **why: Any
+) -> None:
+    """The centre's record of the enrolment goes: audited, and pushed with status ``gone_as``."""
+    _audit(session, SYSTEM, action, row, {"status": row.status}, **why)
+    _push(session, hall, row, status=gone_as, **why)
     session.delete(row)
     session.flush()
-    return "revoked"
 
 
 def on_ack(session: Session, hall: Hall, lock_id: str, data: dict[str, Any], now: datetime) -> str:
@@ -470,12 +470,12 @@ def on_ack(session: Session, hall: Hall, lock_id: str, data: dict[str, Any], now
     if not isinstance(username, str):
         return "ignored"
     if name == "lock.revoke" and status == "ok":
-        return _revoked(session, _row(session, lock_id, username), ("revoking",), "ack")
+        return _revoked(session, hall, _row(session, lock_id, username), ("revoking",), "ack")
     if name == "lock.enroll" and status != "ok":
         row = _row(session, lock_id, username)
         if row is None or row.status != "capturing":
             return "ignored"
-        _fail(session, row, f"lock {status}: {data.get('reason') or ''}"[:80], now)
+        _fail(session, hall, row, f"lock {status}: {data.get('reason') or ''}"[:80], now)
         return "failed"
     return "ignored"
 
@@ -483,9 +483,40 @@ def on_ack(session: Session, hall: Hall, lock_id: str, data: dict[str, Any], now
 # --------------------------------------------------------------------------- job
 
 
+def end_on_retired_locks(session: Session, hall: Hall) -> int:
+    """A retired lock takes no command any more (the dispatcher refuses it), so a revocation
+    would never reach it: every enrolment on it ends here, whatever its status. What the lock
+    holds goes with the device: its decommissioning must wipe it (docs/branch.md)."""
+    lock_ids = session.scalars(select(VeinEnrolment.lock_id).distinct())
+    retired = devices_port.retired_among(session, lock_ids)
+    if not retired:
+        return 0
+    rows = list(
+        session.scalars(
+            select(VeinEnrolment)
+            .where(VeinEnrolment.lock_id.in_(sorted(retired)))
+            .order_by(VeinEnrolment.id)
+            .with_for_update()
+        )
+    )
+    for row in rows:
+        _remove(
+            session,
+            hall,
+            row,
+            "vein_enrolment_ended",
+            "ended",
+            reason="lock_retired",
+            wiped_by="device_decommissioning",
+        )
+    return len(rows)
+
+
 def resend_revocations(session: Session, hall: Hall, now: datetime) -> dict[str, int]:
-    """Job: revocations not confirmed are sent again every RESEND_REVOKE_S; capture requests
-    the lock never answered end as failed after CAPTURE_GIVE_UP_S."""
+    """Job: enrolments on retired locks end (``end_on_retired_locks``); revocations not
+    confirmed are sent again every RESEND_REVOKE_S; capture requests the lock never answered
+    end as failed after CAPTURE_GIVE_UP_S."""
+    ended = end_on_retired_locks(session, hall)
     due = now - timedelta(seconds=RESEND_REVOKE_S)
     resent = 0
     for row in session.scalars(
@@ -496,9 +527,8 @@ def resend_revocations(session: Session, hall: Hall, now: datetime) -> dict[str,
     ):
         if row.revoke_sent_at is not None and ensure_utc(row.revoke_sent_at) > due:
             continue
-        lock = devices_port.find_device(session, row.lock_id)
-        if lock is None or lock.status == "retired":
-            continue  # the dispatcher refuses retired devices; the row stays visible
+        if devices_port.find_device(session, row.lock_id) is None:
+            continue  # no such device (any more): nothing to send to
         _send_revoke(session, hall, row, now)
         resent += 1
     expired = 0
@@ -508,6 +538,6 @@ def resend_revocations(session: Session, hall: Hall, now: datetime) -> dict[str,
         .where(VeinEnrolment.status == "capturing", VeinEnrolment.requested_at < silent)
         .with_for_update()
     ):
-        _fail(session, row, "no_answer_from_lock", now)
+        _fail(session, hall, row, "no_answer_from_lock", now)
         expired += 1
-    return {"revokes_sent": resent, "captures_expired": expired}
+    return {"revokes_sent": resent, "captures_expired": expired, "enrolments_ended": ended}

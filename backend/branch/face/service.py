@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from backend.branch.access import ensure_branch_staff, ensure_role
+from backend.branch.consent import BiometricConsent
 from backend.branch.face import gallery as galleries
 from backend.branch.face.crypto import ENCODING_SIZE, EncodingBox
 from backend.branch.models import ClientProfile, FaceConsent, FaceEncoding, FaceSighting
@@ -41,12 +42,6 @@ TOLERANCE_RANGE = (0.3, 0.8)
 VIP_EVENT = "client.arrived"
 
 
-def _latest_consent(session: Session, user_id: int) -> FaceConsent | None:
-    return session.scalar(
-        select(FaceConsent).where(FaceConsent.user_id == user_id).order_by(FaceConsent.id.desc())
-    )
-
-
 def _count(session: Session, user_id: int) -> int:
     return int(
         session.scalar(select(func.count(FaceEncoding.id)).where(FaceEncoding.user_id == user_id))
@@ -54,86 +49,33 @@ def _count(session: Session, user_id: int) -> int:
     )
 
 
-def consent_view(session: Session, user_id: int) -> dict[str, Any]:
-    consent = _latest_consent(session, user_id)
-    return {
-        "status": consent.status if consent else "none",
-        "text_version": consent.text_version if consent else None,
-        "granted_at": isoformat(consent.granted_at) if consent else None,
-        "withdrawn_at": isoformat(consent.withdrawn_at) if consent else None,
-        "encodings": _count(session, user_id),
-    }
-
-
-def get_consent(session: Session, actor: Actor) -> dict[str, Any]:
-    ensure_role(actor, "client")
-    return consent_view(session, actor.user_id)
-
-
-def grant_consent(
-    session: Session,
-    actor: Actor,
-    *,
-    text_version: str = CONSENT_TEXT_VERSION,
-    channel: str = "miniprogram",
-    now: datetime,
-) -> dict[str, Any]:
-    ensure_role(actor, "client")
-    if text_version != CONSENT_TEXT_VERSION:
-        raise ValidationFailed(
-            "consent must be to the current text",
-            code="consent_text_outdated",
-            details={"text_version": [CONSENT_TEXT_VERSION]},
-        )
-    current = _latest_consent(session, actor.user_id)
-    if current is None or current.status != "granted":
-        consent = FaceConsent(
-            user_id=actor.user_id,
-            status="granted",
-            text_version=text_version,
-            channel=channel,
-            granted_at=now,
-        )
-        session.add(consent)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            "branch.face_consent_granted",
-            "face_consent",
-            consent.id,
-            after={"text_version": text_version, "channel": channel},
-        )
-    return consent_view(session, actor.user_id)
+CONSENT = BiometricConsent(
+    FaceConsent,
+    role="client",
+    text_version=CONSENT_TEXT_VERSION,
+    granted_action="branch.face_consent_granted",
+    withdrawn_action="branch.face_consent_withdrawn",
+    object_type="face_consent",
+    view_extras=lambda session, user_id: {"encodings": _count(session, user_id)},
+)
+consent_view = CONSENT.view
+get_consent = CONSENT.get
+grant_consent = CONSENT.grant
 
 
 def withdraw_consent(session: Session, actor: Actor, *, now: datetime) -> dict[str, Any]:
     """Withdrawal deletes the client's encodings and sightings in the same transaction."""
-    ensure_role(actor, "client")
-    current = _latest_consent(session, actor.user_id)
-    deleted = session.execute(
-        delete(FaceEncoding).where(FaceEncoding.user_id == actor.user_id)
-    ).rowcount
-    sightings = session.execute(
-        delete(FaceSighting).where(FaceSighting.user_id == actor.user_id)
-    ).rowcount
-    if current is not None and current.status == "granted":
-        current.status, current.withdrawn_at = "withdrawn", now
-        audit.record(
-            session,
-            actor,
-            "branch.face_consent_withdrawn",
-            "face_consent",
-            current.id,
-            before={"status": "granted"},
-            after={
-                "status": "withdrawn",
-                "encodings_deleted": deleted,
-                "sightings_deleted": sightings,
-            },
-        )
-    session.flush()
-    return consent_view(session, actor.user_id)
+
+    def erase() -> dict[str, Any]:
+        deleted = session.execute(
+            delete(FaceEncoding).where(FaceEncoding.user_id == actor.user_id)
+        ).rowcount
+        sightings = session.execute(
+            delete(FaceSighting).where(FaceSighting.user_id == actor.user_id)
+        ).rowcount
+        return {"encodings_deleted": deleted, "sightings_deleted": sightings}
+
+    return CONSENT.withdraw(session, actor, now=now, erase=erase)
 
 
 def parse_encoding(value: object, field: str = "encoding") -> np.ndarray:
@@ -162,8 +104,8 @@ def enrol(
 ) -> dict[str, Any]:
     """Store one encoding of the client's face; only with consent granted."""
     ensure_role(actor, "client")
-    consent = _latest_consent(session, actor.user_id)
-    if consent is None or consent.status != "granted":
+    consent = CONSENT.active(session, actor.user_id)
+    if consent is None:
         raise BusinessRuleViolation("record consent first", code="consent_required")
     if (image is None) == (encoding is None):
         raise ValidationFailed(
