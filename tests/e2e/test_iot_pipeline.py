@@ -133,6 +133,14 @@ def test_device_to_database_to_socketio(brokers, app, client, tmp_path):
         )
         assert names(other_sio) == []  # another branch's teller hears nothing of this branch
 
+        # The state document follows the event; a device that lost its connection in between
+        # (seen once under full-suite load on Mosquitto) sends it after reconnecting.
+        wait_for(
+            lambda: rig.hub.ingest.drain(1) and rig.device_row(lock_id).state.get("tamper"),
+            15,
+            "tamper in the state document",
+        )
+
         # HTTP: the branch's teller sees the device, BR001's teller gets 404.
         detail = client.get(f"/api/v1/devices/{lock_id}", headers=login(client, teller))
         assert detail.status_code == 200, detail.get_json()
