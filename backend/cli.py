@@ -267,10 +267,14 @@ def edge_command(
 ) -> None:
     """Edge agent of one branch: branch broker, validation, outbox, command relay."""
     import threading
+    from urllib.parse import quote, urlsplit
 
+    from backend.devices.central_acl import login_password
     from backend.platform.config import var_dir
+    from backend.platform.mqtt import parse_mqtt_url
     from edge.agent import EdgeSettings
     from edge.localqueue import load_zone
+    from edge.protocol import default_edge_id
     from edge.runner import install_stop_signals, run_edge
 
     try:
@@ -280,9 +284,17 @@ def edge_command(
     config = _config()
     stop = threading.Event()
     install_stop_signals(stop)
+    central_url = central or config.mqtt_url or "mqtt://127.0.0.1:18830"
+    if parse_mqtt_url(central_url)[2] is None:
+        # No login given: the one the embedded central broker of `finedge serve` (sharing our
+        # FINEDGE_SECRET_KEY) gives this edge; a deployed Mosquitto needs the URL's login.
+        login = edge_id or default_edge_id(branch)
+        credentials = f"{quote(login, safe='')}:{login_password(config.secret_key, login)}"
+        parts = urlsplit(central_url)
+        central_url = parts._replace(netloc=f"{credentials}@{parts.netloc}").geturl()
     settings = EdgeSettings(
         branch_id=branch,
-        central_url=central or config.mqtt_url or "mqtt://127.0.0.1:18830",
+        central_url=central_url,
         data_dir=var_dir(),
         edge_id=edge_id or "",
         branch_url=config.branch_mqtt_url,

@@ -4,12 +4,18 @@ Starts, in one process: the embedded central MQTT broker (unless MQTT_URL names 
 the device hub (central ingest of every branch's uplinks, registries and desired configs to
 the edges, command transport: backend/devices/hub.py), the job scheduler, and the HTTP +
 Socket.IO server.  Ports are printed at start; port 0 picks a free one.  Ctrl-C stops
-everything in reverse order."""
+everything in reverse order.
+
+The embedded central broker has the logins and ACL of deploy/mosquitto/central
+(backend/devices/central_acl.py): ``backend`` (the hub) and one edge login per branch, with
+passwords derived from FINEDGE_SECRET_KEY; the edge logins follow the branches in the
+database (looked up at start and every ``EDGE_LOGINS_REFRESH_S``)."""
 
 from __future__ import annotations
 
 import logging
 import socket
+import threading
 
 import click
 
@@ -17,11 +23,63 @@ from backend.platform.config import Config
 
 log = logging.getLogger("finedge.serve")
 
+EDGE_LOGINS_REFRESH_S = 10.0
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def edge_logins(session_factory) -> dict[str, str]:
+    """Edge login -> branch id for every branch: the branch's registered edge device, else
+    ``edge-<branch in lower case>`` (as the hub addresses the edge)."""
+    from sqlalchemy import select
+
+    from backend.devices.models import Device
+    from backend.identity.models import Branch
+    from edge.protocol import ProtocolError, default_edge_id
+
+    with session_factory() as session:
+        branches = set(session.scalars(select(Branch.code)))
+        branches.update(session.scalars(select(Device.branch_id).distinct()))
+        registered = dict(
+            session.execute(
+                select(Device.branch_id, Device.device_id).where(Device.device_type == "edge")
+            ).all()
+        )
+    logins = {}
+    for branch_id in sorted(branches):
+        try:
+            logins[registered.get(branch_id) or default_edge_id(branch_id)] = branch_id
+        except ProtocolError:  # not a valid topic level: no MQTT for that branch
+            log.warning("branch %r cannot have an edge login", branch_id)
+    return logins
+
+
+def _keep_edge_logins(broker, session_factory, every_s: float):
+    """Refresh the embedded central broker's edge logins in a thread; returns its stopper."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(every_s):
+            try:
+                logins = edge_logins(session_factory)
+                if logins != broker.access.edges:
+                    broker.access.set_edges(logins)
+                    log.info("central broker: edge logins now %s", ", ".join(sorted(logins)))
+            except Exception:
+                log.exception("central broker: edge logins not refreshed")
+
+    thread = threading.Thread(target=run, name="central-edge-logins", daemon=True)
+    thread.start()
+
+    def stopper() -> None:
+        stop.set()
+        thread.join(5)
+
+    return stopper
 
 
 def run_server(
@@ -37,14 +95,23 @@ def run_server(
     stoppers = []
     broker = None
     if config.mqtt_url is None:
-        from backend.platform.broker import EmbeddedBroker
+        from backend.devices.central_acl import BACKEND_USER, central_broker, login_password
 
-        broker = EmbeddedBroker(host=host, port=mqtt_port)
+        broker = central_broker(
+            config.secret_key, edge_logins(ext.session_factory), host=host, port=mqtt_port
+        )
         broker.start()
         stoppers.append(broker.stop)
-        mqtt_url = f"mqtt://{host}:{broker.port}"
+        stoppers.append(_keep_edge_logins(broker, ext.session_factory, EDGE_LOGINS_REFRESH_S))
+        mqtt_url = broker.url_for(BACKEND_USER, login_password(config.secret_key, BACKEND_USER))
+        edges = ", ".join(sorted(broker.access.edges)) or "none yet"
+        shown_url = f"{broker.url} (embedded broker; logins backend, edges {edges})"
     else:
+        from backend.platform.mqtt import parse_mqtt_url
+
         mqtt_url = config.mqtt_url
+        shown_host, shown_port, _user, _password = parse_mqtt_url(mqtt_url)
+        shown_url = f"mqtt://{shown_host}:{shown_port}"  # no password on the console
     ext.extras["mqtt_url"] = mqtt_url
     from backend.devices.hub import DeviceHub
 
@@ -60,7 +127,7 @@ def run_server(
     click.echo(f"  HTTP      http://{host}:{port}/api/v1  (docs: http://{host}:{port}/api/v1/docs)")
     click.echo(f"  OpenAPI   http://{host}:{port}/api/v1/openapi.json")
     click.echo(f"  Socket.IO http://{host}:{port}/socket.io  namespace /live")
-    click.echo(f"  MQTT      {mqtt_url}{' (embedded broker)' if broker else ''}")
+    click.echo(f"  MQTT      {shown_url}")
     click.echo("  Ingest    fe/v1/+/+/+/# -> database (devices, alarms, twins, commands)")
     click.echo("  Ctrl-C to stop")
     try:

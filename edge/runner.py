@@ -6,10 +6,22 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from edge.agent import EdgeAgent, EdgeSettings
 
 log = logging.getLogger(__name__)
+
+
+def _shown(url: str | None) -> str:
+    """``url`` without its password, for the console."""
+    if url is None:
+        return "-"
+    parts = urlsplit(url)
+    address = parts.netloc.rsplit("@", 1)[-1]
+    return parts._replace(
+        netloc=f"{parts.username}@{address}" if parts.username else address
+    ).geturl()
 
 
 def quiet_paho_connect_noise() -> None:
@@ -37,8 +49,8 @@ def run_edge(
         if agent.broker is not None:
             echo(f"  branch broker  mqtt://{settings.host}:{agent.broker.port} (embedded)")
         else:
-            echo(f"  branch broker  {settings.branch_url}")
-        echo(f"  central        {settings.central_url}")
+            echo(f"  branch broker  {_shown(settings.branch_url)}")
+        echo(f"  central        {_shown(settings.central_url)}")
         echo(f"  outbox         {agent.store.path} ({agent.pending} waiting)")
         echo(f"  registry       {len(agent.registry)} devices (synced from the centre)")
         source = "the hall's, synced" if agent.queue.timezone_synced else "default"

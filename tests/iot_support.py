@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from backend.devices import service as devices_service
+from backend.devices.central_acl import central_acl, central_broker, login_password
 from backend.devices.hub import DeviceHub, HubSettings
 from backend.devices.ingest import IngestSettings
 from backend.devices.models import Device, DeviceMessage
@@ -39,6 +40,7 @@ from tests.mosquitto_process import port_open, require_mosquitto, start_mosquitt
 SHARED = ("127.0.0.1", 1883)
 BACKEND_PW = "backend-pw"
 EDGE_PW = "edge-pw"
+CENTRAL_SECRET = "test-secret-of-the-embedded-central-broker"
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
@@ -68,15 +70,42 @@ class Central:
 
 
 @contextmanager
-def amqtt_central() -> Iterator[Central]:
-    state = {"broker": EmbeddedBroker().start()}
-    port = state["broker"].port
-    url = f"mqtt://127.0.0.1:{port}"
+def amqtt_central(branch_id: str | None = None) -> Iterator[Central]:
+    """The embedded amqtt central broker. With ``branch_id`` as ``finedge serve`` starts it:
+    the logins and ACL of deploy/mosquitto/central for the backend and that branch's edge;
+    without, an open broker (anonymous clients, no ACL)."""
+    if branch_id is None:
+        state = {"broker": EmbeddedBroker().start()}
+        port = state["broker"].port
+        url = f"mqtt://127.0.0.1:{port}"
 
-    def start() -> None:
-        state["broker"] = EmbeddedBroker(port=port).start()
+        def start() -> None:
+            state["broker"] = EmbeddedBroker(port=port).start()
 
-    central = Central("amqtt", "127.0.0.1", port, url, url, lambda: state["broker"].stop(), start)
+        central = Central(
+            "amqtt", "127.0.0.1", port, url, url, lambda: state["broker"].stop(), start
+        )
+    else:
+        edge_user = default_edge_id(branch_id)
+        edges = {edge_user: branch_id}
+        state = {"broker": central_broker(CENTRAL_SECRET, edges).start()}
+        port = state["broker"].port
+
+        def start() -> None:
+            state["broker"] = central_broker(CENTRAL_SECRET, edges, port=port).start()
+
+        def url(user: str) -> str:
+            return state["broker"].url_for(user, login_password(CENTRAL_SECRET, user))
+
+        central = Central(
+            "amqtt",
+            "127.0.0.1",
+            port,
+            url("backend"),
+            url(edge_user),
+            lambda: state["broker"].stop(),
+            start,
+        )
     try:
         yield central
     finally:
@@ -85,12 +114,10 @@ def amqtt_central() -> Iterator[Central]:
 
 @contextmanager
 def mosquitto_central(workdir: Path, branch_id: str) -> Iterator[Central]:
-    """A private Mosquitto shaped like deploy/mosquitto/central: users, ACL, no anonymous."""
+    """A private Mosquitto shaped like deploy/mosquitto/central: users, the ACL of
+    deploy/mosquitto/central/acl for this branch's edge (``central_acl``), no anonymous."""
     edge_user = default_edge_id(branch_id)
-    acl = (
-        "user backend\ntopic readwrite fe/v1/#\n\n"
-        f"user {edge_user}\ntopic readwrite fe/v1/{branch_id}/#\ntopic read fe/v1/STATE/#\n"
-    )
+    acl = central_acl({edge_user: branch_id})
     proc = start_mosquitto(workdir, users={"backend": BACKEND_PW, edge_user: EDGE_PW}, acl=acl)
     base = f"127.0.0.1:{proc.port}"
     try:
@@ -342,7 +369,7 @@ def hall_brokers(
     (the test's unique branch and host id keep runs apart) and a private branch Mosquitto
     whose password file holds the branch registry's hashes, as deployed."""
     if kind == "amqtt":
-        with amqtt_central() as central:
+        with amqtt_central(branch_id) as central:
             yield central, None
         return
     with ExitStack() as stack:

@@ -19,8 +19,10 @@ amqtt behaviours worth knowing (measured with amqtt 0.12.1):
 - its shutdown can hang waiting for a client's reader task and then never closes its
   listener (the port stays taken), and a client that connects but never sends CONNECT leaks
   a socket; hence EmbeddedBroker owns the listener and the connections (see the class);
-- no topic ACL plugin is configured here: per-device isolation is the production Mosquitto's
-  job (deploy/mosquitto/*/acl).
+- EmbeddedBroker itself has no topic ACL: any login may publish and subscribe anywhere.
+  ``backend.platform.broker_acl.AclBroker`` adds one (and guards two amqtt bugs that appear
+  once a topic plugin is loaded); the central broker of ``finedge serve`` and the edge's branch
+  broker are AclBrokers.
 """
 
 from __future__ import annotations
@@ -44,15 +46,17 @@ from amqtt.session import Session
 log = logging.getLogger(__name__)
 
 # Per-broker user tables, keyed by an opaque token handed to the plugin through its config.
-_USER_TABLES: dict[str, _UserTable] = {}
+_USER_TABLES: dict[str, PasswordTable] = {}
 
 
 class BrokerStartError(RuntimeError):
     """The embedded broker did not come up."""
 
 
-class _UserTable:
-    """Salted SHA-256 digests of passwords; thread-safe replacement of the mapping."""
+class PasswordTable:
+    """Salted SHA-256 digests of passwords; thread-safe replacement of the mapping.
+
+    Also the password store of ``broker_acl.MosquittoAclAccess``."""
 
     def __init__(self, users: dict[str, str] | None) -> None:
         self._salt = secrets.token_bytes(16)
@@ -73,6 +77,16 @@ class _UserTable:
     def remove(self, username: str) -> None:
         with self._lock:
             self._digests.pop(username, None)
+
+    def replace(self, users: dict[str, str]) -> None:
+        """Exactly these users from now on (the others are removed)."""
+        digests = {}
+        for username, password in users.items():
+            if not username or not isinstance(password, str):
+                raise ValueError("username and password must be non-empty strings")
+            digests[username] = self._digest(password)
+        with self._lock:
+            self._digests = digests
 
     def check(self, username: str, password: str | None) -> bool:
         with self._lock:
@@ -161,7 +175,7 @@ class EmbeddedBroker:
         self.allow_anonymous = (not users) if allow_anonymous is None else allow_anonymous
         self.start_timeout = start_timeout
         self.shutdown_timeout = shutdown_timeout
-        self._table = _UserTable(users)
+        self._table = PasswordTable(users)
         self._token = secrets.token_hex(8)
         self._thread: threading.Thread | None = None
         self._rt = _Runtime()

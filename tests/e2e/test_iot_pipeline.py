@@ -71,7 +71,7 @@ def test_device_to_database_to_socketio(brokers, app, client, tmp_path):
     teller = _branch_teller(app, branch)
     with ExitStack() as stack:
         if brokers == "amqtt":
-            central = stack.enter_context(amqtt_central())
+            central = stack.enter_context(amqtt_central(branch))
             branch_url = None
         else:
             central = stack.enter_context(shared_central())
@@ -156,7 +156,7 @@ def test_device_to_database_to_socketio(brokers, app, client, tmp_path):
 
 def _central(stack: ExitStack, kind: str, tmp_path, branch: str):
     if kind == "amqtt":
-        return stack.enter_context(amqtt_central())
+        return stack.enter_context(amqtt_central(branch))
     return stack.enter_context(mosquitto_central(tmp_path / "central", branch))
 
 

@@ -163,11 +163,21 @@ def branch_seeded_db(sqlite_template, tmp_path_factory):
     return path
 
 
-@pytest.fixture
-def hall_url(branch_seeded_db, tmp_path) -> str:
+def _sqlite_hall(branch_seeded_db, tmp_path) -> str:
     path = tmp_path / "hall.db"
     shutil.copy(branch_seeded_db, path)
     return f"sqlite:///{path}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def hall_url(request, tmp_path) -> str:
+    """The hall's seeded database for one test, on SQLite and on PostgreSQL (so ``hall_factory``,
+    ``hall_app`` and ``api`` too): a copy of ``branch_seeded_db``, or a database of its own made
+    by ``CREATE DATABASE ... TEMPLATE`` from this run's ``seed_hall``-ed template (built once,
+    ``pg_templates``) and dropped after the test; skipped with the reason where absent."""
+    if request.param == "sqlite":
+        return _sqlite_hall(request.getfixturevalue("branch_seeded_db"), tmp_path)
+    return request.getfixturevalue("pg_templates").clone(request, "hall", seed_hall)
 
 
 @dataclass(frozen=True)
@@ -193,7 +203,12 @@ def hall_stack(request) -> HallStack:
     of ``branch_seeded_db``), and on the machine's PostgreSQL (this run's database, emptied as
     for ``db_url``, then ``seed_hall``) with its Mosquitto; skipped with the reason where absent."""
     if request.param == "sqlite":
-        return HallStack(request.getfixturevalue("hall_url"), "amqtt")
+        return HallStack(
+            _sqlite_hall(
+                request.getfixturevalue("branch_seeded_db"), request.getfixturevalue("tmp_path")
+            ),
+            "amqtt",
+        )
     require_shared_mosquitto()  # before paying for the seed
     url = request.getfixturevalue("pg_database")
     truncate_pg(url)

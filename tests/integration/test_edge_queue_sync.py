@@ -65,7 +65,7 @@ def test_a_kiosk_ticket_called_at_the_centre_is_not_called_again_by_the_offline_
 
     with ExitStack() as stack:
         if brokers == "amqtt":
-            central, branch_url = stack.enter_context(amqtt_central()), None
+            central, branch_url = stack.enter_context(amqtt_central(branch)), None
         else:
             central = stack.enter_context(mosquitto_central(tmp_path / "central", branch))
             ext = app.extensions["finedge"]
