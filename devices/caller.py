@@ -1,7 +1,8 @@
 """Counter caller (叫号器): the call button and small screen at a teller window. "Call next"
-asks the branch edge's local queue; the edge answers with ``caller.show_call`` (and tells the
-hall displays). The window's ``counter_id`` comes from the desired configuration (default: the
-number at the end of the device id).
+goes to the centre while the branch is online (it calls from the whole hall queue) and to the
+branch edge's local queue while the uplink is down; either answers with ``caller.show_call``
+(naming the press's ``request_id``) and tells the hall displays. The window's ``counter_id``
+comes from the desired configuration (default: the number at the end of the device id).
 """
 
 from __future__ import annotations

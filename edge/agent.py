@@ -17,6 +17,10 @@ Between the branch's devices and the centre it
   outbox, so nothing is sent into a broker nobody reads;
 - relays signed commands and desired configurations from the centre to the devices (acks come
   back up as uplinks) and keeps its own state (birth, death as last will, stats telemetry);
+- leaves a window's "call next" (``caller.call_next``) to the centre while the uplink is live
+  (the centre calls from the whole hall queue and answers with ``caller.show_call`` naming the
+  request); a press the centre does not answer within ``call_answer_timeout_s`` while the uplink
+  has gone down meanwhile is served locally (see ``_settle_call``);
 - runs the local queue rules (edge/localqueue.py) so kiosks and callers keep working while the
   uplink is down: the hall's priority rules (edge/queue_rules.py, the centre's too) over the
   counters' skills from the counter map the centre keeps retained on the edge's
@@ -106,11 +110,24 @@ class EdgeSettings:
     retry_max_delay: float = 5.0
     # The local queue's timezone until the centre's counter map brings the hall's (IANA name).
     timezone: str = DEFAULT_TIMEZONE
+    # How long a call-next forwarded to the centre waits for its answer (caller.show_call with
+    # the press's request_id) before the edge, if the uplink is down by then, calls locally.
+    call_answer_timeout_s: float = 3.0
 
     def __post_init__(self) -> None:
         self.edge_id = self.edge_id or default_edge_id(self.branch_id)
         self.data_dir = Path(self.data_dir)
         load_zone(self.timezone)  # ValueError now rather than at the first ticket
+
+
+@dataclass
+class PendingCall:
+    """A call-next forwarded to the centre, waiting for its answer."""
+
+    caller_id: str
+    data: dict[str, Any]
+    envelope_id: str
+    deadline: float
 
 
 @dataclass
@@ -161,6 +178,9 @@ class EdgeAgent(ForwardingMixin):
         self._seq = 0
         self._edge_password = secrets.token_urlsafe(24)
         self.branch_url: str | None = None
+        # call-nexts left to the centre: (caller id, request id) -> the press
+        self._pending_calls: dict[tuple[str, str], PendingCall] = {}
+        self._calls_cond = threading.Condition()
 
     # ------------------------------------------------------------------ topics
 
@@ -224,7 +244,11 @@ class EdgeAgent(ForwardingMixin):
         except BaseException:
             self.stop()
             raise
-        for target, name in ((self._uplink_loop, "uplink"), (self._forward_loop, "forward")):
+        for target, name in (
+            (self._uplink_loop, "uplink"),
+            (self._forward_loop, "forward"),
+            (self._calls_loop, "calls"),
+        ):
             thread = threading.Thread(target=target, name=f"{self.edge_id}-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -243,6 +267,8 @@ class EdgeAgent(ForwardingMixin):
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
+        with self._calls_cond:
+            self._calls_cond.notify_all()
         for thread in self._threads:
             thread.join(10)
         self._threads = []
@@ -387,9 +413,9 @@ class EdgeAgent(ForwardingMixin):
                     },
                 )
             return
-        self._enqueue(topic, payload, parsed.channel, env.id)
+        live = self._enqueue(topic, payload, parsed.channel, env.id)
         self.stats.add("accepted")
-        self._local_rules(parsed, env)
+        self._local_rules(parsed, env, live)
 
     def _check_clock(self, env: Envelope, ts: datetime | None = None) -> None:
         """Future beyond the bound: refused; past beyond it: refused unless historical or a death
@@ -408,21 +434,22 @@ class EdgeAgent(ForwardingMixin):
             except ValueError as exc:
                 raise ProtocolError("bad_data", str(exc)) from None
 
-    def _enqueue(self, topic: str, payload: bytes, channel: str, envelope_id: str) -> None:
+    def _enqueue(self, topic: str, payload: bytes, channel: str, envelope_id: str) -> bool:
+        """Into the outbox; whether the uplink was live (the row goes up as a live message)."""
         store = self._store
         if store is None:
-            return
+            return False
         if store.pending >= self.settings.outbox_max_rows:
             dropped = store.drop_oldest_telemetry(max(1, self.settings.outbox_max_rows // 100))
             self.stats.add("outbox_dropped", dropped)
             if not dropped and channel == "telemetry":
                 self.stats.add("outbox_refused")
-                return
-        store.append(
-            topic, payload, channel, historical=not self.uplink_live, envelope_id=envelope_id
-        )
+                return False
+        live = self.uplink_live
+        store.append(topic, payload, channel, historical=not live, envelope_id=envelope_id)
         with self._cond:
             self._cond.notify_all()
+        return live
 
     # ------------------------------------------------------------------ edge-signed commands
 
@@ -467,13 +494,106 @@ class EdgeAgent(ForwardingMixin):
 
     # ------------------------------------------------------------------ local rules (queue)
 
-    def _local_rules(self, topic: Topic, env: Envelope) -> None:
+    def _local_rules(self, topic: Topic, env: Envelope, live: bool = False) -> None:
         if topic.channel != "event":
             return
         if env.type == "kiosk.ticket_requested":
             self._issue_ticket(topic.device_id, env.data)
         elif env.type == "caller.call_next":
-            self._call_next(topic.device_id, env.data)
+            request_id = env.data.get("request_id")
+            if live and not env.historical and isinstance(request_id, str) and request_id:
+                self._leave_call_to_centre(topic.device_id, request_id, env)
+            else:
+                self._call_next(topic.device_id, env.data)
+
+    # ------------------------------------------------------------------ call-next: online first
+    #
+    # The rule. A press (``caller.call_next {request_id, counter_id}``) that goes into the
+    # outbox while the uplink is live, is not historical and names a request id is the
+    # centre's: the edge forwards it and does not call. The centre calls from the whole hall
+    # queue and answers with ``caller.show_call {..., request_id}``. If no answer for that
+    # request has passed through the edge after ``call_answer_timeout_s``:
+    # - the uplink is live again (or still): nothing (the centre has it or declined it; a
+    #   press sent again after a short break is still live and the centre answers it);
+    # - the uplink is down and the press is still in the outbox (the centre never confirmed
+    #   it): the row is marked historical and the edge calls locally; the centre ignores a
+    #   historical call_next, so the replay after the outage serves nobody again;
+    # - the uplink is down but the press left the outbox (the centre's receipt, or the broker's
+    #   PUBACK for a centre without receipts): the centre has it; nothing here.
+    # Every other press (uplink down, historical, no request id) is served locally at once.
+
+    def _leave_call_to_centre(self, caller_id: str, request_id: str, env: Envelope) -> None:
+        deadline = time.monotonic() + self.settings.call_answer_timeout_s
+        with self._calls_cond:
+            self._pending_calls[(caller_id, request_id)] = PendingCall(
+                caller_id, dict(env.data), env.id, deadline
+            )
+            self._calls_cond.notify_all()
+        self.stats.add("calls_to_centre")
+
+    def _call_answered(self, device_id: str, payload: bytes) -> None:
+        """A ``caller.show_call`` from the centre relayed to ``device_id``: the answer to the
+        press it names (``request_id``), if one is pending."""
+        try:
+            obj = loads_strict(payload, max_bytes=self.settings.max_bytes)
+        except ProtocolError:
+            return
+        if not isinstance(obj, dict) or obj.get("type") != "caller.show_call":
+            return
+        data = obj.get("data")
+        request_id = data.get("request_id") if isinstance(data, dict) else None
+        if not isinstance(request_id, str):
+            return
+        with self._calls_cond:
+            if self._pending_calls.pop((device_id, request_id), None) is not None:
+                self.stats.add("calls_answered_by_centre")
+
+    def _calls_loop(self) -> None:
+        while not self._stop.is_set():
+            now = time.monotonic()
+            with self._calls_cond:
+                due = [k for k, p in self._pending_calls.items() if p.deadline <= now]
+                expired = [self._pending_calls.pop(k) for k in due]
+                if not expired:
+                    soonest = min((p.deadline for p in self._pending_calls.values()), default=None)
+                    wait = 0.5 if soonest is None else max(0.01, min(0.5, soonest - now))
+                    self._calls_cond.wait(wait)
+                    continue
+            for pending in expired:
+                try:
+                    self._settle_call(pending)
+                except Exception:
+                    self.stats.add("errors")
+                    log.exception("edge %s: unanswered call-next not settled", self.edge_id)
+
+    def _settle_call(self, pending: PendingCall) -> None:
+        """A press the centre did not answer in time (the rule above)."""
+        if self.uplink_live:
+            self.stats.add("calls_unanswered_online")
+            log.info(
+                "edge %s: no answer from the centre to call-next %s of %s (uplink live)",
+                self.edge_id,
+                pending.data.get("request_id"),
+                pending.caller_id,
+            )
+            return
+        if not self.store.mark_envelope_historical(pending.envelope_id):
+            self.stats.add("calls_unanswered_delivered")
+            log.info(
+                "edge %s: call-next %s of %s left the outbox but was not answered",
+                self.edge_id,
+                pending.data.get("request_id"),
+                pending.caller_id,
+            )
+            return
+        self.stats.add("calls_local_fallback")
+        log.warning(
+            "edge %s: uplink down, call-next %s of %s unanswered: calling locally",
+            self.edge_id,
+            pending.data.get("request_id"),
+            pending.caller_id,
+        )
+        self._call_next(pending.caller_id, pending.data)
 
     def _issue_ticket(self, kiosk_id: str, data: dict[str, Any]) -> None:
         service, request_id = data.get("service"), data.get("request_id")
@@ -507,12 +627,14 @@ class EdgeAgent(ForwardingMixin):
         called, done = self.queue.call_next(counter_id, self._clock())
         if done is not None:
             self.emit("queue.ticket_done", done.to_dict())
+        request_id = data.get("request_id")
         if called is not None:
             self.emit("queue.ticket_called", {**called.to_dict(), "caller_id": caller_id})
         ticket_no = called.ticket_no if called else None
-        self.send_local_command(
-            caller_id, "caller.show_call", {"ticket_no": ticket_no, "counter_id": counter_id}
-        )
+        args: dict[str, Any] = {"ticket_no": ticket_no, "counter_id": counter_id}
+        if isinstance(request_id, str):
+            args["request_id"] = request_id
+        self.send_local_command(caller_id, "caller.show_call", args)
         if called is not None:
             for entry in list(self._registry.values()):
                 if entry.device_type == "display" and entry.admitted:
@@ -770,6 +892,8 @@ class EdgeAgent(ForwardingMixin):
         branch = self._branch
         if branch is None:
             return
+        if parsed.device_type == "caller" and parsed.channel == "cmd":
+            self._call_answered(parsed.device_id, message.payload)
         try:
             branch.publish(
                 message.topic, message.payload, retain=parsed.channel == "config/desired", timeout=5

@@ -232,6 +232,17 @@ class EdgeStore:
             self._commit()
             self._db.execute("UPDATE outbox SET historical = 1 WHERE historical = 0")
 
+    def mark_envelope_historical(self, envelope_id: str) -> bool:
+        """Mark one waiting row historical (a press the edge served itself); False when the
+        row is no longer in the outbox (the centre, or in PUBACK mode the broker, has it)."""
+        with self._lock:
+            self._begin()
+            changed = self._db.execute(
+                "UPDATE outbox SET historical = 1 WHERE envelope_id = ?", (envelope_id,)
+            ).rowcount
+            self._commit()
+            return changed > 0
+
     def drop_oldest_telemetry(self, count: int) -> int:
         with self._lock:
             self._commit()

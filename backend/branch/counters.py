@@ -15,6 +15,8 @@ counter offers is lent to the open counter with the fewest skills until the devi
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +43,9 @@ from backend.platform import audit
 from backend.platform.clock import ensure_utc
 from backend.platform.context import SYSTEM, Actor
 from backend.platform.errors import BusinessRuleViolation, NotFound, ValidationFailed
+from backend.platform.idempotency import IdempotencyKey
+
+log = logging.getLogger(__name__)
 
 COUNTER_STATUSES = ("open", "closed", "offline")
 
@@ -282,14 +287,29 @@ def end_current(
     return ticket
 
 
-def _announce(session: Session, hall: Hall, counter: HallCounter, ticket: Ticket) -> None:
-    """Show a call made at the centre on the hall displays and the window's caller."""
-    args = {"ticket_no": ticket.ticket_no, "counter_id": counter.counter_id}
-    for display in devices_port.devices_of(session, counter.branch_id, "display"):
-        hall.command(session, display.device_id, "display.show", args)
-    if counter.device_id:
+def _announce(
+    session: Session,
+    hall: Hall,
+    counter: HallCounter,
+    ticket: Ticket | None,
+    *,
+    request_id: str | None = None,
+) -> None:
+    """Show a call made at the centre on the hall displays and the window's caller. A call the
+    caller asked for (``request_id``) is answered even when nobody waits (``ticket_no`` null),
+    and the answer names the request, so the edge knows the centre served that press."""
+    args: dict[str, Any] = {
+        "ticket_no": ticket.ticket_no if ticket is not None else None,
+        "counter_id": counter.counter_id,
+    }
+    if ticket is not None:
+        for display in devices_port.devices_of(session, counter.branch_id, "display"):
+            hall.command(session, display.device_id, "display.show", args)
+    if counter.device_id and (ticket is not None or request_id is not None):
         device = devices_port.find_device(session, counter.device_id)
         if device is not None and device.device_type == "caller":
+            if request_id is not None:
+                args = {**args, "request_id": request_id}
             hall.command(session, counter.device_id, "caller.show_call", args)
 
 
@@ -327,6 +347,23 @@ def call_next(
     counter = _staff_counter(session, actor, branch_id, counter_id)
     if counter.status != "open":
         raise BusinessRuleViolation(f"counter is {counter.status}", code="counter_not_open")
+    snap, finished, called = _call_next_at(session, actor, hall, counter, now)
+    return _result(snap, counter, called=called, finished=finished)
+
+
+def _call_next_at(
+    session: Session,
+    actor: Actor,
+    hall: Hall,
+    counter: HallCounter,
+    now: datetime,
+    *,
+    request_id: str | None = None,
+    audit_after: dict[str, Any] | None = None,
+):
+    """The call itself (the hall locked by the caller): finish, choose, call, show, audit,
+    push. (snapshot, finished ticket or None, called ticket or None)."""
+    branch_id, counter_id = counter.branch_id, counter.counter_id
     row = lock_hall(session, branch_id)
     finished = end_current(session, counter, now, "done")
     snap = snapshot(session, branch_id, now)
@@ -335,7 +372,8 @@ def call_next(
     if choice is not None:
         called = session.get(Ticket, choice.id)
         call_ticket(session, counter, called, now, local_day(row, now))
-        _announce(session, hall, counter, called)
+    if called is not None or request_id is not None:
+        _announce(session, hall, counter, called, request_id=request_id)
     audit.record(
         session,
         actor,
@@ -343,10 +381,152 @@ def call_next(
         "branch_counter",
         f"{branch_id}/{counter_id}",
         {"finished": finished.ticket_no if finished else None},
-        {"called": called.ticket_no if called else None},
+        {"called": called.ticket_no if called else None, **(audit_after or {})},
     )
     snap = queue_changed(session, hall, branch_id, now)
-    return _result(snap, counter, called=called, finished=finished)
+    return snap, finished, called
+
+
+# --------------------------------------------------------------------------- the window's caller
+
+CALLER_SCOPE = "caller:"  # idempotency_keys.scope of a caller's presses: caller:<device id>
+
+
+def _linked_counter(session: Session, branch_id: str, device_id: str) -> HallCounter | None:
+    return session.scalar(
+        select(HallCounter).where(
+            HallCounter.branch_id == branch_id, HallCounter.device_id == device_id
+        )
+    )
+
+
+def _device_actor(device_id: str, branch_id: str) -> Actor:
+    return Actor(
+        user_id=None,
+        username=f"device:{device_id}"[:80],
+        role="system",
+        org_id=None,
+        branch_id=branch_id,
+    )
+
+
+def device_call_next(
+    session: Session,
+    hall: Hall,
+    branch_id: str,
+    device_id: str,
+    data: dict[str, Any],
+    now: datetime | None = None,
+) -> str:
+    """A live ``caller.call_next {request_id, counter_id}`` from the caller at a window: the
+    same call as the HTTP call-next, for the counter the device is linked to, by the device
+    (audited as ``device:<id>``), once per (device, request_id). What happened: called | empty
+    | duplicate | unlinked | counter_offline | ignored. The caller is answered with
+    ``caller.show_call {ticket_no or null, counter_id, request_id}``; the displays, the board,
+    ``queue.update`` and the edge's ``queue.sync`` follow from the call as for staff.
+
+    A counter ``closed`` at the centre opens (a teller pressing "call next" is at work, as
+    when the edge's offline calls are reconciled); an ``offline`` one (its device's death was
+    the last word) calls nobody."""
+    now = hall.now(now)
+    request_id = data.get("request_id")
+    if not isinstance(request_id, str) or not request_id or len(request_id) > 64:
+        log.info("caller %s: call_next without a usable request_id ignored", device_id)
+        return "ignored"
+    lock_hall(session, branch_id)
+    counter = _linked_counter(session, branch_id, device_id)
+    if counter is None:
+        log.warning(
+            "caller %s of %s is not linked to a counter: call_next %s ignored",
+            device_id,
+            branch_id,
+            request_id,
+        )
+        return "unlinked"
+    sent = data.get("counter_id")
+    if sent is not None and str(sent) != counter.counter_id:
+        log.info(
+            "caller %s sent counter %r but is linked to counter %s: calling for %s",
+            device_id,
+            sent,
+            counter.counter_id,
+            counter.counter_id,
+        )
+    scope = f"{CALLER_SCOPE}{device_id}"[:80]
+    seen = session.scalar(
+        select(IdempotencyKey.id).where(
+            IdempotencyKey.scope == scope, IdempotencyKey.key == request_id
+        )
+    )
+    if seen is not None:
+        return "duplicate"
+    session.add(
+        IdempotencyKey(
+            scope=scope,
+            key=request_id,
+            fingerprint=hashlib.sha256(counter.counter_id.encode()).hexdigest(),
+            state="done",
+            created_at=now,
+        )
+    )
+    session.flush()
+    if counter.status == "offline":
+        log.warning(
+            "caller %s: counter %s is offline at the centre; call_next %s ignored",
+            device_id,
+            counter.counter_id,
+            request_id,
+        )
+        return "counter_offline"
+    if counter.status == "closed":
+        counter.status = "open"
+        open_shift(session, counter, now)
+    _snap, _finished, called = _call_next_at(
+        session,
+        _device_actor(device_id, branch_id),
+        hall,
+        counter,
+        now,
+        request_id=request_id,
+        audit_after={"device_id": device_id, "request_id": request_id},
+    )
+    return "called" if called is not None else "empty"
+
+
+def device_serving_done(
+    session: Session,
+    hall: Hall,
+    branch_id: str,
+    device_id: str,
+    data: dict[str, Any],
+    now: datetime | None = None,
+) -> str:
+    """A live ``caller.serving_done {ticket_no, counter_id}``: the window's client was served.
+    Finishes the linked counter's current ticket when it is the one named (a stale or repeated
+    message changes nothing). done | stale | unlinked."""
+    now = hall.now(now)
+    lock_hall(session, branch_id)
+    counter = _linked_counter(session, branch_id, device_id)
+    if counter is None:
+        log.warning(
+            "caller %s of %s is not linked to a counter: serving_done ignored", device_id, branch_id
+        )
+        return "unlinked"
+    current = session.get(Ticket, counter.current_ticket_id) if counter.current_ticket_id else None
+    if current is None or current.status != "called" or current.ticket_no != data.get("ticket_no"):
+        return "stale"
+    end_current(session, counter, now, "done")
+    audit.record(
+        session,
+        _device_actor(device_id, branch_id),
+        "branch.finish",
+        "branch_ticket",
+        current.id,
+        {"status": "called"},
+        {"status": current.status, "device_id": device_id},
+    )
+    queue_changed(session, hall, branch_id, now)
+    return "done"
 
 
 def recall(
@@ -546,6 +726,8 @@ __all__ = [
     "configure_services",
     "counter_device_offline",
     "counter_device_online",
+    "device_call_next",
+    "device_serving_done",
     "end_current",
     "finish",
     "get_counter",

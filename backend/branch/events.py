@@ -5,6 +5,9 @@ transaction that records the message, so the hall's reaction commits (or not) wi
 dispatches by device type and message type; anything the hall does not care about is ignored.
 
     edge    queue.ticket_issued/called/done     -> reconcile.apply_edge_event
+    caller  caller.call_next, caller.serving_done (live only; a historical one, replayed
+            after an outage, was served by the edge's own queue and is ignored)
+                                                -> counters.device_call_next / device_serving_done
     lock    lock.verification, lock.unlocked    -> cash.flow
     lock    lock.capture, lock.enrolled, lock.enrol_failed, lock.revoked, and acks of the
             hall's lock.enroll / lock.revoke    -> cash.veins (finger-vein enrolment)
@@ -40,6 +43,15 @@ def _fields(envelope: Envelope | Mapping[str, Any]) -> tuple[str, dict[str, Any]
     if isinstance(envelope, Envelope):
         return envelope.type, dict(envelope.data), envelope.ts
     return str(envelope.get("type", "")), dict(envelope.get("data") or {}), envelope.get("ts")
+
+
+def _historical(envelope: Envelope | Mapping[str, Any]) -> bool:
+    if isinstance(envelope, Envelope):
+        return bool(envelope.historical)
+    return envelope.get("historical") is True
+
+
+CALLER_EVENTS = ("caller.call_next", "caller.serving_done")
 
 
 def on_device_event(
@@ -108,6 +120,8 @@ def _dispatch(
         return None
     if device_type == "edge" and type_ in reconcile.EDGE_QUEUE_EVENTS:
         return reconcile.apply_edge_event(session, hall, branch_id, device_id, type_, data, at)
+    if device_type == "caller" and type_ in CALLER_EVENTS:
+        return _caller(session, hall, branch_id, device_id, envelope, type_, data, now)
     if device_type == "lock" and type_ == "lock.verification":
         return flow.on_verification(session, hall, device_id, data, now)
     if device_type == "lock" and type_ == "lock.unlocked":
@@ -126,6 +140,28 @@ def _dispatch(
     if device_type == "counter" and type_ == "counter.transaction":
         return _smart_transaction(session, branch_id, device_id, data, at)
     return None
+
+
+def _caller(
+    session: Session,
+    hall: Hall,
+    branch_id: str,
+    device_id: str,
+    envelope: Envelope | Mapping[str, Any],
+    type_: str,
+    data: dict[str, Any],
+    now: datetime,
+) -> str:
+    """The window's call button, decided at the centre while the branch is online. A
+    historical press (replayed from the edge's outbox or the device's buffer after an outage)
+    is ignored: while the uplink was down the edge served it from its local queue (and its
+    ``queue.ticket_*`` events reconcile that), so it is never served twice."""
+    if _historical(envelope):
+        log.info("caller %s: historical %s ignored (served at the edge)", device_id, type_)
+        return "historical"
+    if type_ == "caller.call_next":
+        return counters.device_call_next(session, hall, branch_id, device_id, data, now)
+    return counters.device_serving_done(session, hall, branch_id, device_id, data, now)
 
 
 def _state(

@@ -125,6 +125,25 @@ class UserPasswordAuthPlugin(BaseAuthPlugin):
 _PLUGIN_PATH = f"{__name__}.UserPasswordAuthPlugin"
 
 
+class _ShutdownBroadcastFilter(logging.Filter):
+    """At shutdown amqtt logs a broadcast to a client that has already gone as an exception
+    with its traceback; it is benign then (the broker is closing), so it becomes one warning
+    line without the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and str(record.msg).startswith("Broadcast task failed during shutdown"):
+            exc = record.exc_info[1]
+            record.msg = f"broadcast dropped at shutdown: {type(exc).__name__}: {exc}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_SHUTDOWN_FILTER = _ShutdownBroadcastFilter()
+
+
 def _quiet_loggers() -> None:
     # amqtt logs every connection at INFO and transitions every state change; keep them at
     # WARNING unless somebody configured them explicitly.
@@ -132,6 +151,9 @@ def _quiet_loggers() -> None:
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET:
             logger.setLevel(logging.WARNING)
+    broker_logger = logging.getLogger("amqtt.broker")
+    if _SHUTDOWN_FILTER not in broker_logger.filters:
+        broker_logger.addFilter(_SHUTDOWN_FILTER)
 
 
 @dataclass

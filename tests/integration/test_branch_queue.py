@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from backend.branch import counters, events, queue, reconcile, rules
 from backend.branch.models import HallCounter, ServiceLeg, Ticket
+from backend.platform.audit import AuditRecord
 from backend.platform.errors import BusinessRuleViolation, Conflict, NotFound
 from edge.localqueue import CounterMap, LocalQueue
 from edge.protocol import format_ts, make_envelope
@@ -508,3 +509,130 @@ def test_the_centre_tells_the_edge_what_it_did_with_its_kiosk_tickets(
     assert local.call_next("1", clock())[0] is None
     assert store.pending == 0
     store.close()
+
+
+# --------------------------------------------------------------------------- the window's caller
+
+CALLER = "BR001-CALL-01"  # linked to counter 1 (cash, account)
+
+
+def press(s, hall, clock, request_id, device=CALLER, historical=None, counter_id="1"):
+    env = make_envelope(
+        "caller.call_next",
+        {"request_id": request_id, "counter_id": counter_id},
+        1,
+        now=clock(),
+        historical=historical,
+    )
+    return events.on_device_event(s, B, "caller", device, env, hall=hall)
+
+
+def kiosk_ticket(s, hall, clock, ticket_no, service="cash"):
+    data = {
+        "ticket_no": ticket_no,
+        "service": service,
+        "category": "normal",
+        "issued_at": format_ts(clock()),
+        "request_id": f"req-{ticket_no}",
+        "kiosk_id": "BR001-KSK-01",
+    }
+    env = make_envelope("queue.ticket_issued", data, 1, now=clock())
+    assert events.on_device_event(s, B, "edge", "edge-br001", env, hall=hall) == "created"
+
+
+def test_a_callers_press_calls_from_the_whole_queue_at_the_centre(s, hall, clock):
+    """A live ``caller.call_next`` from the caller linked to counter 1 runs the centre's
+    call-next: the mini-program client who checked in is called before a kiosk ticket taken
+    later, then the kiosk ticket; the caller's answer names the press, the displays show the
+    call, and it is audited as the device."""
+    remote = issue(s, hall, "client1", "cash")
+    clock.tick(60)
+    kiosk_ticket(s, hall, clock, "A001")
+    clock.tick(30)
+    assert press(s, hall, clock, "r-0") == "called"  # the remote one is not here yet: A001
+    queue.check_in(s, actor(s, "client1"), hall, B, remote["ticket_no"])
+    clock.tick(10)
+    kiosk_ticket(s, hall, clock, "A002")
+    clock.tick(10)
+    assert press(s, hall, clock, "r-1") == "called"
+    s.commit()
+    counter = s.scalar(select(HallCounter).where(HallCounter.counter_id == "1"))
+    current = s.get(Ticket, counter.current_ticket_id)
+    assert current.ticket_no == remote["ticket_no"]
+    assert s.scalar(select(Ticket.status).where(Ticket.ticket_no == "A001")) == "done"
+    answers = hall.send_command.named("caller.show_call")
+    assert [(d, a) for d, a in answers] == [
+        (CALLER, {"ticket_no": "A001", "counter_id": "1", "request_id": "r-0"}),
+        (CALLER, {"ticket_no": remote["ticket_no"], "counter_id": "1", "request_id": "r-1"}),
+    ]
+    shown = [a["ticket_no"] for _d, a in hall.send_command.named("display.show")]
+    assert shown == ["A001", remote["ticket_no"]]
+    assert press(s, hall, clock, "r-2") == "called"
+    assert press(s, hall, clock, "r-3") == "empty"  # nobody left: the caller hears so
+    s.commit()
+    assert hall.send_command.named("caller.show_call")[-1][1] == {
+        "ticket_no": None,
+        "counter_id": "1",
+        "request_id": "r-3",
+    }
+    record = s.scalar(
+        select(AuditRecord)
+        .where(AuditRecord.action == "branch.call_next")
+        .order_by(AuditRecord.id.desc())
+    )
+    assert record.actor_username == f"device:{CALLER}" and record.actor_user_id is None
+    assert record.after["request_id"] == "r-3"
+
+
+def test_a_press_delivered_twice_calls_once(s, hall, clock):
+    kiosk_ticket(s, hall, clock, "A001")
+    kiosk_ticket(s, hall, clock, "A002")
+    clock.tick(30)
+    assert press(s, hall, clock, "dup-1") == "called"
+    assert press(s, hall, clock, "dup-1") == "duplicate"
+    s.commit()
+    statuses = dict(s.execute(select(Ticket.ticket_no, Ticket.status)).all())
+    assert statuses == {"A001": "called", "A002": "waiting"}
+    assert len(hall.send_command.named("caller.show_call")) == 1
+    # the same request id from another caller is another press
+    assert press(s, hall, clock, "dup-1", device="BR001-CALL-02", counter_id="2") == "called"
+
+
+def test_a_historical_press_is_ignored_at_the_centre(s, hall, clock):
+    """Replayed after an outage: the edge served it from its local queue already."""
+    kiosk_ticket(s, hall, clock, "A001")
+    clock.tick(30)
+    assert press(s, hall, clock, "old-1", historical=True) == "historical"
+    done = make_envelope(
+        "caller.serving_done", {"ticket_no": "A001", "counter_id": "1"}, 2, historical=True
+    )
+    assert events.on_device_event(s, B, "caller", CALLER, done, hall=hall) == "historical"
+    s.commit()
+    assert s.scalar(select(Ticket.status).where(Ticket.ticket_no == "A001")) == "waiting"
+    assert hall.send_command.named("caller.show_call") == []
+    assert press(s, hall, clock, "old-1") == "called"  # its request id was not used up
+
+
+def test_a_caller_not_linked_to_a_counter_calls_nobody(s, hall, clock, caplog):
+    kiosk_ticket(s, hall, clock, "A001")
+    with caplog.at_level("WARNING", logger="backend.branch.counters"):
+        assert press(s, hall, clock, "x-1", device="BR001-CALL-77") == "unlinked"
+    assert "not linked to a counter" in caplog.text
+    s.commit()
+    assert s.scalar(select(Ticket.status).where(Ticket.ticket_no == "A001")) == "waiting"
+    assert hall.send_command.named("caller.show_call") == []
+
+
+def test_serving_done_from_the_caller_finishes_the_named_client_only(s, hall, clock):
+    kiosk_ticket(s, hall, clock, "A001")
+    clock.tick(30)
+    assert press(s, hall, clock, "d-1") == "called"
+
+    def done(ticket_no):
+        env = make_envelope("caller.serving_done", {"ticket_no": ticket_no, "counter_id": "1"}, 2)
+        return events.on_device_event(s, B, "caller", CALLER, env, hall=hall)
+
+    assert done("A999") == "stale"
+    assert done("A001") == "done"
+    assert done("A001") == "stale"  # repeated
+    assert s.scalar(select(Ticket.status).where(Ticket.ticket_no == "A001")) == "done"

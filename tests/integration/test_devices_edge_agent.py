@@ -31,6 +31,7 @@ from edge.protocol import (
     encode,
     format_ts,
     host_state_topic,
+    make_command,
     make_envelope,
 )
 from edge.store import RegistryEntry
@@ -351,6 +352,10 @@ def test_the_local_queue_calls_by_the_centres_counter_map_and_categories(centre,
         {"request_id": "bad-1", "service": "cash", "category": "king"},
     )
     wait_for(lambda: edge.stats["bad:bad_data"] == 1, 10, "bad category dropped")
+    # the windows call from the local queue only while the uplink is down (online the centre
+    # calls): the host goes offline, the counter map stays
+    centre.host(False)
+    wait_for(lambda: not edge.uplink_live, 10, "uplink down")
     cash_window.call_next()
     wait_for(lambda: cash_window.state["serving"] == "A002", 10, "elderly cash client first")
     cash_window.call_next()
@@ -359,6 +364,7 @@ def test_the_local_queue_calls_by_the_centres_counter_map_and_categories(centre,
     wait_for(lambda: cash_window.state["serving"] is None, 10, "nobody for the cash window")
     loan_window.call_next()  # sends counter_id "2", unknown: the device is at counter 7
     wait_for(lambda: loan_window.state["serving"] == "C001", 10, "loan window")
+    centre.host(True)
 
     wait_for(lambda: len(centre.events("queue.ticket_called")) == 3, 10, "calls forwarded")
     issued = {e.data["ticket_no"]: e.data for e in centre.events("queue.ticket_issued")}
@@ -452,11 +458,14 @@ def test_the_centres_queue_sync_counts_only_from_the_central_broker(centre, make
     time.sleep(0.3)
     assert edge.stats["queue_syncs"] == 1  # the branch-side copy was never applied
 
+    centre.host(False)  # the caller calls from the local queue only while the uplink is down
+    wait_for(lambda: not edge.uplink_live, 10, "uplink down")
     caller.call_next()
     wait_for(lambda: caller.state["serving"] == "A002", 10, "A002 called")
     caller.call_next()
     wait_for(lambda: edge.queue.ticket("A002").status == "done", 10, "A002 finished")
     wait_for(lambda: caller.state["serving"] is None, 10, "nobody else waits")
+    centre.host(True)
     wait_for(lambda: len(centre.events("queue.ticket_done")) == 1, 10, "events forwarded")
     with centre.lock:
         about_a001 = [
@@ -465,3 +474,76 @@ def test_the_centres_queue_sync_counts_only_from_the_central_broker(centre, make
             if env.type.startswith("queue.") and env.data.get("ticket_no") == "A001"
         ]
     assert about_a001 == ["queue.ticket_issued"]  # no echo of the centre's call
+
+
+def _answer(centre: Centre, who: DeviceIdentity, request_id: str, ticket_no: str) -> None:
+    """The centre's answer to a press: a signed ``caller.show_call`` naming the request."""
+    cmd = make_command(
+        "caller.show_call",
+        {"ticket_no": ticket_no, "counter_id": "3", "request_id": request_id},
+        1,
+        bytes.fromhex(who.hmac_secret),
+    )
+    centre.listener.publish(f"fe/v1/{BRANCH}/caller/{who.device_id}/cmd", encode(cmd))
+
+
+def test_online_the_centre_calls_and_the_edge_calls_locally_only_when_the_uplink_dropped(
+    centre, make_edge
+):
+    """Online-first calling: while the uplink is live a press is the centre's (forwarded, no
+    local call; the centre's answer names the request); unanswered with the uplink still live,
+    nothing happens locally; unanswered and the uplink down by the timeout, the edge calls
+    locally and the press goes up again as historical (the centre ignores it); offline, the
+    edge calls at once."""
+    centre.host(True, receipts=True)  # nobody sends receipts: forwarded rows stay in the outbox
+    caller_id = identity("caller", "CALL-03")
+    ids = [identity("kiosk", "KSK1"), caller_id, identity("display", "D1")]
+    edge, fleet = make_edge(centre.broker.url, ids, call_answer_timeout_s=1.0)
+    kiosk, caller, display = fleet["KSK1"], fleet["CALL-03"], fleet["D1"]
+    wait_for(lambda: edge.uplink_live, 10, "edge live")
+    for service in ("cash", "cash", "cash"):
+        kiosk.request_ticket(service)
+    wait_for(lambda: len(kiosk.printed) == 3, 10, "tickets printed")
+
+    # online, answered by the centre (a mini-program ticket)
+    first = caller.call_next()
+    wait_for(lambda: any(e.data["request_id"] == first for e in centre.events("caller.call_next")))
+    _answer(centre, caller_id, first, "RA001")
+    wait_for(lambda: caller.state["serving"] == "RA001", 10, "the centre's call shown")
+    wait_for(lambda: edge.stats["calls_answered_by_centre"] == 1, 5)
+    time.sleep(1.5)  # past the timeout: nothing local
+    assert [t.ticket_no for t in edge.queue.waiting()] == ["A001", "A002", "A003"]
+    assert edge.stats["calls_local_fallback"] == 0
+
+    # online, unanswered, the uplink still live: the centre declined; nothing local
+    caller.call_next()
+    wait_for(lambda: edge.stats["calls_unanswered_online"] == 1, 10, "unanswered online")
+    assert [t.ticket_no for t in edge.queue.waiting()] == ["A001", "A002", "A003"]
+    assert caller.state["serving"] == "RA001"
+
+    # online, unanswered, and the uplink drops before the timeout: a local call
+    third = caller.call_next()
+    wait_for(lambda: any(e.data["request_id"] == third for e in centre.events("caller.call_next")))
+    centre.host(False)
+    wait_for(lambda: not edge.uplink_live, 10, "uplink down")
+    wait_for(lambda: caller.state["serving"] == "A001", 10, "called locally after the timeout")
+    assert edge.stats["calls_local_fallback"] == 1
+    assert display.state["calls"][:1] == [{"ticket_no": "A001", "counter_id": "3"}]
+
+    # offline: at once
+    caller.call_next()
+    wait_for(lambda: caller.state["serving"] == "A002", 0.9, "called locally at once")
+    assert edge.stats["calls_to_centre"] == 3
+
+    centre.host(True)
+    wait_for(
+        lambda: (
+            len([e for e in centre.events("caller.call_next") if e.data["request_id"] == third])
+            >= 2
+        ),
+        15,
+        "the unanswered press replayed",
+    )
+    copies = [e for e in centre.events("caller.call_next") if e.data["request_id"] == third]
+    assert not copies[0].historical and copies[-1].historical is True
+    wait_for(lambda: len(centre.events("queue.ticket_called")) == 2, 10, "local calls forwarded")
