@@ -42,7 +42,7 @@ from backend.devices.rules import AlarmSignal, offline_signal, signals_for
 from backend.platform.clock import isoformat, utcnow
 from backend.platform.db import run_in_transaction
 from backend.platform.live import LiveEmitter, rooms_for
-from backend.platform.mqtt import Message
+from backend.platform.mqtt import Message, MqttPublishError
 from edge.protocol import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_SKEW_S,
@@ -303,6 +303,8 @@ class IngestService:
         for branch_id, ids in by_branch.items():
             try:
                 self.on_receipt(branch_id, ids)
+            except MqttPublishError as exc:  # not connected (e.g. stopping): the edge resends
+                log.warning("receipt to %s not sent: %s", branch_id, exc)
             except Exception:  # the edge resends after its timeout; nothing is lost
                 log.warning("receipt to %s failed", branch_id, exc_info=True)
 

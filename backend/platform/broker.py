@@ -40,6 +40,7 @@ from urllib.parse import quote
 
 from amqtt.adapters import StreamReaderAdapter, StreamWriterAdapter
 from amqtt.broker import Broker
+from amqtt.errors import ProtocolHandlerError
 from amqtt.plugins.base import BaseAuthPlugin
 from amqtt.session import Session
 
@@ -125,15 +126,19 @@ class UserPasswordAuthPlugin(BaseAuthPlugin):
 _PLUGIN_PATH = f"{__name__}.UserPasswordAuthPlugin"
 
 
-class _ShutdownBroadcastFilter(logging.Filter):
-    """At shutdown amqtt logs a broadcast to a client that has already gone as an exception
-    with its traceback; it is benign then (the broker is closing), so it becomes one warning
-    line without the traceback."""
+# Errors of one client's connection (a client gone mid-packet, packets cancelled at shutdown).
+# amqtt logs them with a traceback when a broadcast task ends with one, and leaves others in
+# tasks nobody awaits (asyncio's "Task exception was never retrieved"); they concern that
+# connection only, so both become one warning line without the traceback.
+_CONNECTION_ERRORS = (ProtocolHandlerError, ConnectionError, asyncio.IncompleteReadError)
 
+
+class _ConnectionErrorFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and str(record.msg).startswith("Broadcast task failed during shutdown"):
-            exc = record.exc_info[1]
-            record.msg = f"broadcast dropped at shutdown: {type(exc).__name__}: {exc}"
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, _CONNECTION_ERRORS):
+            what = str(record.msg).split(":", 1)[0]
+            record.msg = f"{what}: {type(exc).__name__}: {exc}"
             record.args = None
             record.exc_info = None
             record.exc_text = None
@@ -141,7 +146,15 @@ class _ShutdownBroadcastFilter(logging.Filter):
         return True
 
 
-_SHUTDOWN_FILTER = _ShutdownBroadcastFilter()
+_CONNECTION_ERROR_FILTER = _ConnectionErrorFilter()
+
+
+def _loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    exc = context.get("exception")
+    if isinstance(exc, _CONNECTION_ERRORS):
+        log.warning("embedded broker: a client connection ended: %s: %s", type(exc).__name__, exc)
+        return
+    loop.default_exception_handler(context)
 
 
 def _quiet_loggers() -> None:
@@ -152,8 +165,8 @@ def _quiet_loggers() -> None:
         if logger.level == logging.NOTSET:
             logger.setLevel(logging.WARNING)
     broker_logger = logging.getLogger("amqtt.broker")
-    if _SHUTDOWN_FILTER not in broker_logger.filters:
-        broker_logger.addFilter(_SHUTDOWN_FILTER)
+    if _CONNECTION_ERROR_FILTER not in broker_logger.filters:
+        broker_logger.addFilter(_CONNECTION_ERROR_FILTER)
 
 
 @dataclass
@@ -260,6 +273,7 @@ class EmbeddedBroker:
 
     def _run(self, rt: _Runtime) -> None:
         loop = asyncio.new_event_loop()
+        loop.set_exception_handler(_loop_exception_handler)
         rt.loop = loop
         try:
             loop.run_until_complete(self._serve(rt))

@@ -384,3 +384,28 @@ def test_screen_commands_are_not_audited_and_pruned_after_a_day(session_factory,
     with session_factory() as session:
         kept = session.scalars(select(DeviceCommand.command_id).order_by(DeviceCommand.id)).all()
         assert kept == ["c2", "fresh"]
+
+
+def test_a_receipt_that_cannot_be_sent_is_one_warning_line(session_factory, box, branch, caplog):
+    """Stopping, the hub's client may be gone: the receipt is not sent (the edge resends after
+    its timeout) and the log says so in one line; an unexpected error keeps its traceback."""
+    import logging
+
+    from backend.platform.mqtt import MqttPublishError
+
+    provision(session_factory, box, "L1", "lock")
+    failures = iter([MqttPublishError("not connected"), RuntimeError("bug")])
+
+    def refuse(_branch, _ids):
+        raise next(failures)
+
+    ingest = IngestService(session_factory, RecordingEmitter(), on_receipt=refuse)
+    with caplog.at_level(logging.WARNING, logger="backend.devices.ingest"):
+        for seq in (1, 2):
+            env = make_envelope("lock.status", {"lock": "locked"}, seq)
+            ingest.write([_inbound("BR9", "lock", "L1", "telemetry", env)])
+    records = [r for r in caplog.records if r.name == "backend.devices.ingest"]
+    assert [(r.getMessage(), r.exc_info is None) for r in records] == [
+        ("receipt to BR9 not sent: not connected", True),
+        ("receipt to BR9 failed", False),
+    ]
