@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from backend.branch import devices_port, runtime
 from backend.branch.access import ensure_branch_staff, ensure_role
+from backend.branch.alarms import raise_and_push
 from backend.branch.models import FleetRollout, FleetRolloutDevice, FleetTemplate
 from backend.branch.queue import get_hall, local_day
 from backend.branch.runtime import Hall
@@ -48,7 +49,6 @@ from backend.platform import audit
 from backend.platform.clock import isoformat
 from backend.platform.context import SYSTEM, Actor
 from backend.platform.errors import BusinessRuleViolation, Conflict, NotFound, ValidationFailed
-from backend.platform.live import rooms_for
 
 DEVICE_TYPE = "counter"
 LIFECYCLE = ("provisioned", "active", "maintenance", "retired")
@@ -246,8 +246,9 @@ def _alarm(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Raise or clear the device's ``fleet_template_rejected`` alarm; push the change."""
-    view = devices_port.raise_alarm(
+    raise_and_push(
         session,
+        hall,
         device_id,
         REJECTED_ALARM,
         REJECTED_SEVERITY,
@@ -256,14 +257,6 @@ def _alarm(
         now,
         active=active,
     )
-    if view is not None:
-        branch = view.get("branch_id")
-        hall.emit(
-            session,
-            "device.alarm",
-            view,
-            rooms_for(branches=[branch] if branch else [], roles=["admin"]),
-        )
 
 
 def _clear_alarms(

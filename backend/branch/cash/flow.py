@@ -33,8 +33,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.branch import devices_port
+from backend.branch.alarms import raise_and_push
 from backend.branch.cash import booking, rules
-from backend.branch.cash.alarms import raise_and_push
 from backend.branch.cash.codes import CodeBox, code_digest, new_code
 from backend.branch.cash.service import loader_names, push, task_id_from_ref, task_ref
 from backend.branch.cash.veins import missing_enrolments

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from backend.branch import devices_port
 from backend.branch.access import can_see_branch, ensure_branch_staff
-from backend.branch.cash.alarms import raise_and_push
+from backend.branch.alarms import raise_and_push
 from backend.branch.cash.service import active_loader
 from backend.branch.consent import BiometricConsent
 from backend.branch.models import VeinConsent, VeinEnrolment

@@ -1,4 +1,5 @@
-"""Device alarms the cash flow and the vein enrolment raise, pushed to who must act on them."""
+"""Device alarms the hall raises or clears (cash flow, vein enrolment, fleet rollouts), pushed to
+who must act on them."""
 
 from __future__ import annotations
 
@@ -21,13 +22,16 @@ def raise_and_push(
     message: str,
     details: dict[str, Any],
     now: datetime,
+    *,
+    active: bool = True,
 ) -> None:
-    """Raise the device alarm ``rule``; when it changed, ``device.alarm`` goes to the device's
-    branch and to admins after the commit."""
-    view = devices_port.raise_alarm(session, device_id, rule, severity, message, details, now)
+    """Raise (or clear, ``active=False``) the device alarm ``rule``; when it changed,
+    ``device.alarm`` goes to the device's branch and to admins after the commit."""
+    view = devices_port.raise_alarm(
+        session, device_id, rule, severity, message, details, now, active=active
+    )
     if view is not None:
-        device = devices_port.find_device(session, device_id)
-        branch = device.branch_id if device else None
+        branch = view.get("branch_id")
         hall.emit(
             session,
             "device.alarm",
