@@ -112,11 +112,6 @@ _cache: dict[str, Gallery] = {}
 _cache_lock = threading.Lock()
 
 
-def cached(key: str, version: object) -> Gallery | None:
-    gallery = latest(key)
-    return gallery if gallery is not None and gallery.version == version else None
-
-
 def latest(key: str) -> Gallery | None:
     """The last gallery stored under ``key``, whatever its version (to update it)."""
     with _cache_lock:
