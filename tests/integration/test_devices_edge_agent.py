@@ -528,7 +528,11 @@ def test_online_the_centre_calls_and_the_edge_calls_locally_only_when_the_uplink
     wait_for(lambda: not edge.uplink_live, 10, "uplink down")
     wait_for(lambda: caller.state["serving"] == "A001", 10, "called locally after the timeout")
     assert edge.stats["calls_local_fallback"] == 1
-    assert display.state["calls"][:1] == [{"ticket_no": "A001", "counter_id": "3"}]
+    wait_for(
+        lambda: display.state["calls"][:1] == [{"ticket_no": "A001", "counter_id": "3"}],
+        10,
+        "the local call shown on the hall display",
+    )
 
     # offline: at once
     caller.call_next()
