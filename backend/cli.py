@@ -31,10 +31,11 @@ def _config() -> Config:
     return Config.from_env()
 
 
-def _session_factory(config: Config):
-    from backend.platform.db import make_engine, make_session_factory
+def _runtime(role: str = "cli"):
+    """This command's process, built by the composition root."""
+    from backend.bootstrap import bootstrap
 
-    return make_session_factory(make_engine(config.database_url))
+    return bootstrap(_config(), role)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,16 +79,21 @@ def _safe_url(url: str) -> str:
 @_one_line_errors
 def seed(dealers: int, cars: int, enterprises: int, quiet: bool) -> None:
     """Create demo data (idempotent; refused in production). Prints the demo logins."""
-    from backend import models  # noqa: F401  (all mappers configured)
     from backend.platform.db import session_scope
     from backend.seed import DEMO_USERS, SeedOptions, demo_password
     from backend.seed import seed as run_seed
 
-    config = _config()
-    with session_scope(_session_factory(config)) as session:
-        report = run_seed(
-            session, config, SeedOptions(dealers, cars, enterprises, progress=not quiet)
-        )
+    runtime = _runtime()
+    try:
+        with session_scope(runtime.session_factory) as session:
+            report = run_seed(
+                session,
+                runtime.config,
+                SeedOptions(dealers, cars, enterprises, progress=not quiet),
+                areas=runtime.areas,
+            )
+    finally:
+        runtime.stop()
     click.echo(json.dumps(report, default=str))
     click.echo("demo logins (username / password / role):")
     for username, role, _org, _branch in DEMO_USERS:
@@ -109,7 +115,6 @@ def users_add(username: str, role: str, org_code: str, branch: str | None) -> No
     """Create a user; the password is read from standard input (one line)."""
     from sqlalchemy import select
 
-    from backend import models  # noqa: F401
     from backend.identity import service as identity
     from backend.identity.models import Org
     from backend.platform.context import SYSTEM
@@ -117,20 +122,26 @@ def users_add(username: str, role: str, org_code: str, branch: str | None) -> No
     from backend.platform.errors import NotFound
 
     password = sys.stdin.readline().rstrip("\n")
-    with session_scope(_session_factory(_config())) as session:
-        org = session.scalar(select(Org).where(Org.code == org_code))
-        if org is None:
-            raise NotFound(f"no org with code {org_code!r}")
-        user = identity.create_user(
-            session,
-            SYSTEM,
-            username=username,
-            password=password,
-            role=role,
-            org=org,
-            branch_id=branch,
-        )
-        click.echo(f"user {user.username} (id {user.id}, role {user.role}) created in {org.code}")
+    runtime = _runtime()
+    try:
+        with session_scope(runtime.session_factory) as session:
+            org = session.scalar(select(Org).where(Org.code == org_code))
+            if org is None:
+                raise NotFound(f"no org with code {org_code!r}")
+            user = identity.create_user(
+                session,
+                SYSTEM,
+                username=username,
+                password=password,
+                role=role,
+                org=org,
+                branch_id=branch,
+            )
+            click.echo(
+                f"user {user.username} (id {user.id}, role {user.role}) created in {org.code}"
+            )
+    finally:
+        runtime.stop()
 
 
 @main.group()
@@ -138,28 +149,12 @@ def jobs() -> None:
     """Scheduled jobs."""
 
 
-def _load_jobs() -> None:
-    for name in JOB_MODULES:
-        importlib.import_module(name)
-
-
-JOB_MODULES = [
-    "backend.platform.jobs",
-    "backend.ledger.jobs",
-    "backend.floorplan.jobs",
-    "backend.risk.jobs",
-    "backend.devices.jobs",
-    "backend.branch.jobs",
-]
-
-
 @jobs.command("list")
 def jobs_list() -> None:
     """List registered jobs and their schedules."""
-    from backend.platform.jobs import registry
+    from backend.bootstrap import collect_areas, job_registry
 
-    _load_jobs()
-    for spec in registry.jobs.values():
+    for spec in job_registry(collect_areas()).jobs.values():
         when = (
             f"every {spec.every_s}s"
             if spec.every_s
@@ -174,12 +169,14 @@ def jobs_list() -> None:
 @click.argument("name")
 @_one_line_errors
 def jobs_run(name: str) -> None:
-    """Run job NAME now; the run is recorded like a scheduled one."""
-    from backend import models  # noqa: F401
-    from backend.platform.jobs import run_job
-
-    _load_jobs()
-    run = run_job(_session_factory(_config()), name)
+    """Run job NAME now, as the scheduler would: recorded like a scheduled run, with the same
+    ports, live emitter and device link (commands go to MQTT_URL, or to the embedded central
+    broker of a local ``finedge serve``)."""
+    runtime = _runtime("jobs")
+    try:
+        run = runtime.run_job(name)
+    finally:
+        runtime.stop()
     click.echo(
         json.dumps({"job": name, "outcome": run.outcome, "result": run.result, "error": run.error})
     )
@@ -196,13 +193,12 @@ def jobs_run(name: str) -> None:
 @_one_line_errors
 def bench(name: str, as_json: bool, quick: bool) -> None:
     """Run benchmark NAME against a baseline measured in the same run."""
-    from bench import BENCHMARKS
+    from backend.bootstrap import benchmarks
 
-    if name not in BENCHMARKS:
-        raise click.UsageError(
-            f"unknown benchmark {name!r}; known: {', '.join(sorted(BENCHMARKS))}"
-        )
-    rows = importlib.import_module(BENCHMARKS[name]).run({"quick": quick})
+    known = benchmarks()
+    if name not in known:
+        raise click.UsageError(f"unknown benchmark {name!r}; known: {', '.join(sorted(known))}")
+    rows = importlib.import_module(known[name]).run({"quick": quick})
     for row in rows:
         if as_json:
             click.echo(json.dumps(row))
@@ -224,7 +220,8 @@ def bench(name: str, as_json: bool, quick: bool) -> None:
 @click.option("--no-scheduler", is_flag=True, help="Do not run scheduled jobs in this process.")
 @_one_line_errors
 def serve(host: str, port: int, mqtt_port: int, no_scheduler: bool) -> None:
-    """REST + Socket.IO + central MQTT (embedded broker unless MQTT_URL is set)."""
+    """REST + Socket.IO + central MQTT (embedded broker unless MQTT_URL is set), the device hub
+    and the scheduler: every role in one process."""
     from backend.serve import run_server
 
     run_server(_config(), host=host, port=port, mqtt_port=mqtt_port, scheduler=not no_scheduler)
@@ -400,9 +397,13 @@ def devices_command(
 
 
 def _add_area_commands() -> None:
-    from backend.ledger.commands import ledger_cli
+    """The click groups the areas declare (``cli=`` in their ``area.py``)."""
+    from backend.bootstrap import collect_areas
+    from backend.platform.areas import resolve
 
-    main.add_command(ledger_cli)
+    for area in collect_areas():
+        for path in area.cli:
+            main.add_command(resolve(path))
 
 
 _add_area_commands()

@@ -1,14 +1,10 @@
-"""Imports every area's models so that Base.metadata is complete (Alembic, tests).
+"""Every area's models, imported so that ``metadata`` is complete (Alembic, tests). The list
+of areas is the composition root's (backend/bootstrap.py); an area names its model modules in
+its ``area.py``."""
 
-Add a line here when an area gains models."""
-
-from backend.branch import models as branch_models  # noqa: F401
-from backend.devices import models as devices_models  # noqa: F401
-from backend.floorplan import models as floorplan_models  # noqa: F401
-from backend.identity import models as identity_models  # noqa: F401
-from backend.ledger import models as ledger_models  # noqa: F401
-from backend.platform import audit, idempotency, jobs  # noqa: F401
+from backend.bootstrap import collect_areas, load_models
 from backend.platform.db import Base
-from backend.risk import models as risk_models  # noqa: F401
+
+load_models(collect_areas())
 
 metadata = Base.metadata

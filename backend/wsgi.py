@@ -3,7 +3,6 @@
 gunicorn -k gthread --threads 50 -w 1 'backend.wsgi:app'
 """
 
-from backend import models  # noqa: F401
 from backend.app import create_app
 
 app = create_app()

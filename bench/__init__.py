@@ -1,10 +1,3 @@
-"""Benchmarks behind ``finedge bench NAME``: name -> module exposing ``run(options) -> rows``."""
-
-BENCHMARKS: dict[str, str] = {
-    "ledger": "bench.ledger",
-    "graph": "bench.graph",
-    "risk-scan": "bench.risk_scan",
-    "floorplan": "bench.floorplan",
-    "face": "bench.face",
-    "mqtt-ingest": "bench.mqtt_ingest",
-}
+"""Benchmarks behind ``finedge bench NAME``: modules exposing ``run(options) -> rows`` in the
+contract's format. Each area names its benchmarks in its ``area.py`` (``benchmarks=``); the
+composition root collects them (``backend.bootstrap.benchmarks``)."""

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import requests
 
+from bench.wiring import session_factory as bench_sessions
+
 
 def serve(database_url: str) -> None:
     """Child process: the backend app on a free port, printed as the first line of stdout."""
@@ -65,12 +67,12 @@ def _seed(database_url: str, dealers: int, cars: int, clients: int, progress: bo
     from backend.platform import migrate
     from backend.platform.config import Config
     from backend.platform.context import SYSTEM
-    from backend.platform.db import make_engine, make_session_factory, session_scope
+    from backend.platform.db import make_engine, session_scope
     from backend.seed import SeedOptions, seed
 
     migrate.upgrade(database_url)
     engine = make_engine(database_url)
-    factory = make_session_factory(engine)
+    factory = bench_sessions(engine)
     started = time.perf_counter()
     with session_scope(factory) as s:
         seed(s, Config.from_env(database_url=database_url), SeedOptions(dealers, cars, 0, progress))
@@ -101,11 +103,11 @@ def _seed(database_url: str, dealers: int, cars: int, clients: int, progress: bo
 
 def _verify(database_url: str) -> bool:
     from backend import ledger
-    from backend.platform.db import make_engine, make_session_factory
+    from backend.platform.db import make_engine
 
     engine = make_engine(database_url)
     try:
-        with make_session_factory(engine)() as s:
+        with bench_sessions(engine)() as s:
             return ledger.verify(s).ok
     finally:
         engine.dispose()

@@ -49,9 +49,9 @@ from backend.platform.db import (
     MoneyType,
     UTCDateTime,
     make_engine,
-    make_session_factory,
     run_in_transaction,
 )
+from bench.wiring import session_factory as bench_sessions
 
 BASELINE = "plain SQLAlchemy Core INSERT of the same rows"
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -141,7 +141,7 @@ def _baseline_table(metadata: MetaData) -> Table:
 def _measure(url: str, db: str, batch: int, n: int) -> dict:
     engine = make_engine(url)
     try:
-        factory = make_session_factory(engine)
+        factory = bench_sessions(engine)
         baseline = _baseline_table(MetaData())
         baseline.create(engine, checkfirst=True)
         accounts = _open_accounts(factory, f"b{batch}")

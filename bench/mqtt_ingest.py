@@ -45,15 +45,15 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from backend import models  # noqa: F401  (every mapper configured)
-from backend.devices.hub import DeviceHub, HubSettings
 from backend.devices.secretbox import SecretBox
 from backend.devices.seed import ensure_devices
 from backend.identity import service as identity
 from backend.platform import migrate
 from backend.platform.broker import EmbeddedBroker
-from backend.platform.db import make_engine, make_session_factory, session_scope
+from backend.platform.db import make_engine, session_scope
 from backend.platform.live import RecordingEmitter
+from backend.roles.hub import DeviceHub, HubSettings
+from bench.wiring import session_factory as bench_sessions
 from devices.base import load_identities
 from devices.fleet import make_device
 from edge.protocol import encode, make_envelope
@@ -284,7 +284,7 @@ def _end_to_end(
     db_url = f"sqlite:///{workdir / 'bench.db'}"
     migrate.upgrade(db_url)
     engine = make_engine(db_url)
-    factory = make_session_factory(engine)
+    factory = bench_sessions(engine)
     creds = workdir / "creds.json"
     with session_scope(factory) as session:
         org = identity.get_or_create_org(session, branch, branch, "branch", None)

@@ -22,12 +22,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.wiring import session_factory as bench_sessions
+
 
 def _prepare(path: Path, n: int, seed: int, now: datetime) -> dict[str, Any]:
-    from backend import models  # noqa: F401
     from backend.platform import migrate
     from backend.platform.context import SYSTEM
-    from backend.platform.db import make_engine, make_session_factory, session_scope
+    from backend.platform.db import make_engine, session_scope
     from backend.risk import ml, registry, synthetic
     from backend.risk.dataset import build_dataset, snapshot_dates
     from backend.risk.ingest import ingest_records
@@ -37,7 +38,7 @@ def _prepare(path: Path, n: int, seed: int, now: datetime) -> dict[str, Any]:
     url = f"sqlite:///{path}"
     migrate.upgrade(url)
     engine = make_engine(url)
-    factory = make_session_factory(engine)
+    factory = bench_sessions(engine)
     world = synthetic.generate(n, seed=seed, end=now)
     feed = world.feed(until=now)
     started = time.perf_counter()
@@ -76,11 +77,11 @@ def _prepare(path: Path, n: int, seed: int, now: datetime) -> dict[str, Any]:
 
 
 def _scan(path: Path, now: datetime) -> tuple[float, dict]:
-    from backend.platform.db import make_engine, make_session_factory
+    from backend.platform.db import make_engine
     from backend.risk.scan import full_scan
 
     engine = make_engine(f"sqlite:///{path}")
-    with make_session_factory(engine)() as session:
+    with bench_sessions(engine)() as session:
         started = time.perf_counter()
         run = full_scan(session, now=now, commit=True, trigger="bench")
         seconds = time.perf_counter() - started
@@ -92,12 +93,12 @@ def _scan(path: Path, now: datetime) -> tuple[float, dict]:
 def _one_by_one(path: Path, now: datetime, sample: int) -> tuple[float, int]:
     from sqlalchemy import select
 
-    from backend.platform.db import make_engine, make_session_factory
+    from backend.platform.db import make_engine
     from backend.risk.evaluate import evaluate_enterprises
     from backend.risk.models import Enterprise
 
     engine = make_engine(f"sqlite:///{path}")
-    factory = make_session_factory(engine)
+    factory = bench_sessions(engine)
     with factory() as session:
         ids = list(session.scalars(select(Enterprise.id).order_by(Enterprise.id).limit(sample)))
     started = time.perf_counter()

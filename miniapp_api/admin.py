@@ -108,4 +108,4 @@ class RunJob(MethodView):
     def post(self, name):
         """Run a registered job now; the run is recorded like a scheduled one."""
         ensure_role(current_actor(), "admin")
-        return jobs.run_job(current_app.extensions["finedge"].session_factory, name)
+        return current_app.extensions["finedge"].runtime.run_job(name)

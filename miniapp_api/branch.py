@@ -18,14 +18,13 @@ from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from backend.branch import counters, fleet, queue, rules, runtime, stats
+from backend.branch import counters, fleet, queue, rules, stats
 from backend.branch.cash import service as cash
 from backend.branch.cash import veins
 from backend.branch.cash.rules import STATUSES as CASH_STATUSES
 from backend.branch.chart import flow_chart_png, flow_page_html
 from backend.branch.face import service as face
 from backend.branch.runtime import Hall
-from backend.platform.context import SYSTEM
 from backend.platform.db import run_in_transaction
 from backend.platform.errors import ValidationFailed
 from miniapp_api.common import PageArgs, StrictSchema, current_actor, db
@@ -43,41 +42,9 @@ blp = Blueprint(
 # --------------------------------------------------------------------------- wiring
 
 
-def _sender(ext):
-    def send(device_id: str, name: str, args: dict) -> None:
-        hub = ext.extras.get("devices")
-        if hub is None:
-            log.warning("command %s to %s not sent: no device hub in this process", name, device_id)
-            return
-        hub.commands.send(SYSTEM, device_id, name, args, wait_s=0)
-
-    return send
-
-
-def _hall_for(ext) -> Hall:
-    override = ext.extras.get("branch_hall")
-    if isinstance(override, Hall):
-        return override
-    # One board coalescer per app: the Halls of requests and the ingest's share its timers.
-    boards = ext.extras.setdefault("branch_boards", runtime.BoardCoalescer())
-    return Hall(
-        live=ext.live,
-        send_command=_sender(ext),
-        secret_key=ext.config.secret_key,
-        boards=boards,
-    )
-
-
 def hall() -> Hall:
-    return _hall_for(current_app.extensions["finedge"])
-
-
-@blp.record_once
-def _configure_runtime(state) -> None:
-    # The device ingest runs outside requests: give it this app's emitter, key and commands.
-    ext = state.app.extensions.get("finedge")
-    if ext is not None:
-        runtime.configure(_hall_for(ext))
+    """The process's Hall (its pushes, device commands, key and clock), from the wiring."""
+    return current_app.extensions["finedge"].wiring.get(Hall)
 
 
 def now():

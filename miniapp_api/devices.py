@@ -12,10 +12,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from backend.devices import service
-from backend.devices.commands import MAX_WAIT_S, CommandDispatcher
+from backend.devices.commands import MAX_WAIT_S
 from backend.devices.models import DEVICE_STATUSES, SEVERITIES
 from backend.devices.secretbox import SecretBox
+from backend.platform.after_commit import push_live
 from backend.platform.live import rooms_for
+from backend.platform.ports import DeviceLink
 from edge.protocol import DEVICE_TYPES
 from miniapp_api.common import PageArgs, StrictSchema, current_actor, db, page_schema
 
@@ -31,25 +33,17 @@ def _ext():
     return current_app.extensions["finedge"]
 
 
-def _hub():
-    return _ext().extras.get("devices")
+def _link() -> DeviceLink:
+    """This process's device link: the hub, or a command link (backend/bootstrap.py)."""
+    return _ext().wiring.get(DeviceLink)
 
 
 def _box() -> SecretBox:
-    hub = _hub()
-    return hub.box if hub is not None else SecretBox(_ext().config.secret_key)
+    return SecretBox(_ext().config.secret_key)
 
 
 def _notify():
-    hub = _hub()
-    return hub.poke if hub is not None else None
-
-
-def _dispatcher() -> CommandDispatcher:
-    hub = _hub()
-    if hub is not None:
-        return hub.commands
-    return CommandDispatcher(_ext().session_factory, _box(), None)
+    return _link().registry_changed
 
 
 # --------------------------------------------------------------------------- schemas
@@ -225,12 +219,12 @@ class AlarmAck(MethodView):
         session = db()
         alarm, device = service.acknowledge_alarm(session, current_actor(), alarm_id)
         view = service.alarm_view(alarm, device.device_id)
-        live = _ext().live
-        service.after_commit(
+        push_live(
             session,
-            lambda: live.emit(
-                "device.alarm", view, rooms=rooms_for(branches=[device.branch_id], roles=["admin"])
-            ),
+            _ext().live,
+            "device.alarm",
+            view,
+            rooms_for(branches=[device.branch_id], roles=["admin"]),
         )
         return view
 
@@ -284,7 +278,7 @@ class DeviceCommands(MethodView):
     @blp.alt_response(200, schema=CommandOut, description="the same command id again (not resent)")
     def post(self, body, device_id):
         """Sign and send a command (admin) and wait for the device's ack (``wait_s``)."""
-        view, created = _dispatcher().send(
+        view, created = _link().send(
             current_actor(),
             device_id,
             body["name"],
@@ -300,7 +294,7 @@ class DeviceCommand(MethodView):
     @blp.response(200, CommandOut)
     def get(self, device_id, command_id):
         """One command and its outcome."""
-        return _dispatcher().get(current_actor(), device_id, command_id)
+        return service.get_command(db(), current_actor(), device_id, command_id)
 
 
 @blp.route("/<string:device_id>/messages")

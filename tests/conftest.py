@@ -215,9 +215,10 @@ def engine(db_url):
 
 @pytest.fixture
 def session_factory(engine):
-    from backend.platform.db import make_session_factory
+    """Sessions wired by the composition root (role ``test``), as services expect them."""
+    from tests.wiring import wired_factory
 
-    return make_session_factory(engine)
+    return wired_factory(engine)
 
 
 @pytest.fixture

@@ -21,8 +21,6 @@ from sqlalchemy import select
 
 from backend.devices import service as devices_service
 from backend.devices.central_acl import central_acl, central_broker, login_password
-from backend.devices.hub import DeviceHub, HubSettings
-from backend.devices.ingest import IngestSettings
 from backend.devices.models import Device, DeviceMessage
 from backend.devices.secretbox import SecretBox
 from backend.devices.seed import ensure_devices
@@ -31,6 +29,9 @@ from backend.identity.models import Org
 from backend.platform.broker import EmbeddedBroker
 from backend.platform.db import session_scope
 from backend.platform.mqtt import MqttClient, MqttConnectError
+from backend.platform.ports import DeviceLink
+from backend.roles.hub import DeviceHub, HubSettings
+from backend.roles.ingest import IngestSettings
 from devices.base import DeviceIdentity, SimulatedDevice, load_identities
 from devices.fleet import Fleet, make_device
 from edge.agent import EdgeAgent, EdgeSettings
@@ -202,7 +203,8 @@ class IotRig:
             settings,
             on_committed=self.committed.extend,
         ).start()
-        self.ext.extras["devices"] = self.hub
+        self._link_before_hub = self.ext.wiring.get(DeviceLink)
+        self.ext.wiring.provide(DeviceLink, self.hub)
         assert self.hub.wait_connected(10), "hub did not connect"
         return self.hub
 
@@ -210,7 +212,7 @@ class IotRig:
         if self.hub is not None:
             self.hub.stop()
             self.hub = None
-            self.ext.extras.pop("devices", None)
+            self.ext.wiring.provide(DeviceLink, self._link_before_hub)
 
     def start_edge(self, **overrides: object) -> EdgeAgent:
         settings = EdgeSettings(

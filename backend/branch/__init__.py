@@ -10,15 +10,14 @@ Modules (docs/branch.md tells the whole story):
 - ``face``: consent, enrolment, encrypted encodings, 1:N matching, VIP notice to the RM
 - ``fleet``: smart-counter templates, staged rollouts with rollback, off-counter rate
 - ``cash``: task-bound cash loading with vein locks (maker-checker, one-time unlock, ledger)
-- ``events``: ``on_device_event``, the inbound port the device ingest calls
-- ``devices_port``: the one door into backend/devices; ``runtime``: pushes and commands
-  after commit; ``access``: who sees which branch; ``edge_counters``: the counter map synced
-  to the branch edge; ``edge_sync``: what the centre did with the edge's kiosk tickets, synced
-  back to it; ``jobs``, ``seed``, ``hooks``
+- ``events``: the hall's table of reactions to device uplinks (``UPLINKS``), which the central
+  ingest calls through the routes the composition root builds
+- ``devices_port``: the one door into the device area (the ``DeviceDirectory`` port);
+  ``ports``: what the hall offers (``HallForDevices``, the process's ``Hall``); ``runtime``:
+  the Hall (pushes and commands after commit); ``access``: who sees which branch;
+  ``edge_counters``: the counter map synced to the branch edge; ``edge_sync``: what the centre
+  did with the edge's kiosk tickets, synced back to it; ``jobs``, ``seed``; ``area``: the
+  declaration the composition root reads
 
-Importing the package installs its hooks into the device area (the safe-door probe).
+Importing the package wires nothing.
 """
-
-from backend.branch import hooks as _hooks
-
-_hooks.install()

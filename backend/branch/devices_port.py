@@ -1,73 +1,46 @@
-"""The hall's one door into the device area (backend/devices): read the registry and the live
-view of devices, change a twin's desired configuration, raise device alarms, read back a
-command the hall sent (to understand the device's ack).
+"""The hall's one door into the device area: the ``DeviceDirectory`` port that the composition
+root hands in with the session (``backend.platform.ports``). Read the registry and the live view
+of devices, change a twin's desired configuration, raise device alarms, read back a command the
+hall sent (to understand the device's ack).
 
-Everything the hall knows about devices goes through these few functions, so that a change in
-the device area touches this module only.
+The hall imports nothing of backend/devices: everything it knows about devices goes through
+these few functions, so a change in the device area touches the port only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.devices import service as devices
-from backend.devices.models import Device, DeviceCommand
-from backend.devices.rules import AlarmSignal
 from backend.platform.context import Actor
+from backend.platform.ports import DeviceDirectory, DeviceInfo
+from backend.platform.wiring import port
+
+__all__ = [
+    "DeviceInfo",
+    "command_sent",
+    "devices_of",
+    "find_device",
+    "raise_alarm",
+    "retired_among",
+    "set_desired",
+]
 
 
-@dataclass(frozen=True)
-class DeviceInfo:
-    device_id: str
-    branch_id: str
-    device_type: str
-    model: str
-    status: str
-    online: bool
-    state: dict[str, Any]
-    desired: dict[str, Any]
-    desired_version: int
-    reported: dict[str, Any]
-    reported_version: int
-
-
-def _info(device: Device) -> DeviceInfo:
-    return DeviceInfo(
-        device_id=device.device_id,
-        branch_id=device.branch_id,
-        device_type=device.device_type,
-        model=device.model or "",
-        status=device.status,
-        online=bool(device.online),
-        state=dict(device.state or {}),
-        desired=dict(device.desired or {}),
-        desired_version=device.desired_version,
-        reported=dict(device.reported or {}),
-        reported_version=device.reported_version,
-    )
+def _directory(session: Session) -> DeviceDirectory:
+    return port(session, DeviceDirectory)
 
 
 def find_device(session: Session, device_id: str) -> DeviceInfo | None:
-    device = session.scalar(select(Device).where(Device.device_id == device_id))
-    return _info(device) if device is not None else None
+    return _directory(session).find_device(session, device_id)
 
 
 def retired_among(session: Session, device_ids: Iterable[str]) -> set[str]:
     """Those of these devices that are retired."""
-    ids = sorted(set(device_ids))
-    if not ids:
-        return set()
-    return set(
-        session.scalars(
-            select(Device.device_id).where(Device.device_id.in_(ids), Device.status == "retired")
-        )
-    )
+    return _directory(session).retired_among(session, device_ids)
 
 
 def devices_of(
@@ -77,22 +50,14 @@ def devices_of(
     *,
     model: str | None = None,
 ) -> list[DeviceInfo]:
-    stmt = select(Device).where(Device.status != "retired").order_by(Device.device_id)
-    if branch_id is not None:
-        stmt = stmt.where(Device.branch_id == branch_id)
-    if device_type is not None:
-        stmt = stmt.where(Device.device_type == device_type)
-    if model is not None:
-        stmt = stmt.where(Device.model == model)
-    return [_info(d) for d in session.scalars(stmt)]
+    return _directory(session).devices_of(session, branch_id, device_type, model=model)
 
 
 def set_desired(
     session: Session, actor: Actor, device_id: str, patch: dict[str, Any], now: datetime
 ) -> int:
     """Merge-patch the twin's desired config; the new desired version."""
-    device = devices.set_desired(session, actor, device_id, patch, now=now)
-    return device.desired_version
+    return _directory(session).set_desired(session, actor, device_id, patch, now)
 
 
 def raise_alarm(
@@ -107,25 +72,13 @@ def raise_alarm(
     active: bool = True,
 ) -> dict[str, Any] | None:
     """Raise (or clear, ``active=False``) a device alarm; its view when it changed."""
-    device = session.scalar(select(Device).where(Device.device_id == device_id))
-    if device is None:
-        return None
-    open_alarms = devices.open_alarms_for(session, {device.id})
-    signal = AlarmSignal(rule, active, severity, message, details)
-    alarm = devices.apply_signal(session, device, signal, now, open_alarms)
-    if alarm is None:
-        return None
-    session.flush()
-    return devices.alarm_view(alarm, device.device_id)
+    return _directory(session).raise_alarm(
+        session, device_id, rule, severity, message, details, now, active=active
+    )
 
 
 def command_sent(
     session: Session, device_id: str, command_id: str
 ) -> tuple[str, dict[str, Any]] | None:
     """(name, args) of a command sent to this device, or None if it is not one of its own."""
-    row = session.execute(
-        select(DeviceCommand.name, DeviceCommand.args)
-        .join(Device, Device.id == DeviceCommand.device_pk)
-        .where(DeviceCommand.command_id == command_id, Device.device_id == device_id)
-    ).first()
-    return (row[0], dict(row[1] or {})) if row is not None else None
+    return _directory(session).command_sent(session, device_id, command_id)

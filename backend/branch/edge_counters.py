@@ -7,7 +7,7 @@ counter's effective skills (its own plus those lent to it while another counter'
 offline) and the caller device at it; None for a branch without counters (its edge keeps first
 come, first served). The device hub publishes it retained to the edge (``edge.counters`` on
 ``fe/v1/{branch}/edge/{edge_id}/config/counters``, docs/iot.md) at start and whenever it changes
-(hooks.install registers it).
+(offered to the device area as ``HallForDevices.counter_map``, ports.py).
 
 ``hall_timezone(session, branch_id)`` answers the hall's timezone (``BranchHall.timezone``, the
 default of a new hall when the branch has no hall row yet), sent in the same message: the edge

@@ -1,57 +1,49 @@
-"""The hall's inbound port for device uplinks: ``on_device_event``.
+"""The hall's reactions to device uplinks, as a table: ``UPLINKS[kind]["<channel>:<type>"]``.
 
-The central ingest (backend/devices/ingest.py) calls it for every new uplink, once, inside the
-transaction that records the message, so the hall's reaction commits (or not) with it. It
-dispatches by device type and message type; anything the hall does not care about is ignored.
+The branch area declares ``UPLINKS`` in its ``area.py``; the composition root gives the routes
+to the central ingest, which calls the matching handlers of every new uplink, once, each in its
+own SAVEPOINT inside the transaction that records the message, so the hall's reaction commits
+(or not) with it and a message the hall cannot handle never takes the batch down. Anything not
+in the table is ignored. ``on_device_event`` runs the same table for one message (tests, tools).
 
-    edge    queue.ticket_issued/called/done     -> reconcile.apply_edge_event
-    caller  caller.call_next, caller.serving_done (live only; a historical one, replayed
+    edge    event:queue.ticket_issued/called/done  -> reconcile.apply_edge_event
+    caller  event:caller.call_next, caller.serving_done (live only; a historical one, replayed
             after an outage, was served by the edge's own queue and is ignored)
-                                                -> counters.device_call_next / device_serving_done
-    lock    lock.verification, lock.unlocked    -> cash.flow
-    lock    lock.capture, lock.enrolled, lock.enrol_failed, lock.revoked, and acks of the
-            hall's lock.enroll / lock.revoke    -> cash.veins (finger-vein enrolment)
-    cash    cash.exchange_*, cash.replenished, cash.safe_door_*   -> cash.flow
-    camera  camera.face {encoding}              -> face.service.identify_at_door
-    counter counter.transaction                 -> smart-counter statistics
-    counter config/reported (rejected keys)     -> fleet.on_config_reported: halts a rollout
-    any device linked to a counter: device.death / device.birth on ``state`` -> re-routing
-    display device.birth on ``state``           -> the current queue board (display.queue)
+                                                 -> counters.device_call_next / device_serving_done
+    lock    event:lock.verification, lock.unlocked  -> cash.flow
+    lock    event:lock.capture, lock.enrolled, lock.enrol_failed, lock.revoked, and ack:* of
+            the hall's lock.enroll / lock.revoke   -> cash.veins (finger-vein enrolment)
+    cash    event:cash.exchange_*, cash.replenished, cash.safe_door_*   -> cash.flow
+    camera  event:camera.face {encoding}           -> face.service.identify_at_door
+    counter event:counter.transaction              -> smart-counter statistics
+    counter config/reported:* (rejected keys)      -> fleet.on_config_reported: halts a rollout
+    any kind linked to a counter: state:* (device.death / device.birth) -> re-routing
+    display state:device.birth                     -> the current queue board (display.queue)
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.branch import counters, fleet, queue, reconcile, runtime
+from backend.branch import counters, fleet, queue, reconcile
 from backend.branch.cash import flow, veins
+from backend.branch.face import service as face
 from backend.branch.models import HallCounter, SmartCounterDaily
 from backend.branch.queue import get_hall, local_day
 from backend.branch.runtime import Hall
+from backend.platform.ports import Uplink, UplinkHandler
+from backend.platform.wiring import port
 from edge.protocol import Envelope, ProtocolError, parse_ts
 
 log = logging.getLogger(__name__)
 
-
-def _fields(envelope: Envelope | Mapping[str, Any]) -> tuple[str, dict[str, Any], object]:
-    if isinstance(envelope, Envelope):
-        return envelope.type, dict(envelope.data), envelope.ts
-    return str(envelope.get("type", "")), dict(envelope.get("data") or {}), envelope.get("ts")
-
-
-def _historical(envelope: Envelope | Mapping[str, Any]) -> bool:
-    if isinstance(envelope, Envelope):
-        return bool(envelope.historical)
-    return envelope.get("historical") is True
-
-
-CALLER_EVENTS = ("caller.call_next", "caller.serving_done")
+HallHandler = Callable[[Session, Hall, Uplink, datetime], "str | None"]
 
 
 def on_device_event(
@@ -65,103 +57,140 @@ def on_device_event(
     hall: Hall | None = None,
     now: datetime | None = None,
 ) -> str | None:
-    """React to one uplink; a short word for what happened (tests, logs), None if nothing.
-
-    Runs in a SAVEPOINT: a message the hall cannot handle is logged and rolled back on its
-    own, never taking the ingest's batch (the device's own record of it) down with it; the
-    pushes and commands it had queued are dropped with it."""
-    queued = runtime.pending_after_commit(session)
-    try:
-        with session.begin_nested():
-            return _dispatch(
-                session,
-                branch_id,
-                device_type,
-                device_id,
-                envelope,
-                channel,
-                hall or runtime.current(),
-                now,
-            )
-    except Exception:
-        runtime.drop_after_commit(session, keep=queued)
-        log.exception(
-            "hall: %s from %s/%s not handled", _fields(envelope)[0], device_type, device_id
-        )
-        return "failed"
+    """React to one uplink as the ingest would; a short word for what happened (tests, logs),
+    None if nothing. Runs in a SAVEPOINT: a message the hall cannot handle is logged and rolled
+    back on its own (with the pushes and commands it had queued for the commit)."""
+    uplink = uplink_of(branch_id, device_type, device_id, channel, envelope)
+    hall = hall or port(session, Hall)
+    outcome = None
+    for handler in handlers_for(uplink):
+        try:
+            with session.begin_nested():
+                outcome = handler(session, hall, uplink, hall.now(now)) or outcome
+        except Exception:
+            log.exception("hall: %s from %s/%s not handled", uplink.type, device_type, device_id)
+            outcome = "failed"
+    return outcome
 
 
-def _dispatch(
-    session: Session,
+def uplink_of(
     branch_id: str,
     device_type: str,
     device_id: str,
-    envelope: Envelope | Mapping[str, Any],
     channel: str,
-    hall: Hall,
-    now: datetime | None,
-) -> str | None:
-    now = hall.now(now)
-    type_, data, ts = _fields(envelope)
-    try:
-        at = parse_ts(ts) if ts is not None else now
-    except ProtocolError:
-        at = now
-    if channel == "state":
-        if device_type == "display" and type_ == "device.birth":
-            # only the birth: the display's own state messages must not echo a board back
-            return queue.show_board_to(session, hall, branch_id, device_id, now)
-        return _state(session, hall, branch_id, device_id, type_, data, now)
-    if channel == "config/reported" and device_type == fleet.DEVICE_TYPE:
-        return fleet.on_config_reported(session, hall, device_id, now)
-    if channel == "ack" and device_type == "lock":
-        return veins.on_ack(session, hall, device_id, data, now)
-    if channel != "event":
-        return None
-    if device_type == "edge" and type_ in reconcile.EDGE_QUEUE_EVENTS:
-        return reconcile.apply_edge_event(session, hall, branch_id, device_id, type_, data, at)
-    if device_type == "caller" and type_ in CALLER_EVENTS:
-        return _caller(session, hall, branch_id, device_id, envelope, type_, data, now)
-    if device_type == "lock" and type_ == "lock.verification":
-        return flow.on_verification(session, hall, device_id, data, now)
-    if device_type == "lock" and type_ == "lock.unlocked":
-        return flow.on_unlocked(session, hall, device_id, data, min(now, at))
-    if device_type == "lock" and type_ in veins.LOCK_EVENTS:
-        return veins.on_lock_event(session, hall, device_id, type_, data, now)
-    if device_type == "cash" and type_ in flow.CASH_EVENTS:
-        return flow.on_cash_event(session, hall, device_id, type_, data, now)
-    if device_type == "camera" and type_ == "camera.face":
-        from backend.branch.face import service as face
-
-        match = face.identify_at_door(
-            session, hall, branch_id, data.get("encoding"), device_id=device_id, now=now
-        )
-        return "recognised" if match else "unknown"
-    if device_type == "counter" and type_ == "counter.transaction":
-        return _smart_transaction(session, branch_id, device_id, data, at)
-    return None
-
-
-def _caller(
-    session: Session,
-    hall: Hall,
-    branch_id: str,
-    device_id: str,
     envelope: Envelope | Mapping[str, Any],
-    type_: str,
-    data: dict[str, Any],
-    now: datetime,
-) -> str:
+) -> Uplink:
+    if isinstance(envelope, Envelope):
+        type_, data, ts, historical, id_ = (
+            envelope.type,
+            dict(envelope.data),
+            envelope.ts,
+            bool(envelope.historical),
+            envelope.id,
+        )
+    else:
+        type_, data, ts = (
+            str(envelope.get("type", "")),
+            dict(envelope.get("data") or {}),
+            envelope.get("ts"),
+        )
+        historical, id_ = envelope.get("historical") is True, str(envelope.get("id", ""))
+    try:
+        at = parse_ts(ts) if isinstance(ts, str) else None
+    except ProtocolError:
+        at = None
+    return Uplink(branch_id, device_type, device_id, channel, type_, data, id_, at, historical)
+
+
+def handlers_for(uplink: Uplink) -> list[HallHandler]:
+    table = UPLINKS.get(uplink.device_type, {})
+    return [h for h in (table.get(uplink.key), table.get(f"{uplink.channel}:*")) if h]
+
+
+def routes() -> dict[str, dict[str, UplinkHandler]]:
+    """``UPLINKS`` as the ingest calls it: ``(session, uplink, now)``, the hall from the port."""
+
+    def bind(handler: HallHandler) -> UplinkHandler:
+        def run(session: Session, uplink: Uplink, _now: datetime) -> str | None:
+            hall = port(session, Hall)
+            return handler(session, hall, uplink, hall.now())
+
+        run.__name__ = getattr(handler, "__name__", "hall_handler")
+        return run
+
+    return {kind: {key: bind(h) for key, h in table.items()} for kind, table in UPLINKS.items()}
+
+
+def _at(uplink: Uplink, now: datetime) -> datetime:
+    return uplink.ts if uplink.ts is not None else now
+
+
+CALLER_EVENTS = ("caller.call_next", "caller.serving_done")
+
+
+def _edge_queue(session: Session, hall: Hall, u: Uplink, now: datetime) -> str | None:
+    return reconcile.apply_edge_event(
+        session, hall, u.branch_id, u.device_id, u.type, u.data, _at(u, now)
+    )
+
+
+def _verification(session: Session, hall: Hall, u: Uplink, now: datetime) -> str | None:
+    return flow.on_verification(session, hall, u.device_id, u.data, now)
+
+
+def _unlocked(session: Session, hall: Hall, u: Uplink, now: datetime) -> str | None:
+    return flow.on_unlocked(session, hall, u.device_id, u.data, min(now, _at(u, now)))
+
+
+def _vein_event(session: Session, hall: Hall, u: Uplink, now: datetime) -> str | None:
+    return veins.on_lock_event(session, hall, u.device_id, u.type, u.data, now)
+
+
+def _vein_ack(session: Session, hall: Hall, u: Uplink, now: datetime) -> str | None:
+    return veins.on_ack(session, hall, u.device_id, u.data, now)
+
+
+def _cash_event(session: Session, hall: Hall, u: Uplink, now: datetime) -> str | None:
+    return flow.on_cash_event(session, hall, u.device_id, u.type, u.data, now)
+
+
+def _face(session: Session, hall: Hall, u: Uplink, now: datetime) -> str | None:
+    match = face.identify_at_door(
+        session, hall, u.branch_id, u.data.get("encoding"), device_id=u.device_id, now=now
+    )
+    return "recognised" if match else "unknown"
+
+
+def _smart(session: Session, _hall: Hall, u: Uplink, now: datetime) -> str | None:
+    return _smart_transaction(session, u.branch_id, u.device_id, u.data, _at(u, now))
+
+
+def _config_reported(session: Session, hall: Hall, u: Uplink, now: datetime) -> str | None:
+    return fleet.on_config_reported(session, hall, u.device_id, now)
+
+
+def _linked_state(session: Session, hall: Hall, u: Uplink, now: datetime) -> str | None:
+    return _state(session, hall, u.branch_id, u.device_id, u.type, u.data, now)
+
+
+def _display_state(session: Session, hall: Hall, u: Uplink, now: datetime) -> str | None:
+    if u.type == "device.birth":
+        # only the birth: the display's own state messages must not echo a board back
+        return queue.show_board_to(session, hall, u.branch_id, u.device_id, now)
+    return _linked_state(session, hall, u, now)
+
+
+def _caller(session: Session, hall: Hall, u: Uplink, now: datetime) -> str:
     """The window's call button, decided at the centre while the branch is online. A
     historical press (replayed from the edge's outbox or the device's buffer after an outage)
     is ignored: while the uplink was down the edge served it from its local queue (and its
     ``queue.ticket_*`` events reconcile that), so it is never served twice."""
-    if _historical(envelope):
-        log.info("caller %s: historical %s ignored (served at the edge)", device_id, type_)
+    if u.historical:
+        log.info("caller %s: historical %s ignored (served at the edge)", u.device_id, u.type)
         return "historical"
-    if type_ == "caller.call_next":
-        return counters.device_call_next(session, hall, branch_id, device_id, data, now)
-    return counters.device_serving_done(session, hall, branch_id, device_id, data, now)
+    if u.type == "caller.call_next":
+        return counters.device_call_next(session, hall, u.branch_id, u.device_id, u.data, now)
+    return counters.device_serving_done(session, hall, u.branch_id, u.device_id, u.data, now)
 
 
 def _state(
@@ -222,3 +251,31 @@ def _smart_transaction(
         row.failed += 1
     session.flush()
     return "counted"
+
+
+def _events(handler: HallHandler, *types: str) -> dict[str, HallHandler]:
+    return {f"event:{t}": handler for t in types}
+
+
+# Every device kind has an entry (an empty one says "the hall ignores this kind's uplinks"); a
+# test fails when a kind of the wire protocol has none.
+UPLINKS: dict[str, dict[str, HallHandler]] = {
+    "edge": _events(_edge_queue, *reconcile.EDGE_QUEUE_EVENTS),
+    "caller": {**_events(_caller, *CALLER_EVENTS), "state:*": _linked_state},
+    "lock": {
+        "event:lock.verification": _verification,
+        "event:lock.unlocked": _unlocked,
+        **_events(_vein_event, *veins.LOCK_EVENTS),
+        "ack:*": _vein_ack,
+        "state:*": _linked_state,
+    },
+    "cash": {**_events(_cash_event, *flow.CASH_EVENTS), "state:*": _linked_state},
+    "camera": {"event:camera.face": _face, "state:*": _linked_state},
+    "counter": {
+        "event:counter.transaction": _smart,
+        "config/reported:*": _config_reported,
+        "state:*": _linked_state,
+    },
+    "display": {"state:*": _display_state},
+    "kiosk": {"state:*": _linked_state},
+}

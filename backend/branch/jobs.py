@@ -7,27 +7,30 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from backend.branch import runtime
 from backend.branch.cash.flow import expire_unlocks
 from backend.branch.cash.veins import resend_revocations
 from backend.branch.queue import expire_remote_tickets
-from backend.platform.jobs import registry
+from backend.branch.runtime import Hall
+from backend.platform.jobs import JobRegistry
+from backend.platform.wiring import port
+
+JOBS = JobRegistry()
 
 
-@registry.job("branch.expire_remote_tickets", every_s=60)
+@JOBS.job("branch.expire_remote_tickets", every_s=60)
 def expire_remote(session: Session, now: datetime) -> dict:
     """Remote tickets not checked in within the hall's lifetime (30 min) expire."""
-    return {"expired": expire_remote_tickets(session, runtime.current(), now)}
+    return {"expired": expire_remote_tickets(session, port(session, Hall), now)}
 
 
-@registry.job("branch.expire_unlocks", every_s=15)
+@JOBS.job("branch.expire_unlocks", every_s=15)
 def expire_cash_unlocks(session: Session, now: datetime) -> dict:
     """One-time unlocks not used within 120 s are voided (the lock is disarmed)."""
-    return {"expired": expire_unlocks(session, runtime.current(), now)}
+    return {"expired": expire_unlocks(session, port(session, Hall), now)}
 
 
-@registry.job("branch.vein_revocations", every_s=60)
+@JOBS.job("branch.vein_revocations", every_s=60)
 def vein_revocations(session: Session, now: datetime) -> dict:
     """Vein revocations the locks have not confirmed are sent again (every 60 s); capture
     requests no lock answered end as failed; enrolments on retired locks end."""
-    return resend_revocations(session, runtime.current(), now)
+    return resend_revocations(session, port(session, Hall), now)

@@ -11,7 +11,7 @@ numbers never repeat. After the change, ``queue_changed`` pushes ``queue.update`
 picture to the branch's staff room, each client's own position to that client; and the public
 board derived from that same picture (``display_board``: ticket numbers only) to the hall
 displays as ``display.queue``, coalesced to one a second (runtime.BoardCoalescer). The device
-hub is told too (``backend.devices.hooks.queue_changed``), so that the branch edge learns at
+hub is told too (the ``DeviceLink`` port's ``queue_changed``), so that the branch edge learns at
 once what the centre did with its kiosk tickets (edge_sync.py).
 """
 
@@ -43,7 +43,6 @@ from backend.branch.models import (
     TicketSequence,
 )
 from backend.branch.runtime import Hall, after_commit
-from backend.devices import hooks as device_hooks
 from backend.identity.models import User
 from backend.platform import audit
 from backend.platform.clock import ensure_utc, isoformat
@@ -55,6 +54,8 @@ from backend.platform.errors import (
     ValidationFailed,
 )
 from backend.platform.live import rooms_for
+from backend.platform.ports import DeviceLink
+from backend.platform.wiring import port
 
 STATS_WINDOW = timedelta(days=14)
 STATS_SAMPLES = 50
@@ -395,11 +396,8 @@ def queue_changed(session: Session, hall: Hall, branch_id: str, now: datetime) -
     displays = active_displays(session, branch_id) if hall.send_command is not None else []
     if displays:
         hall.show_board(session, branch_id, row.queue_version, display_board(picture), displays)
-    after_commit(
-        session,
-        lambda: device_hooks.queue_changed(branch_id),
-        key=("edge.queue_sync", branch_id),
-    )
+    link = port(session, DeviceLink)
+    after_commit(session, lambda: link.queue_changed(branch_id), key=("edge.queue_sync", branch_id))
     return snap
 
 

@@ -2,10 +2,10 @@
 commands go, the secret that keys encryption at rest, and the clock.
 
 Pushes and commands leave only after the transaction commits (never for a rolled-back
-change): ``Hall.emit`` and ``Hall.command`` queue them on the session and an ``after_commit``
-listener sends them. The composition root (``create_app``, ``finedge serve``) calls
-``configure`` with the real emitter and the device command sender; HTTP views may also build a
-Hall per request. Tests pass their own (``RecordingEmitter``, ``RecordingCommands``).
+change): ``Hall.emit`` and ``Hall.command`` queue them on the platform's after-commit queue.
+The composition root builds one Hall per process (``ports.make_hall``: the process's emitter,
+its device link, the secret key) and hands it in through the wiring; tests pass their own
+(``RecordingEmitter``, ``RecordingCommands``).
 
 The hall displays' queue board (``display.queue``) also leaves after the commit, through a
 ``BoardCoalescer``: at most one board per branch (so per display) per second, always the newest,
@@ -23,77 +23,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from backend.platform.after_commit import after_commit, push_live
 from backend.platform.clock import utcnow
-from backend.platform.live import LiveEmitter
+from backend.platform.live import LiveEmitter, NullEmitter
 
 log = logging.getLogger(__name__)
 
 CommandSender = Callable[[str, str, dict[str, Any]], Any]
-_INFO_KEY = "branch_after_commit"
-
-
-class _Keyed:
-    """An after-commit action of which only the last one queued per ``key`` runs."""
-
-    def __init__(self, key: object, func: Callable[[], None]) -> None:
-        self.key, self.func = key, func
-
-    def __call__(self) -> None:
-        self.func()
-
-
-def after_commit(
-    session: Session, callback: Callable[[], None], *, key: object | None = None
-) -> None:
-    """Run ``callback`` once the session's transaction commits (dropped on rollback). With a
-    ``key``, only the last callback queued under that key in the transaction runs (what the
-    transaction ends with, e.g. one display board per branch however many changes it made)."""
-    if key is not None:
-        callback = _Keyed(key, callback)
-    pending: list[Callable[[], None]] = session.info.setdefault(_INFO_KEY, [])
-    if not session.info.get(_INFO_KEY + "_hooked"):
-        session.info[_INFO_KEY + "_hooked"] = True
-
-        @event.listens_for(session, "after_commit")
-        def _run(sess: Session) -> None:
-            if sess.in_nested_transaction():
-                return  # a SAVEPOINT was released (the ledger uses them): not committed yet
-            callbacks = list(sess.info.get(_INFO_KEY, []))
-            sess.info[_INFO_KEY] = []
-            last = {f.key: f for f in callbacks if isinstance(f, _Keyed)}
-            for func in callbacks:
-                if isinstance(func, _Keyed) and last[func.key] is not func:
-                    continue  # superseded by a later one of the same transaction
-                try:
-                    func()
-                except Exception:  # a push or command must never undo a committed change
-                    log.exception("branch hall: after-commit action failed")
-
-        @event.listens_for(session, "after_soft_rollback")
-        def _drop(sess: Session, _previous) -> None:
-            if not sess.in_transaction():
-                sess.info[_INFO_KEY] = []
-
-    pending.append(callback)
-
-
-def pending_after_commit(session: Session) -> int:
-    return len(session.info.get(_INFO_KEY, []))
-
-
-def drop_after_commit(session: Session, *, keep: int) -> None:
-    """Forget what was queued after the first ``keep`` actions (a rolled-back SAVEPOINT)."""
-    pending = session.info.get(_INFO_KEY)
-    if pending is not None:
-        del pending[keep:]
-
-
-class _NoLive:
-    def emit(self, event: str, data: dict[str, Any], *, rooms: list[str]) -> None:
-        log.debug("live %s not sent (no emitter configured)", event)
 
 
 @dataclass
@@ -217,7 +155,7 @@ class BoardCoalescer:
 
 @dataclass
 class Hall:
-    live: LiveEmitter = field(default_factory=_NoLive)
+    live: LiveEmitter = field(default_factory=NullEmitter)
     send_command: CommandSender | None = None
     secret_key: str | None = None
     clock: Callable[[], datetime] = utcnow
@@ -226,9 +164,8 @@ class Hall:
     def now(self, now: datetime | None = None) -> datetime:
         return now or self.clock()
 
-    def emit(self, session: Session, event_name: str, data: dict[str, Any], rooms: list[str]):
-        if rooms:
-            after_commit(session, lambda: self.live.emit(event_name, data, rooms=rooms))
+    def emit(self, session: Session, event_name: str, data: Any, rooms: list[str]) -> None:
+        push_live(session, self.live, event_name, data, rooms)
 
     def command(self, session: Session, device_id: str, name: str, args: dict[str, Any]) -> None:
         sender = self.send_command
@@ -257,23 +194,6 @@ class Hall:
         )
 
     def key(self) -> str:
-        if self.secret_key:
-            return self.secret_key
-        from backend.platform.config import Config
-
-        self.secret_key = Config.from_env().secret_key
+        if not self.secret_key:
+            raise RuntimeError("this Hall has no secret key (the composition root sets it)")
         return self.secret_key
-
-
-_current = Hall()
-
-
-def configure(hall: Hall) -> Hall:
-    """Install the process's Hall (the composition root calls this once)."""
-    global _current
-    _current = hall
-    return hall
-
-
-def current() -> Hall:
-    return _current

@@ -33,7 +33,7 @@ from backend.devices.secretbox import SecretBox
 from backend.platform.clock import utcnow
 from backend.platform.context import Actor
 from backend.platform.db import run_in_transaction
-from backend.platform.errors import NotFound, ValidationFailed
+from backend.platform.errors import ValidationFailed
 from edge.credentials import secret_bytes
 from edge.protocol import build_topic, canonical_json, format_ts, make_envelope, sign_command
 
@@ -108,18 +108,6 @@ class CommandDispatcher:
                 .where(DeviceCommand.command_id == command_id)
             ).one()
             return service.command_view(row[0], row[1])
-
-    def get(self, actor: Actor, device_id: str, command_id: str) -> dict[str, Any]:
-        with self.session_factory() as session:
-            device = service.get_device(session, actor, device_id)
-            command = session.scalar(
-                select(DeviceCommand).where(
-                    DeviceCommand.command_id == command_id, DeviceCommand.device_pk == device.id
-                )
-            )
-            if command is None:
-                raise NotFound("command not found", code="command_not_found")
-            return service.command_view(command, device.device_id)
 
     def _set_status(self, command_id: str, status: str, reason: str, **values: Any) -> None:
         def work(session: Session) -> None:
@@ -231,3 +219,34 @@ class CommandDispatcher:
             waiter.wait(min(self.poll_s, remaining))
             waiter.clear()
         self._set_status(command_id, "timeout", f"no ack within {wait_s:g} s")
+
+
+class DispatcherLink:
+    """A ``DeviceLink`` (backend.platform.ports) for a process without a device hub: commands
+    go through the dispatcher's transport (a command link's own MQTT client; None records them
+    ``failed``: "no MQTT link in this process"), and the acks reach the database through the
+    hub that ingests them, where the dispatcher waits for them. Registry and queue changes need
+    no telling: the hub finds them by polling."""
+
+    def __init__(self, dispatcher: CommandDispatcher) -> None:
+        self.commands = dispatcher
+
+    def send(
+        self,
+        actor: Actor,
+        device_id: str,
+        name: str,
+        args: dict[str, Any] | None = None,
+        *,
+        command_id: str | None = None,
+        wait_s: float | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        return self.commands.send(
+            actor, device_id, name, args, command_id=command_id, wait_s=wait_s
+        )
+
+    def registry_changed(self) -> None:
+        """The hub of another process polls the registries."""
+
+    def queue_changed(self, branch_id: str) -> None:
+        """The hub of another process polls the queues."""

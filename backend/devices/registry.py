@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.devices import catalog
@@ -27,6 +27,7 @@ from backend.devices.models import DEVICE_STATUSES, Device
 from backend.devices.secretbox import SecretBox, SecretBoxError
 from backend.identity.models import Branch
 from backend.platform import audit
+from backend.platform.after_commit import after_commit
 from backend.platform.clock import isoformat, utcnow
 from backend.platform.context import Actor
 from backend.platform.errors import (
@@ -69,31 +70,6 @@ class Credentials:
             "mqtt_password": self.mqtt_password,
             "hmac_secret": self.hmac_secret,
         }
-
-
-# --------------------------------------------------------------------------- after commit
-
-
-def after_commit(session: Session, callback: Notify | None) -> None:
-    """Run ``callback`` once the session's transaction commits (never on rollback)."""
-    if callback is None:
-        return
-    callbacks: list[Notify] = session.info.setdefault("devices_after_commit", [])
-    if not session.info.get("devices_after_commit_hooked"):
-        session.info["devices_after_commit_hooked"] = True
-
-        @event.listens_for(session, "after_commit")
-        def _run(sess: Session) -> None:
-            pending = list(sess.info.get("devices_after_commit", []))
-            sess.info["devices_after_commit"] = []
-            for func_ in pending:
-                func_()
-
-        @event.listens_for(session, "after_rollback")
-        def _drop(sess: Session) -> None:
-            sess.info["devices_after_commit"] = []
-
-    callbacks.append(callback)
 
 
 # --------------------------------------------------------------------------- visibility

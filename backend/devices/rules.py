@@ -9,7 +9,7 @@ person's act and separate. Rules:
 - ``low_cash``     minor     a cash unit at or below its low threshold; major when one is empty
 - ``tamper``       critical  a vein lock reports tamper (until the lock reports it cleared)
 - ``safe_door_open_without_task``  critical  the safe door of a cash machine is open and no
-                             cash-loading task is open for it (hooks.cash_task_open)
+                             cash-loading task is open for it (the HallForDevices port)
 - ``peripheral:<name>``  warning  a smart counter's peripheral is not ok
 - ``paper_low``    warning   a kiosk's paper below 10 %
 """
@@ -80,6 +80,93 @@ def _safe_door(position: object, cash_task_open: Callable[[], bool]) -> list[Ala
     return []
 
 
+@dataclass(frozen=True)
+class Uplink:
+    """What a kind's alarm rules look at: one message and, when it carries one, the device's
+    full state document."""
+
+    channel: str
+    type: str
+    data: dict[str, Any]
+    state: dict[str, Any] | None
+
+
+KindRules = Callable[[Uplink, Callable[[], bool]], list[AlarmSignal]]
+
+
+def _cash_rules(u: Uplink, cash_task_open: Callable[[], bool]) -> list[AlarmSignal]:
+    if u.state is not None:
+        return _cash_units(u.state.get("units")) + _safe_door(
+            u.state.get("safe_door"), cash_task_open
+        )
+    if u.type == "cash.units":
+        return _cash_units(u.data.get("units")) + _safe_door(
+            u.data.get("safe_door"), cash_task_open
+        )
+    if u.type == "cash.safe_door_opened":
+        return _safe_door("open", cash_task_open)
+    if u.type == "cash.safe_door_closed":
+        return _safe_door("closed", cash_task_open)
+    return []
+
+
+def _lock_rules(u: Uplink, _cash_task_open: Callable[[], bool]) -> list[AlarmSignal]:
+    if u.type == "lock.tamper":
+        kind = u.data.get("kind", "tamper")
+        return [AlarmSignal("tamper", True, "critical", f"lock tamper: {kind}", u.data)]
+    if u.type == "lock.tamper_cleared" or (u.state is not None and u.state.get("tamper") is False):
+        return [AlarmSignal("tamper", False)]
+    if u.state is not None and u.state.get("tamper") is True:
+        return [AlarmSignal("tamper", True, "critical", "lock tamper")]
+    return []
+
+
+def _counter_rules(u: Uplink, _cash_task_open: Callable[[], bool]) -> list[AlarmSignal]:
+    peripherals: dict[str, Any] = {}
+    if u.state is not None and isinstance(u.state.get("peripherals"), dict):
+        peripherals = u.state["peripherals"]
+    elif u.type == "counter.peripheral_status":
+        peripherals = {str(u.data.get("peripheral")): u.data.get("status")}
+    elif u.type == "counter.stats" and isinstance(u.data.get("peripherals"), dict):
+        peripherals = u.data["peripherals"]
+    return [
+        AlarmSignal(
+            f"peripheral:{name}",
+            status != "ok",
+            "warning",
+            f"{name} {status}",
+            {"peripheral": name, "status": status},
+        )
+        for name, status in peripherals.items()
+    ]
+
+
+def _kiosk_rules(u: Uplink, _cash_task_open: Callable[[], bool]) -> list[AlarmSignal]:
+    doc = u.state if u.state is not None else u.data if u.type == "kiosk.status" else None
+    if doc is not None and isinstance(doc.get("paper_pct"), int | float):
+        return [AlarmSignal("paper_low", doc["paper_pct"] < 10, "warning", "kiosk paper low")]
+    return []
+
+
+def no_rules(_u: Uplink, _cash_task_open: Callable[[], bool]) -> list[AlarmSignal]:
+    """A kind whose messages raise no alarm of their own (``offline`` still applies)."""
+    return []
+
+
+# The alarm rules of each device kind: one entry per kind of the wire protocol (a test fails
+# when a kind has none; ``no_rules`` says so explicitly).
+RULES: dict[str, KindRules] = {
+    "cash": _cash_rules,
+    "lock": _lock_rules,
+    "counter": _counter_rules,
+    "kiosk": _kiosk_rules,
+    "caller": no_rules,
+    "display": no_rules,
+    "camera": no_rules,
+    "edge": no_rules,
+}
+
+
 def signals_for(
     device_type: str,
     channel: str,
@@ -87,53 +174,13 @@ def signals_for(
     data: dict[str, Any],
     *,
     cash_task_open: Callable[[], bool],
+    rules: dict[str, KindRules] = RULES,
 ) -> list[AlarmSignal]:
     """Signals from one uplink message (cash_task_open is only called when it matters)."""
-    state = _state_doc(channel, type_, data)
-    signals: list[AlarmSignal] = []
-    if device_type == "cash":
-        if state is not None:
-            signals += _cash_units(state.get("units"))
-            signals += _safe_door(state.get("safe_door"), cash_task_open)
-        elif type_ == "cash.units":
-            signals += _cash_units(data.get("units"))
-            signals += _safe_door(data.get("safe_door"), cash_task_open)
-        elif type_ == "cash.safe_door_opened":
-            signals += _safe_door("open", cash_task_open)
-        elif type_ == "cash.safe_door_closed":
-            signals += _safe_door("closed", cash_task_open)
-    elif device_type == "lock":
-        if type_ == "lock.tamper":
-            kind = data.get("kind", "tamper")
-            signals.append(AlarmSignal("tamper", True, "critical", f"lock tamper: {kind}", data))
-        elif type_ == "lock.tamper_cleared" or (state is not None and state.get("tamper") is False):
-            signals.append(AlarmSignal("tamper", False))
-        elif state is not None and state.get("tamper") is True:
-            signals.append(AlarmSignal("tamper", True, "critical", "lock tamper"))
-    elif device_type == "counter":
-        peripherals: dict[str, Any] = {}
-        if state is not None and isinstance(state.get("peripherals"), dict):
-            peripherals = state["peripherals"]
-        elif type_ == "counter.peripheral_status":
-            peripherals = {str(data.get("peripheral")): data.get("status")}
-        elif type_ == "counter.stats" and isinstance(data.get("peripherals"), dict):
-            peripherals = data["peripherals"]
-        for name, status in peripherals.items():
-            signals.append(
-                AlarmSignal(
-                    f"peripheral:{name}",
-                    status != "ok",
-                    "warning",
-                    f"{name} {status}",
-                    {"peripheral": name, "status": status},
-                )
-            )
-    elif device_type == "kiosk":
-        doc = state if state is not None else data if type_ == "kiosk.status" else None
-        if doc is not None and isinstance(doc.get("paper_pct"), int | float):
-            low = doc["paper_pct"] < 10
-            signals.append(AlarmSignal("paper_low", low, "warning", "kiosk paper low"))
-    return signals
+    kind_rules = rules.get(device_type, no_rules)
+    return kind_rules(
+        Uplink(channel, type_, data, _state_doc(channel, type_, data)), cash_task_open
+    )
 
 
 def offline_signal(

@@ -140,7 +140,6 @@ def prepare_simulation(config: Config, branch_id: str, counts: dict[str, int]) -
     """``finedge devices`` in demo/test: make sure the branch has at least ``counts`` devices
     with credentials in the file the simulators read; returns that file. The running backend
     publishes the new registry to the branch edge within seconds."""
-    from backend import models  # noqa: F401  (all mappers configured)
     from backend.platform.db import make_engine, make_session_factory, session_scope
 
     if config.is_production:

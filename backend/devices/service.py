@@ -27,7 +27,6 @@ from backend.devices.models import Device, DeviceAlarm, DeviceCommand, DeviceMes
 from backend.devices.registry import (  # noqa: F401  (the service namespace)
     Credentials,
     Notify,
-    after_commit,
     branch_registry,
     branches_with_devices,
     can_see_branch,
@@ -45,7 +44,7 @@ from backend.devices.twin import merge_patch, set_desired, twin, twin_delta  # n
 from backend.platform import audit
 from backend.platform.clock import isoformat, utcnow
 from backend.platform.context import Actor
-from backend.platform.errors import BusinessRuleViolation, Conflict, ValidationFailed
+from backend.platform.errors import BusinessRuleViolation, Conflict, NotFound, ValidationFailed
 from backend.platform.pagination import Page, paginate
 
 _COMMAND_RE = re.compile(r"[a-z][a-z0-9_\-]*(\.[a-z][a-z0-9_\-]*)+")
@@ -186,3 +185,16 @@ def prune_screen_commands(session: Session, now: datetime) -> int:
         )
     )
     return int(result.rowcount or 0)
+
+
+def get_command(session: Session, actor: Actor, device_id: str, command_id: str) -> dict[str, Any]:
+    """One command of a device the actor may see, and its outcome."""
+    device = get_device(session, actor, device_id)
+    command = session.scalar(
+        select(DeviceCommand).where(
+            DeviceCommand.command_id == command_id, DeviceCommand.device_pk == device.id
+        )
+    )
+    if command is None:
+        raise NotFound("command not found", code="command_not_found")
+    return command_view(command, device.device_id)

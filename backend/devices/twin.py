@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend.devices.models import Device
-from backend.devices.registry import Notify, after_commit, ensure_admin, get_device
+from backend.devices.registry import Notify, ensure_admin, get_device
 from backend.platform import audit
+from backend.platform.after_commit import after_commit
 from backend.platform.clock import utcnow
 from backend.platform.context import Actor
 from backend.platform.errors import BusinessRuleViolation, ValidationFailed

@@ -14,9 +14,8 @@ and released on its own.
 Modules: ``models`` (tables), ``rules`` (pure arithmetic and states), ``accounts`` (ledger
 accounts and transfer ids), ``credit``, ``bills``, ``intake`` (shipments, arrival, intake),
 ``redemption``, ``release``, ``maturity``, ``curtailment``, ``aging``, ``audits``, ``alerts``,
-``funds``, ``queries``, ``jobs``, ``seed``, ``risk_port`` (backend.risk, lazily) and ``service``
-(the use cases in one namespace). All money moves through ``backend.ledger``; docs/floorplan.md
-has the diagram, endpoints and figures.
+``funds``, ``queries``, ``jobs``, ``seed``, ``risk_port`` (the risk ports, from the wiring),
+``service`` (the use cases in one namespace) and ``area`` (the declaration the root reads).
+All money moves through ``backend.ledger``; docs/floorplan.md has the diagram, endpoints and
+figures. Importing the package wires nothing.
 """
-
-from backend.floorplan import jobs  # noqa: F401  (registers the floorplan.* jobs)

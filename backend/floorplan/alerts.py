@@ -11,15 +11,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from backend.floorplan import rules
 from backend.floorplan.access import BANK_ROLES
 from backend.floorplan.models import Alert
 from backend.platform import audit
+from backend.platform.after_commit import push_live
 from backend.platform.clock import isoformat, utcnow
 from backend.platform.context import Actor
 from backend.platform.errors import BusinessRuleViolation, NotFound, PermissionDenied
@@ -28,49 +28,6 @@ from backend.platform.pagination import Page, paginate
 from backend.platform.permissions import can_see
 
 EVENT = "vehicle.alert"
-
-
-# --------------------------------------------------------------------------- push after commit
-
-
-def push_after_commit(
-    session: Session, live: LiveEmitter | None, event: str, data: dict, rooms: list[str]
-) -> None:
-    """Queue a live push; it goes out when the outermost transaction commits and is dropped
-    if the transaction (or the savepoint it was queued in) rolls back."""
-    if live is None:
-        return
-    queue: list = session.info.setdefault("fp_push_queue", [])
-    if not session.info.get("fp_push_hooked"):
-        sa_event.listen(session, "after_commit", _flush)
-        sa_event.listen(session, "after_soft_rollback", _drop)
-        session.info["fp_push_hooked"] = True
-    queue.append(
-        (session.get_nested_transaction() or session.get_transaction(), live, event, data, rooms)
-    )
-
-
-def _flush(session: Session) -> None:
-    if session.in_nested_transaction():
-        return  # a savepoint released: wait for the real commit
-    queue = session.info.get("fp_push_queue") or []
-    items, queue[:] = list(queue), []
-    for _txn, live, event, data, rooms in items:
-        live.emit(event, data, rooms=rooms)
-
-
-def _within(txn: SessionTransaction | None, ended: SessionTransaction) -> bool:
-    while txn is not None:
-        if txn is ended:
-            return True
-        txn = txn.parent
-    return False
-
-
-def _drop(session: Session, previous: SessionTransaction) -> None:
-    queue = session.info.get("fp_push_queue")
-    if queue:
-        queue[:] = [item for item in queue if not _within(item[0], previous)]
 
 
 # --------------------------------------------------------------------------- raising
@@ -170,7 +127,7 @@ def raise_alert(
                 alert.id,
                 after={"kind": kind, "severity": severity, "vin": vin, "key": dedup_key},
             )
-            push_after_commit(session, live, EVENT, alert_payload(alert), alert_rooms(alert))
+            push_live(session, live, EVENT, alert_payload(alert), alert_rooms(alert))
             return alert, True
     before = {"severity": existing.severity, "status": existing.status}
     existing.occurrences += 1
@@ -193,7 +150,7 @@ def raise_alert(
             before=before,
             after={"severity": existing.severity, "status": existing.status},
         )
-        push_after_commit(session, live, EVENT, alert_payload(existing), alert_rooms(existing))
+        push_live(session, live, EVENT, alert_payload(existing), alert_rooms(existing))
     return existing, False
 
 

@@ -67,7 +67,6 @@ Errors (``backend.platform.errors``; code -> HTTP status at the edge):
 Sign conventions and balance formulas: backend/ledger/rules.py. Tables: backend/ledger/models.py.
 """
 
-from backend.ledger import jobs  # noqa: F401  (registers ledger.expire_holds)
 from backend.ledger.models import Account, Hold, Transfer
 from backend.ledger.service import (
     Balance,

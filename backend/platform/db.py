@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, BigInteger, DateTime, Engine, MetaData, Numeric, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,6 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from backend.platform.money import CENT
+from backend.platform.wiring import INFO_KEY as WIRING_INFO_KEY
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -114,8 +115,11 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+def make_session_factory(engine: Engine, wiring: Any = None) -> sessionmaker[Session]:
+    """Sessions on ``engine``; with ``wiring`` (backend.platform.wiring.Wiring, from the
+    composition root) every session carries it, so services reach their ports through it."""
+    info = {WIRING_INFO_KEY: wiring} if wiring is not None else None
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True, info=info)
 
 
 @contextmanager

@@ -1,9 +1,12 @@
 """Jobs: periodic and one-off work (sweeps, refreshes, scans) with every run recorded.
 
-Areas register jobs with ``@registry.job("name", every_s=...)`` (or ``cron=...``) in their
-``jobs.py``; ``finedge jobs run NAME`` runs one by hand, ``finedge serve`` schedules them with
-APScheduler.  Every run writes a JobRun row (start, end, outcome, error) in its own transaction,
-so a failing job leaves a trace even when its own work rolled back.
+Each area keeps its jobs in a ``JobRegistry`` of its own (``JOBS = JobRegistry()`` and
+``@JOBS.job("name", every_s=...)`` or ``cron=...`` in its ``jobs.py``) and names it in its
+``area.py``; the composition root merges them. ``finedge jobs run NAME`` runs one by hand and
+the scheduler role runs them on schedule, both through ``run_job`` on the root's session
+factory, so a job run by hand has the ports, emitter and device link a scheduled run has.
+Every run writes a JobRun row (start, end, outcome, error) in its own transaction, so a
+failing job leaves a trace even when its own work rolled back.
 """
 
 from __future__ import annotations
@@ -72,14 +75,17 @@ class JobRegistry:
 
         return register
 
+    def merge(self, other: JobRegistry) -> None:
+        for name, spec in other.jobs.items():
+            if name in self.jobs and self.jobs[name] is not spec:
+                raise ValueError(f"job {name!r} registered twice")
+            self.jobs[name] = spec
+
     def get(self, name: str) -> JobSpec:
         try:
             return self.jobs[name]
         except KeyError:
             raise NotFound(f"no job named {name!r}", code="job_not_found") from None
-
-
-registry = JobRegistry()
 
 
 def run_job(
@@ -88,7 +94,7 @@ def run_job(
     *,
     trigger: str = "manual",
     now: Callable[[], datetime] = utcnow,
-    jobs: JobRegistry = registry,
+    jobs: JobRegistry,
 ) -> JobRun:
     spec = jobs.get(name)
     with factory() as session:
@@ -118,7 +124,7 @@ def recent_runs(session: Session, name: str | None = None, limit: int = 20) -> l
     return list(session.scalars(stmt))
 
 
-def start_scheduler(factory: sessionmaker[Session], jobs: JobRegistry = registry):
+def start_scheduler(factory: sessionmaker[Session], jobs: JobRegistry):
     """APScheduler in a background thread; each trigger goes through ``run_job``.
 
     Coalesced, one instance per job at a time; the schedule itself is code (the registry), so
@@ -140,11 +146,3 @@ def start_scheduler(factory: sessionmaker[Session], jobs: JobRegistry = registry
             scheduler.add_job(run_job, "cron", **spec.cron, **kwargs)
     scheduler.start()
     return scheduler
-
-
-@registry.job("purge_idempotency_keys", every_s=3600)
-def purge_idempotency_keys(session: Session, now: datetime) -> dict[str, Any]:
-    """Delete idempotency keys older than 24 hours."""
-    from backend.platform.idempotency import purge_expired
-
-    return {"deleted": purge_expired(session, now)}

@@ -3,7 +3,8 @@
 On connect the client's JWT is checked (``auth={"token": ...}`` or ``?token=``) and the socket
 joins rooms ``user:<id>``, ``org:<id>``, ``role:<role>`` and, for branch staff, ``branch:<code>``.
 Services never touch Socket.IO: they call a ``LiveEmitter`` and name the audience; the
-emitter sends each event only to those rooms.  With REDIS_URL set the emitter publishes
+emitter sends each event only to those rooms (the Socket.IO emitters are the web and other
+roles', backend/roles/live.py).  With REDIS_URL set the emitter publishes
 through the Redis message queue, so background workers and several backend processes reach
 every connected client.
 """
@@ -11,24 +12,12 @@ every connected client.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/live"
-EVENTS = (
-    "risk.signal",
-    "queue.update",
-    "device.state",
-    "device.alarm",
-    "vehicle.alert",
-    "cash_task.update",
-    "client.arrived",
-    "vein_enrolment.update",
-)
 
 
 def rooms_for(
@@ -46,65 +35,50 @@ def rooms_for(
     )
 
 
-class LiveEmitter(Protocol):
-    def emit(self, event: str, data: dict[str, Any], *, rooms: list[str]) -> None: ...
+Renderer = Callable[[Any], dict[str, Any]]
 
 
-@dataclass
-class RecordingEmitter:
+class LiveEmitter:
+    """Sends live events to rooms. ``render`` turns what a service hands over (an object, or a
+    dict) into the event's JSON payload with the renderer the event's area declared (the same
+    response schema the HTTP API uses for that object); an event without a renderer takes a
+    JSON-ready dict as it is. ``send`` delivers a rendered payload; ``emit`` does both."""
+
+    def __init__(self, renderers: Mapping[str, Renderer | None] | None = None) -> None:
+        self.renderers: dict[str, Renderer | None] = dict(renderers or {})
+
+    def render(self, event: str, data: Any) -> dict[str, Any]:
+        renderer = self.renderers.get(event)
+        if renderer is not None:
+            return renderer(data)
+        if isinstance(data, Mapping):
+            return dict(data)
+        raise TypeError(f"live event {event!r} has no renderer for {type(data).__name__}")
+
+    def send(self, event: str, payload: dict[str, Any], *, rooms: list[str]) -> None:
+        raise NotImplementedError
+
+    def emit(self, event: str, data: Any, *, rooms: list[str]) -> None:
+        if rooms:
+            self.send(event, self.render(event, data), rooms=rooms)
+
+
+class RecordingEmitter(LiveEmitter):
     """For tests and jobs run by hand: keeps what would have been sent."""
 
-    sent: list[tuple[str, dict, list[str]]] = field(default_factory=list)
+    def __init__(self, renderers: Mapping[str, Renderer | None] | None = None) -> None:
+        super().__init__(renderers)
+        self.sent: list[tuple[str, dict, list[str]]] = []
 
-    def emit(self, event: str, data: dict[str, Any], *, rooms: list[str]) -> None:
-        self.sent.append((event, data, list(rooms)))
+    def send(self, event: str, payload: dict[str, Any], *, rooms: list[str]) -> None:
+        self.sent.append((event, payload, list(rooms)))
 
-
-class SocketIOEmitter:
-    """Emits through a flask_socketio.SocketIO (the server's, or an external one bound to the
-    Redis message queue in a worker process)."""
-
-    def __init__(self, socketio):
-        self.socketio = socketio
-
-    def emit(self, event: str, data: dict[str, Any], *, rooms: list[str]) -> None:
-        if event not in EVENTS:
-            raise ValueError(f"unknown live event {event!r}")
-        if not rooms:
-            return  # no audience named: never broadcast to everyone
-        try:
-            self.socketio.emit(event, data, to=rooms, namespace=NAMESPACE)
-        except Exception:  # a live push must never break the business transaction
-            log.exception("live emit of %s failed", event)
+    def emit(self, event: str, data: Any, *, rooms: list[str]) -> None:
+        self.send(event, self.render(event, data), rooms=rooms)
 
 
-def external_emitter(redis_url: str) -> SocketIOEmitter:
-    from flask_socketio import SocketIO
-
-    return SocketIOEmitter(SocketIO(message_queue=redis_url))
-
-
-class NullEmitter:
+class NullEmitter(LiveEmitter):
     """Where nobody listens (a CLI run without Redis): events are dropped, data stays stored."""
 
-    def emit(self, event: str, data: dict[str, Any], *, rooms: list[str]) -> None:
+    def send(self, event: str, payload: dict[str, Any], *, rooms: list[str]) -> None:
         log.debug("no live emitter: %s to %s dropped", event, rooms)
-
-
-_process_emitter: LiveEmitter | None = None
-
-
-def use_process_emitter(live: LiveEmitter | None) -> None:
-    """The composition root names the emitter of work that has no request (jobs, the CLI)."""
-    global _process_emitter
-    _process_emitter = live
-
-
-def process_emitter() -> LiveEmitter:
-    """The emitter for jobs: the app's in its process, else the Redis message queue when
-    REDIS_URL is set (any process reaches every client), else a NullEmitter."""
-    global _process_emitter
-    if _process_emitter is None:
-        redis_url = os.environ.get("REDIS_URL")
-        return external_emitter(redis_url) if redis_url else NullEmitter()
-    return _process_emitter

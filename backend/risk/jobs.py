@@ -23,8 +23,10 @@ from sqlalchemy.orm import Session
 
 from backend.platform.context import SYSTEM
 from backend.platform.errors import BusinessRuleViolation
-from backend.platform.jobs import registry
-from backend.platform.live import process_emitter
+from backend.platform.jobs import JobRegistry
+from backend.platform.wiring import live_of
+
+JOBS = JobRegistry()
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ def refresh(session: Session, now: datetime, schedule: str) -> dict[str, Any]:
         )
         try:
             with session.begin_nested():
-                reports = load_feed(session, SYSTEM, adapter, now=now, live=process_emitter())
+                reports = load_feed(session, SYSTEM, adapter, now=now, live=live_of(session))
         except FeedError as exc:
             log.warning("risk feed %s failed: %s", spec.source, exc)
             summary["failed"].append({"source": spec.source, "error": str(exc)})
@@ -59,31 +61,31 @@ def refresh(session: Session, now: datetime, schedule: str) -> dict[str, Any]:
     return summary
 
 
-@registry.job("risk.refresh_sentiment", every_s=2 * 3600)
+@JOBS.job("risk.refresh_sentiment", every_s=2 * 3600)
 def refresh_sentiment(session: Session, now: datetime) -> dict[str, Any]:
     """Load the public-sentiment feeds (every 2 hours)."""
     return refresh(session, now, "sentiment")
 
 
-@registry.job("risk.refresh_daily", cron={"hour": 1, "minute": 30})
+@JOBS.job("risk.refresh_daily", cron={"hour": 1, "minute": 30})
 def refresh_daily(session: Session, now: datetime) -> dict[str, Any]:
     """Load the registry, judicial, penalty, tax, equity, rating and financial feeds."""
     return refresh(session, now, "daily")
 
 
-@registry.job("risk.full_scan", cron={"hour": 3, "minute": 0})
+@JOBS.job("risk.full_scan", cron={"hour": 3, "minute": 0})
 def full_scan_job(session: Session, now: datetime) -> dict[str, Any]:
     """Re-evaluate every enterprise (rules, model, contagion, tags) and report the changes."""
     from backend.risk.scan import full_scan
 
-    run = full_scan(session, now=now, live=process_emitter(), trigger="job")
+    run = full_scan(session, now=now, live=live_of(session), trigger="job")
     return {
         "scan_id": run.id,
         **{k: run.report[k] for k in ("enterprises", "seconds", "level_changes")},
     }
 
 
-@registry.job("risk.train_challengers", cron={"day_of_week": "sun", "hour": 4, "minute": 0})
+@JOBS.job("risk.train_challengers", cron={"day_of_week": "sun", "hour": 4, "minute": 0})
 def train_challengers(session: Session, now: datetime) -> dict[str, Any]:
     """Retrain the warning model on the stored history; register challengers."""
     from backend.risk.registry import train_from_database
@@ -98,7 +100,7 @@ def train_challengers(session: Session, now: datetime) -> dict[str, Any]:
     }
 
 
-@registry.job("risk.demo_ticker", every_s=90)
+@JOBS.job("risk.demo_ticker", every_s=90)
 def demo_ticker(session: Session, now: datetime) -> dict[str, Any]:
     """Demo only: a new synthetic event for a seeded enterprise, to show live signals."""
     from backend.risk.ingest import ingest_records
@@ -147,6 +149,6 @@ def demo_ticker(session: Session, now: datetime) -> dict[str, Any]:
             },
         )
     report = ingest_records(
-        session, SYSTEM, source, [record], adapter="demo", now=now, live=process_emitter()
+        session, SYSTEM, source, [record], adapter="demo", now=now, live=live_of(session)
     )
     return {"enterprise_id": ent.id, "source": source, "signals": report.signals.get("raised", 0)}

@@ -144,7 +144,7 @@ def export_cypher(session: Session, out: TextIO, *, batch: int = 1000) -> dict[s
 
 
 def main(argv: list[str] | None = None) -> None:
-    from backend import models  # noqa: F401  (all mappers configured)
+    from backend.identity import models as _identity_models  # noqa: F401  (mappers)
     from backend.platform.config import Config
     from backend.platform.db import make_engine, make_session_factory
 

@@ -5,61 +5,27 @@ each (``risk_inbox_items``) and a ``risk.signal`` push on Socket.IO to the rooms
 (``user:<rm>``, ``role:approver``).  Pushes are queued on the session and sent only after the
 transaction commits, so nobody is told about a signal that was rolled back.
 
-Jobs have no request; they use the process emitter (``backend.platform.live.process_emitter``):
-the app's in its own process, and with REDIS_URL set any process reaches every client through
-the message queue."""
+Jobs have no request; they use the emitter of their process, which the composition root
+hands in with the session (``backend.platform.wiring.live_of``): with REDIS_URL set any process
+reaches every client through the message queue."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.identity.models import User
+from backend.platform.after_commit import push_live
 from backend.platform.clock import isoformat
-from backend.platform.live import LiveEmitter, process_emitter, rooms_for
+from backend.platform.live import LiveEmitter, rooms_for
+from backend.platform.wiring import live_of
 from backend.risk.models import Enterprise, InboxItem, RiskSignal
 
 log = logging.getLogger(__name__)
 EVENT = "risk.signal"
-_QUEUE_KEY = "risk_live_queue"
-
-
-def _flush(session: Session) -> None:
-    queued = session.info.pop(_QUEUE_KEY, [])
-    for _txn, live, name, data, rooms in queued:
-        try:
-            live.emit(name, data, rooms=rooms)
-        except Exception:  # a push never breaks the business transaction
-            log.exception("live push of %s failed", name)
-
-
-def _discard(session: Session, rolled_back) -> None:
-    """Drop the pushes queued inside the transaction (or savepoint) that rolled back."""
-
-    def inside(txn) -> bool:
-        while txn is not None:
-            if txn is rolled_back:
-                return True
-            txn = txn.parent
-        return False
-
-    queued = session.info.get(_QUEUE_KEY)
-    if queued:
-        session.info[_QUEUE_KEY] = [item for item in queued if not inside(item[0])]
-
-
-def push_after_commit(
-    session: Session, live: LiveEmitter, name: str, data: dict, rooms: list[str]
-) -> None:
-    if not session.info.get("risk_listeners"):
-        event.listen(session, "after_commit", _flush)
-        event.listen(session, "after_soft_rollback", _discard)
-        session.info["risk_listeners"] = True
-    txn = session.get_nested_transaction() or session.get_transaction()
-    session.info.setdefault(_QUEUE_KEY, []).append((txn, live, name, data, rooms))
 
 
 def approver_ids(session: Session) -> list[int]:
@@ -106,9 +72,9 @@ def route(
     users = set(named) | (set(approver_ids(session)) if approvers else set())
     for user_id in sorted(users):
         session.add(InboxItem(user_id=user_id, signal_id=signal.id, reason=what, created_at=now))
-    push_after_commit(
+    push_live(
         session,
-        live or process_emitter(),
+        live if live is not None else live_of(session),
         EVENT,
         signal_payload(signal, enterprise, what),
         rooms_for(users=named, roles=["approver"] if approvers else []),

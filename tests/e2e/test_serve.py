@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from backend.serve import free_port
+from backend.roles.broker import free_port
 
 FINEDGE = str(Path(sys.executable).with_name("finedge"))
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from backend.branch import events
 from backend.branch.cash import booking, flow
 from backend.branch.cash import service as cash
-from backend.devices import hooks
+from backend.branch.ports import HallPort
 from backend.devices.models import Device, DeviceAlarm
 from backend.devices.rules import signals_for
 from backend.platform.audit import AuditRecord
@@ -124,7 +124,7 @@ def test_the_whole_flow_books_through_the_ledger_and_closes(s, hall, clock):
         )
         == "unlocked"
     )
-    assert hooks.cash_task_open(s, ATM, clock()) is True
+    assert HallPort().cash_task_open(s, ATM, clock()) is True
     s.commit()
     assert hall.send_command.named("cash.enter_exchange") == [(ATM, {"task_id": view["ref"]})]
     event(s, hall, clock, "cash", ATM, "cash.exchange_started", {"task_id": view["ref"]})
@@ -185,7 +185,7 @@ def test_the_whole_flow_books_through_the_ledger_and_closes(s, hall, clock):
         "cash_task.loaded",
         "cash_task.closed",
     } <= actions
-    assert hooks.cash_task_open(s, ATM, clock()) is False
+    assert HallPort().cash_task_open(s, ATM, clock()) is False
     # booking is idempotent: the same task books once
     booking.book_loading(
         s, done.id, B, ATM, {"100.00": Decimal("50000.00"), "50.00": Decimal("10000.00")}, clock()
@@ -343,7 +343,7 @@ def test_count_mismatch_alarms_and_keeps_the_task_open_for_review(s, hall, clock
     assert event(s, hall, clock, "cash", ATM, "cash.safe_door_closed", {}) == "door_closed"
     t = task(s, view["id"])
     assert (t.status, t.phase) == ("unlocked", "count_mismatch")
-    assert hooks.cash_task_open(s, ATM, clock()) is True
+    assert HallPort().cash_task_open(s, ATM, clock()) is True
     assert booking.machine_balance(s, B, ATM) in (None, Decimal("0.00"))
     with pytest.raises(PermissionDenied):
         cash.review_task(s, actor(s, "teller1"), hall, view["id"], note="maker may not")
@@ -361,7 +361,7 @@ def test_safe_door_without_a_task_is_a_critical_alarm(s, hall, clock):
             "event",
             "cash.safe_door_opened",
             {},
-            cash_task_open=lambda: hooks.cash_task_open(s, ATM, clock()),
+            cash_task_open=lambda: HallPort().cash_task_open(s, ATM, clock()),
         )
 
     [signal] = door_signal()

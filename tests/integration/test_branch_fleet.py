@@ -9,12 +9,14 @@ from sqlalchemy import select
 
 from backend.branch import events
 from backend.branch.models import FleetRollout, FleetRolloutDevice
-from backend.devices.ingest import Inbound, IngestService
+from backend.branch.runtime import Hall
 from backend.devices.models import Device, DeviceAlarm
+from backend.devices.uplinks import Inbound
 from backend.platform.audit import AuditRecord
 from backend.platform.clock import utcnow
 from backend.platform.db import session_scope
 from backend.platform.live import RecordingEmitter
+from backend.roles.ingest import IngestService
 from edge.protocol import make_envelope, parse_topic
 from tests.integration import test_branch_support as support
 
@@ -124,7 +126,7 @@ def _halted(api, hall) -> tuple[dict, str]:
 
 def test_rejection_halts_advance_refused_rollback_restores(make_app, db_url, hall):
     app = make_app(db_url)
-    app.extensions["finedge"].extras["branch_hall"] = hall
+    app.extensions["finedge"].wiring.provide(Hall, hall)
     with session_scope(app.extensions["finedge"].session_factory) as s:
         support.add_other_branch(s)
     api = support.Api(app)

@@ -368,9 +368,9 @@ def test_the_centre_syncs_the_counter_map_to_the_edge(s, hall, hall_factory):
     """The hall's counters as the hub publishes them to the branch edge (retained
     ``edge.counters``): effective skills and the caller at each window; again only on change."""
     from backend.branch import edge_counters
-    from backend.devices import hooks as device_hooks
-    from backend.devices.hub import DeviceHub
+    from backend.branch.ports import HallPort
     from backend.platform.live import RecordingEmitter
+    from backend.roles.hub import DeviceHub
     from edge.protocol import decode_envelope
 
     cmap = edge_counters.counter_map(s, B)
@@ -379,7 +379,7 @@ def test_the_centre_syncs_the_counter_map_to_the_edge(s, hall, hall_factory):
         "BR001-CALL-01",
     )
     assert edge_counters.counter_map(s, "NOPE") is None
-    assert device_hooks.counter_map(s, B) == cmap  # installed by importing backend.branch
+    assert HallPort().counter_map(s, B) == cmap  # what the hall offers the device area
 
     hub = DeviceHub(hall_factory, RecordingEmitter(), "k" * 32, "mqtt://127.0.0.1:1")
     sent: list[tuple[str, bytes, bool]] = []
@@ -401,7 +401,7 @@ def test_the_centre_syncs_the_counter_map_to_the_edge(s, hall, hall_factory):
     assert changed.get("1").skills == ("cash",) and changed.version != synced.version
 
     # the hall's timezone travels with the map (the edge numbers by the branch's local day)
-    assert synced.timezone == "Asia/Shanghai" == device_hooks.branch_timezone(s, B)
+    assert synced.timezone == "Asia/Shanghai" == HallPort().timezone(s, B)
     assert edge_counters.hall_timezone(s, "NOPE") == "Asia/Shanghai"  # a new hall's default
     queue.get_hall(s, B).timezone = "Asia/Urumqi"
     s.flush()
@@ -419,13 +419,15 @@ def test_the_centre_tells_the_edge_what_it_did_with_its_kiosk_tickets(
     it at first and after the edge's birth, otherwise only what changed; the edge's own queue
     applies it and calls none of those clients again. Staff tickets are not the edge's."""
     from backend.branch import edge_sync
-    from backend.devices import hooks as device_hooks
-    from backend.devices import hub as hub_module
-    from backend.devices.hub import DeviceHub
     from backend.platform.live import RecordingEmitter
     from backend.platform.mqtt import Message
+    from backend.platform.ports import DeviceLink
+    from backend.platform.wiring import wiring_of
+    from backend.roles import hub as hub_module
+    from backend.roles.hub import DeviceHub
     from edge.localqueue import QueueSync
     from edge.protocol import decode_envelope, encode
+    from tests.wiring import RecordingLink
 
     store = EdgeStore(tmp_path / "edge.db")
     local = LocalQueue(store)
@@ -452,15 +454,13 @@ def test_the_centre_tells_the_edge_what_it_did_with_its_kiosk_tickets(
     assert edge_sync.edge_ticket_statuses(s, B, "edge-br001", clock()) == []  # only waiting
     assert edge_sync.edge_ticket_statuses(s, "NOPE", "edge-nope", clock()) is None
 
-    changed: list[str] = []
-    device_hooks.add_queue_listener(changed.append)
-    try:
-        clock.tick(30)
-        assert call(s, hall, "1")["called"]["ticket_no"] == "A001"
-        s.commit()  # the hub hears of the committed change at once
-        assert changed == [B]
-    finally:
-        device_hooks.remove_queue_listener(changed.append)
+    link = RecordingLink()
+    wiring_of(s).provide(DeviceLink, link)
+    clock.tick(30)
+    assert call(s, hall, "1")["called"]["ticket_no"] == "A001"
+    assert link.queues == []  # nothing before the commit
+    s.commit()  # the hub hears of the committed change at once
+    assert link.queues == [B]
     clock.tick(30)
     counters.no_show(s, actor(s, "teller1"), hall, B, "1")
     clock.tick(10)

@@ -144,11 +144,12 @@ def seed_hall(url: str) -> None:
     """The hall tests' data on a migrated, empty database: the demo seed, BR002, teller9,
     client2 and loader9."""
     from backend.platform.config import Config
-    from backend.platform.db import make_engine, make_session_factory, session_scope
+    from backend.platform.db import make_engine, session_scope
     from backend.seed import SeedOptions, seed
+    from tests.wiring import wired_factory
 
     engine = make_engine(url)
-    with session_scope(make_session_factory(engine)) as session:
+    with session_scope(wired_factory(engine)) as session:
         seed(session, Config.from_env(database_url=url), SeedOptions(progress=False))
         add_other_branch(session)
     engine.dispose()
@@ -218,10 +219,11 @@ def hall_stack(request) -> HallStack:
 
 @pytest.fixture
 def hall_factory(hall_url):
-    from backend.platform.db import make_engine, make_session_factory
+    from backend.platform.db import make_engine
+    from tests.wiring import wired_factory
 
     engine = make_engine(hall_url)
-    yield make_session_factory(engine)
+    yield wired_factory(engine)
     engine.dispose()
 
 
@@ -262,7 +264,7 @@ class Api(ApiClient):
 @pytest.fixture
 def hall_app(make_app, hall_url, hall):
     app = make_app(hall_url, seeded=False)
-    app.extensions["finedge"].extras["branch_hall"] = hall
+    app.extensions["finedge"].wiring.provide(Hall, hall)
     return app
 
 

@@ -361,9 +361,11 @@ def test_vein_api(api, hall):
 
 
 def test_each_enrolment_change_is_pushed_to_the_branch_and_the_loader(s, hall, clock):
-    from backend.platform.live import EVENTS
+    from backend.bootstrap import collect_areas, live_renderers
 
-    assert veins.LIVE_EVENT == "vein_enrolment.update" and veins.LIVE_EVENT in EVENTS
+    assert veins.LIVE_EVENT == "vein_enrolment.update" and veins.LIVE_EVENT in live_renderers(
+        collect_areas()
+    )
     consent(s, "loader1")
     consent(s, "loader2")
     request(s, hall, "loader1")

@@ -14,15 +14,17 @@ import pytest
 from sqlalchemy import select
 
 from backend.devices.commands import CommandDispatcher
-from backend.devices.ingest import Inbound, IngestService
 from backend.devices.models import Device
 from backend.devices.secretbox import SecretBox
+from backend.devices.uplinks import Inbound
 from backend.identity import service as identity
 from backend.identity.models import Org
 from backend.platform.clock import utcnow
 from backend.platform.context import SYSTEM
 from backend.platform.db import session_scope
 from backend.platform.live import RecordingEmitter
+from backend.platform.ports import DeviceLink
+from backend.roles.ingest import IngestService
 from edge.credentials import secret_bytes, verify_password
 from edge.protocol import NonceCache, make_ack, make_envelope, parse_topic, verify_command
 from tests.conftest import login
@@ -45,6 +47,18 @@ class FakeHub:
     def poke(self) -> None:
         self.pokes.append(1)
 
+    # the DeviceLink port
+    def send(self, actor, device_id, name, args=None, *, command_id=None, wait_s=None):
+        return self.commands.send(
+            actor, device_id, name, args, command_id=command_id, wait_s=wait_s
+        )
+
+    def registry_changed(self) -> None:
+        self.poke()
+
+    def queue_changed(self, branch_id: str) -> None:
+        pass
+
 
 @pytest.fixture
 def hub(app):
@@ -55,9 +69,10 @@ def hub(app):
         box, CommandDispatcher(ext.session_factory, box, transport, default_wait_s=0.3, poll_s=0.05)
     )
     hub.transport = transport
-    ext.extras["devices"] = hub
+    previous = ext.wiring.get(DeviceLink)
+    ext.wiring.provide(DeviceLink, hub)
     yield hub
-    ext.extras.pop("devices", None)
+    ext.wiring.provide(DeviceLink, previous)
 
 
 @pytest.fixture

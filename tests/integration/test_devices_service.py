@@ -11,10 +11,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from backend.devices import hooks, service
-from backend.devices.ingest import Inbound, IngestService, IngestSettings
+from backend.branch.ports import HallPort
+from backend.devices import service
 from backend.devices.models import Device, DeviceAlarm, DeviceCommand, DeviceMessage
 from backend.devices.secretbox import SecretBox
+from backend.devices.uplinks import Inbound
 from backend.identity import service as identity
 from backend.platform.audit import AuditRecord
 from backend.platform.clock import utcnow
@@ -28,8 +29,11 @@ from backend.platform.errors import (
     ValidationFailed,
 )
 from backend.platform.live import RecordingEmitter
+from backend.platform.ports import HallForDevices, UplinkRoutes
+from backend.roles.ingest import IngestService, IngestSettings
 from edge.credentials import verify_password
 from edge.protocol import make_ack, make_envelope, parse_topic
+from tests.wiring import wired_factory
 
 KEY = "k" * 48
 
@@ -230,21 +234,19 @@ def test_ingest_writes_once_applies_effects_and_raises_alarms(session_factory, b
         assert not session.scalar(select(Device.online).where(Device.device_id == "L1"))
 
 
-def test_safe_door_with_an_open_cash_task_raises_nothing(session_factory, box, branch):
+def test_safe_door_with_an_open_cash_task_raises_nothing(engine, session_factory, box, branch):
     provision(session_factory, box, "ATM1", "cash")
-    ingest = IngestService(session_factory, RecordingEmitter())
     asked = []
 
-    def probe(_session, device_id, _now):
-        asked.append(device_id)
-        return True
+    class Hall(HallPort):
+        def cash_task_open(self, _session, device_id, _now):
+            asked.append(device_id)
+            return True
 
-    hooks.set_cash_task_probe(probe)
-    try:
-        door = make_envelope("cash.safe_door_opened", {}, 1)
-        ingest.write([_inbound("BR9", "cash", "ATM1", "event", door)])
-    finally:
-        hooks.set_cash_task_probe(None)
+    factory = wired_factory(engine, ports={HallForDevices: Hall()})
+    ingest = IngestService(factory, RecordingEmitter())
+    door = make_envelope("cash.safe_door_opened", {}, 1)
+    ingest.write([_inbound("BR9", "cash", "ATM1", "event", door)])
     assert asked == ["ATM1"]
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(DeviceAlarm)) == 0
@@ -300,30 +302,28 @@ def test_offline_sweep_and_acks(session_factory, box, branch):
 
 
 def test_uplink_handlers_see_each_new_message_once_and_cannot_break_the_batch(
-    session_factory, box, branch
+    engine, session_factory, box, branch
 ):
     provision(session_factory, box, "K1", "kiosk")
     seen: list[tuple[str, str, str]] = []
 
-    def handler(session, branch_id, device_type, device_id, envelope, *, channel):
-        seen.append((device_id, channel, envelope.type))
-        if envelope.type == "kiosk.boom":
+    def handler(session, uplink, _now):
+        seen.append((uplink.device_id, uplink.channel, uplink.type))
+        if uplink.type == "kiosk.boom":
             raise RuntimeError("a bug in another area")
 
-    hooks.add_uplink_handler(handler)
-    hooks.add_uplink_handler(handler)  # idempotent
-    try:
-        ingest = IngestService(session_factory, RecordingEmitter())
-        asked = make_envelope("kiosk.ticket_requested", {"service": "cash"}, 1)
-        boom = make_envelope("kiosk.boom", {}, 2)
-        items = [
-            _inbound("BR9", "kiosk", "K1", "event", asked),
-            _inbound("BR9", "kiosk", "K1", "event", boom),
-        ]
-        ingest.write(items)
-        ingest.write(items[:1])  # a duplicate: no second call
-    finally:
-        hooks.remove_uplink_handler(handler)
+    routes = UplinkRoutes()
+    routes.add("kiosk", {"event:*": handler})
+    routes.add("lock", {"event:*": handler})  # another kind: not called
+    ingest = IngestService(wired_factory(engine, ports={UplinkRoutes: routes}), RecordingEmitter())
+    asked = make_envelope("kiosk.ticket_requested", {"service": "cash"}, 1)
+    boom = make_envelope("kiosk.boom", {}, 2)
+    items = [
+        _inbound("BR9", "kiosk", "K1", "event", asked),
+        _inbound("BR9", "kiosk", "K1", "event", boom),
+    ]
+    ingest.write(items)
+    ingest.write(items[:1])  # a duplicate: no second call
     assert seen == [("K1", "event", "kiosk.ticket_requested"), ("K1", "event", "kiosk.boom")]
     assert ingest.stats["handler_errors"] == 1
     with session_factory() as session:
@@ -400,11 +400,11 @@ def test_a_receipt_that_cannot_be_sent_is_one_warning_line(session_factory, box,
         raise next(failures)
 
     ingest = IngestService(session_factory, RecordingEmitter(), on_receipt=refuse)
-    with caplog.at_level(logging.WARNING, logger="backend.devices.ingest"):
+    with caplog.at_level(logging.WARNING, logger="backend.roles.ingest"):
         for seq in (1, 2):
             env = make_envelope("lock.status", {"lock": "locked"}, seq)
             ingest.write([_inbound("BR9", "lock", "L1", "telemetry", env)])
-    records = [r for r in caplog.records if r.name == "backend.devices.ingest"]
+    records = [r for r in caplog.records if r.name == "backend.roles.ingest"]
     assert [(r.getMessage(), r.exc_info is None) for r in records] == [
         ("receipt to BR9 not sent: not connected", True),
         ("receipt to BR9 failed", False),

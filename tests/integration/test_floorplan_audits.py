@@ -229,9 +229,10 @@ def test_alert_pushes_only_after_commit_and_are_deduplicated(api: Api):
 
 
 def test_supervisor_reports_a_car_gone_and_jobs_push_through_the_app(api: Api, risk_calls):
-    from backend.platform.live import process_emitter
+    from backend.platform.wiring import live_of
 
-    assert process_emitter() is api.app.extensions["finedge"].live
+    with api.app.extensions["finedge"].session_factory() as session:
+        assert live_of(session) is api.app.extensions["finedge"].live
     deposit(api, "DEALER2", "300000.00")
     _, vins = financed_cars(api, "dealer2", ["100000.00"])
     assert api.post("dealer2", f"/vehicles/{vins[0]}/report-missing").status_code == 403

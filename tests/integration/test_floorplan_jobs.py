@@ -12,7 +12,6 @@ from sqlalchemy import select
 from backend.floorplan.maturity import settle_bill
 from backend.floorplan.models import Bill, Curtailment, Vehicle
 from backend.ledger.models import Account
-from backend.platform.jobs import run_job
 from tests.integration import test_floorplan_support as support
 from tests.integration.test_floorplan_support import (
     Api,
@@ -28,7 +27,7 @@ risk_calls = support.risk_calls
 
 
 def _job(api: Api, name: str, at: datetime) -> dict:
-    run = run_job(api.app.extensions["finedge"].session_factory, name, now=lambda: at)
+    run = api.app.extensions["finedge"].runtime.run_job(name, now=lambda: at)
     assert run.outcome == "ok", run.error
     return run.result
 

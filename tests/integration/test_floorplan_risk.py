@@ -1,16 +1,14 @@
-"""Floor-plan and risk early warning (backend.risk, issue 7) through risk_port: a hard signal
-blocks every draw (bill issuance, release-before-repay) and changes nothing; repaying is never
-blocked; the adapter passes the agreed interface through."""
+"""Floor-plan and risk early warning through the ports the composition root installs
+(``DisbursementGate``, ``RiskEvents``): a hard signal blocks every draw (bill issuance,
+release-before-repay) and changes nothing; repaying is never blocked; the adapter passes the
+agreed interface through."""
 
 from __future__ import annotations
 
-import sys
-import types
-
 import pytest
 
-from backend.floorplan import risk_port
 from backend.platform.errors import BusinessRuleViolation
+from backend.platform.ports import DisbursementGate, RiskEvents
 from tests.integration import test_floorplan_support as support
 from tests.integration.test_floorplan_support import (
     Api,
@@ -23,31 +21,33 @@ from tests.integration.test_floorplan_support import (
 api = support.api  # fixture
 
 
-@pytest.fixture
-def blocked(monkeypatch) -> set:
-    """Orgs with an open hard signal, behind a fake backend.risk."""
-    orgs: set[int] = set()
-    events: list = []
+class FakeRisk(set):
+    """Orgs with an open hard signal, and the events recorded, behind the risk ports."""
 
-    def ensure_no_blocking_signal(session, org_id):
-        if org_id in orgs:
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list = []
+
+    def ensure_no_blocking_signal(self, session, org_id):
+        if org_id in self:
             raise BusinessRuleViolation(
                 "a hard risk signal is open", code="disbursement_blocked_by_risk"
             )
 
-    def record_internal_event(session, actor, **kw):
-        events.append(kw)
+    def record_internal_event(self, session, actor, **kw):
+        self.events.append(kw)
 
-    fake = types.ModuleType("backend.risk")
-    fake.ensure_no_blocking_signal = ensure_no_blocking_signal
-    fake.record_internal_event = record_internal_event
-    monkeypatch.setitem(sys.modules, "backend.risk", fake)
-    fake.events = events
-    return orgs
+
+@pytest.fixture
+def blocked(api: Api) -> FakeRisk:
+    fake = FakeRisk()
+    wiring = api.app.extensions["finedge"].wiring
+    wiring.provide(DisbursementGate, fake)
+    wiring.provide(RiskEvents, fake)
+    return fake
 
 
 def test_hard_signal_blocks_draws_but_not_repayment(api: Api, blocked):
-    assert risk_port.available()
     deposit(api, "DEALER1", "500000.00")
     _, vins = financed_cars(api, "dealer1", ["100000.00", "100000.00"])
     bill = api.ok(api.post("dealer1", "/bills", {"amount": "10000.00", "term_months": 3}), 201)
@@ -80,7 +80,7 @@ def test_out_of_trust_reaches_risk_with_the_agreed_arguments(api: Api, blocked):
                 api.post("supervisor1", f"/audits/{audit['id']}/checks", {"vin": check["vin"]}), 201
             )
     api.ok(api.post("supervisor1", f"/audits/{audit['id']}/close"))
-    events = sys.modules["backend.risk"].events
+    events = blocked.events
     assert len(events) == 1
     event = events[0]
     assert event["source"] == "floorplan" and event["kind"] == "vehicle_out_of_trust"
@@ -88,22 +88,20 @@ def test_out_of_trust_reaches_risk_with_the_agreed_arguments(api: Api, blocked):
     assert event["data"]["vin"] == vins[0] and event["source_time"].tzinfo is not None
 
 
-def test_without_backend_risk_the_port_is_a_no_op(monkeypatch):
-    fake = types.ModuleType("backend.risk")  # a risk package that does not provide them yet
-    monkeypatch.setitem(sys.modules, "backend.risk", fake)
-    assert not risk_port.available()
-    risk_port.ensure_no_blocking_signal(None, 1)
-    risk_port.record_internal_event(
-        None, None, org_id=1, kind="margin_shortfall", severity="strong", data={}, source_time=None
-    )
+def test_without_a_risk_area_no_floorplan_process_starts():
+    """Floor-plan declares it needs the risk ports: a root without the risk area refuses to
+    build the process (no silent "risk is off")."""
+    from backend.bootstrap import bootstrap, collect_areas
+    from backend.platform.config import Config
+    from backend.platform.wiring import PortMissing
+
+    areas = [a for a in collect_areas() if a.name != "risk"]
+    with pytest.raises(PortMissing, match=r"floorplan.*DisbursementGate"):
+        bootstrap(Config.from_env(database_url="sqlite://"), "test", areas=areas)
 
 
 def test_with_the_real_backend_risk(api: Api):
-    """Runs once backend.risk provides the interface (issue 7); skipped until then."""
-    if "backend.risk" in sys.modules and not hasattr(sys.modules["backend.risk"], "__path__"):
-        del sys.modules["backend.risk"]  # a fake left by another test
-    if not risk_port.available():
-        pytest.skip("backend.risk does not provide ensure_no_blocking_signal yet (issue 7)")
+    """The real risk area behind the ports (what the composition root installs)."""
     deposit(api, "DEALER1", "300000.00")
     financed_cars(api, "dealer1", ["100000.00"])  # issuance checks the real signals
     yard = next(

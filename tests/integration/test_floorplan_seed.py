@@ -12,14 +12,15 @@ from backend import ledger
 from backend.cli import main
 from backend.floorplan.models import CreditLine, Vehicle
 from backend.platform.config import Config
-from backend.platform.db import make_engine, make_session_factory, session_scope
+from backend.platform.db import make_engine, session_scope
 from backend.seed import SeedOptions, seed
 from tests.integration.test_floorplan_support import assert_line_invariants
+from tests.wiring import wired_factory
 
 
 def test_seed_builds_dealers_and_cars_in_realistic_states_idempotently(db_url):
     engine = make_engine(db_url)
-    factory = make_session_factory(engine)
+    factory = wired_factory(engine)
     config = Config.from_env(database_url=db_url)
     options = SeedOptions(dealers=6, cars=240, progress=False)
     try:

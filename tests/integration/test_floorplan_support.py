@@ -207,17 +207,23 @@ def new_dealer(api: Api, code: str, *, limit: str = "5000000.00", trusted: bool 
         return dealer.id
 
 
+class RecordingRisk(list):
+    """The risk ports (``DisbursementGate``, ``RiskEvents``) as a recorder: no signal blocks."""
+
+    def ensure_no_blocking_signal(self, session, org_id):
+        self.append(("check", org_id))
+
+    def record_internal_event(self, session, actor, **kw):
+        self.append(("event", kw))
+
+
 @pytest.fixture
-def risk_calls(monkeypatch) -> list:
-    """Replace backend.risk behind the port with a recorder (and no blocking signal)."""
-    from backend.floorplan import risk_port
+def risk_calls(app) -> list:
+    """Replace risk early warning behind floor-plan's ports with a recorder."""
+    from backend.platform.ports import DisbursementGate, RiskEvents
 
-    calls: list = []
-
-    def fake(name):
-        if name == "ensure_no_blocking_signal":
-            return lambda session, org_id: calls.append(("check", org_id))
-        return lambda session, actor, **kw: calls.append(("event", kw))
-
-    monkeypatch.setattr(risk_port, "_risk_function", fake)
+    calls = RecordingRisk()
+    wiring = app.extensions["finedge"].wiring
+    wiring.provide(DisbursementGate, calls)
+    wiring.provide(RiskEvents, calls)
     return calls

@@ -13,12 +13,13 @@ from sqlalchemy import event, func, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from backend import ledger
+from backend.bootstrap import collect_areas, job_registry
 from backend.ledger import TransferSpec
 from backend.ledger.commands import ledger_cli
 from backend.ledger.models import Hold, JournalImmutable, Transfer
 from backend.platform.audit import AuditRecord
 from backend.platform.context import SYSTEM
-from backend.platform.jobs import registry, run_job
+from backend.platform.jobs import run_job
 from tests.ledger_support import available, make_books, refused, snapshot
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -387,7 +388,13 @@ def test_holds_expire_once_at_their_deadline(session, session_factory, books):
     )
     # through the job registry, as the scheduler runs it
     session.commit()
-    run = run_job(session_factory, "ledger.expire_holds", now=lambda: NOW + timedelta(hours=2))
+    registry = job_registry(collect_areas())
+    run = run_job(
+        session_factory,
+        "ledger.expire_holds",
+        now=lambda: NOW + timedelta(hours=2),
+        jobs=registry,
+    )
     assert (run.outcome, run.result) == ("ok", {"expired": 1})
     session.expire_all()
     assert ledger.get_hold(session, SYSTEM, "h-later").state == "expired"

@@ -3,14 +3,14 @@ with a note when unreachable."""
 
 from __future__ import annotations
 
-from bench import BENCHMARKS
+from backend.bootstrap import benchmarks
 from bench import ledger as bench_ledger
 
 KEYS = {"bench", "metric", "value", "unit", "baseline", "baseline_value", "ratio", "params"}
 
 
 def test_quick_bench_rows_follow_the_contract(capsys):
-    assert BENCHMARKS["ledger"] == "bench.ledger"
+    assert benchmarks()["ledger"] == "bench.ledger"
     rows = bench_ledger.run(
         {
             "quick": True,

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.platform.context import SYSTEM
-from backend.platform.db import make_engine, make_session_factory
+from backend.platform.db import make_engine
 from backend.platform.live import RecordingEmitter
 from backend.risk.adapters import FileFeedAdapter, HttpFeedAdapter
 from backend.risk.ingest import ingest_records, load_feed
@@ -27,6 +27,7 @@ from backend.risk.models import (
 )
 from backend.risk.views import source_differences
 from tests.integration.test_risk_support import code, event
+from tests.wiring import wired_factory
 
 A, B = code(1), code(2)
 
@@ -36,7 +37,7 @@ def lite(sqlite_url):
     """SQLite only, for behaviour that does not depend on the database's constraints
     (the constraint-sensitive tests take ``session``: SQLite and PostgreSQL)."""
     engine = make_engine(sqlite_url)
-    with make_session_factory(engine)() as session:
+    with wired_factory(engine)() as session:
         yield session
     engine.dispose()
 

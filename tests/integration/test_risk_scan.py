@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.platform.context import SYSTEM
-from backend.platform.db import make_engine, make_session_factory
+from backend.platform.db import make_engine
 from backend.platform.live import RecordingEmitter
 from backend.risk import jobs
 from backend.risk.ingest import ingest_records
@@ -22,6 +22,7 @@ from backend.risk.seed import seed_risk
 from backend.seed import SeedOptions
 from tests.integration import test_risk_support as support
 from tests.integration.test_risk_support import SEEDED_ENTERPRISES, code, event
+from tests.wiring import wired_factory
 
 risk_url = support.risk_url  # fixture
 
@@ -29,7 +30,7 @@ risk_url = support.risk_url  # fixture
 @pytest.fixture
 def seeded(risk_url):
     engine = make_engine(risk_url)
-    factory = make_session_factory(engine)
+    factory = wired_factory(engine)
     yield factory
     engine.dispose()
 
@@ -37,7 +38,7 @@ def seeded(risk_url):
 @pytest.fixture
 def lite(sqlite_url):
     engine = make_engine(sqlite_url)
-    with make_session_factory(engine)() as session:
+    with wired_factory(engine)() as session:
         yield session
     engine.dispose()
 
@@ -128,8 +129,9 @@ def test_refresh_job_loads_configured_feeds(lite, tmp_path, monkeypatch):
 
 
 def test_jobs_are_registered_with_their_schedules():
-    from backend.platform.jobs import registry
+    from backend.bootstrap import collect_areas, job_registry
 
+    registry = job_registry(collect_areas())
     specs = {name: spec for name, spec in registry.jobs.items() if name.startswith("risk.")}
     assert specs["risk.refresh_sentiment"].every_s == 7200
     assert specs["risk.refresh_daily"].cron == {"hour": 1, "minute": 30}

@@ -29,14 +29,15 @@ def seeded_template() -> Path:
     enterprises (models trained, full scan done): built once, copied by each test."""
     from backend.platform import migrate
     from backend.platform.config import Config
-    from backend.platform.db import make_engine, make_session_factory, session_scope
+    from backend.platform.db import make_engine, session_scope
     from backend.seed import SeedOptions, seed
+    from tests.wiring import wired_factory
 
     path = Path(tempfile.mkdtemp(prefix="finedge-risk-")) / "risk.db"
     url = f"sqlite:///{path}"
     migrate.upgrade(url)
     engine = make_engine(url)
-    with session_scope(make_session_factory(engine)) as session:
+    with session_scope(wired_factory(engine)) as session:
         seed(
             session,
             Config.from_env(database_url=url),
@@ -103,10 +104,11 @@ def event(record_id: str, credit_code: str, kind: str, days_ago: float = 1, **kw
 
 
 def test_the_seed_loads_a_scanned_world_with_models(risk_url):
-    from backend.platform.db import make_engine, make_session_factory
+    from backend.platform.db import make_engine
+    from tests.wiring import wired_factory
 
     engine = make_engine(risk_url)
-    with make_session_factory(engine)() as s:
+    with wired_factory(engine)() as s:
         assert s.scalar(select(func.count(Enterprise.id))) == SEEDED_ENTERPRISES
         rm1 = s.scalar(select(User.id).where(User.username == "rm1"))
         assert s.scalar(select(func.count(Enterprise.id)).where(Enterprise.rm_user_id != rm1)) == 0

@@ -13,7 +13,7 @@ from backend.identity.models import Org, User
 from backend.identity.service import actor_for
 from backend.platform.audit import AuditRecord
 from backend.platform.context import SYSTEM
-from backend.platform.db import make_engine, make_session_factory
+from backend.platform.db import make_engine
 from backend.platform.errors import (
     BusinessRuleViolation,
     Conflict,
@@ -28,6 +28,7 @@ from backend.risk.ingest import ingest_records
 from backend.risk.models import Enterprise, InboxItem, RiskSignal, SignalReview
 from backend.risk.workflow import check, decide
 from tests.integration.test_risk_support import add_user, code, event
+from tests.wiring import wired_factory
 
 A = code(11)
 NOW = datetime.now(UTC)
@@ -44,7 +45,7 @@ def cheap_passwords(monkeypatch):
 @pytest.fixture
 def lite(sqlite_url):
     engine = make_engine(sqlite_url)
-    with make_session_factory(engine)() as session:
+    with wired_factory(engine)() as session:
         yield session
     engine.dispose()
 
@@ -158,7 +159,7 @@ def test_signals_reach_the_rm_and_every_approver(lite):
 
 
 def test_pushes_of_a_rolled_back_savepoint_are_dropped_the_rest_go_on_commit(lite):
-    from backend.risk.routing import push_after_commit
+    from backend.platform.after_commit import push_live as push_after_commit
 
     live = RecordingEmitter()
     lite.execute(select(1))

@@ -9,7 +9,7 @@ import threading
 import pytest
 import requests
 
-from backend.serve import free_port
+from backend.roles.broker import free_port
 from devices.base import CommandRejected, DeviceIdentity
 from devices.fleet import make_device
 from devices.scenario import CashLoading, Person, ScenarioFailed, play

@@ -1,4 +1,5 @@
-"""The backend's MQTT side of the device area, started by ``finedge serve``.
+"""The hub role: the backend's MQTT side of the device area (``finedge serve`` runs it in its
+one process; ``finedge hub`` will run it alone).
 
 One client on the central broker (a persistent session, so uplinks published while the backend
 restarts wait in the broker) that
@@ -13,12 +14,13 @@ restarts wait in the broker) that
   (another backend process, ``finedge devices`` provisioning the demo);
 - publishes each branch's counter map (retained ``edge.counters`` on the edge's
   ``config/counters``: counter id -> skills and caller device, from the hall through
-  ``hooks.counter_map``, and the branch's timezone, ``hooks.branch_timezone``) at start and
+  ``HallForDevices.counter_map``, and the branch's timezone, ``.timezone``) at start and
   whenever it changes, found the same way, so the edge's offline queue calls by the counters'
   skills and numbers its tickets by the branch's local day;
 - sends each edge what the centre did with the kiosk tickets it issued (``queue.sync`` on the
-  edge's ``queue/sync``, from the hall through ``hooks.queue_sync``): the changed tickets at
-  once after a committed queue change in this process (``hooks.queue_changed``) or within a
+  edge's ``queue/sync``, from the hall through ``HallForDevices.edge_tickets``): the changed
+  tickets at once after a committed queue change in this process (``queue_changed``, the
+  ``DeviceLink`` port the hub implements) or within a
   refresh when made elsewhere, and the whole (recent) picture in pages when the hub connects,
   when the edge is (re)born (its ``edge.birth``) and every ``queue_sync_full_s``, so a lost or
   late message is repaired; the edge applies each entry by time, so repeats and any order
@@ -45,25 +47,25 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.devices import hooks, service
+from backend.devices import service
 from backend.devices.commands import CommandDispatcher
-from backend.devices.ingest import IngestService, IngestSettings
 from backend.devices.models import Device
 from backend.devices.secretbox import SecretBox
 from backend.platform.clock import utcnow
+from backend.platform.context import Actor
 from backend.platform.live import LiveEmitter
 from backend.platform.mqtt import Message, MqttError, MqttPublishError, Will
+from backend.platform.ports import HallForDevices
+from backend.platform.wiring import port
+from backend.roles.ingest import IngestService, IngestSettings
 from edge.protocol import (
     DEFAULT_HOST_ID,
-    ProtocolError,
     build_topic,
-    decode_envelope,
     default_edge_id,
     encode,
     format_ts,
     host_state_topic,
     make_envelope,
-    parse_topic,
 )
 from edge.transport import PipelinedMqttClient, connect_with_retry
 
@@ -171,7 +173,6 @@ class DeviceHub:
     def start(self) -> DeviceHub:
         """Start the ingest writer and connect in the background (retrying until it works)."""
         self.ingest.start()
-        hooks.add_queue_listener(self._on_queue_changed)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="device-hub", daemon=True)
         self._thread.start()
@@ -184,7 +185,6 @@ class DeviceHub:
         return self.connected
 
     def stop(self) -> None:
-        hooks.remove_queue_listener(self._on_queue_changed)
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -259,8 +259,27 @@ class DeviceHub:
     def _wanted(self, branch_id: str) -> bool:
         return self.settings.branches is None or branch_id in self.settings.branches
 
-    def _on_queue_changed(self, branch_id: str) -> None:
-        """A committed queue change (hooks.queue_changed): send the edge its changes now."""
+    # ------------------------------------------------------------------ DeviceLink (the port)
+
+    def send(
+        self,
+        actor: Actor,
+        device_id: str,
+        name: str,
+        args: dict[str, Any] | None = None,
+        *,
+        command_id: str | None = None,
+        wait_s: float | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        return self.commands.send(
+            actor, device_id, name, args, command_id=command_id, wait_s=wait_s
+        )
+
+    def registry_changed(self) -> None:
+        self.poke()
+
+    def queue_changed(self, branch_id: str) -> None:
+        """A committed queue change in this process: send the edge its changes now."""
         if self._wanted(branch_id):
             with self._cache_lock:
                 self._queue_dirty.add(branch_id)
@@ -269,26 +288,18 @@ class DeviceHub:
     def _on_uplink(self, message: Message) -> None:
         """Everything goes to the ingest; an edge's birth also asks for the whole queue.sync
         picture (the edge may have missed changes while it was away)."""
-        if message.topic.endswith("/state") and "/edge/" in message.topic:
-            branch_id = self._edge_born(message)
-            if branch_id is not None:
-                with self._cache_lock:
-                    self._sync_resync.add(branch_id)
-                    self._queue_dirty.add(branch_id)
-                self._wake.set()
-        self.ingest.handle(message)
-
-    def _edge_born(self, message: Message) -> str | None:
-        """The branch whose edge announced its birth in ``message``, else None (never raises:
-        the ingest must get every message)."""
-        try:
-            topic = parse_topic(message.topic)
-            if topic.device_type != "edge" or not self._wanted(topic.branch_id):
-                return None
-            env = decode_envelope(message.payload, max_skew_s=None)
-        except ProtocolError:
-            return None
-        return topic.branch_id if env.type == "edge.birth" else None
+        inbound = self.ingest.handle(message)
+        if (
+            inbound is not None
+            and inbound.topic.device_type == "edge"
+            and inbound.topic.channel == "state"
+            and inbound.env.type == "edge.birth"
+            and self._wanted(inbound.topic.branch_id)
+        ):
+            with self._cache_lock:
+                self._sync_resync.add(inbound.topic.branch_id)
+                self._queue_dirty.add(inbound.topic.branch_id)
+            self._wake.set()
 
     # ------------------------------------------------------------------ transport
 
@@ -381,8 +392,9 @@ class DeviceHub:
         last published. Its version is a fingerprint of the content (equal maps, equal
         versions)."""
         try:
-            counters = hooks.counter_map(session, branch_id)
-            timezone = hooks.branch_timezone(session, branch_id) if counters is not None else None
+            hall = port(session, HallForDevices)
+            counters = hall.counter_map(session, branch_id)
+            timezone = hall.timezone(session, branch_id) if counters is not None else None
         except Exception:  # the hall's failure must not stop registries and configs
             log.exception("device hub: counter map of %s not built", branch_id)
             session.rollback()
@@ -422,7 +434,7 @@ class DeviceHub:
         edge_id = self._edge_ids.get(branch_id) or self._edge_id(session, branch_id)
         now = self._clock()
         try:
-            tickets = hooks.queue_sync(session, branch_id, edge_id, now)
+            tickets = port(session, HallForDevices).edge_tickets(session, branch_id, edge_id, now)
         except Exception:  # the hall's failure must not stop registries and configs
             log.exception("device hub: queue sync of %s not built", branch_id)
             session.rollback()

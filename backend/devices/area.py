@@ -1,0 +1,27 @@
+"""The branch IoT hub's central side: device registry, provisioning, twins, alarms, signed
+commands, and the storage of every branch's uplinks. The MQTT side (hub, ingest threads) is a
+process role (backend/roles/); the root gives it this area's uplink storage."""
+
+from __future__ import annotations
+
+from backend.devices.directory import Directory
+from backend.devices.jobs import JOBS
+from backend.devices.seed import seed_devices
+from backend.platform.areas import Area, LiveEvent, Provide
+from backend.platform.ports import DeviceDirectory, DeviceLink, HallForDevices
+
+AREA = Area(
+    name="devices",
+    description="branch devices: registry, provisioning, ingest, twins, alarms, commands",
+    models=("backend.devices.models",),
+    blueprints=("miniapp_api.devices",),
+    jobs=JOBS,
+    seeders=(seed_devices,),
+    benchmarks={"mqtt-ingest": "bench.mqtt_ingest"},
+    live_events=(
+        LiveEvent("device.state", audience="the branch's room and admins"),
+        LiveEvent("device.alarm", audience="the branch's room and admins"),
+    ),
+    provides=(Provide(DeviceDirectory, lambda _wiring: Directory()),),
+    needs=(HallForDevices, DeviceLink),
+)

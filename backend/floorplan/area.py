@@ -1,0 +1,26 @@
+"""Floor-plan auto finance's declaration ("car e-link"): credit lines, bills, pledged cars,
+redemption and release, margin automation, inventory audits, vehicle alerts."""
+
+from __future__ import annotations
+
+from backend.floorplan.jobs import JOBS
+from backend.floorplan.seed import seed_floorplan
+from backend.platform.areas import Area, LiveEvent
+from backend.platform.ports import DisbursementGate, RiskEvents
+
+AREA = Area(
+    name="floorplan",
+    description="floor-plan auto finance: OEM shipments, pledged cars, redemption, audits",
+    models=("backend.floorplan.models",),
+    blueprints=("miniapp_api.floorplan",),
+    jobs=JOBS,
+    seeders=(seed_floorplan,),
+    benchmarks={"floorplan": "bench.floorplan"},
+    live_events=(
+        LiveEvent(
+            "vehicle.alert",
+            audience="the dealer's, OEM's and (for its yard) supervisor's orgs; bank roles",
+        ),
+    ),
+    needs=(DisbursementGate, RiskEvents),
+)

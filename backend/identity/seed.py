@@ -1,0 +1,69 @@
+"""Demo orgs and users (password ``<username>-demo``), branch BR001: the identity area's seed.
+
+Idempotent: running it again changes nothing. Only the demo and test configurations seed
+(``backend.seed`` refuses production, where no default password may exist)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.identity import service as identity
+from backend.identity.models import User
+from backend.platform.context import SYSTEM
+
+# org code, name, kind, parent code
+DEMO_ORGS = [
+    ("BANK", "FinEdge Demo Bank", "bank", None),
+    ("OEM1", "Demo Motors (OEM)", "oem", None),
+    ("DEALER1", "Dealer One Auto Sales", "dealer", "OEM1"),
+    ("DEALER2", "Dealer Two Auto Sales", "dealer", "OEM1"),
+    ("SUP1", "Safe Yard Supervision Co.", "supervisor", None),
+    ("BR001", "Branch BR001", "branch", "BANK"),
+    ("CLIENTS", "Retail clients", "enterprise", None),
+]
+
+# username, role, org code, branch
+DEMO_USERS = [
+    ("admin", "admin", "BANK", None),
+    ("oem1", "oem", "OEM1", None),
+    ("dealer1", "dealer", "DEALER1", None),
+    ("dealer2", "dealer", "DEALER2", None),
+    ("supervisor1", "supervisor", "SUP1", None),
+    ("rm1", "rm", "BANK", "BR001"),
+    ("approver1", "approver", "BANK", None),
+    ("teller1", "teller", "BR001", "BR001"),
+    ("teller2", "teller", "BR001", "BR001"),
+    ("loader1", "loader", "BR001", "BR001"),
+    ("loader2", "loader", "BR001", "BR001"),
+    ("client1", "client", "CLIENTS", None),
+]
+
+
+def demo_password(username: str) -> str:
+    return f"{username}-demo"
+
+
+def seed_identity(session: Session, _options: Any) -> dict:
+    orgs = {}
+    for code, name, kind, parent in DEMO_ORGS:
+        orgs[code] = identity.get_or_create_org(
+            session, code, name, kind, orgs.get(parent) if parent else None
+        )
+    identity.get_or_create_branch(session, "BR001", "Branch BR001", orgs["BR001"])
+    created = []
+    for username, role, org_code, branch in DEMO_USERS:
+        if session.scalar(select(User.id).where(User.username == username)) is None:
+            identity.create_user(
+                session,
+                SYSTEM,
+                username=username,
+                password=demo_password(username),
+                role=role,
+                org=orgs[org_code],
+                branch_id=branch,
+            )
+            created.append(username)
+    return {"users_created": created}

@@ -1,0 +1,30 @@
+"""The platform's own declaration: its tables (audit log, idempotency keys, job runs), its
+housekeeping job, and the HTTP endpoints every deployment has (health, admin)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from backend.platform.areas import Area
+from backend.platform.idempotency import purge_expired
+from backend.platform.jobs import JobRegistry
+
+JOBS = JobRegistry()
+
+
+@JOBS.job("purge_idempotency_keys", every_s=3600)
+def purge_idempotency_keys(session: Session, now: datetime) -> dict[str, Any]:
+    """Delete idempotency keys older than 24 hours."""
+    return {"deleted": purge_expired(session, now)}
+
+
+AREA = Area(
+    name="platform",
+    description="audit log, idempotency, jobs, health and admin endpoints",
+    models=("backend.platform.audit", "backend.platform.idempotency", "backend.platform.jobs"),
+    blueprints=("miniapp_api.health", "miniapp_api.admin"),
+    jobs=JOBS,
+)

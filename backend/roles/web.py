@@ -1,0 +1,147 @@
+"""The web role: the Flask app (HTTP API and Socket.IO ``/live``) over a runtime the
+composition root built (backend/bootstrap.py). ``build_app`` wires Flask, its extensions and
+the areas' blueprints; ``create_app`` (backend/app.py) is the usual factory around it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, jsonify, request
+from flask_socketio import SocketIO, join_room
+from flask_swagger_ui import get_swaggerui_blueprint
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.identity.tokens import decode_token
+from backend.identity.wechat import Code2Session, FakeCode2Session, WeChatCode2Session
+from backend.platform.config import Config, ConfigError
+from backend.platform.errors import DomainError
+from backend.platform.live import NAMESPACE, LiveEmitter, rooms_for
+from backend.platform.wiring import Wiring
+
+log = logging.getLogger("finedge")
+
+
+@dataclass
+class FinEdge:
+    """What views and workers need from the app, in one extension object."""
+
+    config: Config
+    engine: Any
+    session_factory: sessionmaker[Session]
+    wx_provider: Code2Session
+    socketio: SocketIO
+    live: LiveEmitter
+    wiring: Wiring
+    runtime: Any = None  # the bootstrap.Runtime that built this app
+    extras: dict = field(default_factory=dict)
+
+
+def _wx_provider(config: Config) -> Code2Session:
+    if config.wx_appid and config.wx_secret:
+        return WeChatCode2Session(config.wx_appid, config.wx_secret, config.wx_api_base)
+    if config.fake_wx_login:
+        return FakeCode2Session()
+    raise ConfigError("WX_APPID and WX_SECRET are required for mini-program login in production")
+
+
+def _register_live(socketio: SocketIO, config: Config) -> None:
+    @socketio.on("connect", namespace=NAMESPACE)
+    def _connect(auth=None):
+        token = (auth or {}).get("token") if isinstance(auth, dict) else None
+        token = token or request.args.get("token")
+        if not token:
+            return False
+        try:
+            actor = decode_token(token, config.secret_key)
+        except DomainError:
+            return False
+        for room in rooms_for(
+            users=[actor.user_id],
+            orgs=[actor.org_id] if actor.org_id is not None else [],
+            branches=[actor.branch_id] if actor.branch_id else [],
+            roles=[actor.role],
+        ):
+            join_room(room)
+        return True
+
+
+def new_app(config: Config) -> tuple[Flask, SocketIO]:
+    """The Flask app and its Socket.IO server, before any area is wired into them."""
+    app = Flask("finedge")
+    app.config.update(
+        MAX_CONTENT_LENGTH=config.max_content_length,
+        API_TITLE="FinEdge API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+        SECRET_KEY=config.secret_key,
+    )
+    socketio = SocketIO(
+        app,
+        async_mode="threading",
+        message_queue=config.redis_url,
+        cors_allowed_origins=[] if config.is_production else "*",
+        logger=False,
+        engineio_logger=False,
+    )
+    return app, socketio
+
+
+def build_app(app: Flask, socketio: SocketIO, runtime: Any, blueprints: list[Any]) -> Flask:
+    """Install the extension object, the areas' blueprints (``blp`` of each module), the error
+    handlers, the request lifecycle (one session per request, idempotency), Socket.IO auth."""
+    from miniapp_api.common import install_request_lifecycle
+    from miniapp_api.errors import Api, register_error_handlers
+
+    config = runtime.config
+    ext = FinEdge(
+        config=config,
+        engine=runtime.engine,
+        session_factory=runtime.session_factory,
+        wx_provider=_wx_provider(config),
+        socketio=socketio,
+        live=runtime.wiring.live,
+        wiring=runtime.wiring,
+        runtime=runtime,
+    )
+    app.extensions["finedge"] = ext
+    _register_live(socketio, config)
+
+    api = Api(
+        app,
+        spec_kwargs={
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                }
+            },
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    for module in blueprints:
+        api.register_blueprint(module.blp)
+    register_error_handlers(app)
+    install_request_lifecycle(app)
+    app.register_blueprint(
+        get_swaggerui_blueprint(
+            "/api/v1/docs", "/api/v1/openapi.json", config={"app_name": "FinEdge API"}
+        ),
+        url_prefix="/api/v1/docs",
+    )
+
+    @app.get("/")
+    def index():
+        return jsonify(
+            {
+                "name": "FinEdge",
+                "api": "/api/v1",
+                "openapi": "/api/v1/openapi.json",
+                "docs": "/api/v1/docs",
+            }
+        )
+
+    return app
