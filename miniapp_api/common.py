@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from backend.identity.tokens import decode_token
 from backend.platform import idempotency
+from backend.platform.clock import isoformat
 from backend.platform.context import Actor, new_request_id, request_id_var
 from backend.platform.errors import NotAuthenticated, ValidationFailed
 from backend.platform.money import format_money, parse_money
@@ -176,6 +177,19 @@ class Money(ma.fields.Field):
             return parse_money(value, field=attr or "amount")
         except ValidationFailed as exc:
             raise ma.ValidationError(exc.message) from None
+
+
+class Timestamp(ma.fields.Field):
+    """A UTC instant in RFC 3339 with ``Z`` (``backend.platform.clock.isoformat``), the one
+    rendering of time in responses and live pushes; an already rendered string passes."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None or isinstance(value, str):
+            return value
+        return isoformat(value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        raise ma.ValidationError("read-only")
 
 
 class StrictSchema(ma.Schema):

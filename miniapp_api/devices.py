@@ -19,7 +19,7 @@ from backend.platform.after_commit import push_live
 from backend.platform.live import rooms_for
 from backend.platform.ports import DeviceLink
 from edge.protocol import DEVICE_TYPES
-from miniapp_api.common import PageArgs, StrictSchema, current_actor, db, page_schema
+from miniapp_api.common import PageArgs, StrictSchema, Timestamp, current_actor, db, page_schema
 
 blp = Blueprint(
     "devices",
@@ -73,13 +73,21 @@ class DeviceListArgs(PageArgs):
 
 
 class DeviceOut(ma.Schema):
+    """A device (the registry row); also the base of the ``device.state`` push."""
+
     device_id = ma.fields.String()
     branch_id = ma.fields.String()
     device_type = ma.fields.String()
     model = ma.fields.String()
     status = ma.fields.String()
     online = ma.fields.Boolean()
-    last_seen = ma.fields.String(allow_none=True)
+    last_seen = Timestamp(allow_none=True)
+
+
+class DeviceStateOut(DeviceOut):
+    """The ``device.state`` push: the device and its latest state document."""
+
+    state = ma.fields.Dict()
 
 
 class AlarmOut(ma.Schema):
@@ -94,9 +102,9 @@ class AlarmOut(ma.Schema):
     active = ma.fields.Boolean()
     acknowledged = ma.fields.Boolean()
     occurrences = ma.fields.Integer()
-    raised_at = ma.fields.String()
-    cleared_at = ma.fields.String(allow_none=True)
-    acked_at = ma.fields.String(allow_none=True)
+    raised_at = Timestamp()
+    cleared_at = Timestamp(allow_none=True)
+    acked_at = Timestamp(allow_none=True)
     acked_by = ma.fields.Integer(allow_none=True)
 
 
@@ -110,12 +118,11 @@ class TwinOut(ma.Schema):
     in_sync = ma.fields.Boolean()
 
 
-class DeviceDetailOut(DeviceOut):
-    state = ma.fields.Dict()
-    state_at = ma.fields.String(allow_none=True)
+class DeviceDetailOut(DeviceStateOut):
+    state_at = Timestamp(allow_none=True)
     session = ma.fields.String(allow_none=True)
     last_seq = ma.fields.Integer(allow_none=True)
-    created_at = ma.fields.String()
+    created_at = Timestamp()
     alarms = ma.fields.List(ma.fields.Nested(AlarmOut))
     twin = ma.fields.Nested(TwinOut)
     commands = ma.fields.List(ma.fields.String())
@@ -152,10 +159,10 @@ class CommandOut(ma.Schema):
     args = ma.fields.Dict()
     status = ma.fields.String(metadata={"description": "pending|sent|ok|rejected|failed|timeout"})
     reason = ma.fields.String()
-    created_at = ma.fields.String()
-    sent_at = ma.fields.String(allow_none=True)
-    acked_at = ma.fields.String(allow_none=True)
-    expires_at = ma.fields.String(allow_none=True)
+    created_at = Timestamp()
+    sent_at = Timestamp(allow_none=True)
+    acked_at = Timestamp(allow_none=True)
+    expires_at = Timestamp(allow_none=True)
 
 
 class AlarmArgs(PageArgs):
@@ -170,12 +177,12 @@ class MessageArgs(PageArgs):
 
 
 class MessageOut(ma.Schema):
-    id = ma.fields.String()
+    id = ma.fields.String(attribute="envelope_id")
     channel = ma.fields.String()
     type = ma.fields.String()
     seq = ma.fields.Integer()
-    ts = ma.fields.String()
-    received_at = ma.fields.String()
+    ts = Timestamp()
+    received_at = Timestamp()
     historical = ma.fields.Boolean()
     data = ma.fields.Dict()
 
@@ -192,7 +199,7 @@ class Devices(MethodView):
         device, creds = service.provision_device(
             db(), current_actor(), _box(), notify=_notify(), **body
         )
-        return {**service.device_summary(device), **creds.to_dict()}
+        return {**DeviceOut().dump(device), **creds.to_dict()}
 
     @blp.arguments(DeviceListArgs, location="query")
     @blp.response(200, page_schema(DeviceOut, "DevicePage"))
@@ -243,7 +250,7 @@ class DeviceDetail(MethodView):
         device = service.change_status(
             db(), current_actor(), device_id, body["status"], notify=_notify()
         )
-        return service.device_summary(device)
+        return device
 
 
 @blp.route("/<string:device_id>/config")
@@ -268,7 +275,7 @@ class DeviceCredentials(MethodView):
             session, current_actor(), _box(), device_id, notify=_notify()
         )
         device = service.get_device(session, current_actor(), device_id)
-        return {**service.device_summary(device), **creds.to_dict()}
+        return {**DeviceOut().dump(device), **creds.to_dict()}
 
 
 @blp.route("/<string:device_id>/commands")

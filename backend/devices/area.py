@@ -19,8 +19,12 @@ AREA = Area(
     seeders=(seed_devices,),
     benchmarks={"mqtt-ingest": "bench.mqtt_ingest"},
     live_events=(
-        LiveEvent("device.state", audience="the branch's room and admins"),
-        LiveEvent("device.alarm", audience="the branch's room and admins"),
+        LiveEvent(
+            "device.state",
+            "miniapp_api.devices:DeviceStateOut",
+            audience="the branch's room and admins",
+        ),
+        LiveEvent("device.alarm", "miniapp_api.devices:AlarmOut", "the branch's room and admins"),
     ),
     provides=(Provide(DeviceDirectory, lambda _wiring: Directory()),),
     needs=(HallForDevices, DeviceLink),

@@ -28,7 +28,7 @@ from backend.devices.secretbox import SecretBox, SecretBoxError
 from backend.identity.models import Branch
 from backend.platform import audit
 from backend.platform.after_commit import after_commit
-from backend.platform.clock import isoformat, utcnow
+from backend.platform.clock import utcnow
 from backend.platform.context import Actor
 from backend.platform.errors import (
     BusinessRuleViolation,
@@ -225,18 +225,6 @@ def change_status(
 # --------------------------------------------------------------------------- lists
 
 
-def device_summary(device: Device) -> dict[str, Any]:
-    return {
-        "device_id": device.device_id,
-        "branch_id": device.branch_id,
-        "device_type": device.device_type,
-        "model": device.model,
-        "status": device.status,
-        "online": device.online,
-        "last_seen": isoformat(device.last_seen),
-    }
-
-
 def list_devices(
     session: Session,
     actor: Actor,
@@ -257,9 +245,7 @@ def list_devices(
         stmt = stmt.where(Device.device_type == device_type)
     if status:
         stmt = stmt.where(Device.status == status)
-    page = paginate(session, stmt, Device.id, limit=limit, cursor=cursor)
-    page.items = [device_summary(d) for d in page.items]
-    return page
+    return paginate(session, stmt, Device.id, limit=limit, cursor=cursor)
 
 
 # --------------------------------------------------------------------------- edge registry

@@ -8,6 +8,7 @@ commands.py runs its own short transactions around the publish).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,7 +32,6 @@ from backend.devices.registry import (  # noqa: F401  (the service namespace)
     branches_with_devices,
     can_see_branch,
     change_status,
-    device_summary,
     ensure_admin,
     get_device,
     list_devices,
@@ -50,24 +50,33 @@ from backend.platform.pagination import Page, paginate
 _COMMAND_RE = re.compile(r"[a-z][a-z0-9_\-]*(\.[a-z][a-z0-9_\-]*)+")
 
 
-def device_detail(session: Session, actor: Actor, device_id: str) -> dict[str, Any]:
+@dataclass
+class DeviceDetail:
+    """A device with what its detail view adds: open alarms, the twin, the commands its kind
+    accepts. The device's own attributes read through (the response schema names them)."""
+
+    device: Device
+    alarms: list[dict[str, Any]]
+    twin: dict[str, Any]
+    commands: list[str]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.device, name)
+
+
+def device_detail(session: Session, actor: Actor, device_id: str) -> DeviceDetail:
     device = get_device(session, actor, device_id)
     alarms = session.scalars(
         select(DeviceAlarm)
         .where(DeviceAlarm.device_pk == device.id, DeviceAlarm.closed.is_(False))
         .order_by(DeviceAlarm.id)
     )
-    return {
-        **device_summary(device),
-        "state": device.state or {},
-        "state_at": isoformat(device.state_at),
-        "session": device.session,
-        "last_seq": device.last_seq,
-        "created_at": isoformat(device.created_at),
-        "alarms": [alarm_view(a, device.device_id) for a in alarms],
-        "twin": twin(device),
-        "commands": list(catalog.commands_for(device.device_type)),
-    }
+    return DeviceDetail(
+        device,
+        [alarm_view(a, device.device_id) for a in alarms],
+        twin(device),
+        list(catalog.commands_for(device.device_type)),
+    )
 
 
 def list_messages(
@@ -83,21 +92,7 @@ def list_messages(
     stmt = select(DeviceMessage).where(DeviceMessage.device_pk == device.id)
     if channel:
         stmt = stmt.where(DeviceMessage.channel == channel)
-    page = paginate(session, stmt, DeviceMessage.id, limit=limit, cursor=cursor, descending=True)
-    page.items = [
-        {
-            "id": m.envelope_id,
-            "channel": m.channel,
-            "type": m.type,
-            "seq": m.seq,
-            "ts": isoformat(m.ts),
-            "received_at": isoformat(m.received_at),
-            "historical": m.historical,
-            "data": m.data,
-        }
-        for m in page.items
-    ]
-    return page
+    return paginate(session, stmt, DeviceMessage.id, limit=limit, cursor=cursor, descending=True)
 
 
 # --------------------------------------------------------------------------- commands

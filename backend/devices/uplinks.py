@@ -15,7 +15,8 @@ Storing (``store_batch``), in the caller's transaction:
    wins), alarm rules (``rules``, by device kind), and the handlers other areas declared for
    the message's kind (``UplinkRoutes`` port), each in its own SAVEPOINT;
 3. what must happen after the commit is returned (``Outcome``): the new ids, the live pushes
-   (``device.state``, ``device.alarm``) and the acks to wake waiting commands.
+   (``device.state``, ``device.alarm``, rendered now by their declared schemas) and the acks
+   to wake waiting commands.
 
 Messages of unknown or retired devices are dropped and counted; a branch edge registers itself
 on its first message. ``sweep_offline`` raises and clears ``offline`` alarms.
@@ -37,10 +38,9 @@ from sqlalchemy.orm import Session
 from backend.devices.alarms import alarm_view, apply_signal, open_alarms_for
 from backend.devices.models import Device, DeviceAlarm, DeviceCommand, DeviceMessage
 from backend.devices.rules import AlarmSignal, offline_signal, signals_for
-from backend.platform.clock import isoformat
 from backend.platform.live import rooms_for
 from backend.platform.ports import HallForDevices, Uplink, UplinkRoutes
-from backend.platform.wiring import port
+from backend.platform.wiring import live_of, port
 from edge.protocol import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_SKEW_S,
@@ -138,17 +138,6 @@ class Outcome:
 
 def device_rooms(branch_id: str) -> list[str]:
     return rooms_for(branches=[branch_id], roles=["admin"])
-
-
-def device_state_event(device: Device) -> dict[str, Any]:
-    return {
-        "device_id": device.device_id,
-        "branch_id": device.branch_id,
-        "device_type": device.device_type,
-        "online": bool(device.online),
-        "state": device.state or {},
-        "last_seen": isoformat(device.last_seen),
-    }
 
 
 def store_batch(
@@ -254,13 +243,18 @@ def store_batch(
         if result.rowcount:
             outcome.acks.append((ack.command_id, ack.status))
     session.flush()
+    live = live_of(session)  # renders the pushes now; the ingest sends them after the commit
     for device in changed.values():
         outcome.live.append(
-            ("device.state", device_state_event(device), device_rooms(device.branch_id))
+            ("device.state", live.render("device.state", device), device_rooms(device.branch_id))
         )
     for alarm, device in alarms:
         outcome.live.append(
-            ("device.alarm", alarm_view(alarm, device.device_id), device_rooms(device.branch_id))
+            (
+                "device.alarm",
+                live.render("device.alarm", alarm_view(alarm, device.device_id)),
+                device_rooms(device.branch_id),
+            )
         )
     return outcome
 

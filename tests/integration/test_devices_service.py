@@ -147,8 +147,8 @@ def test_visibility_by_branch(session_factory, box, branch):
             service.get_device(session, teller9, "L8")
         with pytest.raises(NotFound):
             service.get_device(session, dealer, "L1")
-        assert [d["device_id"] for d in service.list_devices(session, teller9).items] == ["L1"]
-        ids = [d["device_id"] for d in service.list_devices(session, head_office).items]
+        assert [d.device_id for d in service.list_devices(session, teller9).items] == ["L1"]
+        ids = [d.device_id for d in service.list_devices(session, head_office).items]
         assert ids == ["L1", "L8"]
         assert service.list_devices(session, dealer).items == []
 
