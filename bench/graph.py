@@ -1,7 +1,7 @@
 """``finedge bench graph``: guarantee-circle detection and 2-hop related-party queries on
 synthetic graphs of 100,000 and 1,000,000 enterprises (3 edges each: guarantees inside local
-blocks, equity chains, trade), ours (numpy + scipy.sparse, backend/risk/graph.py) against
-networkx on the same edge arrays in the same run.
+blocks, equity chains, trade), ours (numpy + scipy.sparse, backend/risk/graph/algorithms.py)
+against networkx on the same edge arrays in the same run.
 
 - circles: build the directed guarantee graph from the edge arrays and find its strongly
   connected components of 2+ nodes (ours: CSR + scipy.sparse.csgraph; networkx: DiGraph +
@@ -97,7 +97,7 @@ def measure(task: str, n: int, queries: int, seed: int) -> dict[str, Any]:
     """One measurement, meant to run in a fresh process."""
     import networkx as nx
 
-    from backend.risk.graph import adjacency, k_hop_batch, strong_components
+    from backend.risk.graph.algorithms import adjacency, k_hop_batch, strong_components
     from backend.risk.synthetic import bench_graph
 
     g = bench_graph(n, edges_per_node=3, seed=seed)

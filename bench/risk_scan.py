@@ -29,10 +29,11 @@ def _prepare(path: Path, n: int, seed: int, now: datetime) -> dict[str, Any]:
     from backend.platform import migrate
     from backend.platform.context import SYSTEM
     from backend.platform.db import make_engine, session_scope
-    from backend.risk import ml, registry, synthetic
-    from backend.risk.dataset import build_dataset, snapshot_dates
-    from backend.risk.ingest import ingest_records
-    from backend.risk.ruleset import load_ruleset
+    from backend.risk import ml, synthetic
+    from backend.risk.intake.ingest import ingest_records
+    from backend.risk.ml import registry
+    from backend.risk.ml.dataset import build_dataset, snapshot_dates
+    from backend.risk.scoring.rulefile import load_ruleset
     from backend.seed import seed_identity
 
     url = f"sqlite:///{path}"
@@ -78,7 +79,7 @@ def _prepare(path: Path, n: int, seed: int, now: datetime) -> dict[str, Any]:
 
 def _scan(path: Path, now: datetime) -> tuple[float, dict]:
     from backend.platform.db import make_engine
-    from backend.risk.scan import full_scan
+    from backend.risk.monitoring.scan import full_scan
 
     engine = make_engine(f"sqlite:///{path}")
     with bench_sessions(engine)() as session:
@@ -94,8 +95,8 @@ def _one_by_one(path: Path, now: datetime, sample: int) -> tuple[float, int]:
     from sqlalchemy import select
 
     from backend.platform.db import make_engine
-    from backend.risk.evaluate import evaluate_enterprises
     from backend.risk.models import Enterprise
+    from backend.risk.monitoring.live import evaluate_enterprises
 
     engine = make_engine(f"sqlite:///{path}")
     factory = bench_sessions(engine)

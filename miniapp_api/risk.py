@@ -3,7 +3,8 @@ enterprise view and its knowledge graph, feed ingestion, scans and the model reg
 
 Roles: admin, approver and rm read risk data (an RM only the enterprises assigned to them:
 another RM's is 404); every other role is 403.  Hard signals need maker-checker decisions.
-Services: backend/risk/service.py; documentation: docs/risk.md.
+Use cases: backend/risk/service/ (writes) and backend/risk/queries/ (reads); documentation:
+docs/risk.md.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from backend.risk import catalog
-from backend.risk import service as risk
+from backend.risk import catalog, queries, service
 from backend.risk.models import SIGNAL_STATUSES
 from miniapp_api.common import Money, PageArgs, StrictSchema, current_actor, db, page_schema
 
@@ -235,7 +235,9 @@ class ViewOut(ma.Schema):
 
 
 class GraphArgs(StrictSchema):
-    depth = ma.fields.Integer(load_default=2, validate=ma.validate.Range(min=1, max=risk.MAX_DEPTH))
+    depth = ma.fields.Integer(
+        load_default=2, validate=ma.validate.Range(min=1, max=queries.MAX_DEPTH)
+    )
 
 
 class NodeOut(ma.Schema):
@@ -363,7 +365,7 @@ class Signals(MethodView):
     @blp.response(200, page_schema(SignalOut, "RiskSignalPage"))
     def get(self, args):
         """Signals the caller may see, newest first (active ones unless ``status`` says)."""
-        return risk.list_signals(db(), current_actor(), **args)
+        return queries.list_signals(db(), current_actor(), **args)
 
 
 @blp.route("/signals/<int:signal_id>")
@@ -371,14 +373,14 @@ class SignalDetail(MethodView):
     @blp.response(200, SignalDetailOut)
     def get(self, signal_id):
         """One signal with its evidence and workflow history."""
-        return risk.get_signal(db(), current_actor(), signal_id)
+        return queries.get_signal(db(), current_actor(), signal_id)
 
 
 def _decision_view(decision: str):
     @blp.arguments(CommentIn)
     @blp.response(200, SignalDetailOut)
     def post(self, body, signal_id):
-        return risk.decide_signal(
+        return service.decide_signal(
             db(), current_actor(), signal_id, decision, body["comment"], live=live()
         )
 
@@ -397,7 +399,7 @@ def _check_view(approve: bool):
     @blp.arguments(CommentIn)
     @blp.response(200, SignalDetailOut)
     def post(self, body, signal_id):
-        return risk.check_signal(
+        return service.check_signal(
             db(), current_actor(), signal_id, approve, body["comment"], live=live()
         )
 
@@ -422,7 +424,7 @@ class Inbox(MethodView):
     @blp.response(200, page_schema(InboxItemOut, "RiskInboxPage"))
     def get(self, args):
         """The caller's risk inbox: signals routed to them, newest first."""
-        return risk.list_inbox(db(), current_actor(), **args)
+        return queries.list_inbox(db(), current_actor(), **args)
 
 
 @blp.route("/inbox/<int:item_id>/read")
@@ -430,7 +432,7 @@ class InboxRead(MethodView):
     @blp.response(200, InboxItemOut)
     def post(self, item_id):
         """Mark one inbox item read."""
-        return risk.mark_read(db(), current_actor(), item_id)
+        return service.mark_read(db(), current_actor(), item_id)
 
 
 # --------------------------------------------------------------------------- enterprises
@@ -442,7 +444,7 @@ class Enterprises(MethodView):
     @blp.response(200, page_schema(EnterpriseOut, "RiskEnterprisePage"))
     def get(self, args):
         """Enterprises the caller may see (an RM: their own)."""
-        return risk.list_enterprises(db(), current_actor(), **args)
+        return queries.list_enterprises(db(), current_actor(), **args)
 
 
 @blp.route("/enterprises/<int:enterprise_id>")
@@ -451,7 +453,7 @@ class EnterpriseDetail(MethodView):
     @blp.response(200, EnterpriseOut)
     def patch(self, body, enterprise_id):
         """Assign the relationship manager or link an org (approver, admin)."""
-        return risk.update_enterprise(db(), current_actor(), enterprise_id, changes=body)
+        return service.update_enterprise(db(), current_actor(), enterprise_id, changes=body)
 
 
 @blp.route("/enterprises/<int:enterprise_id>/view")
@@ -460,7 +462,7 @@ class EnterpriseView(MethodView):
     def get(self, enterprise_id):
         """The unified risk view: tags, active signals, events by source, differences between
         sources, graph summary (circle, mutual guarantees, ultimate controller), model score."""
-        return risk.get_enterprise_view(db(), current_actor(), enterprise_id)
+        return queries.get_enterprise_view(db(), current_actor(), enterprise_id)
 
 
 @blp.route("/enterprises/<int:enterprise_id>/graph")
@@ -470,7 +472,9 @@ class EnterpriseGraph(MethodView):
     def get(self, args, enterprise_id):
         """Related parties within ``depth`` hops (nodes, edges), the guarantee circle and the
         ultimate controller."""
-        return risk.get_enterprise_graph(db(), current_actor(), enterprise_id, depth=args["depth"])
+        return queries.get_enterprise_graph(
+            db(), current_actor(), enterprise_id, depth=args["depth"]
+        )
 
 
 @blp.route("/enterprises/<int:enterprise_id>/events")
@@ -479,7 +483,7 @@ class EnterpriseEvents(MethodView):
     @blp.response(200, page_schema(EventOut, "RiskEventPage"))
     def get(self, args, enterprise_id):
         """The enterprise's events with provenance, newest first."""
-        return risk.list_events(db(), current_actor(), enterprise_id, **args)
+        return queries.list_events(db(), current_actor(), enterprise_id, **args)
 
 
 # --------------------------------------------------------------------------- feeds, scans, models
@@ -492,7 +496,7 @@ class Feed(MethodView):
     def post(self, body, source):
         """Ingest a batch of feed records from ``source`` (admin). Idempotent per record id;
         malformed records are rejected with a reason while the rest load."""
-        report = risk.ingest_feed(db(), current_actor(), source, body["records"], live=live())
+        report = service.ingest_feed(db(), current_actor(), source, body["records"], live=live())
         return report.as_dict()
 
 
@@ -502,7 +506,7 @@ class FeedRuns(MethodView):
     @blp.response(200, page_schema(FeedRunOut, "RiskFeedRunPage"))
     def get(self, args):
         """Feed loads, newest first (admin)."""
-        return risk.list_feed_runs(db(), current_actor(), **args)
+        return queries.list_feed_runs(db(), current_actor(), **args)
 
 
 @blp.route("/scans")
@@ -512,7 +516,7 @@ class Scans(MethodView):
     def get(self, args):
         """Full scans with progress and report, newest first (approver, admin). Start one with
         POST /api/v1/admin/jobs/risk.full_scan/run."""
-        return risk.list_scans(db(), current_actor(), **args)
+        return queries.list_scans(db(), current_actor(), **args)
 
 
 @blp.route("/scans/<int:scan_id>")
@@ -520,7 +524,7 @@ class ScanDetail(MethodView):
     @blp.response(200, ScanOut)
     def get(self, scan_id):
         """One scan: phase, done/total while it runs, the report of what changed when done."""
-        return risk.get_scan(db(), current_actor(), scan_id)
+        return queries.get_scan(db(), current_actor(), scan_id)
 
 
 @blp.route("/models")
@@ -528,7 +532,7 @@ class Models(MethodView):
     @blp.response(200, ModelOut(many=True))
     def get(self):
         """The model registry: champion, challengers and retired models with their metrics."""
-        return risk.list_models(db(), current_actor())
+        return queries.list_models(db(), current_actor())
 
 
 @blp.route("/models/train")
@@ -537,7 +541,7 @@ class TrainModels(MethodView):
     def post(self):
         """Train challengers on the stored history and compare them with the champion on the
         same held-out enterprises (admin)."""
-        return risk.train_models(db(), current_actor())
+        return service.train_models(db(), current_actor())
 
 
 @blp.route("/models/<int:model_id>/promote")
@@ -545,4 +549,4 @@ class PromoteModel(MethodView):
     @blp.response(200, ModelOut)
     def post(self, model_id):
         """Make a challenger the champion (admin); the old champion is retired."""
-        return risk.promote_model(db(), current_actor(), model_id)
+        return service.promote_model(db(), current_actor(), model_id)

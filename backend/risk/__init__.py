@@ -25,14 +25,18 @@ Interfaces other areas rely on (importable from ``backend.risk`` or ``backend.ri
         hard signal, so the next ensure_no_blocking_signal refuses.  Pass ``live`` (the app's
         LiveEmitter) so that the RM and approvers get the ``risk.signal`` push on commit.
 
-Inside the package: ``models`` (tables), ``catalog`` (levels, event kinds), ``feeds`` /
-``adapters`` / ``ingest`` / ``resolution`` (feeds in, idempotent, entity resolution),
-``features``, ``tags``, ``ruleset`` + ``rules/*.yaml`` (versioned rules), ``assessment``,
-``signals`` / ``routing`` / ``workflow`` (signals, inbox and pushes, maker-checker),
-``graph`` (array algorithms) / ``graph_store`` (the graph in the database), ``ml`` /
-``dataset`` / ``registry`` (the model and its registry), ``evaluate`` / ``scan`` (live
-re-evaluation, full scan), ``synthetic`` / ``evaluation`` (generator with ground truth,
-backtest report), ``neo4j_export``, ``seed``, ``jobs``, ``service`` / ``views`` (API use cases).
+Inside the package (docs/risk.md has the module map)::
+
+    models, catalog, creditcode, access     tables, vocabulary, entity keys, who sees what
+    intake/       feed records, adapters, entity resolution, idempotent ingestion
+    scoring/      point-in-time history, features, tags, rule files and rules, assessment
+    graph/        graph algorithms on arrays, the graph in the database, Neo4j export
+    ml/           training data, classifiers, the model registry, the backtest report
+    signals/      findings -> signals (dedup, escalation, expiry), inbox and live pushes
+    monitoring/   the live re-evaluation of touched enterprises and the nightly full scan
+    synthetic/    a synthetic world with ground truth (demo, tests, benchmarks)
+    service/      the write side (use cases); queries/: the read side
+    jobs, seed    scheduled jobs; the demo seeder
 """
 
 from __future__ import annotations
@@ -46,10 +50,12 @@ _EXPORTS = {
 
 
 def __getattr__(name: str):
+    # Resolved on first use, so that importing the package (e.g. for its tables, as
+    # backend/models.py and Alembic do) loads none of the engine: numpy, scipy, the rules.
     if name in _EXPORTS:
-        from backend.risk import blocking
+        from backend.risk import service
 
-        return getattr(blocking, name)
+        return getattr(service, name)
     raise AttributeError(f"module 'backend.risk' has no attribute {name!r}")
 
 

@@ -25,6 +25,16 @@ from backend.platform.context import SYSTEM
 from backend.platform.errors import BusinessRuleViolation
 from backend.platform.jobs import JobRegistry
 from backend.platform.wiring import live_of
+from backend.risk.intake.adapters import (
+    FeedError,
+    FileFeedAdapter,
+    HttpFeedAdapter,
+    load_feed_config,
+)
+from backend.risk.intake.ingest import ingest_records, load_feed
+from backend.risk.ml.registry import train_from_database
+from backend.risk.models import Enterprise
+from backend.risk.monitoring.scan import full_scan
 
 JOBS = JobRegistry()
 
@@ -32,9 +42,6 @@ log = logging.getLogger(__name__)
 
 
 def refresh(session: Session, now: datetime, schedule: str) -> dict[str, Any]:
-    from backend.risk.adapters import FeedError, FileFeedAdapter, HttpFeedAdapter, load_feed_config
-    from backend.risk.ingest import load_feed
-
     specs = [s for s in load_feed_config() if s.schedule == schedule]
     summary: dict[str, Any] = {"feeds": len(specs), "loaded": [], "failed": []}
     for spec in specs:
@@ -76,8 +83,6 @@ def refresh_daily(session: Session, now: datetime) -> dict[str, Any]:
 @JOBS.job("risk.full_scan", cron={"hour": 3, "minute": 0})
 def full_scan_job(session: Session, now: datetime) -> dict[str, Any]:
     """Re-evaluate every enterprise (rules, model, contagion, tags) and report the changes."""
-    from backend.risk.scan import full_scan
-
     run = full_scan(session, now=now, live=live_of(session), trigger="job")
     return {
         "scan_id": run.id,
@@ -88,8 +93,6 @@ def full_scan_job(session: Session, now: datetime) -> dict[str, Any]:
 @JOBS.job("risk.train_challengers", cron={"day_of_week": "sun", "hour": 4, "minute": 0})
 def train_challengers(session: Session, now: datetime) -> dict[str, Any]:
     """Retrain the warning model on the stored history; register challengers."""
-    from backend.risk.registry import train_from_database
-
     try:
         result = train_from_database(session, SYSTEM, now=now)
     except BusinessRuleViolation as exc:
@@ -103,9 +106,6 @@ def train_challengers(session: Session, now: datetime) -> dict[str, Any]:
 @JOBS.job("risk.demo_ticker", every_s=90)
 def demo_ticker(session: Session, now: datetime) -> dict[str, Any]:
     """Demo only: a new synthetic event for a seeded enterprise, to show live signals."""
-    from backend.risk.ingest import ingest_records
-    from backend.risk.models import Enterprise
-
     if os.environ.get("FINEDGE_ENV", "demo") != "demo":
         return {"skipped": "not the demo environment"}
     count = session.scalar(

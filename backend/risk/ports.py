@@ -12,14 +12,14 @@ from sqlalchemy.orm import Session
 
 from backend.platform.context import Actor
 from backend.platform.live import LiveEmitter
-from backend.risk import blocking
+from backend.risk import service
 
 
 class RiskPort:
     """Risk's implementation of ``DisbursementGate`` and ``RiskEvents``."""
 
     def ensure_no_blocking_signal(self, session: Session, org_id: int) -> None:
-        blocking.ensure_no_blocking_signal(session, org_id)
+        service.ensure_no_blocking_signal(session, org_id)
 
     def record_internal_event(
         self,
@@ -35,7 +35,7 @@ class RiskPort:
         external_id: str | None = None,
         live: LiveEmitter | None = None,
     ) -> None:
-        blocking.record_internal_event(
+        service.record_internal_event(
             session,
             actor,
             org_id=org_id,

@@ -1,5 +1,5 @@
 """Demo data for risk early warning: ``finedge seed --enterprises N`` loads a synthetic world
-(backend/risk/synthetic.py) through the ordinary ingestion path, links the demo dealers to two
+(backend/risk/synthetic/) through the ordinary ingestion path, links the demo dealers to two
 of its enterprises (DEALER1 sound; DEALER2 with two margin shortfalls: a strong signal that a
 third shortfall escalates to hard, which then blocks its disbursements), assigns every
 enterprise to rm1, trains the first models and runs a full scan.  Idempotent: a second run
@@ -17,7 +17,12 @@ from backend.identity.models import Org, User
 from backend.platform.clock import utcnow
 from backend.platform.context import SYSTEM
 from backend.platform.errors import BusinessRuleViolation
+from backend.risk import synthetic
+from backend.risk.intake.ingest import ingest_records
+from backend.risk.ml import registry
 from backend.risk.models import Enterprise, FeedRun
+from backend.risk.monitoring.scan import full_scan
+from backend.risk.service.internal_events import record_internal_event
 
 SEED = 20250601
 DEMO_DEALERS = ("DEALER1", "DEALER2")
@@ -34,11 +39,6 @@ def seed_risk(session: Session, options: Any) -> dict:
     marker = f"synthetic:{n}:{SEED}"
     if session.scalar(select(FeedRun.id).where(FeedRun.location == marker).limit(1)) is not None:
         return {"risk": {"already_seeded": n}}
-    from backend.risk import registry, synthetic
-    from backend.risk.blocking import record_internal_event
-    from backend.risk.ingest import ingest_records
-    from backend.risk.scan import full_scan
-
     now = utcnow()
     world = synthetic.generate(n, seed=SEED, end=_midnight(now))
     feed = world.feed(until=now)

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from backend.platform.context import SYSTEM
 from backend.platform.db import make_engine
 from backend.platform.live import RecordingEmitter
-from backend.risk.adapters import FileFeedAdapter, HttpFeedAdapter
-from backend.risk.ingest import ingest_records, load_feed
+from backend.risk.intake.adapters import FileFeedAdapter, HttpFeedAdapter
+from backend.risk.intake.ingest import ingest_records, load_feed
 from backend.risk.models import (
     Enterprise,
     EnterpriseAlias,
@@ -25,7 +25,7 @@ from backend.risk.models import (
     RiskSignal,
     SourceFact,
 )
-from backend.risk.views import source_differences
+from backend.risk.queries.enterprises import source_differences
 from tests.integration.test_risk_support import code, event
 from tests.wiring import wired_factory
 

@@ -14,10 +14,10 @@ from backend.platform.context import SYSTEM
 from backend.platform.db import make_engine
 from backend.platform.live import RecordingEmitter
 from backend.risk import jobs
-from backend.risk.ingest import ingest_records
+from backend.risk.graph.neo4j_export import export_cypher
+from backend.risk.intake.ingest import ingest_records
 from backend.risk.models import Enterprise, EnterpriseTag, Person, RiskEdge, RiskSignal, ScanRun
-from backend.risk.neo4j_export import export_cypher
-from backend.risk.scan import full_scan
+from backend.risk.monitoring.scan import full_scan
 from backend.risk.seed import seed_risk
 from backend.seed import SeedOptions
 from tests.integration import test_risk_support as support

@@ -23,10 +23,10 @@ from backend.platform.errors import (
 )
 from backend.platform.live import RecordingEmitter
 from backend.risk import ensure_no_blocking_signal, has_blocking_signal, record_internal_event
-from backend.risk.evaluate import evaluate_enterprises
-from backend.risk.ingest import ingest_records
+from backend.risk.intake.ingest import ingest_records
 from backend.risk.models import Enterprise, InboxItem, RiskSignal, SignalReview
-from backend.risk.workflow import check, decide
+from backend.risk.monitoring.live import evaluate_enterprises
+from backend.risk.service.decisions import check, decide
 from tests.integration.test_risk_support import add_user, code, event
 from tests.wiring import wired_factory
 
@@ -172,9 +172,9 @@ def test_pushes_of_a_rolled_back_savepoint_are_dropped_the_rest_go_on_commit(lit
 
 
 def test_model_signals_rise_with_the_level_and_a_dismissal_covers_lower_levels(lite):
-    from backend.risk.assessment import level_keys
-    from backend.risk.ruleset import Finding
-    from backend.risk.signals import finish, load_books, reconcile
+    from backend.risk.scoring.assessment import level_keys
+    from backend.risk.scoring.ruleset import Finding
+    from backend.risk.signals.lifecycle import finish, load_books, reconcile
 
     p = people(lite)
     ent = p["enterprise"]

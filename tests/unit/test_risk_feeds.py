@@ -8,20 +8,20 @@ from datetime import UTC, datetime
 
 import pytest
 
-from backend.risk.adapters import (
-    FeedError,
-    FileFeedAdapter,
-    HttpFeedAdapter,
-    load_feed_config,
-    parse_feed_text,
-)
 from backend.risk.creditcode import (
     is_valid_credit_code,
     make_credit_code,
     normalize_credit_code,
     normalize_name,
 )
-from backend.risk.feeds import FeedRecord, Rejection, parse_record
+from backend.risk.intake.adapters import (
+    FeedError,
+    FileFeedAdapter,
+    HttpFeedAdapter,
+    load_feed_config,
+    parse_feed_text,
+)
+from backend.risk.intake.records import FeedRecord, Rejection, parse_record
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 CODE = make_credit_code(4242)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backend.risk.catalog import EDGE_KIND_CODE
-from backend.risk.graph import (
+from backend.risk.graph.algorithms import (
     GraphData,
     adjacency,
     controller_of,

@@ -10,14 +10,14 @@ import pytest
 
 from backend.risk import ml, synthetic
 from backend.risk.creditcode import is_valid_credit_code, normalize_name
-from backend.risk.dataset import build_dataset, snapshot_dates, split_by_enterprise
-from backend.risk.evaluation import evaluation_report
-from backend.risk.features import FEATURE_NAMES, compute_features
-from backend.risk.graph import strong_components
-from backend.risk.history import EnterpriseHistory, EventView
-from backend.risk.registry import compare
-from backend.risk.ruleset import load_ruleset
-from backend.risk.tags import derive_tags
+from backend.risk.graph.algorithms import strong_components
+from backend.risk.ml.backtest import evaluation_report
+from backend.risk.ml.dataset import build_dataset, snapshot_dates, split_by_enterprise
+from backend.risk.ml.registry import compare
+from backend.risk.scoring.features import FEATURE_NAMES, compute_features
+from backend.risk.scoring.history import EnterpriseHistory, EventView
+from backend.risk.scoring.rulefile import load_ruleset
+from backend.risk.scoring.tags import derive_tags
 
 END = datetime(2025, 6, 1, tzinfo=UTC)
 

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from backend.risk.assessment import assess
-from backend.risk.history import EnterpriseHistory, EventView
-from backend.risk.rules import RULES_DIR
-from backend.risk.ruleset import Escalation, RuleFileError, load_ruleset, parse_ruleset, rule_files
+from backend.risk.scoring.assessment import assess
+from backend.risk.scoring.history import EnterpriseHistory, EventView
+from backend.risk.scoring.rulefile import RuleFileError, load_ruleset, parse_ruleset, rule_files
+from backend.risk.scoring.rules import RULES_DIR
+from backend.risk.scoring.ruleset import Escalation
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 _ids = itertools.count(1)
