@@ -18,8 +18,9 @@ changed within SYNC_WINDOW, newest first, at most SYNC_MAX_TICKETS; a ticket sti
 first service and never called says nothing the edge does not know and is left out.
 
 The device hub sends it to the edge (``queue.sync`` on ``fe/v1/{branch}/edge/{edge_id}/queue/
-sync``, docs/iot.md); hooks.install registers it, and ``queue.queue_changed`` tells the hub after
-each commit (``backend.devices.hooks.queue_changed``) so a call reaches the edge at once.
+sync``, docs/iot.md); hooks.install registers it, and ``queue.pushes.queue_changed`` tells the
+hub after each commit (``backend.devices.hooks.queue_changed``) so a call reaches the edge at
+once.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.branch.halls import local_day
 from backend.branch.models import BranchHall, Ticket
-from backend.branch.queue import local_day
 from backend.platform.clock import ensure_utc
 from edge.protocol import format_ts
 

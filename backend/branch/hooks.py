@@ -7,7 +7,7 @@ the edge's kiosk tickets the hub syncs back to it (edge_sync.edge_ticket_statuse
 
 from __future__ import annotations
 
-from backend.branch.cash.service import open_task_for_device
+from backend.branch.cash.queries import open_task_for_device
 
 
 def install() -> None:
