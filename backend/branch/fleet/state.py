@@ -23,17 +23,9 @@ from backend.platform.context import Actor
 from backend.platform.errors import BusinessRuleViolation, NotFound
 
 DEVICE_TYPE = "counter"
-
-
 LIFECYCLE = ("provisioned", "active", "maintenance", "retired")
-
-
 OPEN_STATUSES = ("running", "halted")  # at most one rollout of a model is open
-
-
 REJECTED_ALARM = "fleet_template_rejected"
-
-
 REJECTED_SEVERITY = "major"
 
 

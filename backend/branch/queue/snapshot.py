@@ -22,8 +22,6 @@ from backend.branch.models import HallCounter, HallService, ServiceLeg, Ticket
 from backend.platform.clock import ensure_utc
 
 STATS_WINDOW = timedelta(days=14)
-
-
 STATS_SAMPLES = 50
 
 

@@ -24,29 +24,13 @@ from backend.platform.errors import NotFound
 from backend.platform.live import rooms_for
 
 CONSENT_TEXT_VERSION = "vein-v1"
-
-
 CAPTURES = 3  # finger presentations the lock takes for one template
-
-
 CAPTURE_VALID_S = 120  # the lock's capture session
-
-
 CAPTURE_GIVE_UP_S = CAPTURE_VALID_S + 300  # the centre stops waiting for a silent lock
-
-
 RESEND_REVOKE_S = 60
-
-
 STATUSES = ("capturing", "enrolled", "revoking", "failed")
-
-
 ENROLLER_ROLES = ("teller",)  # and admins
-
-
 ALARM_RULE = "vein_enrolment_unrequested"
-
-
 LIVE_EVENT = "vein_enrolment.update"
 
 

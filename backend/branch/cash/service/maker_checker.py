@@ -36,8 +36,6 @@ from backend.platform.errors import (
 from backend.platform.money import format_money
 
 MAKER_ROLES = ("teller",)
-
-
 CHECKER_ROLES = ("teller", "approver")
 
 
