@@ -59,6 +59,12 @@ class SignalOut(ma.Schema):
     decision_comment = ma.fields.String(allow_none=True)
 
 
+class SignalEventOut(SignalOut):
+    """The ``risk.signal`` push: the signal as the API shows it, and what happened to it."""
+
+    event = ma.fields.String(metadata={"description": "raised|escalated|… (what happened)"})
+
+
 class ReviewOut(ma.Schema):
     step = ma.fields.String(metadata={"enum": ["propose", "approve", "reject", "decide"]})
     decision = ma.fields.String()

@@ -3,7 +3,8 @@
 The rule is the device area's: admins see every branch; staff with a branch (tellers, loaders,
 the branch's RM) only their own; bank staff without a branch (head office) every branch.
 Clients see a branch's public queue summary and their own tickets, consent and encodings,
-never anyone else's. Whatever the caller may not see is NotFound, so nothing leaks.
+never anyone else's. Whatever the caller may not see is NotFound, so nothing leaks. A cash
+task's loaders (and a vein lock's enrolled) are active loaders of the branch.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.identity.models import Branch
+from backend.identity.models import Branch, User
 from backend.platform.context import Actor
-from backend.platform.errors import NotFound, PermissionDenied
+from backend.platform.errors import BusinessRuleViolation, NotFound, PermissionDenied
 
 STAFF_ROLES = ("admin", "teller", "rm", "approver", "loader")
 QUEUE_STAFF_ROLES = ("teller", "rm")
@@ -56,3 +57,14 @@ def ensure_role(actor: Actor, *roles: str) -> None:
             f"role {actor.role!r} may not do this; needs one of: {', '.join(roles)}",
             details={"required_roles": list(roles)},
         )
+
+
+def active_loader(session: Session, user_id: object, branch_id: str, field: str) -> User:
+    user = session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None or user.role != "loader" or not user.active or user.branch_id != branch_id:
+        raise BusinessRuleViolation(
+            f"{field} must be an active loader of {branch_id}",
+            code="invalid_loader",
+            details={field: ["an active loader of the branch"]},
+        )
+    return user

@@ -12,7 +12,7 @@ come, first served). The device hub publishes it retained to the edge (``edge.co
 ``hall_timezone(session, branch_id)`` answers the hall's timezone (``BranchHall.timezone``, the
 default of a new hall when the branch has no hall row yet), sent in the same message: the edge
 numbers kiosk tickets by the branch's local day, the day by which reconcile.py names them
-(``queue.local_day``), so two tickets of one local day never share a number across UTC
+(``halls.local_day``), so two tickets of one local day never share a number across UTC
 midnight.
 """
 
@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.branch.models import DEFAULT_TIMEZONE, BranchHall
-from backend.branch.queue import counters_of, effective_skills
+from backend.branch.queue.snapshot import counters_of, effective_skills
 
 
 def counter_map(session: Session, branch_id: str) -> list[dict[str, Any]] | None:

@@ -19,7 +19,7 @@ first service and never called says nothing the edge does not know and is left o
 
 The device hub sends it to the edge (``queue.sync`` on ``fe/v1/{branch}/edge/{edge_id}/queue/
 sync``, docs/iot.md); the hall offers it as ``HallForDevices.edge_tickets`` (ports.py), and
-``queue.queue_changed`` tells the hub after each commit (the ``DeviceLink`` port's
+``queue.pushes.queue_changed`` tells the hub after each commit (the ``DeviceLink`` port's
 ``queue_changed``) so a call reaches the edge at once.
 """
 
@@ -31,8 +31,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.branch.halls import local_day
 from backend.branch.models import BranchHall, Ticket
-from backend.branch.queue import local_day
 from backend.platform.clock import ensure_utc
 from edge.protocol import format_ts
 

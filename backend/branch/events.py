@@ -31,12 +31,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.branch import counters, fleet, queue, reconcile
-from backend.branch.cash import flow, veins
+from backend.branch import reconcile
+from backend.branch.cash import service as flow
 from backend.branch.face import service as face
+from backend.branch.fleet import service as fleet
+from backend.branch.halls import get_hall, local_day
 from backend.branch.models import HallCounter, SmartCounterDaily
-from backend.branch.queue import get_hall, local_day
+from backend.branch.queue import service as counters
+from backend.branch.queue import service as queue
 from backend.branch.runtime import Hall
+from backend.branch.veins import service as veins
 from backend.platform.ports import Uplink, UplinkHandler
 from backend.platform.wiring import port
 from edge.protocol import Envelope, ProtocolError, parse_ts

@@ -7,10 +7,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from backend.branch.cash.flow import expire_unlocks
-from backend.branch.cash.veins import resend_revocations
-from backend.branch.queue import expire_remote_tickets
+from backend.branch.cash.service import expire_unlocks
+from backend.branch.queue.service import expire_remote_tickets
 from backend.branch.runtime import Hall
+from backend.branch.veins.service import resend_revocations
 from backend.platform.jobs import JobRegistry
 from backend.platform.wiring import port
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from backend.branch.cash.service import open_task_for_device
+from backend.branch.cash.queries import open_task_for_device
 from backend.branch.edge_counters import counter_map, hall_timezone
 from backend.branch.edge_sync import edge_ticket_statuses
 from backend.branch.runtime import BoardCoalescer, Hall

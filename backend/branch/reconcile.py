@@ -26,9 +26,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.branch import rules
-from backend.branch.counters import call_ticket, end_current, get_counter, open_shift
+from backend.branch.halls import local_day, lock_hall
 from backend.branch.models import HallCounter, Ticket
-from backend.branch.queue import local_day, lock_hall, queue_changed
+from backend.branch.queue.pushes import queue_changed
+from backend.branch.queue.serving import call_ticket, end_current, get_counter, open_shift
 from backend.branch.runtime import Hall
 from backend.platform import audit
 from backend.platform.context import SYSTEM

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from backend.branch import rules
 from backend.branch.cash import booking
-from backend.branch.counters import open_shift
+from backend.branch.halls import get_hall, local_day
 from backend.branch.models import ClientProfile, HallCounter, HallService, Ticket
-from backend.branch.queue import get_hall, local_day, next_number
+from backend.branch.queue.service.tickets import next_number
+from backend.branch.queue.serving import open_shift
 from backend.identity.models import Branch, User
 from backend.platform.clock import utcnow
 from backend.platform.context import SYSTEM

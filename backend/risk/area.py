@@ -17,7 +17,13 @@ AREA = Area(
     jobs=JOBS,
     seeders=(seed_risk,),
     benchmarks={"graph": "bench.graph", "risk-scan": "bench.risk_scan"},
-    live_events=(LiveEvent("risk.signal", audience="the enterprise's RM and every approver"),),
+    live_events=(
+        LiveEvent(
+            "risk.signal",
+            "miniapp_api.risk:SignalEventOut",
+            audience="the enterprise's RM and every approver",
+        ),
+    ),
     provides=(
         Provide(DisbursementGate, lambda _wiring: RiskPort()),
         Provide(RiskEvents, lambda _wiring: RiskPort()),

@@ -9,8 +9,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from backend.branch import counters, events, queue
+from backend.branch import events
 from backend.branch.models import HallCounter, Ticket
+from backend.branch.queue import service as queue
 from backend.devices.models import Device
 from backend.identity.models import User
 from edge.protocol import make_envelope
@@ -110,11 +111,11 @@ def test_flow_statistics_chart_and_page(api, hall, clock, hall_app):
 
         for _ in range(4):
             clock.tick(240)
-            counters.call_next(s, actor_for(teller), hall, B, "1")
-            counters.call_next(s, actor_for(teller), hall, B, "2")
+            queue.call_next(s, actor_for(teller), hall, B, "1")
+            queue.call_next(s, actor_for(teller), hall, B, "2")
         queue.issue_ticket(s, actor_for(teller), hall, B, "cash")
-        counters.call_next(s, actor_for(teller), hall, B, "1")
-        counters.no_show(s, actor_for(teller), hall, B, "1")
+        queue.call_next(s, actor_for(teller), hall, B, "1")
+        queue.no_show(s, actor_for(teller), hall, B, "1")
         env = make_envelope(
             "counter.transaction",
             {"type": "transfer", "result": "ok", "session_id": "x", "duration_s": 60},

@@ -14,8 +14,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from backend.branch import counters, events, queue
+from backend.branch import events
 from backend.branch.models import HallCounter, ServiceLeg, Ticket
+from backend.branch.queue import queries
+from backend.branch.queue import service as queue
+from backend.branch.queue.views import display_board
 from backend.branch.runtime import BoardCoalescer
 from backend.devices.models import Device
 from backend.devices.registry import provision_device
@@ -88,7 +91,7 @@ def boards(hall, device_id: str = DSP) -> list[dict]:
 
 def staff_board(s, hall) -> dict:
     """The board as the staff's queue view sees the committed state now."""
-    return queue.display_board(queue.queue_view(s, actor(s, "teller1"), B, hall.now()))
+    return display_board(queries.queue_view(s, actor(s, "teller1"), B, hall.now()))
 
 
 def by_service(board: dict) -> dict[str, dict]:
@@ -123,7 +126,7 @@ def test_issue_call_and_finish_each_show_the_board(s, hall, clock):
     assert by_service(board)["cash"]["estimated_wait_s"] > 0
 
     clock.tick(30)
-    counters.call_next(s, actor(s, "teller1"), hall, B, "1")
+    queue.call_next(s, actor(s, "teller1"), hall, B, "1")
     s.commit()
     board = boards(hall)[-1]
     assert len(boards(hall)) == 6
@@ -133,7 +136,7 @@ def test_issue_call_and_finish_each_show_the_board(s, hall, clock):
     assert board == staff_board(s, hall)
 
     clock.tick(120)
-    counters.finish(s, actor(s, "teller1"), hall, B, "1")
+    queue.finish(s, actor(s, "teller1"), hall, B, "1")
     s.commit()
     board = boards(hall)[-1]
     assert len(boards(hall)) == 7
@@ -163,7 +166,7 @@ def test_a_burst_of_changes_gives_few_boards_and_ends_on_the_final_state(s, cloc
     for step in range(20):  # 20 committed changes within the same second
         clock.tick(10)
         if step % 5 == 4:
-            counters.call_next(s, actor(s, "teller1"), hall, B, "1")
+            queue.call_next(s, actor(s, "teller1"), hall, B, "1")
         else:
             queue.issue_ticket(s, actor(s, "teller1"), hall, B, ("cash", "account")[step % 2])
         s.commit()
@@ -182,7 +185,7 @@ def test_the_public_board_carries_no_client_identity(s, hall, clock):
     s.commit()
     client_id = support.user_id(s, "client1")
     issue(s, hall, "wealth", client_id=client_id, category="vip")
-    counters.call_next(s, actor(s, "teller1"), hall, B, "2")
+    queue.call_next(s, actor(s, "teller1"), hall, B, "2")
     s.commit()
     assert len(boards(hall)) == 4
     client = s.get(User, client_id)
@@ -212,7 +215,7 @@ def test_only_active_displays_of_the_branch_get_boards(s, hall):
     set_device(s, "BR002-DSP-01")  # active, but in the other branch
     s.commit()  # BR001-DSP-02 stays provisioned: never born, it gets its board at birth
     issue(s, hall, "cash")
-    counters.call_next(s, actor(s, "teller1"), hall, B, "1")
+    queue.call_next(s, actor(s, "teller1"), hall, B, "1")
     s.commit()
     assert {d for d, _a in hall.send_command.named("display.queue")} == {DSP}
     s.query(Device).filter(Device.device_id == DSP).update({"status": "retired"})
@@ -273,7 +276,7 @@ def test_boards_on_both_databases_with_concurrent_counters(make_app, db_url):
                     lambda s: queue.issue_ticket(s, actor(s, "teller1"), hall, B, "cash"),
                 )
                 run_in_transaction(
-                    factory, lambda s: counters.call_next(s, actor(s, "teller2"), hall, B, counter)
+                    factory, lambda s: queue.call_next(s, actor(s, "teller2"), hall, B, counter)
                 )
         except Exception as exc:  # reported below
             errors.append(exc)

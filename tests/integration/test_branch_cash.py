@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from backend.branch import events
-from backend.branch.cash import booking, flow
+from backend.branch.cash import booking
+from backend.branch.cash import queries as cash_queries
 from backend.branch.cash import service as cash
 from backend.branch.ports import HallPort
 from backend.devices.models import Device, DeviceAlarm
@@ -108,8 +109,8 @@ def test_the_whole_flow_books_through_the_ledger_and_closes(s, hall, clock):
     code, rooms = with_code[0][0]["unlock_code"], with_code[0][1]
     assert rooms == [f"user:{user_id(s, 'loader1')}", f"user:{user_id(s, 'loader2')}"]
     assert hashlib.sha256(f"{view['ref']}:{code}".encode()).hexdigest() == args["code_sha256"]
-    assert cash.get_task(s, actor(s, "loader1"), hall, view["id"])["unlock_code"] == code
-    assert "unlock_code" not in cash.get_task(s, actor(s, "teller1"), hall, view["id"])
+    assert cash_queries.get_task(s, actor(s, "loader1"), hall, view["id"])["unlock_code"] == code
+    assert "unlock_code" not in cash_queries.get_task(s, actor(s, "teller1"), hall, view["id"])
     # the lock opens for exactly these loaders
     clock.tick(30)
     assert (
@@ -201,7 +202,7 @@ def test_maker_checker_and_visibility(s, hall, clock):
         cash.approve_task(s, actor(s, "loader1"), hall, view["id"])
     for outsider in ("teller9", "client1", "dealer1"):
         with pytest.raises(NotFound):
-            cash.get_task(s, actor(s, outsider), hall, view["id"])
+            cash_queries.get_task(s, actor(s, outsider), hall, view["id"])
         with pytest.raises(NotFound):
             cash.approve_task(s, actor(s, outsider), hall, view["id"])
     assert cash.approve_task(s, actor(s, "approver1"), hall, view["id"])["status"] == "approved"
@@ -283,7 +284,7 @@ def test_expired_or_replayed_unlock_raises_a_critical_alarm(s, hall, clock):
     )
     assert alarm.severity == "critical" and alarm.active
     assert task(s, view["id"]).status == "approved"
-    assert flow.expire_unlocks(s, hall, clock()) == 1
+    assert cash.expire_unlocks(s, hall, clock()) == 1
     s.commit()
     assert hall.send_command.named("lock.disarm") == [(LOCK, {"task_id": view["ref"]})]
     assert task(s, view["id"]).code_ciphertext is None
@@ -443,7 +444,7 @@ def test_a_failing_handler_is_isolated(s, hall, clock, monkeypatch):
         hall_.command(session, lock_id, "lock.arm", {"task_id": "CT0"})
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(flow, "on_verification", broken)
+    monkeypatch.setattr(cash, "on_verification", broken)
     assert verify(s, hall, clock, "loader1") == "failed"
     s.commit()  # the batch around it commits; what the failed handler queued is dropped
     assert arm_commands(hall) == []

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import func, select
 
 from backend import ledger
-from backend.branch import counters, queue
-from backend.branch.cash import veins
 from backend.branch.models import HallCounter, ServiceLeg, Ticket, VeinEnrolment
+from backend.branch.queue import service as queue
+from backend.branch.veins import service as veins
 from backend.platform.db import run_in_transaction
 from backend.platform.errors import Conflict
 from tests.integration import test_branch_support as support
@@ -52,7 +52,7 @@ def test_concurrent_counters_never_share_a_ticket(make_app, db_url):
             for _ in range(8):
                 run_in_transaction(
                     factory,
-                    lambda s: counters.call_next(s, actor(s, "teller2"), hall, B, counter),
+                    lambda s: queue.call_next(s, actor(s, "teller2"), hall, B, counter),
                 )
         except Exception as exc:  # reported below
             errors.append(exc)

@@ -12,8 +12,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from backend.branch import counters, events, queue, reconcile, rules
+from backend.branch import events, reconcile, rules
+from backend.branch.halls import get_hall
 from backend.branch.models import HallCounter, ServiceLeg, Ticket
+from backend.branch.queue import queries
+from backend.branch.queue import service as queue
+from backend.branch.queue.snapshot import effective_skills
 from backend.platform.audit import AuditRecord
 from backend.platform.errors import BusinessRuleViolation, Conflict, NotFound
 from edge.localqueue import CounterMap, LocalQueue
@@ -52,7 +56,7 @@ def issue(s, hall, user, service, **kw):
 
 
 def call(s, hall, counter="1", user="teller1"):
-    return counters.call_next(s, actor(s, user), hall, B, counter)
+    return queue.call_next(s, actor(s, user), hall, B, counter)
 
 
 def test_remote_ticket_waits_for_check_in_then_keeps_its_place(s, hall, clock):
@@ -110,7 +114,7 @@ def test_transfer_then_return_with_raised_priority(s, hall, clock):
         clock.tick(20)
         issue(s, hall, "teller1", "loan")
     clock.tick(60)
-    moved = counters.transfer(s, actor(s, "teller1"), hall, B, "1", "loan", return_after=True)
+    moved = queue.transfer(s, actor(s, "teller1"), hall, B, "1", "loan", return_after=True)
     t = moved["transferred"]
     assert t["service"] == "loan" and t["return_service"] == "cash" and t["transfers"] == 1
     assert t["position"] == 1  # kept its queue time and got the transfer boost
@@ -125,7 +129,7 @@ def test_transfer_then_return_with_raised_priority(s, hall, clock):
     assert back["called"]["ticket_no"] == first["ticket_no"]
     assert back["called"]["service"] == "cash" and back["called"]["return_service"] is None
     clock.tick(60)
-    final = counters.finish(s, actor(s, "teller1"), hall, B, "2")
+    final = queue.finish(s, actor(s, "teller1"), hall, B, "2")
     assert final["finished"]["status"] == "done"
     legs = [
         leg.outcome
@@ -139,13 +143,13 @@ def test_transfer_then_return_with_raised_priority(s, hall, clock):
 def test_no_show_and_recall(s, hall, clock):
     t = issue(s, hall, "teller1", "cash")
     call(s, hall)
-    recalled = counters.recall(s, actor(s, "teller1"), hall, B, "1")
+    recalled = queue.recall(s, actor(s, "teller1"), hall, B, "1")
     assert recalled["called"]["recalls"] == 1
-    skipped = counters.no_show(s, actor(s, "teller1"), hall, B, "1")
+    skipped = queue.no_show(s, actor(s, "teller1"), hall, B, "1")
     assert skipped["skipped"]["ticket_no"] == t["ticket_no"]
     assert skipped["skipped"]["status"] == "no_show"
     with pytest.raises(BusinessRuleViolation):
-        counters.recall(s, actor(s, "teller1"), hall, B, "1")
+        queue.recall(s, actor(s, "teller1"), hall, B, "1")
     assert hall.send_command.sent == []  # commands leave only after the commit
     s.commit()
     shown = hall.send_command.named("display.show")
@@ -182,14 +186,12 @@ def test_offline_counter_device_reroutes_its_client_and_service(s, hall, clock):
     )
     s.refresh(counter1)
     assert counter2.status == "offline"
-    assert "loan" in queue.effective_skills(counter1) and "wealth" in queue.effective_skills(
-        counter1
-    )
+    assert "loan" in effective_skills(counter1) and "wealth" in effective_skills(counter1)
     assert call(s, hall, "1")["called"]["ticket_no"] == loan["ticket_no"]  # re-routed
     birth = make_envelope("device.birth", {"online": True}, 10, now=clock())
     events.on_device_event(s, B, "caller", counter2.device_id, birth, channel="state", hall=hall)
     s.refresh(counter1)
-    assert counter2.status == "open" and queue.effective_skills(counter1) == ["cash", "account"]
+    assert counter2.status == "open" and effective_skills(counter1) == ["cash", "account"]
 
 
 def test_pushes_reach_the_branch_and_the_client_only(s, hall):
@@ -206,12 +208,12 @@ def test_pushes_reach_the_branch_and_the_client_only(s, hall):
 def test_other_branch_teller_and_other_client_see_nothing(s, hall):
     t = issue(s, hall, "client1", "cash")
     with pytest.raises(NotFound):
-        queue.queue_view(s, actor(s, "teller9"), B, hall.now())
+        queries.queue_view(s, actor(s, "teller9"), B, hall.now())
     with pytest.raises(NotFound):
         call(s, hall, "1", user="teller9")
     with pytest.raises(NotFound):
-        queue.get_ticket(s, actor(s, "client2"), B, t["ticket_no"], hall.now())
-    view = queue.queue_view(s, actor(s, "client2"), B, hall.now())
+        queries.get_ticket(s, actor(s, "client2"), B, t["ticket_no"], hall.now())
+    view = queries.queue_view(s, actor(s, "client2"), B, hall.now())
     assert "tickets" not in view and view["mine"] == []
 
 
@@ -395,7 +397,7 @@ def test_the_centre_syncs_the_counter_map_to_the_edge(s, hall, hall_factory):
     assert synced.get("2").skills == ("cash", "loan", "wealth")
     assert synced.of_caller("BR001-CALL-03").counter_id == "3"
 
-    counters.upsert_counter(s, actor(s, "admin"), hall, B, "1", skills=["cash"])
+    queue.upsert_counter(s, actor(s, "admin"), hall, B, "1", skills=["cash"])
     assert hub._publish_counter_map(s, B) == 1
     changed = CounterMap.from_dict(decode_envelope(sent[-1][1], max_skew_s=None).data)
     assert changed.get("1").skills == ("cash",) and changed.version != synced.version
@@ -403,7 +405,7 @@ def test_the_centre_syncs_the_counter_map_to_the_edge(s, hall, hall_factory):
     # the hall's timezone travels with the map (the edge numbers by the branch's local day)
     assert synced.timezone == "Asia/Shanghai" == HallPort().timezone(s, B)
     assert edge_counters.hall_timezone(s, "NOPE") == "Asia/Shanghai"  # a new hall's default
-    queue.get_hall(s, B).timezone = "Asia/Urumqi"
+    get_hall(s, B).timezone = "Asia/Urumqi"
     s.flush()
     assert hub._publish_counter_map(s, B) == 1
     moved = CounterMap.from_dict(decode_envelope(sent[-1][1], max_skew_s=None).data)
@@ -462,11 +464,11 @@ def test_the_centre_tells_the_edge_what_it_did_with_its_kiosk_tickets(
     s.commit()  # the hub hears of the committed change at once
     assert link.queues == [B]
     clock.tick(30)
-    counters.no_show(s, actor(s, "teller1"), hall, B, "1")
+    queue.no_show(s, actor(s, "teller1"), hall, B, "1")
     clock.tick(10)
     assert call(s, hall, "2")["called"]["ticket_no"] == "A002"
     clock.tick(10)
-    counters.transfer(s, actor(s, "teller1"), hall, B, "2", "loan")
+    queue.transfer(s, actor(s, "teller1"), hall, B, "2", "loan")
 
     hub = DeviceHub(hall_factory, RecordingEmitter(), "k" * 32, "mqtt://127.0.0.1:1", clock=clock)
     sent: list[tuple[str, dict, bool]] = []
@@ -615,7 +617,7 @@ def test_a_historical_press_is_ignored_at_the_centre(s, hall, clock):
 
 def test_a_caller_not_linked_to_a_counter_calls_nobody(s, hall, clock, caplog):
     kiosk_ticket(s, hall, clock, "A001")
-    with caplog.at_level("WARNING", logger="backend.branch.counters"):
+    with caplog.at_level("WARNING", logger="backend.branch.queue.service.caller"):
         assert press(s, hall, clock, "x-1", device="BR001-CALL-77") == "unlinked"
     assert "not linked to a counter" in caplog.text
     s.commit()

@@ -13,9 +13,12 @@ import pytest
 from sqlalchemy import select
 
 from backend.branch import events
+from backend.branch.cash import queries as cash_queries
 from backend.branch.cash import service as cash
-from backend.branch.cash import veins
 from backend.branch.models import VeinConsent, VeinEnrolment
+from backend.branch.veins import queries as vein_queries
+from backend.branch.veins import records as vein_records
+from backend.branch.veins import service as veins
 from backend.devices import service as devices
 from backend.devices.models import DeviceAlarm, DeviceCommand
 from backend.platform.audit import AuditRecord
@@ -104,7 +107,7 @@ def test_consent_enrolment_lock_reports_and_revocation(db_url, make_app):
     hall = make_hall(clock)
     with factory() as s:
         ready_devices(s)
-        view = veins.get_consent(s, actor(s, "loader1"))
+        view = vein_queries.get_consent(s, actor(s, "loader1"))
         assert view["status"] == "none" and view["enrolments"] == 0
         with pytest.raises(BusinessRuleViolation) as refused:
             request(s, hall, "loader1")
@@ -129,7 +132,7 @@ def test_consent_enrolment_lock_reports_and_revocation(db_url, make_app):
         assert failed == "failed" and row(s, "loader2").status == "failed"
         request(s, hall, "loader2")
         assert capture_and_enrol(s, hall, "loader2") == "enrolled"
-        assert veins.missing_enrolments(s, LOCK, ["loader1", "loader2"]) == []
+        assert vein_queries.missing_enrolments(s, LOCK, ["loader1", "loader2"]) == []
         with pytest.raises(Exception) as again:
             request(s, hall, "loader2")
         assert again.value.code == "already_enrolled"
@@ -142,7 +145,7 @@ def test_consent_enrolment_lock_reports_and_revocation(db_url, make_app):
         s.commit()
         assert hall.send_command.named("lock.revoke") == [(LOCK, {"loader_id": "loader1"})]
         assert row(s, "loader1").status == "revoking"
-        assert veins.missing_enrolments(s, LOCK, ["loader1", "loader2"]) == ["loader1"]
+        assert vein_queries.missing_enrolments(s, LOCK, ["loader1", "loader2"]) == ["loader1"]
         with pytest.raises(Exception) as pending:
             consent(s, "loader1")
             request(s, hall, "loader1")
@@ -207,9 +210,12 @@ def test_an_unrequested_enrolment_is_revoked_with_a_major_alarm(s, hall):
     for username in ("loader1", "mallory", "loader2"):
         assert row(s, username).status == "revoking"
     assert row(s, "mallory").user_id is None
-    alarm = s.scalar(select(DeviceAlarm).where(DeviceAlarm.rule == veins.ALARM_RULE))
+    alarm = s.scalar(select(DeviceAlarm).where(DeviceAlarm.rule == vein_records.ALARM_RULE))
     assert alarm.severity == "major" and alarm.active
-    assert veins.missing_enrolments(s, LOCK, ["loader1", "loader2"]) == ["loader1", "loader2"]
+    assert vein_queries.missing_enrolments(s, LOCK, ["loader1", "loader2"]) == [
+        "loader1",
+        "loader2",
+    ]
     assert any(e == "device.alarm" for e, _d, _r in hall.live.sent)
     # a late confirmation clears the strays
     assert lock_event(s, hall, "lock.revoked", {"loader_id": "mallory"}) == "revoked"
@@ -245,7 +251,10 @@ def test_cash_task_is_refused_arming_when_a_loader_is_not_enrolled(s, hall, cloc
         )
     )
     assert refusal == {"reason": "loader_not_enrolled", "lock_id": LOCK, "loaders": ["loader2"]}
-    assert cash.get_task(s, actor(s, "teller1"), hall, view["id"])["phase"] == "awaiting_loaders"
+    assert (
+        cash_queries.get_task(s, actor(s, "teller1"), hall, view["id"])["phase"]
+        == "awaiting_loaders"
+    )
     # once enrolled through the lock, the same two verifications arm it
     consent(s, "loader2")
     request(s, hall, "loader2")
@@ -276,16 +285,16 @@ def test_who_may_enrol_and_see(s, hall):
     assert wrong.value.code == "invalid_loader"
     assert request(s, hall, "loader1", by="admin")["status"] == "capturing"
     request(s, hall, "loader2")
-    mine = veins.list_enrolments(s, actor(s, "loader2"), LOCK).items
+    mine = vein_queries.list_enrolments(s, actor(s, "loader2"), LOCK).items
     assert [r.username for r in mine] == ["loader2"]
-    assert len(veins.list_enrolments(s, actor(s, "teller2"), LOCK).items) == 2
+    assert len(vein_queries.list_enrolments(s, actor(s, "teller2"), LOCK).items) == 2
     for outsider in ("teller9", "client1", "loader9"):
         with pytest.raises(NotFound):
-            veins.list_enrolments(s, actor(s, outsider), LOCK)
+            vein_queries.list_enrolments(s, actor(s, outsider), LOCK)
     with pytest.raises(NotFound):
         veins.revoke_enrolment(s, actor(s, "teller9"), hall, LOCK, user_id(s, "loader1"))
     with pytest.raises(PermissionDenied):
-        veins.get_consent(s, actor(s, "client1"))
+        vein_queries.get_consent(s, actor(s, "client1"))
 
 
 def test_vein_api(api, hall):
@@ -363,9 +372,8 @@ def test_vein_api(api, hall):
 def test_each_enrolment_change_is_pushed_to_the_branch_and_the_loader(s, hall, clock):
     from backend.bootstrap import collect_areas, live_renderers
 
-    assert veins.LIVE_EVENT == "vein_enrolment.update" and veins.LIVE_EVENT in live_renderers(
-        collect_areas()
-    )
+    assert vein_records.LIVE_EVENT == "vein_enrolment.update"
+    assert vein_records.LIVE_EVENT in live_renderers(collect_areas())
     consent(s, "loader1")
     consent(s, "loader2")
     request(s, hall, "loader1")
@@ -376,7 +384,7 @@ def test_each_enrolment_change_is_pushed_to_the_branch_and_the_loader(s, hall, c
     lock_event(s, hall, "lock.enrol_failed", {"loader_id": "loader2", "reason": "timeout"})
     assert hall.live.sent == []  # nothing leaves before the commit
     s.commit()
-    pushed = [(d, r) for e, d, r in hall.live.sent if e == veins.LIVE_EVENT]
+    pushed = [(d, r) for e, d, r in hall.live.sent if e == vein_records.LIVE_EVENT]
     for username in ("loader1", "loader2"):
         rooms = [f"user:{user_id(s, username)}", f"branch:{B}"]
         assert all(r == rooms for d, r in pushed if d["username"] == username)
@@ -394,7 +402,7 @@ def test_each_enrolment_change_is_pushed_to_the_branch_and_the_loader(s, hall, c
         "capturing",
         "failed",
     ]
-    view_keys = set(veins.enrolment_view(row(s, "loader2")))
+    view_keys = set(vein_queries.enrolment_view(row(s, "loader2")))
     for data, _rooms in pushed:  # the enrolment's view, nothing of the vein
         assert set(data) - view_keys <= {"source"}
         assert "template" not in json.dumps(data)
@@ -410,7 +418,7 @@ def test_a_retired_lock_ends_its_enrolments_without_sending_anything(s, hall, cl
     s.commit()
     hall.send_command.sent.clear()
     hall.live.sent.clear()
-    done = veins.resend_revocations(s, hall, clock.tick(veins.RESEND_REVOKE_S + 1))
+    done = veins.resend_revocations(s, hall, clock.tick(vein_records.RESEND_REVOKE_S + 1))
     assert done == {"revokes_sent": 0, "captures_expired": 0, "enrolments_ended": 2}
     s.commit()
     assert row(s, "loader1") is None and row(s, "loader2") is None
@@ -428,12 +436,15 @@ def test_a_retired_lock_ends_its_enrolments_without_sending_anything(s, hall, cl
         a.after["reason"] == "lock_retired" and a.after["wiped_by"] == "device_decommissioning"
         for a in ended
     )
-    pushed = [d for e, d, _r in hall.live.sent if e == veins.LIVE_EVENT]
+    pushed = [d for e, d, _r in hall.live.sent if e == vein_records.LIVE_EVENT]
     assert [(d["username"], d["status"], d["reason"]) for d in pushed] == [
         ("loader1", "ended", "lock_retired"),
         ("loader2", "ended", "lock_retired"),
     ]
-    assert veins.missing_enrolments(s, LOCK, ["loader1", "loader2"]) == ["loader1", "loader2"]
+    assert vein_queries.missing_enrolments(s, LOCK, ["loader1", "loader2"]) == [
+        "loader1",
+        "loader2",
+    ]
     assert veins.resend_revocations(s, hall, clock.tick(120))["enrolments_ended"] == 0
     no_biometrics(s)
 
@@ -450,7 +461,7 @@ def test_a_first_request_that_loses_a_race_is_409(api, hall, monkeypatch):
         s.commit()
     base = f"/locks/{LOCK}/enrolments"
     api.ok(api.post("teller1", base, {"loader_id": loader}), 202)
-    real_row, missed = veins._row, []
+    real_row, missed = veins.enrolment_row, []
 
     def not_committed_yet(session, lock_id, username, *, lock=True):
         if not missed:
@@ -458,7 +469,7 @@ def test_a_first_request_that_loses_a_race_is_409(api, hall, monkeypatch):
             return None
         return real_row(session, lock_id, username, lock=lock)
 
-    monkeypatch.setattr(veins, "_row", not_committed_yet)
+    monkeypatch.setattr(veins, "enrolment_row", not_committed_yet)
     raced = api.post("teller2", base, {"loader_id": loader})
     assert missed == ["loader1"]
     assert raced.status_code == 409, raced.get_json()

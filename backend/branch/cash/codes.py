@@ -2,21 +2,19 @@
 
 Six digits from ``secrets``; the lock receives only sha256("<task ref>:<code>") inside the signed
 ``lock.arm`` command, the loaders receive the code itself (live push to them, and their view of
-the task while the unlock is valid). At rest the code is Fernet-encrypted (key derived from
-FINEDGE_SECRET_KEY under its own salt) and erased when the unlock is used or expires.
+the task while the unlock is valid). At rest the code is encrypted with the platform's Fernet box
+(backend/platform/crypto.py) under this purpose's own key, and erased when the unlock is used or
+expires.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import secrets
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from backend.platform.crypto import Box, UndecryptableError
 
-_SALT = b"finedge/branch/cash-unlock-codes/v1"
+PURPOSE = "finedge/branch/cash-unlock-codes/v1"  # the key's label: never changes (stored tokens)
 
 
 def new_code() -> str:
@@ -29,16 +27,14 @@ def code_digest(task_ref: str, code: str) -> str:
 
 class CodeBox:
     def __init__(self, secret_key: str) -> None:
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=_SALT, info=b"fernet").derive(
-            secret_key.encode("utf-8")
-        )
-        self._fernet = Fernet(base64.urlsafe_b64encode(key))
+        self._box = Box(secret_key, PURPOSE)
 
     def seal(self, code: str) -> str:
-        return self._fernet.encrypt(code.encode()).decode("ascii")
+        return self._box.encrypt(code.encode())
 
     def open(self, token: str) -> str | None:
+        """The code, or None when the token cannot be decrypted with this key."""
         try:
-            return self._fernet.decrypt(token.encode("ascii")).decode()
-        except (InvalidToken, ValueError):
+            return self._box.decrypt(token).decode()
+        except (UndecryptableError, ValueError):  # ValueError: not UTF-8
             return None

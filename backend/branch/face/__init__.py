@@ -1,6 +1,8 @@
 """Face recognition at the branch door, only for clients who consented.
 
 ``crypto`` (encodings encrypted at rest), ``detect`` (the face in an image: the largest box the
-HOG detector is confident about, and its 128-d encoding), ``gallery`` (vectorised 1:N matching)
-and ``service`` (consent, enrolment, withdrawal, recognition at the door, VIP notification).
+HOG detector is confident about, and its 128-d encoding), ``gallery`` (vectorised 1:N matching),
+``consent`` (the face kind of biometric consent), ``service`` (the write side: consent granted
+and withdrawn, enrolment, recognition at the door, VIP notification, the branch's tolerance)
+and ``queries`` (the read side: a client's consent).
 """

@@ -9,6 +9,8 @@
   sighting; a VIP's arrival tells their relationship manager (live push), at most once per
   ``SIGHTING_QUIET``. Face never opens anything: it only informs staff.
 - Encodings are Fernet-encrypted at rest (crypto.py) and never appear in logs or audit records.
+
+This is the write side; the consent as read is queries.py (consent.py holds the consent kind).
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from backend.branch.access import ensure_branch_staff, ensure_role
-from backend.branch.consent import BiometricConsent
+from backend.branch.face import detect
 from backend.branch.face import gallery as galleries
+from backend.branch.face.consent import CONSENT, consent_view
 from backend.branch.face.crypto import ENCODING_SIZE, EncodingBox
+from backend.branch.halls import get_hall
 from backend.branch.models import ClientProfile, FaceConsent, FaceEncoding, FaceSighting
-from backend.branch.queue import get_hall
 from backend.branch.runtime import Hall
 from backend.platform import audit
 from backend.platform.clock import ensure_utc, isoformat
@@ -34,7 +37,6 @@ from backend.platform.context import SYSTEM, Actor
 from backend.platform.errors import BusinessRuleViolation, ValidationFailed
 from backend.platform.live import rooms_for
 
-CONSENT_TEXT_VERSION = "face-v1"
 MAX_ENCODINGS_PER_CLIENT = 5
 SIGHTING_QUIET = timedelta(minutes=10)
 TOLERANCE_RANGE = (0.3, 0.8)
@@ -42,24 +44,6 @@ TOLERANCE_RANGE = (0.3, 0.8)
 VIP_EVENT = "client.arrived"
 
 
-def _count(session: Session, user_id: int) -> int:
-    return int(
-        session.scalar(select(func.count(FaceEncoding.id)).where(FaceEncoding.user_id == user_id))
-        or 0
-    )
-
-
-CONSENT = BiometricConsent(
-    FaceConsent,
-    role="client",
-    text_version=CONSENT_TEXT_VERSION,
-    granted_action="branch.face_consent_granted",
-    withdrawn_action="branch.face_consent_withdrawn",
-    object_type="face_consent",
-    view_extras=lambda session, user_id: {"encodings": _count(session, user_id)},
-)
-consent_view = CONSENT.view
-get_consent = CONSENT.get
 grant_consent = CONSENT.grant
 
 
@@ -112,8 +96,6 @@ def enrol(
             "send an image or an encoding", details={"image": ["image or encoding"]}
         )
     if image is not None:
-        from backend.branch.face import detect
-
         try:
             capture = detect.encode_largest(detect.load_image(image))
         except detect.BadImage:

@@ -12,17 +12,16 @@ reaches every client through the message queue."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.identity.models import User
 from backend.platform.after_commit import push_live
-from backend.platform.clock import isoformat
 from backend.platform.live import LiveEmitter, rooms_for
 from backend.platform.wiring import live_of
 from backend.risk.models import Enterprise, InboxItem, RiskSignal
+from backend.risk.queries.shapes import signal_dict
 
 log = logging.getLogger(__name__)
 EVENT = "risk.signal"
@@ -36,23 +35,6 @@ def approver_ids(session: Session) -> list[int]:
         )
         session.info["risk_approvers"] = cached
     return cached
-
-
-def signal_payload(signal: RiskSignal, enterprise: Enterprise, what: str) -> dict[str, Any]:
-    return {
-        "event": what,
-        "id": signal.id,
-        "enterprise_id": enterprise.id,
-        "enterprise_name": enterprise.name,
-        "credit_code": enterprise.credit_code,
-        "level": signal.level,
-        "status": signal.status,
-        "origin": signal.origin,
-        "rule_id": signal.rule_id,
-        "reason": signal.reason,
-        "blocking": signal.is_blocking,
-        "raised_at": isoformat(signal.raised_at),
-    }
 
 
 def route(
@@ -76,6 +58,6 @@ def route(
         session,
         live if live is not None else live_of(session),
         EVENT,
-        signal_payload(signal, enterprise, what),
+        {**signal_dict(signal, enterprise), "event": what},
         rooms_for(users=named, roles=["approver"] if approvers else []),
     )

@@ -2,7 +2,7 @@
 
     loaders verify at the lock      lock.verification {loader_id, matched}
       centre: the task (approved, in its window), both loaders (matched, on the task, within
-      VERIFY_FRESH_S, enrolled on this lock with consent: cash/veins.py), the devices
+      VERIFY_FRESH_S, enrolled on this lock with consent: backend/branch/veins), the devices
       (online, active, lock locked and untampered, machine in service with its safe door
       closed) -> signed ``lock.arm`` (the one-time unlock: task, loaders, sha256 of a
       one-time code, valid 120 s; the command itself expires in 120 s and carries a nonce the
@@ -36,10 +36,10 @@ from backend.branch import devices_port
 from backend.branch.alarms import raise_and_push
 from backend.branch.cash import booking, rules
 from backend.branch.cash.codes import CodeBox, code_digest, new_code
-from backend.branch.cash.service import loader_names, push, task_id_from_ref, task_ref
-from backend.branch.cash.veins import missing_enrolments
+from backend.branch.cash.tasks import loader_names, push, task_id_from_ref, task_ref
 from backend.branch.models import CashTask
 from backend.branch.runtime import Hall
+from backend.branch.veins.queries import missing_enrolments
 from backend.platform import audit
 from backend.platform.clock import ensure_utc, isoformat
 from backend.platform.context import SYSTEM, Actor

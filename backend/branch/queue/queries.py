@@ -1,0 +1,63 @@
+"""The queue's read side: the queue as the caller may see it (staff of the branch: every
+ticket in call order and the counters; a client: the per-service summary and their own
+tickets) and one ticket with its position and estimated wait. Reads only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.branch.access import can_see_branch, ensure_branch
+from backend.branch.halls import get_hall
+from backend.branch.models import Ticket
+from backend.branch.queue.snapshot import snapshot
+from backend.branch.queue.views import queue_picture, services_view, ticket_view
+from backend.platform.clock import isoformat
+from backend.platform.context import Actor
+from backend.platform.errors import NotFound
+
+
+def queue_view(session: Session, actor: Actor, branch_id: str, now: datetime) -> dict[str, Any]:
+    """Staff of the branch: everything. A client: the public summary and their own tickets."""
+    ensure_branch(session, actor, branch_id, public=True)
+    hall = get_hall(session, branch_id)
+    snap = snapshot(session, branch_id, now)
+    if can_see_branch(actor, branch_id):
+        return queue_picture(snap, branch_id, hall.queue_version)
+    mine = [t for t in snap.tickets if t.client_user_id == actor.user_id]
+    return {
+        "branch_id": branch_id,
+        "version": hall.queue_version,
+        "at": isoformat(now),
+        "services": services_view(snap),
+        "mine": [ticket_view(t, snap) for t in mine],
+    }
+
+
+def find_ticket(
+    session: Session, actor: Actor, branch_id: str, ticket_no: str, *, day: str | None = None
+) -> Ticket:
+    """Today's ticket by number (or ``day``'s); a client sees only their own."""
+    ensure_branch(session, actor, branch_id, public=True)
+    stmt = select(Ticket).where(Ticket.branch_id == branch_id, Ticket.ticket_no == ticket_no)
+    if day is not None:
+        stmt = stmt.where(Ticket.day == day)
+    ticket = session.scalar(stmt.order_by(Ticket.id.desc()).limit(1))
+    visible = ticket is not None and (
+        can_see_branch(actor, branch_id)
+        or (actor.role == "client" and ticket.client_user_id == actor.user_id)
+    )
+    if not visible:
+        raise NotFound("ticket not found", code="ticket_not_found")
+    return ticket
+
+
+def get_ticket(
+    session: Session, actor: Actor, branch_id: str, ticket_no: str, now: datetime
+) -> dict[str, Any]:
+    ticket = find_ticket(session, actor, branch_id, ticket_no)
+    return ticket_view(ticket, snapshot(session, branch_id, now))

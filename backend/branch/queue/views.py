@@ -1,0 +1,121 @@
+"""The queue as staff, clients and the hall displays see it, shaped from a snapshot: a ticket
+(with its position and estimated wait), a counter, the per-service summary, the staff's
+picture of the whole queue (also the branch room's ``queue.update``) and the displays' public
+board (``display.queue``: ticket numbers only). Pure: no session, no access checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backend.branch import rules
+from backend.branch.models import HallCounter, Ticket
+from backend.branch.queue.snapshot import Snapshot
+from backend.platform.clock import isoformat
+
+BOARD_NEXT = 3  # ticket numbers per service on the hall display's board
+
+
+def ticket_view(ticket: Ticket, snap: Snapshot | None = None) -> dict[str, Any]:
+    est = snap.estimate(ticket) if snap is not None else None
+    return {
+        "id": ticket.id,
+        "branch_id": ticket.branch_id,
+        "ticket_no": ticket.ticket_no,
+        "service": ticket.service,
+        "status": ticket.status,
+        "channel": ticket.channel,
+        "category": ticket.category,
+        "position": est.position if est else None,
+        "estimated_wait_s": est.estimated_wait_s if est else None,
+        "counter_id": ticket.counter_id,
+        "return_service": ticket.return_service,
+        "recalls": ticket.recalls,
+        "transfers": ticket.transfers,
+        "issued_at": isoformat(ticket.issued_at),
+        "arrived_at": isoformat(ticket.arrived_at),
+        "appointment_at": isoformat(ticket.appointment_at),
+        "called_at": isoformat(ticket.called_at),
+        "finished_at": isoformat(ticket.finished_at),
+    }
+
+
+def counter_view(counter: HallCounter, tickets: dict[int, Ticket] | None = None) -> dict[str, Any]:
+    current = (tickets or {}).get(counter.current_ticket_id or 0)
+    return {
+        "counter_id": counter.counter_id,
+        "name": counter.name,
+        "status": counter.status,
+        "skills": list(counter.skills or []),
+        "borrowed_skills": [b["service"] for b in counter.borrowed_skills or []],
+        "device_id": counter.device_id,
+        "serving": current.ticket_no if current is not None else None,
+    }
+
+
+def services_view(snap: Snapshot) -> list[dict[str, Any]]:
+    out = []
+    for code, svc in sorted(snap.services.items()):
+        if not svc.active:
+            continue
+        est = snap.estimate_new(code)
+        out.append(
+            {
+                "service": code,
+                "name": svc.name,
+                "waiting": sum(
+                    1 for t in snap.tickets if t.service == code and t.status == "waiting"
+                ),
+                "booked": sum(
+                    1 for t in snap.tickets if t.service == code and t.status == "remote"
+                ),
+                "counters_open": est.servers,
+                "mean_service_s": round(snap.means.get(code, 0.0)),
+                "estimated_wait_s": est.estimated_wait_s,
+            }
+        )
+    return out
+
+
+def queue_picture(snap: Snapshot, branch_id: str, version: int) -> dict[str, Any]:
+    """The staff's picture of the queue (also the ``queue.update`` of the branch room)."""
+    by_id = {t.id: t for t in snap.tickets}
+    ranked = snap.ranked
+    return {
+        "branch_id": branch_id,
+        "version": version,
+        "at": isoformat(snap.now),
+        "services": services_view(snap),
+        "counters": [counter_view(c, by_id) for c in snap.counters],
+        "tickets": [ticket_view(by_id[i.id], snap) for i in ranked],
+        "serving": [ticket_view(t, snap) for t in snap.tickets if t.status == "called"],
+    }
+
+
+def display_board(picture: dict[str, Any]) -> dict[str, Any]:
+    """The hall display's board (``display.queue``), from the staff picture (``queue_picture``):
+    per service the tickets waiting in the hall, the next numbers in call order and the wait a
+    new ticket can expect; which ticket each counter serves. A public screen: ticket numbers
+    only, never a client's name or id."""
+    waiting = [t for t in picture["tickets"] if t["status"] == "waiting"]
+    return {
+        "version": picture["version"],
+        "updated_at": picture["at"],
+        "services": [
+            {
+                "service": svc["service"],
+                "letter": rules.SERVICES[svc["service"]][1],
+                "waiting": svc["waiting"],
+                "next": [t["ticket_no"] for t in waiting if t["service"] == svc["service"]][
+                    :BOARD_NEXT
+                ],
+                "estimated_wait_s": svc["estimated_wait_s"],
+            }
+            for svc in picture["services"]
+        ],
+        "serving": [
+            {"counter_id": c["counter_id"], "ticket_no": c["serving"]}
+            for c in picture["counters"]
+            if c["serving"] is not None
+        ],
+    }

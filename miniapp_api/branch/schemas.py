@@ -1,0 +1,386 @@
+"""The branch hall's request and response schemas (marshmallow), for every view module of this
+package: queue and tickets, counters, flow statistics, face consent, the fleet, cash tasks and
+vein enrolment.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+import marshmallow as ma
+
+from backend.branch import rules
+from backend.branch.cash.rules import STATUSES as CASH_STATUSES
+from backend.branch.face import queries as face
+from backend.branch.queue.service import COUNTER_STATUSES
+from backend.branch.veins import queries as veins
+from miniapp_api.common import PageArgs, StrictSchema
+
+# --------------------------------------------------------------------------- queue and counters
+
+ServiceCode = ma.fields.String(required=True, validate=ma.validate.OneOf(list(rules.SERVICES)))
+
+
+class TicketIn(StrictSchema):
+    service = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(list(rules.SERVICES)),
+        metadata={"description": "cash|account|loan|wealth|corporate"},
+    )
+    appointment_at = ma.fields.AwareDateTime(
+        default_timezone=UTC,
+        load_default=None,
+        metadata={"description": "a booked appointment; honoured when checking in near it"},
+    )
+    category = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.OneOf(list(rules.CATEGORIES)),
+        metadata={"description": "staff only: normal|appointment|elderly|vip"},
+    )
+    client_id = ma.fields.Integer(load_default=None, metadata={"description": "staff only"})
+    request_id = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(1, 64),
+        metadata={"description": "the caller's id of this request: a repeat returns the ticket"},
+    )
+
+
+class TicketOut(ma.Schema):
+    id = ma.fields.Integer()
+    branch_id = ma.fields.String()
+    ticket_no = ma.fields.String()
+    service = ma.fields.String()
+    status = ma.fields.String(
+        metadata={
+            "enum": ["remote", "waiting", "called", "done", "no_show", "cancelled", "expired"]
+        }
+    )
+    channel = ma.fields.String()
+    category = ma.fields.String()
+    position = ma.fields.Integer(allow_none=True)
+    estimated_wait_s = ma.fields.Integer(allow_none=True)
+    counter_id = ma.fields.String(allow_none=True)
+    return_service = ma.fields.String(allow_none=True)
+    recalls = ma.fields.Integer()
+    transfers = ma.fields.Integer()
+    issued_at = ma.fields.String()
+    arrived_at = ma.fields.String(allow_none=True)
+    appointment_at = ma.fields.String(allow_none=True)
+    called_at = ma.fields.String(allow_none=True)
+    finished_at = ma.fields.String(allow_none=True)
+
+
+class CounterOut(ma.Schema):
+    counter_id = ma.fields.String()
+    name = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": list(COUNTER_STATUSES)})
+    skills = ma.fields.List(ma.fields.String())
+    borrowed_skills = ma.fields.List(ma.fields.String())
+    device_id = ma.fields.String(allow_none=True)
+    serving = ma.fields.String(allow_none=True)
+
+
+class ServiceSummaryOut(ma.Schema):
+    service = ma.fields.String()
+    name = ma.fields.String()
+    waiting = ma.fields.Integer()
+    booked = ma.fields.Integer()
+    counters_open = ma.fields.Integer()
+    mean_service_s = ma.fields.Integer()
+    estimated_wait_s = ma.fields.Integer()
+
+
+class QueueOut(ma.Schema):
+    branch_id = ma.fields.String()
+    version = ma.fields.Integer()
+    at = ma.fields.String()
+    services = ma.fields.List(ma.fields.Nested(ServiceSummaryOut))
+    counters = ma.fields.List(ma.fields.Nested(CounterOut), metadata={"description": "staff"})
+    tickets = ma.fields.List(
+        ma.fields.Nested(TicketOut), metadata={"description": "staff: waiting, in call order"}
+    )
+    serving = ma.fields.List(ma.fields.Nested(TicketOut), metadata={"description": "staff"})
+    mine = ma.fields.List(
+        ma.fields.Nested(TicketOut), metadata={"description": "client: own open tickets"}
+    )
+
+
+class CallOut(ma.Schema):
+    counter = ma.fields.Nested(CounterOut)
+    called = ma.fields.Nested(TicketOut, allow_none=True)
+    finished = ma.fields.Nested(TicketOut, allow_none=True)
+    skipped = ma.fields.Nested(TicketOut, allow_none=True)
+    transferred = ma.fields.Nested(TicketOut, allow_none=True)
+
+
+class TransferIn(StrictSchema):
+    service = ServiceCode
+    return_after = ma.fields.Boolean(
+        load_default=False, metadata={"description": "come back to this service afterwards"}
+    )
+
+
+class CounterIn(StrictSchema):
+    name = ma.fields.String(load_default=None, validate=ma.validate.Length(1, 80))
+    skills = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(list(rules.SERVICES))), load_default=None
+    )
+    device_id = ma.fields.String(load_default=None, validate=ma.validate.Length(0, 64))
+
+
+class CounterStatusIn(StrictSchema):
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(["open", "closed"]))
+
+
+class ServicesIn(StrictSchema):
+    services = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(list(rules.SERVICES))), required=True
+    )
+
+
+ServicesOut = ma.Schema.from_dict(
+    {"services": ma.fields.List(ma.fields.String())}, name="BranchServices"
+)
+
+
+# --------------------------------------------------------------------------- flow statistics
+
+
+class DayArgs(StrictSchema):
+    day = ma.fields.String(load_default=None, metadata={"description": "YYYY-MM-DD (local)"})
+
+
+class RangeArgs(StrictSchema):
+    from_ = ma.fields.String(data_key="from", load_default=None)
+    to = ma.fields.String(load_default=None)
+
+
+def _raw_schema(name: str, *keys: str) -> type[ma.Schema]:
+    return ma.Schema.from_dict({k: ma.fields.Raw() for k in keys}, name=name)
+
+
+FlowOut = _raw_schema(
+    "FlowStats",
+    "branch_id",
+    "day",
+    "timezone",
+    "tickets",
+    "arrivals",
+    "arrivals_per_hour",
+    "served",
+    "wait_s",
+    "service_s",
+    "per_service",
+    "abandonment",
+    "counters",
+    "smart_counters",
+)
+
+
+# --------------------------------------------------------------------------- face
+
+
+class SettingsIn(StrictSchema):
+    face_tolerance = ma.fields.Float(
+        required=True,
+        metadata={"description": "1:N match tolerance, 0.3..0.8 (default 0.6; lower is stricter)"},
+    )
+
+
+SettingsOut = ma.Schema.from_dict(
+    {"branch_id": ma.fields.String(), "face_tolerance": ma.fields.Float()},
+    name="BranchSettings",
+)
+
+
+class ConsentIn(StrictSchema):
+    text_version = ma.fields.String(load_default=face.CONSENT_TEXT_VERSION)
+
+
+class ConsentOut(ma.Schema):
+    status = ma.fields.String(metadata={"enum": ["none", "granted", "withdrawn"]})
+    text_version = ma.fields.String(allow_none=True)
+    granted_at = ma.fields.String(allow_none=True)
+    withdrawn_at = ma.fields.String(allow_none=True)
+    encodings = ma.fields.Integer()
+    encoding_id = ma.fields.Integer()
+    quality = ma.fields.Float()
+
+
+class EnrolIn(StrictSchema):
+    image = ma.fields.String(
+        load_default=None, metadata={"description": "base64 JPEG or PNG of the client's face"}
+    )
+    encoding = ma.fields.List(
+        ma.fields.Float(allow_nan=False),
+        load_default=None,
+        metadata={"description": "or a 128-d encoding computed on the phone"},
+    )
+
+
+# --------------------------------------------------------------------------- fleet
+
+
+class TemplateIn(StrictSchema):
+    model = ma.fields.String(required=True, validate=ma.validate.Length(1, 80))
+    name = ma.fields.String(required=True, validate=ma.validate.Length(1, 80))
+    params = ma.fields.Dict(required=True)
+
+
+TemplateOut = _raw_schema("FleetTemplate", "id", "model", "name", "version", "params", "created_at")
+
+TemplatesOut = ma.Schema.from_dict(
+    {"items": ma.fields.List(ma.fields.Nested(TemplateOut))}, name="FleetTemplates"
+)
+
+
+class RolloutIn(StrictSchema):
+    template_id = ma.fields.Integer(required=True)
+    percentage = ma.fields.Integer(required=True, validate=ma.validate.Range(1, 100))
+    branch_id = ma.fields.String(load_default=None)
+
+
+class AdvanceIn(StrictSchema):
+    percentage = ma.fields.Integer(required=True, validate=ma.validate.Range(1, 100))
+
+
+class ResumeIn(StrictSchema):
+    exclude_rejecting = ma.fields.Boolean(load_default=False)
+
+
+RolloutOut = _raw_schema(
+    "FleetRollout",
+    "id",
+    "template",
+    "branch_id",
+    "percentage",
+    "status",
+    "health",
+    "devices",
+    "created_at",
+)
+
+
+FleetOut = _raw_schema("FleetOverview", "branch_id", "models")
+
+
+OffCounterOut = _raw_schema(
+    "OffCounter",
+    "branch_id",
+    "from",
+    "to",
+    "smart_transactions",
+    "teller_served",
+    "off_counter_rate",
+    "days",
+)
+
+
+# --------------------------------------------------------------------------- cash tasks
+
+
+class CashTaskIn(StrictSchema):
+    device_id = ma.fields.String(required=True)
+    loaders = ma.fields.List(ma.fields.Integer(), required=True)
+    window_start = ma.fields.AwareDateTime(required=True, default_timezone=UTC)
+    window_end = ma.fields.AwareDateTime(required=True, default_timezone=UTC)
+    amounts = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Raw(),
+        required=True,
+        metadata={"description": 'per denomination, decimal strings: {"100.00": "200000.00"}'},
+    )
+    lock_id = ma.fields.String(load_default=None)
+
+
+class CashTaskOut(ma.Schema):
+    id = ma.fields.Integer()
+    ref = ma.fields.String()
+    branch_id = ma.fields.String()
+    device_id = ma.fields.String()
+    lock_id = ma.fields.String()
+    loaders = ma.fields.List(ma.fields.Integer())
+    loader_names = ma.fields.List(ma.fields.String())
+    amounts = ma.fields.Dict()
+    total = ma.fields.String()
+    window_start = ma.fields.String()
+    window_end = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": list(CASH_STATUSES)})
+    phase = ma.fields.String()
+    maker_id = ma.fields.Integer(allow_none=True)
+    checker_id = ma.fields.Integer(allow_none=True)
+    approved_at = ma.fields.String(allow_none=True)
+    verified = ma.fields.List(ma.fields.String())
+    armed_at = ma.fields.String(allow_none=True)
+    unlock_expires_at = ma.fields.String(allow_none=True)
+    unlock_code = ma.fields.String(
+        metadata={"description": "only for the task's loaders, while the unlock is valid"}
+    )
+    unlocked_at = ma.fields.String(allow_none=True)
+    counts = ma.fields.Dict()
+    loaded = ma.fields.Dict()
+    review = ma.fields.String(allow_none=True)
+    review_note = ma.fields.String(allow_none=True)
+    loaded_at = ma.fields.String(allow_none=True)
+    door_closed_at = ma.fields.String(allow_none=True)
+    closed_at = ma.fields.String(allow_none=True)
+    cancelled_at = ma.fields.String(allow_none=True)
+    created_at = ma.fields.String()
+
+
+class CashTaskPage(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(CashTaskOut))
+    next_cursor = ma.fields.String(allow_none=True)
+
+
+class CashListArgs(PageArgs):
+    branch_id = ma.fields.String(load_default=None)
+    status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(list(CASH_STATUSES)))
+
+
+class CancelIn(StrictSchema):
+    reason = ma.fields.String(load_default="", validate=ma.validate.Length(0, 200))
+
+
+class ReviewIn(StrictSchema):
+    note = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
+
+
+# --------------------------------------------------------------------------- vein enrolment
+
+
+class VeinConsentIn(StrictSchema):
+    text_version = ma.fields.String(load_default=veins.CONSENT_TEXT_VERSION)
+
+
+class VeinConsentOut(ma.Schema):
+    status = ma.fields.String(metadata={"enum": ["none", "granted", "withdrawn"]})
+    text_version = ma.fields.String(allow_none=True)
+    granted_at = ma.fields.String(allow_none=True)
+    withdrawn_at = ma.fields.String(allow_none=True)
+    enrolments = ma.fields.Integer(metadata={"description": "locks capturing or holding my vein"})
+
+
+class EnrolmentIn(StrictSchema):
+    loader_id = ma.fields.Integer(
+        required=True, metadata={"description": "user id of a consenting loader of the branch"}
+    )
+
+
+class EnrolmentOut(ma.Schema):
+    lock_id = ma.fields.String()
+    branch_id = ma.fields.String()
+    loader_id = ma.fields.Integer(allow_none=True)
+    username = ma.fields.String(metadata={"description": "the loader's id on the lock"})
+    status = ma.fields.String(metadata={"enum": list(veins.STATUSES)})
+    captures = ma.fields.Integer()
+    captures_needed = ma.fields.Integer()
+    requested_at = ma.fields.String()
+    enrolled_at = ma.fields.String(allow_none=True)
+    failure_reason = ma.fields.String(allow_none=True)
+    revoke_requested_at = ma.fields.String(allow_none=True)
+
+
+class EnrolmentPage(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(EnrolmentOut))
+    next_cursor = ma.fields.String(allow_none=True)
