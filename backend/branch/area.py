@@ -11,6 +11,8 @@ from backend.branch.seed import seed_branch_hall
 from backend.platform.areas import Area, LiveEvent, Provide
 from backend.platform.ports import DeviceDirectory, DeviceLink, HallForDevices
 
+SCHEMAS = "miniapp_api.branch.schemas"  # the HTTP response schemas render the pushes too
+
 AREA = Area(
     name="branch",
     description="branch hall: queue, counters, flow, face, fleet, cash loading",
@@ -20,10 +22,24 @@ AREA = Area(
     seeders=(seed_branch_hall,),
     benchmarks={"face": "bench.face"},
     live_events=(
-        LiveEvent("queue.update", audience="the branch's staff; each client their own ticket"),
-        LiveEvent("cash_task.update", audience="the branch's staff and the task's loaders"),
-        LiveEvent("client.arrived", audience="the client's relationship manager"),
-        LiveEvent("vein_enrolment.update", audience="the branch's staff and the loader"),
+        LiveEvent(
+            "queue.update",
+            f"{SCHEMAS}:QueueUpdateOut",
+            "the branch's staff; each client their own ticket",
+        ),
+        LiveEvent(
+            "cash_task.update",
+            f"{SCHEMAS}:CashTaskUpdateOut",
+            "the branch's staff; with the code, the task's two loaders",
+        ),
+        LiveEvent(
+            "client.arrived", f"{SCHEMAS}:ClientArrivedOut", "the client's relationship manager"
+        ),
+        LiveEvent(
+            "vein_enrolment.update",
+            f"{SCHEMAS}:EnrolmentUpdateOut",
+            "the branch's staff and the loader",
+        ),
     ),
     provides=(
         Provide(HallForDevices, lambda _wiring: HallPort()),

@@ -105,6 +105,13 @@ class QueueOut(ma.Schema):
     )
 
 
+class QueueUpdateOut(QueueOut):
+    """The ``queue.update`` push: the staff's picture of the queue (to the branch room), or a
+    client's own ticket (``branch_id``, ``version``, ``ticket``: to that client only)."""
+
+    ticket = ma.fields.Nested(TicketOut, metadata={"description": "client: their own ticket"})
+
+
 class CallOut(ma.Schema):
     counter = ma.fields.Nested(CounterOut)
     called = ma.fields.Nested(TicketOut, allow_none=True)
@@ -328,6 +335,14 @@ class CashTaskOut(ma.Schema):
     created_at = ma.fields.String()
 
 
+class CashTaskUpdateOut(CashTaskOut):
+    """The ``cash_task.update`` push: the task as the API shows it (the unlock code only in the
+    push to its two loaders), or, when the lock was refused, why."""
+
+    refused = ma.fields.String(metadata={"description": "why an unlock was refused"})
+    details = ma.fields.Dict(metadata={"description": "refused: the lock, loaders, task named"})
+
+
 class CashTaskPage(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(CashTaskOut))
     next_cursor = ma.fields.String(allow_none=True)
@@ -379,6 +394,26 @@ class EnrolmentOut(ma.Schema):
     enrolled_at = ma.fields.String(allow_none=True)
     failure_reason = ma.fields.String(allow_none=True)
     revoke_requested_at = ma.fields.String(allow_none=True)
+
+
+class EnrolmentUpdateOut(EnrolmentOut):
+    """The ``vein_enrolment.update`` push: the enrolment as the API shows it; when it ends,
+    why."""
+
+    source = ma.fields.String(allow_none=True)
+    reason = ma.fields.String(allow_none=True)
+    wiped_by = ma.fields.String(allow_none=True)
+
+
+class ClientArrivedOut(ma.Schema):
+    """The ``client.arrived`` push to a VIP client's relationship manager."""
+
+    branch_id = ma.fields.String()
+    client_id = ma.fields.Integer()
+    name = ma.fields.String()
+    segment = ma.fields.String(allow_none=True)
+    at = ma.fields.String()
+    device_id = ma.fields.String()
 
 
 class EnrolmentPage(ma.Schema):

@@ -84,7 +84,7 @@ def _refuse(
                 "status": task.status,
                 "phase": task.phase,
                 "refused": reason,
-                **details,
+                "details": details,
             },
             rooms_for(branches=[task.branch_id], roles=["admin"]),
         )
