@@ -38,7 +38,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from backend.platform.mqtt import Message, MqttPublishError, Will, parse_mqtt_url
+from backend.platform.mqtt import (
+    Message,
+    MqttClient,
+    MqttPublishError,
+    Will,
+    connect_with_retry,
+    parse_mqtt_url,
+    wait_published,
+)
 from devices.faults import Faults
 from edge.credentials import EDGE_COMMAND_TYPES, derive_edge_key, secret_bytes
 from edge.protocol import (
@@ -56,7 +64,6 @@ from edge.protocol import (
     make_envelope,
     verify_command,
 )
-from edge.transport import PipelinedMqttClient, connect_with_retry, wait_published
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +171,11 @@ class SimulatedDevice:
                     handlers[name] = attr
         cls._handlers = handlers
 
+    @classmethod
+    def handled_commands(cls) -> tuple[str, ...]:
+        """The command types this kind's simulator acts on (``@command`` handlers)."""
+        return tuple(cls._handlers)
+
     def __init__(
         self,
         identity: DeviceIdentity,
@@ -207,7 +219,7 @@ class SimulatedDevice:
         self._topics: dict[str, str] = {}  # channel -> topic, see topic()
         self._historical_after_s = historical_after_s
         self._retry_max_delay = retry_max_delay
-        self._client: PipelinedMqttClient | None = None
+        self._client: MqttClient | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._session = uuid.uuid4().hex
@@ -343,9 +355,9 @@ class SimulatedDevice:
     def _death_data(self) -> dict[str, Any]:
         return {"online": False, "session": self._session}
 
-    def _make_client(self) -> PipelinedMqttClient:
+    def _make_client(self) -> MqttClient:
         will_env = make_envelope("device.death", self._death_data(), self._seq, now=self.now())
-        client = PipelinedMqttClient(
+        client = MqttClient(
             self._url(),
             f"{self.device_id}-{uuid.uuid4().hex[:6]}",
             will=Will(self.topic("state"), encode(will_env), qos=1, retain=True),
@@ -370,7 +382,7 @@ class SimulatedDevice:
         if stop.is_set():
             client.close()
             return
-        self._client = client  # type: ignore[assignment]
+        self._client = client
         with self._cond:
             self._cond.notify_all()
 

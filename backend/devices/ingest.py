@@ -24,7 +24,7 @@ import logging
 import queue
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,6 +50,7 @@ from edge.protocol import (
     Ack,
     Envelope,
     ProtocolError,
+    RecentIds,
     Topic,
     decode_envelope_ts,
     parse_ack,
@@ -91,24 +92,6 @@ class _Outcome:
     new_ids: list[str]
     live: list[tuple[str, dict[str, Any], list[str]]]
     acks: list[tuple[str, str]]
-
-
-class _RecentIds:
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._ids: OrderedDict[str, None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __contains__(self, key: str) -> bool:
-        with self._lock:
-            return key in self._ids
-
-    def add_all(self, keys: list[str]) -> None:
-        with self._lock:
-            for key in keys:
-                self._ids[key] = None
-            while len(self._ids) > self.capacity:
-                self._ids.popitem(last=False)
 
 
 def _rooms(branch_id: str) -> list[str]:
@@ -154,7 +137,7 @@ class IngestService:
         self._dropped_lock = threading.Lock()
         self.stats: Counter[str] = Counter()
         self._queue: queue.Queue[Inbound] = queue.Queue(self.settings.queue_size)
-        self._recent = _RecentIds(self.settings.recent_ids)
+        self._recent = RecentIds(self.settings.recent_ids)
         self._stop = threading.Event()
         self._idle = threading.Condition()
         self._busy = False

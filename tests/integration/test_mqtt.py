@@ -23,8 +23,8 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from backend.platform.broker import EmbeddedBroker
 from backend.platform.mqtt import (
+    EmbeddedBroker,
     Message,
     MqttClient,
     MqttConnectError,

@@ -12,8 +12,9 @@ from backend.platform.mqtt import Message
 from devices.base import CommandFailed, DeviceIdentity
 from devices.camera import base_encoding
 from devices.faults import Faults
-from devices.fleet import KINDS, make_device, select
+from devices.fleet import make_device, select
 from devices.lock import code_digest
+from devices.simulators import SIMULATORS
 from edge.credentials import derive_edge_key, new_hmac_secret, secret_bytes
 from edge.protocol import decode_envelope, encode, make_command, make_envelope
 
@@ -47,7 +48,7 @@ def ack_of(device, command_id: str):
 
 
 def test_every_kind_has_a_simulator():
-    assert set(KINDS) == {"counter", "cash", "lock", "kiosk", "caller", "display", "camera"}
+    assert set(SIMULATORS) == {"counter", "cash", "lock", "kiosk", "caller", "display", "camera"}
     ids = [
         DeviceIdentity("B", t, f"{t}{n}", "u", "p", "00") for t in ("lock", "cash") for n in (1, 2)
     ]
