@@ -1,7 +1,8 @@
 """The hall's calls at the edge: kiosk tickets, call-next presses, and the screens that show them.
 
 The edge acts on two event types of the hall's devices (``HANDLERS``, by event type; which kinds
-send them is the wire's kind table, edge/protocol/kinds.py): a kiosk's
+send them is the wire's kind table, edge/protocol/kinds.py, and tests/unit/test_device_kinds.py
+checks that those kinds accept what the edge answers with): a kiosk's
 ``kiosk.ticket_requested`` is answered from the local queue (edge/localqueue) with
 ``kiosk.print_ticket``, whether the centre is there or not; a window's ``caller.call_next`` is
 the centre's while the uplink is live, and the local queue's otherwise. A call made here is
@@ -107,11 +108,6 @@ class OfflineHall:
         self.store = store
         self.clock = clock
         self.stats = stats
-        # Event type -> what the edge does with it (device id, envelope, went up live).
-        self.handlers: dict[str, Callable[[str, Envelope, bool], None]] = {
-            TICKET_REQUESTED: self._ticket_requested,
-            CALL_NEXT: self._call_next_pressed,
-        }
         # call-nexts left to the centre: (caller id, request id) -> the press
         self._pending: dict[tuple[str, str], PendingCall] = {}
         self._outcomes: OrderedDict[tuple[str, str], str] = OrderedDict()
@@ -127,9 +123,9 @@ class OfflineHall:
 
     def on_uplink(self, topic: Topic, env: Envelope, live: bool) -> None:
         """An accepted uplink (already in the outbox; ``live``: it went up live)."""
-        handler = self.handlers.get(env.type) if topic.channel == "event" else None
+        handler = HANDLERS.get(env.type) if topic.channel == "event" else None
         if handler is not None:
-            handler(topic.device_id, env, live)
+            handler(self, topic.device_id, env, live)
 
     def _ticket_requested(self, kiosk_id: str, env: Envelope, _live: bool) -> None:
         self.issue_ticket(kiosk_id, env.data)
@@ -285,3 +281,10 @@ class OfflineHall:
             self._outcomes[key] = outcome
             while len(self._outcomes) > OUTCOMES_KEPT:
                 self._outcomes.popitem(last=False)
+
+
+# Event type -> what the edge does with it (the hall, device id, envelope, went up live).
+HANDLERS: dict[str, Callable[[OfflineHall, str, Envelope, bool], None]] = {
+    TICKET_REQUESTED: OfflineHall._ticket_requested,
+    CALL_NEXT: OfflineHall._call_next_pressed,
+}

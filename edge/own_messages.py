@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from edge.outbox import Outbox
-from edge.protocol import Envelope, build_topic, encode, make_envelope
+from edge.protocol import EDGE_DEVICE_TYPE, Envelope, build_topic, encode, make_envelope
 from edge.settings import EdgeSettings
 from edge.store import EdgeStore
 
@@ -64,4 +64,4 @@ class OwnMessages:
 
 
 def own_topic(branch_id: str, edge_id: str, channel: str) -> str:
-    return build_topic(branch_id, "edge", edge_id, channel)
+    return build_topic(branch_id, EDGE_DEVICE_TYPE, edge_id, channel)

@@ -31,6 +31,8 @@ from types import MappingProxyType
 
 # Every kind accepts these (devices/base.py implements them once).
 COMMON_COMMANDS: tuple[str, ...] = ("device.ping", "device.rebirth")
+# The kind of the edge agent itself (``edge_node``): its own topics are fe/v1/{branch}/edge/...
+EDGE_DEVICE_TYPE = "edge"
 
 # A kind's name is a topic level, and its messages' types are "<kind>.<name>".
 _KIND_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -151,7 +153,7 @@ BUILTIN_KINDS: tuple[KindSpec, ...] = (
         telemetry=("camera.status",),
     ),
     KindSpec(
-        "edge",
+        EDGE_DEVICE_TYPE,
         "The branch edge agent itself (its birth, stats and events)",
         edge_node=True,
     ),

@@ -1,4 +1,4 @@
-"""The branch edge's offline queue (edge/localqueue.py) with the hall's rules: counters' skills
+"""The branch edge's offline queue (edge/localqueue/) with the hall's rules: counters' skills
 from the centre's counter map, priority with aging by category, the starvation bound, positions
 per service, the first-come-first-served fallback without a map, an edge database from
 before categories upgraded in place, the centre's ``queue.sync`` applied by time, and ticket
