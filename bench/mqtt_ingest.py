@@ -54,8 +54,8 @@ from backend.platform import migrate
 from backend.platform.db import make_engine, make_session_factory, session_scope
 from backend.platform.live import RecordingEmitter
 from backend.platform.mqtt import PAHO_LOGGER, EmbeddedBroker
-from devices.base import load_identities
 from devices.fleet import make_device
+from devices.identity import load_identities
 from edge.protocol import encode, make_envelope
 
 FINEDGE = str(Path(sys.executable).with_name("finedge"))

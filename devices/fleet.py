@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from devices.base import DeviceIdentity, SimulatedDevice, load_identities
+from devices.base import SimulatedDevice
 from devices.faults import Faults
+from devices.identity import DeviceIdentity, load_identities
 from devices.scenario import play
 from devices.simulators import SIMULATORS, simulator_for
 

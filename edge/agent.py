@@ -55,7 +55,7 @@ from edge.uplink import UplinkGate
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EdgeAgent", "EdgeParts", "EdgeSettings", "EdgeStats", "assemble"]
+__all__ = ["EdgeAgent", "EdgeParts", "assemble"]
 
 
 @dataclass

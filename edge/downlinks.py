@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from backend.platform.mqtt import Message, MqttClient, MqttError
 from edge.branch_broker import BranchBroker
@@ -112,10 +113,7 @@ class Downlinks:
         calls by and the hall's timezone it numbers by; kept in the edge store, so they hold
         across restarts while offline."""
         try:
-            env = decode_envelope(message.payload, max_skew_s=None, max_bytes=1024 * 1024)
-            if env.type != "edge.counters":
-                raise ValueError(f"unexpected type {env.type}")
-            counter_map = CounterMap.from_dict(env.data)
+            counter_map = CounterMap.from_dict(_data_of(message, "edge.counters"))
         except (ProtocolError, ValueError) as exc:
             log.warning("edge %s: counter map refused: %s", self.edge_id, exc)
             return
@@ -133,10 +131,7 @@ class Downlinks:
         """What the centre did with the edge's kiosk tickets (``queue.sync``), applied to the
         local queue by time (LocalQueue.apply_sync)."""
         try:
-            env = decode_envelope(message.payload, max_skew_s=None, max_bytes=1024 * 1024)
-            if env.type != "queue.sync":
-                raise ValueError(f"unexpected type {env.type}")
-            sync = QueueSync.from_dict(env.data)
+            sync = QueueSync.from_dict(_data_of(message, "queue.sync"))
         except (ProtocolError, ValueError) as exc:
             self.stats.add("queue_sync_refused")
             log.warning("edge %s: queue sync refused: %s", self.edge_id, exc)
@@ -187,3 +182,11 @@ class Downlinks:
         except MqttError as exc:
             self.stats.add("downlink_failed")
             log.warning("edge %s: relay to %s failed: %s", self.edge_id, message.topic, exc)
+
+
+def _data_of(message: Message, type_: str) -> dict[str, Any]:
+    """The data of a ``type_`` envelope (up to 1 MiB); ProtocolError or ValueError else."""
+    env = decode_envelope(message.payload, max_skew_s=None, max_bytes=1024 * 1024)
+    if env.type != type_:
+        raise ValueError(f"unexpected type {env.type}")
+    return env.data

@@ -30,8 +30,9 @@ from backend.identity import service as identity
 from backend.identity.models import Org
 from backend.platform.db import session_scope
 from backend.platform.mqtt import EmbeddedBroker, MqttClient, MqttConnectError
-from devices.base import DeviceIdentity, SimulatedDevice, load_identities
+from devices.base import SimulatedDevice
 from devices.fleet import Fleet, make_device
+from devices.identity import DeviceIdentity, load_identities
 from edge.agent import EdgeAgent
 from edge.protocol import default_edge_id
 from edge.settings import EdgeSettings

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from backend.platform.mqtt import EmbeddedBroker, Message, MqttClient
-from devices.base import CommandRejected, DeviceIdentity, SimulatedDevice, command
+from devices.base import CommandRejected, SimulatedDevice, command
 from devices.fleet import make_device, select
+from devices.identity import DeviceIdentity
 from devices.simulators import register_simulator, unregister_simulator
 from edge.agent import EdgeAgent
 from edge.credentials import derive_edge_key, hash_password, new_hmac_secret, new_password

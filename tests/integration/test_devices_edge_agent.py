@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from backend.platform.mqtt import EmbeddedBroker, Message, MqttClient
-from devices.base import DeviceIdentity
 from devices.faults import Faults
 from devices.fleet import Fleet, make_device
+from devices.identity import DeviceIdentity
 from edge.agent import EdgeAgent
 from edge.credentials import derive_edge_key, hash_password, new_hmac_secret, new_password
 from edge.protocol import (

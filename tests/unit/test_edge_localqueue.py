@@ -255,8 +255,8 @@ def test_an_edge_database_from_before_categories_is_upgraded_in_place(tmp_path):
 
 
 def test_the_simulated_kiosk_sends_a_category_now_and_then():
-    from devices.base import DeviceIdentity
     from devices.fleet import make_device
+    from devices.identity import DeviceIdentity
     from edge.credentials import new_hmac_secret
     from edge.protocol import decode_envelope
 
