@@ -269,10 +269,10 @@ def edge_command(
     from backend.devices.central_acl import login_password
     from backend.platform.config import var_dir
     from backend.platform.mqtt import parse_mqtt_url
-    from edge.agent import EdgeSettings
     from edge.localqueue import load_zone
     from edge.protocol import default_edge_id
     from edge.runner import install_stop_signals, run_edge
+    from edge.settings import EdgeSettings
 
     try:
         load_zone(timezone)

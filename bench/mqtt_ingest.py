@@ -49,13 +49,13 @@ from backend.devices.secretbox import SecretBox
 from backend.devices.seed import ensure_devices
 from backend.identity import service as identity
 from backend.platform import migrate
-from backend.platform.broker import EmbeddedBroker
 from backend.platform.db import make_engine, session_scope
 from backend.platform.live import RecordingEmitter
+from backend.platform.mqtt import PAHO_LOGGER, EmbeddedBroker
 from backend.roles.hub import DeviceHub, HubSettings
 from bench.wiring import session_factory as bench_sessions
-from devices.base import load_identities
 from devices.fleet import make_device
+from devices.identity import load_identities
 from edge.protocol import encode, make_envelope
 
 FINEDGE = str(Path(sys.executable).with_name("finedge"))
@@ -385,7 +385,7 @@ def _load_generator(creds: str, broker_url: str) -> None:
     import logging
 
     logging.basicConfig(level=logging.ERROR)
-    logging.getLogger("backend.platform.mqtt.paho").setLevel(logging.CRITICAL)
+    logging.getLogger(PAHO_LOGGER).setLevel(logging.CRITICAL)
     fleet = [
         make_device(identity_, broker_url, buffer_size=100_000, window=200, retry_max_delay=0.5)
         for identity_ in load_identities(creds)

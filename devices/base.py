@@ -23,7 +23,6 @@ run on the MQTT dispatch thread, ``tick`` on the fleet's thread.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -32,17 +31,24 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from backend.platform.mqtt import Message, MqttPublishError, Will, parse_mqtt_url
+from backend.platform.mqtt import (
+    Message,
+    MqttClient,
+    MqttPublishError,
+    Will,
+    connect_with_retry,
+    parse_mqtt_url,
+    wait_published,
+)
 from devices.faults import Faults
+from devices.identity import DeviceIdentity
+from devices.outgoing import Outgoing, new_envelope
 from edge.credentials import EDGE_COMMAND_TYPES, derive_edge_key, secret_bytes
 from edge.protocol import (
-    MAX_SEQ,
     Ack,
     Envelope,
     NonceCache,
@@ -50,13 +56,11 @@ from edge.protocol import (
     build_topic,
     decode_envelope,
     encode,
-    format_ts,
     loads_strict,
     make_ack,
     make_envelope,
     verify_command,
 )
-from edge.transport import PipelinedMqttClient, connect_with_retry, wait_published
 
 log = logging.getLogger(__name__)
 
@@ -81,74 +85,6 @@ def command(name: str):
     return mark
 
 
-@dataclass(frozen=True)
-class DeviceIdentity:
-    """What provisioning hands a device: who it is and its secrets (see docs/iot.md)."""
-
-    branch_id: str
-    device_type: str
-    device_id: str
-    mqtt_username: str
-    mqtt_password: str
-    hmac_secret: str
-    model: str = ""
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DeviceIdentity:
-        return cls(
-            branch_id=data["branch_id"],
-            device_type=data["device_type"],
-            device_id=data["device_id"],
-            mqtt_username=data.get("mqtt_username") or data["device_id"],
-            mqtt_password=data["mqtt_password"],
-            hmac_secret=data["hmac_secret"],
-            model=data.get("model") or "",
-        )
-
-
-def load_identities(path: str | Path) -> list[DeviceIdentity]:
-    """A credentials file written by the demo seed: ``{"devices": [{...}, ...]}``."""
-    data = json.loads(Path(path).read_text())
-    return [DeviceIdentity.from_dict(item) for item in data.get("devices", [])]
-
-
-_CHECKED_TYPES: set[str] = set()  # message types make_envelope has validated once
-
-
-def _new_envelope(type_: str, data: dict[str, Any], seq: int, now: datetime) -> Envelope:
-    """make_envelope without re-validating what cannot vary between two calls.
-
-    A fresh uuid4 id, ``format_ts``'s timestamp, a dict copy of ``data`` and a counter's seq
-    are valid by construction; only the type name can be wrong, and it is checked (by
-    make_envelope itself) the first time this process uses it. The load generator of
-    ``finedge bench mqtt-ingest`` builds thousands of envelopes a second with this."""
-    if type_ not in _CHECKED_TYPES or isinstance(seq, bool) or not 0 <= seq <= MAX_SEQ:
-        env = make_envelope(type_, data, seq, now=now)
-        _CHECKED_TYPES.add(type_)
-        return env
-    return Envelope(
-        id=str(uuid.uuid4()), ts=format_ts(now), seq=seq, type=type_, data=dict(data or {})
-    )
-
-
-@dataclass
-class _Outgoing:
-    topic: str
-    envelope: Envelope | None
-    raw: bytes | None
-    retain: bool
-    queued_at: float = field(default_factory=time.monotonic)
-
-    def payload(self, historical_after_s: float) -> bytes:
-        if self.envelope is None:
-            assert self.raw is not None
-            return self.raw
-        env = self.envelope
-        if not env.historical and time.monotonic() - self.queued_at > historical_after_s:
-            env = env.replace(historical=True)
-        return encode(env)
-
-
 class SimulatedDevice:
     device_type: ClassVar[str] = ""
     telemetry_interval_s: ClassVar[float] = 15.0
@@ -163,6 +99,11 @@ class SimulatedDevice:
                 if name:
                     handlers[name] = attr
         cls._handlers = handlers
+
+    @classmethod
+    def handled_commands(cls) -> tuple[str, ...]:
+        """The command types this kind's simulator acts on (``@command`` handlers)."""
+        return tuple(cls._handlers)
 
     def __init__(
         self,
@@ -200,14 +141,14 @@ class SimulatedDevice:
         self._nonces = NonceCache(ttl_s=3600, max_entries=10_000)
         self._seq = 0
         self._seq_lock = threading.Lock()
-        self._pending: deque[_Outgoing] = deque()
+        self._pending: deque[Outgoing] = deque()
         self._cond = threading.Condition()
         self._buffer_size = buffer_size
         self._window = window
         self._topics: dict[str, str] = {}  # channel -> topic, see topic()
         self._historical_after_s = historical_after_s
         self._retry_max_delay = retry_max_delay
-        self._client: PipelinedMqttClient | None = None
+        self._client: MqttClient | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._session = uuid.uuid4().hex
@@ -343,9 +284,9 @@ class SimulatedDevice:
     def _death_data(self) -> dict[str, Any]:
         return {"online": False, "session": self._session}
 
-    def _make_client(self) -> PipelinedMqttClient:
+    def _make_client(self) -> MqttClient:
         will_env = make_envelope("device.death", self._death_data(), self._seq, now=self.now())
-        client = PipelinedMqttClient(
+        client = MqttClient(
             self._url(),
             f"{self.device_id}-{uuid.uuid4().hex[:6]}",
             will=Will(self.topic("state"), encode(will_env), qos=1, retain=True),
@@ -370,7 +311,7 @@ class SimulatedDevice:
         if stop.is_set():
             client.close()
             return
-        self._client = client  # type: ignore[assignment]
+        self._client = client
         with self._cond:
             self._cond.notify_all()
 
@@ -409,7 +350,7 @@ class SimulatedDevice:
         topic = self.topic(channel)
         if self.faults.garbage_rate and self.rng.random() < self.faults.garbage_rate:
             self.inject_raw(channel, os.urandom(self.rng.randint(1, 64)))
-        env = _new_envelope(type_, data, self._next_seq(), self.now())
+        env = new_envelope(type_, data, self._next_seq(), self.now())
         if self.faults.oversize_rate and self.rng.random() < self.faults.oversize_rate:
             self.inject_raw(channel, encode(env.replace(data={"pad": "x" * 70_000})))
         copies = (
@@ -418,7 +359,7 @@ class SimulatedDevice:
             else 1
         )
         for _ in range(copies):
-            self._enqueue(_Outgoing(topic, env, None, retain))
+            self._enqueue(Outgoing(topic, env, None, retain))
         if copies == 2:
             self.stats["duplicates"] += 1
         self.stats["published"] += 1
@@ -427,9 +368,9 @@ class SimulatedDevice:
     def inject_raw(self, channel: str, payload: bytes, *, topic: str | None = None) -> None:
         """Fault: publish arbitrary bytes (garbage, oversize) on one of our topics."""
         self.stats["garbage"] += 1
-        self._enqueue(_Outgoing(topic or self.topic(channel), None, payload, False))
+        self._enqueue(Outgoing(topic or self.topic(channel), None, payload, False))
 
-    def _enqueue(self, item: _Outgoing) -> None:
+    def _enqueue(self, item: Outgoing) -> None:
         with self._cond:
             if len(self._pending) >= self._buffer_size:
                 self._pending.popleft()  # a real device's ring buffer: the oldest goes
@@ -523,7 +464,7 @@ class SimulatedDevice:
         except ProtocolError:
             return  # the id was not a uuid: nothing to answer to
         self.acks.append(Ack(command_id, status, reason))
-        self._enqueue(_Outgoing(self.topic("ack"), ack_env, None, False))
+        self._enqueue(Outgoing(self.topic("ack"), ack_env, None, False))
 
     def _on_desired(self, message: Message) -> None:
         try:

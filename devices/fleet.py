@@ -14,39 +14,18 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from devices.base import DeviceIdentity, SimulatedDevice, load_identities
-from devices.caller import CounterCaller
-from devices.camera import DoorCamera
-from devices.cash import CashRecycler
-from devices.counter import SmartCounter
-from devices.display import HallDisplay
+from devices.base import SimulatedDevice
 from devices.faults import Faults
-from devices.kiosk import QueueKiosk
-from devices.lock import VeinLock
+from devices.identity import DeviceIdentity, load_identities
 from devices.scenario import play
+from devices.simulators import SIMULATORS, simulator_for
 
 log = logging.getLogger(__name__)
 
-KINDS: dict[str, type[SimulatedDevice]] = {
-    cls.device_type: cls
-    for cls in (
-        SmartCounter,
-        CashRecycler,
-        VeinLock,
-        QueueKiosk,
-        CounterCaller,
-        HallDisplay,
-        DoorCamera,
-    )
-}
-
 
 def make_device(identity: DeviceIdentity, broker_url: str, **kwargs: Any) -> SimulatedDevice:
-    try:
-        kind = KINDS[identity.device_type]
-    except KeyError:
-        raise ValueError(f"no simulator for device type {identity.device_type!r}") from None
-    return kind(identity, broker_url, **kwargs)
+    """The simulator of ``identity``'s kind (devices/simulators.py), not yet started."""
+    return simulator_for(identity.device_type)(identity, broker_url, **kwargs)
 
 
 def select(
@@ -56,7 +35,7 @@ def select(
     taken: Counter[str] = Counter()
     chosen = []
     for identity in identities:
-        if identity.branch_id != branch_id or identity.device_type not in KINDS:
+        if identity.branch_id != branch_id or identity.device_type not in SIMULATORS:
             continue
         cap = counts.get(identity.device_type)
         if cap is not None and taken[identity.device_type] >= cap:

@@ -1,6 +1,6 @@
 """The edge's embedded branch broker: amqtt with per-device logins and a per-device topic ACL.
 
-``backend.platform.broker_acl.AclBroker`` gives the thread, the listener, clean shutdown, the
+``backend.platform.mqtt.AclBroker`` gives the thread, the listener, clean shutdown, the
 amqtt login and ACL plugins and their guards around two amqtt 0.12.1 bugs (shared with the
 embedded central broker of ``finedge serve``); this module gives its ``Access``, BranchAccess:
 
@@ -20,7 +20,7 @@ import hmac
 import threading
 from typing import Any
 
-from backend.platform.broker_acl import AclBroker
+from backend.platform.mqtt import AclBroker
 from edge.credentials import verify_password
 from edge.store import RegistryEntry
 

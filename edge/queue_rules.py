@@ -1,5 +1,5 @@
 """The hall's queue rules, shared by the centre (backend/branch) and the branch edge's offline
-queue (edge/localqueue.py): services, categories, priority with aging, the choice at a counter
+queue (edge/localqueue/): services, categories, priority with aging, the choice at a counter
 and the estimated wait. Standard library only and no I/O, so the edge runs exactly the rules
 the centre runs; ``backend.branch.rules`` re-exports everything here (one implementation).
 

@@ -8,7 +8,9 @@ import threading
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from edge.agent import EdgeAgent, EdgeSettings
+from backend.platform.mqtt import PAHO_LOGGER
+from edge.agent import EdgeAgent
+from edge.settings import EdgeSettings
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,7 @@ def _shown(url: str | None) -> str:
 def quiet_paho_connect_noise() -> None:
     """paho logs an ERROR every 100 ms while a broker is not yet listening (its loop runs
     without a socket); the wrapper already reports connection trouble once, as a warning."""
-    logging.getLogger("backend.platform.mqtt.paho").setLevel(logging.CRITICAL)
+    logging.getLogger(PAHO_LOGGER).setLevel(logging.CRITICAL)
 
 
 def install_stop_signals(stop: threading.Event) -> None:

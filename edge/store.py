@@ -6,7 +6,7 @@
   (PUBACK); so an edge restart or a long outage loses nothing; replays are marked historical.
 - ``registry``: the branch's devices as last synced from the centre (type, status, password
   hash, edge key), so the edge can start and admit devices while the centre is unreachable.
-- ``tickets``: the local queue (edge/localqueue.py), with each ticket's category, its ``day``
+- ``tickets``: the local queue (edge/localqueue/), with each ticket's category, its ``day``
   (the branch's local day it was issued on; rows written before that fix keep their UTC day)
   and the time of its last change the edge knows of (``changed_at``: its own, or the centre's
   ``queue.sync``).

@@ -1,4 +1,5 @@
-"""Per-device bookkeeping of the edge: duplicate ids, sequence numbers, rate limits, throttles.
+"""Per-device bookkeeping of the edge: sequence numbers, rate limits, throttles (duplicate ids
+are the wire's ``edge.protocol.RecentIds``, shared with the centre's ingest).
 
 Sequence numbers follow Sparkplug's rule: each device's ``seq`` grows by one per message; a
 birth (``device.birth``) restarts the tracking; a jump forward is a *gap* (messages lost between
@@ -11,32 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-
-
-class RecentIds:
-    """A bounded set of recently seen envelope ids (LRU): ``seen(id)`` records and answers."""
-
-    def __init__(self, capacity: int = 100_000) -> None:
-        self.capacity = capacity
-        self._ids: OrderedDict[str, None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def seen(self, envelope_id: str) -> bool:
-        with self._lock:
-            if envelope_id in self._ids:
-                self._ids.move_to_end(envelope_id)
-                return True
-            self._ids[envelope_id] = None
-            if len(self._ids) > self.capacity:
-                self._ids.popitem(last=False)
-            return False
-
-    def forget(self, envelope_id: str) -> None:
-        with self._lock:
-            self._ids.pop(envelope_id, None)
 
 
 @dataclass(frozen=True)

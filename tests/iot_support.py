@@ -26,16 +26,17 @@ from backend.devices.secretbox import SecretBox
 from backend.devices.seed import ensure_devices
 from backend.identity import service as identity
 from backend.identity.models import Org
-from backend.platform.broker import EmbeddedBroker
 from backend.platform.db import session_scope
-from backend.platform.mqtt import MqttClient, MqttConnectError
+from backend.platform.mqtt import EmbeddedBroker, MqttClient, MqttConnectError
 from backend.platform.ports import DeviceLink
 from backend.roles.hub import DeviceHub, HubSettings
 from backend.roles.ingest import IngestSettings
-from devices.base import DeviceIdentity, SimulatedDevice, load_identities
+from devices.base import SimulatedDevice
 from devices.fleet import Fleet, make_device
-from edge.agent import EdgeAgent, EdgeSettings
+from devices.identity import DeviceIdentity, load_identities
+from edge.agent import EdgeAgent
 from edge.protocol import default_edge_id
+from edge.settings import EdgeSettings
 from tests.mosquitto_process import port_open, require_mosquitto, start_mosquitto
 
 SHARED = ("127.0.0.1", 1883)

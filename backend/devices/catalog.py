@@ -1,32 +1,16 @@
 """What the registry knows about device kinds: types, the commands each accepts, lifecycle.
 
-Command names are the command envelope's ``type``; the simulators in devices/ implement exactly
-these (a real device adds its own by extending this table).
+Command names are the command envelope's ``type``. Which commands each kind accepts is the
+wire's kind table (``edge.protocol.kinds``: one ``KindSpec`` per kind, which the simulators in
+devices/ implement exactly); ``COMMANDS`` is a live view of it, so a kind registered at run time
+is offered here too.
 """
 
 from __future__ import annotations
 
-from edge.protocol import DEVICE_TYPES
+from edge.protocol import COMMON_COMMANDS, KIND_COMMANDS
 
-COMMON_COMMANDS = ("device.ping", "device.rebirth")
-COMMANDS: dict[str, tuple[str, ...]] = {
-    "counter": ("counter.set_mode", "counter.print_test"),
-    "cash": ("cash.enter_exchange", "cash.replenish", "cash.exit_exchange"),
-    "lock": (
-        "lock.enroll",
-        "lock.revoke",
-        "lock.arm",
-        "lock.disarm",
-        "lock.lock",
-        "lock.reset_tamper",
-    ),
-    "kiosk": ("kiosk.print_ticket",),
-    "caller": ("caller.show_call",),
-    "display": ("display.show", "display.queue"),
-    "camera": (),
-    "edge": (),
-}
-assert set(COMMANDS) == set(DEVICE_TYPES)
+COMMANDS = KIND_COMMANDS  # device type -> its own commands (without COMMON_COMMANDS)
 
 # Commands that only put public information on a screen (a call, the queue board): they open
 # nothing and move nothing, so they are not audited, and their command rows are deleted a day

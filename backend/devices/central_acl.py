@@ -10,7 +10,7 @@ the embedded amqtt central broker that ``finedge serve`` starts when MQTT_URL is
   and desired configs, come from the backend only, and no edge speaks for another branch.
 
 ``central_acl`` writes those rules as a Mosquitto ``acl_file``; the embedded broker enforces
-that text with ``backend.platform.broker_acl.MosquittoAclAccess`` (tests check that it equals
+that text with ``backend.platform.mqtt.MosquittoAclAccess`` (tests check that it equals
 the checked-in file, whose BR001 block is ``central_acl({"edge-br001": "BR001"})``'s).
 
 Passwords of the embedded broker are derived from FINEDGE_SECRET_KEY (``login_password``):
@@ -26,7 +26,7 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-from backend.platform.broker_acl import AclBroker, MosquittoAclAccess
+from backend.platform.mqtt import AclBroker, MosquittoAclAccess
 from edge.protocol import TOPIC_ROOT, TOPIC_VERSION, UPLINK_CHANNELS
 
 BACKEND_USER = "backend"

@@ -54,7 +54,14 @@ from backend.devices.secretbox import SecretBox
 from backend.platform.clock import utcnow
 from backend.platform.context import Actor
 from backend.platform.live import LiveEmitter
-from backend.platform.mqtt import Message, MqttError, MqttPublishError, Will
+from backend.platform.mqtt import (
+    Message,
+    MqttClient,
+    MqttError,
+    MqttPublishError,
+    Will,
+    connect_with_retry,
+)
 from backend.platform.ports import HallForDevices
 from backend.platform.wiring import port
 from backend.roles.ingest import IngestService, IngestSettings
@@ -67,7 +74,6 @@ from edge.protocol import (
     host_state_topic,
     make_envelope,
 )
-from edge.transport import PipelinedMqttClient, connect_with_retry
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +128,7 @@ class DeviceHub:
             default_wait_s=self.settings.command_wait_s,
             ttl_s=self.settings.command_ttl_s,
         )
-        self._client: PipelinedMqttClient | None = None
+        self._client: MqttClient | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -157,8 +163,8 @@ class DeviceHub:
         }
         return encode(make_envelope("host.state", data, 0))
 
-    def _make_client(self) -> PipelinedMqttClient:
-        client = PipelinedMqttClient(
+    def _make_client(self) -> MqttClient:
+        client = MqttClient(
             self.mqtt_url,
             self.settings.client_id or f"finedge-ingest-{self.settings.host_id}",
             clean_session=not self.settings.persistent_session,
@@ -236,7 +242,7 @@ class DeviceHub:
             self._wake.wait(timeout)
             self._wake.clear()
 
-    def _on_connected(self, client: PipelinedMqttClient) -> None:
+    def _on_connected(self, client: MqttClient) -> None:
         # After SUBSCRIBE (sent first by the client), so edges start forwarding only into a
         # live subscription. The broker may have restarted: retained registries are gone.
         client.publish(

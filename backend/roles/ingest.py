@@ -16,7 +16,7 @@ import logging
 import queue
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,7 +38,7 @@ from backend.platform.clock import utcnow
 from backend.platform.db import run_in_transaction
 from backend.platform.live import LiveEmitter
 from backend.platform.mqtt import Message, MqttPublishError
-from edge.protocol import DEFAULT_MAX_BYTES, DEFAULT_MAX_SKEW_S
+from edge.protocol import DEFAULT_MAX_BYTES, DEFAULT_MAX_SKEW_S, RecentIds
 
 log = logging.getLogger(__name__)
 
@@ -56,24 +56,6 @@ class IngestSettings:
     stale_after_s: float = STALE_AFTER_S
     sweep_every_s: float = 5.0
     recent_ids: int = 200_000
-
-
-class RecentIds:
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._ids: OrderedDict[str, None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __contains__(self, key: str) -> bool:
-        with self._lock:
-            return key in self._ids
-
-    def add_all(self, keys: list[str]) -> None:
-        with self._lock:
-            for key in keys:
-                self._ids[key] = None
-            while len(self._ids) > self.capacity:
-                self._ids.popitem(last=False)
 
 
 class IngestService:

@@ -218,7 +218,7 @@ def test_other_branch_teller_and_other_client_see_nothing(s, hall):
 
 
 def _edge_events(store_dir, clock, n=12, seed=7):
-    """The edge's own queue (edge/localqueue.py) working while the uplink is down: kiosk
+    """The edge's own queue (edge/localqueue/) working while the uplink is down: kiosk
     tickets and calls, captured as the events it would forward later."""
     store = EdgeStore(store_dir / "edge.db")
     local = LocalQueue(store)

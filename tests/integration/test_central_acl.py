@@ -19,13 +19,15 @@ from pathlib import Path
 import pytest
 
 from backend.devices.central_acl import central_acl, central_broker, login_password
-from backend.platform.broker_acl import (
+from backend.platform.mqtt import (
     MosquittoAclAccess,
+    MqttClient,
+    MqttConnectError,
+    MqttSubscribeError,
     filter_covers,
     filters_overlap,
     parse_acl,
 )
-from backend.platform.mqtt import MqttClient, MqttConnectError, MqttSubscribeError
 from edge.protocol import UPLINK_CHANNELS
 from tests.integration.test_mqtt import Inbox
 from tests.mosquitto_process import (

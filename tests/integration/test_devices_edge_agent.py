@@ -18,12 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from backend.platform.broker import EmbeddedBroker
-from backend.platform.mqtt import Message, MqttClient
-from devices.base import DeviceIdentity
+from backend.platform.mqtt import EmbeddedBroker, Message, MqttClient
 from devices.faults import Faults
 from devices.fleet import Fleet, make_device
-from edge.agent import EdgeAgent, EdgeSettings
+from devices.identity import DeviceIdentity
+from edge.agent import EdgeAgent
 from edge.credentials import derive_edge_key, hash_password, new_hmac_secret, new_password
 from edge.protocol import (
     Envelope,
@@ -34,6 +33,7 @@ from edge.protocol import (
     make_command,
     make_envelope,
 )
+from edge.settings import EdgeSettings
 from edge.store import RegistryEntry
 from tests.iot_support import wait_for
 from tests.mosquitto_process import free_port
@@ -250,7 +250,7 @@ def test_noisy_devices_are_rate_limited(centre, make_edge):
 def test_forwarding_waits_for_the_host_state_and_marks_replays_historical(centre, make_edge):
     edge, fleet = make_edge(centre.broker.url, [identity("lock", "L1")], historical_after_s=60)
     dev = fleet["L1"]
-    wait_for(lambda: edge._central is not None and edge._central.connected, 10, "connected")
+    wait_for(lambda: edge.central_connected, 10, "connected")
     early = dev.publish("telemetry", "lock.status", {"n": "early"})
     wait_for(lambda: edge.pending >= 2, 10, "stored while no host")  # birth + early
     time.sleep(0.3)
@@ -444,7 +444,7 @@ def test_the_centres_queue_sync_counts_only_from_the_central_broker(centre, make
             "status": status,
             "service": "cash",
             "counter_id": "7",
-            "at": format_ts(edge._clock()),
+            "at": format_ts(edge.now()),
         }
         return encode(make_envelope("queue.sync", {"full": False, "tickets": [entry]}, 0))
 
@@ -511,7 +511,10 @@ def test_online_the_centre_calls_and_the_edge_calls_locally_only_when_the_uplink
     _answer(centre, caller_id, first, "RA001")
     wait_for(lambda: caller.state["serving"] == "RA001", 10, "the centre's call shown")
     wait_for(lambda: edge.stats["calls_answered_by_centre"] == 1, 5)
-    time.sleep(1.5)  # past the timeout: nothing local
+    # past the press's timeout, the edge settles it: answered, so nothing local
+    settled = lambda: edge.call_outcome("CALL-03", first)  # noqa: E731
+    wait_for(lambda: settled() is not None, 10, "the answered press settled after its timeout")
+    assert settled() == "answered"
     assert [t.ticket_no for t in edge.queue.waiting()] == ["A001", "A002", "A003"]
     assert edge.stats["calls_local_fallback"] == 0
 

@@ -103,7 +103,7 @@ def test_a_kiosk_ticket_called_at_the_centre_is_not_called_again_by_the_offline_
                     "status": "done",
                     "service": "cash",
                     "counter_id": "5",
-                    "at": format_ts(edge._clock()),
+                    "at": format_ts(edge.now()),
                 }
             ],
         }

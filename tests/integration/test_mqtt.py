@@ -23,19 +23,21 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from backend.platform.broker import EmbeddedBroker
 from backend.platform.mqtt import (
+    EmbeddedBroker,
     Message,
     MqttClient,
     MqttConnectError,
     MqttPublishError,
     MqttSubscribeError,
     Will,
+    connect_with_retry,
     parse_mqtt_url,
     topic_matches,
+    wait_published,
 )
 from edge.protocol import decode_envelope, encode, make_envelope
-from tests.mosquitto_process import port_open, require_mosquitto, start_mosquitto
+from tests.mosquitto_process import free_port, port_open, require_mosquitto, start_mosquitto
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -245,8 +247,6 @@ def test_subscribe_rejects_invalid_filters():
 
 
 def test_connect_times_out_when_nobody_listens():
-    from tests.mosquitto_process import free_port
-
     client = MqttClient(f"mqtt://127.0.0.1:{free_port()}", "lonely", reconnect_min_delay=0.1)
     started = time.monotonic()
     with pytest.raises(MqttConnectError):
@@ -448,6 +448,66 @@ def test_will_and_on_connected_of_the_wrapper(any_broker):
     any_broker.client(will=Will(topic, b"offline", retain=False), on_connected=birth)
     assert inbox.wait_count(1)
     assert len(births) == 1
+
+
+def test_publish_nowait_keeps_a_window_in_flight_in_order(any_broker):
+    topic = any_broker.topic("window")
+    inbox = Inbox()
+    any_broker.client().subscribe(topic, inbox)
+    sender = any_broker.client(max_inflight=50)
+    deliveries = [sender.publish_nowait(topic, str(n).encode()) for n in range(120)]
+    assert wait_published(deliveries, timeout=10) == 120
+    messages = inbox.wait_count(120)
+    assert [int(m.payload) for m in messages] == list(range(120))
+    sender.close()
+    with pytest.raises(MqttPublishError):
+        sender.publish_nowait(topic, b"after close")
+
+
+def test_abort_drops_the_connection_so_the_will_fires_and_the_client_returns(any_broker):
+    topic = any_broker.topic("lock/dev8/state")
+    inbox = Inbox()
+    any_broker.client().subscribe(topic, inbox)
+    victim = any_broker.client(will=Will(topic, b"gone", retain=False))
+    victim.abort()
+    assert inbox.wait_for(lambda ms: any(m.payload == b"gone" for m in ms), timeout=8)
+    deadline = time.monotonic() + 10
+    while victim.stats.connects < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert victim.stats.connects == 2 and victim.wait_connected(5)
+
+
+def test_connect_with_retry_waits_for_the_broker_or_for_stop():
+    port = free_port()
+    made: list[MqttClient] = []
+
+    def factory() -> MqttClient:
+        made.append(MqttClient(f"mqtt://127.0.0.1:{port}", f"r-{uuid.uuid4().hex[:8]}"))
+        return made[-1]
+
+    stop = threading.Event()
+    stop.set()
+    assert connect_with_retry(factory, stop) is None and not made
+    stop.clear()
+    result: list[MqttClient | None] = []
+    waiter = threading.Thread(
+        target=lambda: result.append(
+            connect_with_retry(factory, stop, attempt_timeout=0.3, max_delay=0.3)
+        )
+    )
+    waiter.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(made) < 2 and time.monotonic() < deadline:  # tried before the broker is up
+            time.sleep(0.05)
+        assert len(made) >= 2 and not result
+        with EmbeddedBroker(port=port):
+            waiter.join(10)
+            assert result and result[0] is made[-1] and result[0].connected
+            result[0].close()
+    finally:
+        stop.set()
+        waiter.join(5)
 
 
 # --------------------------------------------------------------------------- reconnect

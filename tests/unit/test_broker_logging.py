@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from backend.platform.broker import _quiet_loggers
+from backend.platform.mqtt.broker import _quiet_loggers
 
 
 def _record(msg: str, exc: BaseException | None) -> logging.LogRecord:
@@ -60,7 +60,7 @@ def test_a_client_connection_error_left_in_a_task_is_one_warning_line(caplog):
 
     from amqtt.errors import ProtocolHandlerError
 
-    from backend.platform.broker import _loop_exception_handler
+    from backend.platform.mqtt.broker import _loop_exception_handler
 
     loop = asyncio.new_event_loop()
     try:
@@ -77,7 +77,7 @@ def test_a_client_connection_error_left_in_a_task_is_one_warning_line(caplog):
             )
     finally:
         loop.close()
-    ours = [r for r in caplog.records if r.name == "backend.platform.broker"]
+    ours = [r for r in caplog.records if r.name == "backend.platform.mqtt.broker"]
     assert [r.getMessage() for r in ours] == [
         "embedded broker: a client connection ended: ProtocolHandlerError: "
         "Packet handling was cancelled"

@@ -10,8 +10,9 @@ import pytest
 import requests
 
 from backend.roles.broker import free_port
-from devices.base import CommandRejected, DeviceIdentity
+from devices.base import CommandRejected
 from devices.fleet import make_device
+from devices.identity import DeviceIdentity
 from devices.scenario import CashLoading, Person, ScenarioFailed, play
 from edge.credentials import new_hmac_secret
 

@@ -9,11 +9,13 @@ from decimal import Decimal
 import pytest
 
 from backend.platform.mqtt import Message
-from devices.base import CommandFailed, DeviceIdentity
+from devices.base import CommandFailed
 from devices.camera import base_encoding
 from devices.faults import Faults
-from devices.fleet import KINDS, make_device, select
+from devices.fleet import make_device, select
+from devices.identity import DeviceIdentity
 from devices.lock import code_digest
+from devices.simulators import SIMULATORS
 from edge.credentials import derive_edge_key, new_hmac_secret, secret_bytes
 from edge.protocol import decode_envelope, encode, make_command, make_envelope
 
@@ -47,7 +49,7 @@ def ack_of(device, command_id: str):
 
 
 def test_every_kind_has_a_simulator():
-    assert set(KINDS) == {"counter", "cash", "lock", "kiosk", "caller", "display", "camera"}
+    assert set(SIMULATORS) == {"counter", "cash", "lock", "kiosk", "caller", "display", "camera"}
     ids = [
         DeviceIdentity("B", t, f"{t}{n}", "u", "p", "00") for t in ("lock", "cash") for n in (1, 2)
     ]
@@ -267,14 +269,14 @@ def test_camera_encodings_are_stable_per_person():
 def test_fast_envelopes_are_valid_and_bad_types_still_refused():
     from datetime import UTC, datetime
 
-    from devices.base import _new_envelope
+    from devices.outgoing import new_envelope
     from edge.protocol import ProtocolError, decode_envelope, encode
 
     now = datetime.now(UTC)
     for seq in (1, 2):  # the first call validates the type, the second takes the fast path
-        env = _new_envelope("counter.stats", {"n": seq}, seq, now)
+        env = new_envelope("counter.stats", {"n": seq}, seq, now)
         assert decode_envelope(encode(env), max_skew_s=None) == env
     with pytest.raises(ProtocolError):
-        _new_envelope("Not A Type", {}, 1, now)
+        new_envelope("Not A Type", {}, 1, now)
     with pytest.raises(ProtocolError):
-        _new_envelope("Not A Type", {}, 2, now)
+        new_envelope("Not A Type", {}, 2, now)

@@ -1,4 +1,4 @@
-"""The branch edge's offline queue (edge/localqueue.py) with the hall's rules: counters' skills
+"""The branch edge's offline queue (edge/localqueue/) with the hall's rules: counters' skills
 from the centre's counter map, priority with aging by category, the starvation bound, positions
 per service, the first-come-first-served fallback without a map, an edge database from
 before categories upgraded in place, the centre's ``queue.sync`` applied by time, and ticket
@@ -255,8 +255,8 @@ def test_an_edge_database_from_before_categories_is_upgraded_in_place(tmp_path):
 
 
 def test_the_simulated_kiosk_sends_a_category_now_and_then():
-    from devices.base import DeviceIdentity
     from devices.fleet import make_device
+    from devices.identity import DeviceIdentity
     from edge.credentials import new_hmac_secret
     from edge.protocol import decode_envelope
 

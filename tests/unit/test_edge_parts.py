@@ -1,5 +1,6 @@
 """Edge building blocks without a broker: credentials, tracking, the durable store, the local
-queue, the agent's handling of the centre's queue.sync and of the hall's timezone."""
+queue, and the agent's parts (assembled without brokers) handling the centre's queue.sync and
+the hall's timezone."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from edge.agent import EdgeParts, assemble
 from edge.credentials import (
     derive_edge_key,
     hash_password,
@@ -16,6 +18,7 @@ from edge.credentials import (
 )
 from edge.localqueue import LocalQueue
 from edge.protocol import (
+    RecentIds,
     build_topic,
     default_edge_id,
     encode,
@@ -24,10 +27,26 @@ from edge.protocol import (
     make_envelope,
     parse_topic,
 )
+from edge.registry import DeviceRegistry
+from edge.settings import EdgeSettings, EdgeStats
 from edge.store import EdgeStore, RegistryEntry
-from edge.tracking import RateLimiter, RecentIds, SeqTracker, Throttle
+from edge.tracking import RateLimiter, SeqTracker, Throttle
 
 NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def edge_parts(settings: EdgeSettings, store: EdgeStore) -> EdgeParts:
+    """An edge's parts over ``store``, without brokers (nothing reaches a device)."""
+    return assemble(
+        settings,
+        store=store,
+        queue=LocalQueue(store, timezone=settings.timezone),
+        registry=DeviceRegistry(store),
+        branch=None,
+        broker=None,
+        stats=EdgeStats(),
+        clock=lambda: NOW,
+    )
 
 
 class FakeClock:
@@ -175,12 +194,10 @@ def test_the_agent_applies_the_centres_sync_without_echo_and_never_from_the_bran
     the same message arriving on the branch side (where devices publish) is never applied; a
     malformed one is refused whole."""
     from backend.platform.mqtt import Message
-    from edge.agent import EdgeAgent, EdgeSettings
 
-    agent = EdgeAgent(EdgeSettings("BR001", "mqtt://127.0.0.1:1", tmp_path), clock=lambda: NOW)
-    agent._store = EdgeStore(tmp_path / "edge.db")
-    agent._queue = LocalQueue(agent._store)
-    ticket, _ = agent.queue.issue("cash", NOW, request_id="r1", kiosk_id="K1")
+    store = EdgeStore(tmp_path / "edge.db")
+    edge = edge_parts(EdgeSettings("BR001", "mqtt://127.0.0.1:1", tmp_path), store)
+    ticket, _ = edge.queue.issue("cash", NOW, request_id="r1", kiosk_id="K1")
     entry = {
         "ticket_no": ticket.ticket_no,
         "issued_at": ticket.issued_at,
@@ -189,27 +206,28 @@ def test_the_agent_applies_the_centres_sync_without_echo_and_never_from_the_bran
         "counter_id": "2",
         "at": format_ts(NOW.replace(minute=5)),
     }
-    topic = agent.own_topic("queue/sync")
+    topic = edge.messages.topic("queue/sync")
     payload = encode(make_envelope("queue.sync", {"full": False, "tickets": [entry]}, 0))
+    stats = edge.gate.stats
 
-    agent._on_branch_message(Message(topic, payload, 1, False))  # the branch side: ignored
-    assert [t.ticket_no for t in agent.queue.waiting()] == ["A001"]
-    assert agent.pending == 0
+    edge.gate.on_message(Message(topic, payload, 1, False))  # the branch side: ignored
+    assert [t.ticket_no for t in edge.queue.waiting()] == ["A001"]
+    assert store.pending == 0
 
-    agent._on_queue_sync(Message(topic, payload, 1, False))  # the central client
-    assert agent.queue.waiting() == [] and agent.queue.ticket("A001").counter_id == "2"
-    agent._on_queue_sync(Message(topic, payload, 1, False))  # again: nothing changes
-    assert agent.stats["queue_syncs"] == 2 and agent.stats["queue_sync_applied"] == 1
-    assert agent.pending == 0  # no queue.* event (nor anything else) went into the outbox
+    edge.downlinks.on_queue_sync(Message(topic, payload, 1, False))  # the central client
+    assert edge.queue.waiting() == [] and edge.queue.ticket("A001").counter_id == "2"
+    edge.downlinks.on_queue_sync(Message(topic, payload, 1, False))  # again: nothing changes
+    assert stats["queue_syncs"] == 2 and stats["queue_sync_applied"] == 1
+    assert store.pending == 0  # no queue.* event (nor anything else) went into the outbox
 
     wrong = encode(make_envelope("edge.counters", {"tickets": [entry]}, 0))
-    agent._on_queue_sync(Message(topic, wrong, 1, False))
-    agent._on_queue_sync(Message(topic, b"{not json", 1, False))
-    agent._on_queue_sync(
+    edge.downlinks.on_queue_sync(Message(topic, wrong, 1, False))
+    edge.downlinks.on_queue_sync(Message(topic, b"{not json", 1, False))
+    edge.downlinks.on_queue_sync(
         Message(topic, encode(make_envelope("queue.sync", {"tickets": {}}, 0)), 1, False)
     )
-    assert agent.stats["queue_sync_refused"] == 3 and agent.stats["errors"] == 0
-    agent._store.close()
+    assert stats["queue_sync_refused"] == 3 and stats["errors"] == 0
+    store.close()
 
 
 def test_the_agent_numbers_by_its_default_timezone_until_the_centre_sends_the_halls(tmp_path):
@@ -217,26 +235,25 @@ def test_the_agent_numbers_by_its_default_timezone_until_the_centre_sends_the_ha
     the counter map (``edge.counters``) brings the hall's, which the edge store keeps; an
     unknown zone in the settings is refused at once."""
     from backend.platform.mqtt import Message
-    from edge.agent import EdgeAgent, EdgeSettings
 
     with pytest.raises(ValueError):
         EdgeSettings("BR001", "mqtt://127.0.0.1:1", tmp_path, timezone="Nope/Nowhere")
     settings = EdgeSettings("BR001", "mqtt://127.0.0.1:1", tmp_path, timezone="UTC")
     assert EdgeSettings("BR001", "mqtt://127.0.0.1:1", tmp_path).timezone == "Asia/Shanghai"
-    agent = EdgeAgent(settings, clock=lambda: NOW)
-    agent._store = EdgeStore(tmp_path / "edge.db")
-    agent._queue = LocalQueue(agent._store, timezone=settings.timezone)
+    store = EdgeStore(tmp_path / "edge.db")
+    edge = edge_parts(settings, store)
     late = NOW.replace(hour=23, minute=30)  # 07:30 on 2 March in Shanghai
-    assert agent.queue.local_day(late) == "2025-03-01"
+    assert edge.queue.local_day(late) == "2025-03-01"
     data = {
         "version": 9,
         "counters": [{"counter_id": "1", "skills": ["cash"], "caller_id": None}],
         "timezone": "Asia/Shanghai",
     }
-    topic = agent.own_topic("config/counters")
-    agent._on_counters(Message(topic, encode(make_envelope("edge.counters", data, 0)), 1, True))
-    assert agent.stats["counter_map_syncs"] == 1
-    assert agent.queue.timezone == "Asia/Shanghai" and agent.queue.timezone_synced
-    assert agent.queue.local_day(late) == "2025-03-02"
-    assert agent.store.kv_get("hall_timezone") == "Asia/Shanghai"
-    agent._store.close()
+    topic = edge.messages.topic("config/counters")
+    counters = encode(make_envelope("edge.counters", data, 0))
+    edge.downlinks.on_counters(Message(topic, counters, 1, True))
+    assert edge.downlinks.stats["counter_map_syncs"] == 1
+    assert edge.queue.timezone == "Asia/Shanghai" and edge.queue.timezone_synced
+    assert edge.queue.local_day(late) == "2025-03-02"
+    assert store.kv_get("hall_timezone") == "Asia/Shanghai"
+    store.close()

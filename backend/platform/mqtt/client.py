@@ -12,7 +12,12 @@ Habits taken from paho's README and Home Assistant's mqtt component:
 - messages are handed off the network thread to one worker thread through a bounded queue;
   every handler call is wrapped, logged and counted, so one bad message or handler never stops
   dispatch. One worker keeps per-topic order. A handler may publish (the network thread is
-  free to send), but must not block for long: it delays every later message.
+  free to send), but must not block for long: it delays every later message;
+- two ways to publish: ``publish`` returns once the broker confirmed (one message per round
+  trip), ``publish_nowait`` returns a ``Delivery`` at once so that a window of up to
+  ``max_inflight`` QoS 1 messages is in flight together (``wait_published`` waits for a run of
+  them in order). ``abort`` drops the connection without DISCONNECT (fault injection: the
+  broker sends the will).
 
 Delivery is at least once. Expect duplicates and design for them (the contract de-duplicates
 by envelope id): QoS 1 redelivers after a lost PUBACK, overlapping subscriptions can yield one
@@ -30,125 +35,43 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.client import topic_matches_sub
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
+from backend.platform.mqtt.messages import (
+    Delivery,
+    Handler,
+    Message,
+    MqttConnectError,
+    MqttError,
+    MqttPublishError,
+    MqttSubscribeError,
+    Stats,
+    Will,
+)
+from backend.platform.mqtt.names import check_filter, parse_mqtt_url, uses_tls
+
 log = logging.getLogger(__name__)
 
-DEFAULT_PORTS = {"mqtt": 1883, "tcp": 1883, "mqtts": 8883, "ssl": 8883}
+# paho's own log lines, under one stable name (``finedge edge`` and the benchmarks quiet it).
+PAHO_LOGGER = "backend.platform.mqtt.paho"
 # CONNACK reasons that no amount of retrying will fix: give up on the first connect.
 _FATAL_CONNACK = {"Bad user name or password", "Not authorized", "Client identifier not valid"}
 _MATCH_CACHE_SIZE = 10_000  # topics whose matching handlers are remembered
-
-__all__ = [
-    "Message",
-    "MqttClient",
-    "MqttConnectError",
-    "MqttError",
-    "MqttPublishError",
-    "MqttSubscribeError",
-    "Will",
-    "parse_mqtt_url",
-    "topic_matches",
-]
-
-
-class MqttError(RuntimeError):
-    """Base class of the wrapper's errors."""
-
-
-class MqttConnectError(MqttError):
-    """Could not connect (timeout, or the broker refused the credentials)."""
-
-
-class MqttPublishError(MqttError):
-    """A publish was not confirmed in time. With QoS >= 1 it may still go out later."""
-
-
-class MqttSubscribeError(MqttError):
-    """The broker refused a subscription (SUBACK failure, e.g. an ACL)."""
-
-
-@dataclass(frozen=True)
-class Message:
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-
-
-@dataclass(frozen=True)
-class Will:
-    """Last will, published by the broker if the connection drops without a DISCONNECT."""
-
-    topic: str
-    payload: bytes | str
-    qos: int = 1
-    retain: bool = True
-
-
-Handler = Callable[[Message], None]
-
-
-@dataclass
-class Stats:
-    received: int = 0
-    handled: int = 0
-    errors: int = 0
-    dropped: int = 0
-    unmatched: int = 0
-    connects: int = 0
-    disconnects: int = 0
+# QoS 1 messages in flight at once (paho's default is 20): a link that publishes without
+# waiting (``publish_nowait``) keeps this many unacknowledged messages on the wire.
+DEFAULT_INFLIGHT = 200
 
 
 @dataclass
 class _Subscription:
     qos: int
     handlers: list[Handler] = field(default_factory=list)
-
-
-def parse_mqtt_url(url: str) -> tuple[str, int, str | None, str | None]:
-    """``mqtt://user:pass@host:port`` -> (host, port, username, password).
-
-    Schemes mqtt/tcp (default port 1883) and mqtts/ssl (8883, TLS). User and password are
-    percent-decoded, so a password may contain ``@`` or ``:`` as ``%40`` and ``%3A``.
-    """
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in DEFAULT_PORTS:
-        raise ValueError(f"unsupported MQTT URL scheme {parts.scheme!r} (use mqtt:// or mqtts://)")
-    if not parts.hostname:
-        raise ValueError(f"MQTT URL {url!r} has no host")
-    try:
-        port = parts.port or DEFAULT_PORTS[scheme]
-    except ValueError as exc:
-        raise ValueError(f"MQTT URL {url!r}: {exc}") from None
-    username = unquote(parts.username) if parts.username is not None else None
-    password = unquote(parts.password) if parts.password is not None else None
-    return parts.hostname, port, username or None, password
-
-
-def topic_matches(topic_filter: str, topic: str) -> bool:
-    """MQTT wildcard matching (``+`` one level, ``#`` the rest), as paho implements it."""
-    return topic_matches_sub(topic_filter, topic)
-
-
-def _check_filter(topic_filter: str) -> None:
-    levels = topic_filter.split("/")
-    ok = bool(topic_filter) and len(topic_filter.encode("utf-8")) <= 65535
-    for index, level in enumerate(levels):
-        if "#" in level and (level != "#" or index != len(levels) - 1):
-            ok = False
-        if "+" in level and level != "+":
-            ok = False
-    if not ok:
-        raise ValueError(f"invalid MQTT topic filter {topic_filter!r}")
 
 
 class MqttClient:
@@ -167,6 +90,7 @@ class MqttClient:
         reconnect_max_delay: float = 30.0,
         queue_size: int = 100_000,
         max_queued_publishes: int = 10_000,
+        max_inflight: int = DEFAULT_INFLIGHT,
     ) -> None:
         self.url = url
         self.client_id = client_id
@@ -199,11 +123,12 @@ class MqttClient:
         )
         if self.username is not None:
             client.username_pw_set(self.username, password)
-        if urlsplit(url).scheme.lower() in ("mqtts", "ssl"):
+        if uses_tls(url):
             client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
         if will is not None:
             client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
         client.max_queued_messages_set(max_queued_publishes)
+        client.max_inflight_messages_set(max_inflight)
         client.reconnect_delay_set(self._min_delay, self._max_delay)
         client.on_connect = self._handle_connect
         client.on_connect_fail = self._handle_connect_fail
@@ -212,7 +137,7 @@ class MqttClient:
         client.on_subscribe = self._handle_subscribe
         # A callback that raised would otherwise end paho's network thread for good.
         client.suppress_exceptions = True
-        client.enable_logger(logging.getLogger(f"{__name__}.paho"))
+        client.enable_logger(logging.getLogger(PAHO_LOGGER))
         self._client = client
         self._worker = threading.Thread(
             target=self._work, name=f"mqtt-dispatch-{client_id}", daemon=True
@@ -258,7 +183,7 @@ class MqttClient:
         When connected, waits for the SUBACK and raises MqttSubscribeError if the broker
         refused (the registration stays and is retried on the next reconnect).
         """
-        _check_filter(topic_filter)
+        check_filter(topic_filter)
         with self._lock:
             sub = self._subs.setdefault(topic_filter, _Subscription(qos))
             sub.qos = max(sub.qos, qos)
@@ -306,6 +231,36 @@ class MqttClient:
             raise MqttPublishError(f"{self.client_id}: publish to {topic} failed: {exc}") from exc
         if not info.is_published():
             raise MqttPublishError(f"{self.client_id}: publish to {topic} not acknowledged")
+
+    def publish_nowait(
+        self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False
+    ) -> Delivery:
+        """Hand a message to the client and return at once, with its Delivery.
+
+        For a window of messages in flight together (the edge's outbox, the device senders,
+        the hub's receipts): waiting for each PUBACK in turn would cap a link at one message
+        per round trip. The client keeps the order of the calls on the wire and, after a
+        reconnect, sends unacknowledged QoS 1 messages again, in order. Raises
+        MqttPublishError unless connected and the message was accepted. Safe on any thread.
+        """
+        if not self.connected:
+            raise MqttPublishError(f"{self.client_id}: not connected, {topic} not published")
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            raise MqttPublishError(
+                f"{self.client_id}: publish to {topic} failed: {paho.error_string(info.rc)}"
+            )
+        return info
+
+    def abort(self) -> None:
+        """Drop the TCP connection without DISCONNECT, as a crashing device would: the broker
+        publishes our last will, and the client reconnects (fault injection)."""
+        sock = self._client.socket()
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                log.debug("%s: abort: socket close failed", self.client_id, exc_info=True)
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Block until every received message has been dispatched (tests, shutdown)."""
@@ -502,3 +457,20 @@ class MqttClient:
             log.exception("%s: %s raised; dispatch continues", self.client_id, what)
             return False
         return True
+
+
+def wait_published(deliveries: Sequence[Delivery], timeout: float) -> int:
+    """Wait up to ``timeout`` for ``deliveries`` in order; how many leading ones completed."""
+    deadline = time.monotonic() + timeout
+    done = 0
+    for delivery in deliveries:
+        remaining = deadline - time.monotonic()
+        try:
+            if not delivery.is_published():
+                delivery.wait_for_publish(max(0.0, remaining))
+        except (RuntimeError, ValueError):
+            break
+        if not delivery.is_published():
+            break
+        done += 1
+    return done

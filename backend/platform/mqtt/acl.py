@@ -1,7 +1,8 @@
 """Logins and a topic ACL for the embedded amqtt brokers: the central one and the branch ones.
 
 ``EmbeddedBroker`` (broker.py) checks passwords only. ``AclBroker`` hands both decisions to an
-``Access`` object through two amqtt plugins of this module (amqtt 0.12.1):
+``Access`` object through two amqtt plugins of this module, given to the broker as its
+``plugins`` (amqtt 0.12.1):
 
 - ``authenticate(username, password)`` at CONNECT;
 - ``allowed(username, topic, action)`` for every PUBLISH (``topic`` is the message's topic),
@@ -40,8 +41,8 @@ from amqtt.contexts import Action
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
 
-from backend.platform.broker import EmbeddedBroker, PasswordTable
-from backend.platform.mqtt import topic_matches
+from backend.platform.mqtt.broker import EmbeddedBroker, PasswordTable
+from backend.platform.mqtt.names import topic_matches
 
 log = logging.getLogger(__name__)
 
@@ -128,17 +129,14 @@ class AclBroker(EmbeddedBroker):
     """EmbeddedBroker whose logins and topic rights ``access`` decides (read live)."""
 
     def __init__(self, access: Access, host: str = "127.0.0.1", port: int = 0, **kwargs: Any):
-        super().__init__(host, port, users=None, allow_anonymous=False, **kwargs)
-        self.access = access
-        self._access_token = secrets.token_hex(8)
-
-    def _config(self) -> dict[str, Any]:
-        config = super()._config()
-        config["plugins"] = {
-            f"{__name__}.AclAuthPlugin": {"access": self._access_token},
-            f"{__name__}.AclTopicPlugin": {"access": self._access_token},
+        token = secrets.token_hex(8)
+        plugins = {
+            f"{__name__}.AclAuthPlugin": {"access": token},
+            f"{__name__}.AclTopicPlugin": {"access": token},
         }
-        return config
+        super().__init__(host, port, users=None, allow_anonymous=False, plugins=plugins, **kwargs)
+        self.access = access
+        self._access_token = token
 
     def start(self) -> AclBroker:
         _ACCESS[self._access_token] = self.access

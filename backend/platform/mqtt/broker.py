@@ -8,6 +8,8 @@ Authentication uses a small auth plugin of this module, loaded by amqtt from its
 (amqtt 0.12 loads plugin classes named in the ``plugins`` section of its config; the old
 entry-point style is deprecated). Passwords never enter amqtt's config: the plugin looks up a
 per-broker table of salted digests, which ``add_user``/``remove_user`` change at run time.
+The ``plugins`` parameter replaces that plugin by others (dotted class path -> config), which
+is how ``acl.AclBroker`` installs its login and topic plugins.
 
 amqtt behaviours worth knowing (measured with amqtt 0.12.1):
 
@@ -20,7 +22,7 @@ amqtt behaviours worth knowing (measured with amqtt 0.12.1):
   listener (the port stays taken), and a client that connects but never sends CONNECT leaks
   a socket; hence EmbeddedBroker owns the listener and the connections (see the class);
 - EmbeddedBroker itself has no topic ACL: any login may publish and subscribe anywhere.
-  ``backend.platform.broker_acl.AclBroker`` adds one (and guards two amqtt bugs that appear
+  ``backend.platform.mqtt.acl.AclBroker`` adds one (and guards two amqtt bugs that appear
   once a topic plugin is loaded); the central broker of ``finedge serve`` and the edge's branch
   broker are AclBrokers.
 """
@@ -34,6 +36,7 @@ import hmac
 import logging
 import secrets
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -57,7 +60,7 @@ class BrokerStartError(RuntimeError):
 class PasswordTable:
     """Salted SHA-256 digests of passwords; thread-safe replacement of the mapping.
 
-    Also the password store of ``broker_acl.MosquittoAclAccess``."""
+    Also the password store of ``acl.MosquittoAclAccess``."""
 
     def __init__(self, users: dict[str, str] | None) -> None:
         self._salt = secrets.token_bytes(16)
@@ -187,6 +190,10 @@ class EmbeddedBroker:
     ``allow_anonymous=True``. Without users, anonymous clients are allowed unless
     ``allow_anonymous=False`` (which then refuses everybody until ``add_user``).
 
+    ``plugins`` (amqtt plugin classes by dotted path -> their config) replaces the password
+    plugin: who may log in and what they may touch is then those plugins' business, and
+    ``users``, ``allow_anonymous``, ``add_user`` and ``remove_user`` do not apply.
+
     The listening socket and the client connections belong to this class, not to amqtt (amqtt
     serves them as an "external" listener): amqtt 0.12.1's own shutdown can hang waiting for a
     reader task and then never closes its listener, which left the port taken and sockets
@@ -203,6 +210,7 @@ class EmbeddedBroker:
         *,
         start_timeout: float = 10.0,
         shutdown_timeout: float = 3.0,
+        plugins: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -212,6 +220,11 @@ class EmbeddedBroker:
         self.shutdown_timeout = shutdown_timeout
         self._table = PasswordTable(users)
         self._token = secrets.token_hex(8)
+        self._plugins = (
+            {name: dict(config) for name, config in plugins.items()}
+            if plugins is not None
+            else {_PLUGIN_PATH: {"table": self._token, "allow_anonymous": self.allow_anonymous}}
+        )
         self._thread: threading.Thread | None = None
         self._rt = _Runtime()
 
@@ -243,10 +256,8 @@ class EmbeddedBroker:
             "listeners": {"default": {"type": "external"}},
             # Sessions of clients gone for good should not pile up in a long-running demo.
             "session_expiry_interval": 3600,
-            # Only our auth plugin: amqtt's defaults add a $SYS plugin that warns about psutil.
-            "plugins": {
-                _PLUGIN_PATH: {"table": self._token, "allow_anonymous": self.allow_anonymous}
-            },
+            # Only our plugins: amqtt's defaults add a $SYS plugin that warns about psutil.
+            "plugins": self._plugins,
         }
 
     def start(self) -> EmbeddedBroker:
