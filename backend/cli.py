@@ -266,9 +266,9 @@ def edge_command(
     import threading
     from urllib.parse import quote, urlsplit
 
-    from backend.devices.central_acl import login_password
     from backend.platform.config import var_dir
     from backend.platform.mqtt import parse_mqtt_url
+    from backend.platform.mqtt.central import login_password
     from edge.localqueue import load_zone
     from edge.protocol import default_edge_id
     from edge.runner import install_stop_signals, run_edge

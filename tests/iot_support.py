@@ -20,7 +20,6 @@ import pytest
 from sqlalchemy import select
 
 from backend.devices import service as devices_service
-from backend.devices.central_acl import central_acl, central_broker, login_password
 from backend.devices.models import Device, DeviceMessage
 from backend.devices.secretbox import SecretBox
 from backend.devices.seed import ensure_devices
@@ -28,6 +27,7 @@ from backend.identity import service as identity
 from backend.identity.models import Org
 from backend.platform.db import session_scope
 from backend.platform.mqtt import EmbeddedBroker, MqttClient, MqttConnectError
+from backend.platform.mqtt.central import central_acl, central_broker, login_password
 from backend.platform.ports import DeviceLink
 from backend.roles.hub import DeviceHub, HubSettings
 from backend.roles.ingest import IngestSettings

@@ -2,7 +2,7 @@
 MQTT_URL): started before the hub, stopped after it.
 
 The embedded central broker has the logins and ACL of deploy/mosquitto/central
-(backend/devices/central_acl.py): ``backend`` (the hub) and one edge login per branch, with
+(backend/platform/mqtt/central.py): ``backend`` (the hub) and one edge login per branch, with
 passwords derived from FINEDGE_SECRET_KEY; the edge logins follow the branches in the
 database (looked up at start and every ``EDGE_LOGINS_REFRESH_S``)."""
 
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from backend.devices.central_acl import BACKEND_USER, central_broker, login_password
 from backend.devices.models import Device
 from backend.identity.models import Branch
+from backend.platform.mqtt.central import BACKEND_USER, central_broker, login_password
 from edge.protocol import ProtocolError, default_edge_id
 
 log = logging.getLogger(__name__)

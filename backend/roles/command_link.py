@@ -18,11 +18,11 @@ from urllib.parse import quote, urlsplit
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.devices.central_acl import BACKEND_USER, login_password
 from backend.devices.commands import CommandDispatcher, DispatcherLink
 from backend.devices.secretbox import SecretBox
 from backend.platform.config import Config
 from backend.platform.mqtt import MqttClient, MqttConnectError, MqttPublishError, parse_mqtt_url
+from backend.platform.mqtt.central import BACKEND_USER, login_password
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from backend.devices.central_acl import central_acl, central_broker, login_password
 from backend.platform.mqtt import (
     MosquittoAclAccess,
     MqttClient,
@@ -28,6 +27,7 @@ from backend.platform.mqtt import (
     filters_overlap,
     parse_acl,
 )
+from backend.platform.mqtt.central import central_acl, central_broker, login_password
 from edge.protocol import UPLINK_CHANNELS
 from tests.integration.test_mqtt import Inbox
 from tests.mosquitto_process import (

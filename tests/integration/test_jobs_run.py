@@ -15,11 +15,11 @@ from sqlalchemy import select
 from backend.bootstrap import collect_areas, job_registry
 from backend.branch.models import CashTask
 from backend.cli import main
-from backend.devices.central_acl import BACKEND_USER, central_broker, login_password
 from backend.devices.models import Device, DeviceCommand
 from backend.devices.secretbox import SecretBox
 from backend.platform.config import Config
 from backend.platform.mqtt import MqttClient
+from backend.platform.mqtt.central import BACKEND_USER, central_broker, login_password
 from edge.credentials import secret_bytes
 from edge.protocol import NonceCache, verify_command
 from tests.integration import test_branch_support as support

@@ -13,7 +13,7 @@
 Two kinds of Access: ``edge.branch_broker.BranchAccess`` (per-device rules of one branch) and
 ``MosquittoAclAccess`` here: a password table plus the ``user``/``topic`` rules of a Mosquitto
 ``acl_file``, with Mosquitto's meaning, which ``finedge serve`` gives the rules of
-deploy/mosquitto/central/acl (``backend.devices.central_acl``).
+deploy/mosquitto/central/acl (``backend.platform.mqtt.central``).
 
 Once a topic plugin is loaded, two amqtt 0.12.1 bugs show; ``AclTopicPlugin`` guards both:
 

@@ -26,7 +26,7 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-from backend.platform.mqtt import AclBroker, MosquittoAclAccess
+from backend.platform.mqtt.acl import AclBroker, MosquittoAclAccess
 from edge.protocol import TOPIC_ROOT, TOPIC_VERSION, UPLINK_CHANNELS
 
 BACKEND_USER = "backend"
