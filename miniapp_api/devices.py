@@ -49,9 +49,20 @@ def _notify():
 # --------------------------------------------------------------------------- schemas
 
 
+def _known_kind(device_type: str) -> bool:
+    """Checked at request time: the kinds registered now (a kind may be added at run time)."""
+    if device_type not in DEVICE_TYPES:
+        raise ma.ValidationError(f"one of {', '.join(sorted(DEVICE_TYPES))}")
+    return True
+
+
 class NewDevice(StrictSchema):
     branch_id = ma.fields.String(required=True)
-    device_type = ma.fields.String(required=True, validate=ma.validate.OneOf(sorted(DEVICE_TYPES)))
+    device_type = ma.fields.String(
+        required=True,
+        validate=lambda kind: _known_kind(kind),
+        metadata={"description": "a device kind of the wire protocol (edge/protocol/kinds.py)"},
+    )
     device_id = ma.fields.String(required=True)
     model = ma.fields.String(load_default="")
 

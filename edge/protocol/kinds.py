@@ -155,6 +155,13 @@ BUILTIN_KINDS: tuple[KindSpec, ...] = (
     KindSpec(
         EDGE_DEVICE_TYPE,
         "The branch edge agent itself (its birth, stats and events)",
+        events=(
+            "edge.bad_payload",
+            "queue.ticket_issued",
+            "queue.ticket_called",
+            "queue.ticket_done",
+        ),
+        telemetry=("edge.stats",),
         edge_node=True,
     ),
 )
