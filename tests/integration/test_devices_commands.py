@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from backend.devices import service
 from backend.platform.context import SYSTEM
 from backend.platform.mqtt import MqttClient
 from edge.credentials import derive_edge_key, secret_bytes
@@ -34,6 +35,12 @@ def chain(app, tmp_path):
         rig.wait_live()
         rig.identities = {i.device_type: i for i in identities}
         yield rig
+
+
+def _command(chain, device_id: str, command_id: str) -> dict:
+    """The command as the API reads it (devices' queries)."""
+    with chain.ext.session_factory() as session:
+        return service.get_command(session, SYSTEM, device_id, command_id)
 
 
 def test_forged_expired_and_replayed_commands_never_act(chain):
@@ -72,7 +79,7 @@ def test_forged_expired_and_replayed_commands_never_act(chain):
 
     # The replay's refusal came back up, but the first terminal ack stays the outcome.
     wait_for(lambda: chain.hub.ingest.drain(1), 5)
-    again = chain.hub.commands.get(SYSTEM, lock_identity.device_id, view["id"])
+    again = _command(chain, lock_identity.device_id, view["id"])
     assert again["status"] == "ok"
     spy.close()
 
@@ -103,7 +110,7 @@ def test_a_slow_ack_times_out_and_is_recorded_later(chain):
     assert view["status"] == "timeout"
 
     def outcome() -> str:
-        return chain.hub.commands.get(SYSTEM, counter_id, view["id"])["status"]
+        return _command(chain, counter_id, view["id"])["status"]
 
     wait_for(lambda: outcome() == "ok", 10, "the late ack")
 
