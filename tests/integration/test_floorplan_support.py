@@ -208,22 +208,25 @@ def new_dealer(api: Api, code: str, *, limit: str = "5000000.00", trusted: bool 
 
 
 class RecordingRisk(list):
-    """The risk ports (``DisbursementGate``, ``RiskEvents``) as a recorder: no signal blocks."""
-
-    def ensure_no_blocking_signal(self, session, org_id):
-        self.append(("check", org_id))
-
-    def record_internal_event(self, session, actor, **kw):
-        self.append(("event", kw))
+    """What floor-plan asked of risk early warning through its ports (no signal blocks)."""
 
 
 @pytest.fixture
-def risk_calls(app) -> list:
-    """Replace risk early warning behind floor-plan's ports with a recorder."""
-    from backend.platform.ports import DisbursementGate, RiskEvents
+def risk_calls(monkeypatch) -> list:
+    """Replace risk early warning behind floor-plan's ports (``DisbursementGate``,
+    ``RiskEvents``, implemented by ``backend.risk.ports.RiskPort``) with a recorder, in every
+    app the test builds."""
+    from backend.risk.ports import RiskPort
 
     calls = RecordingRisk()
-    wiring = app.extensions["finedge"].wiring
-    wiring.provide(DisbursementGate, calls)
-    wiring.provide(RiskEvents, calls)
+    monkeypatch.setattr(
+        RiskPort,
+        "ensure_no_blocking_signal",
+        lambda self, session, org_id: calls.append(("check", org_id)),
+    )
+    monkeypatch.setattr(
+        RiskPort,
+        "record_internal_event",
+        lambda self, session, actor, **kw: calls.append(("event", kw)),
+    )
     return calls
