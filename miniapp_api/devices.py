@@ -11,7 +11,7 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from backend.devices import service
+from backend.devices import queries, service
 from backend.devices.commands import MAX_WAIT_S
 from backend.devices.models import DEVICE_STATUSES, SEVERITIES
 from backend.devices.secretbox import SecretBox
@@ -216,7 +216,7 @@ class Devices(MethodView):
     @blp.response(200, page_schema(DeviceOut, "DevicePage"))
     def get(self, args):
         """Devices the caller may see, optionally of one branch, type or status."""
-        return service.list_devices(db(), current_actor(), **args)
+        return queries.list_devices(db(), current_actor(), **args)
 
 
 @blp.route("/alarms")
@@ -226,7 +226,7 @@ class Alarms(MethodView):
     def get(self, args):
         """Alarms, newest first: open ones (not both cleared and acknowledged) by default."""
         status = args.pop("status")
-        return service.list_alarms(db(), current_actor(), open_only=status == "open", **args)
+        return queries.list_alarms(db(), current_actor(), open_only=status == "open", **args)
 
 
 @blp.route("/alarms/<int:alarm_id>/ack")
@@ -236,7 +236,7 @@ class AlarmAck(MethodView):
         """Acknowledge an alarm (admin, or a teller or RM of its branch)."""
         session = db()
         alarm, device = service.acknowledge_alarm(session, current_actor(), alarm_id)
-        view = service.alarm_view(alarm, device.device_id)
+        view = queries.alarm_view(alarm, device.device_id)
         push_live(
             session,
             _ext().live,
@@ -252,7 +252,7 @@ class DeviceDetail(MethodView):
     @blp.response(200, DeviceDetailOut)
     def get(self, device_id):
         """State, last seen, open alarms, desired vs reported configuration."""
-        return service.device_detail(db(), current_actor(), device_id)
+        return queries.device_detail(db(), current_actor(), device_id)
 
     @blp.arguments(StatusPatch)
     @blp.response(200, DeviceOut)
@@ -273,7 +273,7 @@ class DeviceConfig(MethodView):
         device = service.set_desired(
             db(), current_actor(), device_id, body["desired"], notify=_notify()
         )
-        return service.twin(device)
+        return queries.twin(device)
 
 
 @blp.route("/<string:device_id>/credentials")
@@ -285,7 +285,7 @@ class DeviceCredentials(MethodView):
         creds = service.rotate_credentials(
             session, current_actor(), _box(), device_id, notify=_notify()
         )
-        device = service.get_device(session, current_actor(), device_id)
+        device = queries.get_device(session, current_actor(), device_id)
         return {**DeviceOut().dump(device), **creds.to_dict()}
 
 
@@ -312,7 +312,7 @@ class DeviceCommand(MethodView):
     @blp.response(200, CommandOut)
     def get(self, device_id, command_id):
         """One command and its outcome."""
-        return service.get_command(db(), current_actor(), device_id, command_id)
+        return queries.get_command(db(), current_actor(), device_id, command_id)
 
 
 @blp.route("/<string:device_id>/messages")
@@ -321,4 +321,4 @@ class DeviceMessages(MethodView):
     @blp.response(200, page_schema(MessageOut, "DeviceMessagePage"))
     def get(self, args, device_id):
         """What the device sent, newest first (optionally one channel)."""
-        return service.list_messages(db(), current_actor(), device_id, **args)
+        return queries.list_messages(db(), current_actor(), device_id, **args)

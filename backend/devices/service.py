@@ -1,5 +1,6 @@
-"""Device use cases in one namespace: the registry (registry.py), the twin (twin.py), alarms
-(alarms.py), and here the device's detail view, its messages and command records.
+"""The device area's write side in one namespace: provisioning and lifecycle (registry.py),
+the twin (twin.py), alarms (alarms.py), and here the command records. The read side is
+``queries``.
 
 Plain functions ``(session, actor, ...)``; they never commit (the command dispatcher in
 commands.py runs its own short transactions around the publish).
@@ -8,7 +9,6 @@ commands.py runs its own short transactions around the publish).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +24,7 @@ from backend.devices.alarms import (  # noqa: F401  (the service namespace)
     list_alarms,
     open_alarms_for,
 )
-from backend.devices.models import Device, DeviceAlarm, DeviceCommand, DeviceMessage
+from backend.devices.models import Device, DeviceCommand
 from backend.devices.registry import (  # noqa: F401  (the service namespace)
     Credentials,
     Notify,
@@ -44,58 +44,9 @@ from backend.devices.twin import merge_patch, set_desired, twin, twin_delta  # n
 from backend.platform import audit
 from backend.platform.clock import isoformat, utcnow
 from backend.platform.context import Actor
-from backend.platform.errors import BusinessRuleViolation, Conflict, NotFound, ValidationFailed
-from backend.platform.pagination import Page, paginate
+from backend.platform.errors import BusinessRuleViolation, Conflict, ValidationFailed
 
 _COMMAND_RE = re.compile(r"[a-z][a-z0-9_\-]*(\.[a-z][a-z0-9_\-]*)+")
-
-
-@dataclass
-class DeviceDetail:
-    """A device with what its detail view adds: open alarms, the twin, the commands its kind
-    accepts. The device's own attributes read through (the response schema names them)."""
-
-    device: Device
-    alarms: list[dict[str, Any]]
-    twin: dict[str, Any]
-    commands: list[str]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.device, name)
-
-
-def device_detail(session: Session, actor: Actor, device_id: str) -> DeviceDetail:
-    device = get_device(session, actor, device_id)
-    alarms = session.scalars(
-        select(DeviceAlarm)
-        .where(DeviceAlarm.device_pk == device.id, DeviceAlarm.closed.is_(False))
-        .order_by(DeviceAlarm.id)
-    )
-    return DeviceDetail(
-        device,
-        [alarm_view(a, device.device_id) for a in alarms],
-        twin(device),
-        list(catalog.commands_for(device.device_type)),
-    )
-
-
-def list_messages(
-    session: Session,
-    actor: Actor,
-    device_id: str,
-    *,
-    channel: str | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
-) -> Page:
-    device = get_device(session, actor, device_id)
-    stmt = select(DeviceMessage).where(DeviceMessage.device_pk == device.id)
-    if channel:
-        stmt = stmt.where(DeviceMessage.channel == channel)
-    return paginate(session, stmt, DeviceMessage.id, limit=limit, cursor=cursor, descending=True)
-
-
-# --------------------------------------------------------------------------- commands
 
 
 def command_view(command: DeviceCommand, device_id: str) -> dict[str, Any]:
@@ -180,16 +131,3 @@ def prune_screen_commands(session: Session, now: datetime) -> int:
         )
     )
     return int(result.rowcount or 0)
-
-
-def get_command(session: Session, actor: Actor, device_id: str, command_id: str) -> dict[str, Any]:
-    """One command of a device the actor may see, and its outcome."""
-    device = get_device(session, actor, device_id)
-    command = session.scalar(
-        select(DeviceCommand).where(
-            DeviceCommand.command_id == command_id, DeviceCommand.device_pk == device.id
-        )
-    )
-    if command is None:
-        raise NotFound("command not found", code="command_not_found")
-    return command_view(command, device.device_id)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backend.devices import service
+from backend.devices import queries
 from backend.platform.context import SYSTEM
 from backend.platform.mqtt import MqttClient
 from edge.credentials import derive_edge_key, secret_bytes
@@ -40,7 +40,7 @@ def chain(app, tmp_path):
 def _command(chain, device_id: str, command_id: str) -> dict:
     """The command as the API reads it (devices' queries)."""
     with chain.ext.session_factory() as session:
-        return service.get_command(session, SYSTEM, device_id, command_id)
+        return queries.get_command(session, SYSTEM, device_id, command_id)
 
 
 def test_forged_expired_and_replayed_commands_never_act(chain):
