@@ -218,9 +218,7 @@ class Runtime:
                 stop()
             except Exception:
                 log.exception("error while stopping")
-        link = self.wiring.get(DeviceLink) if self.wiring.has(DeviceLink) else None
-        if hasattr(link, "close"):
-            link.close()
+        self.wiring.close()
         self.engine.dispose()
 
 
@@ -241,7 +239,6 @@ def bootstrap(
     areas = areas if areas is not None else collect_areas(extra_areas)
     load_models(areas)
     renderers = live_renderers(areas)
-    engine = engine if engine is not None else make_engine(config.database_url)
     app = socketio = None
     if role in ROLES_WITH_WEB:
         from backend.roles.web import new_app
@@ -251,7 +248,8 @@ def bootstrap(
         live = _live_emitter(config, role, socketio, renderers)
     elif not live.renderers:
         live.renderers = dict(renderers)
-    wiring = build_wiring(config, role, areas, live, ports)
+    wiring = build_wiring(config, role, areas, live, ports)  # refuses unmet needs first
+    engine = engine if engine is not None else make_engine(config.database_url)
     session_factory = make_session_factory(engine, wiring)
     runtime = Runtime(
         config=config,

@@ -256,7 +256,7 @@ def make_app():
 
     yield build
     for app in apps:
-        app.extensions["finedge"].engine.dispose()
+        app.extensions["finedge"].runtime.stop()  # closes what it built, disposes the engine
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ def runtime_for(
 
 
 def wired_factory(engine: Engine, **kwargs: Any):
+    """Sessions on ``engine`` (the caller disposes it) wired by the root; nothing runs."""
     url = engine.url.render_as_string(hide_password=False)
     return runtime_for(url, engine=engine, **kwargs).session_factory
 

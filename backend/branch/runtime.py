@@ -94,6 +94,7 @@ class BoardCoalescer:
         self._schedule = schedule
         self._lock = threading.Lock()
         self._branches: dict[str, _BranchBoard] = {}
+        self._closed = False
 
     def submit(
         self,
@@ -104,6 +105,8 @@ class BoardCoalescer:
         sender: CommandSender,
     ) -> None:
         with self._lock:
+            if self._closed:
+                return
             entry = self._branches.setdefault(branch_id, _BranchBoard())
             if version >= entry.version:
                 entry.version, entry.board, entry.sender = version, board, sender
@@ -127,9 +130,17 @@ class BoardCoalescer:
         for batch in batches:
             self._send(batch)
 
+    def close(self) -> None:
+        """The process stops: boards still waiting for their second are dropped and none is
+        sent any more (a timer must not reach a database or broker being shut down)."""
+        with self._lock:
+            self._closed = True
+
     def _due(self, branch_id: str) -> None:
         try:
             with self._lock:
+                if self._closed:
+                    return
                 entry = self._branches[branch_id]
                 entry.timer_armed = False
                 batch = self._take(entry) if entry.targets else None
@@ -163,6 +174,10 @@ class Hall:
 
     def now(self, now: datetime | None = None) -> datetime:
         return now or self.clock()
+
+    def close(self) -> None:
+        """The process stops (the composition root calls it): no more boards."""
+        self.boards.close()
 
     def emit(self, session: Session, event_name: str, data: Any, rooms: list[str]) -> None:
         push_live(session, self.live, event_name, data, rooms)

@@ -20,6 +20,7 @@ called once, on first use (so ports may need each other without an order of cons
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -77,6 +78,19 @@ class Wiring:
                     )
                 self._ports[port_type] = factory(self)
             return self._ports[port_type]
+
+    def close(self) -> None:
+        """The process stops: every implementation built so far that has a ``close`` closes
+        (a command link's MQTT client, the hall's board timers), each once."""
+        with self._lock:
+            built, self._ports = list(self._ports.values()), {}
+        for impl in {id(i): i for i in built}.values():
+            close = getattr(impl, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:  # one part failing to close must not keep the rest open
+                    logging.getLogger(__name__).exception("closing %r failed", impl)
 
     def ports(self) -> list[str]:
         return sorted(t.__name__ for t in (*self._ports, *self._factories))
