@@ -400,7 +400,7 @@ def devices_command(
 
 
 def _add_area_commands() -> None:
-    from backend.ledger.commands import ledger_cli
+    from backend.ledger.cli import ledger_cli
 
     main.add_command(ledger_cli)
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from backend import ledger
 from backend.ledger import TransferSpec, rules
 from backend.ledger.models import Transfer
-from backend.ledger.service import balance_of
+from backend.ledger.queries import balance_of
 from backend.platform.permissions import ensure_role
 from miniapp_api.common import Money, PageArgs, StrictSchema, current_actor, db, page_schema
 

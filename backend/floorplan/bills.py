@@ -27,7 +27,6 @@ from backend.platform.context import Actor
 from backend.platform.errors import (
     BusinessRuleViolation,
     Conflict,
-    DomainError,
     NotFound,
     PermissionDenied,
 )
@@ -130,7 +129,7 @@ def issue_bill(
     credit.draw(line, bill.amount)
     margin = rules.share(bill.amount, line.margin_ratio_bp)
     account = accounts.open_bill_account(session, actor, bill.id, bill.bill_no, now)
-    balances = accounts.locked_balances(session, line.deposit_account_id, line.margin_account_id)
+    balances = ledger.locked_balances(session, line.deposit_account_id, line.margin_account_id)
     topup = max(ZERO, margin - balances[line.margin_account_id].available)
     specs = []
     if topup > 0:
@@ -156,12 +155,8 @@ def issue_bill(
             )
         )
     if specs:
-        try:
+        with ledger.named_shortfalls(accounts.shortfall_names(line)):
             ledger.execute_batch(session, actor, specs, batch_id=f"fp:bill{bill.id}:issue", now=now)
-        except DomainError as exc:
-            raise accounts.translate_funds_error(
-                exc, {line.deposit_account_id: "deposit", line.margin_account_id: "margin"}
-            ) from None
     before = {"status": bill.status}
     bill.status = "issued"
     bill.margin_ratio_bp = line.margin_ratio_bp

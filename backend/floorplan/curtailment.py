@@ -118,7 +118,7 @@ def pay_curtailment(
     bill = session.get(Bill, vehicle.bill_id, with_for_update=True, populate_existing=True)
     amount = min(curtailment.amount, vehicle.outstanding)
     tid = accounts.curtailment_transfer_id(vehicle.vin)
-    try:
+    with ledger.named_shortfalls(accounts.shortfall_names(line)):
         ledger.transfer(
             session,
             actor,
@@ -130,8 +130,6 @@ def pay_curtailment(
             reference=vehicle.vin,
             now=now,
         )
-    except DomainError as exc:
-        raise accounts.translate_funds_error(exc, {line.deposit_account_id: "deposit"}) from None
     mark_repaid(session, actor, line, bill, vehicle, "curtailment", None, now, paid=amount)
     before = curtailment.status
     curtailment.status = "paid"

@@ -76,7 +76,7 @@ def settle_bill(
         units = [rules.SweepUnit(v.vin, v.outstanding, v.margin_held) for v in cars]
     else:  # never shipped: the bill is paid all the same, from its own margin first
         units = [rules.SweepUnit("bill", bill.outstanding, bill.margin_amount)]
-    bal = accounts.locked_balances(
+    bal = ledger.locked_balances(
         session, line.deposit_account_id, line.margin_account_id, bill.ledger_account_id
     )
     plan = rules.plan_sweep(
@@ -339,7 +339,7 @@ def repay_bill_advance(
             details={"advance_outstanding": str(bill.advance_outstanding)},
         )
     paid_before = bill.shortfall - bill.advance_outstanding
-    try:
+    with ledger.named_shortfalls(accounts.shortfall_names(line)):
         ledger.transfer(
             session,
             actor,
@@ -351,8 +351,6 @@ def repay_bill_advance(
             reference=bill.bill_no,
             now=now,
         )
-    except DomainError as exc:
-        raise accounts.translate_funds_error(exc, {line.deposit_account_id: "deposit"}) from None
     before = {"status": bill.status, "advance_outstanding": bill.advance_outstanding}
     credit.repay(line, value)
     bill.advance_outstanding -= value

@@ -13,7 +13,7 @@ from backend.floorplan import rules
 from backend.floorplan.access import get_dealer, get_vehicle, scope_vehicles
 from backend.floorplan.models import Alert, Bill, CreditLine, Curtailment, Vehicle
 from backend.ledger.models import Account
-from backend.ledger.service import balance_of
+from backend.ledger.queries import balance_of
 from backend.platform.clock import utcnow
 from backend.platform.context import Actor
 from backend.platform.pagination import Page, paginate
