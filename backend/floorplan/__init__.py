@@ -11,12 +11,13 @@ and released on its own.
     jobs: maturity sweep (margin, deposit, overdue advance), curtailment, aging alerts,
           release deadlines (out of trust), risk-based inventory audit schedule
 
-Modules: ``models`` (tables), ``rules`` (pure arithmetic and states), ``accounts`` (ledger
-accounts and transfer ids), ``credit``, ``bills``, ``intake`` (shipments, arrival, intake),
-``redemption``, ``release``, ``maturity``, ``curtailment``, ``aging``, ``audits``, ``alerts``,
-``funds``, ``queries``, ``jobs``, ``seed``, ``risk_port`` (backend.risk, lazily) and ``service``
-(the use cases in one namespace). All money moves through ``backend.ledger``; docs/floorplan.md
-has the diagram, endpoints and figures.
+Modules: ``service`` (the write side, one module per stage: ``credit``, ``bills``, ``intake``
+(shipments, arrival, intake), ``funds``, ``redemption``, ``release``, ``curtailment``,
+``maturity``, ``aging``, ``audits``, ``alerts``), ``queries`` (the read side: ``dealers``,
+``stock``, ``oversight``), ``models`` (tables), ``rules`` (pure arithmetic and states),
+``accounts`` (ledger account codes and transfer ids), ``access`` (who sees what), ``alerts``
+(live pushes after commit), ``jobs``, ``seed`` and ``risk_port`` (backend.risk, lazily). All
+money moves through ``backend.ledger``; docs/floorplan.md has the diagram, endpoints and figures.
 """
 
 from backend.floorplan import jobs  # noqa: F401  (registers the floorplan.* jobs)

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from backend.floorplan import aging, audits, curtailment, maturity, release
+from backend.floorplan.service import aging, audits, curtailment, maturity, release
 from backend.platform.context import SYSTEM
 from backend.platform.jobs import registry
 from backend.platform.live import process_emitter

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import ledger
-from backend.floorplan import accounts, credit, risk_port, rules
-from backend.floorplan.access import bill_orgs
+from backend.floorplan import accounts, risk_port, rules
 from backend.floorplan.models import Bill, CreditLine
+from backend.floorplan.service import credit
 from backend.ledger.service import TransferSpec
 from backend.platform import audit
 from backend.platform.clock import utcnow
@@ -28,11 +28,9 @@ from backend.platform.errors import (
     BusinessRuleViolation,
     Conflict,
     NotFound,
-    PermissionDenied,
 )
 from backend.platform.money import parse_money
-from backend.platform.pagination import Page, paginate
-from backend.platform.permissions import can_see, ensure_role, ensure_visible
+from backend.platform.permissions import ensure_role
 
 ZERO = Decimal("0.00")
 
@@ -203,36 +201,3 @@ def reject_bill(session: Session, actor: Actor, bill_id: int, *, note: str | Non
         after={"status": "rejected", "note": note},
     )
     return bill
-
-
-def get_bill(session: Session, actor: Actor, bill_id: int) -> Bill:
-    bill = session.get(Bill, bill_id)
-    ensure_visible(actor, bill, bill_orgs(bill) if bill else [], "bill")
-    return bill
-
-
-def list_bills(
-    session: Session,
-    actor: Actor,
-    *,
-    status: str | None = None,
-    dealer_id: int | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
-) -> Page:
-    """Dealers see their bills, OEMs the bills payable to them, bank staff all."""
-    stmt = select(Bill)
-    if not actor.is_bank_staff:
-        if actor.role == "supervisor":
-            raise PermissionDenied("bills are not shown to supervisors")
-        stmt = stmt.where((Bill.dealer_org_id == actor.org_id) | (Bill.oem_org_id == actor.org_id))
-    if status is not None:
-        rules.validate_choice(status, rules.BILL_STATUSES, "status", "invalid_status")
-        stmt = stmt.where(Bill.status == status)
-    if dealer_id is not None:
-        stmt = stmt.where(Bill.dealer_org_id == dealer_id)
-    return paginate(session, stmt, Bill.id, limit=limit, cursor=cursor)
-
-
-def can_see_bill(actor: Actor, bill: Bill) -> bool:
-    return can_see(actor, bill_orgs(bill))

@@ -20,12 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import ledger
-from backend.floorplan import accounts, credit, risk_port, rules
+from backend.floorplan import accounts, risk_port, rules
 from backend.floorplan.access import ensure_bank_or
-from backend.floorplan.alerts import raise_alert
-from backend.floorplan.bills import get_bill
 from backend.floorplan.models import Bill, Programme, Redemption, Vehicle
-from backend.floorplan.redemption import void_open_curtailments
+from backend.floorplan.queries import get_bill
+from backend.floorplan.service import credit
+from backend.floorplan.service.alerts import raise_alert
+from backend.floorplan.service.redemption import void_open_curtailments
 from backend.ledger.service import TransferSpec
 from backend.platform import audit
 from backend.platform.clock import isoformat, utcnow

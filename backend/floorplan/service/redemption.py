@@ -25,10 +25,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend import ledger
-from backend.floorplan import accounts, credit, rules
+from backend.floorplan import accounts, rules
 from backend.floorplan.access import ensure_bank_or, scope_vehicles
-from backend.floorplan.alerts import resolve_vehicle_alerts
 from backend.floorplan.models import Bill, CreditLine, Curtailment, Redemption, Vehicle
+from backend.floorplan.service import credit
+from backend.floorplan.service.alerts import resolve_vehicle_alerts
 from backend.ledger.service import TransferSpec
 from backend.platform import audit
 from backend.platform.clock import utcnow

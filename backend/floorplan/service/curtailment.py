@@ -18,11 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import ledger
-from backend.floorplan import accounts, credit, risk_port, rules
+from backend.floorplan import accounts, risk_port, rules
 from backend.floorplan.access import ensure_bank_or, get_vehicle
-from backend.floorplan.alerts import raise_alert, resolve_vehicle_alerts
 from backend.floorplan.models import Bill, CreditLine, Curtailment, Programme, Vehicle
-from backend.floorplan.redemption import mark_repaid, redemption_target
+from backend.floorplan.service import credit
+from backend.floorplan.service.alerts import raise_alert, resolve_vehicle_alerts
+from backend.floorplan.service.redemption import mark_repaid, redemption_target
 from backend.platform import audit
 from backend.platform.clock import isoformat, utcnow
 from backend.platform.context import Actor
