@@ -63,6 +63,8 @@ def list_audits(
 
 
 def visible_alert(actor: Actor, alert: Alert | None) -> Alert:
+    """The alert if the caller may see it (its dealer, OEM, yard's supervisor, bank staff);
+    else, or when there is none, 404 ``alert_not_found``."""
     orgs = [alert.dealer_org_id, alert.oem_org_id, alert.supervisor_org_id] if alert else []
     if alert is None or not can_see(actor, orgs):
         raise NotFound("alert not found", code="alert_not_found")
