@@ -15,10 +15,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from backend import ledger
-from backend.ledger import TransferSpec, rules
+from backend.ledger import queries, rules, service
 from backend.ledger.models import Transfer
-from backend.ledger.service import balance_of
+from backend.ledger.service import TransferSpec
+from backend.ledger.verify import verify
 from backend.platform.permissions import ensure_role
 from miniapp_api.common import Money, PageArgs, StrictSchema, current_actor, db, page_schema
 
@@ -61,7 +61,7 @@ class LedgerAccountOut(ma.Schema):
     created_at = ma.fields.DateTime()
 
     def _balance(self, account):
-        return LedgerBalanceOut().dump(balance_of(account))
+        return LedgerBalanceOut().dump(queries.balance_of(account))
 
 
 class LedgerTransferOut(ma.Schema):
@@ -230,7 +230,7 @@ def _transfer_out(session, t: Transfer, replayed: bool) -> dict:
 def _one(specs: list[TransferSpec]):
     """Run one movement; 201 when it was applied now, 200 when it replays an earlier one."""
     session = db()
-    result = ledger.execute_batch(session, _movers(), specs)
+    result = service.execute_batch(session, _movers(), specs)
     replayed = result.replayed[0]
     return _transfer_out(session, result.transfers[0], replayed), 200 if replayed else 201
 
@@ -244,7 +244,7 @@ class Accounts(MethodView):
     @blp.response(200, page_schema(LedgerAccountOut, "LedgerAccountPage"))
     def get(self, args):
         """Accounts the caller may see: bank staff all, others their org's."""
-        return ledger.list_accounts(
+        return queries.list_accounts(
             db(),
             current_actor(),
             owner_org_id=args["owner_org_id"],
@@ -259,7 +259,7 @@ class Accounts(MethodView):
         """Open an account (admin). Idempotent on ``code``."""
         actor = current_actor()
         ensure_role(actor, "admin")
-        return ledger.open_account(db(), actor, **data)
+        return service.open_account(db(), actor, **data)
 
 
 @blp.route("/accounts/<int:account_id>")
@@ -267,7 +267,7 @@ class AccountDetail(MethodView):
     @blp.response(200, LedgerAccountOut)
     def get(self, account_id):
         """One account with its balances; another org's is 404."""
-        return ledger.get_account(db(), current_actor(), account_id)
+        return queries.get_account(db(), current_actor(), account_id)
 
 
 @blp.route("/accounts/<int:account_id>/statement")
@@ -276,7 +276,7 @@ class Statement(MethodView):
     @blp.response(200, page_schema(LedgerStatementLineOut, "LedgerStatementPage"))
     def get(self, args, account_id):
         """The account's journal entries, oldest first (cursor pagination)."""
-        return ledger.statement(
+        return queries.statement(
             db(), current_actor(), account_id, limit=args["limit"], cursor=args["cursor"]
         )
 
@@ -287,7 +287,7 @@ class AccountHolds(MethodView):
     @blp.response(200, page_schema(LedgerHoldOut, "LedgerHoldPage"))
     def get(self, args, account_id):
         """Holds on the account (either side), optionally by state."""
-        return ledger.list_holds(
+        return queries.list_holds(
             db(),
             current_actor(),
             account_id,
@@ -329,7 +329,7 @@ class TransferDetail(MethodView):
         """One transfer, visible to whoever may see its debit or credit account."""
         session = db()
         return _transfer_out(
-            session, ledger.get_transfer(session, current_actor(), transfer_id), False
+            session, queries.get_transfer(session, current_actor(), transfer_id), False
         )
 
 
@@ -347,7 +347,7 @@ class Reverse(MethodView):
                 Transfer.transfer_id == (data["transfer_id"] or f"{transfer_id}~reverse")
             )
         )
-        t = ledger.reverse_transfer(
+        t = service.reverse_transfer(
             session,
             actor,
             original_transfer_id=transfer_id,
@@ -387,7 +387,7 @@ class HoldDetail(MethodView):
     @blp.response(200, LedgerHoldOut)
     def get(self, transfer_id):
         """A hold and its state: pending, posted, voided or expired."""
-        return ledger.get_hold(db(), current_actor(), transfer_id)
+        return queries.get_hold(db(), current_actor(), transfer_id)
 
 
 @blp.route("/holds/<transfer_id>/post")
@@ -441,7 +441,7 @@ class Batches(MethodView):
             )
             for leg in data["transfers"]
         ]
-        result = ledger.execute_batch(session, _movers(), specs, batch_id=data["batch_id"])
+        result = service.execute_batch(session, _movers(), specs, batch_id=data["batch_id"])
         transfers = [
             _transfer_out(session, t, r)
             for t, r in zip(result.transfers, result.replayed, strict=True)
@@ -456,4 +456,4 @@ class Verify(MethodView):
     def get(self):
         """Recompute every balance from the journal (admin)."""
         ensure_role(current_actor(), "admin")
-        return ledger.verify(db()).to_dict()
+        return verify(db()).to_dict()

@@ -11,11 +11,12 @@ and released on its own.
     jobs: maturity sweep (margin, deposit, overdue advance), curtailment, aging alerts,
           release deadlines (out of trust), risk-based inventory audit schedule
 
-Modules: ``models`` (tables), ``rules`` (pure arithmetic and states), ``accounts`` (ledger
-accounts and transfer ids), ``credit``, ``bills``, ``intake`` (shipments, arrival, intake),
-``redemption``, ``release``, ``maturity``, ``curtailment``, ``aging``, ``audits``, ``alerts``,
-``funds``, ``queries``, ``jobs``, ``seed``, ``risk_port`` (the risk ports, from the wiring),
-``service`` (the use cases in one namespace) and ``area`` (the declaration the root reads).
-All money moves through ``backend.ledger``; docs/floorplan.md has the diagram, endpoints and
-figures. Importing the package wires nothing.
+Modules: ``service`` (the write side, one module per stage: ``credit``, ``bills``, ``intake``
+(shipments, arrival, intake), ``funds``, ``redemption``, ``release``, ``curtailment``,
+``maturity``, ``aging``, ``audits``, ``alerts``), ``queries`` (the read side: ``dealers``,
+``stock``, ``oversight``), ``models`` (tables), ``rules`` (pure arithmetic and states),
+``accounts`` (ledger account codes and transfer ids), ``access`` (who sees what), ``jobs``,
+``seed``, ``risk_port`` (the risk ports, from the wiring) and ``area`` (the declaration the
+composition root reads). All money moves through ``backend.ledger``; docs/floorplan.md has the
+diagram, endpoints and figures. Importing the package wires nothing.
 """

@@ -72,3 +72,7 @@ def get_dealer(session: Session, actor: Actor, dealer_org_id: int) -> Org:
 
 def can_see_line(actor: Actor, line: CreditLine) -> bool:
     return can_see(actor, [line.dealer_org_id, line.oem_org_id])
+
+
+def can_see_bill(actor: Actor, bill: Bill) -> bool:
+    return can_see(actor, bill_orgs(bill))

@@ -14,6 +14,9 @@ Accounts (codes are stable business keys, so opening is idempotent):
 Transfer ids are derived from business keys, so a retry (or a concurrent duplicate) of the same
 business step can only ever apply once: ``fp:redeem:<vin>``, ``fp:m:<vin>`` (a car's margin
 hold), ``fp:bill<id>:margin`` (the bill's margin hold until shipment), ``fp:curt:<vin>`` ...
+
+Opening goes through ``ledger.owned_accounts`` (the same helper branch cash uses); a shortfall
+is told in the dealer's words with ``ledger.named_shortfalls`` around the booking.
 """
 
 from __future__ import annotations
@@ -24,24 +27,36 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from backend import ledger
+from backend.floorplan.models import CreditLine
+from backend.ledger import AccountSlot
 from backend.ledger.models import Account
-from backend.ledger.service import Balance, balance_of, lock_accounts
 from backend.platform.context import Actor
-from backend.platform.errors import BusinessRuleViolation, DomainError
 
-CASH_CODE = "fp:bank:cash"
+AREA = "fp"
+CASH_CODE = ledger.account_code(AREA, "bank", "cash")
+DEPOSIT = {"deposit": AccountSlot("deposit", "deposit")}
+DEALER = {
+    **DEPOSIT,
+    "margin": AccountSlot("margin", "floor-plan margin"),
+    "advance": AccountSlot("loan", "floor-plan advances"),
+}
+BANK = {"cash": AccountSlot("internal", "cash and clearing")}
+
+
+def _owner(org_id: int) -> str:
+    return f"org{org_id}"
 
 
 def deposit_code(org_id: int) -> str:
-    return f"fp:org{org_id}:deposit"
+    return ledger.account_code(AREA, _owner(org_id), "deposit")
 
 
 def margin_code(org_id: int) -> str:
-    return f"fp:org{org_id}:margin"
+    return ledger.account_code(AREA, _owner(org_id), "margin")
 
 
 def advance_code(org_id: int) -> str:
-    return f"fp:org{org_id}:advance"
+    return ledger.account_code(AREA, _owner(org_id), "advance")
 
 
 def bill_code(bill_id: int) -> str:
@@ -77,45 +92,29 @@ class DealerAccounts:
 def open_dealer_accounts(
     session: Session, actor: Actor, org_id: int, org_name: str, now: datetime | None = None
 ) -> DealerAccounts:
-    deposit = ledger.open_account(
+    opened = ledger.owned_accounts(
         session,
         actor,
-        code=deposit_code(org_id),
-        name=f"{org_name} deposit",
-        kind="deposit",
+        AREA,
+        _owner(org_id),
+        DEALER,
+        owner_name=org_name,
         owner_org_id=org_id,
         now=now,
     )
-    margin = ledger.open_account(
-        session,
-        actor,
-        code=margin_code(org_id),
-        name=f"{org_name} floor-plan margin",
-        kind="margin",
-        owner_org_id=org_id,
-        now=now,
-    )
-    advance = ledger.open_account(
-        session,
-        actor,
-        code=advance_code(org_id),
-        name=f"{org_name} floor-plan advances",
-        kind="loan",
-        owner_org_id=org_id,
-        now=now,
-    )
-    return DealerAccounts(deposit.id, margin.id, advance.id)
+    return DealerAccounts(opened["deposit"].id, opened["margin"].id, opened["advance"].id)
 
 
 def open_oem_account(session: Session, actor: Actor, org_id: int, org_name: str) -> Account:
-    return ledger.open_account(
-        session,
-        actor,
-        code=deposit_code(org_id),
-        name=f"{org_name} deposit",
-        kind="deposit",
-        owner_org_id=org_id,
+    opened = ledger.owned_accounts(
+        session, actor, AREA, _owner(org_id), DEPOSIT, owner_name=org_name, owner_org_id=org_id
     )
+    return opened["deposit"]
+
+
+def shortfall_names(line: CreditLine) -> dict[int, str]:
+    """The dealer's accounts by the word a shortfall on them is told in (insufficient_margin)."""
+    return {line.deposit_account_id: "deposit", line.margin_account_id: "margin"}
 
 
 def open_bill_account(
@@ -134,25 +133,6 @@ def open_bill_account(
 
 
 def cash_account(session: Session, actor: Actor) -> Account:
-    return ledger.open_account(
-        session, actor, code=CASH_CODE, name="Floor-plan cash and clearing", kind="internal"
-    )
-
-
-def locked_balances(session: Session, *account_ids: int) -> dict[int, Balance]:
-    """Lock the accounts (ascending id, as the ledger does) and read their balances, so that
-    amounts computed from them still hold when the ledger batch runs."""
-    return {i: balance_of(a) for i, a in lock_accounts(session, account_ids).items()}
-
-
-def translate_funds_error(exc: DomainError, names: dict[int, str]) -> DomainError:
-    """The ledger says ``insufficient_funds`` on account N; say whose money was short."""
-    if getattr(exc, "code", None) != "insufficient_funds":
-        return exc
-    account_id = exc.details.get("account_id")
-    what = names.get(account_id, "funds")
-    return BusinessRuleViolation(
-        f"insufficient {what}",
-        code=f"insufficient_{what}",
-        details={"shortfall": exc.details.get("shortfall"), "account_id": account_id},
-    )
+    return ledger.owned_accounts(session, actor, AREA, "bank", BANK, owner_name="Floor-plan")[
+        "cash"
+    ]

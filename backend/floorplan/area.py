@@ -19,6 +19,7 @@ AREA = Area(
     live_events=(
         LiveEvent(
             "vehicle.alert",
+            "miniapp_api.floorplan.schemas:VehicleAlertEventOut",
             audience="the dealer's, OEM's and (for its yard) supervisor's orgs; bank roles",
         ),
     ),

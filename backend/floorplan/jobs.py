@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from backend.floorplan import aging, audits, curtailment, maturity, release
+from backend.floorplan.service import aging, audits, curtailment, maturity, release
 from backend.platform.context import SYSTEM
 from backend.platform.jobs import JobRegistry
 from backend.platform.wiring import live_of

@@ -26,9 +26,10 @@ from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from backend import ledger
-from backend.floorplan import accounts, credit, rules
-from backend.floorplan.aging import scan_aging
+from backend.floorplan import accounts, rules
 from backend.floorplan.models import Bill, CreditLine, Programme, Shipment, Vehicle, Warehouse
+from backend.floorplan.service import credit
+from backend.floorplan.service.aging import scan_aging
 from backend.identity import service as identity
 from backend.identity.models import Org, User
 from backend.ledger.service import TransferSpec

@@ -34,11 +34,20 @@ the caller commits; movements run in a SAVEPOINT and write one audit record each
                   cursor) -> Page of StatementLine
     verify(session) -> VerifyReport      recompute balances from the journal (CLI:
                                           ``finedge ledger verify``, non-zero exit on difference)
-    lock_accounts(session, ids) -> {id: Account}; balance_of(account) -> Balance
+    lock_accounts(session, ids) -> {id: Account}; balance_of(account) -> Balance;
+    locked_balances(session, *ids) -> {id: Balance}
                             for callers that must compute amounts from balances they hold locked
+    owned_accounts(session, actor, area, owner, {purpose: AccountSlot(kind, label)},
+                   owner_name=, owner_org_id=None) -> {purpose: Account}
+                            an area's accounts ``<area>:<owner>:<purpose>``, opened or got
+    named_shortfalls({account_id: "margin"})   context manager: the ledger's insufficient_funds
+                            on a named account is raised as insufficient_<name>
 
-HTTP: miniapp_api/ledger.py (/api/v1/ledger/...). Job: backend/ledger/jobs.py. CLI group:
-backend/ledger/commands.py. Benchmark: bench/ledger.py.
+Modules: ``service`` (the write side, a package: accounts, transfers, holds, batch, engine,
+journal, books), ``queries`` (the read side: accounts, balances, transfers, holds, statements),
+``verify`` (the books recomputed), ``rules`` (pure arithmetic), ``models`` (tables). HTTP:
+miniapp_api/ledger.py (/api/v1/ledger/...). Job: backend/ledger/jobs.py. CLI group
+(``finedge ledger``): backend/ledger/cli.py. Benchmark: bench/ledger.py.
 
 All functions accept ``now=`` (an aware UTC datetime) where time matters, for tests.
 
@@ -68,35 +77,43 @@ Sign conventions and balance formulas: backend/ledger/rules.py. Tables: backend/
 """
 
 from backend.ledger.models import Account, Hold, Transfer
-from backend.ledger.service import (
+from backend.ledger.queries import (
     Balance,
-    BatchResult,
-    Difference,
     StatementLine,
-    TransferSpec,
-    VerifyReport,
-    close_account,
-    execute_batch,
-    expire_holds,
+    balance_of,
     find_account,
     get_account,
     get_balance,
     get_hold,
     get_transfer,
-    hold,
     list_accounts,
     list_holds,
+    statement,
+)
+from backend.ledger.service import (
+    AccountSlot,
+    BatchResult,
+    TransferSpec,
+    account_code,
+    close_account,
+    execute_batch,
+    expire_holds,
+    hold,
+    lock_accounts,
+    locked_balances,
+    named_shortfalls,
     open_account,
+    owned_accounts,
     post_hold,
     reverse_transfer,
-    statement,
     transfer,
-    verify,
     void_hold,
 )
+from backend.ledger.verify import Difference, VerifyReport, verify
 
 __all__ = [
     "Account",
+    "AccountSlot",
     "Balance",
     "BatchResult",
     "Difference",
@@ -105,6 +122,8 @@ __all__ = [
     "Transfer",
     "TransferSpec",
     "VerifyReport",
+    "account_code",
+    "balance_of",
     "close_account",
     "execute_batch",
     "expire_holds",
@@ -116,7 +135,11 @@ __all__ = [
     "hold",
     "list_accounts",
     "list_holds",
+    "lock_accounts",
+    "locked_balances",
+    "named_shortfalls",
     "open_account",
+    "owned_accounts",
     "post_hold",
     "reverse_transfer",
     "statement",

@@ -13,5 +13,5 @@ AREA = Area(
     blueprints=("miniapp_api.ledger",),
     jobs=JOBS,
     benchmarks={"ledger": "bench.ledger"},
-    cli=("backend.ledger.commands:ledger_cli",),
+    cli=("backend.ledger.cli:ledger_cli",),
 )

@@ -1,4 +1,9 @@
-"""Reading the journal: transfers, holds and account statements (cursor pagination)."""
+"""The ledger's read side: accounts and balances, transfers, holds and account statements.
+
+Reads check visibility: bank staff see every account, anyone else only their org's; a transfer
+or hold is visible to whoever may see its debit or its credit account; an invisible object is
+"not found". Lists page with a cursor (``backend.platform.pagination``). Nothing here writes.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,111 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from backend.ledger import rules
-from backend.ledger.accounts import get_account
 from backend.ledger.models import Account, Hold, Transfer
 from backend.platform.context import Actor
 from backend.platform.errors import NotFound, ValidationFailed
 from backend.platform.pagination import Page, paginate
 from backend.platform.permissions import ensure_visible
+
+
+@dataclass(frozen=True)
+class Balance:
+    """An account's balances. ``posted``/``pending``/``available`` read from its normal side
+    (see backend/ledger/rules.py for the sign conventions)."""
+
+    account_id: int
+    code: str
+    kind: str
+    currency: str
+    status: str
+    normal_side: str
+    debits_posted: Decimal
+    credits_posted: Decimal
+    debits_pending: Decimal
+    credits_pending: Decimal
+    posted: Decimal
+    pending: Decimal
+    available: Decimal
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+def get_account(session: Session, actor: Actor, account_id: int) -> Account:
+    account = session.get(Account, account_id)
+    ensure_visible(actor, account, [account.owner_org_id if account else None], "account")
+    return account
+
+
+def find_account(session: Session, actor: Actor, code: str) -> Account:
+    account = session.scalar(select(Account).where(Account.code == code))
+    ensure_visible(actor, account, [account.owner_org_id if account else None], "account")
+    return account
+
+
+def list_accounts(
+    session: Session,
+    actor: Actor,
+    *,
+    owner_org_id: int | None = None,
+    kind: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page:
+    """Bank staff see every account; anyone else only their own org's."""
+    stmt = select(Account)
+    if not actor.is_bank_staff:
+        if actor.org_id is None:
+            return Page(items=[], next_cursor=None)
+        stmt = stmt.where(Account.owner_org_id == actor.org_id)
+    if owner_org_id is not None:
+        stmt = stmt.where(Account.owner_org_id == owner_org_id)
+    if kind is not None:
+        stmt = stmt.where(Account.kind == rules.validate_account_kind(kind))
+    return paginate(session, stmt, Account.id, limit=limit, cursor=cursor)
+
+
+def balance_of(account: Account) -> Balance:
+    b = balances(account)
+    v = rules.view(b, account.kind)
+    return Balance(
+        account_id=account.id,
+        code=account.code,
+        kind=account.kind,
+        currency=account.currency,
+        status=account.status,
+        normal_side=rules.normal_side(account.kind),
+        debits_posted=b.debits_posted,
+        credits_posted=b.credits_posted,
+        debits_pending=b.debits_pending,
+        credits_pending=b.credits_pending,
+        posted=v.posted,
+        pending=v.pending,
+        available=v.available,
+    )
+
+
+def get_balance(session: Session, actor: Actor, account_id: int) -> Balance:
+    account = get_account(session, actor, account_id)
+    session.refresh(account)
+    return balance_of(account)
+
+
+def balances(account: Account) -> rules.Balances:
+    return rules.Balances(
+        account_id=account.id,
+        currency=account.currency,
+        status=account.status,
+        debits_posted=account.debits_posted,
+        credits_posted=account.credits_posted,
+        debits_pending=account.debits_pending,
+        credits_pending=account.credits_pending,
+        debits_must_not_exceed_credits=account.debits_must_not_exceed_credits,
+        credits_must_not_exceed_debits=account.credits_must_not_exceed_debits,
+    )
+
+
+# --------------------------------------------------------------------------- journal
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from backend.floorplan import audits
-from backend.floorplan.alerts import raise_alert
 from backend.floorplan.models import InventoryAudit, Vehicle, Warehouse
+from backend.floorplan.service import audits, raise_alert
 from backend.platform.clock import utcnow
 from backend.platform.context import SYSTEM
 from backend.platform.live import RecordingEmitter

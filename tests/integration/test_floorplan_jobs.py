@@ -9,8 +9,8 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from backend.floorplan.maturity import settle_bill
 from backend.floorplan.models import Bill, Curtailment, Vehicle
+from backend.floorplan.service import settle_bill
 from backend.ledger.models import Account
 from tests.integration import test_floorplan_support as support
 from tests.integration.test_floorplan_support import (

@@ -170,7 +170,7 @@ def test_new_vins_are_valid():
 def new_dealer(api: Api, code: str, *, limit: str = "5000000.00", trusted: bool = False) -> int:
     """A dealer of OEM1 with a yard, a line approved by maker-checker and a login
     (``code.lower()``, password ``<login>-demo``)."""
-    from backend.floorplan import credit
+    from backend.floorplan.service import credit
     from backend.identity import service as identity
 
     admin, rm, approver = api.actor("admin"), api.actor("rm1"), api.actor("approver1")

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from backend import ledger
 from backend.bootstrap import collect_areas, job_registry
 from backend.ledger import TransferSpec
-from backend.ledger.commands import ledger_cli
+from backend.ledger.cli import ledger_cli
 from backend.ledger.models import Hold, JournalImmutable, Transfer
 from backend.platform.audit import AuditRecord
 from backend.platform.context import SYSTEM
@@ -86,7 +86,7 @@ def test_account_objects_in_the_session_see_new_balances(session, books):
     version = account.version
     move(session, books, "t-fresh", "1.00")
     assert account.debits_posted == Decimal("1.00") and account.version == version + 1
-    assert ledger.service.balance_of(account).available == Decimal("999.00")
+    assert ledger.queries.balance_of(account).available == Decimal("999.00")
 
 
 def test_retry_with_same_id_and_fields_returns_the_original(session, books):
@@ -715,7 +715,7 @@ def test_a_lost_race_on_the_unique_keys_is_a_clean_error(session, books, monkeyp
     move(session, books, "race-1", "1.00")
     session.commit()
     before = snapshot(session)
-    monkeypatch.setattr(ledger.service, "_existing", lambda _session, _ids: {})
+    monkeypatch.setattr(ledger.service.engine, "_existing", lambda _session, _ids: {})
     with refused("transfer_id_reused", "conflict"):
         move(session, books, "race-1", "2.00", debit=books.b, credit=books.margin)
     session.commit()

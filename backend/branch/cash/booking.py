@@ -6,7 +6,8 @@
     cash:<branch>:cash-centre    internal         where the vault's cash comes from (funding)
 
 One transfer per denomination, debit the machine and credit the vault, with ids derived from
-the task (``ct<id>:<denomination>``), so booking a task twice books it once.
+the task (``ct<id>:<denomination>``), so booking a task twice books it once. The accounts are
+opened (or got) with ``ledger.owned_accounts``, the helper floor-plan uses for its own.
 """
 
 from __future__ import annotations
@@ -19,49 +20,31 @@ from sqlalchemy.orm import Session
 
 from backend import ledger
 from backend.identity.models import Branch
+from backend.ledger import AccountSlot
 from backend.ledger.models import Account
 from backend.platform.context import SYSTEM, Actor
 
-
-def vault_code(branch_id: str) -> str:
-    return f"cash:{branch_id}:vault"
+AREA = "cash"
+VAULT = {"vault": AccountSlot("cash_in_device", "vault")}
+CENTRE = {"cash-centre": AccountSlot("internal", "cash centre")}
 
 
 def device_code(branch_id: str, device_id: str) -> str:
-    return f"cash:{branch_id}:{device_id}"
+    return ledger.account_code(AREA, branch_id, device_id)
 
 
-def centre_code(branch_id: str) -> str:
-    return f"cash:{branch_id}:cash-centre"
-
-
-def _org(session: Session, branch_id: str) -> int | None:
-    return session.scalar(select(Branch.org_id).where(Branch.code == branch_id))
-
-
-def _vault(session: Session, branch_id: str, org: int | None) -> Account:
-    return ledger.open_account(
-        session,
-        SYSTEM,
-        code=vault_code(branch_id),
-        name=f"{branch_id} vault",
-        kind="cash_in_device",
-        owner_org_id=org,
+def _accounts(session: Session, branch_id: str, slots: dict) -> dict[str, Account]:
+    """The branch's cash accounts (vault first), opened or got; owned by the branch's org."""
+    org = session.scalar(select(Branch.org_id).where(Branch.code == branch_id))
+    return ledger.owned_accounts(
+        session, SYSTEM, AREA, branch_id, {**VAULT, **slots}, owner_name=branch_id, owner_org_id=org
     )
 
 
 def open_accounts(session: Session, branch_id: str, device_id: str) -> tuple[Account, Account]:
-    org = _org(session, branch_id)
-    vault = _vault(session, branch_id, org)
-    machine = ledger.open_account(
-        session,
-        SYSTEM,
-        code=device_code(branch_id, device_id),
-        name=f"{branch_id} {device_id} cash units",
-        kind="cash_in_device",
-        owner_org_id=org,
-    )
-    return vault, machine
+    machine = AccountSlot("cash_in_device", f"{device_id} cash units")
+    opened = _accounts(session, branch_id, {device_id: machine})
+    return opened["vault"], opened[device_id]
 
 
 def fund_vault(
@@ -73,22 +56,13 @@ def fund_vault(
     now: datetime | None = None,
 ) -> None:
     """Cash delivered to the vault from the cash centre (seed, tests, a vault delivery)."""
-    org = _org(session, branch_id)
-    vault = _vault(session, branch_id, org)
-    centre = ledger.open_account(
-        session,
-        SYSTEM,
-        code=centre_code(branch_id),
-        name=f"{branch_id} cash centre",
-        kind="internal",
-        owner_org_id=org,
-    )
+    opened = _accounts(session, branch_id, CENTRE)
     ledger.transfer(
         session,
         actor,
         transfer_id=transfer_id,
-        debit_account_id=vault.id,
-        credit_account_id=centre.id,
+        debit_account_id=opened["vault"].id,
+        credit_account_id=opened["cash-centre"].id,
         amount=amount,
         code="cash.vault_delivery",
         now=now,

@@ -7,6 +7,7 @@ opens the dealer's ledger accounts on first use.
 
 ``used_amount`` is the financed balance not yet repaid; ``draw`` and ``repay`` change it on a
 line locked by ``lock_line`` in the caller's transaction, so the limit holds under concurrency.
+Listing and reading programmes, yards, lines and requests is in ``backend.floorplan.queries``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.floorplan import accounts, rules
-from backend.floorplan.access import get_dealer
 from backend.floorplan.models import CreditLine, CreditLineRequest, Programme, Warehouse
 from backend.identity.models import Org
 from backend.platform import audit
@@ -32,8 +32,7 @@ from backend.platform.errors import (
     ValidationFailed,
 )
 from backend.platform.money import parse_money
-from backend.platform.pagination import Page, paginate
-from backend.platform.permissions import ensure_role, ensure_visible
+from backend.platform.permissions import ensure_role
 
 ZERO = Decimal("0.00")
 
@@ -121,15 +120,6 @@ def programme_for_oem(session: Session, oem_org_id: int | None) -> Programme:
     return programme
 
 
-def list_programmes(session: Session, actor: Actor) -> list[Programme]:
-    stmt = select(Programme).order_by(Programme.id)
-    if not actor.is_bank_staff:
-        org = session.get(Org, actor.org_id) if actor.org_id else None
-        oem_id = org.parent_id if org is not None and org.kind == "dealer" else actor.org_id
-        stmt = stmt.where(Programme.oem_org_id == oem_id)
-    return list(session.scalars(stmt))
-
-
 # --------------------------------------------------------------------------- yards
 
 
@@ -167,27 +157,6 @@ def create_warehouse(
         warehouse.id,
         after={"code": code, "dealer": dealer_org_id, "supervisor": supervisor_org_id},
     )
-    return warehouse
-
-
-def list_warehouses(session: Session, actor: Actor) -> list[Warehouse]:
-    stmt = select(Warehouse).order_by(Warehouse.id)
-    if not actor.is_bank_staff:
-        dealer_oem = select(Org.id).where(Org.parent_id == actor.org_id)
-        stmt = stmt.where(
-            (Warehouse.dealer_org_id == actor.org_id)
-            | (Warehouse.supervisor_org_id == actor.org_id)
-            | Warehouse.dealer_org_id.in_(dealer_oem)
-        )
-    return list(session.scalars(stmt))
-
-
-def get_warehouse(session: Session, actor: Actor, warehouse_id: int) -> Warehouse:
-    warehouse = session.get(Warehouse, warehouse_id)
-    orgs = [warehouse.dealer_org_id, warehouse.supervisor_org_id] if warehouse else []
-    if warehouse is not None:
-        orgs.append(session.scalar(select(Org.parent_id).where(Org.id == warehouse.dealer_org_id)))
-    ensure_visible(actor, warehouse, orgs, "warehouse")
     return warehouse
 
 
@@ -426,49 +395,6 @@ def set_line_status(
             before={"status": before},
             after={"status": status, "note": note},
         )
-    return line
-
-
-def list_requests(
-    session: Session,
-    actor: Actor,
-    *,
-    status: str | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
-) -> Page:
-    if not actor.is_bank_staff:
-        raise PermissionDenied("credit line requests are for bank staff")
-    stmt = select(CreditLineRequest)
-    if status is not None:
-        rules.validate_choice(
-            status, ("pending", "approved", "rejected"), "status", "invalid_status"
-        )
-        stmt = stmt.where(CreditLineRequest.status == status)
-    return paginate(session, stmt, CreditLineRequest.id, limit=limit, cursor=cursor)
-
-
-def list_lines(
-    session: Session, actor: Actor, *, limit: int | None = None, cursor: str | None = None
-) -> Page:
-    stmt = select(CreditLine)
-    if not actor.is_bank_staff:
-        stmt = stmt.where(
-            (CreditLine.dealer_org_id == actor.org_id) | (CreditLine.oem_org_id == actor.org_id)
-        )
-    return paginate(session, stmt, CreditLine.id, limit=limit, cursor=cursor)
-
-
-def line_of_dealer(session: Session, actor: Actor, dealer_org_id: int) -> CreditLine | None:
-    get_dealer(session, actor, dealer_org_id)
-    return session.scalar(select(CreditLine).where(CreditLine.dealer_org_id == dealer_org_id))
-
-
-def get_line(session: Session, actor: Actor, line_id: int) -> CreditLine:
-    line = session.get(CreditLine, line_id)
-    ensure_visible(
-        actor, line, [line.dealer_org_id, line.oem_org_id] if line else [], "credit line"
-    )
     return line
 
 

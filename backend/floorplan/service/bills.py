@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import ledger
-from backend.floorplan import accounts, credit, risk_port, rules
-from backend.floorplan.access import bill_orgs
+from backend.floorplan import accounts, risk_port, rules
 from backend.floorplan.models import Bill, CreditLine
+from backend.floorplan.service import credit
 from backend.ledger.service import TransferSpec
 from backend.platform import audit
 from backend.platform.clock import utcnow
@@ -27,13 +27,10 @@ from backend.platform.context import Actor
 from backend.platform.errors import (
     BusinessRuleViolation,
     Conflict,
-    DomainError,
     NotFound,
-    PermissionDenied,
 )
 from backend.platform.money import parse_money
-from backend.platform.pagination import Page, paginate
-from backend.platform.permissions import can_see, ensure_role, ensure_visible
+from backend.platform.permissions import ensure_role
 
 ZERO = Decimal("0.00")
 
@@ -130,7 +127,7 @@ def issue_bill(
     credit.draw(line, bill.amount)
     margin = rules.share(bill.amount, line.margin_ratio_bp)
     account = accounts.open_bill_account(session, actor, bill.id, bill.bill_no, now)
-    balances = accounts.locked_balances(session, line.deposit_account_id, line.margin_account_id)
+    balances = ledger.locked_balances(session, line.deposit_account_id, line.margin_account_id)
     topup = max(ZERO, margin - balances[line.margin_account_id].available)
     specs = []
     if topup > 0:
@@ -156,12 +153,8 @@ def issue_bill(
             )
         )
     if specs:
-        try:
+        with ledger.named_shortfalls(accounts.shortfall_names(line)):
             ledger.execute_batch(session, actor, specs, batch_id=f"fp:bill{bill.id}:issue", now=now)
-        except DomainError as exc:
-            raise accounts.translate_funds_error(
-                exc, {line.deposit_account_id: "deposit", line.margin_account_id: "margin"}
-            ) from None
     before = {"status": bill.status}
     bill.status = "issued"
     bill.margin_ratio_bp = line.margin_ratio_bp
@@ -208,36 +201,3 @@ def reject_bill(session: Session, actor: Actor, bill_id: int, *, note: str | Non
         after={"status": "rejected", "note": note},
     )
     return bill
-
-
-def get_bill(session: Session, actor: Actor, bill_id: int) -> Bill:
-    bill = session.get(Bill, bill_id)
-    ensure_visible(actor, bill, bill_orgs(bill) if bill else [], "bill")
-    return bill
-
-
-def list_bills(
-    session: Session,
-    actor: Actor,
-    *,
-    status: str | None = None,
-    dealer_id: int | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
-) -> Page:
-    """Dealers see their bills, OEMs the bills payable to them, bank staff all."""
-    stmt = select(Bill)
-    if not actor.is_bank_staff:
-        if actor.role == "supervisor":
-            raise PermissionDenied("bills are not shown to supervisors")
-        stmt = stmt.where((Bill.dealer_org_id == actor.org_id) | (Bill.oem_org_id == actor.org_id))
-    if status is not None:
-        rules.validate_choice(status, rules.BILL_STATUSES, "status", "invalid_status")
-        stmt = stmt.where(Bill.status == status)
-    if dealer_id is not None:
-        stmt = stmt.where(Bill.dealer_org_id == dealer_id)
-    return paginate(session, stmt, Bill.id, limit=limit, cursor=cursor)
-
-
-def can_see_bill(actor: Actor, bill: Bill) -> bool:
-    return can_see(actor, bill_orgs(bill))

@@ -32,7 +32,6 @@ from backend.platform.errors import (
     ValidationFailed,
 )
 from backend.platform.money import parse_money
-from backend.platform.pagination import Page, paginate
 from backend.platform.permissions import ensure_role, ensure_visible
 
 ZERO = Decimal("0.00")
@@ -323,46 +322,3 @@ def intake_vehicle(
         after={"status": vehicle.status, "certificate_status": "in_custody", "location": location},
     )
     return vehicle
-
-
-def get_shipment(session: Session, actor: Actor, shipment_id: int) -> Shipment:
-    shipment = session.get(Shipment, shipment_id)
-    orgs = (
-        [shipment.oem_org_id, shipment.supervisor_org_id, shipment.dealer_org_id]
-        if shipment
-        else []
-    )
-    ensure_visible(actor, shipment, orgs, "shipment")
-    return shipment
-
-
-def list_shipments(
-    session: Session,
-    actor: Actor,
-    *,
-    status: str | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
-) -> Page:
-    stmt = select(Shipment)
-    if not actor.is_bank_staff:
-        org = actor.org_id
-        stmt = stmt.where(
-            (Shipment.oem_org_id == org)
-            | (Shipment.dealer_org_id == org)
-            | (Shipment.supervisor_org_id == org)
-        )
-    if status is not None:
-        rules.validate_choice(
-            status, ("in_transit", "arrived", "received"), "status", "invalid_status"
-        )
-        stmt = stmt.where(Shipment.status == status)
-    return paginate(session, stmt, Shipment.id, limit=limit, cursor=cursor)
-
-
-def shipment_vehicles(session: Session, shipment: Shipment) -> list[Vehicle]:
-    return list(
-        session.scalars(
-            select(Vehicle).where(Vehicle.shipment_id == shipment.id).order_by(Vehicle.id)
-        )
-    )

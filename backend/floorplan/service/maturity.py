@@ -20,12 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import ledger
-from backend.floorplan import accounts, credit, risk_port, rules
+from backend.floorplan import accounts, risk_port, rules
 from backend.floorplan.access import ensure_bank_or
-from backend.floorplan.alerts import raise_alert
-from backend.floorplan.bills import get_bill
 from backend.floorplan.models import Bill, Programme, Redemption, Vehicle
-from backend.floorplan.redemption import void_open_curtailments
+from backend.floorplan.queries import get_bill
+from backend.floorplan.service import credit
+from backend.floorplan.service.alerts import raise_alert
+from backend.floorplan.service.redemption import void_open_curtailments
 from backend.ledger.service import TransferSpec
 from backend.platform import audit
 from backend.platform.clock import isoformat, utcnow
@@ -76,7 +77,7 @@ def settle_bill(
         units = [rules.SweepUnit(v.vin, v.outstanding, v.margin_held) for v in cars]
     else:  # never shipped: the bill is paid all the same, from its own margin first
         units = [rules.SweepUnit("bill", bill.outstanding, bill.margin_amount)]
-    bal = accounts.locked_balances(
+    bal = ledger.locked_balances(
         session, line.deposit_account_id, line.margin_account_id, bill.ledger_account_id
     )
     plan = rules.plan_sweep(
@@ -339,7 +340,7 @@ def repay_bill_advance(
             details={"advance_outstanding": str(bill.advance_outstanding)},
         )
     paid_before = bill.shortfall - bill.advance_outstanding
-    try:
+    with ledger.named_shortfalls(accounts.shortfall_names(line)):
         ledger.transfer(
             session,
             actor,
@@ -351,8 +352,6 @@ def repay_bill_advance(
             reference=bill.bill_no,
             now=now,
         )
-    except DomainError as exc:
-        raise accounts.translate_funds_error(exc, {line.deposit_account_id: "deposit"}) from None
     before = {"status": bill.status, "advance_outstanding": bill.advance_outstanding}
     credit.repay(line, value)
     bill.advance_outstanding -= value

@@ -25,10 +25,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend import ledger
-from backend.floorplan import accounts, credit, rules
+from backend.floorplan import accounts, rules
 from backend.floorplan.access import ensure_bank_or, scope_vehicles
-from backend.floorplan.alerts import resolve_vehicle_alerts
 from backend.floorplan.models import Bill, CreditLine, Curtailment, Redemption, Vehicle
+from backend.floorplan.service import credit
+from backend.floorplan.service.alerts import resolve_vehicle_alerts
 from backend.ledger.service import TransferSpec
 from backend.platform import audit
 from backend.platform.clock import utcnow
@@ -36,7 +37,6 @@ from backend.platform.context import Actor
 from backend.platform.errors import (
     BusinessRuleViolation,
     Conflict,
-    DomainError,
     NotFound,
     ValidationFailed,
 )
@@ -159,12 +159,8 @@ def redeem_vehicles(
     specs = voids + pays  # released margin first, so that margin mode can spend it
     batch_id = f"fp:rdm:{uuid.uuid4().hex[:20]}" if len(specs) > 1 else None
     if specs:
-        try:
+        with ledger.named_shortfalls(accounts.shortfall_names(line)):
             ledger.execute_batch(session, actor, specs, batch_id=batch_id, now=now)
-        except DomainError as exc:
-            raise accounts.translate_funds_error(
-                exc, {line.deposit_account_id: "deposit", line.margin_account_id: "margin"}
-            ) from None
     total = sum((v.outstanding for v in vehicles), ZERO)
     released = sum((v.margin_held for v in vehicles), ZERO)
     redemption = Redemption(

@@ -1,4 +1,4 @@
-"""``finedge ledger ...`` commands (a click group the CLI adds with ``main.add_command``)."""
+"""``finedge ledger ...``: the ledger's click group (``backend/cli.py`` adds it to ``finedge``)."""
 
 from __future__ import annotations
 

@@ -18,11 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import ledger
-from backend.floorplan import accounts, credit, risk_port, rules
+from backend.floorplan import accounts, risk_port, rules
 from backend.floorplan.access import ensure_bank_or, get_vehicle
-from backend.floorplan.alerts import raise_alert, resolve_vehicle_alerts
 from backend.floorplan.models import Bill, CreditLine, Curtailment, Programme, Vehicle
-from backend.floorplan.redemption import mark_repaid, redemption_target
+from backend.floorplan.service import credit
+from backend.floorplan.service.alerts import raise_alert, resolve_vehicle_alerts
+from backend.floorplan.service.redemption import mark_repaid, redemption_target
 from backend.platform import audit
 from backend.platform.clock import isoformat, utcnow
 from backend.platform.context import Actor
@@ -118,7 +119,7 @@ def pay_curtailment(
     bill = session.get(Bill, vehicle.bill_id, with_for_update=True, populate_existing=True)
     amount = min(curtailment.amount, vehicle.outstanding)
     tid = accounts.curtailment_transfer_id(vehicle.vin)
-    try:
+    with ledger.named_shortfalls(accounts.shortfall_names(line)):
         ledger.transfer(
             session,
             actor,
@@ -130,8 +131,6 @@ def pay_curtailment(
             reference=vehicle.vin,
             now=now,
         )
-    except DomainError as exc:
-        raise accounts.translate_funds_error(exc, {line.deposit_account_id: "deposit"}) from None
     mark_repaid(session, actor, line, bill, vehicle, "curtailment", None, now, paid=amount)
     before = curtailment.status
     curtailment.status = "paid"

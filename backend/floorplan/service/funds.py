@@ -25,7 +25,7 @@ from backend.floorplan.access import ensure_bank_or, get_dealer
 from backend.floorplan.models import CreditLine
 from backend.ledger.models import Transfer
 from backend.platform.context import Actor
-from backend.platform.errors import BusinessRuleViolation, DomainError
+from backend.platform.errors import BusinessRuleViolation
 from backend.platform.money import parse_money
 from backend.platform.permissions import ensure_role
 
@@ -80,7 +80,7 @@ def _move(session, actor, dealer_org_id, amount, *, to_margin: bool, now) -> Tra
         else (line.margin_account_id, line.deposit_account_id)
     )
     kind = "topup" if to_margin else "wd"
-    try:
+    with ledger.named_shortfalls(accounts.shortfall_names(line)):
         return ledger.transfer(
             session,
             actor,
@@ -91,10 +91,6 @@ def _move(session, actor, dealer_org_id, amount, *, to_margin: bool, now) -> Tra
             code="fp_margin_topup" if to_margin else "fp_margin_withdrawal",
             now=now,
         )
-    except DomainError as exc:
-        raise accounts.translate_funds_error(
-            exc, {line.deposit_account_id: "deposit", line.margin_account_id: "margin"}
-        ) from None
 
 
 def top_up_margin(

@@ -19,7 +19,6 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from backend.floorplan import rules
-from backend.floorplan.alerts import raise_alert
 from backend.floorplan.models import (
     Alert,
     AuditCheck,
@@ -31,13 +30,14 @@ from backend.floorplan.models import (
     Vehicle,
     Warehouse,
 )
-from backend.floorplan.release import declare_out_of_trust
+from backend.floorplan.queries import get_audit
+from backend.floorplan.service.alerts import raise_alert
+from backend.floorplan.service.release import declare_out_of_trust
 from backend.platform import audit as audit_log
 from backend.platform.clock import utcnow
 from backend.platform.context import Actor
 from backend.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from backend.platform.live import LiveEmitter
-from backend.platform.pagination import Page, paginate
 from backend.platform.permissions import can_see, ensure_role
 
 ZERO = Decimal("0.00")
@@ -358,45 +358,6 @@ def close_audit(
         after={"status": "closed", **{k: v for k, v in counts.items()}},
     )
     return record
-
-
-def get_audit(session: Session, actor: Actor, audit_id: int) -> InventoryAudit:
-    record = session.get(InventoryAudit, audit_id)
-    orgs = [record.supervisor_org_id, record.dealer_org_id] if record else []
-    if record is None or not can_see(actor, orgs):
-        raise NotFound("audit not found", code="audit_not_found")
-    return record
-
-
-def audit_checks(session: Session, record: InventoryAudit) -> list[AuditCheck]:
-    return list(
-        session.scalars(
-            select(AuditCheck).where(AuditCheck.audit_id == record.id).order_by(AuditCheck.id)
-        )
-    )
-
-
-def list_audits(
-    session: Session,
-    actor: Actor,
-    *,
-    status: str | None = None,
-    warehouse_id: int | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
-) -> Page:
-    stmt = select(InventoryAudit)
-    if not actor.is_bank_staff:
-        stmt = stmt.where(
-            (InventoryAudit.supervisor_org_id == actor.org_id)
-            | (InventoryAudit.dealer_org_id == actor.org_id)
-        )
-    if status is not None:
-        rules.validate_choice(status, ("open", "closed"), "status", "invalid_status")
-        stmt = stmt.where(InventoryAudit.status == status)
-    if warehouse_id is not None:
-        stmt = stmt.where(InventoryAudit.warehouse_id == warehouse_id)
-    return paginate(session, stmt, InventoryAudit.id, limit=limit, cursor=cursor, descending=True)
 
 
 def schedule_audits(session: Session, actor: Actor, *, now: datetime | None = None) -> dict:

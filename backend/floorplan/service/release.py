@@ -15,10 +15,11 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.floorplan import credit, risk_port, rules
+from backend.floorplan import risk_port, rules
 from backend.floorplan.access import ensure_bank_or, get_vehicle
-from backend.floorplan.alerts import raise_alert
 from backend.floorplan.models import Vehicle
+from backend.floorplan.service import credit
+from backend.floorplan.service.alerts import raise_alert
 from backend.platform import audit
 from backend.platform.clock import isoformat, utcnow
 from backend.platform.context import Actor

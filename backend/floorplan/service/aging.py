@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.floorplan import rules
-from backend.floorplan.alerts import raise_alert
 from backend.floorplan.models import CreditLine, Programme, Vehicle
+from backend.floorplan.service.alerts import raise_alert
 from backend.platform.clock import utcnow
 from backend.platform.context import Actor
 from backend.platform.live import LiveEmitter

@@ -3,6 +3,9 @@ Socket.IO ``vehicle.alert`` to the dealer's org, the OEM's org, the supervisor's
 alert concerns its yard, and the bank roles, and only after the transaction commits (a rolled
 back change never notifies anyone). Severity: hard > strong > medium > weak (the bank's risk
 levels); a repeat with a higher severity escalates the alert and pushes it again.
+
+Whoever sees an alert may acknowledge it; bank staff resolve it. Listing and reading alerts is
+in ``backend.floorplan.queries``; pushes go through the platform's after-commit queue.
 """
 
 from __future__ import annotations
@@ -18,14 +21,13 @@ from sqlalchemy.orm import Session
 from backend.floorplan import rules
 from backend.floorplan.access import BANK_ROLES
 from backend.floorplan.models import Alert
+from backend.floorplan.queries import visible_alert
 from backend.platform import audit
 from backend.platform.after_commit import push_live
 from backend.platform.clock import isoformat, utcnow
 from backend.platform.context import Actor
-from backend.platform.errors import BusinessRuleViolation, NotFound, PermissionDenied
+from backend.platform.errors import BusinessRuleViolation, PermissionDenied
 from backend.platform.live import LiveEmitter, rooms_for
-from backend.platform.pagination import Page, paginate
-from backend.platform.permissions import can_see
 
 EVENT = "vehicle.alert"
 
@@ -49,22 +51,6 @@ def plain(value: Any) -> Any:
 def alert_rooms(alert: Alert) -> list[str]:
     orgs = [o for o in (alert.dealer_org_id, alert.oem_org_id, alert.supervisor_org_id) if o]
     return rooms_for(orgs=orgs, roles=BANK_ROLES)
-
-
-def alert_payload(alert: Alert) -> dict[str, Any]:
-    return {
-        "id": alert.id,
-        "kind": alert.kind,
-        "severity": alert.severity,
-        "status": alert.status,
-        "vin": alert.vin,
-        "dealer_id": alert.dealer_org_id,
-        "bill_id": alert.bill_id,
-        "audit_id": alert.audit_id,
-        "message": alert.message,
-        "occurrences": alert.occurrences,
-        "at": isoformat(alert.last_seen_at),
-    }
 
 
 def raise_alert(
@@ -127,7 +113,7 @@ def raise_alert(
                 alert.id,
                 after={"kind": kind, "severity": severity, "vin": vin, "key": dedup_key},
             )
-            push_live(session, live, EVENT, alert_payload(alert), alert_rooms(alert))
+            push_live(session, live, EVENT, alert, alert_rooms(alert))
             return alert, True
     before = {"severity": existing.severity, "status": existing.status}
     existing.occurrences += 1
@@ -150,65 +136,18 @@ def raise_alert(
             before=before,
             after={"severity": existing.severity, "status": existing.status},
         )
-        push_live(session, live, EVENT, alert_payload(existing), alert_rooms(existing))
+        push_live(session, live, EVENT, existing, alert_rooms(existing))
     return existing, False
 
 
-# --------------------------------------------------------------------------- reading, handling
-
-
-def _visible(actor: Actor, alert: Alert | None) -> Alert:
-    orgs = [alert.dealer_org_id, alert.oem_org_id, alert.supervisor_org_id] if alert else []
-    if alert is None or not can_see(actor, orgs):
-        raise NotFound("alert not found", code="alert_not_found")
-    return alert
-
-
-def list_alerts(
-    session: Session,
-    actor: Actor,
-    *,
-    status: str | None = None,
-    severity: str | None = None,
-    kind: str | None = None,
-    dealer_id: int | None = None,
-    vin: str | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
-) -> Page:
-    """Newest first. Dealers see their own, OEMs their dealers', supervisors their yards'."""
-    stmt = select(Alert)
-    if not actor.is_bank_staff:
-        org = actor.org_id
-        stmt = stmt.where(
-            (Alert.dealer_org_id == org)
-            | (Alert.oem_org_id == org)
-            | (Alert.supervisor_org_id == org)
-        )
-    if status is not None:
-        rules.validate_choice(status, rules.ALERT_STATUSES, "status", "invalid_status")
-        stmt = stmt.where(Alert.status == status)
-    if severity is not None:
-        rules.validate_choice(severity, rules.SEVERITIES, "severity", "invalid_severity")
-        stmt = stmt.where(Alert.severity == severity)
-    if kind is not None:
-        stmt = stmt.where(Alert.kind == kind)
-    if dealer_id is not None:
-        stmt = stmt.where(Alert.dealer_org_id == dealer_id)
-    if vin is not None:
-        stmt = stmt.where(Alert.vin == vin)
-    return paginate(session, stmt, Alert.id, limit=limit, cursor=cursor, descending=True)
-
-
-def get_alert(session: Session, actor: Actor, alert_id: int) -> Alert:
-    return _visible(actor, session.get(Alert, alert_id))
+# --------------------------------------------------------------------------- handling
 
 
 def acknowledge_alert(
     session: Session, actor: Actor, alert_id: int, *, now: datetime | None = None
 ) -> Alert:
     """Whoever sees the alert may acknowledge it (it stays open for the bank to resolve)."""
-    alert = _visible(actor, session.get(Alert, alert_id, with_for_update=True))
+    alert = visible_alert(actor, session.get(Alert, alert_id, with_for_update=True))
     if alert.status == "resolved":
         raise BusinessRuleViolation("alert is already resolved", code="alert_resolved")
     if alert.status == "open":
@@ -231,7 +170,7 @@ def resolve_alert(
     session: Session, actor: Actor, alert_id: int, *, note: str | None = None, now=None
 ) -> Alert:
     """Bank staff close an alert after handling it."""
-    alert = _visible(actor, session.get(Alert, alert_id, with_for_update=True))
+    alert = visible_alert(actor, session.get(Alert, alert_id, with_for_update=True))
     if actor.role not in BANK_ROLES:
         raise PermissionDenied("only bank staff resolve alerts", code="forbidden")
     if alert.status != "resolved":

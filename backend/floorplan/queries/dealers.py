@@ -1,4 +1,9 @@
-"""Read models: car lists and details, the dealer summary."""
+"""Reading the dealers' side: programmes, yards, credit lines and their requests, the dealer
+summary (line, margin, deposit and frozen margin from the ledger, cars and bills by status).
+
+A dealer sees its own line and summary, its OEM those of its dealers, bank staff all; credit
+line requests are for bank staff. Nothing here writes.
+"""
 
 from __future__ import annotations
 
@@ -10,58 +15,29 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.floorplan import rules
-from backend.floorplan.access import get_dealer, get_vehicle, scope_vehicles
-from backend.floorplan.models import Alert, Bill, CreditLine, Curtailment, Vehicle
+from backend.floorplan.access import get_dealer
+from backend.floorplan.models import (
+    Alert,
+    Bill,
+    CreditLine,
+    CreditLineRequest,
+    Programme,
+    Vehicle,
+    Warehouse,
+)
+from backend.identity.models import Org
 from backend.ledger.models import Account
-from backend.ledger.service import balance_of
+from backend.ledger.queries import balance_of
 from backend.platform.clock import utcnow
 from backend.platform.context import Actor
+from backend.platform.errors import PermissionDenied
 from backend.platform.pagination import Page, paginate
+from backend.platform.permissions import ensure_visible
 
 ZERO = Decimal("0.00")
 
 
-def days_in_stock(v: Vehicle, now: datetime) -> int:
-    if v.pledged_at is None:
-        return 0
-    end = v.released_at or v.redeemed_at or now
-    return rules.days_between(v.pledged_at, end)
-
-
-def list_vehicles(
-    session: Session,
-    actor: Actor,
-    *,
-    status: str | None = None,
-    dealer_id: int | None = None,
-    bill_id: int | None = None,
-    warehouse_id: int | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
-) -> Page:
-    """Dealers see their cars, OEMs the cars they shipped, supervisors the cars in their
-    yards, bank staff all."""
-    stmt = scope_vehicles(select(Vehicle), actor)
-    if status is not None:
-        rules.validate_choice(status, rules.VEHICLE_STATUSES, "status", "invalid_status")
-        stmt = stmt.where(Vehicle.status == status)
-    if dealer_id is not None:
-        stmt = stmt.where(Vehicle.dealer_org_id == dealer_id)
-    if bill_id is not None:
-        stmt = stmt.where(Vehicle.bill_id == bill_id)
-    if warehouse_id is not None:
-        stmt = stmt.where(Vehicle.warehouse_id == warehouse_id)
-    return paginate(session, stmt, Vehicle.id, limit=limit, cursor=cursor)
-
-
-def vehicle_detail(session: Session, actor: Actor, vin: str) -> Vehicle:
-    return get_vehicle(session, actor, vin)
-
-
-def curtailment_of(session: Session, vehicle: Vehicle) -> Curtailment | None:
-    if vehicle.curtailment_status is None:
-        return None
-    return session.scalar(select(Curtailment).where(Curtailment.vehicle_id == vehicle.id))
+# --------------------------------------------------------------------------- dealer summary
 
 
 @dataclass
@@ -170,3 +146,79 @@ def dealer_summary(
         open_alerts=alerts,
         as_of=now,
     )
+
+
+# --------------------------------------------------------------------------- set-up, credit
+
+
+def list_programmes(session: Session, actor: Actor) -> list[Programme]:
+    stmt = select(Programme).order_by(Programme.id)
+    if not actor.is_bank_staff:
+        org = session.get(Org, actor.org_id) if actor.org_id else None
+        oem_id = org.parent_id if org is not None and org.kind == "dealer" else actor.org_id
+        stmt = stmt.where(Programme.oem_org_id == oem_id)
+    return list(session.scalars(stmt))
+
+
+def list_warehouses(session: Session, actor: Actor) -> list[Warehouse]:
+    stmt = select(Warehouse).order_by(Warehouse.id)
+    if not actor.is_bank_staff:
+        dealer_oem = select(Org.id).where(Org.parent_id == actor.org_id)
+        stmt = stmt.where(
+            (Warehouse.dealer_org_id == actor.org_id)
+            | (Warehouse.supervisor_org_id == actor.org_id)
+            | Warehouse.dealer_org_id.in_(dealer_oem)
+        )
+    return list(session.scalars(stmt))
+
+
+def get_warehouse(session: Session, actor: Actor, warehouse_id: int) -> Warehouse:
+    warehouse = session.get(Warehouse, warehouse_id)
+    orgs = [warehouse.dealer_org_id, warehouse.supervisor_org_id] if warehouse else []
+    if warehouse is not None:
+        orgs.append(session.scalar(select(Org.parent_id).where(Org.id == warehouse.dealer_org_id)))
+    ensure_visible(actor, warehouse, orgs, "warehouse")
+    return warehouse
+
+
+def list_requests(
+    session: Session,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page:
+    if not actor.is_bank_staff:
+        raise PermissionDenied("credit line requests are for bank staff")
+    stmt = select(CreditLineRequest)
+    if status is not None:
+        rules.validate_choice(
+            status, ("pending", "approved", "rejected"), "status", "invalid_status"
+        )
+        stmt = stmt.where(CreditLineRequest.status == status)
+    return paginate(session, stmt, CreditLineRequest.id, limit=limit, cursor=cursor)
+
+
+def list_lines(
+    session: Session, actor: Actor, *, limit: int | None = None, cursor: str | None = None
+) -> Page:
+    stmt = select(CreditLine)
+    if not actor.is_bank_staff:
+        stmt = stmt.where(
+            (CreditLine.dealer_org_id == actor.org_id) | (CreditLine.oem_org_id == actor.org_id)
+        )
+    return paginate(session, stmt, CreditLine.id, limit=limit, cursor=cursor)
+
+
+def line_of_dealer(session: Session, actor: Actor, dealer_org_id: int) -> CreditLine | None:
+    get_dealer(session, actor, dealer_org_id)
+    return session.scalar(select(CreditLine).where(CreditLine.dealer_org_id == dealer_org_id))
+
+
+def get_line(session: Session, actor: Actor, line_id: int) -> CreditLine:
+    line = session.get(CreditLine, line_id)
+    ensure_visible(
+        actor, line, [line.dealer_org_id, line.oem_org_id] if line else [], "credit line"
+    )
+    return line

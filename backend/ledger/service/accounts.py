@@ -1,13 +1,14 @@
-"""Ledger accounts: open, close, look up, list, and read balances.
+"""Ledger accounts, the write side: open (idempotent on ``code``), close, and lock.
 
-An account belongs to an org (``owner_org_id``) or, for the bank's own books, to none. Reads
-check visibility (bank staff see every account, anyone else only their org's; an invisible
-account is "not found"). Opening is idempotent on the account's ``code``.
+An account belongs to an org (``owner_org_id``) or, for the bank's own books, to none. Its kind
+sets its normal side and default flags (backend/ledger/rules.py). ``lock_accounts`` and
+``locked_balances`` lock accounts in ascending id order, as every movement does, for callers
+that compute amounts from balances that must still hold when their transfers run. Reading
+accounts and balances is in ``backend.ledger.queries``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -18,33 +19,12 @@ from sqlalchemy.orm import Session
 from backend.identity.models import Org
 from backend.ledger import rules
 from backend.ledger.models import Account
+from backend.ledger.queries import Balance, balance_of, balances
 from backend.platform import audit
 from backend.platform.clock import utcnow
 from backend.platform.context import Actor
 from backend.platform.errors import Conflict, NotFound, ValidationFailed
 from backend.platform.money import CURRENCY
-from backend.platform.pagination import Page, paginate
-from backend.platform.permissions import ensure_visible
-
-
-@dataclass(frozen=True)
-class Balance:
-    """An account's balances. ``posted``/``pending``/``available`` read from its normal side
-    (see backend/ledger/rules.py for the sign conventions)."""
-
-    account_id: int
-    code: str
-    kind: str
-    currency: str
-    status: str
-    normal_side: str
-    debits_posted: Decimal
-    credits_posted: Decimal
-    debits_pending: Decimal
-    credits_pending: Decimal
-    posted: Decimal
-    pending: Decimal
-    available: Decimal
 
 
 def open_account(
@@ -146,80 +126,6 @@ def close_account(
     return account
 
 
-def get_account(session: Session, actor: Actor, account_id: int) -> Account:
-    account = session.get(Account, account_id)
-    ensure_visible(actor, account, [account.owner_org_id if account else None], "account")
-    return account
-
-
-def find_account(session: Session, actor: Actor, code: str) -> Account:
-    account = session.scalar(select(Account).where(Account.code == code))
-    ensure_visible(actor, account, [account.owner_org_id if account else None], "account")
-    return account
-
-
-def list_accounts(
-    session: Session,
-    actor: Actor,
-    *,
-    owner_org_id: int | None = None,
-    kind: str | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
-) -> Page:
-    """Bank staff see every account; anyone else only their own org's."""
-    stmt = select(Account)
-    if not actor.is_bank_staff:
-        if actor.org_id is None:
-            return Page(items=[], next_cursor=None)
-        stmt = stmt.where(Account.owner_org_id == actor.org_id)
-    if owner_org_id is not None:
-        stmt = stmt.where(Account.owner_org_id == owner_org_id)
-    if kind is not None:
-        stmt = stmt.where(Account.kind == rules.validate_account_kind(kind))
-    return paginate(session, stmt, Account.id, limit=limit, cursor=cursor)
-
-
-def balance_of(account: Account) -> Balance:
-    b = balances(account)
-    v = rules.view(b, account.kind)
-    return Balance(
-        account_id=account.id,
-        code=account.code,
-        kind=account.kind,
-        currency=account.currency,
-        status=account.status,
-        normal_side=rules.normal_side(account.kind),
-        debits_posted=b.debits_posted,
-        credits_posted=b.credits_posted,
-        debits_pending=b.debits_pending,
-        credits_pending=b.credits_pending,
-        posted=v.posted,
-        pending=v.pending,
-        available=v.available,
-    )
-
-
-def get_balance(session: Session, actor: Actor, account_id: int) -> Balance:
-    account = get_account(session, actor, account_id)
-    session.refresh(account)
-    return balance_of(account)
-
-
-def balances(account: Account) -> rules.Balances:
-    return rules.Balances(
-        account_id=account.id,
-        currency=account.currency,
-        status=account.status,
-        debits_posted=account.debits_posted,
-        credits_posted=account.credits_posted,
-        debits_pending=account.debits_pending,
-        credits_pending=account.credits_pending,
-        debits_must_not_exceed_credits=account.debits_must_not_exceed_credits,
-        credits_must_not_exceed_debits=account.credits_must_not_exceed_debits,
-    )
-
-
 def lock_accounts(session: Session, ids) -> dict[int, Account]:
     wanted = sorted(set(ids))
     stmt = (
@@ -238,3 +144,9 @@ def lock_accounts(session: Session, ids) -> dict[int, Account]:
             details={"account_ids": missing},
         )
     return found
+
+
+def locked_balances(session: Session, *account_ids: int) -> dict[int, Balance]:
+    """Lock the accounts (ascending id, as the ledger does) and read their balances, so that
+    amounts computed from them still hold when the ledger batch runs."""
+    return {i: balance_of(a) for i, a in lock_accounts(session, account_ids).items()}
