@@ -48,11 +48,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.devices import service
-from backend.devices.commands import CommandDispatcher
+from backend.devices.commands import CommandDispatcher, DispatcherLink
 from backend.devices.models import Device
 from backend.devices.secretbox import SecretBox
 from backend.platform.clock import utcnow
-from backend.platform.context import Actor
 from backend.platform.live import LiveEmitter
 from backend.platform.mqtt import (
     Message,
@@ -95,7 +94,9 @@ class HubSettings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
 
 
-class DeviceHub:
+class DeviceHub(DispatcherLink):
+    """The hub role's client on the central broker, and its process's ``DeviceLink``."""
+
     def __init__(
         self,
         session_factory: sessionmaker[Session],
@@ -266,20 +267,7 @@ class DeviceHub:
         return self.settings.branches is None or branch_id in self.settings.branches
 
     # ------------------------------------------------------------------ DeviceLink (the port)
-
-    def send(
-        self,
-        actor: Actor,
-        device_id: str,
-        name: str,
-        args: dict[str, Any] | None = None,
-        *,
-        command_id: str | None = None,
-        wait_s: float | None = None,
-    ) -> tuple[dict[str, Any], bool]:
-        return self.commands.send(
-            actor, device_id, name, args, command_id=command_id, wait_s=wait_s
-        )
+    # ``send`` is DispatcherLink's (through this hub's dispatcher); the hub is told of changes.
 
     def registry_changed(self) -> None:
         self.poke()
