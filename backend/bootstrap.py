@@ -269,7 +269,10 @@ def bootstrap(
         from backend.roles.web import build_app
 
         blueprints = [resolve(name) for area in areas for name in area.blueprints]
-        build_app(app, socketio, runtime, blueprints)
+        events = [
+            (e, resolve(e.schema) if e.schema else None) for a in areas for e in a.live_events
+        ]
+        build_app(app, socketio, runtime, blueprints, events)
     return runtime
 
 

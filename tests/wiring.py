@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from backend.bootstrap import Runtime, bootstrap
+from backend.bootstrap import Runtime, bootstrap, collect_areas, live_renderers
 from backend.platform.config import Config
-from backend.platform.live import LiveEmitter
+from backend.platform.live import LiveEmitter, RecordingEmitter
 
 
 def runtime_for(
@@ -30,6 +30,11 @@ def wired_factory(engine: Engine, **kwargs: Any):
     """Sessions on ``engine`` (the caller disposes it) wired by the root; nothing runs."""
     url = engine.url.render_as_string(hide_password=False)
     return runtime_for(url, engine=engine, **kwargs).session_factory
+
+
+def recording_emitter() -> RecordingEmitter:
+    """A RecordingEmitter with every declared event's renderer, as the root builds them."""
+    return RecordingEmitter(live_renderers(collect_areas()))
 
 
 class RecordingLink:

@@ -46,6 +46,22 @@ def _wx_provider(config: Config) -> Code2Session:
     raise ConfigError("WX_APPID and WX_SECRET are required for mini-program login in production")
 
 
+def _document_live_events(api: Any, live_events: list[tuple[Any, Any]]) -> None:
+    """Each Socket.IO event of ``/live`` in the spec, with the schema that renders it (the HTTP
+    response schema of the same object, or one extending it)."""
+    components = api.spec.components
+    documented: dict[str, Any] = {}
+    for event, schema in live_events:
+        entry: dict[str, Any] = {"namespace": NAMESPACE, "audience": event.audience}
+        if schema is not None:
+            name = schema.__name__.removesuffix("Schema")
+            if name not in components.schemas:
+                components.schema(name, schema=schema)
+            entry["payload"] = {"$ref": f"#/components/schemas/{name}"}
+        documented[event.name] = entry
+    api.spec.options["x-live-events"] = documented
+
+
 def _register_live(socketio: SocketIO, config: Config) -> None:
     @socketio.on("connect", namespace=NAMESPACE)
     def _connect(auth=None):
@@ -91,9 +107,16 @@ def new_app(config: Config) -> tuple[Flask, SocketIO]:
     return app, socketio
 
 
-def build_app(app: Flask, socketio: SocketIO, runtime: Any, blueprints: list[Any]) -> Flask:
+def build_app(
+    app: Flask,
+    socketio: SocketIO,
+    runtime: Any,
+    blueprints: list[Any],
+    live_events: list[tuple[Any, Any]] = (),
+) -> Flask:
     """Install the extension object, the areas' blueprints (``blp`` of each module), the error
-    handlers, the request lifecycle (one session per request, idempotency), Socket.IO auth."""
+    handlers, the request lifecycle (one session per request, idempotency), Socket.IO auth, and
+    the live events in the OpenAPI spec (``x-live-events``: each event's payload schema)."""
     from miniapp_api.common import install_request_lifecycle
     from miniapp_api.errors import Api, register_error_handlers
 
@@ -124,6 +147,7 @@ def build_app(app: Flask, socketio: SocketIO, runtime: Any, blueprints: list[Any
     )
     for module in blueprints:
         api.register_blueprint(module.blp)
+    _document_live_events(api, live_events)
     register_error_handlers(app)
     install_request_lifecycle(app)
     app.register_blueprint(

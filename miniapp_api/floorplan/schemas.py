@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import marshmallow as ma
+from marshmallow.utils import get_value
 
 from backend.floorplan import queries, rules
 from backend.platform.clock import isoformat, utcnow
@@ -208,7 +209,7 @@ class VehicleAlertOut(ma.Schema):
 class VehicleAlertEventOut(VehicleAlertOut):
     """The ``vehicle.alert`` push: the alert as the API shows it, and when it was last seen."""
 
-    at = ma.fields.Function(lambda alert: isoformat(alert.last_seen_at))
+    at = ma.fields.Function(lambda alert: isoformat(get_value(alert, "last_seen_at")))
 
 
 class InventoryCheckOut(ma.Schema):

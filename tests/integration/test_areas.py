@@ -145,3 +145,18 @@ def test_importing_the_areas_wires_nothing():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_every_live_event_is_documented_with_the_schema_that_renders_it(client):
+    """The spec lists each declared Socket.IO event (``x-live-events``) with its payload schema,
+    and the emitter renders the event with that very schema."""
+    spec = client.get("/api/v1/openapi.json").get_json()
+    events = spec["x-live-events"]
+    live = client.application.extensions["finedge"].live
+    declared = [e for area in collect_areas() for e in area.live_events]
+    assert set(events) == {e.name for e in declared} == set(live.renderers)
+    for event in declared:
+        ref = events[event.name]["payload"]["$ref"].rsplit("/", 1)[1]
+        assert ref in spec["components"]["schemas"], event.name
+        assert event.schema.rsplit(":", 1)[1].removesuffix("Schema") == ref
+        assert live.renderers[event.name].__self__.__class__.__name__ == event.schema.split(":")[1]

@@ -12,7 +12,7 @@ from backend.identity import service as identity
 from backend.identity.models import Org, User
 from backend.identity.service import actor_for
 from backend.platform.context import SYSTEM
-from backend.platform.live import RecordingEmitter
+from tests.wiring import recording_emitter
 
 SECRET = "branch-hall-test-secret-key-0123456789abcdef"
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a Monday
@@ -32,7 +32,7 @@ class Clock:
 
 def make_hall(clock: Clock | None = None) -> Hall:
     return Hall(
-        live=RecordingEmitter(),
+        live=recording_emitter(),
         send_command=RecordingCommands(),
         secret_key=SECRET,
         clock=clock or Clock(),

@@ -13,7 +13,6 @@ from backend.floorplan.models import InventoryAudit, Vehicle, Warehouse
 from backend.floorplan.service import audits, raise_alert
 from backend.platform.clock import utcnow
 from backend.platform.context import SYSTEM
-from backend.platform.live import RecordingEmitter
 from tests.integration import test_floorplan_support as support
 from tests.integration.test_floorplan_support import (
     Api,
@@ -22,6 +21,7 @@ from tests.integration.test_floorplan_support import (
     financed_cars,
     new_vin,
 )
+from tests.wiring import recording_emitter
 
 api = support.api  # fixtures
 risk_calls = support.risk_calls
@@ -197,7 +197,7 @@ def test_scheduler_audits_riskier_dealers_first_and_fully(api: Api, risk_calls):
 
 
 def test_alert_pushes_only_after_commit_and_are_deduplicated(api: Api):
-    live = RecordingEmitter()
+    live = recording_emitter()  # the declared renderers: the push is the HTTP schema's
     dealer = api.org_id("DEALER1")
     kw = {
         "kind": "test",

@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 
 from backend.platform.context import SYSTEM
 from backend.platform.db import make_engine
-from backend.platform.live import RecordingEmitter
 from backend.risk.intake.adapters import FileFeedAdapter, HttpFeedAdapter
 from backend.risk.intake.ingest import ingest_records, load_feed
 from backend.risk.models import (
@@ -27,7 +26,7 @@ from backend.risk.models import (
 )
 from backend.risk.queries.enterprises import source_differences
 from tests.integration.test_risk_support import code, event
-from tests.wiring import wired_factory
+from tests.wiring import recording_emitter, wired_factory
 
 A, B = code(1), code(2)
 
@@ -291,7 +290,7 @@ def test_file_and_http_adapters_load_idempotently(lite, tmp_path):
 
 
 def test_ingestion_routes_new_signals_after_commit_only(lite):
-    live = RecordingEmitter()
+    live = recording_emitter()
     ingest_records(lite, SYSTEM, "court", [event("d-1", A, "dishonest_debtor")], live=live)
     assert live.sent == []
     lite.rollback()

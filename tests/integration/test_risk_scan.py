@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 
 from backend.platform.context import SYSTEM
 from backend.platform.db import make_engine
-from backend.platform.live import RecordingEmitter
 from backend.risk import jobs
 from backend.risk.graph.neo4j_export import export_cypher
 from backend.risk.intake.ingest import ingest_records
@@ -22,7 +21,7 @@ from backend.risk.seed import seed_risk
 from backend.seed import SeedOptions
 from tests.integration import test_risk_support as support
 from tests.integration.test_risk_support import SEEDED_ENTERPRISES, code, event
-from tests.wiring import wired_factory
+from tests.wiring import recording_emitter, wired_factory
 
 risk_url = support.risk_url  # fixture
 
@@ -91,7 +90,7 @@ def test_contagion_reaches_the_guarantor_of_a_troubled_borrower(lite):
     ]
     ingest_records(lite, SYSTEM, "registry", profiles + edges)
     ingest_records(lite, SYSTEM, "court", [event("d1", borrower, "dishonest_debtor", 3)])
-    live = RecordingEmitter()
+    live = recording_emitter()
     run = full_scan(lite, live=live)
     assert run.report["contagion_findings"] == 1
     ents = {e.credit_code: e for e in lite.scalars(select(Enterprise))}

@@ -28,7 +28,7 @@ from backend.risk.models import Enterprise, InboxItem, RiskSignal, SignalReview
 from backend.risk.monitoring.live import evaluate_enterprises
 from backend.risk.service.decisions import check, decide
 from tests.integration.test_risk_support import add_user, code, event
-from tests.wiring import wired_factory
+from tests.wiring import recording_emitter, wired_factory
 
 A = code(11)
 NOW = datetime.now(UTC)
@@ -104,7 +104,7 @@ def test_the_same_evidence_never_raises_twice(lite):
 
 def test_repeated_margin_shortfalls_escalate_to_hard(lite):
     people(lite)
-    live = RecordingEmitter()
+    live = recording_emitter()
     for i, days in enumerate((60, 30, 5)):
         feed(lite, event(f"m{i}", A, "margin_shortfall", days), live=live)
         lite.commit()
@@ -145,7 +145,7 @@ def test_a_dismissed_signal_stays_quiet_until_new_evidence(lite):
 
 def test_signals_reach_the_rm_and_every_approver(lite):
     p = people(lite)
-    live = RecordingEmitter()
+    live = recording_emitter()
     feed(lite, event("d1", A, "dishonest_debtor", 3), live=live)
     lite.commit()
     (signal,) = signals(lite)
@@ -161,7 +161,7 @@ def test_signals_reach_the_rm_and_every_approver(lite):
 def test_pushes_of_a_rolled_back_savepoint_are_dropped_the_rest_go_on_commit(lite):
     from backend.platform.after_commit import push_live as push_after_commit
 
-    live = RecordingEmitter()
+    live = RecordingEmitter()  # the queue, not the payload: no renderers
     lite.execute(select(1))
     push_after_commit(lite, live, "risk.signal", {"n": 1}, ["role:approver"])
     with pytest.raises(ValueError), lite.begin_nested():
@@ -294,7 +294,7 @@ def test_an_out_of_trust_car_blocks_the_dealer_until_resolved(session):
     dealer = session.scalar(select(Org).where(Org.code == "DEALER1"))
     assert not has_blocking_signal(session, org_id=dealer.id)  # no risk data: not blocked
     ensure_no_blocking_signal(session, dealer.id)
-    live = RecordingEmitter()
+    live = recording_emitter()
     ev = record_internal_event(
         session,
         SYSTEM,
