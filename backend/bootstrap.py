@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.platform.areas import Area, resolve
 from backend.platform.config import Config
 from backend.platform.db import make_engine, make_session_factory
-from backend.platform.jobs import JobRegistry, JobRun, run_job, start_scheduler
+from backend.platform.jobs import JobRegistry, JobRun, run_job
 from backend.platform.live import LiveEmitter, NullEmitter, Renderer
 from backend.platform.ports import DeviceLink, UplinkRoutes
 from backend.platform.wiring import PortMissing, Wiring
@@ -180,8 +180,15 @@ class Runtime:
         if role in ("all", "hub"):
             self._start_hub()
         if role == "scheduler" or (role == "all" and self.options.get("scheduler", True)):
-            self.scheduler = start_scheduler(self.session_factory, self.jobs)
-            self._stoppers.append(lambda: self.scheduler.shutdown(wait=False))
+            from backend.roles.scheduler import SchedulerRole
+
+            self.scheduler = SchedulerRole(
+                self.session_factory,
+                self.jobs,
+                self.engine,
+                retry_s=self.options.get("leader_retry_s", 5.0),
+            ).start()
+            self._stoppers.append(self.scheduler.stop)
         return self
 
     def _start_hub(self) -> None:

@@ -11,14 +11,16 @@ failing job leaves a trace even when its own work rolled back.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, Text, select
+from sqlalchemy import String, Text, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from backend.platform.clock import utcnow
@@ -36,7 +38,7 @@ class JobRun(Base):
     trigger: Mapped[str] = mapped_column(String(20))  # schedule | manual
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
-    outcome: Mapped[str] = mapped_column(String(12))  # running | ok | failed
+    outcome: Mapped[str] = mapped_column(String(12))  # running | ok | failed | skipped
     result: Mapped[dict | None]
     error: Mapped[str | None] = mapped_column(Text)
 
@@ -88,6 +90,33 @@ class JobRegistry:
             raise NotFound(f"no job named {name!r}", code="job_not_found") from None
 
 
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL advisory locks named ``name``."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def run_lock(factory: sessionmaker[Session], name: str) -> Iterator[bool]:
+    """Whether this process may run job ``name`` now: on PostgreSQL a session advisory lock on
+    a connection of its own, held for the run (so a job never runs twice at once across
+    machines, even while a scheduler hands over to another); elsewhere (SQLite: one machine)
+    always."""
+    engine = factory.kw.get("bind")
+    if engine is None or engine.dialect.name != "postgresql":
+        yield True
+        return
+    key = advisory_key(f"finedge-job:{name}")
+    with engine.connect() as conn:
+        got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+        conn.commit()
+        try:
+            yield got
+        finally:
+            if got:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+
+
 def run_job(
     factory: sessionmaker[Session],
     name: str,
@@ -96,25 +125,43 @@ def run_job(
     now: Callable[[], datetime] = utcnow,
     jobs: JobRegistry,
 ) -> JobRun:
+    """Run job ``name`` once and record the run (``skipped`` when it is running elsewhere)."""
     spec = jobs.get(name)
-    with factory() as session:
-        run = JobRun(name=name, trigger=trigger, started_at=now(), outcome="running")
-        session.add(run)
-        session.commit()
-        run_id = run.id
-    outcome, result, error = "ok", None, None
-    try:
-        with factory() as work_session:
-            result = spec.func(work_session, now())
-            work_session.commit()
-    except Exception as exc:
-        outcome, error = "failed", "".join(traceback.format_exception_only(exc)).strip()
-        log.exception("job %s failed", name)
-    with factory() as session:
-        run = session.get(JobRun, run_id)
-        run.finished_at, run.outcome, run.result, run.error = now(), outcome, result, error
-        session.commit()
-        return run
+    with run_lock(factory, name) as mine:
+        with factory() as session:
+            run = JobRun(
+                name=name,
+                trigger=trigger,
+                started_at=now(),
+                outcome="running" if mine else "skipped",
+                error=None if mine else "running in another process",
+                finished_at=None if mine else now(),
+            )
+            session.add(run)
+            session.commit()
+            if not mine:
+                return run
+            run_id = run.id
+        outcome, result, error = "ok", None, None
+        try:
+            with factory() as work_session:
+                result = spec.func(work_session, now())
+                work_session.commit()
+        except Exception as exc:
+            outcome, error = "failed", "".join(traceback.format_exception_only(exc)).strip()
+            log.exception("job %s failed", name)
+        with factory() as session:
+            run = session.get(JobRun, run_id)
+            run.finished_at, run.outcome, run.result, run.error = now(), outcome, result, error
+            session.commit()
+            return run
+
+
+def last_scheduled_start(session: Session, name: str) -> datetime | None:
+    """When the last scheduled run of ``name`` started (any process, any restart)."""
+    return session.scalar(
+        select(func.max(JobRun.started_at)).where(JobRun.name == name, JobRun.trigger == "schedule")
+    )
 
 
 def recent_runs(session: Session, name: str | None = None, limit: int = 20) -> list[JobRun]:
@@ -134,6 +181,7 @@ def start_scheduler(factory: sessionmaker[Session], jobs: JobRegistry):
     scheduler = BackgroundScheduler(
         timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
     )
+    now = utcnow()
     for spec in jobs.jobs.values():
         kwargs = {
             "args": [factory, spec.name],
@@ -141,7 +189,14 @@ def start_scheduler(factory: sessionmaker[Session], jobs: JobRegistry):
             "id": spec.name,
         }
         if spec.every_s:
-            scheduler.add_job(run_job, "interval", seconds=spec.every_s, **kwargs)
+            # The cadence counts from the last recorded run, not from this process's start:
+            # a scheduler restarted more often than a job's interval still runs it on time.
+            with factory() as session:
+                last = last_scheduled_start(session, spec.name)
+            first = now if last is None else max(now, last + timedelta(seconds=spec.every_s))
+            scheduler.add_job(
+                run_job, "interval", seconds=spec.every_s, next_run_time=first, **kwargs
+            )
         elif spec.cron:
             scheduler.add_job(run_job, "cron", **spec.cron, **kwargs)
     scheduler.start()
