@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.platform.areas import Area, resolve
@@ -173,6 +173,23 @@ class Runtime:
     def run_job(self, name: str, **kwargs: Any) -> JobRun:
         """Run one job now, recorded like a scheduled run, with this process's wiring."""
         return run_job(self.session_factory, name, jobs=self.jobs, **kwargs)
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Whether this process can do its work now, and why not (the readiness probe)."""
+        details: dict[str, Any] = {}
+        try:
+            with self.session_factory() as session:
+                session.execute(text("SELECT 1"))
+            details["database"] = "ok"
+        except Exception as exc:
+            details["database"] = type(exc).__name__
+        ok = details["database"] == "ok"
+        if self.hub is not None:
+            details["mqtt"] = "connected" if self.hub.connected else "disconnected"
+            ok = ok and self.hub.connected
+        if self.scheduler is not None:
+            details["scheduler"] = self.scheduler.state
+        return ok, details
 
     def start(self) -> Runtime:
         """Start what the role runs: the embedded broker, the hub, the scheduler."""

@@ -227,6 +227,47 @@ def serve(host: str, port: int, mqtt_port: int, no_scheduler: bool) -> None:
     run_server(_config(), host=host, port=port, mqtt_port=mqtt_port, scheduler=not no_scheduler)
 
 
+def _run_role(role: str, health_host: str, health_port: int) -> None:
+    """Build the role's process, serve its probes, run until SIGTERM or Ctrl-C."""
+    import threading
+
+    from backend.roles.health import HealthServer
+    from edge.runner import install_stop_signals
+
+    stop = threading.Event()
+    install_stop_signals(stop)
+    runtime = _runtime(role)
+    health = HealthServer(role, runtime.readiness, health_host, health_port).start()
+    try:
+        runtime.start()
+        click.echo(f"FinEdge {role} ({runtime.config.env}); probes on port {health.port}")
+        stop.wait()
+    finally:
+        runtime.stop()
+        health.stop()
+        click.echo(f"{role} stopped")
+
+
+@main.command("hub")
+@click.option("--health-host", default="0.0.0.0", show_default=True)
+@click.option("--health-port", default=8081, show_default=True, type=int, help="0: a free one.")
+@_one_line_errors
+def hub_command(health_host: str, health_port: int) -> None:
+    """The device hub role: ingest of the branches' uplinks, registries and downlinks to the
+    edges, command transport (MQTT_URL). Any number of instances share the branches."""
+    _run_role("hub", health_host, health_port)
+
+
+@main.command("scheduler")
+@click.option("--health-host", default="0.0.0.0", show_default=True)
+@click.option("--health-port", default=8082, show_default=True, type=int, help="0: a free one.")
+@_one_line_errors
+def scheduler_command(health_host: str, health_port: int) -> None:
+    """The scheduler role: the jobs on their schedules. Several may run: one is active, the
+    others stand by and take over when it goes."""
+    _run_role("scheduler", health_host, health_port)
+
+
 @main.command("edge")
 @click.option("--branch", required=True, help="Branch id, e.g. BR001.")
 @click.option("--host", default="127.0.0.1", show_default=True)

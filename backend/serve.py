@@ -10,23 +10,34 @@ port 0 picks a free one. Ctrl-C stops everything in reverse order.
 from __future__ import annotations
 
 import logging
+import socket
 
 import click
 
 from backend.bootstrap import bootstrap
-from backend.platform.config import Config
+from backend.platform.config import Config, ConfigError
 from backend.roles.broker import free_port
 
 log = logging.getLogger(__name__)
 
 
+def _ensure_free(host: str, port: int) -> None:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
 def run_server(
     config: Config, *, host: str, port: int, mqtt_port: int, scheduler: bool = True
 ) -> None:
+    port = port or free_port(host)
+    _ensure_free(host, port)  # the roles start only once the server is sure to run
     runtime = bootstrap(config, "all", host=host, mqtt_port=mqtt_port, scheduler=scheduler)
     try:
         runtime.start()
-        port = port or free_port(host)
         click.echo(f"FinEdge {config.env} backend")
         click.echo(
             f"  HTTP      http://{host}:{port}/api/v1  (docs: http://{host}:{port}/api/v1/docs)"

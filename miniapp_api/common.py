@@ -33,6 +33,7 @@ PUBLIC_PATHS = {
     f"{API_PREFIX}/auth/wx-login",
     f"{API_PREFIX}/openapi.json",
     f"{API_PREFIX}/health",
+    f"{API_PREFIX}/health/live",
 }
 PUBLIC_PREFIXES = (f"{API_PREFIX}/docs",)
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}

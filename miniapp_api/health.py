@@ -14,6 +14,13 @@ blp = Blueprint("health", __name__, url_prefix="/api/v1/health", description="He
 @blp.route("")
 class Health(MethodView):
     def get(self):
-        """Answers 200 when the database answers."""
+        """Answers 200 when the database answers (readiness)."""
         db().execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+
+@blp.route("/live")
+class Live(MethodView):
+    def get(self):
+        """Answers 200 while the process serves requests (liveness; no database)."""
         return {"status": "ok"}
