@@ -116,6 +116,7 @@ class CentralAccounts:
             reconnect_max_delay=5.0,
         )
         self._reconnected = threading.Event()
+        self._poked = threading.Event()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -144,7 +145,9 @@ class CentralAccounts:
         self._admin.close()
 
     def poke(self) -> None:
-        """Look at the branches now (e.g. right after this process created one)."""
+        """Apply now (e.g. right after this process created a branch): a full pass, which
+        also puts back what was changed by hand."""
+        self._poked.set()
         self._wake.set()
 
     def wait_passes(self, count: int, timeout: float) -> bool:
@@ -175,15 +178,17 @@ class CentralAccounts:
             self._wake.clear()
             if self._stop.is_set():
                 return
+            force = self._reconnected.is_set() or self._poked.is_set()
+            self._reconnected.clear()
+            self._poked.clear()
             try:
-                self._pass(force=self._reconnected.is_set())
-                self._reconnected.clear()
+                self._pass(force=force)
                 delay = 0.5
-            except (MqttError, ValueError) as exc:
-                log.warning("central broker accounts not applied: %s", exc)
-                self._stop.wait(delay)
-                delay = min(2 * delay, 30.0)
-            except Exception:  # a database outage, say: never let the keeper die
-                log.exception("central broker accounts: unexpected error")
+            except Exception as exc:  # the broker or the database away: never let it die
+                if isinstance(exc, MqttError | ValueError):
+                    log.warning("central broker accounts not applied: %s", exc)
+                else:
+                    log.exception("central broker accounts: unexpected error")
+                self._applied_edges = None  # whatever happened, the next pass applies
                 self._stop.wait(delay)
                 delay = min(2 * delay, 30.0)
