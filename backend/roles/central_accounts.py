@@ -13,7 +13,9 @@ The accounts (``backend.platform.mqtt.central.central_accounts``, tagged ``fined
   connection closed by the plugin.
 
 ``sync(session_factory, admin_url, secret_key=...)`` does one pass (connect, reconcile,
-disconnect); ``CentralAccounts`` is the hub role's keeper: it applies at start, then whenever
+disconnect); ``CentralAccounts`` is the hub role's keeper (``keeper_for(config,
+session_factory)`` builds it from MQTT_ADMIN_URL, MQTT_URL and FINEDGE_SECRET_KEY; ``start()``
+before the hub connects, ``stop()`` after): it applies at start, then whenever
 the branches change (a cheap query every ``every_s``), after its admin connection comes back
 (a restarted broker) and every ``repair_s`` anyway (a hand-made change is undone). Several
 hub processes may each run one: a pass over accounts already in place sends nothing.
@@ -35,7 +37,7 @@ from backend.roles.broker import edge_logins
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CentralAccounts", "apply", "backend_password_of", "sync"]
+__all__ = ["CentralAccounts", "apply", "backend_password_of", "keeper_for", "sync"]
 
 
 def backend_password_of(mqtt_url: str | None) -> str | None:
@@ -44,6 +46,20 @@ def backend_password_of(mqtt_url: str | None) -> str | None:
         return None
     _host, _port, user, password = parse_mqtt_url(mqtt_url)
     return password if user == BACKEND_USER else None
+
+
+def keeper_for(config, session_factory: sessionmaker[Session]) -> CentralAccounts | None:
+    """The hub process's keeper from its configuration (not started): None without
+    MQTT_ADMIN_URL (the embedded central broker, or a broker whose accounts are kept
+    elsewhere). The backend's password is MQTT_URL's when it names the backend."""
+    if not config.mqtt_admin_url:
+        return None
+    return CentralAccounts(
+        session_factory,
+        config.mqtt_admin_url,
+        secret_key=config.secret_key,
+        backend_password=backend_password_of(config.mqtt_url),
+    )
 
 
 def apply(
