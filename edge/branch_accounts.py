@@ -107,7 +107,11 @@ class DynsecBranchAccounts:
         before the edge logs in with it); then keep applying in a thread."""
         self._entries = list(entries)
         self._admin.connect(timeout)
-        self._apply(timeout)
+        try:
+            self._apply(timeout)
+        except BaseException:
+            self._admin.close()
+            raise
         self._wake.clear()
         self._thread = threading.Thread(
             target=self._run, name=f"{self.branch_id}-dynsec", daemon=True

@@ -147,7 +147,11 @@ class CentralAccounts:
         broker or its plugin is not there), then keep them in a thread."""
         self._admin.connect(timeout)
         self._reconnected.clear()
-        self._pass(force=True)
+        try:
+            self._pass(force=True)
+        except BaseException:
+            self._admin.close()
+            raise
         self._thread = threading.Thread(target=self._run, name="central-accounts", daemon=True)
         self._thread.start()
         return self

@@ -24,7 +24,7 @@ from sqlalchemy import delete, select
 from backend.identity import service as identity
 from backend.identity.models import Branch, Org
 from backend.platform.db import session_scope
-from backend.platform.mqtt import MqttClient, MqttConnectError
+from backend.platform.mqtt import MqttClient, MqttConnectError, MqttSubscribeError
 from backend.platform.mqtt.central import login_password
 from backend.platform.mqtt.dynsec import DynsecAdmin
 from backend.roles import central_accounts
@@ -237,13 +237,18 @@ def test_hand_made_changes_are_undone_and_a_restarted_broker_is_caught_up(tmp_pa
                     "textname": ACCOUNTS_TAG,
                 },
                 {"command": "createClient", "username": "operator", "password": "y"},
+                # The edge's own login given the admin's role (every topic, $CONTROL too).
+                {"command": "addClientRole", "username": "edge-b1", "rolename": "admin"},
             ]
         )
-        admin.close()
         passes = accounts.passes
         accounts.set_devices([entry])  # the next registry (or the periodic repair)
         assert accounts.wait_passes(passes + 1, 10)
         assert accounts.last.created == ["D1"] and accounts.last.deleted == ["D9"]
+        assert accounts.last.roles == ["edge-b1"]
+        [edge] = [c for c in admin.list_clients() if c["username"] == "edge-b1"]
+        assert [r["rolename"] for r in edge["roles"]] == [f"{ACCOUNTS_TAG}:edge-b1"]
+        admin.close()
         assert logins.accepted(mosquitto.url("D1", "pw1"))
         assert logins.accepted(mosquitto.url("operator", "y"))  # not ours: left alone
 
@@ -302,6 +307,12 @@ def test_central_edge_logins_follow_the_branches(app, tmp_path, certs, logins):
         edge.publish(f"fe/v1/{code}/lock/x/telemetry", b"its branch")
         assert inbox.wait_for(lambda ms: any(m.payload == b"its branch" for m in ms))
         assert b"not its branch" not in [m.payload for m in inbox.messages]
+        # The hubs may share a subscription ($share/<group>/...); an edge may not use one to
+        # read another branch.
+        backend.subscribe("$share/hubs/fe/v1/+/+/+/#", lambda message: None)
+        for forbidden in ("$share/x/fe/v1/BR001/#", "$share/x/fe/v1/#"):
+            with pytest.raises(MqttSubscribeError):
+                edge.subscribe(forbidden, lambda message: None)
 
         # A second hub's keeper finds everything in place: it changes nothing, kicks nobody.
         second = central_accounts.CentralAccounts(

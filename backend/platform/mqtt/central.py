@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from backend.platform.mqtt.acl import AclBroker, MosquittoAclAccess
-from backend.platform.mqtt.dynsec import Account, acls_for, fingerprint
+from backend.platform.mqtt.dynsec import SUBSCRIBE, Account, Acl, acls_for, fingerprint
 from edge.credentials import central_login_password
 from edge.protocol import TOPIC_ROOT, TOPIC_VERSION, UPLINK_CHANNELS
 
@@ -78,12 +78,15 @@ def central_accounts(
     ``backend_password``, by default the derived one) and one per edge login (login -> branch
     id), each with exactly its rules."""
     backend_password = backend_password or login_password(secret_key, backend_user)
+    # Hubs may share their subscriptions ($share/<group>/fe/v1/...): 2.0.11's plugin checks a
+    # shared subscription with its prefix (tested), so the backend's role allows that too.
+    shared = Acl(SUBSCRIBE, f"$share/+/{_ROOT}/#")
     accounts = {
         backend_user: Account(
             backend_user,
             backend_password,
             fingerprint(backend_password, backend_user),
-            acls_for(backend_rules()),
+            tuple(sorted({*acls_for(backend_rules()), shared})),
         )
     }
     for login, branch_id in edges.items():

@@ -17,7 +17,8 @@ once (``mosquitto_kick_client_by_username``), so a change is in force for the ne
   a role of its own, ``<tag>:<username>``, holding exactly its ACLs.
 - ``reconcile(admin, accounts, tag=...)``: makes the broker's clients tagged ``tag`` (their
   ``textname``) exactly ``accounts``: creates what is missing, sets a changed password, puts
-  the role's ACLs right, enables, and deletes tagged clients no longer wanted. Clients with
+  the role's ACLs right (and takes any other role or group off the client), enables, and
+  deletes tagged clients no longer wanted. Clients with
   another tag (the admin, hand-made ones) are left alone unless an account claims the name.
   It also sets the default access (``DEFAULT_ACCESS``): a login may do only what its roles
   allow.
@@ -377,8 +378,16 @@ def _client_commands(
             # keep working.
             commands.append({"command": "disableClient", "username": username})
             result.disabled.append(username)
-    if role not in {r.get("rolename") for r in client.get("roles", [])}:
+    has = {r.get("rolename") for r in client.get("roles", [])}
+    if role not in has:
         commands.append({"command": "addClientRole", "username": username, "rolename": role})
+    # Its own role only: a role or group added by hand would widen what it may do.
+    for other in sorted(r for r in has if r and r != role):
+        commands.append({"command": "removeClientRole", "username": username, "rolename": other})
+    for group in sorted(g.get("groupname") for g in client.get("groups", []) if g.get("groupname")):
+        commands.append({"command": "removeGroupClient", "groupname": group, "username": username})
+    if (has - {role}) or client.get("groups"):
+        result.roles.append(username)
     if current and client.get("disabled"):
         commands.append({"command": "enableClient", "username": username})
         result.enabled.append(username)
