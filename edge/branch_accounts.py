@@ -16,28 +16,22 @@ keeps its accounts (``textname`` ``finedge-branch``) exactly the registry's:
   centre, a key mismatch) is disabled rather than left on its old one.
 
 ``set_devices`` is what the embedded ``BranchBroker`` offers too (edge/downlinks.py calls it
-on every new registry). A worker thread applies the latest registry (``dynsec.reconcile``:
-one listing, then only the changes, in one message), again after the admin connection comes
-back (a restarted broker) and every ``repair_every_s`` (a hand-made change is undone).
+on every new registry). The keeper's worker (``backend.platform.mqtt.keeper``) applies the
+latest registry at once (``dynsec.reconcile``: one listing, then only the changes, in one
+message), again after the admin connection comes back (a restarted broker) and every
+``repair_s`` (a hand-made change is undone).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from backend.platform.mqtt import MqttError, parse_mqtt_url
-from backend.platform.mqtt.dynsec import (
-    Account,
-    DynsecAdmin,
-    ReconcileResult,
-    acls_for,
-    fingerprint,
-    reconcile,
-)
+from backend.platform.mqtt import parse_mqtt_url
+from backend.platform.mqtt.dynsec import Account, acls_for, fingerprint
+from backend.platform.mqtt.keeper import AccountsKeeper
 from edge.protocol import KINDS
 from edge.sealing import SealError, open_password
 from edge.store import RegistryEntry
@@ -62,7 +56,7 @@ def service_login(url: str) -> ServiceLogin:
     return ServiceLogin(username, password)
 
 
-class DynsecBranchAccounts:
+class DynsecBranchAccounts(AccountsKeeper):
     """The branch Mosquitto's dynsec accounts for one branch (module docstring)."""
 
     def __init__(
@@ -73,73 +67,41 @@ class DynsecBranchAccounts:
         seal_key: bytes | None,
         service: Iterable[ServiceLogin] = (),
         client_id: str | None = None,
-        repair_every_s: float = 60.0,
+        repair_s: float = 60.0,
         retry_max_delay: float = 5.0,
     ) -> None:
+        super().__init__(
+            admin_url,
+            tag=ACCOUNTS_TAG,
+            name=f"branch {branch_id} broker accounts",
+            client_id=client_id or f"{branch_id.lower()}-dynsec-admin",
+            look_s=repair_s,
+            repair_s=repair_s,
+            retry_max_delay=retry_max_delay,
+        )
         self.branch_id = branch_id
         self.seal_key = seal_key
         self.service = list(service)
-        self.repair_every_s = repair_every_s
-        self.retry_max_delay = retry_max_delay
-        self._admin = DynsecAdmin(
-            admin_url,
-            client_id or f"{branch_id.lower()}-dynsec-admin",
-            on_connected=lambda _client: self._wake.set(),
-            reconnect_max_delay=retry_max_delay,
-        )
         self._lock = threading.Lock()
         self._entries: list[RegistryEntry] = []
-        self._opened: dict[tuple[str, str], str] = {}  # (device, sealed) -> checked password
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._applied = threading.Condition()
-        self.passes = 0  # reconciles that completed
-        self.last: ReconcileResult | None = None
-        self.last_error: str | None = None
+        self._opened: dict[tuple[str, str], str] = {}  # (device, hash) -> checked password
+        self._refused: set[tuple[str, str]] = set()  # logged once
 
-    # ------------------------------------------------------------------ lifecycle
-
-    def start(
-        self, entries: Iterable[RegistryEntry], timeout: float = 10.0
+    def start(  # type: ignore[override]
+        self, entries: Iterable[RegistryEntry] = (), timeout: float = 10.0
     ) -> DynsecBranchAccounts:
-        """Connect and apply ``entries`` before returning (so the edge's own login exists
-        before the edge logs in with it); then keep applying in a thread."""
-        self._entries = list(entries)
-        self._admin.connect(timeout)
-        try:
-            self._apply(timeout)
-        except BaseException:
-            self._admin.close()
-            raise
-        self._wake.clear()
-        self._thread = threading.Thread(
-            target=self._run, name=f"{self.branch_id}-dynsec", daemon=True
-        )
-        self._thread.start()
+        """Apply ``entries`` before returning (so the edge's own login exists before the edge
+        logs in with it); then keep applying in a thread."""
+        with self._lock:
+            self._entries = list(entries)
+        super().start(timeout)
         return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(10)
-            self._thread = None
-        self._admin.close()
-
-    # ------------------------------------------------------------------ what it is told
 
     def set_devices(self, entries: list[RegistryEntry]) -> None:
         """The registry from now on: applied by the worker at once."""
         with self._lock:
             self._entries = list(entries)
-        self._wake.set()
-
-    def wait_passes(self, count: int, timeout: float) -> bool:
-        """True once ``count`` reconciles have completed (tests, and callers that must know a
-        registry is in force)."""
-        with self._applied:
-            return self._applied.wait_for(lambda: self.passes >= count, timeout)
+        self.wake()
 
     # ------------------------------------------------------------------ the accounts
 
@@ -174,54 +136,21 @@ class DynsecBranchAccounts:
         return accounts
 
     def _password(self, entry: RegistryEntry) -> str | None:
-        """The device's clear password, from its sealed one (checked against its hash)."""
-        if entry.password_sealed is None or self.seal_key is None:
+        """The device's clear password, from its sealed one (checked against its hash; a
+        new seal of the same password is not opened again)."""
+        if entry.password_sealed is None or self.seal_key is None or not entry.password_hash:
             return None
-        key = (entry.device_id, entry.password_sealed)
+        key = (entry.device_id, entry.password_hash)
         password = self._opened.get(key)
-        if password is None:
-            try:
-                password = open_password(self.seal_key, entry.password_sealed, entry.password_hash)
-            except SealError as exc:
+        if password is not None:
+            return password
+        try:
+            password = open_password(self.seal_key, entry.password_sealed, entry.password_hash)
+        except SealError as exc:
+            if key not in self._refused:
+                self._refused.add(key)
                 log.error("branch broker: device %s not admitted: %s", entry.device_id, exc)
-                return None
-            self._opened = {k: v for k, v in self._opened.items() if k[0] != entry.device_id}
-            self._opened[key] = password
+            return None
+        self._opened = {k: v for k, v in self._opened.items() if k[0] != entry.device_id}
+        self._opened[key] = password
         return password
-
-    # ------------------------------------------------------------------ the worker
-
-    def _apply(self, timeout: float = 10.0) -> ReconcileResult:
-        result = reconcile(self._admin, self.accounts(), tag=ACCOUNTS_TAG, timeout=timeout)
-        if result.changed or result.missing or result.errors:
-            log.info("branch %s broker accounts: %s", self.branch_id, result.summary())
-        for error in result.errors:
-            log.error("branch %s broker accounts: %s", self.branch_id, error)
-        with self._applied:
-            self.last, self.last_error = result, None
-            self.passes += 1
-            self._applied.notify_all()
-        return result
-
-    def _run(self) -> None:
-        delay = 0.2
-        while not self._stop.is_set():
-            woken = self._wake.wait(self.repair_every_s)
-            if self._stop.is_set():
-                return
-            self._wake.clear()
-            if not self._admin.wait_connected(0) and not woken:
-                continue
-            try:
-                self._apply()
-                delay = 0.2
-            except (MqttError, ValueError) as exc:
-                self.last_error = str(exc)
-                log.warning("branch %s broker accounts not applied: %s", self.branch_id, exc)
-                self._stop.wait(delay)
-                delay = min(delay * 2, self.retry_max_delay)
-                self._wake.set()  # again, until it goes through
-            except Exception:  # never let the worker die
-                log.exception("branch %s broker accounts: unexpected error", self.branch_id)
-                time.sleep(delay)
-                self._wake.set()

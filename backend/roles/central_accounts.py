@@ -24,15 +24,14 @@ hub processes may each run one: a pass over accounts already in place sends noth
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.platform.mqtt import MqttError, parse_mqtt_url
+from backend.platform.mqtt import parse_mqtt_url
 from backend.platform.mqtt.central import ACCOUNTS_TAG, BACKEND_USER, central_accounts
-from backend.platform.mqtt.dynsec import DynsecAdmin, ReconcileResult, reconcile
+from backend.platform.mqtt.dynsec import Account, DynsecAdmin, ReconcileResult, reconcile
+from backend.platform.mqtt.keeper import AccountsKeeper
 from backend.roles.broker import edge_logins
 
 log = logging.getLogger(__name__)
@@ -104,7 +103,7 @@ def sync(
         admin.close()
 
 
-class CentralAccounts:
+class CentralAccounts(AccountsKeeper):
     """The hub process's keeper of the central broker's accounts (module docstring)."""
 
     def __init__(
@@ -117,98 +116,30 @@ class CentralAccounts:
         every_s: float = 2.0,
         repair_s: float = 300.0,
         client_id: str | None = None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__(
+            admin_url,
+            tag=ACCOUNTS_TAG,
+            name="central broker accounts",
+            client_id=client_id,
+            look_s=every_s,
+            repair_s=repair_s,
+        )
         self.session_factory = session_factory
         self.secret_key = secret_key
         self.backend_password = backend_password
-        self.every_s = every_s
-        self.repair_s = repair_s
-        self._clock = clock
-        self._admin = DynsecAdmin(
-            admin_url,
-            client_id,
-            on_connected=lambda _client: self._reconnected.set(),
-            reconnect_max_delay=5.0,
-        )
-        self._reconnected = threading.Event()
-        self._poked = threading.Event()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._applied_edges: dict[str, str] | None = None
-        self._applied_at = 0.0
-        self._done = threading.Condition()
-        self.passes = 0
-        self.last: ReconcileResult | None = None
-
-    def start(self, timeout: float = 10.0) -> CentralAccounts:
-        """Connect and apply once before returning (MqttConnectError or DynsecError if the
-        broker or its plugin is not there), then keep them in a thread."""
-        self._admin.connect(timeout)
-        self._reconnected.clear()
-        try:
-            self._pass(force=True)
-        except BaseException:
-            self._admin.close()
-            raise
-        self._thread = threading.Thread(target=self._run, name="central-accounts", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(10)
-            self._thread = None
-        self._admin.close()
 
     def poke(self) -> None:
         """Apply now (e.g. right after this process created a branch): a full pass, which
         also puts back what was changed by hand."""
-        self._poked.set()
-        self._wake.set()
+        self.wake()
 
-    def wait_passes(self, count: int, timeout: float) -> bool:
-        with self._done:
-            return self._done.wait_for(lambda: self.passes >= count, timeout)
+    def due(self) -> bool:
+        """The branches changed since the last pass."""
+        return edge_logins(self.session_factory) != self._applied_edges
 
-    def _pass(self, force: bool = False) -> None:
+    def accounts(self) -> dict[str, Account]:
         edges = edge_logins(self.session_factory)
-        due = self._clock() - self._applied_at >= self.repair_s
-        if force or due or edges != self._applied_edges:
-            result = apply(
-                self._admin,
-                edges,
-                secret_key=self.secret_key,
-                backend_password=self.backend_password,
-            )
-            self._applied_edges, self._applied_at = edges, self._clock()
-            with self._done:
-                self.last = result
-        with self._done:
-            self.passes += 1
-            self._done.notify_all()
-
-    def _run(self) -> None:
-        delay = 0.5
-        while not self._stop.is_set():
-            self._wake.wait(self.every_s)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            force = self._reconnected.is_set() or self._poked.is_set()
-            self._reconnected.clear()
-            self._poked.clear()
-            try:
-                self._pass(force=force)
-                delay = 0.5
-            except Exception as exc:  # the broker or the database away: never let it die
-                if isinstance(exc, MqttError | ValueError):
-                    log.warning("central broker accounts not applied: %s", exc)
-                else:
-                    log.exception("central broker accounts: unexpected error")
-                self._applied_edges = None  # whatever happened, the next pass applies
-                self._stop.wait(delay)
-                delay = min(2 * delay, 30.0)
+        self._applied_edges = edges
+        return central_accounts(self.secret_key, edges, backend_password=self.backend_password)

@@ -66,9 +66,8 @@ class Target:
         if isinstance(self.broker, BranchBroker):
             self.broker.set_devices(entries)
             return
-        passes = self.broker.passes
         self.broker.set_devices(entries)
-        assert self.broker.wait_passes(passes + 1, 10), self.broker.last_error
+        assert self.broker.wait_current(10), self.broker.last_error
 
     def client(self, user: str | None, password: str | None = None) -> MqttClient:
         auth = "" if user is None else f"{user}:{password or PASSWORDS.get(user, EDGE_PW)}@"
