@@ -336,6 +336,7 @@ def edge_command(
         data_dir=var_dir(),
         edge_id=edge_id or "",
         branch_url=config.branch_mqtt_url,
+        branch_admin_url=config.branch_mqtt_admin_url,
         host=host,
         mqtt_port=mqtt_port,
         host_id=host_id,

@@ -33,7 +33,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from backend.platform.mqtt import (
     Message,
@@ -213,10 +213,13 @@ class SimulatedDevice:
         return topic
 
     def _url(self) -> str:
+        """The broker URL with this device's own login (its scheme and options kept: a
+        device on a TLS listener, ``mqtts://...?cafile=``, stays on TLS)."""
         host, port, _user, _pw = parse_mqtt_url(self._broker_url)
         user = quote(self.identity.mqtt_username, safe="")
         password = quote(self.identity.mqtt_password, safe="")
-        return f"mqtt://{user}:{password}@{host}:{port}"
+        parts = urlsplit(self._broker_url)
+        return urlunsplit(parts._replace(netloc=f"{user}:{password}@{host}:{port}"))
 
     def start(self) -> SimulatedDevice:
         """Connect in the background (retrying until the broker accepts us) and start sending."""

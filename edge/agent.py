@@ -3,7 +3,9 @@
 Between the branch's devices and the centre it
 
 - hosts the branch broker (edge/branch_broker.py: device logins checked against the registry
-  synced from the centre, per-device topic ACL) or joins the one at BRANCH_MQTT_URL;
+  synced from the centre, per-device topic ACL) or joins the one at BRANCH_MQTT_URL, whose
+  accounts it keeps equal to the registry through Mosquitto's dynamic security plugin when
+  given its admin login (edge/branch_accounts.py);
 - checks every uplink at its gate (edge/uplink.py: topic, registered device of that kind,
   envelope, clock, duplicates, sequence gaps, rate limits; a bad one becomes an
   ``edge.bad_payload`` event) and puts what passes in a durable SQLite outbox (edge/outbox.py,
@@ -37,8 +39,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from backend.platform.mqtt import MqttClient
-from edge.branch_broker import BranchBroker
+from backend.platform.mqtt import MqttClient, parse_mqtt_url
+from edge.branch_accounts import DynsecBranchAccounts, service_login
+from edge.branch_broker import BranchBroker, BranchLogins
 from edge.centre import CentreLink
 from edge.downlinks import Downlinks
 from edge.forwarder import Forwarder
@@ -49,6 +52,7 @@ from edge.localqueue import LocalQueue
 from edge.outbox import Outbox
 from edge.own_messages import OwnMessages, own_topic
 from edge.registry import DeviceRegistry
+from edge.sealing import seal_key
 from edge.settings import EdgeSettings, EdgeStats
 from edge.store import EdgeStore, RegistryEntry
 from edge.uplink import UplinkGate
@@ -83,13 +87,14 @@ def assemble(
     queue: LocalQueue,
     registry: DeviceRegistry,
     branch: MqttClient | None,
-    broker: BranchBroker | None,
+    broker: BranchLogins | None,
     stats: EdgeStats,
     clock: Callable[[], datetime],
 ) -> EdgeParts:
     """The edge's parts over ``store`` and ``queue``; ``branch`` is the edge's client on the
-    branch broker (None: no commands reach the devices), ``broker`` the embedded branch broker
-    whose logins follow the registry (None: an external one). Nothing is started."""
+    branch broker (None: no commands reach the devices), ``broker`` what makes the branch
+    broker's logins follow the registry (the embedded broker, a Mosquitto's dynsec accounts;
+    None: a broker whose accounts are someone else's). Nothing is started."""
     status = UplinkStatus()
     outbox = Outbox(store, settings, stats, status)
     messages = OwnMessages(settings, store, outbox, clock)
@@ -171,6 +176,7 @@ class EdgeAgent:
         self._stop = threading.Event()
         self._parts: EdgeParts | None = None
         self._broker: BranchBroker | None = None
+        self._accounts: DynsecBranchAccounts | None = None
         self._branch: MqttClient | None = None
         self._threads: list[threading.Thread] = []
         self._edge_password = secrets.token_urlsafe(24)
@@ -201,6 +207,11 @@ class EdgeAgent:
     @property
     def broker(self) -> BranchBroker | None:
         return self._broker
+
+    @property
+    def accounts(self) -> DynsecBranchAccounts | None:
+        """The branch Mosquitto's dynsec accounts this edge keeps, if it keeps them."""
+        return self._accounts
 
     @property
     def pending(self) -> int:
@@ -239,6 +250,8 @@ class EdgeAgent:
                 self.branch_url = self._broker.url_for(self.edge_id, self._edge_password)
             else:
                 self.branch_url = s.branch_url
+                if s.branch_admin_url is not None:
+                    self._accounts = self._branch_accounts().start(registry.entries())
             # On an external branch broker a persistent session makes the broker queue the
             # devices' uplinks while the edge restarts; the embedded one restarts with us.
             external = s.branch_url is not None
@@ -255,7 +268,7 @@ class EdgeAgent:
                 queue=LocalQueue(store, timezone=s.timezone),
                 registry=registry,
                 branch=self._branch,
-                broker=self._broker,
+                broker=self._broker or self._accounts,
                 stats=self.stats,
                 clock=self._clock,
             )
@@ -296,9 +309,32 @@ class EdgeAgent:
         if self._broker is not None:
             self._broker.stop()
             self._broker = None
+        if self._accounts is not None:
+            self._accounts.stop()
+            self._accounts = None
         if parts is not None:
             parts.store.close()
             self._parts = None
+
+    def _branch_accounts(self) -> DynsecBranchAccounts:
+        """The dynsec accounts of the external branch broker: the edge's own login (from
+        BRANCH_MQTT_URL) and the registry's devices, their passwords opened with the key the
+        centre seals them with for this edge (its central login password)."""
+        s = self.settings
+        assert s.branch_url is not None and s.branch_admin_url is not None
+        _host, _port, login, password = parse_mqtt_url(s.central_url)
+        secret = s.seal_secret or password
+        key = seal_key(secret, login or self.edge_id) if secret else None
+        if key is None:
+            log.warning("edge %s: no central password, device passwords stay sealed", self.edge_id)
+        return DynsecBranchAccounts(
+            self.branch_id,
+            s.branch_admin_url,
+            seal_key=key,
+            service=[service_login(s.branch_url)],
+            client_id=f"{self.edge_id}-dynsec",
+            retry_max_delay=s.retry_max_delay,
+        )
 
     def __enter__(self) -> EdgeAgent:
         return self.start()

@@ -18,11 +18,18 @@ from __future__ import annotations
 
 import hmac
 import threading
-from typing import Any
+from typing import Any, Protocol
 
 from backend.platform.mqtt import AclBroker
 from edge.credentials import verify_password
 from edge.store import RegistryEntry
+
+
+class BranchLogins(Protocol):
+    """What keeps a branch broker's logins and ACL equal to the registry: the embedded
+    ``BranchBroker``, or a Mosquitto's dynsec accounts (edge/branch_accounts.py)."""
+
+    def set_devices(self, entries: list[RegistryEntry]) -> None: ...
 
 
 class BranchAccess:

@@ -9,6 +9,15 @@
   request, a printed ticket, a called number: ``EDGE_COMMAND_TYPES``) it signs with a key
   *derived* from the secret, which the centre hands to the edge and the device derives itself.
   A compromised edge can therefore ask a device to print a ticket but never to open a lock.
+- A device's MQTT password is derived from its HMAC secret (``mqtt_password_for``), so the
+  centre, which keeps the secret encrypted, can hand a branch Mosquitto's dynamic security
+  plugin the clear password it needs (sealed for that branch's edge, edge/sealing.py) without
+  storing the password a second time. Devices provisioned before that have a random password
+  no one can recover: rotating their credentials brings them onto the derived one.
+- The central broker's logins (the backend and one per branch edge) have passwords derived
+  from FINEDGE_SECRET_KEY (``central_login_password``): the embedded broker of ``finedge
+  serve`` and the dynamic security accounts of a central Mosquitto (backend/roles/
+  central_accounts.py) both use them, and an edge sharing the secret needs no password.
 """
 
 from __future__ import annotations
@@ -23,6 +32,8 @@ DEFAULT_ITERATIONS = 1000  # the password is 32 random bytes: the iteration coun
 _SALT_BYTES = 12
 _HASH_BYTES = 64
 _EDGE_KEY_LABEL = b"finedge/v1/edge-command-key"
+_MQTT_PASSWORD_LABEL = b"finedge/v1/mqtt-password"
+_MQTT_PASSWORD_CHARS = 32  # base64url characters: 192 bits
 
 # Command types a device accepts when signed with the edge key (besides its own secret).
 EDGE_COMMAND_TYPES = frozenset(
@@ -32,6 +43,24 @@ EDGE_COMMAND_TYPES = frozenset(
 
 def new_password() -> str:
     return secrets.token_urlsafe(24)
+
+
+def mqtt_password_for(hmac_secret: str) -> str:
+    """A device's MQTT password, derived from its HMAC secret as issued (hex): 32 base64url
+    characters. Knowing it tells nothing of the secret (HMAC is one-way)."""
+    digest = hmac.new(secret_bytes(hmac_secret), _MQTT_PASSWORD_LABEL, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii")[:_MQTT_PASSWORD_CHARS]
+
+
+def central_login_password(secret_key: str, username: str) -> str:
+    """The central broker's password for ``username`` (the backend, an edge), derived from the
+    secret key: the embedded broker and the central Mosquitto's dynsec accounts use it."""
+    digest = hmac.new(
+        secret_key.encode("utf-8"),
+        f"finedge/v1/central-mqtt-login/{username}".encode(),
+        hashlib.sha256,
+    ).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
 def new_hmac_secret() -> str:

@@ -21,7 +21,7 @@ import logging
 from typing import Any
 
 from backend.platform.mqtt import Message, MqttClient, MqttError
-from edge.branch_broker import BranchBroker
+from edge.branch_broker import BranchLogins
 from edge.hall import OfflineHall
 from edge.local_commands import LocalCommands
 from edge.localqueue import CounterMap, LocalQueue, QueueSync
@@ -38,7 +38,8 @@ RELAYED_CHANNELS = ("cmd", "config/desired")
 
 class Downlinks:
     """``branch``: the edge's client on the branch broker (None: nothing is relayed);
-    ``broker``: the embedded branch broker whose logins follow the registry, if any."""
+    ``broker``: what makes the branch broker's logins follow the registry (the embedded
+    broker, or a Mosquitto's dynsec accounts), if anything."""
 
     def __init__(
         self,
@@ -50,7 +51,7 @@ class Downlinks:
         messages: OwnMessages,
         commands: LocalCommands,
         branch: MqttClient | None,
-        broker: BranchBroker | None,
+        broker: BranchLogins | None,
         stats: EdgeStats,
     ) -> None:
         self.settings = settings
@@ -82,6 +83,7 @@ class Downlinks:
                     status=str(d["status"]),
                     password_hash=d.get("password_hash"),
                     edge_key=d.get("edge_key"),
+                    password_sealed=d.get("password_sealed"),
                 )
                 for d in devices
             ]

@@ -52,6 +52,8 @@ def run_edge(
             echo(f"  branch broker  mqtt://{settings.host}:{agent.broker.port} (embedded)")
         else:
             echo(f"  branch broker  {_shown(settings.branch_url)}")
+            if agent.accounts is not None:
+                echo(f"  its accounts   dynsec, by {_shown(settings.branch_admin_url)}")
         echo(f"  central        {_shown(settings.central_url)}")
         echo(f"  outbox         {agent.store.path} ({agent.pending} waiting)")
         echo(f"  registry       {len(agent.registry)} devices (synced from the centre)")

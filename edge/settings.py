@@ -18,6 +18,13 @@ class EdgeSettings:
     data_dir: Path
     edge_id: str = ""
     branch_url: str | None = None  # None: host the embedded branch broker
+    # The dynamic security admin login of the branch Mosquitto at ``branch_url``: the edge
+    # keeps its accounts equal to the registry (edge/branch_accounts.py). None: its accounts
+    # are someone else's (a password file).
+    branch_admin_url: str | None = None
+    # What the centre seals device passwords with for this edge (edge/sealing.py): the edge's
+    # central login password; None: the password in ``central_url``.
+    seal_secret: str | None = None
     host: str = "127.0.0.1"
     mqtt_port: int = 18831
     host_id: str = DEFAULT_HOST_ID

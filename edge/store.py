@@ -5,7 +5,8 @@
   it), or, with a centre that sends no receipts, when the central broker acknowledged it
   (PUBACK); so an edge restart or a long outage loses nothing; replays are marked historical.
 - ``registry``: the branch's devices as last synced from the centre (type, status, password
-  hash, edge key), so the edge can start and admit devices while the centre is unreachable.
+  hash, edge key, password sealed for this edge), so the edge can start and admit devices
+  while the centre is unreachable.
 - ``tickets``: the local queue (edge/localqueue/), with each ticket's category, its ``day``
   (the branch's local day it was issued on; rows written before that fix keep their UTC day)
   and the time of its last change the edge knows of (``changed_at``: its own, or the centre's
@@ -47,7 +48,8 @@ CREATE TABLE IF NOT EXISTS registry (
     device_type TEXT NOT NULL,
     status TEXT NOT NULL,
     password_hash TEXT,
-    edge_key TEXT
+    edge_key TEXT,
+    password_sealed TEXT
 );
 CREATE TABLE IF NOT EXISTS tickets (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -73,6 +75,7 @@ _ADDED_COLUMNS = (
     ("outbox", "envelope_id", "TEXT"),  # receipts
     ("tickets", "category", "TEXT NOT NULL DEFAULT 'normal'"),  # the hall's priority rules
     ("tickets", "changed_at", "TEXT"),  # the centre's queue.sync (precedence by time)
+    ("registry", "password_sealed", "TEXT"),  # a dynsec branch Mosquitto's device accounts
 )
 
 
@@ -94,6 +97,9 @@ class RegistryEntry:
     status: str
     password_hash: str | None = None
     edge_key: str | None = None  # hex
+    # The device's MQTT password sealed for this edge (edge/sealing.py), for a branch
+    # Mosquitto's dynamic security accounts; None from an older centre.
+    password_sealed: str | None = None
 
     @property
     def admitted(self) -> bool:
@@ -106,6 +112,7 @@ class RegistryEntry:
             "status": self.status,
             "password_hash": self.password_hash,
             "edge_key": self.edge_key,
+            "password_sealed": self.password_sealed,
         }
 
 
@@ -263,7 +270,8 @@ class EdgeStore:
     def registry(self) -> dict[str, RegistryEntry]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT device_id, device_type, status, password_hash, edge_key FROM registry"
+                "SELECT device_id, device_type, status, password_hash, edge_key, password_sealed"
+                " FROM registry"
             ).fetchall()
         return {r[0]: RegistryEntry(*r) for r in rows}
 
@@ -274,9 +282,17 @@ class EdgeStore:
             try:
                 self._db.execute("DELETE FROM registry")
                 self._db.executemany(
-                    "INSERT INTO registry VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO registry (device_id, device_type, status, password_hash,"
+                    " edge_key, password_sealed) VALUES (?, ?, ?, ?, ?, ?)",
                     [
-                        (e.device_id, e.device_type, e.status, e.password_hash, e.edge_key)
+                        (
+                            e.device_id,
+                            e.device_type,
+                            e.status,
+                            e.password_hash,
+                            e.edge_key,
+                            e.password_sealed,
+                        )
                         for e in entries
                     ],
                 )

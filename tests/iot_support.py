@@ -116,8 +116,9 @@ def amqtt_central(branch_id: str | None = None) -> Iterator[Central]:
 
 @contextmanager
 def mosquitto_central(workdir: Path, branch_id: str) -> Iterator[Central]:
-    """A private Mosquitto shaped like deploy/mosquitto/central: users, the ACL of
-    deploy/mosquitto/central/acl for this branch's edge (``central_acl``), no anonymous."""
+    """A private central Mosquitto with a password file and the central rules as an
+    ``acl_file`` (``central_acl``) for this branch's edge, no anonymous: the static form of
+    deploy/mosquitto/central's dynsec accounts (tests/dynsec_support.py starts that one)."""
     edge_user = default_edge_id(branch_id)
     acl = central_acl({edge_user: branch_id})
     proc = start_mosquitto(workdir, users={"backend": BACKEND_PW, edge_user: EDGE_PW}, acl=acl)
@@ -312,9 +313,11 @@ def iot_rig(app, central: Central, tmp: Path, branch_id: str) -> Iterator[IotRig
 def branch_mosquitto(
     workdir: Path, branch_id: str, registry: list[dict], edge_password: str = EDGE_PW
 ) -> Iterator[str]:
-    """A private branch Mosquitto shaped like deploy/mosquitto/branch: the password file holds
-    the registry's hashes unchanged (devices log in as themselves), the ACL is the pattern one.
-    Yields the edge's URL on it."""
+    """A private branch Mosquitto with a password file holding the registry's hashes
+    unchanged (devices log in as themselves) and the pattern ACL: the static form of
+    deploy/mosquitto/branch's dynsec accounts, which an edge keeps when it has the admin login
+    (tests/dynsec_support.py, tests/integration/test_broker_accounts.py). Yields the edge's
+    URL on it."""
     from tests.mosquitto_process import (
         MosquittoProcess,
         free_port,

@@ -1,5 +1,10 @@
 """The device registry: provisioning and credentials, lifecycle, who sees which device, and
-what each branch edge is told (its devices' password hashes and edge keys).
+what each branch edge is told (its devices' password hashes, their passwords sealed for that
+edge, edge keys).
+
+A device's MQTT password is derived from its HMAC secret (``mqtt_password_for``), so the
+registry can hand the edge the clear password a branch Mosquitto's dynamic security plugin
+needs, sealed for that edge (edge/sealing.py), without the centre storing it.
 
 Plain functions ``(session, actor, ...)``; they never commit. Who sees what: admins every
 device; staff with a branch (tellers, loaders, a branch's RM) only their branch's devices; bank
@@ -39,13 +44,15 @@ from backend.platform.errors import (
 )
 from backend.platform.pagination import Page, paginate
 from edge.credentials import (
+    central_login_password,
     derive_edge_key,
     hash_password,
+    mqtt_password_for,
     new_hmac_secret,
-    new_password,
     secret_bytes,
 )
-from edge.protocol import DEVICE_TYPES
+from edge.protocol import DEVICE_TYPES, default_edge_id
+from edge.sealing import seal, seal_key
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +154,8 @@ def provision_device(
     if session.scalar(select(Device.id).where(Device.device_id == device_id)) is not None:
         raise Conflict(f"device {device_id} exists", code="device_exists")
     now = now or utcnow()
-    password, secret = new_password(), new_hmac_secret()
+    secret = new_hmac_secret()
+    password = mqtt_password_for(secret)
     device = Device(
         device_id=device_id,
         branch_id=branch_id,
@@ -184,7 +192,8 @@ def rotate_credentials(
     device = get_device(session, actor, device_id, lock=True)
     if device.status == "retired":
         raise BusinessRuleViolation("device is retired", code="device_retired")
-    password, secret = new_password(), new_hmac_secret()
+    secret = new_hmac_secret()
+    password = mqtt_password_for(secret)
     device.password_hash = hash_password(password)
     device.hmac_secret_enc = box.encrypt(secret)
     device.updated_at = now or utcnow()
@@ -267,19 +276,34 @@ def registry_version(session: Session, branch_id: str) -> int:
     return int(latest.timestamp() * 1_000_000)
 
 
+def edge_login(session: Session, branch_id: str) -> str:
+    """The branch edge's id, also its central login: its registered edge device's, else
+    ``edge-<branch in lower case>``."""
+    registered = session.scalar(
+        select(Device.device_id).where(Device.branch_id == branch_id, Device.device_type == "edge")
+    )
+    return registered or default_edge_id(branch_id)
+
+
 def branch_registry(session: Session, box: SecretBox, branch_id: str) -> dict[str, Any]:
-    """What the branch edge needs to admit its devices and sign its local commands."""
+    """What the branch edge needs to admit its devices (password hashes for an embedded
+    broker, passwords sealed for the edge for a dynsec Mosquitto) and sign its local
+    commands (edge keys). A retired device is listed with neither."""
     devices = session.scalars(
         select(Device)
         .where(Device.branch_id == branch_id, Device.device_type != "edge")
         .order_by(Device.id)
     )
+    login = edge_login(session, branch_id)
+    sealing = seal_key(central_login_password(box.secret_key, login), login)
     entries = []
     for device in devices:
-        edge_key = None
+        edge_key = sealed = None
         if device.hmac_secret_enc and device.status != "retired":
             try:
-                edge_key = derive_edge_key(secret_bytes(box.decrypt(device.hmac_secret_enc))).hex()
+                secret = box.decrypt(device.hmac_secret_enc)
+                edge_key = derive_edge_key(secret_bytes(secret)).hex()
+                sealed = seal(sealing, mqtt_password_for(secret))
             except SecretBoxError:  # one bad row must not keep the whole branch out
                 log.error("device %s: secret not decryptable; no edge key", device.device_id)
         entries.append(
@@ -289,6 +313,7 @@ def branch_registry(session: Session, box: SecretBox, branch_id: str) -> dict[st
                 "status": device.status,
                 "password_hash": device.password_hash if device.status != "retired" else None,
                 "edge_key": edge_key,
+                "password_sealed": sealed,
             }
         )
     return {"version": registry_version(session, branch_id), "devices": entries}

@@ -18,6 +18,9 @@ class SecretBoxError(UndecryptableError):
 class SecretBox:
     def __init__(self, secret_key: str) -> None:
         self._box = Box(secret_key, PURPOSE)
+        # The registry seals device passwords for each edge under a key derived from the
+        # edge's central login password, itself derived from this secret (edge/sealing.py).
+        self.secret_key = secret_key
 
     def encrypt(self, plaintext: str) -> str:
         return self._box.encrypt(plaintext.encode("utf-8"))

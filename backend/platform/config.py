@@ -46,6 +46,13 @@ class Config:
     database_url: str = ""
     mqtt_url: str | None = None
     branch_mqtt_url: str | None = None
+    # Dynamic security admin logins (mqtt[s]://admin:pw@host:port): the central Mosquitto's,
+    # whose accounts the hub keeps (backend/roles/central_accounts.py), and the branch
+    # Mosquitto's, whose accounts ``finedge edge`` keeps (edge/branch_accounts.py). A TLS URL
+    # verifies the broker against its ``?cafile=`` or FINEDGE_MQTT_CA_FILE (the MQTT layer
+    # reads that one itself, for every client of the process).
+    mqtt_admin_url: str | None = None
+    branch_mqtt_admin_url: str | None = None
     redis_url: str | None = None
     secret_key: str = ""
     token_ttl_s: int = 3600
@@ -90,6 +97,8 @@ class Config:
             database_url=database_url,
             mqtt_url=env_vars.get("MQTT_URL") or None,
             branch_mqtt_url=env_vars.get("BRANCH_MQTT_URL") or None,
+            mqtt_admin_url=env_vars.get("MQTT_ADMIN_URL") or None,
+            branch_mqtt_admin_url=env_vars.get("BRANCH_MQTT_ADMIN_URL") or None,
             redis_url=env_vars.get("REDIS_URL") or None,
             secret_key=secret,
             token_ttl_s=int(env_vars.get("FINEDGE_TOKEN_TTL_S", "3600")),

@@ -3,18 +3,18 @@ edges trust without a signature (registry, counter map, queue/sync, receipts, ho
 
 On the embedded central broker of ``finedge serve`` (amqtt with ``central_broker``'s logins
 and ACL) and on a private Mosquitto started with the checked-in deploy/mosquitto/central
-mosquitto.conf and acl (rewritten to a free port and temporary paths only). The embedded rules
-are the checked-in file's (``central_acl``), which the first test pins.
+mosquitto.conf (rewritten to free ports and temporary paths only: the dynamic security plugin,
+its accounts applied by ``backend.roles.central_accounts``). Both take their rules from
+``backend.platform.mqtt.central`` (``backend_rules``, ``edge_rules``), which the first test
+pins in both forms.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
@@ -27,24 +27,23 @@ from backend.platform.mqtt import (
     filters_overlap,
     parse_acl,
 )
-from backend.platform.mqtt.central import central_acl, central_broker, login_password
-from edge.protocol import UPLINK_CHANNELS
-from tests.integration.test_mqtt import Inbox
-from tests.mosquitto_process import (
-    MosquittoProcess,
-    free_port,
-    require_mosquitto,
-    rewrite_config,
-    write_password_file,
+from backend.platform.mqtt.central import (
+    central_accounts,
+    central_acl,
+    central_broker,
+    login_password,
 )
+from backend.platform.mqtt.dynsec import Acl, DynsecAdmin, acls_for
+from backend.roles import central_accounts as accounts
+from edge.protocol import UPLINK_CHANNELS
+from tests.dynsec_support import make_certs, start_dynsec_mosquitto
+from tests.integration.test_mqtt import Inbox
 
 pytestmark = pytest.mark.timeout(60)
 
-ROOT = Path(__file__).resolve().parents[2]
-CENTRAL = ROOT / "deploy/mosquitto/central"
 SECRET = "a-test-secret-key-of-at-least-32-characters"
 BRANCH, OTHER = "BR001", "BR002"
-EDGE = "edge-br001"  # the checked-in ACL's edge
+EDGE = "edge-br001"
 STATE = "fe/v1/STATE/finedge"
 
 
@@ -72,11 +71,30 @@ RETAINED = {"registry", "counters", "host STATE", "device desired"}
 # --------------------------------------------------------------------------- the rules
 
 
-def test_embedded_rules_are_the_checked_in_acl():
-    def rules(text: str) -> dict[str, set]:
-        return {user: set(r) for user, r in parse_acl(text).items()}
-
-    assert rules((CENTRAL / "acl").read_text()) == rules(central_acl({EDGE: BRANCH}))
+def test_the_embedded_acl_and_the_dynsec_roles_are_the_same_rules():
+    text = central_acl({EDGE: BRANCH})
+    assert text.splitlines()[:2] == ["user backend", "topic readwrite fe/v1/#"]
+    written = parse_acl(text)
+    roles = central_accounts(SECRET, {EDGE: BRANCH})
+    assert set(written) == set(roles) == {"backend", EDGE}
+    for user, rules in written.items():
+        acls = set(acls_for((r.access, r.topic) for r in rules))
+        if user == "backend":  # and the hubs may share subscriptions ($share/<group>/...)
+            acls.add(Acl("subscribePattern", "$share/+/fe/v1/#"))
+        assert set(roles[user].acls) == acls, user
+    edge = {(r.access, r.topic) for r in written[EDGE]}
+    assert ("read", "fe/v1/BR001/#") in edge and ("read", "fe/v1/STATE/#") in edge
+    assert {t for a, t in edge if a == "write"} == {
+        f"fe/v1/BR001/+/+/{channel}" for channel in UPLINK_CHANNELS
+    }
+    # Passwords: derived from the secret (what `finedge edge` derives too), the backend's
+    # from MQTT_URL when given.
+    assert roles[EDGE].password == login_password(SECRET, EDGE)
+    assert roles["backend"].password == login_password(SECRET, "backend")
+    given = central_accounts(SECRET, {}, backend_password="from-MQTT_URL")
+    assert given["backend"].password == "from-MQTT_URL"
+    assert accounts.backend_password_of("mqtt://backend:pw%40x@h:1883") == "pw@x"
+    assert accounts.backend_password_of("mqtt://someone:pw@h:1883") is None
 
 
 def test_acl_rules_mean_what_mosquitto_means():
@@ -149,20 +167,14 @@ def target(request, tmp_path) -> Iterator[Target]:
         target = Target("amqtt", broker.port, passwords)
         stop = broker.stop
     else:
-        require_mosquitto()
-        passwords = {"backend": "b-pw", EDGE: "e-pw"}
-        port = free_port()
-        config = rewrite_config(
-            (CENTRAL / "mosquitto.conf").read_text(),
-            port=port,
-            workdir=tmp_path,
-            password_file=write_password_file(tmp_path / "passwd", passwords),
-            acl_file=CENTRAL / "acl",
-        )
-        (tmp_path / "mosquitto.conf").write_text(config)
-        process = MosquittoProcess(tmp_path / "mosquitto.conf", port).start()
-        target = Target("mosquitto", port, passwords)
-        stop = process.stop
+        mosquitto = start_dynsec_mosquitto(tmp_path / "central", "central", make_certs(tmp_path))
+        admin = DynsecAdmin(mosquitto.admin_url).connect()
+        result = accounts.apply(admin, {EDGE: BRANCH}, secret_key=SECRET)
+        admin.close()
+        assert sorted(result.created) == ["backend", EDGE] and not result.errors
+        passwords = {user: login_password(SECRET, user) for user in ("backend", EDGE)}
+        target = Target("mosquitto", mosquitto.port, passwords)
+        stop = mosquitto.stop
     try:
         yield target
     finally:
@@ -248,9 +260,8 @@ def test_an_edge_receives_its_downlinks_and_no_other_branchs(target):
     for topic in DOWNLINKS.values():
         edge.subscribe(topic, trusted)
     leaked = Inbox()
-    for forbidden in (f"fe/v1/{OTHER}/#", "fe/v1/#"):
-        # amqtt refuses in the SUBACK; Mosquitto 2.0 grants it and filters each message.
-        with contextlib.suppress(MqttSubscribeError):
+    for forbidden in (f"fe/v1/{OTHER}/#", "fe/v1/#", "#", "$SYS/#"):
+        with pytest.raises(MqttSubscribeError):  # both refuse in the SUBACK
             edge.subscribe(forbidden, leaked)
 
     other = {
@@ -275,7 +286,7 @@ def test_an_edge_receives_its_downlinks_and_no_other_branchs(target):
     for name in sorted(RETAINED):
         fresh.subscribe(DOWNLINKS[name], again)
     fresh_leaked = Inbox()
-    with contextlib.suppress(MqttSubscribeError):
+    with pytest.raises(MqttSubscribeError):
         fresh.subscribe("fe/v1/#", fresh_leaked)
     retained = {wanted[DOWNLINKS[name]] for name in RETAINED}
     assert again.wait_for(lambda ms: retained <= {m.payload for m in ms})

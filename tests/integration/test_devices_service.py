@@ -135,6 +135,38 @@ def test_lifecycle_twin_and_registry(session_factory, box, branch):
         assert entry["devices"][0]["edge_key"] is None
 
 
+def test_the_registry_seals_each_password_for_the_branchs_edge(session_factory, box, branch):
+    """A branch Mosquitto's dynsec accounts need clear passwords: the registry carries each
+    one sealed for that branch's edge (its central login password is the key's root), so
+    only that edge can open it, and the password matches the stored hash."""
+    from backend.platform.mqtt.central import login_password
+    from edge.credentials import mqtt_password_for
+    from edge.sealing import SealError, open_password, seal_key
+
+    creds = provision(session_factory, box)
+    assert creds.mqtt_password == mqtt_password_for(creds.hmac_secret)  # derived, not stored
+    mine = seal_key(login_password(KEY, "edge-br9"), "edge-br9")
+    with session_scope(session_factory) as session:
+        [entry] = service.branch_registry(session, box, "BR9")["devices"]
+        assert creds.mqtt_password not in str(entry)
+        opened = open_password(mine, entry["password_sealed"], entry["password_hash"])
+        assert opened == creds.mqtt_password
+        theirs = seal_key(login_password(KEY, "edge-br8"), "edge-br8")
+        with pytest.raises(SealError):
+            open_password(theirs, entry["password_sealed"], entry["password_hash"])
+        rotated = service.rotate_credentials(session, SYSTEM, box, "L1")
+    with session_scope(session_factory) as session:
+        [entry] = service.branch_registry(session, box, "BR9")["devices"]
+        assert open_password(mine, entry["password_sealed"], entry["password_hash"]) == (
+            rotated.mqtt_password
+        )
+        assert rotated.mqtt_password != creds.mqtt_password
+        service.change_status(session, SYSTEM, "L1", "retired")
+    with session_scope(session_factory) as session:
+        [entry] = service.branch_registry(session, box, "BR9")["devices"]
+        assert entry["password_sealed"] is None and entry["password_hash"] is None
+
+
 def test_visibility_by_branch(session_factory, box, branch):
     provision(session_factory, box, "L1", branch_id="BR9")
     provision(session_factory, box, "L8", branch_id="BR8")

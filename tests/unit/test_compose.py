@@ -3,26 +3,27 @@
 docker-compose.yml is parsed and cross-checked against the repository: images or builds,
 mounted config files, secrets, commands (``finedge <sub>`` must be a contract sub-command,
 gunicorn's app module must exist), dependencies and networks, no secret written in clear.
-Then the checked-in Mosquitto configs and ACLs run in a real ``mosquitto`` (rewritten to a
-free port and temporary paths) and must authenticate and confine clients as documented.
+Then the checked-in Mosquitto configs run in a real ``mosquitto`` (rewritten to free ports and
+temporary paths): the dynamic security plugin and its admin login, no anonymous client, TLS on
+8883 (the accounts and ACLs they carry are tested in tests/integration/test_central_acl.py,
+test_devices_acl.py and test_broker_accounts.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
 import shlex
 import shutil
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 
-from backend.platform.mqtt import Message, MqttClient, MqttConnectError, MqttSubscribeError
-from tests.mosquitto_process import require_mosquitto, rewrite_config, write_password_file
+from backend.platform.mqtt import MqttClient, MqttConnectError
+from backend.platform.mqtt.dynsec import DynsecAdmin
+from tests.dynsec_support import make_certs, start_dynsec_mosquitto
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -229,15 +230,41 @@ def test_dockerfile(services):
 # --------------------------------------------------------------------------- Mosquitto configs
 
 
+def listeners(text: str) -> dict[int, dict[str, str]]:
+    """Each ``listener <port>`` block's settings (up to the next listener or a blank line)."""
+    blocks: dict[int, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("listener "):
+            current = blocks.setdefault(int(line.split()[1]), {})
+        elif not line:
+            current = None
+        elif current is not None and not line.startswith("#"):
+            key, _, value = line.partition(" ")
+            current[key] = value.strip()
+    return blocks
+
+
 @pytest.mark.parametrize("which", sorted(MOSQUITTO_CONFS))
-def test_mosquitto_config_is_tuned_and_closed(which):
+def test_mosquitto_config_is_tuned_closed_and_dynamic(which):
     text = MOSQUITTO_CONFS[which].read_text()
     assert conf_value(text, "set_tcp_nodelay") == "true"
     assert int(conf_value(text, "max_queued_messages") or 0) > 1000  # raised from the default
     assert conf_value(text, "allow_anonymous") == "false"
-    assert conf_value(text, "password_file")
-    assert conf_value(text, "acl_file")
+    # Accounts through the dynamic security plugin, one instance for every listener.
+    assert conf_value(text, "per_listener_settings") == "false"
+    assert (conf_value(text, "plugin") or "").endswith("/mosquitto_dynamic_security.so")
+    dynsec = conf_value(text, "plugin_opt_config_file") or ""
+    assert dynsec.startswith(conf_value(text, "persistence_location") or "?")  # the data volume
+    assert conf_value(text, "password_file") is None and conf_value(text, "acl_file") is None
     assert conf_value(text, "persistence") == "true"
+    # Plain MQTT for the box's own network, TLS on 8883 for what comes from outside.
+    blocks = listeners(text)
+    assert set(blocks) == {1883, 8883}
+    assert "certfile" not in blocks[1883]
+    assert blocks[8883]["certfile"] and blocks[8883]["keyfile"]
+    assert blocks[8883]["tls_version"] == "tlsv1.2"
 
 
 @pytest.mark.parametrize(
@@ -249,136 +276,46 @@ def test_mosquitto_service_provides_the_files_its_config_names(services, service
     conf_source = mounts["/mosquitto/config/mosquitto.conf"]
     assert (ROOT / conf_source).resolve() == MOSQUITTO_CONFS[which].resolve()
     text = MOSQUITTO_CONFS[which].read_text()
-    assert conf_value(text, "acl_file") in mounts
-    assert conf_value(text, "password_file") in secret_targets(service)
-    assert (ROOT / mounts[conf_value(text, "acl_file")]).is_file()
+    # The dynsec state is written by the broker: a named (writable) volume holds it.
+    data_dir = str(Path(conf_value(text, "plugin_opt_config_file") or "?").parent)
+    volumes = [v.split(":") for v in service.get("volumes", []) if isinstance(v, str)]
+    assert any(v[1] == data_dir and not v[0].startswith((".", "/")) for v in volumes), data_dir
+    # The TLS files come from the operator: mounted files or directories, or secrets.
+    provided = set(mounts) | set(secret_targets(service))
+    for key in ("certfile", "keyfile"):
+        path = Path(listeners(text)[8883][key])
+        assert any(path == Path(p) or Path(p) in path.parents for p in provided), path
 
 
 # --------------------------------------------------------------------------- real mosquitto
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    def __call__(self, message: Message) -> None:
-        self.messages.append(message)
-
-    def payloads(self) -> list[bytes]:
-        return [m.payload for m in self.messages]
-
-    def wait_for(self, payload: bytes, timeout: float = 5.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if payload in self.payloads():
-                return True
-            time.sleep(0.02)
-        return False
-
-
-@pytest.fixture
-def run_checked_in_config(tmp_path):
-    """Start mosquitto with a checked-in config and ACL; yields a function returning a URL."""
-    require_mosquitto()
-    processes = []
+@pytest.mark.mosquitto
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("which", sorted(MOSQUITTO_CONFS))
+def test_checked_in_config_starts_with_its_admin_only(which, tmp_path):
+    certs = make_certs(tmp_path / "certs")
+    broker = start_dynsec_mosquitto(tmp_path / which, which, certs)
     clients: list[MqttClient] = []
 
-    def start(which: str, users: dict[str, str]):
-        from tests.mosquitto_process import MosquittoProcess, free_port
+    def connect(url: str) -> MqttClient:
+        client = MqttClient(url, f"c-{uuid.uuid4().hex[:8]}")
+        clients.append(client)
+        return client.connect(timeout=3)
 
-        workdir = tmp_path / which
-        workdir.mkdir()
-        port = free_port()
-        config = rewrite_config(
-            MOSQUITTO_CONFS[which].read_text(),
-            port=port,
-            workdir=workdir,
-            password_file=write_password_file(workdir / "passwd", users),
-            acl_file=MOSQUITTO_CONFS[which].parent / "acl",
-        )
-        (workdir / "mosquitto.conf").write_text(config)
-        processes.append(MosquittoProcess(workdir / "mosquitto.conf", port).start())
-
-        def connect(username: str | None, password: str | None = None) -> MqttClient:
-            auth = f"{username}:{password or users[username]}@" if username else ""
-            client = MqttClient(f"mqtt://{auth}127.0.0.1:{port}", f"c-{uuid.uuid4().hex[:8]}")
-            clients.append(client)
-            return client.connect(timeout=5)
-
-        return connect
-
-    yield start
-    for client in clients:
-        client.close()
-    for process in processes:
-        process.stop()
-
-
-@pytest.mark.mosquitto
-@pytest.mark.timeout(30)
-def test_central_config_starts_authenticates_and_confines_edges(run_checked_in_config):
-    connect = run_checked_in_config("central", {"backend": "b-pw", "edge-br001": "e-pw"})
-
-    with pytest.raises(MqttConnectError):
-        connect(None)
-    with pytest.raises(MqttConnectError):
-        connect("backend", "wrong")
-
-    backend = connect("backend")
-    ingest = Inbox()
-    backend.subscribe("fe/v1/#", ingest)
-    edge = connect("edge-br001")
-    downlink = Inbox()
-    edge.subscribe("fe/v1/BR001/#", downlink)
-    # Mosquitto 2.0.11 grants the SUBACK and filters on delivery; newer ones may refuse.
-    with contextlib.suppress(MqttSubscribeError):
-        edge.subscribe("fe/v1/BR002/#", downlink)  # another branch
-
-    edge.publish("fe/v1/BR002/lock/x1/telemetry", b"not my branch")
-    edge.publish("fe/v1/BR001/lock/dev1/telemetry", b"uplink")
-    assert ingest.wait_for(b"uplink")
-
-    backend.publish("fe/v1/BR002/lock/x1/cmd", b"cmd for BR002")
-    backend.publish("fe/v1/BR001/lock/dev1/cmd", b"cmd for BR001")
-    assert downlink.wait_for(b"cmd for BR001")
-    time.sleep(0.3)
-    assert backend.wait_idle() and edge.wait_idle()
-    assert b"not my branch" not in ingest.payloads()
-    assert b"cmd for BR002" not in downlink.payloads()
-
-
-@pytest.mark.mosquitto
-@pytest.mark.timeout(30)
-def test_branch_config_confines_devices_to_their_own_topics(run_checked_in_config):
-    connect = run_checked_in_config(
-        "branch", {"edge-br001": "e-pw", "devices-br001": "d-pw", "dev1": "1-pw", "dev2": "2-pw"}
-    )
-    with pytest.raises(MqttConnectError):
-        connect(None)
-
-    edge = connect("edge-br001")
-    uplinks = Inbox()
-    edge.subscribe("fe/v1/BR001/#", uplinks)
-
-    dev1 = connect("dev1")
-    dev1_inbox = Inbox()
-    dev1.subscribe("fe/v1/BR001/lock/dev1/#", dev1_inbox)
-    with contextlib.suppress(MqttSubscribeError):
-        dev1.subscribe("fe/v1/BR001/lock/dev2/#", dev1_inbox)
-
-    dev1.publish("fe/v1/BR001/lock/dev2/state", b"impersonation")
-    dev1.publish("fe/v1/BR001/lock/dev1/telemetry", b"from dev1")
-    assert uplinks.wait_for(b"from dev1")
-
-    edge.publish("fe/v1/BR001/lock/dev2/cmd", b"for dev2")
-    edge.publish("fe/v1/BR001/lock/dev1/cmd", b"for dev1")
-    assert dev1_inbox.wait_for(b"for dev1")
-
-    simulator = connect("devices-br001")  # plays every BR001 device
-    simulator.publish("fe/v1/BR001/cash/atm7/event", b"from the simulator")
-    assert uplinks.wait_for(b"from the simulator")
-
-    time.sleep(0.3)
-    assert edge.wait_idle() and dev1.wait_idle()
-    assert b"impersonation" not in uplinks.payloads()
-    assert b"for dev2" not in dev1_inbox.payloads()
+    try:
+        for url in (broker.url(None), broker.url(None, tls=True), broker.url("admin", "wrong")):
+            with pytest.raises(MqttConnectError):
+                connect(url)
+        # The admin, on the plain listener and over TLS against our CA; not without the CA.
+        admin = DynsecAdmin(broker.admin_url).connect()
+        assert [c["username"] for c in admin.list_clients()] == ["admin"]
+        admin.close()
+        assert connect(broker.url("admin", broker.admin_password, tls=True)).connected
+        untrusted = f"mqtts://admin:{broker.admin_password}@127.0.0.1:{broker.tls_port}"
+        with pytest.raises(MqttConnectError):
+            connect(untrusted)
+    finally:
+        for client in clients:
+            client.close()
+        broker.stop()

@@ -45,6 +45,24 @@ def test_environment_variables_are_read():
     assert config.mqtt_url == "mqtt://a:b@h:1883"
     assert config.branch_mqtt_url == "mqtt://h:1884"
     assert config.redis_url == "redis://h:6379/0"
+    assert config.mqtt_admin_url is None and config.branch_mqtt_admin_url is None
+
+
+def test_dynsec_admin_urls_are_read_and_make_the_hubs_keeper():
+    from backend.roles.central_accounts import keeper_for
+
+    config = Config.from_env(
+        {
+            "MQTT_URL": "mqtt://backend:b-pw@h:1883",
+            "MQTT_ADMIN_URL": "mqtt://admin:a-pw@h:1883",
+            "BRANCH_MQTT_ADMIN_URL": "mqtts://admin:x@branch:8883?cafile=/ca.crt",
+        }
+    )
+    assert config.mqtt_admin_url == "mqtt://admin:a-pw@h:1883"
+    assert config.branch_mqtt_admin_url == "mqtts://admin:x@branch:8883?cafile=/ca.crt"
+    keeper = keeper_for(config, session_factory=None)  # type: ignore[arg-type]
+    assert keeper is not None and keeper.backend_password == "b-pw"
+    assert keeper_for(Config.from_env({}), session_factory=None) is None  # type: ignore[arg-type]
 
 
 def test_production_app_refuses_fake_wechat():

@@ -54,7 +54,13 @@ from backend.platform.mqtt.messages import (
     Stats,
     Will,
 )
-from backend.platform.mqtt.names import check_filter, parse_mqtt_url, uses_tls
+from backend.platform.mqtt.names import (
+    check_filter,
+    parse_mqtt_url,
+    tls_ca_file,
+    url_options,
+    uses_tls,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +72,40 @@ _MATCH_CACHE_SIZE = 10_000  # topics whose matching handlers are remembered
 # QoS 1 messages in flight at once (paho's default is 20): a link that publishes without
 # waiting (``publish_nowait``) keeps this many unacknowledged messages on the wire.
 DEFAULT_INFLIGHT = 200
+
+
+class _Paho(paho.Client):
+    """paho's client with one fix: a TLS handshake that fails closes its socket (paho 2.2
+    leaves the wrapped socket open, a file descriptor and a ResourceWarning per attempt) and
+    is remembered (``tls_error``), so a broker certificate we do not trust fails the first
+    connect at once instead of being retried until the timeout."""
+
+    tls_error: str | None = None
+
+    def _ssl_wrap_socket(self, tcp_sock):  # type: ignore[no-untyped-def]
+        context = self._ssl_context
+        assert context is not None and context.check_hostname  # hostname checked by ssl
+        ssl_sock = context.wrap_socket(
+            tcp_sock, server_hostname=self._host, do_handshake_on_connect=False
+        )
+        try:
+            ssl_sock.settimeout(self._connect_timeout)
+            ssl_sock.do_handshake()
+        except BaseException as exc:
+            ssl_sock.close()
+            if isinstance(exc, ssl.SSLCertVerificationError):
+                self.tls_error = f"TLS: {exc.verify_message or exc}"
+            raise
+        self.tls_error = None
+        return ssl_sock
+
+
+def _tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """Verify the broker's certificate and host name (against ``ca_file``, else the system's
+    CAs); TLS 1.2 at least."""
+    context = ssl.create_default_context(cafile=ca_file)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 @dataclass
@@ -115,7 +155,7 @@ class MqttClient:
         self._idle = threading.Condition()
         self._unfinished = 0
 
-        client = paho.Client(
+        client = _Paho(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             clean_session=clean_session,
@@ -124,7 +164,11 @@ class MqttClient:
         if self.username is not None:
             client.username_pw_set(self.username, password)
         if uses_tls(url):
-            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+            # The broker's certificate and host name are verified (CERT_REQUIRED), against the
+            # URL's ``cafile`` or FINEDGE_MQTT_CA_FILE when given, else the system's CAs.
+            client.tls_set_context(_tls_context(tls_ca_file(url)))
+        elif url_options(url):
+            raise ValueError(f"MQTT URL options need mqtts:// (TLS): {url_options(url)}")
         if will is not None:
             client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
         client.max_queued_messages_set(max_queued_publishes)
@@ -332,6 +376,11 @@ class MqttClient:
             self._enqueue(lambda: callback(self), block_s=5.0)
 
     def _handle_connect_fail(self, client, userdata) -> None:
+        if not self._ever_connected and client.tls_error is not None:
+            log.warning("%s: %s", self.client_id, client.tls_error)
+            self._fatal = client.tls_error  # a certificate we do not trust: retrying won't do
+            self._first_result.set()
+            return
         self._schedule_backoff()
 
     def _handle_disconnect(self, client, userdata, flags, reason_code, properties) -> None:

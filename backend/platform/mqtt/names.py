@@ -1,8 +1,16 @@
-"""Broker URLs and topic filters: ``mqtt://user:pass@host:port`` and MQTT wildcard matching."""
+"""Broker URLs and topic filters: ``mqtt://user:pass@host:port`` and MQTT wildcard matching.
+
+TLS: ``mqtts://`` (or ``ssl://``) verifies the broker's certificate and host name against the
+system's CAs, or against the CA file named by the URL's ``cafile`` query parameter
+(``mqtts://edge-br001:pw@central.example:8883?cafile=/run/secrets/mqtt_ca.crt``), or else by
+the process's ``FINEDGE_MQTT_CA_FILE`` environment variable (one private CA for every broker a
+process talks to). ``tls_ca_file`` says which applies.
+"""
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
+import os
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from paho.mqtt.client import topic_matches_sub
 
@@ -31,8 +39,32 @@ def parse_mqtt_url(url: str) -> tuple[str, int, str | None, str | None]:
     return parts.hostname, port, username or None, password
 
 
+CA_FILE_ENV = "FINEDGE_MQTT_CA_FILE"
+_URL_OPTIONS = frozenset({"cafile"})
+
+
 def uses_tls(url: str) -> bool:
     return urlsplit(url).scheme.lower() in TLS_SCHEMES
+
+
+def url_options(url: str) -> dict[str, str]:
+    """The URL's query options (only ``cafile`` is known); ValueError for any other, so a
+    misspelt option is not silently ignored."""
+    options = {}
+    for key, values in parse_qs(urlsplit(url).query, keep_blank_values=True).items():
+        if key not in _URL_OPTIONS:
+            raise ValueError(f"MQTT URL option {key!r} is not known (known: cafile)")
+        options[key] = values[-1]
+    return options
+
+
+def tls_ca_file(url: str, environ: dict[str, str] | None = None) -> str | None:
+    """The CA file a TLS URL verifies its broker with: its ``cafile`` option, else
+    ``FINEDGE_MQTT_CA_FILE``, else None (the system's CAs). None for a plain URL."""
+    if not uses_tls(url):
+        return None
+    env = os.environ if environ is None else environ
+    return url_options(url).get("cafile") or env.get(CA_FILE_ENV) or None
 
 
 def topic_matches(topic_filter: str, topic: str) -> bool:
