@@ -229,6 +229,14 @@ class Runtime:
             self.mqtt_url = central_url(self.config)
             host, port, _user, _password = parse_mqtt_url(self.mqtt_url)
             self.mqtt_shown = f"mqtt://{host}:{port}"  # no password on the console
+            from backend.roles.central_accounts import keeper_for
+
+            # The central broker's accounts follow the branches (dynamic security), applied
+            # before the hub connects with the backend's login.
+            keeper = keeper_for(self.config, self.session_factory)
+            if keeper is not None:
+                keeper.start()
+                self._stoppers.append(keeper.stop)
         self.hub = DeviceHub(
             self.session_factory, self.live, self.config.secret_key, self.mqtt_url
         ).start()
