@@ -51,8 +51,25 @@ def _counter(text: str) -> dict[str, Any]:
     return counter
 
 
-def _hall(session: Any) -> Hall:
-    return port(session, Hall)
+def _configure(
+    session: Any,
+    actor: Any,
+    code: str,
+    timezone: str | None,
+    services: str | None,
+    counters: tuple[str, ...],
+) -> None:
+    """Set the hall's options that were given, then print the branch as JSON."""
+    configuration.configure_hall(
+        session,
+        actor,
+        port(session, Hall),
+        code,
+        timezone=timezone,
+        services=_csv(services),
+        counters=[_counter(c) for c in counters],
+    )
+    click.echo(json.dumps(_show(session, code), ensure_ascii=False))
 
 
 def _show(session: Any, code: str) -> dict[str, Any]:
@@ -125,16 +142,7 @@ def branches_add(
             parent_org_id=identity.org_by_code(session, parent).id if parent else None,
             opening_hours=parse_opening_hours(hours) if hours is not None else None,
         )
-        configuration.configure_hall(
-            session,
-            actor,
-            _hall(session),
-            branch.code,
-            timezone=timezone,
-            services=_csv(services),
-            counters=[_counter(c) for c in counters],
-        )
-        click.echo(json.dumps(_show(session, code), ensure_ascii=False))
+        _configure(session, actor, branch.code, timezone, services, counters)
 
 
 @branches_cli.command("edit")
@@ -164,13 +172,4 @@ def branches_edit(
         elif hours is not None:
             changes["opening_hours"] = parse_opening_hours(hours)
         identity.update_branch(session, actor, code, **changes)
-        configuration.configure_hall(
-            session,
-            actor,
-            _hall(session),
-            code,
-            timezone=timezone,
-            services=_csv(services),
-            counters=[_counter(c) for c in counters],
-        )
-        click.echo(json.dumps(_show(session, code), ensure_ascii=False))
+        _configure(session, actor, code, timezone, services, counters)

@@ -22,13 +22,13 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from backend.identity import queries
 from backend.identity import service as identity
-from backend.identity.models import Org, User
+from backend.identity.models import Org
 from backend.identity.rules import ORG_KINDS, USER_ROLES
 from backend.platform.areas import resolve
 from backend.platform.config import Config, ConfigError
 from backend.platform.context import Actor
 from backend.platform.db import session_scope
-from backend.platform.errors import DomainError, NotFound
+from backend.platform.errors import DomainError
 
 
 def one_line_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -179,18 +179,11 @@ def _user_action(verb: str, action: Callable[[Any, Actor, int], Any]):
     @one_line_errors
     def command(username: str) -> None:
         with command_process() as runtime, session_scope(runtime.session_factory) as session:
-            user = _by_name(session, username)
+            user = identity.user_by_name(session, username)
             action(session, operator(), user.id)
         click.echo(f"user {username} {verb}")
 
     return command
-
-
-def _by_name(session: Any, username: str) -> User:
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None:
-        raise NotFound(f"no user {username!r}", code="user_not_found")
-    return user
 
 
 @users_cli.command("add")
@@ -282,7 +275,9 @@ def users_reset_password(username: str) -> None:
     lock-out ends."""
     password = read_password(f"New password for {username}")
     with command_process() as runtime, session_scope(runtime.session_factory) as session:
-        identity.reset_password(session, operator(), _by_name(session, username).id, password)
+        identity.reset_password(
+            session, operator(), identity.user_by_name(session, username).id, password
+        )
     click.echo(f"password of {username} reset; their tokens are revoked")
 
 
@@ -295,7 +290,7 @@ def users_reset_password(username: str) -> None:
 def users_set_role(username: str, role: str, org_code: str | None, branch: str | None) -> None:
     """Change USERNAME's role (and org, branch); their tokens are revoked at once."""
     with command_process() as runtime, session_scope(runtime.session_factory) as session:
-        user = _by_name(session, username)
+        user = identity.user_by_name(session, username)
         changes: dict[str, Any] = {"role": role}
         if org_code:
             changes["org_id"] = identity.org_by_code(session, org_code).id

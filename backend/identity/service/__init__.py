@@ -34,6 +34,7 @@ from backend.identity.service.users import (
     get_user,
     reset_password,
     set_active,
+    user_by_name,
 )
 
 __all__ = [
@@ -63,5 +64,6 @@ __all__ = [
     "unlock",
     "update_branch",
     "update_org",
+    "user_by_name",
     "wx_login",
 ]

@@ -12,13 +12,11 @@ from sqlalchemy.orm import Session
 
 from backend.identity import rules
 from backend.identity.models import Branch, Org
-from backend.identity.service.orgs import add_org, get_org
+from backend.identity.service.orgs import UNSET, add_org, get_org
 from backend.platform import audit
 from backend.platform.context import Actor
 from backend.platform.errors import Conflict, NotFound, ValidationFailed
 from backend.platform.permissions import ensure_role
-
-UNSET: Any = object()
 
 
 def get_or_create_branch(session: Session, code: str, name: str, org: Org) -> Branch:

@@ -5,6 +5,8 @@ kind are fixed once made (users' roles and objects depend on them); its name and
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,7 +18,7 @@ from backend.platform.context import SYSTEM, Actor
 from backend.platform.errors import Conflict, NotFound, ValidationFailed
 from backend.platform.permissions import ensure_role
 
-UNSET: object = object()
+UNSET: Any = object()  # "not given", where None means something (no parent)
 
 
 def _check_kind(kind: str) -> None:
@@ -97,7 +99,8 @@ def create_org(
     return add_org(session, actor, code, name, kind, parent)
 
 
-def _lineage(session: Session, org_id: int | None) -> list[int]:
+def org_lineage(session: Session, org_id: int | None) -> list[int]:
+    """The org and every org above it (its parent, the parent's parent, ...)."""
     seen: list[int] = []
     while org_id is not None and org_id not in seen and len(seen) < 32:
         seen.append(org_id)
@@ -111,7 +114,7 @@ def update_org(
     org_id: int,
     *,
     name: str | None = None,
-    parent_id: int | object | None = UNSET,
+    parent_id: int | None = UNSET,
 ) -> Org:
     """Rename an org or move it under another parent (or none); never under itself."""
     ensure_role(actor, "admin")
@@ -121,14 +124,14 @@ def update_org(
         org.name = rules.check_name(name)
     if parent_id is not UNSET:
         if parent_id is not None:
-            get_org(session, parent_id, field="parent_id")  # type: ignore[arg-type]
-            if org.id in _lineage(session, parent_id):  # type: ignore[arg-type]
+            get_org(session, parent_id, field="parent_id")
+            if org.id in org_lineage(session, parent_id):
                 raise ValidationFailed(
                     "an org cannot be under itself",
                     code="org_cycle",
                     details={"parent_id": ["not the org itself or one under it"]},
                 )
-        org.parent_id = parent_id  # type: ignore[assignment]
+        org.parent_id = parent_id
     after = {"name": org.name, "parent_id": org.parent_id}
     if after != before:
         session.flush()

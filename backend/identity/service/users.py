@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from backend.identity import rules
 from backend.identity.models import Branch, LoginFailure, Org, User
 from backend.identity.passwords import hash_password
+from backend.identity.service.orgs import UNSET, org_lineage
 from backend.platform import audit
 from backend.platform.after_commit import push_live
 from backend.platform.clock import utcnow
@@ -28,7 +29,6 @@ from backend.platform.permissions import ensure_role
 from backend.platform.wiring import live_of
 
 REVOKED_EVENT = "session.revoked"
-UNSET: Any = object()
 
 
 def actor_for(user: User) -> Actor:
@@ -49,14 +49,11 @@ def get_user(session: Session, user_id: int, *, lock: bool = False) -> User:
     return user
 
 
-def _org_lineage(session: Session, org_id: int) -> list[int]:
-    """The org and every org above it (its parent, the parent's parent, ...)."""
-    lineage: list[int] = []
-    current: int | None = org_id
-    while current is not None and current not in lineage and len(lineage) < 32:
-        lineage.append(current)
-        current = session.scalar(select(Org.parent_id).where(Org.id == current))
-    return lineage
+def user_by_name(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user {username!r}", code="user_not_found")
+    return user
 
 
 def _branch_for(session: Session, org: Org, role: str, branch_id: str | None) -> str | None:
@@ -89,7 +86,7 @@ def _branch_for(session: Session, org: Org, role: str, branch_id: str | None) ->
             code="unknown_branch",
             details={"branch_id": ["an existing branch"]},
         )
-    if org.id not in _org_lineage(session, branch.org_id):
+    if org.id not in org_lineage(session, branch.org_id):
         raise ValidationFailed(
             f"branch {branch_id} is not part of org {org.code}",
             code="branch_outside_org",
