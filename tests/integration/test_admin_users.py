@@ -231,3 +231,25 @@ def test_user_admin_is_documented(client):
     login_op = spec["paths"]["/api/v1/auth/token"]["post"]
     assert "Retry-After" in login_op["responses"]["429"]["headers"]
     assert "session.revoked" in spec["x-live-events"]
+
+
+def test_an_address_lockout_also_says_when_to_retry(make_app, sqlite_url):
+    app = make_app(sqlite_url, login_max_failures_per_address=3)
+    client = app.test_client()
+    admin = login(client, "admin")  # before the address is locked
+    for name in ("ghost1", "ghost2", "ghost3"):
+        client.post("/api/v1/auth/token", json={"username": name, "password": "x"})
+    refused = client.post(
+        "/api/v1/auth/token", json={"username": "dealer1", "password": "dealer1-demo"}
+    )
+    body = assert_error(refused, 429, "login_rate_limited")
+    assert body["details"]["scope"] == "address"
+    assert int(refused.headers["Retry-After"]) == body["details"]["retry_after_s"] > 0
+    # unlocking an account forgets that account's failures, not the address's others
+    client.post(f"{USERS}/{_id(app, 'dealer1')}/unlock", headers=admin)
+    assert (
+        client.post(
+            "/api/v1/auth/token", json={"username": "dealer1", "password": "dealer1-demo"}
+        ).status_code
+        == 429
+    )
