@@ -174,3 +174,28 @@ def test_a_branch_and_its_staff_from_the_command_line(prod, make_app):
         "org.created",
     } <= actions
     assert any(name.startswith("cli:") for name in operators)
+
+
+def test_every_admin_command_has_help():
+    for args in (
+        ["bootstrap"],
+        ["orgs"],
+        ["orgs", "add"],
+        ["orgs", "edit"],
+        ["orgs", "list"],
+        ["branches"],
+        ["branches", "add"],
+        ["branches", "edit"],
+        ["branches", "show"],
+        ["branches", "list"],
+        ["users"],
+        ["users", "add"],
+        ["users", "list"],
+        ["users", "disable"],
+        ["users", "enable"],
+        ["users", "unlock"],
+        ["users", "reset-password"],
+        ["users", "set-role"],
+    ):
+        result = run(*args, "--help")
+        assert result.exit_code == 0 and "Usage" in result.output, (args, result.output)
