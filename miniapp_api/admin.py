@@ -1,4 +1,5 @@
-"""Administration: audit log query, users, job runs. Admin role only."""
+"""Administration: audit log query and job runs. Admin role only. (Users: miniapp_api/users.py,
+under /api/v1/admin/users; orgs: miniapp_api/orgs.py; branches: miniapp_api/branches.py.)"""
 
 from __future__ import annotations
 
@@ -7,13 +8,9 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from backend.identity import service as identity
-from backend.identity.models import Org
 from backend.platform import audit, jobs
-from backend.platform.errors import NotFound
 from backend.platform.permissions import ensure_role
-from miniapp_api.auth import UserOut
-from miniapp_api.common import PageArgs, StrictSchema, current_actor, db, page_schema
+from miniapp_api.common import PageArgs, current_actor, db, page_schema
 
 blp = Blueprint(
     "admin", __name__, url_prefix="/api/v1/admin", description="Administration (admin only)"
@@ -41,14 +38,6 @@ class AuditOut(ma.Schema):
     request_id = ma.fields.String(allow_none=True)
 
 
-class NewUser(StrictSchema):
-    username = ma.fields.String(required=True)
-    password = ma.fields.String(required=True, load_only=True)
-    role = ma.fields.String(required=True)
-    org_id = ma.fields.Integer(required=True)
-    branch_id = ma.fields.String(load_default=None)
-
-
 class JobRunOut(ma.Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
@@ -68,29 +57,6 @@ class AuditLog(MethodView):
         """Query the append-only audit log, newest first."""
         ensure_role(current_actor(), "admin")
         return audit.query_audit(db(), **args)
-
-
-@blp.route("/users")
-class Users(MethodView):
-    @blp.arguments(NewUser)
-    @blp.response(201, UserOut)
-    def post(self, body):
-        """Create a user in an org."""
-        actor = current_actor()
-        ensure_role(actor, "admin")
-        session = db()
-        org = session.get(Org, body["org_id"])
-        if org is None:
-            raise NotFound("org not found", code="org_not_found")
-        return identity.create_user(
-            session,
-            actor,
-            username=body["username"],
-            password=body["password"],
-            role=body["role"],
-            org=org,
-            branch_id=body["branch_id"],
-        )
 
 
 @blp.route("/jobs")

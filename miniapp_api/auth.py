@@ -1,4 +1,5 @@
-"""Login: password (POST /auth/token), mini-program (POST /auth/wx-login), and /auth/me."""
+"""Login: password (POST /auth/token; a lock-out's 429 carries ``Retry-After``), mini-program
+(POST /auth/wx-login, 404 ``wx_login_disabled`` unless enabled), and /auth/me."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from sqlalchemy import select
 from backend.identity import service as identity
 from backend.identity.models import Org, User
 from backend.identity.tokens import issue_token
-from backend.platform.errors import NotAuthenticated
+from backend.platform.errors import NotAuthenticated, NotFound, RateLimited
 from miniapp_api.common import StrictSchema, client_address, current_actor, db
+from miniapp_api.errors import ErrorSchema, error_response
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Login and tokens")
 
@@ -35,6 +37,12 @@ class UserOut(ma.Schema):
     org_id = ma.fields.Integer()
 
 
+class SessionRevokedOut(ma.Schema):
+    """Live event ``session.revoked``: the user's tokens no longer work; the socket closes."""
+
+    reason = ma.fields.String(metadata={"description": "disabled, role_changed or password_reset"})
+
+
 class TokenResponse(ma.Schema):
     access_token = ma.fields.String()
     token_type = ma.fields.String()
@@ -46,7 +54,9 @@ def _token_response(user: User) -> dict:
     ext = current_app.extensions["finedge"]
     actor = identity.actor_for(user)
     return {
-        "access_token": issue_token(actor, ext.config.secret_key, ext.config.token_ttl_s),
+        "access_token": issue_token(
+            actor, ext.config.secret_key, ext.config.token_ttl_s, version=user.token_version
+        ),
         "token_type": "Bearer",
         "expires_in": ext.config.token_ttl_s,
         "user": user,
@@ -57,8 +67,19 @@ def _token_response(user: User) -> dict:
 class Token(MethodView):
     @blp.arguments(TokenRequest)
     @blp.response(200, TokenResponse)
+    @blp.alt_response(
+        401, schema=ErrorSchema, description="Wrong username or password, or a disabled account"
+    )
+    @blp.alt_response(
+        429,
+        schema=ErrorSchema,
+        description="Too many failed logins for the account or the address; the Retry-After "
+        "header (and details.retry_after_s) says in how many seconds to try again",
+        headers={"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}},
+    )
     def post(self, body):
-        """Password login; 429 after repeated failures per account and per address."""
+        """Password login; 429 with Retry-After after repeated failures per account and per
+        address (an admin may unlock the account: POST /admin/users/{id}/unlock)."""
         ext = current_app.extensions["finedge"]
         cfg = ext.config
         try:
@@ -79,6 +100,11 @@ class Token(MethodView):
                 identity.record_login_failure(session, body["username"], client_address())
                 session.commit()
             raise
+        except RateLimited as exc:
+            retry_after = str(exc.details.get("retry_after_s", cfg.login_window_s))
+            return error_response(
+                429, exc.code, exc.message, exc.details, headers={"Retry-After": retry_after}
+            )
         return _token_response(user)
 
 
@@ -86,9 +112,15 @@ class Token(MethodView):
 class WxLogin(MethodView):
     @blp.arguments(WxLoginRequest)
     @blp.response(200, TokenResponse)
+    @blp.alt_response(
+        404, schema=ErrorSchema, description="Mini-program login is not enabled (wx_login_disabled)"
+    )
     def post(self, body):
-        """Mini-program login: exchanges the wx.login code through code2session."""
+        """Mini-program login: exchanges the wx.login code through code2session. Enabled by
+        FINEDGE_WX_LOGIN (with WX_APPID and WX_SECRET in production)."""
         ext = current_app.extensions["finedge"]
+        if ext.wx_provider is None:
+            raise NotFound("mini-program login is not enabled", code="wx_login_disabled")
         session = db()
         client_org = session.scalar(select(Org).where(Org.code == "CLIENTS"))
         user = identity.wx_login(session, ext.wx_provider, body["code"], client_org=client_org)

@@ -3,7 +3,9 @@
 - a request id (``X-Request-Id``, generated when absent), echoed back and put in audit records;
 - one database session per request (``db()``), committed when the response is a success and
   rolled back otherwise, so a failed request changes nothing;
-- Bearer authentication for every /api/v1 endpoint except the public ones (``current_actor()``);
+- Bearer authentication for every /api/v1 endpoint except the public ones (``current_actor()``):
+  the token is checked against the user's row on every request (one primary-key read, in a
+  transaction of its own): a disabled or demoted user's tokens stop working at once;
 - Idempotency-Key handling for every state-changing request (see backend/platform/idempotency).
 """
 
@@ -17,7 +19,7 @@ from flask import Flask, Response, current_app, g, request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.identity.tokens import decode_token
+from backend.identity.sessions import verify_token
 from backend.platform import idempotency
 from backend.platform.clock import isoformat
 from backend.platform.context import Actor, new_request_id, request_id_var
@@ -65,7 +67,11 @@ def _authenticate() -> None:
         raise NotAuthenticated(
             "Authorization header must be 'Bearer <token>'", code="invalid_token"
         )
-    g.actor = decode_token(token.strip(), current_app.extensions["finedge"].config.secret_key)
+    ext = current_app.extensions["finedge"]
+    # Its own short transaction: the request's session stays unopened, so a view that works
+    # in other sessions (a job run, an idempotency record) never waits on SQLite's write lock.
+    with ext.session_factory() as session:
+        g.actor = verify_token(session, token.strip(), ext.config.secret_key)
 
 
 def _idempotency_scope() -> str:

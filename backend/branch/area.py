@@ -17,7 +17,7 @@ AREA = Area(
     name="branch",
     description="branch hall: queue, counters, flow, face, fleet, cash loading",
     models=("backend.branch.models",),
-    blueprints=("miniapp_api.branch",),
+    blueprints=("miniapp_api.branch", "miniapp_api.branches"),
     jobs=JOBS,
     seeders=(seed_branch_hall,),
     benchmarks={"face": "bench.face"},
@@ -47,4 +47,5 @@ AREA = Area(
     ),
     needs=(DeviceDirectory, DeviceLink),
     uplinks=events.routes(),
+    cli=("backend.branch.cli:branches_cli",),
 )

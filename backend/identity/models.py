@@ -1,5 +1,5 @@
-"""Organisations and users. Every object in FinEdge belongs to an org; the permission helper
-(backend/platform/permissions.py) compares the caller's org with the object's."""
+"""Organisations, branches and users. Every object in FinEdge belongs to an org; the permission
+helper (backend/platform/permissions.py) compares the caller's org with the object's."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.platform.db import Base, BigIntPK
+from backend.identity.rules import ORG_KINDS
+from backend.platform.db import Base, BigIntPK, JSONType
 
-ORG_KINDS = ("bank", "oem", "dealer", "supervisor", "enterprise", "branch")
+__all__ = ["ORG_KINDS", "Branch", "LoginFailure", "Org", "User"]
 
 
 class Org(Base):
@@ -35,6 +36,10 @@ class User(Base):
     branch_id: Mapped[str | None] = mapped_column(String(20))
     wx_openid: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(default=True)
+    # Bumped whenever the user's tokens must stop working at once (disabled, role, org or
+    # branch changed, password reset): a token carries the version it was issued at ("ver")
+    # and every request and Socket.IO connect compares it (backend/identity/sessions.py).
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime]
 
 
@@ -50,7 +55,9 @@ class LoginFailure(Base):
 
 
 class Branch(Base):
-    """A bank branch (网点): its id (e.g. BR001) names its MQTT topics."""
+    """A bank branch (网点): its id (e.g. BR001) names its MQTT topics. Its opening hours are
+    local times of the hall's time zone (``BranchHall.timezone``, the branch area's), by weekday:
+    ``{"mon": [["09:00", "17:00"]], ...}``; a day not listed is closed."""
 
     __tablename__ = "branches"
     __table_args__ = (UniqueConstraint("code"),)
@@ -59,3 +66,4 @@ class Branch(Base):
     code: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(200))
     org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))
+    opening_hours: Mapped[dict | None] = mapped_column(JSONType)

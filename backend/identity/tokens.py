@@ -1,8 +1,11 @@
-"""JWT access tokens (HS256) signed with FINEDGE_SECRET_KEY, with expiry."""
+"""JWT access tokens (HS256) signed with FINEDGE_SECRET_KEY, with expiry and the user's token
+version (``ver``) at issue: a token whose version is behind the user's is revoked
+(backend/identity/sessions.py checks it on every request and Socket.IO connect)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import jwt
 
@@ -14,7 +17,9 @@ ALGORITHM = "HS256"
 AUDIENCE = "finedge"
 
 
-def issue_token(actor: Actor, secret: str, ttl_s: int, now: datetime | None = None) -> str:
+def issue_token(
+    actor: Actor, secret: str, ttl_s: int, now: datetime | None = None, *, version: int = 0
+) -> str:
     now = now or utcnow()
     claims = {
         "sub": str(actor.user_id),
@@ -22,6 +27,7 @@ def issue_token(actor: Actor, secret: str, ttl_s: int, now: datetime | None = No
         "role": actor.role,
         "org_id": actor.org_id,
         "branch_id": actor.branch_id,
+        "ver": version,
         "aud": AUDIENCE,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=ttl_s)).timestamp()),
@@ -29,7 +35,8 @@ def issue_token(actor: Actor, secret: str, ttl_s: int, now: datetime | None = No
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def decode_token(token: str, secret: str) -> Actor:
+def decode_claims(token: str, secret: str) -> dict[str, Any]:
+    """The token's claims, signature, audience and expiry checked (401 otherwise)."""
     try:
         claims = jwt.decode(
             token,
@@ -42,6 +49,16 @@ def decode_token(token: str, secret: str) -> Actor:
         raise NotAuthenticated("token has expired", code="token_expired") from None
     except jwt.PyJWTError:
         raise NotAuthenticated("token is not valid", code="invalid_token") from None
+    sub, version = claims["sub"], claims.get("ver", 0)
+    if not (isinstance(sub, str) and sub.isascii() and sub.isdigit()) or type(version) is not int:
+        raise NotAuthenticated("token is not valid", code="invalid_token")
+    return claims
+
+
+def decode_token(token: str, secret: str) -> Actor:
+    """The actor as the token says (no database: ``sessions.verify_token`` is what checks a
+    caller)."""
+    claims = decode_claims(token, secret)
     return Actor(
         user_id=int(claims["sub"]),
         username=claims.get("username", ""),

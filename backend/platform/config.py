@@ -3,6 +3,10 @@
 FINEDGE_ENV selects the profile: ``demo`` (default), ``test`` (set by the test suite) or
 ``production``.  Outside demo and test a FINEDGE_SECRET_KEY is required and no demo users,
 generated secrets or fake login providers exist.
+
+Mini-program login (POST /auth/wx-login) is on in demo and test (a fake code2session unless
+WX_APPID and WX_SECRET are set) and, in production, when both are set; FINEDGE_WX_LOGIN=on|off
+says so explicitly, and ``on`` in production requires WX_APPID and WX_SECRET.
 """
 
 from __future__ import annotations
@@ -40,6 +44,24 @@ def _generated_secret(var: Path) -> str:
     return key
 
 
+_ON, _OFF = ("1", "on", "true", "yes"), ("0", "off", "false", "no")
+
+
+def _wx_login(env: str, flag: str, appid: str | None, secret: str | None) -> bool:
+    flag = flag.strip().lower()
+    if flag and flag not in _ON + _OFF:
+        raise ConfigError(f"FINEDGE_WX_LOGIN must be on or off, not {flag!r}")
+    if flag in _OFF:
+        return False
+    if bool(appid) != bool(secret):
+        raise ConfigError("WX_APPID and WX_SECRET go together: set both or neither")
+    if env != "production":
+        return True
+    if flag in _ON and not (appid and secret):
+        raise ConfigError("FINEDGE_WX_LOGIN=on needs WX_APPID and WX_SECRET in production")
+    return bool(appid and secret)
+
+
 @dataclass(frozen=True)
 class Config:
     env: str = "demo"
@@ -63,6 +85,7 @@ class Config:
     wx_appid: str | None = None
     wx_secret: str | None = None
     wx_api_base: str = "https://api.weixin.qq.com"
+    wx_login: bool = True
     run_scheduler: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -72,7 +95,7 @@ class Config:
 
     @property
     def fake_wx_login(self) -> bool:
-        return not self.is_production and not self.wx_appid
+        return self.wx_login and not self.is_production and not self.wx_appid
 
     def with_overrides(self, **kwargs) -> Config:
         return replace(self, **kwargs)
@@ -92,6 +115,8 @@ class Config:
         elif len(secret) < 32:
             raise ConfigError("FINEDGE_SECRET_KEY must be at least 32 characters")
         database_url = env_vars.get("DATABASE_URL") or f"sqlite:///{var / 'finedge.db'}"
+        wx_appid = env_vars.get("WX_APPID") or None
+        wx_secret = env_vars.get("WX_SECRET") or None
         config = cls(
             env=env,
             database_url=database_url,
@@ -102,7 +127,8 @@ class Config:
             redis_url=env_vars.get("REDIS_URL") or None,
             secret_key=secret,
             token_ttl_s=int(env_vars.get("FINEDGE_TOKEN_TTL_S", "3600")),
-            wx_appid=env_vars.get("WX_APPID") or None,
-            wx_secret=env_vars.get("WX_SECRET") or None,
+            wx_appid=wx_appid,
+            wx_secret=wx_secret,
+            wx_login=_wx_login(env, env_vars.get("FINEDGE_WX_LOGIN", ""), wx_appid, wx_secret),
         )
         return replace(config, **overrides) if overrides else config

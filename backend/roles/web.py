@@ -13,12 +13,14 @@ from flask_socketio import SocketIO, join_room
 from flask_swagger_ui import get_swaggerui_blueprint
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.identity.tokens import decode_token
+from backend.identity.service import REVOKED_EVENT
+from backend.identity.sessions import verify_token
 from backend.identity.wechat import Code2Session, FakeCode2Session, WeChatCode2Session
 from backend.platform.config import Config, ConfigError
 from backend.platform.errors import DomainError
 from backend.platform.live import NAMESPACE, LiveEmitter, rooms_for
 from backend.platform.wiring import Wiring
+from backend.roles import live_revocation
 
 log = logging.getLogger("finedge")
 
@@ -30,7 +32,7 @@ class FinEdge:
     config: Config
     engine: Any
     session_factory: sessionmaker[Session]
-    wx_provider: Code2Session
+    wx_provider: Code2Session | None  # None: mini-program login is not enabled
     socketio: SocketIO
     live: LiveEmitter
     wiring: Wiring
@@ -38,7 +40,9 @@ class FinEdge:
     extras: dict = field(default_factory=dict)
 
 
-def _wx_provider(config: Config) -> Code2Session:
+def _wx_provider(config: Config) -> Code2Session | None:
+    if not config.wx_login:
+        return None
     if config.wx_appid and config.wx_secret:
         return WeChatCode2Session(config.wx_appid, config.wx_secret, config.wx_api_base)
     if config.fake_wx_login:
@@ -62,15 +66,21 @@ def _document_live_events(api: Any, live_events: list[tuple[Any, Any]]) -> None:
     api.spec.options["x-live-events"] = documented
 
 
-def _register_live(socketio: SocketIO, config: Config) -> None:
+def _register_live(socketio: SocketIO, config: Config, session_factory: sessionmaker) -> None:
+    """Socket.IO ``/live``: a connect is checked like a request (the token against the user's
+    row: disabled, demoted or reset users are refused), and a revoked user's sockets are closed
+    on every instance when ``session.revoked`` reaches them (backend/roles/live_revocation.py).
+    """
+
     @socketio.on("connect", namespace=NAMESPACE)
     def _connect(auth=None):
         token = (auth or {}).get("token") if isinstance(auth, dict) else None
         token = token or request.args.get("token")
-        if not token:
+        if not isinstance(token, str) or not token:
             return False
         try:
-            actor = decode_token(token, config.secret_key)
+            with session_factory() as session:
+                actor = verify_token(session, token, config.secret_key)
         except DomainError:
             return False
         for room in rooms_for(
@@ -81,6 +91,8 @@ def _register_live(socketio: SocketIO, config: Config) -> None:
         ):
             join_room(room)
         return True
+
+    live_revocation.install(socketio.server, NAMESPACE, REVOKED_EVENT)
 
 
 def new_app(config: Config) -> tuple[Flask, SocketIO]:
@@ -132,7 +144,7 @@ def build_app(
         runtime=runtime,
     )
     app.extensions["finedge"] = ext
-    _register_live(socketio, config)
+    _register_live(socketio, config, runtime.session_factory)
 
     api = Api(
         app,

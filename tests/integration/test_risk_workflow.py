@@ -37,9 +37,9 @@ NOW = datetime.now(UTC)
 @pytest.fixture(autouse=True)
 def cheap_passwords(monkeypatch):
     """These tests act through services: nobody logs in, so skip the deliberately slow hash."""
-    from backend.identity import service
+    from backend.identity.service import users  # where identity's use cases hash passwords
 
-    monkeypatch.setattr(service, "hash_password", lambda password: f"test${password}")
+    monkeypatch.setattr(users, "hash_password", lambda password: f"test${password}")
 
 
 @pytest.fixture

@@ -65,11 +65,56 @@ def test_dynsec_admin_urls_are_read_and_make_the_hubs_keeper():
     assert keeper_for(Config.from_env({}), session_factory=None) is None  # type: ignore[arg-type]
 
 
-def test_production_app_refuses_fake_wechat():
+PRODUCTION = {
+    "FINEDGE_ENV": "production",
+    "FINEDGE_SECRET_KEY": "x" * 40,
+    "DATABASE_URL": "sqlite://",
+}
+
+
+def test_production_boots_without_wechat_and_wx_login_says_it_is_off():
+    """Changed by issue 12: production used to refuse to start without WX_APPID/WX_SECRET;
+    now mini-program login is simply off (404 wx_login_disabled), and no fake provider."""
     from backend.app import create_app
 
-    config = Config.from_env(
-        {"FINEDGE_ENV": "production", "FINEDGE_SECRET_KEY": "x" * 40, "DATABASE_URL": "sqlite://"}
-    )
-    with pytest.raises(ConfigError, match="WX_APPID"):
-        create_app(config)
+    config = Config.from_env(PRODUCTION)
+    assert not config.wx_login and not config.fake_wx_login
+    app = create_app(config)
+    try:
+        assert app.extensions["finedge"].wx_provider is None
+        response = app.test_client().post("/api/v1/auth/wx-login", json={"code": "fake:o1"})
+        assert response.status_code == 404
+        assert response.get_json()["error"]["code"] == "wx_login_disabled"
+    finally:
+        app.extensions["finedge"].runtime.stop()
+
+
+def test_wx_login_flag_needs_both_credentials_in_production():
+    with pytest.raises(ConfigError, match="WX_APPID and WX_SECRET"):
+        Config.from_env({**PRODUCTION, "FINEDGE_WX_LOGIN": "on"})
+    with pytest.raises(ConfigError, match="WX_APPID and WX_SECRET"):
+        Config.from_env({**PRODUCTION, "WX_APPID": "wx123"})
+    with pytest.raises(ConfigError, match="FINEDGE_WX_LOGIN"):
+        Config.from_env({**PRODUCTION, "FINEDGE_WX_LOGIN": "maybe"})
+    wechat = {**PRODUCTION, "WX_APPID": "wx123", "WX_SECRET": "s" * 32}
+    assert Config.from_env(wechat).wx_login  # both set: on
+    assert Config.from_env({**wechat, "FINEDGE_WX_LOGIN": "on"}).wx_login
+    assert not Config.from_env({**wechat, "FINEDGE_WX_LOGIN": "off"}).wx_login
+
+
+def test_production_with_wechat_uses_the_real_provider():
+    from backend.app import create_app
+    from backend.identity.wechat import WeChatCode2Session
+
+    config = Config.from_env({**PRODUCTION, "WX_APPID": "wx123", "WX_SECRET": "s" * 32})
+    app = create_app(config)
+    try:
+        assert isinstance(app.extensions["finedge"].wx_provider, WeChatCode2Session)
+    finally:
+        app.extensions["finedge"].runtime.stop()
+
+
+def test_demo_wx_login_is_fake_unless_switched_off():
+    assert Config.from_env({"FINEDGE_ENV": "demo"}).fake_wx_login
+    off = Config.from_env({"FINEDGE_ENV": "demo", "FINEDGE_WX_LOGIN": "off"})
+    assert not off.wx_login and not off.fake_wx_login
