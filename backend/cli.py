@@ -40,8 +40,12 @@ def _runtime(role: str = "cli"):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
-def main(verbose: bool) -> None:
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
     """FinEdge: digital banking platform (backend, branch edge, device simulators)."""
+    # The CLI groups the areas declare build their process through this (they sit below the
+    # composition root and may not import it): ``ctx.find_root().obj["bootstrap"](role)``.
+    ctx.ensure_object(dict)["bootstrap"] = _runtime
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -98,50 +102,6 @@ def seed(dealers: int, cars: int, enterprises: int, quiet: bool) -> None:
     click.echo("demo logins (username / password / role):")
     for username, role, _org, _branch in DEMO_USERS:
         click.echo(f"  {username:<12} {demo_password(username):<18} {role}")
-
-
-@main.group()
-def users() -> None:
-    """User administration."""
-
-
-@users.command("add")
-@click.option("--username", required=True)
-@click.option("--role", required=True)
-@click.option("--org", "org_code", required=True, help="Org code, e.g. BANK or DEALER1.")
-@click.option("--branch", default=None)
-@_one_line_errors
-def users_add(username: str, role: str, org_code: str, branch: str | None) -> None:
-    """Create a user; the password is read from standard input (one line)."""
-    from sqlalchemy import select
-
-    from backend.identity import service as identity
-    from backend.identity.models import Org
-    from backend.platform.context import SYSTEM
-    from backend.platform.db import session_scope
-    from backend.platform.errors import NotFound
-
-    password = sys.stdin.readline().rstrip("\n")
-    runtime = _runtime()
-    try:
-        with session_scope(runtime.session_factory) as session:
-            org = session.scalar(select(Org).where(Org.code == org_code))
-            if org is None:
-                raise NotFound(f"no org with code {org_code!r}")
-            user = identity.create_user(
-                session,
-                SYSTEM,
-                username=username,
-                password=password,
-                role=role,
-                org=org,
-                branch_id=branch,
-            )
-            click.echo(
-                f"user {user.username} (id {user.id}, role {user.role}) created in {org.code}"
-            )
-    finally:
-        runtime.stop()
 
 
 @main.group()

@@ -24,8 +24,7 @@ from backend.identity import queries
 from backend.identity import service as identity
 from backend.identity.models import Org
 from backend.identity.rules import ORG_KINDS, USER_ROLES
-from backend.platform.areas import resolve
-from backend.platform.config import Config, ConfigError
+from backend.platform.config import ConfigError
 from backend.platform.context import Actor
 from backend.platform.db import session_scope
 from backend.platform.errors import DomainError
@@ -52,10 +51,13 @@ def one_line_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 @contextmanager
 def command_process(role: str = "cli") -> Iterator[Any]:
     """This command's process (its wired sessions, live emitter, ports), built by the
-    composition root like every ``finedge`` command's. The root is named by path, as it names
-    the areas: a command an area declares is an entry point, but its package does not import
-    the root (backend/bootstrap.py sits above every area)."""
-    runtime = resolve("backend.bootstrap:bootstrap")(Config.from_env(), role)
+    composition root like every ``finedge`` command's: the ``finedge`` group hands its builder
+    down in the click context (an area's package does not import the root, which sits above
+    every area)."""
+    build = (click.get_current_context().find_root().obj or {}).get("bootstrap")
+    if build is None:
+        raise click.UsageError("run this through the finedge command")
+    runtime = build(role)
     try:
         yield runtime
     finally:
