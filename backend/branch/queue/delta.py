@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,11 +42,9 @@ class Change:
     counters: list[dict[str, Any]] = field(default_factory=list)
 
 
-def fingerprint(values: Iterable[Any]) -> int:
-    """A stable 64-bit digest of ``values`` (the same in every process: no ``hash()``)."""
-    return int.from_bytes(
-        hashlib.blake2b(repr(tuple(values)).encode(), digest_size=8).digest(), "big"
-    )
+def fingerprint(text: str) -> int:
+    """A stable 64-bit digest (the same in every process: no ``hash()``)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
 
 
 def record(
@@ -57,20 +54,20 @@ def record(
     version: int,
     counters: list[dict[str, Any]],
 ) -> Change:
-    """The change from the picture of ``version - 1`` to ``snap`` (whose counters' views are
-    ``counters``), and ``snap`` kept as the picture of ``version``. Callers hold the hall lock
-    and bumped the version."""
+    """The change from the picture of ``version - 1`` to ``snap`` (a light snapshot: its rows
+    carry ``row_text``; its counters' views are ``counters``), and ``snap`` kept as the
+    picture of ``version``. Callers hold the hall lock and bumped the version."""
     row = session.scalar(select(QueuePushState).where(QueuePushState.branch_id == branch_id))
     base = json.loads(row.state) if row is not None and row.version == version - 1 else None
     tickets: dict[str, list[Any]] = {}
     for ticket in snap.tickets:
         est = snap.estimates.get(ticket.id)
         tickets[str(ticket.id)] = [
-            fingerprint(ticket),
+            fingerprint(ticket.row_text),
             est.position if est else None,
             est.estimated_wait_s if est else None,
         ]
-    seen = {c["counter_id"]: fingerprint(c.values()) for c in counters}
+    seen = {c["counter_id"]: fingerprint(repr(tuple(c.values()))) for c in counters}
     change = _diff(snap, base, tickets, seen, counters)
     state = json.dumps({"t": tickets, "c": seen}, separators=(",", ":"))
     if row is None:

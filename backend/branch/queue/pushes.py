@@ -25,7 +25,7 @@ from backend.branch import devices_port
 from backend.branch.halls import get_hall
 from backend.branch.models import BranchHall
 from backend.branch.queue import delta
-from backend.branch.queue.snapshot import Snapshot, TicketRow, snapshot, tickets_by_id
+from backend.branch.queue.snapshot import Snapshot, snapshot, tickets_by_id
 from backend.branch.queue.views import (
     board,
     counters_view,
@@ -70,12 +70,24 @@ def queue_changed(session: Session, hall: Hall, branch_id: str, now: datetime) -
     row.updated_at = now
     session.flush()
     version = row.queue_version
-    snap = snapshot(session, branch_id, now)
+    snap = snapshot(session, branch_id, now, light=True)
     services, counters = services_view(snap), counters_view(snap)
     change = delta.record(session, snap, branch_id, version, counters)
+    moved = [i for i, _est in change.moved]
+    told = [t.id for t in snap.tickets if t.id in set(moved) and t.client_user_id is not None]
+    rows = {
+        t.id: t
+        for t in tickets_by_id(session, [*(t.id for t in change.tickets), *told, *change.removed])
+    }
     if change.full:
         update: dict[str, Any] = {
-            **queue_picture(snap, branch_id, version, services=services, counters=counters),
+            **queue_picture(
+                snapshot(session, branch_id, now),
+                branch_id,
+                version,
+                services=services,
+                counters=counters,
+            ),
             "kind": "full",
         }
     else:
@@ -85,35 +97,23 @@ def queue_changed(session: Session, hall: Hall, branch_id: str, now: datetime) -
             version,
             services=services,
             counters=change.counters,
-            tickets=change.tickets,
+            tickets=[rows[t.id] for t in change.tickets],
             moved=change.moved,
             removed=change.removed,
         )
     hall.emit(session, "queue.update", update, rooms_for(branches=[branch_id], roles=["admin"]))
-    _tell_clients(session, hall, snap, branch_id, version, change)
+    for ticket in sorted(rows.values(), key=lambda t: t.id):  # changed, moved or gone
+        if ticket.client_user_id is not None:
+            hall.emit(
+                session,
+                "queue.update",
+                {"branch_id": branch_id, "version": version, "ticket": ticket_view(ticket, snap)},
+                rooms_for(users=[ticket.client_user_id]),
+            )
     displays = active_displays(session, branch_id) if hall.send_command is not None else []
     if displays:
-        hall.show_board(
-            session, branch_id, version, board(snap, version, services, counters), displays
-        )
+        shown = board(snap, version, services, counters)
+        hall.show_board(session, branch_id, version, shown, displays)
     link = port(session, DeviceLink)
     after_commit(session, lambda: link.queue_changed(branch_id), key=("edge.queue_sync", branch_id))
     return snap
-
-
-def _tell_clients(
-    session: Session, hall: Hall, snap: Snapshot, branch_id: str, version: int, change: delta.Change
-) -> None:
-    """Each client whose ticket changed, moved or left gets that ticket (its whole view)."""
-    by_id = {t.id: t for t in snap.tickets}
-    changed: list[TicketRow] = [*change.tickets, *(by_id[i] for i, _est in change.moved)]
-    changed += tickets_by_id(session, change.removed)  # as they left: done, no_show, ...
-    for ticket in sorted(changed, key=lambda t: t.id):
-        if ticket.client_user_id is None:
-            continue
-        hall.emit(
-            session,
-            "queue.update",
-            {"branch_id": branch_id, "version": version, "ticket": ticket_view(ticket, snap)},
-            rooms_for(users=[ticket.client_user_id]),
-        )

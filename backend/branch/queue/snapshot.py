@@ -11,18 +11,19 @@ default while few exist (rules.blend_mean).
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
+from functools import cached_property, reduce
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from backend.branch import rules
-from backend.branch.queue import standings
 from backend.branch.models import HallCounter, HallService, ServiceLeg, Ticket
+from backend.branch.queue import standings
 from backend.platform.clock import ensure_utc
 
 STATS_WINDOW = timedelta(days=14)
@@ -71,11 +72,38 @@ TICKET_COLUMNS = (
 TicketRow = Any  # a row of TICKET_COLUMNS, or a Ticket: views read the same attributes
 
 
+def _as_text(column: Any) -> Any:
+    return func.coalesce(cast(column, String), "\x1e")  # NULL is not the empty string
+
+
+# Everything a view shows of a ticket or ranks it by, as one text made by the database:
+# delta.py tells a changed ticket by its digest, without building 800 rows of datetimes.
+ROW_TEXT = reduce(
+    lambda text, column: text.op("||")(literal("\x1f")).op("||")(_as_text(column)),
+    TICKET_COLUMNS[1:],
+    _as_text(TICKET_COLUMNS[0]),
+).label("row_text")
+# What ranking, standings, counts and counters need of every open ticket, and ROW_TEXT:
+# a change loads the full rows of the few tickets it pushes (``tickets_by_id``).
+LIGHT_COLUMNS = (
+    Ticket.id,
+    Ticket.ticket_no,
+    Ticket.service,
+    Ticket.status,
+    Ticket.category,
+    Ticket.boost_s,
+    Ticket.queued_at,
+    Ticket.client_user_id,
+    ROW_TEXT,
+)
+
+
 @dataclass
 class Snapshot:
-    """The branch's open tickets (rows of TICKET_COLUMNS, by id) and counters at one instant,
-    with the statistics the estimates need; views and pushes are computed from it. Every
-    queued ticket's position and estimate is computed once, in one pass (standings.py)."""
+    """The branch's open tickets (rows of TICKET_COLUMNS by id; of LIGHT_COLUMNS for a change's
+    push) and counters at one instant, with the statistics the estimates need; views and pushes
+    are computed from it. Every queued ticket's position and estimate is computed once, in one
+    pass (standings.py)."""
 
     now: datetime
     tickets: list[TicketRow]
@@ -85,15 +113,22 @@ class Snapshot:
 
     @cached_property
     def queued(self) -> list[rules.QueueItem]:
+        """The queued tickets as the rules take them (a counter's choice)."""
         return [item(t) for t in self.tickets if t.status in rules.QUEUED_STATUSES]
 
     @cached_property
-    def ranked(self) -> list[rules.QueueItem]:
-        return standings.ranked(self.queued)
+    def _order(self) -> list[tuple[tuple[int, int, int], TicketRow]]:
+        queued = (t for t in self.tickets if t.status in rules.QUEUED_STATUSES)
+        return sorted(((standings.order_tuple(t), t) for t in queued), key=lambda p: p[0])
+
+    @cached_property
+    def ranked(self) -> list[TicketRow]:
+        """The queued tickets in call order (standings.ranked)."""
+        return [t for _key, t in self._order]
 
     @cached_property
     def ranked_keys(self) -> list[tuple[int, int, int]]:
-        return [standings.order_tuple(i) for i in self.ranked]
+        return [key for key, _i in self._order]
 
     @cached_property
     def counter_pairs(self) -> list[tuple[str, list[str]]]:
@@ -109,40 +144,48 @@ class Snapshot:
         return out
 
     @cached_property
+    def _walk(self) -> tuple[dict[int, rules.Estimate], dict[str, rules.Estimate]]:
+        probe = standings.order_tuple(self._probe(next(iter(rules.SERVICES))))
+        return standings.standings(
+            self.ranked,
+            self.counter_pairs,
+            self.means,
+            self.busy_by_service,
+            new_at=bisect.bisect_left(self.ranked_keys, probe),
+            new_services=sorted(self.services),
+        )
+
+    @property
     def estimates(self) -> dict[int, rules.Estimate]:
         """Each queued ticket's position and estimated wait, by id."""
-        return standings.standings(
-            self.ranked, self.counter_pairs, self.means, self.busy_by_service
-        )
+        return self._walk[0]
 
     def busy(self, service: str) -> int:
         return self.busy_by_service.get(service, 0)
+
+    def _probe(self, service: str) -> rules.QueueItem:
+        return rules.QueueItem(0, service, "normal", 0, self.now, "waiting")
 
     def estimate(self, ticket: TicketRow) -> rules.Estimate | None:
         if ticket.status not in rules.QUEUED_STATUSES:
             return None
         known = self.estimates.get(ticket.id)
-        if known is not None:
-            return known
-        return rules.estimate(  # a ticket this snapshot does not hold: where it would stand
-            item(ticket),
-            standings.insert(self.ranked, self.ranked_keys, item(ticket)),
-            self.counter_pairs,
-            self.means,
-            self.now,
-            busy=self.busy(ticket.service),
-            ranked=True,
-        )
+        return known if known is not None else self._estimate_at(item(ticket))
 
     def estimate_new(self, service: str) -> rules.Estimate:
-        probe = rules.QueueItem(0, service, "normal", 0, self.now, "waiting")
+        """What a ticket of ``service`` taken now could expect."""
+        known = self._walk[1].get(service)
+        return known if known is not None else self._estimate_at(self._probe(service))
+
+    def _estimate_at(self, probe: rules.QueueItem) -> rules.Estimate:
+        """Where a ticket this snapshot does not hold would stand."""
         return rules.estimate(
             probe,
             standings.insert(self.ranked, self.ranked_keys, probe),
             self.counter_pairs,
             self.means,
             self.now,
-            busy=self.busy(service),
+            busy=self.busy(probe.service),
             ranked=True,
         )
 
@@ -184,10 +227,10 @@ def mean_service_times(
     return means
 
 
-def open_tickets(session: Session, branch_id: str) -> list[TicketRow]:
+def open_tickets(session: Session, branch_id: str, *, light: bool = False) -> list[TicketRow]:
     return list(
         session.execute(
-            select(*TICKET_COLUMNS)
+            select(*(LIGHT_COLUMNS if light else TICKET_COLUMNS))
             .where(Ticket.branch_id == branch_id, Ticket.status.in_(rules.OPEN_STATUSES))
             .order_by(Ticket.id)
         )
@@ -203,11 +246,12 @@ def tickets_by_id(session: Session, ids: Iterable[int]) -> list[TicketRow]:
     )
 
 
-def snapshot(session: Session, branch_id: str, now: datetime) -> Snapshot:
+def snapshot(session: Session, branch_id: str, now: datetime, *, light: bool = False) -> Snapshot:
+    """The queue now; ``light``: its tickets as LIGHT_COLUMNS rows (a change's push)."""
     services = services_of(session, branch_id)
     return Snapshot(
         now=now,
-        tickets=open_tickets(session, branch_id),
+        tickets=open_tickets(session, branch_id, light=light),
         counters=counters_of(session, branch_id),
         services=services,
         means=mean_service_times(session, branch_id, services, now),

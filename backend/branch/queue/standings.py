@@ -20,6 +20,7 @@ import bisect
 import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Protocol, TypeVar
 
 from backend.branch import rules
 from backend.platform.clock import ensure_utc
@@ -31,23 +32,36 @@ _OFFSET = 1 << 62  # keeps both instants positive, so fixed-width hex sorts as t
 Counters = Sequence[tuple[str, Sequence[str]]]  # (status, effective skills) per counter
 
 
+class Queued(Protocol):
+    """What ranking and standings read of a ticket: a rules.QueueItem, a Ticket or a row."""
+
+    id: int
+    service: str
+    category: str
+    boost_s: int
+    queued_at: datetime
+
+
 def micros(when: datetime) -> int:
     return (ensure_utc(when) - _EPOCH) // _MICRO
 
 
-def order_tuple(item: rules.QueueItem) -> tuple[int, int, int]:
+def order_tuple(item: Queued) -> tuple[int, int, int]:
     """(instant the score counts from, queue instant, id): ascending is the call order."""
     queued = micros(item.queued_at)
     lead = (rules.bonus(item.category) + item.boost_s) * 1_000_000
     return queued - lead, queued, item.id
 
 
-def order_key(item: rules.QueueItem) -> str:
+def order_key(item: Queued) -> str:
     start, queued, ticket_id = order_tuple(item)
     return f"{start + _OFFSET:016x}{queued + _OFFSET:016x}{ticket_id:012x}"
 
 
-def ranked(items: Iterable[rules.QueueItem]) -> list[rules.QueueItem]:
+Q = TypeVar("Q", bound=Queued)
+
+
+def ranked(items: Iterable[Q]) -> list[Q]:
     """The call order of ``items`` (rules.order's, without floating point)."""
     return sorted(items, key=order_tuple)
 
@@ -62,34 +76,47 @@ def competing(service: str, counters: Counters) -> set[str]:
 
 
 def standings(
-    in_order: Sequence[rules.QueueItem],
+    in_order: Sequence[Queued],
     counters: Counters,
     means: dict[str, float],
     busy: dict[str, int],
-) -> dict[int, rules.Estimate]:
-    """Each ticket's ``rules.estimate`` (``in_order`` is the call order), in one pass."""
-    codes = sorted({i.service for i in in_order})
+    *,
+    new_at: int | None = None,
+    new_services: Iterable[str] = (),
+) -> tuple[dict[int, rules.Estimate], dict[str, rules.Estimate]]:
+    """Each ticket's ``rules.estimate`` (``in_order`` is the call order), in one pass; and
+    for each of ``new_services``, the estimate of a new ticket of that service standing at
+    index ``new_at`` of the order (``rules.estimate`` of a probe inserted there)."""
+    new_services = list(new_services)
+    codes = sorted({i.service for i in in_order} | set(new_services))
     feeds = {s: [t for t in codes if s in competing(t, counters)] for s in codes}
     servers = {s: rules.servers_for(s, counters) for s in codes}
     mean = {s: means.get(s, rules.SERVICES[s][2]) for s in codes}
     ahead = dict.fromkeys(codes, 0)
     work = dict.fromkeys(codes, 0.0)
-    out: dict[int, rules.Estimate] = {}
-    for item in in_order:
-        s = item.service
+
+    def standing(s: str) -> rules.Estimate:
         total = work[s] + busy.get(s, 0) * mean[s] / 2
-        out[item.id] = rules.Estimate(
-            ahead[s] + 1, math.ceil(total / max(servers[s], 1)), servers[s]
-        )
+        return rules.Estimate(ahead[s] + 1, math.ceil(total / max(servers[s], 1)), servers[s])
+
+    out: dict[int, rules.Estimate] = {}
+    new: dict[str, rules.Estimate] = {}
+    for index, item in enumerate(in_order):
+        if index == new_at:
+            new = {s: standing(s) for s in new_services}
+        s = item.service
+        out[item.id] = standing(s)
         ahead[s] += 1
         for t in feeds[s]:
             work[t] += mean[s]
-    return out
+    if new_at is not None and new_at >= len(in_order):
+        new = {s: standing(s) for s in new_services}
+    return out, new
 
 
 def insert(
-    in_order: list[rules.QueueItem], keys: list[tuple[int, int, int]], probe: rules.QueueItem
-) -> list[rules.QueueItem]:
+    in_order: Sequence[Queued], keys: Sequence[tuple[int, int, int]], probe: Queued
+) -> list[Queued]:
     """``in_order`` with ``probe`` at its place (``keys``: their order tuples)."""
     at = bisect.bisect_left(keys, order_tuple(probe))
     return [*in_order[:at], probe, *in_order[at:]]

@@ -67,6 +67,9 @@ def counter_view(
 
 
 def services_view(snap: Snapshot) -> list[dict[str, Any]]:
+    counts: dict[tuple[str, str], int] = {}
+    for t in snap.tickets:
+        counts[t.service, t.status] = counts.get((t.service, t.status), 0) + 1
     out = []
     for code, svc in sorted(snap.services.items()):
         if not svc.active:
@@ -76,12 +79,8 @@ def services_view(snap: Snapshot) -> list[dict[str, Any]]:
             {
                 "service": code,
                 "name": svc.name,
-                "waiting": sum(
-                    1 for t in snap.tickets if t.service == code and t.status == "waiting"
-                ),
-                "booked": sum(
-                    1 for t in snap.tickets if t.service == code and t.status == "remote"
-                ),
+                "waiting": counts.get((code, "waiting"), 0),
+                "booked": counts.get((code, "remote"), 0),
                 "counters_open": est.servers,
                 "mean_service_s": round(snap.means.get(code, 0.0)),
                 "estimated_wait_s": est.estimated_wait_s,
