@@ -73,24 +73,18 @@ def queue_changed(session: Session, hall: Hall, branch_id: str, now: datetime) -
     snap = snapshot(session, branch_id, now, light=True)
     services, counters = services_view(snap), counters_view(snap)
     change = delta.record(session, snap, branch_id, version, counters)
-    moved = [i for i, _est in change.moved]
-    told = [t.id for t in snap.tickets if t.id in set(moved) and t.client_user_id is not None]
-    rows = {
-        t.id: t
-        for t in tickets_by_id(session, [*(t.id for t in change.tickets), *told, *change.removed])
-    }
     if change.full:
+        whole = snapshot(session, branch_id, now)
+        rows = {t.id: t for t in whole.tickets}
         update: dict[str, Any] = {
-            **queue_picture(
-                snapshot(session, branch_id, now),
-                branch_id,
-                version,
-                services=services,
-                counters=counters,
-            ),
+            **queue_picture(whole, branch_id, version, services=services, counters=counters),
             "kind": "full",
         }
     else:
+        moved = {i for i, _est in change.moved}
+        told = [t.id for t in snap.tickets if t.id in moved and t.client_user_id is not None]
+        wanted = [*(t.id for t in change.tickets), *told, *change.removed]
+        rows = {t.id: t for t in tickets_by_id(session, wanted)}
         update = queue_delta(
             snap,
             branch_id,

@@ -156,21 +156,16 @@ def queue_delta(
 def board(
     snap: Snapshot, version: int, services: list[dict[str, Any]], counters: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """The displays' board of ``snap`` without rendering its tickets: ``display_board`` of the
-    picture's parts it reads."""
-    by_id = {t.id: t for t in snap.tickets}
-    shown = [by_id[i.id] for i in snap.ranked]
-    return display_board(
-        {
-            "version": version,
-            "at": isoformat(snap.now),
-            "services": services,
-            "counters": counters,
-            "tickets": [
-                {"status": t.status, "service": t.service, "ticket_no": t.ticket_no} for t in shown
-            ],
-        }
-    )
+    """The displays' board of ``snap``: ``display_board`` of the parts of the picture it reads
+    (the first waiting tickets of each service in call order), without rendering the rest."""
+    shown: list[dict[str, Any]] = []
+    per_service: dict[str, int] = {}
+    for t in snap.ranked:
+        if t.status == "waiting" and per_service.get(t.service, 0) < BOARD_NEXT:
+            per_service[t.service] = per_service.get(t.service, 0) + 1
+            shown.append({"status": t.status, "service": t.service, "ticket_no": t.ticket_no})
+    picture = {"version": version, "at": isoformat(snap.now), "services": services}
+    return display_board({**picture, "counters": counters, "tickets": shown})
 
 
 def display_board(picture: dict[str, Any]) -> dict[str, Any]:
