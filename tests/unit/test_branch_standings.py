@@ -1,7 +1,8 @@
 """The one-pass standings (backend/branch/queue/standings.py) are the hall's rules exactly:
-the same call order as rules.order and, for every ticket, the same position, estimated wait
-and open counters as rules.estimate, on random queues (categories, boosts, remote tickets,
-counters with overlapping and borrowed skills, live means, busy counters)."""
+the same call order as rules.order and, for every ticket and for a new ticket of each service,
+the same position, estimated wait and open counters as rules.estimate, on random queues
+(categories, boosts, remote tickets, counters with overlapping and borrowed skills, live means,
+busy counters)."""
 
 from __future__ import annotations
 
@@ -52,10 +53,16 @@ def test_one_pass_equals_rules_estimate_for_every_ticket(spec, pairs, mean, busy
     now = T0 + timedelta(hours=5)
     in_order = standings.ranked(items)
     assert in_order == rules.order(items, now)
-    got = standings.standings(in_order, pairs, mean, busy)
+    probe_at = now - timedelta(hours=2)  # a new ticket taken then stands among the others
+    cut = sum(1 for i in in_order if standings.order_tuple(i) < (standings.micros(probe_at),) * 2)
+    got, new = standings.standings(in_order, pairs, mean, busy, new_at=cut, new_services=SERVICES)
     for it in items:
         want = rules.estimate(it, items, pairs, mean, now, busy=busy.get(it.service, 0))
         assert got[it.id] == want
+    for service in SERVICES:
+        probe = rules.QueueItem(0, service, "normal", 0, probe_at, "waiting")
+        want = rules.estimate(probe, [*items, probe], pairs, mean, now, busy=busy.get(service, 0))
+        assert new[service] == want
 
 
 @settings(max_examples=200, deadline=None)
