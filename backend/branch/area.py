@@ -20,7 +20,7 @@ AREA = Area(
     blueprints=("miniapp_api.branch", "miniapp_api.branches"),
     jobs=JOBS,
     seeders=(seed_branch_hall,),
-    benchmarks={"face": "bench.face"},
+    benchmarks={"face": "bench.face", "queue": "bench.queue"},
     live_events=(
         LiveEvent(
             "queue.update",

@@ -7,6 +7,9 @@
   ``CounterShift`` (open intervals, for utilisation), ``Ticket``, ``TicketSequence`` (the
   daily number per prefix) and ``ServiceLeg`` (one call of a ticket at a counter: wait and
   service times come from these).
+- ``QueuePushState``: what the branch room was last pushed of the queue (its version and a
+  fingerprint and standing per ticket and counter), so the next change pushes only what
+  differs (queue/delta.py).
 - ``ClientProfile``: what the hall knows of a client: VIP, elderly, relationship manager.
 - ``SmartCounterDaily``: transactions done on smart counters (off-counter rate).
 - ``FaceConsent`` (history of grants and withdrawals), ``FaceEncoding`` (Fernet ciphertext of
@@ -40,6 +43,16 @@ class BranchHall(Base):
     face_tolerance: Mapped[float] = mapped_column(Float, default=0.6)
     remote_ticket_ttl_s: Mapped[int] = mapped_column(default=1800)
     queue_version: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime]
+
+
+class QueuePushState(Base):
+    __tablename__ = "branch_queue_push_states"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    branch_id: Mapped[str] = mapped_column(String(20), unique=True)
+    version: Mapped[int] = mapped_column(default=0)
+    state: Mapped[str] = mapped_column(Text)  # JSON written and read by queue/delta.py only
     updated_at: Mapped[datetime]
 
 

@@ -57,6 +57,12 @@ class TicketOut(ma.Schema):
     )
     channel = ma.fields.String()
     category = ma.fields.String()
+    order_key = ma.fields.String(
+        metadata={
+            "description": "the call order: waiting and booked tickets are called in ascending "
+            "order_key (compare as strings); it changes only when the ticket's priority does"
+        }
+    )
     position = ma.fields.Integer(allow_none=True)
     estimated_wait_s = ma.fields.Integer(allow_none=True)
     counter_id = ma.fields.String(allow_none=True)
@@ -105,10 +111,36 @@ class QueueOut(ma.Schema):
     )
 
 
-class QueueUpdateOut(QueueOut):
-    """The ``queue.update`` push: the staff's picture of the queue (to the branch room), or a
-    client's own ticket (``branch_id``, ``version``, ``ticket``: to that client only)."""
+class StandingOut(ma.Schema):
+    id = ma.fields.Integer()
+    position = ma.fields.Integer()
+    estimated_wait_s = ma.fields.Integer()
 
+
+class QueueUpdateOut(QueueOut):
+    """The ``queue.update`` push. To the branch room and admins: ``kind`` ``delta``, what
+    changed since the picture of ``base_version`` (``version - 1``): all ``services``, the
+    ``counters`` that changed, the ``tickets`` (waiting, booked) and ``serving`` (called) that
+    changed or are new, the ``standings`` of tickets that only moved, the ids ``removed`` from
+    the picture; or ``kind`` ``full``: the whole picture, as GET .../queue gives it. A holder of
+    another version than ``base_version`` reloads with GET .../queue (docs/branch.md). To a
+    client: ``branch_id``, ``version`` and ``ticket``, their own ticket whenever it changes,
+    moves or leaves the queue."""
+
+    kind = ma.fields.String(
+        metadata={"enum": ["delta", "full"], "description": "branch room: delta or full picture"}
+    )
+    base_version = ma.fields.Integer(
+        metadata={"description": "delta: the version it applies to (version - 1)"}
+    )
+    standings = ma.fields.List(
+        ma.fields.Nested(StandingOut),
+        metadata={"description": "delta: tickets whose position or estimated wait alone changed"},
+    )
+    removed = ma.fields.List(
+        ma.fields.Integer(),
+        metadata={"description": "delta: ids of tickets that left the picture"},
+    )
     ticket = ma.fields.Nested(TicketOut, metadata={"description": "client: their own ticket"})
 
 
