@@ -2,8 +2,8 @@
 
 Only branch_queue_push_states of backend/branch/models.py (backend/branch/queue/delta.py).
 
-Revision ID: 0008_queue_delta
-Revises: 0007_vein_enrolment
+Revision ID: 0009_queue_delta
+Revises: 0008_identity_admin
 Create Date: 2026-12-02 10:00:00.000000
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import backend.platform.db
 
-revision: str = '0008_queue_delta'
-down_revision: str | None = '0007_vein_enrolment'
+revision: str = '0009_queue_delta'
+down_revision: str | None = '0008_identity_admin'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
