@@ -34,4 +34,4 @@ USER finedge
 ENV FINEDGE_VAR_DIR=/app/var
 
 EXPOSE 5000
-CMD ["gunicorn", "-k", "gthread", "--threads", "50", "-w", "1", "backend.wsgi:app", "-b", "0.0.0.0:5000"]
+CMD ["finedge", "web", "--host", "0.0.0.0", "--port", "5000"]

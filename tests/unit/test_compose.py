@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -32,7 +30,21 @@ MOSQUITTO_CONFS = {
     "central": ROOT / "deploy/mosquitto/central/mosquitto.conf",
     "branch": ROOT / "deploy/mosquitto/branch/mosquitto.conf",
 }
-CONTRACT_SUBCOMMANDS = {"serve", "edge", "devices", "db", "seed", "users", "bench", "jobs"}
+CONTRACT_SUBCOMMANDS = {
+    "serve",
+    "edge",
+    "devices",
+    "db",
+    "seed",
+    "users",
+    "bench",
+    "jobs",
+    "bootstrap",
+    "web",
+    "hub",
+    "scheduler",
+}
+CENTRAL_ROLES = ("web", "hub", "scheduler")
 INTERPOLATION = re.compile(r"\$\{[A-Z0-9_]+(:?[?-][^}]*)?\}")
 
 
@@ -92,7 +104,9 @@ def test_expected_services_exist(services):
         "mosquitto",
         "redis",
         "migrate",
-        "backend",
+        "web",
+        "hub",
+        "scheduler",
         "branch-mosquitto",
         "edge-br001",
         "devices-br001",
@@ -141,22 +155,13 @@ def test_named_volumes_networks_and_dependencies_are_declared(compose, services)
             assert dependency in services, f"{name} depends on unknown {dependency}"
 
 
-def test_secrets_are_generated_files_that_git_ignores(compose, services):
-    declared = compose.get("secrets") or {}
+def test_no_password_file_or_secret_is_mounted(compose, services):
+    """Broker accounts follow the registry through dynamic security: nothing to hand-edit."""
+    assert not compose.get("secrets")
     for name, service in services.items():
-        for secret in secret_targets(service).values():
-            assert secret in declared, f"{name}: secret {secret} not declared"
-    assert declared
-    git = shutil.which("git")
-    for secret in declared.values():
-        path = ROOT / secret["file"]
-        example = path.with_name(path.name + ".example")
-        assert example.is_file(), f"ship {example.relative_to(ROOT)} next to the generated file"
-        if git and (ROOT / ".git").exists():
-            ignored = subprocess.run(
-                [git, "-C", str(ROOT), "check-ignore", "-q", str(path)], check=False
-            )
-            assert ignored.returncode == 0, f"{secret['file']} must be ignored by git"
+        assert not secret_targets(service), name
+        for source, _target in bind_mounts(service):
+            assert "passwd" not in source and not source.endswith("/acl"), f"{name}: {source}"
 
 
 def test_finedge_commands_are_contract_subcommands(services):
@@ -166,10 +171,27 @@ def test_finedge_commands_are_contract_subcommands(services):
         if tokens[:1] == ["finedge"]:
             assert len(tokens) > 1 and tokens[1] in CONTRACT_SUBCOMMANDS, f"{name}: {tokens}"
             found.add(tokens[1])
-    assert {"db", "edge", "devices"} <= found
+    assert {"db", "edge", "devices", *CENTRAL_ROLES} <= found
     assert command_tokens(services["migrate"]) == ["finedge", "db", "upgrade"]
+    for role in CENTRAL_ROLES:
+        assert command_tokens(services[role])[:2] == ["finedge", role]
     assert command_tokens(services["edge-br001"])[1:] == ["edge", "--branch", "BR001"]
     assert command_tokens(services["devices-br001"])[1:] == ["devices", "--branch", "BR001"]
+
+
+def test_the_simulators_are_a_demo_profile_only(services):
+    assert services["devices-br001"]["profiles"] == ["demo"]
+    assert services["devices-br001"]["environment"]["FINEDGE_ENV"] == "demo"
+    others = [n for n, s in services.items() if n != "devices-br001"]
+    assert all("profiles" not in services[n] for n in others)
+
+
+def test_roles_scale_and_have_probes(services):
+    assert services["hub"]["deploy"]["replicas"] >= 2
+    assert services["scheduler"]["deploy"]["replicas"] == 2  # active and standby
+    for role in CENTRAL_ROLES:
+        probe = " ".join(services[role]["healthcheck"]["test"])
+        assert "/readyz" in probe or "/api/v1/health" in probe, role
 
 
 def _app_module_exists(tokens: list[str]) -> None:
@@ -179,29 +201,25 @@ def _app_module_exists(tokens: list[str]) -> None:
     assert (ROOT / (module.replace(".", "/") + ".py")).is_file(), f"{module} is not in the repo"
 
 
-def test_backend_runs_gunicorn_with_one_worker(services):
-    tokens = command_tokens(services["backend"])
-    assert tokens[0] == "gunicorn"
-    assert tokens[tokens.index("-w") + 1] == "1"  # Flask-SocketIO: one worker per instance
-    assert tokens[tokens.index("-k") + 1] == "gthread"
-    _app_module_exists(tokens)
-
-
 def test_production_environment(services):
-    finedge = {n: s for n, s in services.items() if "build" in s}
-    assert set(finedge) == {"migrate", "backend", "edge-br001", "devices-br001"}
+    finedge = {n: s for n, s in services.items() if "build" in s or "<<" in s}
+    assert set(finedge) >= {"migrate", *CENTRAL_ROLES, "edge-br001", "devices-br001"}
     for name, service in finedge.items():
         env = service["environment"]
-        assert env["FINEDGE_ENV"] == "production", name
+        if name != "devices-br001":  # the demo profile's simulators
+            assert env["FINEDGE_ENV"] == "production", name
         assert INTERPOLATION.fullmatch(env["FINEDGE_SECRET_KEY"]), name
         assert ":?" in env["FINEDGE_SECRET_KEY"], f"{name}: start must fail without the key"
-    backend = services["backend"]["environment"]
-    assert backend["DATABASE_URL"].startswith("postgresql+psycopg://")
-    assert backend["MQTT_URL"].startswith("mqtt://")
-    assert backend["REDIS_URL"].startswith("redis://redis:")
+    for role in CENTRAL_ROLES:
+        env = services[role]["environment"]
+        assert env["DATABASE_URL"].startswith("postgresql+psycopg://"), role
+        assert env["MQTT_URL"].startswith("mqtt://"), role
+        assert env["REDIS_URL"].startswith("redis://redis:"), role
+    assert "@mosquitto:" in services["hub"]["environment"]["MQTT_ADMIN_URL"]
     edge = services["edge-br001"]["environment"]
     assert "@branch-mosquitto:" in edge["BRANCH_MQTT_URL"]
-    assert "@mosquitto:" in edge["MQTT_URL"]
+    assert "@branch-mosquitto:" in edge["BRANCH_MQTT_ADMIN_URL"]
+    assert edge["MQTT_URL"] == "mqtts://mosquitto:8883"  # its login derived from the secret
 
 
 def test_no_password_is_written_in_clear(services):
@@ -223,8 +241,7 @@ def test_dockerfile(services):
     cmd = re.search(r"^CMD (\[.*\])\s*$", text, flags=re.MULTILINE)
     assert cmd is not None
     tokens = yaml.safe_load(cmd.group(1))
-    assert tokens == command_tokens(services["backend"])
-    _app_module_exists(tokens)
+    assert tokens == command_tokens(services["web"])
 
 
 # --------------------------------------------------------------------------- Mosquitto configs
