@@ -25,10 +25,13 @@ SIGINT stops accepting, gives open requests ``grace_s`` seconds, and stops the r
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import os
 import resource
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -40,6 +43,8 @@ log = logging.getLogger(__name__)
 ENTRY_MODULE = "backend.web_entry"  # the process entry that patches, then calls serve()
 GRACE_S = 10.0
 BACKLOG = 2048  # pending connections: thousands of clients reconnect at once after a restart
+# The cyclic garbage collector's young generations, in net allocations (see tune_gc).
+GC_THRESHOLDS = (50_000, 20, 10)
 
 # The Config fields that come from the environment (Config.from_env), for the new process.
 _CONFIG_ENV = {
@@ -162,6 +167,19 @@ def raise_file_limit() -> int:
     return soft
 
 
+def tune_gc() -> None:
+    """Keep the cyclic garbage collector's pauses short in a process holding thousands of
+    connections (a full collection walks every object: about a million with 5,000 websockets,
+    hundreds of milliseconds stalling every request). What the process built at start (the
+    app, the areas, the metadata) is frozen out of all collections; the young generations
+    are collected after 50,000 net allocations instead of 700, so the objects of a Socket.IO
+    ping cycle (a greenlet sleeping 25 s per client) mostly die young instead of piling up in
+    the old generation, whose growth is what triggers a full collection."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def banner(runtime: Any, host: str, port: int) -> list[str]:
     """What a started server prints: where each of its parts listens."""
     base = f"http://{host}:{port}"
@@ -196,10 +214,20 @@ def serve(
     from gevent import pywsgi
 
     limit = raise_file_limit()
+
+    class Handler(pywsgi.WSGIHandler):
+        def handle(self) -> None:
+            # pywsgi sends a response's headers and body in two writes: without TCP_NODELAY
+            # the body waits for the client's delayed ACK of the headers (40 ms a request).
+            with contextlib.suppress(OSError):  # not TCP (a Unix socket): nothing to wait for
+                self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            super().handle()
+
     server = pywsgi.WSGIServer(
         (host, port),
         None,
         backlog=BACKLOG,
+        handler_class=Handler,
         log=logging.getLogger("finedge.access") if access_log else None,
         error_log=logging.getLogger("finedge.web"),
     )
@@ -219,6 +247,7 @@ def serve(
         gevent.signal_handler(signum, stop, signum)
     try:
         runtime.start()
+        tune_gc()
         for line in banner(runtime, host, port):
             announce(line)
         announce(f"  Serving   gevent, one process, open-file limit {limit}; Ctrl-C to stop")

@@ -1,0 +1,295 @@
+"""The web half of ``finedge bench scale``: Socket.IO clients held by one production web
+instance, and the authenticated GET rate and p99 with and without them.
+
+One ``finedge web`` instance (the production server: backend/roles/web_server.py, gevent, one
+process) on a PostgreSQL database of its own (created, migrated, seeded with the demo users,
+dropped at the end) and the machine's Redis as the Socket.IO message queue. In this run, in
+this order:
+
+1. baseline, no Socket.IO client: authenticated GETs (``path``, as ``user``) by ``concurrency``
+   keep-alive clients back to back for ``seconds`` (the rate), then paced at half that rate
+   for ``seconds`` (p50 and p99 from each request's scheduled time, so that a stall counts for
+   every request it delays), and one live event to one Socket.IO client;
+2. ``clients`` Socket.IO clients of ``/live`` connected (bench/socketio_clients.py, in their own
+   process, at most ``connect_concurrency`` handshakes at a time) and held;
+3. the same GETs, same pace, while they are held, then one live event to all of them (the
+   fan-out, through Redis from this process as the hub's or the scheduler's events go).
+
+Rows: clients held (against the aim), the GET rate and the GET p99 with them (against the
+baseline; the aim is a p99 at most 2x the baseline's, ratio >= 0.5), the fan-out time. The
+server's CPU seconds per phase and its memory are in the params. ``time_limit_s`` bounds the
+whole run: past it, it ends with a TimeoutError saying what it was waiting for.
+
+Options: ``quick``, ``clients``, ``seconds``, ``concurrency``, ``connect_concurrency``,
+``path``, ``user``, ``time_limit_s``, ``pg_admin_url`` (FINEDGE_BENCH_PG_URL, else the local
+server's ``test`` database), ``redis_url`` (REDIS_URL, else 127.0.0.1:6379).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+
+from bench.socketio_clients import Holder
+from bench.web_instance import WebInstance, bench_database, check_redis
+
+BENCH = "scale"
+USERS = ("admin", "supervisor1", "teller1", "teller2", "rm1", "dealer1", "dealer2", "oem1")
+LIVE_EVENT = "queue.update"
+
+
+def _session(token: str) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # never through a proxy: the server is on this machine
+    session.headers["Authorization"] = f"Bearer {token}"
+    return session
+
+
+def _closed_loop(url: str, token: str, concurrency: int, seconds: float) -> dict[str, Any]:
+    """``concurrency`` clients, each sending its next GET when the last one answered."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def worker() -> None:
+        session = _session(token)
+        mine: list[float] = []
+        while time.monotonic() < stop_at:
+            start = time.monotonic()
+            try:
+                ok = session.get(url, timeout=30).status_code == 200
+            except requests.RequestException:
+                ok = False
+            mine.append(time.monotonic() - start) if ok else None
+            if not ok:
+                with lock:
+                    errors[0] += 1
+        with lock:
+            latencies.extend(mine)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    return {"rate": len(latencies) / elapsed, "count": len(latencies), "errors": errors[0]}
+
+
+def _paced(url: str, token: str, pace: float, seconds: float, workers: int) -> dict[str, Any]:
+    """GETs scheduled at ``pace`` per second; each latency counts from its scheduled time."""
+    total = max(1, int(pace * seconds))
+    start = time.monotonic() + 0.05
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    counter = iter(range(total))
+
+    def worker() -> None:
+        session = _session(token)
+        while True:
+            with lock:
+                index = next(counter, None)
+            if index is None:
+                return
+            scheduled = start + index / pace
+            delay = scheduled - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                ok = session.get(url, timeout=30).status_code == 200
+            except requests.RequestException:
+                ok = False
+            with lock:
+                if ok:
+                    latencies.append(time.monotonic() - scheduled)
+                else:
+                    errors[0] += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    latencies.sort()
+    if not latencies:
+        raise RuntimeError(f"no GET of {url} answered 200 ({errors[0]} errors)")
+    return {
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000,
+        "count": len(latencies),
+        "errors": errors[0],
+    }
+
+
+def _fanout(web: WebInstance, holder: Holder, rooms: list[str], expected: int, deadline: float):
+    """One live event to ``rooms`` through Redis; ms until the last of ``expected`` clients
+    had it, and how many did."""
+    mark = uuid.uuid4().hex[:12]
+    sent = time.monotonic()
+    web.emitter().send(LIVE_EVENT, {"bench_mark": mark}, rooms=rooms)
+    answer = holder.report(mark, expected, min(deadline, time.monotonic() + 60))
+    last = answer["last_at"]
+    return (last - sent) * 1000 if last is not None else None, answer["received"]
+
+
+@contextlib.contextmanager
+def _held(web: WebInstance, tokens: list[str], clients: int, connect_concurrency: int, deadline):
+    holder = Holder(web.base, tokens, clients, connect_concurrency).start()
+    try:
+        yield holder, holder.wait_connected(deadline)
+    finally:
+        holder.stop()
+
+
+def _options(options: dict[str, Any]) -> dict[str, Any]:
+    quick = bool(options.get("quick"))
+    return {
+        "clients": int(options.get("clients", 50 if quick else 5000)),
+        "seconds": float(options.get("seconds", 1.0 if quick else 10.0)),
+        "concurrency": int(options.get("concurrency", 4)),
+        "connect_concurrency": int(options.get("connect_concurrency", 100)),
+        "path": options.get("path", "/api/v1/devices?branch_id=BR001"),
+        "user": options.get("user", "admin"),
+        "time_limit_s": float(options.get("time_limit_s", 180 if quick else 900)),
+        "pg_admin_url": options.get("pg_admin_url")
+        or os.environ.get(
+            "FINEDGE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+        "redis_url": options.get("redis_url")
+        or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+    }
+
+
+def _measure(web: WebInstance, opts: dict[str, Any], deadline: float) -> dict[str, Any]:
+    url = web.base + opts["path"]
+    token = web.token(opts["user"])
+    tokens = [web.token(user) for user in USERS]
+    rooms = [f"user:{web.user_id(user)}" for user in USERS]
+    seconds, concurrency = opts["seconds"], opts["concurrency"]
+    workers = max(8, concurrency * 2)
+    found: dict[str, Any] = {"rss_mb_before": web.rss_mb()}
+    web.emitter()  # connected to Redis before anything is timed
+    _closed_loop(url, token, concurrency, min(seconds, 1.0))  # warm-up: pool, caches
+    cpu = web.cpu_s()
+    found["base_closed"] = _closed_loop(url, token, concurrency, seconds)
+    pace = max(1.0, found["base_closed"]["rate"] / 2)
+    found["pace"] = pace
+    found["base_paced"] = _paced(url, token, pace, seconds, workers)
+    found["base_cpu_s"] = web.cpu_s() - cpu
+    with _held(web, tokens[:1], 1, 1, deadline) as (one, _):
+        found["fanout_one_ms"], _ = _fanout(web, one, rooms[:1], 1, deadline)
+    clients = opts["clients"]
+    with _held(web, tokens, clients, opts["connect_concurrency"], deadline) as (many, state):
+        found["connect"] = state
+        found["rss_mb_held"] = web.rss_mb()
+        cpu = web.cpu_s()
+        found["held_closed"] = _closed_loop(url, token, concurrency, seconds)
+        found["held_paced"] = _paced(url, token, pace, seconds, workers)
+        found["held_cpu_s"] = web.cpu_s() - cpu
+        found["fanout_all_ms"], found["fanout_received"] = _fanout(
+            web, many, rooms, state["connected"], deadline
+        )
+    return found
+
+
+def _row(metric: str, value, unit: str, baseline: str, baseline_value, ratio, params):
+    return {
+        "bench": BENCH,
+        "metric": metric,
+        "value": round(value, 3) if value is not None else None,
+        "unit": unit,
+        "baseline": baseline,
+        "baseline_value": round(baseline_value, 3) if baseline_value is not None else None,
+        "ratio": round(ratio, 3) if ratio is not None else None,
+        "params": params,
+    }
+
+
+def _rows(found: dict[str, Any], opts: dict[str, Any]) -> list[dict[str, Any]]:
+    clients = opts["clients"]
+    connect = found["connect"]
+    params = {
+        "server": "finedge web: gevent, one process",
+        "clients": clients,
+        "path": opts["path"],
+        "seconds": opts["seconds"],
+        "concurrency": opts["concurrency"],
+        "pace_per_s": round(found["pace"], 1),
+        "cores": os.cpu_count(),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "connect_s": connect["elapsed_s"],
+        "refused": connect["refused"],
+        "failed": connect["failed"],
+        "dropped": connect["dropped"],
+        "server_rss_mb": {"before": found["rss_mb_before"], "held": found["rss_mb_held"]},
+        "server_cpu_s": {
+            "baseline": round(found["base_cpu_s"], 2),
+            "held": round(found["held_cpu_s"], 2),
+        },
+        "get_errors": found["base_closed"]["errors"] + found["held_closed"]["errors"],
+    }
+    base_rate, held_rate = found["base_closed"]["rate"], found["held_closed"]["rate"]
+    base_p99, held_p99 = found["base_paced"]["p99_ms"], found["held_paced"]["p99_ms"]
+    no_clients = "the same GETs on the same instance with no Socket.IO client, same run"
+    fan_one, fan_all = found["fanout_one_ms"], found["fanout_all_ms"]
+    return [
+        _row(
+            "socketio_clients_held", connect["connected"], "clients",
+            f"aim: {clients} clients connected to one instance", clients,
+            connect["connected"] / clients, params,
+        ),
+        _row(
+            "get_rate_with_clients", held_rate, "1/s", no_clients, base_rate,
+            held_rate / base_rate if base_rate else None, params,
+        ),
+        _row(
+            "get_p99_with_clients", held_p99, "ms", f"{no_clients}, paced alike", base_p99,
+            base_p99 / held_p99 if held_p99 else None,
+            {**params, "p50_ms": {
+                "baseline": round(found["base_paced"]["p50_ms"], 2),
+                "held": round(found["held_paced"]["p50_ms"], 2),
+            }},
+        ),
+        _row(
+            "live_fanout_ms", fan_all, "ms",
+            "one live event to one client (Redis -> the instance -> the client), same run",
+            fan_one, fan_one / fan_all if fan_one and fan_all else None,
+            {**params, "received": found["fanout_received"]},
+        ),
+    ]  # fmt: skip
+
+
+def run(options: dict[str, Any]) -> list[dict[str, Any]]:
+    opts = _options(options)
+    deadline = time.monotonic() + opts["time_limit_s"]
+    check_redis(opts["redis_url"])
+    with (
+        bench_database(opts["pg_admin_url"]) as database_url,
+        WebInstance(database_url, opts["redis_url"], deadline) as web,
+    ):
+        found = _measure(web, opts, deadline)
+    return _rows(found, opts)
+
+
+def main() -> Iterator[str]:  # pragma: no cover - by hand: python -m bench.scale_web [--quick]
+    import json
+    import sys
+
+    for row in run({"quick": "--quick" in sys.argv}):
+        yield json.dumps(row)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    for line in main():
+        print(line)
