@@ -35,10 +35,8 @@ def run_server(
     runtime = bootstrap(config, "all", host=host, mqtt_port=mqtt_port, scheduler=scheduler)
     server = None
     try:
-        try:
-            server = make_server(host, port, runtime.app, threaded=True)  # the port is ours now
-        except OSError as exc:
-            raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from exc
+        # binds (a port in use: Werkzeug says so and exits 1); then the port is ours
+        server = make_server(host, port, runtime.app, threaded=True)
         runtime.start()
         for line in banner(runtime, host, server.server_port):
             click.echo(line)
