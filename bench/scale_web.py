@@ -1,24 +1,27 @@
 """The web half of ``finedge bench scale``: Socket.IO clients held by one production web
 instance, and the authenticated GET rate and p99 with and without them.
 
-One ``finedge web`` instance (the production server: backend/roles/web_server.py, gevent, one
-process) on a PostgreSQL database of its own (created, migrated, seeded with the demo users,
-dropped at the end) and the machine's Redis as the Socket.IO message queue. In this run, in
-this order:
+Two identical ``finedge web`` instances (the production server: backend/roles/web_server.py,
+gevent, one process each) on one PostgreSQL database of their own (created, migrated, seeded
+with the demo users, dropped at the end), with the machine's Redis as the Socket.IO message
+queue. The *held* instance gets ``clients`` Socket.IO clients of ``/live`` (connected by
+bench/socketio_clients.py in their own process, at most ``connect_concurrency`` handshakes at a
+time); the *bare* one none: it is the baseline. The GETs go to both in alternating slices
+(bare, held, held, bare, ...), so that the load other programs put on a shared machine falls
+on both alike; measured the one after the other, that noise easily outweighed the clients.
 
-1. baseline, no Socket.IO client: authenticated GETs (``path``, as ``user``) by ``concurrency``
-   keep-alive clients back to back for ``seconds`` (the rate), then paced at half that rate
-   for ``seconds`` (p50 and p99 from each request's scheduled time, so that a stall counts for
-   every request it delays), and one live event to one Socket.IO client;
-2. ``clients`` Socket.IO clients of ``/live`` connected (bench/socketio_clients.py, in their own
-   process, at most ``connect_concurrency`` handshakes at a time) and held;
-3. the same GETs, same pace, while they are held, then one live event to all of them (the
-   fan-out, through Redis from this process as the hub's or the scheduler's events go).
+1. authenticated GETs (``path``, as ``user``) by ``concurrency`` keep-alive clients back to
+   back, ``seconds`` on each instance: the rate;
+2. the same GETs paced at half the bare instance's rate, ``seconds`` on each: p50 and p99 from
+   each request's scheduled time (so that a stall counts for every request it delays);
+3. one live event through Redis (from this process, as the hub's or the scheduler's events go)
+   to one client of the bare instance, then to all the held instance's clients: the fan-out.
 
 Rows: clients held (against the aim), the GET rate and the GET p99 with them (against the
-baseline; the aim is a p99 at most 2x the baseline's, ratio >= 0.5), the fan-out time. The
-server's CPU seconds per phase and its memory are in the params. ``time_limit_s`` bounds the
-whole run: past it, it ends with a TimeoutError saying what it was waiting for.
+bare instance; the aim is a p99 at most 2x the baseline's, ratio >= 0.5), the fan-out time.
+Each instance's CPU seconds over the slices and the held one's memory are in the params.
+``time_limit_s`` bounds the whole run: past it, it ends with a TimeoutError saying what it
+was waiting for.
 
 Options: ``quick``, ``clients``, ``seconds``, ``concurrency``, ``connect_concurrency``,
 ``path``, ``user``, ``time_limit_s``, ``pg_admin_url`` (FINEDGE_BENCH_PG_URL, else the local
@@ -30,10 +33,10 @@ from __future__ import annotations
 import contextlib
 import os
 import statistics
+import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -83,7 +86,7 @@ def _closed_loop(url: str, token: str, concurrency: int, seconds: float) -> dict
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
-    return {"rate": len(latencies) / elapsed, "count": len(latencies), "errors": errors[0]}
+    return {"count": len(latencies), "elapsed": elapsed, "errors": errors[0]}
 
 
 def _paced(url: str, token: str, pace: float, seconds: float, workers: int) -> dict[str, Any]:
@@ -121,15 +124,7 @@ def _paced(url: str, token: str, pace: float, seconds: float, workers: int) -> d
         thread.start()
     for thread in threads:
         thread.join()
-    latencies.sort()
-    if not latencies:
-        raise RuntimeError(f"no GET of {url} answered 200 ({errors[0]} errors)")
-    return {
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000,
-        "count": len(latencies),
-        "errors": errors[0],
-    }
+    return {"latencies": latencies, "errors": errors[0]}
 
 
 def _fanout(web: WebInstance, holder: Holder, rooms: list[str], expected: int, deadline: float):
@@ -140,7 +135,7 @@ def _fanout(web: WebInstance, holder: Holder, rooms: list[str], expected: int, d
     web.emitter().send(LIVE_EVENT, {"bench_mark": mark}, rooms=rooms)
     answer = holder.report(mark, expected, min(deadline, time.monotonic() + 60))
     last = answer["last_at"]
-    return (last - sent) * 1000 if last is not None else None, answer["received"]
+    return (last - sent) * 1000 if last is not None else None, answer
 
 
 @contextlib.contextmanager
@@ -171,35 +166,86 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _measure(web: WebInstance, opts: dict[str, Any], deadline: float) -> dict[str, Any]:
-    url = web.base + opts["path"]
-    token = web.token(opts["user"])
-    tokens = [web.token(user) for user in USERS]
-    rooms = [f"user:{web.user_id(user)}" for user in USERS]
-    seconds, concurrency = opts["seconds"], opts["concurrency"]
-    workers = max(8, concurrency * 2)
-    found: dict[str, Any] = {"rss_mb_before": web.rss_mb()}
-    web.emitter()  # connected to Redis before anything is timed
-    _closed_loop(url, token, concurrency, min(seconds, 1.0))  # warm-up: pool, caches
-    cpu = web.cpu_s()
-    found["base_closed"] = _closed_loop(url, token, concurrency, seconds)
-    pace = max(1.0, found["base_closed"]["rate"] / 2)
-    found["pace"] = pace
-    found["base_paced"] = _paced(url, token, pace, seconds, workers)
-    found["base_cpu_s"] = web.cpu_s() - cpu
-    with _held(web, tokens[:1], 1, 1, deadline) as (one, _):
-        found["fanout_one_ms"], _ = _fanout(web, one, rooms[:1], 1, deadline)
-    clients = opts["clients"]
-    with _held(web, tokens, clients, opts["connect_concurrency"], deadline) as (many, state):
-        found["connect"] = state
-        found["rss_mb_held"] = web.rss_mb()
-        cpu = web.cpu_s()
-        found["held_closed"] = _closed_loop(url, token, concurrency, seconds)
-        found["held_paced"] = _paced(url, token, pace, seconds, workers)
-        found["held_cpu_s"] = web.cpu_s() - cpu
-        found["fanout_all_ms"], found["fanout_received"] = _fanout(
-            web, many, rooms, state["connected"], deadline
+def _slices(seconds: float) -> tuple[int, float]:
+    """How many slices per instance, and how long each."""
+    length = min(1.0, seconds / 2)
+    return max(2, round(seconds / length)), length
+
+
+def _interleaved(
+    bare: WebInstance, held: WebInstance, seconds: float, measure
+) -> dict[str, list[dict]]:
+    """``measure(web, length)`` in slices of ``seconds`` in all on each instance in turn: bare,
+    held, held, bare, bare, held ..."""
+    count, length = _slices(seconds)
+    found: dict[str, list[dict]] = {"bare": [], "held": []}
+    for index in range(count):
+        order = (
+            (("bare", bare), ("held", held)) if index % 2 == 0 else (("held", held), ("bare", bare))
         )
+        for name, web in order:
+            found[name].append(measure(web, length))
+    return found
+
+
+def _merged_rate(slices: list[dict]) -> dict[str, Any]:
+    count = sum(s["count"] for s in slices)
+    elapsed = sum(s["elapsed"] for s in slices)
+    return {"rate": count / elapsed, "count": count, "errors": sum(s["errors"] for s in slices)}
+
+
+def _merged_latency(slices: list[dict]) -> dict[str, Any]:
+    latencies = sorted(x for s in slices for x in s["latencies"])
+    errors = sum(s["errors"] for s in slices)
+    if not latencies:
+        raise RuntimeError(f"no GET answered 200 ({errors} errors)")
+    return {
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000,
+        "count": len(latencies),
+        "errors": errors,
+    }
+
+
+def _measure(bare: WebInstance, held: WebInstance, opts: dict[str, Any], deadline: float):
+    path, user, concurrency = opts["path"], opts["user"], opts["concurrency"]
+    tokens = [held.token(name) for name in USERS]
+    rooms = [f"user:{held.user_id(name)}" for name in USERS]
+    workers = max(8, concurrency * 2)
+    found: dict[str, Any] = {"rss_mb_before": held.rss_mb()}
+    for web in (bare, held):
+        web.emitter()  # connected to Redis before anything is timed
+        _closed_loop(web.base + path, web.token(user), concurrency, 1.0)  # warm-up
+    with _held(bare, tokens[:1], 1, 1, deadline) as (one, _):
+        found["fanout_one_ms"], _ = _fanout(bare, one, rooms[:1], 1, deadline)
+    with _held(held, tokens, opts["clients"], opts["connect_concurrency"], deadline) as (
+        many,
+        state,
+    ):
+        found["connect"] = state
+        found["rss_mb_held"] = held.rss_mb()
+        cpu = {"bare": bare.cpu_s(), "held": held.cpu_s()}
+        closed = _interleaved(
+            bare,
+            held,
+            opts["seconds"],
+            lambda web, s: _closed_loop(web.base + path, web.token(user), concurrency, s),
+        )
+        found["closed"] = {name: _merged_rate(slices) for name, slices in closed.items()}
+        pace = found["pace"] = max(1.0, found["closed"]["bare"]["rate"] / 2)
+        paced = _interleaved(
+            bare,
+            held,
+            opts["seconds"],
+            lambda web, s: _paced(web.base + path, web.token(user), pace, s, workers),
+        )
+        found["paced"] = {name: _merged_latency(slices) for name, slices in paced.items()}
+        found["cpu_s"] = {"bare": bare.cpu_s() - cpu["bare"], "held": held.cpu_s() - cpu["held"]}
+        found["fanout_all_ms"], found["end"] = _fanout(
+            held, many, rooms, state["connected"], deadline
+        )
+        if found["end"]["received"] < state["connected"]:  # say what the instance said
+            print(f"{BENCH}: the held instance's last lines:\n{held.output(40)}", file=sys.stderr)
     return found
 
 
@@ -219,6 +265,7 @@ def _row(metric: str, value, unit: str, baseline: str, baseline_value, ratio, pa
 def _rows(found: dict[str, Any], opts: dict[str, Any]) -> list[dict[str, Any]]:
     clients = opts["clients"]
     connect = found["connect"]
+    closed, paced = found["closed"], found["paced"]
     params = {
         "server": "finedge web: gevent, one process",
         "clients": clients,
@@ -232,16 +279,13 @@ def _rows(found: dict[str, Any], opts: dict[str, Any]) -> list[dict[str, Any]]:
         "refused": connect["refused"],
         "failed": connect["failed"],
         "dropped": connect["dropped"],
-        "server_rss_mb": {"before": found["rss_mb_before"], "held": found["rss_mb_held"]},
-        "server_cpu_s": {
-            "baseline": round(found["base_cpu_s"], 2),
-            "held": round(found["held_cpu_s"], 2),
-        },
-        "get_errors": found["base_closed"]["errors"] + found["held_closed"]["errors"],
+        "held_rss_mb": {"before": found["rss_mb_before"], "held": found["rss_mb_held"]},
+        "cpu_s": {name: round(value, 2) for name, value in found["cpu_s"].items()},
+        "get_errors": sum(closed[n]["errors"] + paced[n]["errors"] for n in ("bare", "held")),
     }
-    base_rate, held_rate = found["base_closed"]["rate"], found["held_closed"]["rate"]
-    base_p99, held_p99 = found["base_paced"]["p99_ms"], found["held_paced"]["p99_ms"]
-    no_clients = "the same GETs on the same instance with no Socket.IO client, same run"
+    base_rate, held_rate = closed["bare"]["rate"], closed["held"]["rate"]
+    base_p99, held_p99 = paced["bare"]["p99_ms"], paced["held"]["p99_ms"]
+    bare = "the same GETs to an identical instance with no Socket.IO client, interleaved"
     fan_one, fan_all = found["fanout_one_ms"], found["fanout_all_ms"]
     return [
         _row(
@@ -250,22 +294,27 @@ def _rows(found: dict[str, Any], opts: dict[str, Any]) -> list[dict[str, Any]]:
             connect["connected"] / clients, params,
         ),
         _row(
-            "get_rate_with_clients", held_rate, "1/s", no_clients, base_rate,
+            "get_rate_with_clients", held_rate, "1/s", bare, base_rate,
             held_rate / base_rate if base_rate else None, params,
         ),
         _row(
-            "get_p99_with_clients", held_p99, "ms", f"{no_clients}, paced alike", base_p99,
+            "get_p99_with_clients", held_p99, "ms", f"{bare}, paced alike", base_p99,
             base_p99 / held_p99 if held_p99 else None,
             {**params, "p50_ms": {
-                "baseline": round(found["base_paced"]["p50_ms"], 2),
-                "held": round(found["held_paced"]["p50_ms"], 2),
+                "baseline": round(paced["bare"]["p50_ms"], 2),
+                "held": round(paced["held"]["p50_ms"], 2),
             }},
         ),
         _row(
             "live_fanout_ms", fan_all, "ms",
-            "one live event to one client (Redis -> the instance -> the client), same run",
+            "one live event to one client (Redis -> an instance -> the client), same run",
             fan_one, fan_one / fan_all if fan_one and fan_all else None,
-            {**params, "received": found["fanout_received"]},
+            {
+                **params,
+                "received": found["end"]["received"],
+                "dropped_at_end": found["end"]["dropped"],
+                "client_errors": found["end"]["errors"],
+            },
         ),
     ]  # fmt: skip
 
@@ -276,20 +325,15 @@ def run(options: dict[str, Any]) -> list[dict[str, Any]]:
     check_redis(opts["redis_url"])
     with (
         bench_database(opts["pg_admin_url"]) as database_url,
-        WebInstance(database_url, opts["redis_url"], deadline) as web,
+        WebInstance(database_url, opts["redis_url"], deadline) as bare,
+        WebInstance(database_url, opts["redis_url"], deadline) as held,
     ):
-        found = _measure(web, opts, deadline)
+        found = _measure(bare, held, opts, deadline)
     return _rows(found, opts)
 
 
-def main() -> Iterator[str]:  # pragma: no cover - by hand: python -m bench.scale_web [--quick]
+if __name__ == "__main__":  # by hand: python -m bench.scale_web [--quick]
     import json
-    import sys
 
     for row in run({"quick": "--quick" in sys.argv}):
-        yield json.dumps(row)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    for line in main():
-        print(line)
+        print(json.dumps(row), flush=True)
