@@ -49,6 +49,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _live_client(
+    base: str, token: str, transport: str = "websocket"
+) -> tuple[socketio.Client, list]:
+    received: list = []
+    client = socketio.Client(reconnection=False)
+    client.on("queue.update", lambda data: received.append(data), namespace="/live")
+    client.connect(base, namespaces=["/live"], auth={"token": token}, transports=[transport])
+    return client, received
+
+
 def test_web_instance_answers_health_and_authenticated_requests(database):
     with _instance(database) as web:
         assert "FinEdge production backend (web)" in web.output()
@@ -58,6 +68,12 @@ def test_web_instance_answers_health_and_authenticated_requests(database):
         assert "BR001-CNT-01" in {d["device_id"] for d in devices.json()["items"]}
         anonymous = web.get("/api/v1/devices?branch_id=BR001")
         assert anonymous.status_code == 401 and anonymous.json()["error"]["code"]
+        for transport in ("websocket", "polling"):  # Socket.IO: JWT checked on connect
+            client, _ = _live_client(web.base, web.token("teller1"), transport)
+            assert client.connected
+            client.disconnect()
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                _live_client(web.base, "x.y.z", transport)
         assert web.stop() == 0
     assert web.lines[-1] == "stopped"
 
@@ -78,14 +94,6 @@ def test_holds_more_websockets_than_the_old_threads_and_still_answers_http(datab
         finally:
             holder.stop()
         assert web.get("/api/v1/health").status_code == 200
-
-
-def _live_client(base: str, token: str) -> tuple[socketio.Client, list]:
-    received: list = []
-    client = socketio.Client(reconnection=False)
-    client.on("queue.update", lambda data: received.append(data), namespace="/live")
-    client.connect(base, namespaces=["/live"], auth={"token": token}, transports=["websocket"])
-    return client, received
 
 
 def test_two_instances_share_live_events_through_redis(database):
