@@ -218,11 +218,13 @@ def _measure(bare: WebInstance, held: WebInstance, opts: dict[str, Any], deadlin
         _closed_loop(web.base + path, web.token(user), concurrency, 1.0)  # warm-up
     with _held(bare, tokens[:1], 1, 1, deadline) as (one, _):
         found["fanout_one_ms"], _ = _fanout(bare, one, rooms[:1], 1, deadline)
+    before_connect = held.cpu_s()
     with _held(held, tokens, opts["clients"], opts["connect_concurrency"], deadline) as (
         many,
         state,
     ):
         found["connect"] = state
+        found["connect_cpu_s"] = held.cpu_s() - before_connect
         found["rss_mb_held"] = held.rss_mb()
         cpu = {"bare": bare.cpu_s(), "held": held.cpu_s()}
         closed = _interleaved(
@@ -281,6 +283,16 @@ def _rows(found: dict[str, Any], opts: dict[str, Any]) -> list[dict[str, Any]]:
         "dropped": connect["dropped"],
         "held_rss_mb": {"before": found["rss_mb_before"], "held": found["rss_mb_held"]},
         "cpu_s": {name: round(value, 2) for name, value in found["cpu_s"].items()},
+        "cpu_ms_per_get": {
+            name: round(
+                1000 * found["cpu_s"][name] / max(1, closed[name]["count"] + paced[name]["count"]),
+                2,
+            )
+            for name in ("bare", "held")
+        },
+        "connect_cpu_ms_per_client": round(
+            1000 * found["connect_cpu_s"] / max(1, connect["connected"]), 2
+        ),
         "get_errors": sum(closed[n]["errors"] + paced[n]["errors"] for n in ("bare", "held")),
     }
     base_rate, held_rate = closed["bare"]["rate"], closed["held"]["rate"]
