@@ -208,6 +208,20 @@ def _run_role(role: str, health_host: str, health_port: int) -> None:
         click.echo(f"{role} stopped")
 
 
+@main.command("web")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int, help="0: a free one.")
+@click.option("--no-access-log", is_flag=True, help="No line per request.")
+@_one_line_errors
+def web_command(host: str, port: int, no_access_log: bool) -> None:
+    """One web instance: the HTTP API and Socket.IO under the production server (gevent: one
+    process, thousands of websockets). Any number of instances, joined through REDIS_URL, behind
+    a load balancer with sticky sessions."""
+    from backend.roles.web_server import run_web
+
+    run_web(_config(), host=host, port=port, access_log=not no_access_log)
+
+
 @main.command("hub")
 @click.option("--health-host", default="0.0.0.0", show_default=True)
 @click.option("--health-port", default=8081, show_default=True, type=int, help="0: a free one.")

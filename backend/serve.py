@@ -5,57 +5,47 @@ Starts the embedded central MQTT broker (unless MQTT_URL names a real one), the 
 command transport: backend/roles/hub.py), the job scheduler, and the HTTP + Socket.IO server,
 all built by the composition root (``bootstrap(config, "all")``). Ports are printed at start;
 port 0 picks a free one. Ctrl-C stops everything in reverse order.
+
+Either way the HTTP port is bound before any role starts, so a port in use fails with nothing
+started (no hub announcing itself online with nothing behind it). In production the process
+becomes the production web server (gevent: backend/roles/web_server.py, ``run_all``); in the
+demo and tests it serves with Werkzeug's threaded server, as Flask-SocketIO's threading mode.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
 
 import click
+from werkzeug.serving import make_server
 
 from backend.bootstrap import bootstrap
-from backend.platform.config import Config, ConfigError
-from backend.roles.broker import free_port
+from backend.platform.config import Config
+from backend.roles.web_server import banner, run_all
 
 log = logging.getLogger(__name__)
-
-
-def _ensure_free(host: str, port: int) -> None:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def run_server(
     config: Config, *, host: str, port: int, mqtt_port: int, scheduler: bool = True
 ) -> None:
-    port = port or free_port(host)
-    _ensure_free(host, port)  # the roles start only once the server is sure to run
+    if config.is_production:
+        run_all(config, host=host, port=port, mqtt_port=mqtt_port, scheduler=scheduler)
+        return  # not reached: run_all replaces this process by the production server
     runtime = bootstrap(config, "all", host=host, mqtt_port=mqtt_port, scheduler=scheduler)
+    server = None
     try:
+        # binds (a port in use: Werkzeug says so and exits 1); then the port is ours
+        server = make_server(host, port, runtime.app, threaded=True)
         runtime.start()
-        click.echo(f"FinEdge {config.env} backend")
-        click.echo(
-            f"  HTTP      http://{host}:{port}/api/v1  (docs: http://{host}:{port}/api/v1/docs)"
-        )
-        click.echo(f"  OpenAPI   http://{host}:{port}/api/v1/openapi.json")
-        click.echo(f"  Socket.IO http://{host}:{port}/socket.io  namespace /live")
-        click.echo(f"  MQTT      {runtime.mqtt_shown}")
-        click.echo("  Ingest    fe/v1/+/+/+/# -> database (devices, alarms, twins, commands)")
+        for line in banner(runtime, host, server.server_port):
+            click.echo(line)
         click.echo("  Ctrl-C to stop")
-        runtime.socketio.run(
-            runtime.app,
-            host=host,
-            port=port,
-            allow_unsafe_werkzeug=not config.is_production,
-            use_reloader=False,
-        )
+        server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        if server is not None:
+            server.server_close()
         runtime.stop()
         click.echo("stopped")

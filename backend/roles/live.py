@@ -12,6 +12,7 @@ from typing import Any
 from flask_socketio import SocketIO
 
 from backend.platform.live import NAMESPACE, LiveEmitter, Renderer
+from backend.roles.web_server import gevent_patched
 
 log = logging.getLogger(__name__)
 
@@ -39,4 +40,6 @@ class SocketIOEmitter(LiveEmitter):
 def external_emitter(
     redis_url: str, renderers: Mapping[str, Renderer | None] | None = None
 ) -> SocketIOEmitter:
-    return SocketIOEmitter(SocketIO(message_queue=redis_url), renderers)
+    # Explicit: left to itself Flask-SocketIO picks gevent whenever gevent is installed.
+    async_mode = "gevent" if gevent_patched() else "threading"
+    return SocketIOEmitter(SocketIO(message_queue=redis_url, async_mode=async_mode), renderers)

@@ -21,6 +21,7 @@ from backend.platform.errors import DomainError
 from backend.platform.live import NAMESPACE, LiveEmitter, rooms_for
 from backend.platform.wiring import Wiring
 from backend.roles import live_revocation
+from backend.roles.web_server import gevent_patched
 
 log = logging.getLogger("finedge")
 
@@ -110,7 +111,8 @@ def new_app(config: Config) -> tuple[Flask, SocketIO]:
     )
     socketio = SocketIO(
         app,
-        async_mode="threading",
+        # gevent in the production web server (backend/roles/web_server.py), threads elsewhere
+        async_mode="gevent" if gevent_patched() else "threading",
         message_queue=config.redis_url,
         cors_allowed_origins=[] if config.is_production else "*",
         logger=False,
