@@ -3,7 +3,6 @@ exit non-zero."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import sys
@@ -150,16 +149,29 @@ def jobs_run(name: str) -> None:
     "--json", "as_json", is_flag=True, help="One JSON object per line (the contract's format)."
 )
 @click.option("--quick", is_flag=True, help="Smaller sizes, for a smoke run.")
+@click.option(
+    "--time-limit",
+    "time_limit_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds before the benchmark is stopped with an error "
+    "[the benchmark's own, else 180 quick, 1800 full].",
+)
+@click.pass_context
 @_one_line_errors
-def bench(name: str, as_json: bool, quick: bool) -> None:
-    """Run benchmark NAME against a baseline measured in the same run."""
+def bench(
+    ctx: click.Context, name: str, as_json: bool, quick: bool, time_limit_s: float | None
+) -> None:
+    """Run benchmark NAME against a baseline measured in the same run, in a child process
+    stopped (with everything it started) at its time limit."""
     from backend.bootstrap import benchmarks
+    from backend.platform.benchmarks import run_benchmark, time_limit
 
     known = benchmarks()
     if name not in known:
         raise click.UsageError(f"unknown benchmark {name!r}; known: {', '.join(sorted(known))}")
-    rows = importlib.import_module(known[name]).run({"quick": quick})
-    for row in rows:
+
+    def show(row: dict) -> None:
         if as_json:
             click.echo(json.dumps(row))
         else:
@@ -167,6 +179,21 @@ def bench(name: str, as_json: bool, quick: bool) -> None:
                 f"{row['bench']:<8} {row['metric']:<18} {row['value']:>12.1f} {row['unit']:<4} "
                 f"baseline {row['baseline_value']:>12.1f} ratio {row['ratio']:.2f}  {row['params']}"
             )
+
+    limit = time_limit(known[name], quick, time_limit_s)
+    verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
+    outcome = run_benchmark(
+        name,
+        known[name],
+        {"quick": quick},
+        limit,
+        on_row=show,
+        on_log=lambda line: click.echo(line, err=True),
+        verbose=verbose,
+    )
+    if outcome.error:
+        click.echo(f"error: {outcome.error}", err=True)
+        ctx.exit(outcome.exit_code)
 
 
 @main.command()

@@ -17,7 +17,11 @@ queue): the stage whose backlog grows is the one that gives first.
 Brokers: ``amqtt`` (the central broker embedded in this process, the branch broker in the edge's)
 and ``mosquitto`` (the shared one on 127.0.0.1:1883 as the central broker, and a private
 ``mosquitto`` process as the branch broker that the edge joins), skipped with a note on stderr
-where absent. Options: ``quick`` (small sizes), ``brokers``, ``devices``, ``messages`` (per
+where absent. The embedded central broker is the one ``finedge serve`` runs
+(``backend.roles.broker``): logins and ACL of the central Mosquitto, the backend's and the
+baseline's login ``backend``, the edge logins following the branches in the database
+(``edge_logins``, as its refresher does), every password derived from the secret key the edge
+shares. Options: ``quick`` (small sizes), ``brokers``, ``devices``, ``messages`` (per
 device, burst), ``raw`` (baseline messages), ``pace``, ``seconds``.
 """
 
@@ -51,12 +55,14 @@ from backend.identity import service as identity
 from backend.platform import migrate
 from backend.platform.db import make_engine, session_scope
 from backend.platform.live import RecordingEmitter
-from backend.platform.mqtt import PAHO_LOGGER, EmbeddedBroker
+from backend.platform.mqtt import PAHO_LOGGER, parse_mqtt_url
+from backend.platform.mqtt.central import BACKEND_USER, central_broker, login_password
+from backend.roles.broker import edge_logins
 from backend.roles.hub import DeviceHub, HubSettings
 from bench.wiring import session_factory as bench_sessions
 from devices.fleet import make_device
 from devices.identity import load_identities
-from edge.protocol import encode, make_envelope
+from edge.protocol import TOPIC_ROOT, TOPIC_VERSION, encode, make_envelope
 
 FINEDGE = str(Path(sys.executable).with_name("finedge"))
 BENCH = "mqtt-ingest"
@@ -139,9 +145,10 @@ def _wait(predicate, timeout: float) -> bool:
 # --------------------------------------------------------------------------- raw baseline
 
 
-def _raw(host: str, port: int, n: int, pace: float, seconds: float) -> dict[str, float]:
+def _raw(url: str, n: int, pace: float, seconds: float) -> dict[str, float]:
     """One paho publisher -> one subscriber: burst rate, then paced latency."""
-    topic = f"bench/{uuid.uuid4().hex}/raw"
+    host, port, username, password = parse_mqtt_url(url)
+    topic = f"{TOPIC_ROOT}/{TOPIC_VERSION}/bench-{uuid.uuid4().hex}/raw"  # the backend's ACL
     body = encode(make_envelope("counter.stats", SAMPLE, 1))
     received: dict[int, float] = {}
     done = threading.Event()
@@ -157,6 +164,8 @@ def _raw(host: str, port: int, n: int, pace: float, seconds: float) -> dict[str,
     pub.max_inflight_messages_set(200)
     sub.on_message = on_message
     for client in (sub, pub):
+        if username:
+            client.username_pw_set(username, password)
         client.connect(host, port, keepalive=60)
         client.loop_start()
     try:
@@ -168,7 +177,10 @@ def _raw(host: str, port: int, n: int, pace: float, seconds: float) -> dict[str,
             # At most WINDOW undelivered: an untuned broker drops what overflows its queue
             # towards a subscriber (Mosquitto: max_queued_messages 1000), the same end-to-end
             # flow control the edge applies with the centre's receipts.
+            stalled = time.monotonic() + 30
             while i - len(received) >= WINDOW:
+                if time.monotonic() > stalled:
+                    raise RuntimeError(f"raw baseline: stalled at {len(received)} of {n}")
                 time.sleep(0.0005)
             pub.publish(topic, b"%09d" % i + body, qos=1)
         if not done.wait(120):
@@ -276,8 +288,17 @@ def _outbox_size(path: Path) -> int:
 
 
 def _end_to_end(
-    kind: str, central_url: str, branch_url: str | None, workdir: Path, options: dict[str, Any]
+    kind: str,
+    central_url: str,
+    backend_url: str,
+    branch_url: str | None,
+    workdir: Path,
+    options: dict[str, Any],
+    central=None,
 ) -> dict[str, Any]:
+    """``central_url``: the central broker without a login (the edge derives its own);
+    ``backend_url``: the hub's, with its login; ``central``: the embedded central broker,
+    told the edge logins of the branches once the bench's branch is provisioned."""
     devices_n, per_device = options["devices"], options["messages"]
     branch = f"B{uuid.uuid4().hex[:6].upper()}"
     host_id = f"bench{uuid.uuid4().hex[:6]}"
@@ -291,12 +312,14 @@ def _end_to_end(
         identity.get_or_create_branch(session, branch, branch, org)
         session.flush()
         ensure_devices(session, SecretBox(SECRET_KEY), branch, {"counter": devices_n}, path=creds)
+    if central is not None:  # what the broker's refresher does within EDGE_LOGINS_REFRESH_S
+        central.access.set_edges(edge_logins(factory))
     commits = _Commits()
     hub = DeviceHub(
         factory,
         RecordingEmitter(),
         SECRET_KEY,
-        central_url,
+        backend_url,
         HubSettings(
             host_id=host_id,
             persistent_session=kind == "amqtt",
@@ -346,6 +369,19 @@ def _end_to_end(
                 time.sleep(0.05)
             if commits.missing(sent):
                 raise RuntimeError(f"{commits.missing(sent)} of {len(sent)} never stored")
+
+        # The devices may be up before the edge has subscribed on the branch broker and has its
+        # registry (a Mosquitto branch broker drops what nobody has subscribed to yet; the
+        # edge drops devices it does not know yet): one message per device, again until one
+        # is stored, before anything is measured.
+        warm_deadline = time.monotonic() + 60
+        while True:
+            load.say("burst 1")
+            warm = json.loads(load.expect("sent ")[5:])["sent"]
+            if _wait(lambda warm=warm: commits.missing(warm) < len(warm), 2):
+                break
+            if time.monotonic() > warm_deadline:
+                raise RuntimeError("the edge forwarded nothing within 60 s (see edge.log)")
 
         load.say(f"burst {per_device}")
         report = json.loads(load.expect("sent ")[5:])
@@ -493,21 +529,23 @@ def run(options: dict[str, Any]) -> list[dict[str, Any]]:
         with tempfile.TemporaryDirectory(prefix="finedge-bench-mqtt-") as tmp:
             workdir = Path(tmp)
             if kind == "amqtt":
-                with EmbeddedBroker() as central:
-                    raw = _raw(
-                        "127.0.0.1", central.port, opts["raw"], opts["pace"], opts["seconds"]
+                with central_broker(SECRET_KEY) as central:
+                    backend_url = central.url_for(
+                        BACKEND_USER, login_password(SECRET_KEY, BACKEND_USER)
                     )
-                    e2e = _end_to_end(kind, central.url, None, workdir, opts)
+                    raw = _raw(backend_url, opts["raw"], opts["pace"], opts["seconds"])
+                    e2e = _end_to_end(
+                        kind, central.url, backend_url, None, workdir, opts, central=central
+                    )
             else:
                 reason = _mosquitto_reason()
                 if reason:
                     print(f"{BENCH}: mosquitto skipped: {reason}", file=sys.stderr)
                     continue
-                raw = _raw(*SHARED, opts["raw"], opts["pace"], opts["seconds"])
+                shared_url = f"mqtt://{SHARED[0]}:{SHARED[1]}"
+                raw = _raw(shared_url, opts["raw"], opts["pace"], opts["seconds"])
                 with _private_mosquitto(workdir) as branch_url:
-                    e2e = _end_to_end(
-                        kind, f"mqtt://{SHARED[0]}:{SHARED[1]}", branch_url, workdir, opts
-                    )
+                    e2e = _end_to_end(kind, shared_url, shared_url, branch_url, workdir, opts)
             rows.extend(_rows(kind, raw, e2e, opts))
     return rows
 
