@@ -155,7 +155,7 @@ def jobs_run(name: str) -> None:
     type=click.FloatRange(min=0, min_open=True),
     default=None,
     help="Seconds before the benchmark is stopped with an error "
-    "[the benchmark's own, else 180 quick, 1800 full].",
+    "[the benchmark's own, else 240 quick, 1800 full].",
 )
 @click.pass_context
 @_one_line_errors

@@ -115,7 +115,7 @@ def _one_by_one(path: Path, now: datetime, sample: int) -> tuple[float, int]:
 def run(options: dict) -> list[dict]:
     quick = bool(options.get("quick"))
     n = int(options.get("enterprises") or (300 if quick else 3000))
-    sample = int(options.get("sample") or (100 if quick else 300))
+    sample = int(options.get("sample") or (40 if quick else 300))
     seed = int(options.get("seed") or 7)
     now = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     workdir = Path(tempfile.mkdtemp(prefix="finedge-bench-risk-"))

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_LIMITS = {"quick": 180.0, "full": 1800.0}
+DEFAULT_LIMITS = {"quick": 240.0, "full": 1800.0}
 GRACE_MAX_S = 10.0
 STOP_WAIT_S = 5.0
 EXIT_FAILED = 1
