@@ -11,8 +11,10 @@ runs it here rather than in its own process so that no benchmark can hang the co
   receives it as its ``time_limit_s`` option (those that honour it end themselves with a
   TimeoutError, cleaning up); at the limit plus a grace (a tenth of it, at most
   ``GRACE_MAX_S``) the runner stops it: SIGTERM to the child, which unwinds (its ``finally``
-  blocks stop the brokers and processes it started), then after ``STOP_WAIT_S`` SIGKILL to
-  every process of its tree still there, so nothing is left behind;
+  blocks stop the brokers and processes it started), then after as long again (2 s at least,
+  ``STOP_WAIT_MAX_S`` at most) SIGKILL to every process of its tree still there, so no process
+  is left behind (a SIGTERM that lands in a ``__del__`` is swallowed by Python: the benchmark
+  then gets the SIGKILL, and a temporary directory of its may stay);
 - a benchmark that fails or overruns ends with one error line (``Outcome.error``) and a
   non-zero exit code: ``EXIT_FAILED``, or ``EXIT_TIME_LIMIT`` (as timeout(1)).
 """
@@ -36,7 +38,7 @@ from typing import Any
 
 DEFAULT_LIMITS = {"quick": 240.0, "full": 1800.0}
 GRACE_MAX_S = 10.0
-STOP_WAIT_S = 5.0
+STOP_WAIT_MAX_S = 10.0
 EXIT_FAILED = 1
 EXIT_TIME_LIMIT = 124
 _ERROR_KEY = "__benchmark_error__"  # a line of the child's stdout that is not a row
@@ -118,17 +120,21 @@ def run_benchmark(
     for reader in readers:
         reader.start()
     grace = min(GRACE_MAX_S, limit_s / 10)
+    stop_wait = min(STOP_WAIT_MAX_S, max(2.0, grace))
     try:
         code = proc.wait(limit_s + grace)
     except subprocess.TimeoutExpired:
-        stop_tree(proc)
+        stop_tree(proc, stop_wait)
         code = None
     except BaseException:  # Ctrl-C: the child is in its own session, stop it ourselves
-        stop_tree(proc)
+        stop_tree(proc, stop_wait)
         raise
     finally:
+        # whatever it left in its process group (a broker it forgot to stop) goes with it
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
         for reader in readers:
-            reader.join(STOP_WAIT_S)
+            reader.join(stop_wait)
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
@@ -181,14 +187,15 @@ def _descendants(root: int) -> dict[int, str]:
     return found
 
 
-def stop_tree(proc: subprocess.Popen) -> None:
-    """SIGTERM to ``proc`` (which unwinds and stops what it started), then SIGKILL to it, its
-    process group and every process that was below it and is still there."""
+def stop_tree(proc: subprocess.Popen, wait_s: float) -> None:
+    """SIGTERM to ``proc`` (which unwinds and stops what it started), then after ``wait_s`` at
+    most SIGKILL to it, its process group and every process that was below it and is still
+    there."""
     tree = _descendants(proc.pid)
     with contextlib.suppress(ProcessLookupError):
         proc.send_signal(signal.SIGTERM)
     try:
-        proc.wait(STOP_WAIT_S)
+        proc.wait(wait_s)
     except subprocess.TimeoutExpired:
         tree.update(_descendants(proc.pid))
         with contextlib.suppress(ProcessLookupError):
@@ -210,6 +217,7 @@ class _Stopped(BaseException):
 
 
 def _on_sigterm(_signum, _frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the cleanups may take a while
     raise _Stopped
 
 
