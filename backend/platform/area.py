@@ -24,7 +24,12 @@ def purge_idempotency_keys(session: Session, now: datetime) -> dict[str, Any]:
 AREA = Area(
     name="platform",
     description="audit log, idempotency, jobs, health and admin endpoints",
-    models=("backend.platform.audit", "backend.platform.idempotency", "backend.platform.jobs"),
+    models=(
+        "backend.platform.audit",
+        "backend.platform.idempotency",
+        "backend.platform.jobs",
+        "backend.platform.changes",
+    ),
     blueprints=("miniapp_api.health", "miniapp_api.admin"),
     jobs=JOBS,
 )
