@@ -253,14 +253,7 @@ class DeviceHub(DispatcherLink):
         client.publish(
             host_state_topic(self.settings.host_id), self._state_payload(True), retain=True
         )
-        with self._cache_lock:
-            self._published_registry.clear()
-            self._published_desired.clear()
-            self._published_counters.clear()
-            self._sync_sent.clear()
-            self._desired_of.clear()
-            self._full_due = True
-        self._wake.set()
+        self.resync()
 
     def poke(self) -> None:
         """Something changed in this process (and is in the change journal): refresh now."""
@@ -269,6 +262,11 @@ class DeviceHub(DispatcherLink):
     def resync(self) -> None:
         """Publish everything again (the whole pass), as after a reconnect."""
         with self._cache_lock:
+            self._published_registry.clear()
+            self._published_desired.clear()
+            self._published_counters.clear()
+            self._sync_sent.clear()
+            self._desired_of.clear()
             self._full_due = True
         self._wake.set()
 
