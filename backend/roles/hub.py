@@ -10,8 +10,11 @@ restarts wait in the broker) that
   so that edges forward only while somebody ingests;
 - publishes each branch's registry (retained, to its edge) and each device's desired
   configuration (retained) whenever they change: at once after a change in this process
-  (``poke``) and by polling the database every few seconds for changes made elsewhere
-  (another backend process, ``finedge devices`` provisioning the demo);
+  (``poke``) and within a refresh for changes made elsewhere (another backend process,
+  ``finedge devices`` provisioning the demo). Refreshes are incremental (``refresh``): one
+  query of the branch change journal (backend/platform/changes.py) says which branches changed
+  since the last one, and only those are read again; the whole pass runs after a (re)connect,
+  and a paged repair pass goes over each branch every ``queue_sync_full_s``;
 - publishes each branch's counter map (retained ``edge.counters`` on the edge's
   ``config/counters``: counter id -> skills and caller device, from the hall through
   ``HallForDevices.counter_map``, and the branch's timezone, ``.timezone``) at start and
