@@ -332,16 +332,10 @@ def branch_has_devices(session: Session, branch_id: str) -> bool:
     )
 
 
-def desired_configs(session: Session, branch_id: str) -> list[Device]:
-    """The branch's devices with a desired configuration (retired ones have none to keep)."""
-    return list(
-        session.scalars(
-            select(Device)
-            .where(
-                Device.branch_id == branch_id,
-                Device.desired_version > 0,
-                Device.status != "retired",
-            )
-            .order_by(Device.id)
-        )
-    )
+def desired_configs(session: Session, branch_id: str | None) -> list[Device]:
+    """The branch's devices (None: every branch's) with a desired configuration (retired ones
+    have none to keep)."""
+    stmt = select(Device).where(Device.desired_version > 0, Device.status != "retired")
+    if branch_id is not None:
+        stmt = stmt.where(Device.branch_id == branch_id)
+    return list(session.scalars(stmt.order_by(Device.id)))

@@ -362,8 +362,16 @@ class DeviceHub(DispatcherLink):
             started = utcnow()
             try:
                 work, marks = self._plan(session, full, dirty)
+                desired: dict[str, list[Device]] | None = None
+                if full:  # every branch's desired configs in one query, not one a branch
+                    desired = {b: [] for b in work}
+                    for device in service.desired_configs(session, None):
+                        if device.branch_id in desired:
+                            desired[device.branch_id].append(device)
                 for branch_id, topics in sorted(work.items()):
-                    for key, count in self._refresh_branch(session, branch_id, topics).items():
+                    known = None if desired is None else desired[branch_id]
+                    counts = self._refresh_branch(session, branch_id, topics, known)
+                    for key, count in counts.items():
                         published[key] += count
                     with self._cache_lock:
                         for topic in topics:
@@ -453,12 +461,20 @@ class DeviceHub(DispatcherLink):
         for pk in self._desired_of.pop(branch_id, set()):
             self._published_desired.pop(pk, None)
 
-    def _refresh_branch(self, session: Session, branch_id: str, topics: set[str]) -> dict[str, int]:
+    def _refresh_branch(
+        self,
+        session: Session,
+        branch_id: str,
+        topics: set[str],
+        desired: list[Device] | None = None,
+    ) -> dict[str, int]:
+        """Publish what changed of ``topics`` of the branch (``desired``: its devices with a
+        desired config, when the caller read them already)."""
         counts: dict[str, int] = {}
         if "devices" in topics:
             self._edge_id(session, branch_id)  # the edge may have been registered since
             counts["registries"] = self._publish_registry(session, branch_id)
-            counts["desired"] = self._publish_desired(session, branch_id)
+            counts["desired"] = self._publish_desired(session, branch_id, desired)
         if "hall" in topics:
             counts["counters"] = self._publish_counter_map(session, branch_id)
             counts["queue_sync"] = self._publish_queue_sync(session, branch_id)
@@ -481,10 +497,14 @@ class DeviceHub(DispatcherLink):
             self._published_registry[branch_id] = registry["version"]
         return 1
 
-    def _publish_desired(self, session: Session, branch_id: str) -> int:
+    def _publish_desired(
+        self, session: Session, branch_id: str, devices: list[Device] | None = None
+    ) -> int:
         """Each device's desired configuration, retained, when its version was not published."""
         sent = 0
-        for device in service.desired_configs(session, branch_id):
+        if devices is None:
+            devices = service.desired_configs(session, branch_id)
+        for device in devices:
             with self._cache_lock:
                 if self._published_desired.get(device.id) == device.desired_version:
                     continue

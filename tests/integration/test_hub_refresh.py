@@ -204,3 +204,31 @@ def test_only_the_branches_it_serves_and_the_repair_pass(session_factory, engine
         reads = [s for s in repair if "FROM devices" in s]
         assert session.scalar(select(Device.id).limit(1)) is not None
     assert 0 < len(reads) <= 2 * 6  # two branches' reads, not four
+
+
+def test_quick_bench_through_the_cli():
+    """``finedge bench hub-refresh --json --quick``: rows in the contract's format (on the
+    machine's PostgreSQL, or SQLite said on stderr); no timing asserted."""
+    import json
+
+    from click.testing import CliRunner
+
+    from backend.bootstrap import benchmarks
+    from backend.cli import main
+
+    assert benchmarks()["hub-refresh"] == "bench.hub_refresh"
+    result = CliRunner().invoke(main, ["bench", "hub-refresh", "--json", "--quick"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [r["metric"] for r in rows] == [
+        "idle_refresh_statements",
+        "idle_refresh_ms",
+        "one_change_refresh_statements",
+        "one_change_refresh_ms",
+    ]
+    keys = {"bench", "metric", "value", "unit", "baseline", "baseline_value", "ratio", "params"}
+    for row in rows:
+        assert set(row) == keys and row["bench"] == "hub-refresh"
+        assert row["value"] > 0 and row["baseline_value"] > 0
+    assert rows[0]["value"] == 1  # an idle refresh: the journal query alone
+    assert rows[0]["baseline_value"] > 50  # every branch read, as before
