@@ -25,7 +25,7 @@ from backend.branch.queue import service as queue
 from backend.branch.queue.snapshot import counters_of, services_of
 from backend.branch.queue.views import counter_view
 from backend.branch.runtime import Hall
-from backend.platform import audit
+from backend.platform import audit, changes
 from backend.platform.context import Actor
 from backend.platform.errors import ValidationFailed
 
@@ -76,6 +76,7 @@ def configure_hall(
         if row.timezone != timezone:
             before = row.timezone
             row.timezone, row.updated_at = timezone, now
+            changes.touch(session, branch_id, "hall")  # the edge's counter map says it
             audit.record(
                 session,
                 actor,

@@ -56,7 +56,12 @@ class Device(Base):
 
 class DeviceMessage(Base):
     __tablename__ = "device_messages"
-    __table_args__ = (Index("ix_device_messages_device_pk_id", "device_pk", "id"),)
+    __table_args__ = (
+        Index("ix_device_messages_device_pk_id", "device_pk", "id"),
+        Index(
+            "ix_device_messages_received_at", "received_at"
+        ),  # retention (devices.prune_messages)
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     envelope_id: Mapped[str] = mapped_column(String(36), unique=True)
@@ -109,7 +114,7 @@ class DeviceCommand(Base):
     status: Mapped[str] = mapped_column(String(12))
     reason: Mapped[str] = mapped_column(String(200), default="")
     requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)  # retention
     sent_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     acked_at: Mapped[datetime | None]

@@ -31,7 +31,7 @@ from backend.devices import catalog
 from backend.devices.models import DEVICE_STATUSES, Device
 from backend.devices.secretbox import SecretBox, SecretBoxError
 from backend.identity.models import Branch
-from backend.platform import audit
+from backend.platform import audit, changes
 from backend.platform.after_commit import after_commit
 from backend.platform.clock import utcnow
 from backend.platform.context import Actor
@@ -173,6 +173,7 @@ def provision_device(
     )
     session.add(device)
     session.flush()
+    changes.touch(session, branch_id, "devices")
     audit.record(session, actor, "device.provision", "device", device_id, None, snapshot(device))
     after_commit(session, notify)
     return device, Credentials(device_id, device_id, password, secret)
@@ -197,6 +198,7 @@ def rotate_credentials(
     device.password_hash = hash_password(password)
     device.hmac_secret_enc = box.encrypt(secret)
     device.updated_at = now or utcnow()
+    changes.touch(session, device.branch_id, "devices")
     audit.record(session, actor, "device.rotate_credentials", "device", device_id, None, None)
     after_commit(session, notify)
     return Credentials(device_id, device.mqtt_username, password, secret)
@@ -226,6 +228,7 @@ def change_status(
     device.updated_at = now or utcnow()
     if status == "retired":
         device.online = False
+    changes.touch(session, device.branch_id, "devices")
     audit.record(session, actor, "device.status", "device", device_id, before, snapshot(device))
     after_commit(session, notify)
     return device
@@ -321,3 +324,18 @@ def branch_registry(session: Session, box: SecretBox, branch_id: str) -> dict[st
 
 def branches_with_devices(session: Session) -> list[str]:
     return list(session.scalars(select(Device.branch_id).distinct().order_by(Device.branch_id)))
+
+
+def branch_has_devices(session: Session, branch_id: str) -> bool:
+    return (
+        session.scalar(select(Device.id).where(Device.branch_id == branch_id).limit(1)) is not None
+    )
+
+
+def desired_configs(session: Session, branch_id: str | None) -> list[Device]:
+    """The branch's devices (None: every branch's) with a desired configuration (retired ones
+    have none to keep)."""
+    stmt = select(Device).where(Device.desired_version > 0, Device.status != "retired")
+    if branch_id is not None:
+        stmt = stmt.where(Device.branch_id == branch_id)
+    return list(session.scalars(stmt.order_by(Device.id)))

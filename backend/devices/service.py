@@ -28,10 +28,12 @@ from backend.devices.models import Device, DeviceCommand
 from backend.devices.registry import (  # noqa: F401  (the service namespace)
     Credentials,
     Notify,
+    branch_has_devices,
     branch_registry,
     branches_with_devices,
     can_see_branch,
     change_status,
+    desired_configs,
     ensure_admin,
     get_device,
     list_devices,

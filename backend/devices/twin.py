@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from backend.devices.models import Device
 from backend.devices.registry import Notify, ensure_admin, get_device
-from backend.platform import audit
+from backend.platform import audit, changes
 from backend.platform.after_commit import after_commit
 from backend.platform.clock import utcnow
 from backend.platform.context import Actor
@@ -72,6 +72,7 @@ def set_desired(
     device.desired = merge_patch(device.desired or {}, patch)
     device.desired_version += 1
     device.updated_at = now or utcnow()
+    changes.touch(session, device.branch_id, "devices")
     audit.record(
         session,
         actor,

@@ -62,6 +62,16 @@ def _wx_login(env: str, flag: str, appid: str | None, secret: str | None) -> boo
     return bool(appid and secret)
 
 
+def _positive_int(env_vars: dict[str, str], name: str, default: int) -> int:
+    """A whole number of at least 1 from ``name`` (unset or empty: ``default``)."""
+    raw = env_vars.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise ConfigError(f"{name} must be a whole number of days of at least 1, not {raw!r}")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Config:
     env: str = "demo"
@@ -87,6 +97,11 @@ class Config:
     wx_api_base: str = "https://api.weixin.qq.com"
     wx_login: bool = True
     run_scheduler: bool = False
+    # retention (backend/platform/retention.py): days kept of device messages, of finished
+    # device commands and of job runs
+    device_messages_days: int = 30
+    device_commands_days: int = 90
+    job_runs_days: int = 90
     extra: dict = field(default_factory=dict)
 
     @property
@@ -130,5 +145,8 @@ class Config:
             wx_appid=wx_appid,
             wx_secret=wx_secret,
             wx_login=_wx_login(env, env_vars.get("FINEDGE_WX_LOGIN", ""), wx_appid, wx_secret),
+            device_messages_days=_positive_int(env_vars, "FINEDGE_DEVICE_MESSAGES_DAYS", 30),
+            device_commands_days=_positive_int(env_vars, "FINEDGE_DEVICE_COMMANDS_DAYS", 90),
+            job_runs_days=_positive_int(env_vars, "FINEDGE_JOB_RUNS_DAYS", 90),
         )
         return replace(config, **overrides) if overrides else config

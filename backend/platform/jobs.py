@@ -36,7 +36,7 @@ class JobRun(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     name: Mapped[str] = mapped_column(String(80), index=True)
     trigger: Mapped[str] = mapped_column(String(20))  # schedule | manual
-    started_at: Mapped[datetime]
+    started_at: Mapped[datetime] = mapped_column(index=True)  # retention
     finished_at: Mapped[datetime | None]
     outcome: Mapped[str] = mapped_column(String(12))  # running | ok | failed | skipped
     result: Mapped[dict | None]

@@ -10,8 +10,11 @@ restarts wait in the broker) that
   so that edges forward only while somebody ingests;
 - publishes each branch's registry (retained, to its edge) and each device's desired
   configuration (retained) whenever they change: at once after a change in this process
-  (``poke``) and by polling the database every few seconds for changes made elsewhere
-  (another backend process, ``finedge devices`` provisioning the demo);
+  (``poke``) and within a refresh for changes made elsewhere (another backend process,
+  ``finedge devices`` provisioning the demo). Refreshes are incremental (``refresh``): one
+  query of the branch change journal (backend/platform/changes.py) says which branches changed
+  since the last one, and only those are read again; the whole pass runs after a (re)connect,
+  and a paged repair pass goes over each branch every ``queue_sync_full_s``;
 - publishes each branch's counter map (retained ``edge.counters`` on the edge's
   ``config/counters``: counter id -> skills and caller device, from the hall through
   ``HallForDevices.counter_map``, and the branch's timezone, ``.timezone``) at start and
@@ -41,7 +44,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -51,6 +54,7 @@ from backend.devices import service
 from backend.devices.commands import CommandDispatcher, DispatcherLink
 from backend.devices.models import Device
 from backend.devices.secretbox import SecretBox
+from backend.platform import changes
 from backend.platform.clock import utcnow
 from backend.platform.live import LiveEmitter
 from backend.platform.mqtt import (
@@ -85,8 +89,11 @@ class HubSettings:
     host_id: str = DEFAULT_HOST_ID
     client_id: str = ""
     persistent_session: bool = True
-    refresh_s: float = 5.0
+    refresh_s: float = 5.0  # the change journal is read this often (and at once when poked)
     branches: set[str] | None = None  # None: every branch
+    recheck_s: float = 60.0  # the whole journal (one row per branch) read again this often
+    change_grace_s: float = 30.0  # journal rows bumped this long before the last pass: again
+    repair_page: int = 50  # branches wholly refreshed per pass by the repair pass
     command_wait_s: float = 5.0
     command_ttl_s: float = 30.0
     reconnect_max_delay: float = 5.0
@@ -146,6 +153,18 @@ class DeviceHub(DispatcherLink):
         # of branches whose queue changed (so a busy hall does not re-read every registry)
         self._full_due = True
         self._queue_dirty: set[str] = set()
+        # the incremental refresh (``_plan``): the journal's sequence acted on per (branch,
+        # topic), the branches served (with devices), when each was last wholly refreshed (the
+        # repair pass), newly wanted branches already looked at, the device pks of each
+        # branch's published desired configs, when the last pass began (wall clock, for the
+        # journal) and when the whole journal is read again (monotonic)
+        self._seen: dict[tuple[str, str], int] = {}
+        self._served: set[str] = set()
+        self._refreshed_at: dict[str, float] = {}
+        self._considered: set[str] = set()
+        self._desired_of: dict[str, set[int]] = {}
+        self._checked_at: datetime | None = None
+        self._recheck_at = 0.0
         self._edge_ids: dict[str, str] = {}
         self._cache_lock = threading.Lock()
 
@@ -222,25 +241,13 @@ class DeviceHub(DispatcherLink):
         if client is None:
             return
         self._client = client
-        next_full = 0.0
         while not self._stop.is_set():
-            timeout = self.settings.refresh_s
             if client.connected:
-                now = time.monotonic()
-                with self._cache_lock:
-                    full = self._full_due or now >= next_full
-                    self._full_due = False
-                    dirty, self._queue_dirty = self._queue_dirty, set()
                 try:
-                    if full:
-                        next_full = now + self.settings.refresh_s
-                        self.refresh()
-                    elif dirty:
-                        self.refresh_queue_sync(dirty)
+                    self.refresh()
                 except Exception:
                     log.exception("device hub: registry/config refresh failed")
-                timeout = max(0.0, next_full - time.monotonic())
-            self._wake.wait(timeout)
+            self._wake.wait(self.settings.refresh_s)
             self._wake.clear()
 
     def _on_connected(self, client: MqttClient) -> None:
@@ -249,17 +256,20 @@ class DeviceHub(DispatcherLink):
         client.publish(
             host_state_topic(self.settings.host_id), self._state_payload(True), retain=True
         )
+        self.resync()
+
+    def poke(self) -> None:
+        """Something changed in this process (and is in the change journal): refresh now."""
+        self._wake.set()
+
+    def resync(self) -> None:
+        """Publish everything again (the whole pass), as after a reconnect."""
         with self._cache_lock:
             self._published_registry.clear()
             self._published_desired.clear()
             self._published_counters.clear()
             self._sync_sent.clear()
-            self._full_due = True
-        self._wake.set()
-
-    def poke(self) -> None:
-        """Something changed in this process: publish registries and configs now."""
-        with self._cache_lock:
+            self._desired_of.clear()
             self._full_due = True
         self._wake.set()
 
@@ -336,50 +346,181 @@ class DeviceHub(DispatcherLink):
         return edge_id
 
     def refresh(self) -> dict[str, int]:
-        """Publish what changed since the last publish: branch registries, desired configs."""
-        published = {"registries": 0, "desired": 0, "counters": 0, "queue_sync": 0}
+        """Publish what changed since the last publish (registries, desired configs, counter
+        maps, queue syncs) and say how many messages went.
+
+        After a (re)connect: every branch with devices (the whole pass). Otherwise only the
+        branches that ``_plan`` names: those the change journal (backend/platform/changes.py)
+        shows bumped since the last pass, those whose queue changed in this process, newly
+        served ones and a page of the repair pass. An idle pass is one query."""
+        published = dict.fromkeys(("registries", "desired", "counters", "queue_sync"), 0)
+        with self._cache_lock:
+            full = self._full_due
+            self._full_due = False
+            dirty, self._queue_dirty = self._queue_dirty, set()
         with self.session_factory() as session:
-            branches = service.branches_with_devices(session)
-            if self.settings.branches is not None:
-                branches = [b for b in branches if b in self.settings.branches]
-            for branch_id in branches:
-                self._edge_id(session, branch_id)
-                version = service.registry_version(session, branch_id)
-                with self._cache_lock:
-                    if self._published_registry.get(branch_id) == version:
-                        continue
-                registry = service.branch_registry(session, self.box, branch_id)
-                edge_id = self._edge_id(session, branch_id)
-                self.publish(
-                    build_topic(branch_id, "edge", edge_id, "config/desired"),
-                    encode(make_envelope("edge.registry", registry, 0)),
-                    retain=True,
-                )
-                with self._cache_lock:
-                    self._published_registry[branch_id] = registry["version"]
-                published["registries"] += 1
-            stmt = select(Device).where(Device.desired_version > 0, Device.status != "retired")
-            if self.settings.branches is not None:
-                stmt = stmt.where(Device.branch_id.in_(self.settings.branches))
-            for device in session.scalars(stmt):
-                with self._cache_lock:
-                    if self._published_desired.get(device.id) == device.desired_version:
-                        continue
-                data = {"version": device.desired_version, "config": device.desired}
-                self.publish(
-                    build_topic(
-                        device.branch_id, device.device_type, device.device_id, "config/desired"
-                    ),
-                    encode(make_envelope("config.desired", data, device.desired_version)),
-                    retain=True,
-                )
-                with self._cache_lock:
-                    self._published_desired[device.id] = device.desired_version
-                published["desired"] += 1
-            for branch_id in branches:
-                published["counters"] += self._publish_counter_map(session, branch_id)
-                published["queue_sync"] += self._publish_queue_sync(session, branch_id)
+            started = utcnow()
+            try:
+                work, marks = self._plan(session, full, dirty)
+                desired: dict[str, list[Device]] | None = None
+                if full:  # every branch's desired configs in one query, not one a branch
+                    desired = {b: [] for b in work}
+                    for device in service.desired_configs(session, None):
+                        if device.branch_id in desired:
+                            desired[device.branch_id].append(device)
+                for branch_id, topics in sorted(work.items()):
+                    known = None if desired is None else desired[branch_id]
+                    counts = self._refresh_branch(session, branch_id, topics, known)
+                    for key, count in counts.items():
+                        published[key] += count
+                    with self._cache_lock:
+                        for topic in topics:
+                            if (branch_id, topic) in marks:
+                                self._seen[(branch_id, topic)] = marks[(branch_id, topic)]
+                        if topics >= set(changes.TOPICS):
+                            self._refreshed_at[branch_id] = time.monotonic()
+            except BaseException:
+                with self._cache_lock:  # what was owed is owed again
+                    self._full_due = self._full_due or full
+                    self._queue_dirty |= dirty
+                raise
+            self._checked_at = started
         return published
+
+    def _plan(
+        self, session: Session, full: bool, dirty: set[str]
+    ) -> tuple[dict[str, set[str]], dict[tuple[str, str], int]]:
+        """Which branches to re-read, and which topics of each (``devices``: registry and
+        desired configs; ``hall``: counter map and queue sync); with the journal's sequences
+        read *before* them, so a change committed while they are read is read again."""
+        now = time.monotonic()
+        work: dict[str, set[str]] = {}
+        whole = set(changes.TOPICS)
+        if full:
+            marks = changes.all_marks(session)
+            served = [b for b in service.branches_with_devices(session) if self._wanted(b)]
+            with self._cache_lock:
+                self._served = set(served)
+                self._seen.clear()
+            self._recheck_at = now + self.settings.recheck_s
+            return {b: set(whole) for b in served}, {(m.branch_id, m.topic): m.seq for m in marks}
+        if self._checked_at is None or now >= self._recheck_at:
+            marks = changes.all_marks(session)
+            self._recheck_at = now + self.settings.recheck_s
+        else:
+            since = self._checked_at - timedelta(seconds=self.settings.change_grace_s)
+            marks = changes.changed_since(session, since)
+        with self._cache_lock:
+            for branch_id in [b for b in self._served if not self._wanted(b)]:
+                self._forget(branch_id)  # no longer ours (another hub serves it)
+            for mark in marks:
+                if not self._wanted(mark.branch_id):
+                    continue
+                if self._seen.get((mark.branch_id, mark.topic)) == mark.seq:
+                    continue
+                if mark.branch_id not in self._served:
+                    if mark.topic != "devices":
+                        continue  # a hall without devices: no edge to tell
+                    self._served.add(mark.branch_id)  # its first device
+                    work[mark.branch_id] = set(whole)
+                work.setdefault(mark.branch_id, set()).add(mark.topic)
+            for branch_id in dirty:
+                if branch_id in self._served and self._wanted(branch_id):
+                    work.setdefault(branch_id, set()).add("hall")
+            wanted = self.settings.branches
+            fresh = set() if wanted is None else set(wanted) - self._served - self._considered
+            # the repair pass: each branch wholly again every queue_sync_full_s, a page at a
+            # time (a lost queue.sync, a change made behind the journal's back)
+            due = sorted(
+                (at, b)
+                for b, at in self._refreshed_at.items()
+                if now - at >= self.settings.queue_sync_full_s and b not in work
+            )
+        for _at, branch_id in due[: self.settings.repair_page]:
+            work[branch_id] = set(whole)
+        for branch_id in sorted(fresh):  # newly ours (a lease taken): once, if it has devices
+            with self._cache_lock:
+                self._considered.add(branch_id)
+            if service.branch_has_devices(session, branch_id):
+                with self._cache_lock:
+                    self._served.add(branch_id)
+                work[branch_id] = set(whole)
+        return work, {(m.branch_id, m.topic): m.seq for m in marks}
+
+    def _forget(self, branch_id: str) -> None:
+        """A branch this hub no longer serves: all it knew of it (callers hold the lock)."""
+        self._served.discard(branch_id)
+        self._considered.discard(branch_id)
+        self._refreshed_at.pop(branch_id, None)
+        self._published_registry.pop(branch_id, None)
+        self._published_counters.pop(branch_id, None)
+        self._sync_sent.pop(branch_id, None)
+        self._sync_full_at.pop(branch_id, None)
+        for key in [k for k in self._seen if k[0] == branch_id]:
+            del self._seen[key]
+        for pk in self._desired_of.pop(branch_id, set()):
+            self._published_desired.pop(pk, None)
+
+    def _refresh_branch(
+        self,
+        session: Session,
+        branch_id: str,
+        topics: set[str],
+        desired: list[Device] | None = None,
+    ) -> dict[str, int]:
+        """Publish what changed of ``topics`` of the branch (``desired``: its devices with a
+        desired config, when the caller read them already)."""
+        counts: dict[str, int] = {}
+        if "devices" in topics:
+            self._edge_id(session, branch_id)  # the edge may have been registered since
+            counts["registries"] = self._publish_registry(session, branch_id)
+            counts["desired"] = self._publish_desired(session, branch_id, desired)
+        if "hall" in topics:
+            counts["counters"] = self._publish_counter_map(session, branch_id)
+            counts["queue_sync"] = self._publish_queue_sync(session, branch_id)
+        return counts
+
+    def _publish_registry(self, session: Session, branch_id: str) -> int:
+        """The branch's registry, retained, when its version differs from the one published."""
+        version = service.registry_version(session, branch_id)
+        with self._cache_lock:
+            if self._published_registry.get(branch_id) == version:
+                return 0
+        registry = service.branch_registry(session, self.box, branch_id)
+        edge_id = self._edge_ids.get(branch_id) or self._edge_id(session, branch_id)
+        self.publish(
+            build_topic(branch_id, "edge", edge_id, "config/desired"),
+            encode(make_envelope("edge.registry", registry, 0)),
+            retain=True,
+        )
+        with self._cache_lock:
+            self._published_registry[branch_id] = registry["version"]
+        return 1
+
+    def _publish_desired(
+        self, session: Session, branch_id: str, devices: list[Device] | None = None
+    ) -> int:
+        """Each device's desired configuration, retained, when its version was not published."""
+        sent = 0
+        if devices is None:
+            devices = service.desired_configs(session, branch_id)
+        for device in devices:
+            with self._cache_lock:
+                if self._published_desired.get(device.id) == device.desired_version:
+                    continue
+            data = {"version": device.desired_version, "config": device.desired}
+            self.publish(
+                build_topic(
+                    device.branch_id, device.device_type, device.device_id, "config/desired"
+                ),
+                encode(make_envelope("config.desired", data, device.desired_version)),
+                retain=True,
+            )
+            with self._cache_lock:
+                self._published_desired[device.id] = device.desired_version
+                self._desired_of.setdefault(branch_id, set()).add(device.id)
+            sent += 1
+        return sent
 
     def _publish_counter_map(self, session: Session, branch_id: str) -> int:
         """The branch's counter map with its timezone, retained, when it differs from the one

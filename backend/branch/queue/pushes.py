@@ -35,6 +35,7 @@ from backend.branch.queue.views import (
     ticket_view,
 )
 from backend.branch.runtime import Hall
+from backend.platform import changes
 from backend.platform.after_commit import after_commit
 from backend.platform.live import rooms_for
 from backend.platform.ports import DeviceLink
@@ -68,6 +69,7 @@ def queue_changed(session: Session, hall: Hall, branch_id: str, now: datetime) -
     row = get_hall(session, branch_id)
     row.queue_version += 1
     row.updated_at = now
+    changes.touch(session, branch_id, "hall")  # device hubs in other processes re-read it
     session.flush()
     version = row.queue_version
     snap = snapshot(session, branch_id, now, light=True)
