@@ -26,7 +26,10 @@ from tests.iot_support import wait_for
 pytestmark = pytest.mark.slow
 
 KEYS = {"bench", "metric", "value", "unit", "baseline", "baseline_value", "ratio", "params"}
-RUN_ELSEWHERE = {"queue": "tests/integration/test_queue_bench.py"}
+RUN_ELSEWHERE = {
+    "queue": "tests/integration/test_queue_bench.py",
+    "hub-refresh": "tests/integration/test_hub_refresh.py",
+}
 LOWER_IS_BETTER = {"ms", "s", "B"}  # times and sizes: ratio = baseline / value
 HIGHER_IS_BETTER = {"1/s"}  # rates: ratio = value / baseline
 
@@ -41,8 +44,9 @@ def check_rows(name: str, rows: list[dict]) -> None:
     for row in rows:
         assert set(row) == KEYS, row
         assert row["bench"] == name, row
-        for key in ("metric", "unit", "baseline"):
+        for key in ("metric", "baseline"):
             assert isinstance(row[key], str) and row[key], (key, row)
+        assert isinstance(row["unit"], str), row  # "" for a count
         for key in ("value", "baseline_value", "ratio"):
             assert _number(row[key]), (key, row)
         assert isinstance(row["params"], dict)
