@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Container
+from collections.abc import Collection, Container
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -385,9 +385,14 @@ def sweep_offline(
     *,
     offline_after_s: float = OFFLINE_AFTER_S,
     stale_after_s: float = STALE_AFTER_S,
+    branches: Collection[str] | None = None,
 ) -> Outcome:
-    """Raise or clear ``offline`` alarms of active devices; the pushes to make after commit."""
-    devices = list(session.scalars(select(Device).where(Device.status == "active")))
+    """Raise or clear ``offline`` alarms of active devices (of ``branches`` if given: a hub
+    sweeps the branches it ingests); the pushes to make after commit."""
+    stmt = select(Device).where(Device.status == "active")
+    if branches is not None:
+        stmt = stmt.where(Device.branch_id.in_(sorted(branches)))
+    devices = list(session.scalars(stmt))
     open_alarms = open_alarms_for(session, {d.id for d in devices})
     outcome = Outcome()
     changed = []

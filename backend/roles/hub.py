@@ -1,13 +1,19 @@
 """The hub role: the backend's MQTT side of the device area (``finedge serve`` runs it in its
 one process; ``finedge hub`` will run it alone).
 
-One client on the central broker (a persistent session, so uplinks published while the backend
-restarts wait in the broker) that
+Any number of hubs share the branches through leases in the database (backend/devices/
+leases.py): each has a unique hub id and client id, ingests only the branches it holds a lease
+on, and hands them over when it stops, dies or another hub joins (docs/hub.md). One client on
+the central broker (a clean session: the edge's outbox keeps every uplink until a receipt, so
+nothing needs to wait in the broker for a hub) that
 
-- subscribes ``fe/v1/+/+/+/#`` for the ingest;
+- subscribes ``fe/v1/{branch}/#`` for each branch it holds (on acquiring, before publishing
+  anything to the branch; unsubscribed before the lease is released);
 - announces the host's STATE (Sparkplug): retained ``{"online": true}`` on
   ``fe/v1/STATE/{host_id}`` right after subscribing, and the matching offline as its last will,
-  so that edges forward only while somebody ingests;
+  so that edges forward only while somebody ingests. Every hub of the host does so with its own
+  session; a hub that sees another's offline (its will, or its clean stop) while it is itself
+  online republishes its own online at once, so the edges forward while any hub lives;
 - publishes each branch's registry (retained, to its edge) and each device's desired
   configuration (retained) whenever they change: at once after a change in this process
   (``poke``) and by polling the database every few seconds for changes made elsewhere
@@ -27,6 +33,7 @@ restarts wait in the broker) that
   are harmless;
 - sends each edge a receipt after every ingest batch (the envelope ids the centre now holds),
   on ``fe/v1/{branch}/edge/{edge_id}/receipt``: the edge's outbox keeps an uplink until then;
+  only for what it stored under a valid lease (the ingest's fence);
 - is the transport of the command dispatcher.
 """
 
@@ -49,6 +56,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.devices import service
 from backend.devices.commands import CommandDispatcher, DispatcherLink
+from backend.devices.leases import BranchLeases, LeaseSettings, default_hub_id
 from backend.devices.models import Device
 from backend.devices.secretbox import SecretBox
 from backend.platform.clock import utcnow
@@ -58,6 +66,7 @@ from backend.platform.mqtt import (
     MqttClient,
     MqttError,
     MqttPublishError,
+    MqttSubscribeError,
     Will,
     connect_with_retry,
 )
@@ -66,7 +75,9 @@ from backend.platform.wiring import port
 from backend.roles.ingest import IngestService, IngestSettings
 from edge.protocol import (
     DEFAULT_HOST_ID,
+    ProtocolError,
     build_topic,
+    decode_envelope,
     default_edge_id,
     encode,
     format_ts,
@@ -76,17 +87,27 @@ from edge.protocol import (
 
 log = logging.getLogger(__name__)
 
-INGEST_FILTER = "fe/v1/+/+/+/#"
+
+def branch_filter(branch_id: str) -> str:
+    """Everything of one branch (the uplinks; the ingest ignores what goes down)."""
+    return f"fe/v1/{branch_id}/#"
+
+
+INGEST_FILTER = "fe/v1/+/+/+/#"  # a hub without leases (``leases=False``): every branch
 QUEUE_SYNC_PAGE = 200  # tickets per queue.sync message (about 30 KB, under the 64 KiB limit)
 
 
 @dataclass
 class HubSettings:
     host_id: str = DEFAULT_HOST_ID
+    hub_id: str = ""  # unique per hub ("": host-pid-random); the client id derives from it
     client_id: str = ""
-    persistent_session: bool = True
+    persistent_session: bool = False
     refresh_s: float = 5.0
-    branches: set[str] | None = None  # None: every branch
+    branches: set[str] | None = None  # None: every branch (a static filter on the leases)
+    leases: bool = True  # share the branches with the other hubs (False: take every branch)
+    lease_ttl_s: float = 8.0
+    lease_every_s: float = 2.0
     command_wait_s: float = 5.0
     command_ttl_s: float = 30.0
     reconnect_max_delay: float = 5.0
@@ -113,6 +134,21 @@ class DeviceHub(DispatcherLink):
         self.mqtt_url = mqtt_url
         self.settings = settings or HubSettings()
         self.box = SecretBox(secret_key)
+        self.hub_id = self.settings.hub_id or default_hub_id()
+        self.leases: BranchLeases | None = None
+        if self.settings.leases:
+            self.leases = BranchLeases(
+                session_factory,
+                LeaseSettings(
+                    hub_id=self.hub_id,
+                    ttl_s=self.settings.lease_ttl_s,
+                    every_s=self.settings.lease_every_s,
+                    branches=self.settings.branches,
+                ),
+                on_acquired=self._on_acquired,
+                on_releasing=self._on_releasing,
+                on_lost=self._on_lost,
+            )
         self.ingest = IngestService(
             session_factory,
             live,
@@ -121,6 +157,7 @@ class DeviceHub(DispatcherLink):
             on_ack=self._on_ack,
             on_receipt=self._send_receipt,
             branches=self.settings.branches,
+            ownership=self.leases,
         )
         self.commands = CommandDispatcher(
             session_factory,
@@ -130,6 +167,9 @@ class DeviceHub(DispatcherLink):
             ttl_s=self.settings.command_ttl_s,
         )
         self._client: MqttClient | None = None
+        self._client_lock = threading.Lock()  # _client and the branches subscribed
+        self._subscribed: set[str] = set()
+        self._made_with: set[str] = set()  # the branches the client was made with
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -164,23 +204,51 @@ class DeviceHub(DispatcherLink):
         }
         return encode(make_envelope("host.state", data, 0))
 
+    @property
+    def client_id(self) -> str:
+        return self.settings.client_id or f"finedge-hub-{self.hub_id}"
+
+    def status(self) -> dict[str, Any]:
+        """For the readiness probe: this hub, its branches, the lease loop."""
+        out: dict[str, Any] = {"hub_id": self.hub_id, "mqtt_client_id": self.client_id}
+        if self.leases is not None:
+            out.update(
+                branches_owned=len(self.leases.owned()),
+                live_hubs=self.leases.live_hubs,
+                fair_share=self.leases.share,
+                lease_loop="alive" if self.leases.alive else "stalled",
+            )
+        return out
+
+    @property
+    def ready(self) -> bool:
+        return self.connected and (self.leases is None or self.leases.alive)
+
     def _make_client(self) -> MqttClient:
         client = MqttClient(
             self.mqtt_url,
-            self.settings.client_id or f"finedge-ingest-{self.settings.host_id}",
+            self.client_id,
             clean_session=not self.settings.persistent_session,
             will=Will(host_state_topic(self.settings.host_id), self._state_payload(False)),
             on_connected=self._on_connected,
             reconnect_min_delay=0.2,
             reconnect_max_delay=self.settings.reconnect_max_delay,
         )
-        client.subscribe(INGEST_FILTER, self._on_uplink, qos=1)
+        client.subscribe(host_state_topic(self.settings.host_id), self._on_host_state, qos=1)
+        with self._client_lock:
+            if self.leases is None:
+                client.subscribe(INGEST_FILTER, self._on_uplink, qos=1)
+            for branch_id in sorted(self._subscribed):
+                client.subscribe(branch_filter(branch_id), self._on_uplink, qos=1)
+            self._made_with = set(self._subscribed)
         return client
 
     def start(self) -> DeviceHub:
         """Start the ingest writer and connect in the background (retrying until it works)."""
         self.ingest.start()
         self._stop.clear()
+        if self.leases is not None:
+            self.leases.start()  # a first share at once: subscribed when the client connects
         self._thread = threading.Thread(target=self._run, name="device-hub", daemon=True)
         self._thread.start()
         return self
@@ -191,7 +259,11 @@ class DeviceHub(DispatcherLink):
             time.sleep(0.02)
         return self.connected
 
-    def stop(self) -> None:
+    def stop(self, *, release: bool = True) -> None:
+        """Stop; ``release``: hand the branches to the other hubs at once (else they take
+        them when the leases expire, as after a crash)."""
+        if self.leases is not None:
+            self.leases.stop(release=release)
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -221,7 +293,11 @@ class DeviceHub(DispatcherLink):
         )
         if client is None:
             return
-        self._client = client
+        with self._client_lock:
+            self._client = client
+            missing = self._subscribed - self._made_with
+        for branch_id in sorted(missing):  # taken up while the first connection was made
+            self._subscribe(client, branch_id)
         next_full = 0.0
         while not self._stop.is_set():
             timeout = self.settings.refresh_s
@@ -262,9 +338,77 @@ class DeviceHub(DispatcherLink):
         with self._cache_lock:
             self._full_due = True
         self._wake.set()
+        if self.leases is not None:
+            self.leases.poke()  # maybe a new branch to share
 
     def _wanted(self, branch_id: str) -> bool:
-        return self.settings.branches is None or branch_id in self.settings.branches
+        if self.settings.branches is not None and branch_id not in self.settings.branches:
+            return False
+        return self.leases is None or self.leases.accepts(branch_id)
+
+    # ------------------------------------------------------------------ leases (hand-overs)
+
+    def _subscribe(self, client: MqttClient, branch_id: str) -> None:
+        try:
+            client.subscribe(branch_filter(branch_id), self._on_uplink, qos=1)
+        except MqttSubscribeError as exc:  # the registration stays: sent again on reconnect
+            log.warning("hub %s: subscribing %s: %s", self.hub_id, branch_id, exc)
+
+    def _on_acquired(self, branch_id: str) -> None:
+        """The lease thread took the branch: subscribe (waiting for the SUBACK when
+        connected), then publish its registry, counters and queue picture afresh."""
+        with self._client_lock:
+            self._subscribed.add(branch_id)
+            client = self._client
+        if client is not None:
+            self._subscribe(client, branch_id)
+        self._forget_branch(branch_id)
+        self.poke()
+
+    def _on_releasing(self, branch_id: str) -> None:
+        """Before the lease goes: no new messages of the branch, what is queued written."""
+        self._unsubscribe(branch_id)
+        self.ingest.drain(5.0)
+
+    def _on_lost(self, branch_id: str) -> None:
+        self._unsubscribe(branch_id)
+
+    def _unsubscribe(self, branch_id: str) -> None:
+        with self._client_lock:
+            self._subscribed.discard(branch_id)
+            client = self._client
+        if client is not None:
+            client.unsubscribe(branch_filter(branch_id))
+        self._forget_branch(branch_id)
+
+    def _forget_branch(self, branch_id: str) -> None:
+        with self._cache_lock:
+            self._published_registry.pop(branch_id, None)
+            self._published_counters.pop(branch_id, None)
+            self._sync_sent.pop(branch_id, None)
+            self._sync_resync.discard(branch_id)
+
+    def _on_host_state(self, message: Message) -> None:
+        """Another hub of this host said offline (its will or its clean stop) while this one
+        lives: say online again, so the edges keep forwarding (to the hubs that remain)."""
+        try:
+            env = decode_envelope(message.payload, max_skew_s=None)
+        except ProtocolError:
+            return
+        if env.data.get("online") or env.data.get("session") == self._session:
+            return
+        client = self._client
+        if self._stop.is_set() or client is None or not client.connected:
+            return
+        log.info(
+            "hub %s: another hub of %s went offline; online again",
+            self.hub_id,
+            self.settings.host_id,
+        )
+        with contextlib.suppress(MqttError):
+            client.publish_nowait(
+                host_state_topic(self.settings.host_id), self._state_payload(True), 1, True
+            )
 
     # ------------------------------------------------------------------ DeviceLink (the port)
     # ``send`` is DispatcherLink's (through this hub's dispatcher); the hub is told of changes.
@@ -339,9 +483,7 @@ class DeviceHub(DispatcherLink):
         """Publish what changed since the last publish: branch registries, desired configs."""
         published = {"registries": 0, "desired": 0, "counters": 0, "queue_sync": 0}
         with self.session_factory() as session:
-            branches = service.branches_with_devices(session)
-            if self.settings.branches is not None:
-                branches = [b for b in branches if b in self.settings.branches]
+            branches = [b for b in service.branches_with_devices(session) if self._wanted(b)]
             for branch_id in branches:
                 self._edge_id(session, branch_id)
                 version = service.registry_version(session, branch_id)
@@ -359,8 +501,8 @@ class DeviceHub(DispatcherLink):
                     self._published_registry[branch_id] = registry["version"]
                 published["registries"] += 1
             stmt = select(Device).where(Device.desired_version > 0, Device.status != "retired")
-            if self.settings.branches is not None:
-                stmt = stmt.where(Device.branch_id.in_(self.settings.branches))
+            if self.settings.branches is not None or self.leases is not None:
+                stmt = stmt.where(Device.branch_id.in_(branches))
             for device in session.scalars(stmt):
                 with self._cache_lock:
                     if self._published_desired.get(device.id) == device.desired_version:
