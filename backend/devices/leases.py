@@ -202,7 +202,7 @@ class BranchLeases:
         done = {"acquired": 0, "released": 0, "lost": 0}
         with self._lock:
             owned = dict(self._owned)
-        for branch, epoch in owned.items():
+        for branch, epoch in sorted(owned.items()):
             if held.get(branch) != epoch:
                 self._forget(branch)
                 log.warning("hub %s: lease of %s lost (taken over)", self.hub_id, branch)
