@@ -34,6 +34,9 @@ nothing needs to wait in the broker for a hub) that
 - sends each edge a receipt after every ingest batch (the envelope ids the centre now holds),
   on ``fe/v1/{branch}/edge/{edge_id}/receipt``: the edge's outbox keeps an uplink until then;
   only for what it stored under a valid lease (the ingest's fence);
+- on taking up a branch, asks its edge to resend from its oldest unreceipted uplink
+  (``ingest.rewind``) and stores nothing of the branch until the edge's ``edge.rewound``
+  (or ``REWIND_WAIT_S``), so per-device order survives a hand-over;
 - is the transport of the command dispatcher.
 """
 
@@ -94,6 +97,7 @@ def branch_filter(branch_id: str) -> str:
 
 
 INGEST_FILTER = "fe/v1/+/+/+/#"  # a hub without leases (``leases=False``): every branch
+REWIND_WAIT_S = 10.0  # a taken-over branch's edge answers ingest.rewind within this, or we go on
 QUEUE_SYNC_PAGE = 200  # tickets per queue.sync message (about 30 KB, under the 64 KiB limit)
 
 
@@ -170,6 +174,7 @@ class DeviceHub(DispatcherLink):
         self._client_lock = threading.Lock()  # _client and the branches subscribed
         self._subscribed: set[str] = set()
         self._made_with: set[str] = set()  # the branches the client was made with
+        self._gates: dict[str, tuple[str, float]] = {}  # branch -> (rewind token, deadline)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -360,10 +365,48 @@ class DeviceHub(DispatcherLink):
         with self._client_lock:
             self._subscribed.add(branch_id)
             client = self._client
+        self._forget_branch(branch_id)
         if client is not None:
             self._subscribe(client, branch_id)
-        self._forget_branch(branch_id)
+            self._ask_rewind(client, branch_id)
         self.poke()
+
+    def _ask_rewind(self, client: MqttClient, branch_id: str) -> None:
+        """The branch's edge resends from its oldest unreceipted uplink; until it says so
+        (``edge.rewound``), nothing of the branch is stored (see ``_held_back``)."""
+        token = uuid.uuid4().hex
+        with self._cache_lock:
+            self._gates[branch_id] = (token, time.monotonic() + REWIND_WAIT_S)
+        try:
+            with self.session_factory() as session:
+                edge_id = self._edge_id(session, branch_id)
+            topic = build_topic(branch_id, "edge", edge_id, "receipt")
+            env = make_envelope("ingest.rewind", {"token": token}, 0)
+            client.publish_nowait(topic, encode(env), 1, False)
+        except Exception as exc:  # the gate opens after REWIND_WAIT_S anyway
+            log.warning("hub %s: rewind of %s not asked: %s", self.hub_id, branch_id, exc)
+
+    def _held_back(self, message: Message) -> bool:
+        """True for an edge's ``edge.rewound`` (never stored) and, until it came, for every
+        message of a branch just taken up (no receipt: the edge sends it again, in order)."""
+        answer = message.topic.endswith("/event") and b'"edge.rewound"' in message.payload
+        if not self._gates and not answer:
+            return False
+        parts = message.topic.split("/", 3)
+        branch_id = parts[2] if len(parts) > 2 else ""
+        with self._cache_lock:
+            gate = self._gates.get(branch_id)
+            if gate is not None and answer and gate[0].encode() in message.payload:
+                del self._gates[branch_id]
+                log.info("hub %s: %s rewound; ingesting", self.hub_id, branch_id)
+                return True
+            if gate is not None and not answer and time.monotonic() >= gate[1]:
+                del self._gates[branch_id]
+                log.warning("hub %s: no rewind answer from %s; ingesting", self.hub_id, branch_id)
+                return False
+        if gate is not None and not answer:
+            self.ingest.stats["before_rewind"] += 1
+        return gate is not None or answer
 
     def _on_releasing(self, branch_id: str) -> None:
         """Before the lease goes: no new messages of the branch, what is queued written."""
@@ -383,6 +426,7 @@ class DeviceHub(DispatcherLink):
 
     def _forget_branch(self, branch_id: str) -> None:
         with self._cache_lock:
+            self._gates.pop(branch_id, None)
             self._published_registry.pop(branch_id, None)
             self._published_counters.pop(branch_id, None)
             self._sync_sent.pop(branch_id, None)
@@ -426,6 +470,8 @@ class DeviceHub(DispatcherLink):
     def _on_uplink(self, message: Message) -> None:
         """Everything goes to the ingest; an edge's birth also asks for the whole queue.sync
         picture (the edge may have missed changes while it was away)."""
+        if self._held_back(message):
+            return
         inbound = self.ingest.handle(message)
         if (
             inbound is not None

@@ -73,9 +73,7 @@ def hub(session_factory, clock: Clock, name: str, **settings) -> tuple[BranchLea
 
 def lease_rows(session_factory) -> dict[str, tuple[str | None, int]]:
     with session_factory() as session:
-        return {
-            row.branch_id: (row.hub_id, row.epoch) for row in session.scalars(select(HubLease))
-        }
+        return {row.branch_id: (row.hub_id, row.epoch) for row in session.scalars(select(HubLease))}
 
 
 def test_one_hub_takes_every_branch_and_a_joining_hub_gets_its_share(session_factory, branches):
