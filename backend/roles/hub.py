@@ -36,7 +36,9 @@ nothing needs to wait in the broker for a hub) that
   only for what it stored under a valid lease (the ingest's fence);
 - on taking up a branch, asks its edge to resend from its oldest unreceipted uplink
   (``ingest.rewind``) and stores nothing of the branch until the edge's ``edge.rewound``
-  (or ``REWIND_WAIT_S``), so per-device order survives a hand-over;
+  (asked again while unanswered, up to ``REWIND_ASKS`` times: an edge without the rewind,
+  older than this contract, is then ingested as it comes), so per-device order survives a
+  hand-over;
 - is the transport of the command dispatcher.
 """
 
@@ -97,7 +99,8 @@ def branch_filter(branch_id: str) -> str:
 
 
 INGEST_FILTER = "fe/v1/+/+/+/#"  # a hub without leases (``leases=False``): every branch
-REWIND_WAIT_S = 10.0  # a taken-over branch's edge answers ingest.rewind within this, or we go on
+REWIND_WAIT_S = 5.0  # a taken-over branch's edge answers ingest.rewind within this, else asked
+REWIND_ASKS = 3  # again (while its uplinks arrive) up to this many times in all, then we go on
 QUEUE_SYNC_PAGE = 200  # tickets per queue.sync message (about 30 KB, under the 64 KiB limit)
 
 
@@ -174,7 +177,7 @@ class DeviceHub(DispatcherLink):
         self._client_lock = threading.Lock()  # _client and the branches subscribed
         self._subscribed: set[str] = set()
         self._made_with: set[str] = set()  # the branches the client was made with
-        self._gates: dict[str, tuple[str, float]] = {}  # branch -> (rewind token, deadline)
+        self._gates: dict[str, tuple[str, float, int]] = {}  # branch -> (token, deadline, asks)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -371,15 +374,17 @@ class DeviceHub(DispatcherLink):
             self._ask_rewind(client, branch_id)
         self.poke()
 
-    def _ask_rewind(self, client: MqttClient, branch_id: str) -> None:
+    def _ask_rewind(self, client: MqttClient, branch_id: str, asks: int = 1) -> None:
         """The branch's edge resends from its oldest unreceipted uplink; until it says so
         (``edge.rewound``), nothing of the branch is stored (see ``_held_back``)."""
         token = uuid.uuid4().hex
         with self._cache_lock:
-            self._gates[branch_id] = (token, time.monotonic() + REWIND_WAIT_S)
+            self._gates[branch_id] = (token, time.monotonic() + REWIND_WAIT_S, asks)
         try:
-            with self.session_factory() as session:
-                edge_id = self._edge_id(session, branch_id)
+            edge_id = self._edge_ids.get(branch_id)
+            if edge_id is None:
+                with self.session_factory() as session:
+                    edge_id = self._edge_id(session, branch_id)
             topic = build_topic(branch_id, "edge", edge_id, "receipt")
             env = make_envelope("ingest.rewind", {"token": token}, 0)
             client.publish_nowait(topic, encode(env), 1, False)
@@ -394,6 +399,7 @@ class DeviceHub(DispatcherLink):
             return False
         parts = message.topic.split("/", 3)
         branch_id = parts[2] if len(parts) > 2 else ""
+        again = 0
         with self._cache_lock:
             gate = self._gates.get(branch_id)
             if gate is not None and answer and gate[0].encode() in message.payload:
@@ -401,9 +407,15 @@ class DeviceHub(DispatcherLink):
                 log.info("hub %s: %s rewound; ingesting", self.hub_id, branch_id)
                 return True
             if gate is not None and not answer and time.monotonic() >= gate[1]:
-                del self._gates[branch_id]
-                log.warning("hub %s: no rewind answer from %s; ingesting", self.hub_id, branch_id)
-                return False
+                if gate[2] >= REWIND_ASKS:
+                    del self._gates[branch_id]
+                    log.warning("hub %s: %s never rewound; ingesting", self.hub_id, branch_id)
+                    return False
+                again = gate[2] + 1
+                self._gates[branch_id] = (gate[0], time.monotonic() + REWIND_WAIT_S, again)
+        client = self._client
+        if again and client is not None:  # its uplinks arrive: the edge is there, ask again
+            self._ask_rewind(client, branch_id, again)
         if gate is not None and not answer:
             self.ingest.stats["before_rewind"] += 1
         return gate is not None or answer

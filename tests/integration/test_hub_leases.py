@@ -84,7 +84,7 @@ def test_one_hub_takes_every_branch_and_a_joining_hub_gets_its_share(session_fac
     assert all(a.accepts(b) for b in branches)
     assert sorted(b for e, b in a_owner.events if e == "acquired") == branches
 
-    b, b_owner = hub(session_factory, clock, "hub-b")
+    b, _b_owner = hub(session_factory, clock, "hub-b")
     assert b.step()["acquired"] == 0  # hub-a holds everything, unexpired
     assert b.share == 3 and b.live_hubs == 2
     clock.advance(1)
