@@ -240,7 +240,10 @@ class Runtime:
                 self._stoppers.append(keeper.stop)
         # A clean session (HubSettings' default): the edges' outboxes keep every uplink until
         # a receipt, and a session per hub id left in the broker would queue for nobody.
-        settings = HubSettings(hub_id=self.options.get("hub_id") or "")
+        settings = HubSettings(
+            hub_id=self.options.get("hub_id") or "",
+            host_id=self.options.get("host_id") or HubSettings.host_id,
+        )
         self.hub = DeviceHub(
             self.session_factory, self.live, self.config.secret_key, self.mqtt_url, settings
         ).start()

@@ -231,12 +231,19 @@ def web_command(host: str, port: int, no_access_log: bool) -> None:
     default=None,
     help="This hub's unique id among the running hubs [FINEDGE_HUB_ID, else host-pid-random].",
 )
+@click.option(
+    "--host-id",
+    envvar="FINEDGE_HOST_ID",
+    default="finedge",
+    show_default=True,
+    help="The central host whose STATE the edges follow (every hub of one host the same).",
+)
 @_one_line_errors
-def hub_command(health_host: str, health_port: int, hub_id: str | None) -> None:
+def hub_command(health_host: str, health_port: int, hub_id: str | None, host_id: str) -> None:
     """The device hub role: ingest of the branches' uplinks, registries and downlinks to the
     edges, command transport (MQTT_URL). Any number of instances share the branches through
     leases in the database; a stopped or dead hub's branches move to the others (docs/hub.md)."""
-    _run_role("hub", health_host, health_port, hub_id=hub_id)
+    _run_role("hub", health_host, health_port, hub_id=hub_id, host_id=host_id)
 
 
 @main.command("scheduler")

@@ -17,7 +17,7 @@ AREA = Area(
     blueprints=("miniapp_api.devices",),
     jobs=JOBS,
     seeders=(seed_devices,),
-    benchmarks={"mqtt-ingest": "bench.mqtt_ingest"},
+    benchmarks={"mqtt-ingest": "bench.mqtt_ingest", "scale": "bench.scale"},
     live_events=(
         LiveEvent(
             "device.state",
