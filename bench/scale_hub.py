@@ -48,6 +48,7 @@ from typing import Any
 
 import requests
 
+from bench.scale_web import _row  # one row format for both halves
 from bench.web_instance import SECRET_KEY, bench_database
 
 BENCH = "scale"
@@ -357,12 +358,20 @@ def _warm(edges: Edges, deadline: Deadline, resend_s: float) -> None:
         edges._send(env.id, topic, encode(env))
         ids.append(env.id)
 
+    _wait_receipted(edges, ids, deadline, 1.0, "every branch taken up by a hub (warm-up receipts)")
+
+
+def _wait_receipted(
+    edges: Edges, ids: list[str], deadline: Deadline, resend_s: float, what: str
+) -> None:
+    """Until every one of ``ids`` came back receipted, sending again what waits too long."""
+
     def done() -> bool:
-        edges.resend_due(1.0)
+        edges.resend_due(resend_s)
         with edges.lock:
             return all(i in edges.receipted for i in ids)
 
-    deadline.wait(done, "every branch taken up by a hub (warm-up receipts)")
+    deadline.wait(done, what)
 
 
 def _burst(edges: Edges, n: int, deadline: Deadline, resend_s: float) -> dict[str, Any]:
@@ -379,12 +388,7 @@ def _burst(edges: Edges, n: int, deadline: Deadline, resend_s: float) -> dict[st
             ids.append(edges.publish())
         edges.resend_due(resend_s)
 
-    def done() -> bool:
-        edges.resend_due(resend_s)
-        with edges.lock:
-            return all(i in edges.receipted for i in ids)
-
-    deadline.wait(done, f"burst: receipts of {n} messages")
+    _wait_receipted(edges, ids, deadline, resend_s, f"burst: receipts of {n} messages")
     with edges.lock:
         last = max(edges.receipted[i] for i in ids)
     elapsed = last - start
@@ -406,12 +410,7 @@ def _paced(
         if i % 200 == 0:
             edges.resend_due(resend_s)
 
-    def done() -> bool:
-        edges.resend_due(resend_s)
-        with edges.lock:
-            return all(i in edges.receipted for i in ids)
-
-    deadline.wait(done, f"paced: receipts of {total} messages")
+    _wait_receipted(edges, ids, deadline, resend_s, f"paced: receipts of {total} messages")
     with edges.lock:
         latencies = sorted(1000 * (edges.receipted[i] - edges.published[i]) for i in ids)
     return {
@@ -448,19 +447,6 @@ def _phase(
 
 
 # --------------------------------------------------------------------------- rows
-
-
-def _row(metric, value, unit, baseline, baseline_value, ratio, params) -> dict[str, Any]:
-    return {
-        "bench": BENCH,
-        "metric": metric,
-        "value": round(value, 3),
-        "unit": unit,
-        "baseline": baseline,
-        "baseline_value": round(baseline_value, 3),
-        "ratio": round(ratio, 3),
-        "params": params,
-    }
 
 
 def _rows(one: dict, two: dict, opts: dict, extra: dict) -> list[dict[str, Any]]:
