@@ -304,8 +304,11 @@ class DeviceHub(DispatcherLink):
         with self._client_lock:
             self._client = client
             missing = self._subscribed - self._made_with
+            taken_up = sorted(self._subscribed)
         for branch_id in sorted(missing):  # taken up while the first connection was made
             self._subscribe(client, branch_id)
+        for branch_id in taken_up:  # taken up before we could ask their edges to rewind
+            self._ask_rewind(client, branch_id)
         next_full = 0.0
         while not self._stop.is_set():
             timeout = self.settings.refresh_s
