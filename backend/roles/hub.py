@@ -36,7 +36,8 @@ nothing needs to wait in the broker for a hub) that
   only for what it stored under a valid lease (the ingest's fence);
 - on taking up a branch, asks its edge to resend from its oldest unreceipted uplink
   (``ingest.rewind``) and stores nothing of the branch until the edge's ``edge.rewound``
-  (asked again while unanswered, up to ``REWIND_ASKS`` times: an edge without the rewind,
+  (asked again every ``REWIND_AGAIN_S`` while the branch's uplinks arrive unanswered, e.g. the
+  edge was not connected at the first ask, up to ``REWIND_ASKS`` times: an edge without it,
   older than this contract, is then ingested as it comes), so per-device order survives a
   hand-over;
 - is the transport of the command dispatcher.
@@ -99,8 +100,10 @@ def branch_filter(branch_id: str) -> str:
 
 
 INGEST_FILTER = "fe/v1/+/+/+/#"  # a hub without leases (``leases=False``): every branch
-REWIND_WAIT_S = 5.0  # a taken-over branch's edge answers ingest.rewind within this, else asked
-REWIND_ASKS = 3  # again (while its uplinks arrive) up to this many times in all, then we go on
+REWIND_AGAIN_S = 0.5  # a rewind unanswered this long while the branch's uplinks come: asked again
+REWIND_ASKS = (
+    10  # asks in all; then (an edge without the rewind) the uplinks are taken as they come
+)
 QUEUE_SYNC_PAGE = 200  # tickets per queue.sync message (about 30 KB, under the 64 KiB limit)
 
 
@@ -177,7 +180,8 @@ class DeviceHub(DispatcherLink):
         self._client_lock = threading.Lock()  # _client and the branches subscribed
         self._subscribed: set[str] = set()
         self._made_with: set[str] = set()  # the branches the client was made with
-        self._gates: dict[str, tuple[str, float, int]] = {}  # branch -> (token, deadline, asks)
+        # branch -> (rewind token, asked at, asks, uplinks held back since)
+        self._gates: dict[str, tuple[str, float, int, bool]] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -327,6 +331,9 @@ class DeviceHub(DispatcherLink):
                 except Exception:
                     log.exception("device hub: registry/config refresh failed")
                 timeout = max(0.0, next_full - time.monotonic())
+            if self._gates:
+                self._ask_again()
+                timeout = min(timeout, REWIND_AGAIN_S / 2)
             self._wake.wait(timeout)
             self._wake.clear()
 
@@ -377,12 +384,14 @@ class DeviceHub(DispatcherLink):
             self._ask_rewind(client, branch_id)
         self.poke()
 
-    def _ask_rewind(self, client: MqttClient, branch_id: str, asks: int = 1) -> None:
+    def _ask_rewind(self, client: MqttClient, branch_id: str) -> None:
         """The branch's edge resends from its oldest unreceipted uplink; until it says so
         (``edge.rewound``), nothing of the branch is stored (see ``_held_back``)."""
-        token = uuid.uuid4().hex
         with self._cache_lock:
-            self._gates[branch_id] = (token, time.monotonic() + REWIND_WAIT_S, asks)
+            gate = self._gates.get(branch_id)
+            token = gate[0] if gate is not None else uuid.uuid4().hex
+            asks = gate[2] + 1 if gate is not None else 1
+            self._gates[branch_id] = (token, time.monotonic(), asks, False)
         try:
             edge_id = self._edge_ids.get(branch_id)
             if edge_id is None:
@@ -391,7 +400,8 @@ class DeviceHub(DispatcherLink):
             topic = build_topic(branch_id, "edge", edge_id, "receipt")
             env = make_envelope("ingest.rewind", {"token": token}, 0)
             client.publish_nowait(topic, encode(env), 1, False)
-        except Exception as exc:  # the gate opens after REWIND_WAIT_S anyway
+            log.info("hub %s: asked %s to rewind (%d)", self.hub_id, branch_id, asks)
+        except Exception as exc:  # asked again when the branch's uplinks arrive
             log.warning("hub %s: rewind of %s not asked: %s", self.hub_id, branch_id, exc)
 
     def _held_back(self, message: Message) -> bool:
@@ -402,26 +412,40 @@ class DeviceHub(DispatcherLink):
             return False
         parts = message.topic.split("/", 3)
         branch_id = parts[2] if len(parts) > 2 else ""
-        again = 0
+        ask = False
         with self._cache_lock:
             gate = self._gates.get(branch_id)
-            if gate is not None and answer and gate[0].encode() in message.payload:
-                del self._gates[branch_id]
-                log.info("hub %s: %s rewound; ingesting", self.hub_id, branch_id)
+            if gate is None:
+                return answer
+            if answer:
+                if gate[0].encode() in message.payload:
+                    del self._gates[branch_id]
+                    log.info("hub %s: %s rewound; ingesting", self.hub_id, branch_id)
                 return True
-            if gate is not None and not answer and time.monotonic() >= gate[1]:
+            if time.monotonic() - gate[1] >= REWIND_AGAIN_S:
                 if gate[2] >= REWIND_ASKS:
                     del self._gates[branch_id]
                     log.warning("hub %s: %s never rewound; ingesting", self.hub_id, branch_id)
                     return False
-                again = gate[2] + 1
-                self._gates[branch_id] = (gate[0], time.monotonic() + REWIND_WAIT_S, again)
+                ask = True
+            else:  # asked again by ``_ask_again`` when due
+                self._gates[branch_id] = (*gate[:3], True)
         client = self._client
-        if again and client is not None:  # its uplinks arrive: the edge is there, ask again
-            self._ask_rewind(client, branch_id, again)
-        if gate is not None and not answer:
-            self.ingest.stats["before_rewind"] += 1
-        return gate is not None or answer
+        if ask and client is not None:  # its uplinks arrive: the edge is there, ask again
+            self._ask_rewind(client, branch_id)
+        self.ingest.stats["before_rewind"] += 1
+        return True
+
+    def _ask_again(self) -> None:
+        """From the refresh loop: the rewinds due again (uplinks held back since the last ask,
+        which the edge may have missed, e.g. not yet connected)."""
+        client = self._client
+        now = time.monotonic()
+        with self._cache_lock:
+            due = [b for b, g in self._gates.items() if g[3] and now - g[1] >= REWIND_AGAIN_S]
+        for branch_id in due:
+            if client is not None and client.connected:
+                self._ask_rewind(client, branch_id)
 
     def _on_releasing(self, branch_id: str) -> None:
         """Before the lease goes: no new messages of the branch, what is queued written."""
