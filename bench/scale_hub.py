@@ -440,18 +440,38 @@ def _phase(
         f"{len(hubs)} hub(s) ready, sharing the {branches} branches",
     )
     _warm(edges, deadline, opts["resend_s"])
+    import psutil
+
     cpu0 = [hub.cpu_s() for hub in hubs]
+    me, machine = psutil.Process(), psutil.cpu_times()
+    gen0 = sum(me.cpu_times()[:2])
     burst = _burst(edges, opts["burst"], deadline, opts["resend_s"])
     paced = _paced(edges, opts["rate"], opts["seconds"], deadline, opts["resend_s"])
+    after = psutil.cpu_times()
+    busy = sum(after) - after.idle - (sum(machine) - machine.idle)
+    total = sum(after) - sum(machine)
     return {
         "burst": burst,
         "paced": paced,
         "owned": _owned(hubs),
         "cpu_s": [round(hub.cpu_s() - c, 2) for hub, c in zip(hubs, cpu0, strict=True)],
+        "generator_cpu_s": round(sum(me.cpu_times()[:2]) - gen0, 2),
+        "machine_busy": round(busy / total, 3) if total else 0.0,
+        "hub_cpu_ms_per_msg": round(
+            1000
+            * sum(hub.cpu_s() - c for hub, c in zip(hubs, cpu0, strict=True))
+            / (burst["messages"] + paced["messages"]),
+            3,
+        ),
     }
 
 
 # --------------------------------------------------------------------------- rows
+
+
+def _phase_params(phase: dict) -> dict[str, Any]:
+    keys = ("owned", "cpu_s", "generator_cpu_s", "machine_busy", "hub_cpu_ms_per_msg")
+    return {**{k: phase[k] for k in keys}, "burst_s": phase["burst"]["elapsed_s"], **phase["paced"]}
 
 
 def _rows(one: dict, two: dict, opts: dict, extra: dict) -> list[dict[str, Any]]:
@@ -465,8 +485,8 @@ def _rows(one: dict, two: dict, opts: dict, extra: dict) -> list[dict[str, Any]]
         "window": opts["window"],
         "cores": os.cpu_count(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
-        "one_hub": {"owned": one["owned"], "cpu_s": one["cpu_s"], **one["paced"]},
-        "two_hubs": {"owned": two["owned"], "cpu_s": two["cpu_s"], **two["paced"]},
+        "one_hub": _phase_params(one),
+        "two_hubs": _phase_params(two),
         **extra,
     }
     r1, r2 = one["burst"]["rate"], two["burst"]["rate"]
