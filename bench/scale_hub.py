@@ -322,9 +322,14 @@ class Edges:
         env = make_envelope("counter.stats", SAMPLE, self._seq)
         return env.id, topic, encode(env)
 
-    def publish(self, at: float | None = None) -> str:
-        """One message; its latency counts from ``at`` (when it was due) if given."""
-        envelope_id, topic, payload = self.message()
+    def messages(self, n: int) -> list[tuple[str, str, bytes]]:
+        """``n`` messages made ahead (their making is not what is measured)."""
+        return [self.message() for _ in range(n)]
+
+    def publish(self, at: float | None = None, made: tuple[str, str, bytes] | None = None) -> str:
+        """One message (``made`` ahead, or now); its latency counts from ``at`` (when it was
+        due) if given."""
+        envelope_id, topic, payload = made or self.message()
         with self.lock:
             self.published[envelope_id] = at if at is not None else time.monotonic()
         self._send(envelope_id, topic, payload)
@@ -387,11 +392,12 @@ def _wait_receipted(
 
 def _burst(edges: Edges, n: int, deadline: Deadline, resend_s: float) -> dict[str, Any]:
     ids: list[str] = []
+    made = edges.messages(n)
     start = time.monotonic()
     while len(ids) < n:
         room = edges.wait_room(deadline, resend_s, f"burst: {len(ids)} of {n} published")
         for _ in range(min(room, n - len(ids))):
-            ids.append(edges.publish())
+            ids.append(edges.publish(made=made[len(ids)]))
 
     _wait_receipted(edges, ids, deadline, resend_s, f"burst: receipts of {n} messages")
     with edges.lock:
@@ -405,6 +411,7 @@ def _paced(
 ) -> dict[str, Any]:
     total = max(1, int(rate * seconds))
     ids: list[str] = []
+    made = edges.messages(total)
     start = time.monotonic()
     for i in range(total):
         due = start + i / rate
@@ -413,7 +420,7 @@ def _paced(
             time.sleep(delay)
         # a full window holds the message back, as an edge's outbox does: that wait counts
         edges.wait_room(deadline, resend_s, f"paced: {i} of {total} published")
-        ids.append(edges.publish(at=due))
+        ids.append(edges.publish(at=due, made=made[i]))
 
     _wait_receipted(edges, ids, deadline, resend_s, f"paced: receipts of {total} messages")
     with edges.lock:
