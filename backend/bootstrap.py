@@ -186,7 +186,8 @@ class Runtime:
         ok = details["database"] == "ok"
         if self.hub is not None:
             details["mqtt"] = "connected" if self.hub.connected else "disconnected"
-            ok = ok and self.hub.connected
+            details.update(self.hub.status())
+            ok = ok and self.hub.ready
         if self.scheduler is not None:
             details["scheduler"] = self.scheduler.state
         return ok, details
@@ -209,7 +210,7 @@ class Runtime:
         return self
 
     def _start_hub(self) -> None:
-        from backend.roles.hub import DeviceHub
+        from backend.roles.hub import DeviceHub, HubSettings
 
         if self.config.mqtt_url is None and self.role == "all":
             from backend.roles.broker import start_central_broker
@@ -237,8 +238,14 @@ class Runtime:
             if keeper is not None:
                 keeper.start()
                 self._stoppers.append(keeper.stop)
+        # A clean session (HubSettings' default): the edges' outboxes keep every uplink until
+        # a receipt, and a session per hub id left in the broker would queue for nobody.
+        settings = HubSettings(
+            hub_id=self.options.get("hub_id") or "",
+            host_id=self.options.get("host_id") or HubSettings.host_id,
+        )
         self.hub = DeviceHub(
-            self.session_factory, self.live, self.config.secret_key, self.mqtt_url
+            self.session_factory, self.live, self.config.secret_key, self.mqtt_url, settings
         ).start()
         self.wiring.provide(DeviceLink, self.hub)
         self._stoppers.append(self.hub.stop)

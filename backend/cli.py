@@ -30,11 +30,11 @@ def _config() -> Config:
     return Config.from_env()
 
 
-def _runtime(role: str = "cli"):
+def _runtime(role: str = "cli", **options):
     """This command's process, built by the composition root."""
     from backend.bootstrap import bootstrap
 
-    return bootstrap(_config(), role)
+    return bootstrap(_config(), role, **options)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -214,7 +214,7 @@ def serve(host: str, port: int, mqtt_port: int, no_scheduler: bool) -> None:
     run_server(_config(), host=host, port=port, mqtt_port=mqtt_port, scheduler=not no_scheduler)
 
 
-def _run_role(role: str, health_host: str, health_port: int) -> None:
+def _run_role(role: str, health_host: str, health_port: int, **options) -> None:
     """Build the role's process, serve its probes, run until SIGTERM or Ctrl-C."""
     import threading
 
@@ -223,7 +223,7 @@ def _run_role(role: str, health_host: str, health_port: int) -> None:
 
     stop = threading.Event()
     install_stop_signals(stop)
-    runtime = _runtime(role)
+    runtime = _runtime(role, **options)
     health = HealthServer(role, runtime.readiness, health_host, health_port).start()
     try:
         runtime.start()
@@ -252,11 +252,25 @@ def web_command(host: str, port: int, no_access_log: bool) -> None:
 @main.command("hub")
 @click.option("--health-host", default="0.0.0.0", show_default=True)
 @click.option("--health-port", default=8081, show_default=True, type=int, help="0: a free one.")
+@click.option(
+    "--hub-id",
+    envvar="FINEDGE_HUB_ID",
+    default=None,
+    help="This hub's unique id among the running hubs [FINEDGE_HUB_ID, else host-pid-random].",
+)
+@click.option(
+    "--host-id",
+    envvar="FINEDGE_HOST_ID",
+    default="finedge",
+    show_default=True,
+    help="The central host whose STATE the edges follow (every hub of one host the same).",
+)
 @_one_line_errors
-def hub_command(health_host: str, health_port: int) -> None:
+def hub_command(health_host: str, health_port: int, hub_id: str | None, host_id: str) -> None:
     """The device hub role: ingest of the branches' uplinks, registries and downlinks to the
-    edges, command transport (MQTT_URL). Any number of instances share the branches."""
-    _run_role("hub", health_host, health_port)
+    edges, command transport (MQTT_URL). Any number of instances share the branches through
+    leases in the database; a stopped or dead hub's branches move to the others (docs/hub.md)."""
+    _run_role("hub", health_host, health_port, hub_id=hub_id, host_id=host_id)
 
 
 @main.command("scheduler")

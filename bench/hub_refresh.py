@@ -101,7 +101,7 @@ def _scratch(kind: str, pg_url: str) -> Iterator[tuple[str, str]]:
 def _measure(engine, db: str, size: dict[str, int], deadline: float) -> list[dict]:
     sessions = bench_sessions(engine)
     _populate(sessions, size["branches"], size["devices"])
-    hub = DeviceHub(sessions, NullEmitter(), KEY, "mqtt://127.0.0.1:1", HubSettings())
+    hub = DeviceHub(sessions, NullEmitter(), KEY, "mqtt://127.0.0.1:1", HubSettings(leases=False))
     sent: list[str] = []
     hub.publish = lambda topic, payload, qos=1, retain=False, **_kw: sent.append(topic)
     started = time.monotonic()

@@ -9,6 +9,12 @@ let those rows go). After every (re)birth (``rewind``), and when the oldest unre
 older than ``receipt_timeout_s``, sending resumes from the oldest unreceipted row, so what was
 in flight when a link broke goes again first and the order holds; the centre drops the copies.
 
+When the branch changes hands between the centre's hubs, the new owner asks for a rewind
+(``ingest.rewind`` with a token, on the receipt topic): the next turn answers on the wire,
+before any row, with ``edge.rewound`` (the token, on the edge's ``event`` channel, not through
+the outbox) and resumes from the oldest unreceipted row. The hub stores nothing of the branch
+until that answer, so what it stores follows the outbox's order (docs/hub.md).
+
 Without receipts a row leaves on the broker's PUBACK (a sliding window of ``window`` messages).
 Rows that waited (queued while the uplink was down, or older than ``historical_after_s``) are
 marked ``historical`` on the wire.
@@ -27,7 +33,14 @@ from collections import OrderedDict, deque
 from backend.platform.mqtt import Delivery, Message, MqttClient, MqttError
 from edge.link import UplinkStatus
 from edge.outbox import Outbox
-from edge.protocol import ProtocolError, canonical_json, decode_envelope
+from edge.protocol import (
+    ProtocolError,
+    build_topic,
+    canonical_json,
+    decode_envelope,
+    encode,
+    make_envelope,
+)
 from edge.settings import EdgeSettings, EdgeStats
 from edge.store import OutboxRow
 
@@ -47,6 +60,7 @@ class Forwarder:
         # guarded by outbox.changed: envelope id -> (row id, sent at), and a rewind owed
         self._unreceipted: OrderedDict[str, tuple[int, float]] = OrderedDict()
         self._rewind = False
+        self._rewind_token: str | None = None  # a hub's ingest.rewind, answered by turn()
         # the forward thread's own: PUBACK mode's (row id, delivery, sent at), the last row
         # sent, on which client, in which mode
         self._inflight: deque[tuple[int, Delivery, float]] = deque()
@@ -65,6 +79,14 @@ class Forwarder:
         """The centre stored (or deliberately dropped) these envelopes: they leave the outbox."""
         try:
             env = decode_envelope(message.payload, max_skew_s=None, max_bytes=4 * 1024 * 1024)
+            if env.type == "ingest.rewind":
+                token = env.data.get("token")
+                if not isinstance(token, str) or not token:
+                    raise ProtocolError("bad_receipt", "ingest.rewind needs a token")
+                with self.outbox.changed:
+                    self._rewind, self._rewind_token = True, token[:64]
+                    self.outbox.changed.notify_all()
+                return
             ids = env.data.get("ids")
             if not isinstance(ids, list):
                 raise ProtocolError("bad_receipt", "ingest.receipt needs ids")
@@ -86,16 +108,29 @@ class Forwarder:
         receipts = self.status.receipts
         with self.outbox.changed:
             rewind, self._rewind = self._rewind, False
+            token, self._rewind_token = self._rewind_token, None
         if rewind or receipts != self._mode or central is not self._sent_on:
             self._inflight.clear()
             with self.outbox.changed:
                 self._unreceipted.clear()
             self._last_sent, self._mode = 0, receipts
+        if token is not None and central is not None:
+            self._rewound(central, token)
         if receipts:
             self._forward_receipted(central)
         else:
             self._forward_acked(central)
         self._sent_on = central
+
+    def _rewound(self, central: MqttClient, token: str) -> None:
+        """Tell the hub that asked: everything after this comes from the oldest unreceipted
+        row (the same connection keeps the order)."""
+        topic = build_topic(self.settings.branch_id, "edge", self.settings.edge_id, "event")
+        env = make_envelope("edge.rewound", {"token": token}, 0)
+        try:
+            central.publish_nowait(topic, encode(env), 1, False)
+        except MqttError:
+            self.stats.add("rewound_not_sent")  # the hub stops waiting after a while
 
     def wire_payload(self, row: OutboxRow) -> bytes:
         historical = (

@@ -17,7 +17,11 @@ AREA = Area(
     blueprints=("miniapp_api.devices",),
     jobs=JOBS,
     seeders=(seed_devices,),
-    benchmarks={"mqtt-ingest": "bench.mqtt_ingest", "hub-refresh": "bench.hub_refresh"},
+    benchmarks={
+        "mqtt-ingest": "bench.mqtt_ingest",
+        "hub-refresh": "bench.hub_refresh",
+        "scale": "bench.scale",
+    },
     live_events=(
         LiveEvent(
             "device.state",

@@ -10,6 +10,8 @@
   acknowledged or not; an alarm closes when it is both cleared and acknowledged.
 - ``DeviceCommand``: one row per command id; the id is the command envelope's id, so a retry
   with the same id finds the row and nothing is sent twice.
+- ``HubMember`` and ``HubLease``: the hubs alive (a heartbeat each) and which hub ingests which
+  branch (a lease with an expiry and a fencing epoch): backend/devices/leases.py.
 """
 
 from __future__ import annotations
@@ -118,3 +120,25 @@ class DeviceCommand(Base):
     sent_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     acked_at: Mapped[datetime | None]
+
+
+class HubMember(Base):
+    """A running ``finedge hub``: its heartbeat; alive while it is recent (leases.py)."""
+
+    __tablename__ = "hub_members"
+
+    hub_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    heartbeat_at: Mapped[datetime]
+    started_at: Mapped[datetime]
+
+
+class HubLease(Base):
+    """Which hub ingests a branch until ``expires_at``; ``epoch`` grows at every change of
+    hands (the fencing token the ingest checks in its transaction)."""
+
+    __tablename__ = "hub_leases"
+
+    branch_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    hub_id: Mapped[str | None] = mapped_column(String(100))
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0)
+    expires_at: Mapped[datetime]

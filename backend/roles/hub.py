@@ -1,13 +1,19 @@
 """The hub role: the backend's MQTT side of the device area (``finedge serve`` runs it in its
 one process; ``finedge hub`` will run it alone).
 
-One client on the central broker (a persistent session, so uplinks published while the backend
-restarts wait in the broker) that
+Any number of hubs share the branches through leases in the database (backend/devices/
+leases.py): each has a unique hub id and client id, ingests only the branches it holds a lease
+on, and hands them over when it stops, dies or another hub joins (docs/hub.md). One client on
+the central broker (a clean session: the edge's outbox keeps every uplink until a receipt, so
+nothing needs to wait in the broker for a hub) that
 
-- subscribes ``fe/v1/+/+/+/#`` for the ingest;
+- subscribes ``fe/v1/{branch}/#`` for each branch it holds (on acquiring, before publishing
+  anything to the branch; unsubscribed before the lease is released);
 - announces the host's STATE (Sparkplug): retained ``{"online": true}`` on
   ``fe/v1/STATE/{host_id}`` right after subscribing, and the matching offline as its last will,
-  so that edges forward only while somebody ingests;
+  so that edges forward only while somebody ingests. Every hub of the host does so with its own
+  session; a hub that sees another's offline (its will, or its clean stop) while it is itself
+  online republishes its own online at once, so the edges forward while any hub lives;
 - publishes each branch's registry (retained, to its edge) and each device's desired
   configuration (retained) whenever they change: at once after a change in this process
   (``poke``) and within a refresh for changes made elsewhere (another backend process,
@@ -30,6 +36,13 @@ restarts wait in the broker) that
   are harmless;
 - sends each edge a receipt after every ingest batch (the envelope ids the centre now holds),
   on ``fe/v1/{branch}/edge/{edge_id}/receipt``: the edge's outbox keeps an uplink until then;
+  only for what it stored under a valid lease (the ingest's fence);
+- on taking up a branch, asks its edge to resend from its oldest unreceipted uplink
+  (``ingest.rewind``) and stores nothing of the branch until the edge's ``edge.rewound``
+  (asked again every ``REWIND_AGAIN_S`` while the branch's uplinks arrive unanswered, e.g. the
+  edge was not connected at the first ask, up to ``REWIND_ASKS`` times: an edge without it,
+  older than this contract, is then ingested as it comes), so per-device order survives a
+  hand-over;
 - is the transport of the command dispatcher.
 """
 
@@ -52,6 +65,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.devices import service
 from backend.devices.commands import CommandDispatcher, DispatcherLink
+from backend.devices.leases import BranchLeases, LeaseSettings, default_hub_id
 from backend.devices.models import Device
 from backend.devices.secretbox import SecretBox
 from backend.platform import changes
@@ -62,6 +76,7 @@ from backend.platform.mqtt import (
     MqttClient,
     MqttError,
     MqttPublishError,
+    MqttSubscribeError,
     Will,
     connect_with_retry,
 )
@@ -70,7 +85,9 @@ from backend.platform.wiring import port
 from backend.roles.ingest import IngestService, IngestSettings
 from edge.protocol import (
     DEFAULT_HOST_ID,
+    ProtocolError,
     build_topic,
+    decode_envelope,
     default_edge_id,
     encode,
     format_ts,
@@ -80,20 +97,34 @@ from edge.protocol import (
 
 log = logging.getLogger(__name__)
 
-INGEST_FILTER = "fe/v1/+/+/+/#"
+
+def branch_filter(branch_id: str) -> str:
+    """Everything of one branch (the uplinks; the ingest ignores what goes down)."""
+    return f"fe/v1/{branch_id}/#"
+
+
+INGEST_FILTER = "fe/v1/+/+/+/#"  # a hub without leases (``leases=False``): every branch
+REWIND_AGAIN_S = 0.5  # a rewind unanswered this long while the branch's uplinks come: asked again
+REWIND_ASKS = (
+    10  # asks in all; then (an edge without the rewind) the uplinks are taken as they come
+)
 QUEUE_SYNC_PAGE = 200  # tickets per queue.sync message (about 30 KB, under the 64 KiB limit)
 
 
 @dataclass
 class HubSettings:
     host_id: str = DEFAULT_HOST_ID
+    hub_id: str = ""  # unique per hub ("": host-pid-random); the client id derives from it
     client_id: str = ""
-    persistent_session: bool = True
+    persistent_session: bool = False
     refresh_s: float = 5.0  # the change journal is read this often (and at once when poked)
-    branches: set[str] | None = None  # None: every branch
+    branches: set[str] | None = None  # None: every branch (a static filter on the leases)
     recheck_s: float = 60.0  # the whole journal (one row per branch) read again this often
     change_grace_s: float = 30.0  # journal rows bumped this long before the last pass: again
     repair_page: int = 50  # branches wholly refreshed per pass by the repair pass
+    leases: bool = True  # share the branches with the other hubs (False: take every branch)
+    lease_ttl_s: float = 8.0
+    lease_every_s: float = 2.0
     command_wait_s: float = 5.0
     command_ttl_s: float = 30.0
     reconnect_max_delay: float = 5.0
@@ -120,6 +151,21 @@ class DeviceHub(DispatcherLink):
         self.mqtt_url = mqtt_url
         self.settings = settings or HubSettings()
         self.box = SecretBox(secret_key)
+        self.hub_id = self.settings.hub_id or default_hub_id()
+        self.leases: BranchLeases | None = None
+        if self.settings.leases:
+            self.leases = BranchLeases(
+                session_factory,
+                LeaseSettings(
+                    hub_id=self.hub_id,
+                    ttl_s=self.settings.lease_ttl_s,
+                    every_s=self.settings.lease_every_s,
+                    branches=self.settings.branches,
+                ),
+                on_acquired=self._on_acquired,
+                on_releasing=self._on_releasing,
+                on_lost=self._on_lost,
+            )
         self.ingest = IngestService(
             session_factory,
             live,
@@ -128,6 +174,7 @@ class DeviceHub(DispatcherLink):
             on_ack=self._on_ack,
             on_receipt=self._send_receipt,
             branches=self.settings.branches,
+            ownership=self.leases,
         )
         self.commands = CommandDispatcher(
             session_factory,
@@ -137,6 +184,11 @@ class DeviceHub(DispatcherLink):
             ttl_s=self.settings.command_ttl_s,
         )
         self._client: MqttClient | None = None
+        self._client_lock = threading.Lock()  # _client and the branches subscribed
+        self._subscribed: set[str] = set()
+        self._made_with: set[str] = set()  # the branches the client was made with
+        # branch -> (rewind token, asked at, asks, uplinks held back since)
+        self._gates: dict[str, tuple[str, float, int, bool]] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -183,23 +235,51 @@ class DeviceHub(DispatcherLink):
         }
         return encode(make_envelope("host.state", data, 0))
 
+    @property
+    def client_id(self) -> str:
+        return self.settings.client_id or f"finedge-hub-{self.hub_id}"
+
+    def status(self) -> dict[str, Any]:
+        """For the readiness probe: this hub, its branches, the lease loop."""
+        out: dict[str, Any] = {"hub_id": self.hub_id, "mqtt_client_id": self.client_id}
+        if self.leases is not None:
+            out.update(
+                branches_owned=len(self.leases.owned()),
+                live_hubs=self.leases.live_hubs,
+                fair_share=self.leases.share,
+                lease_loop="alive" if self.leases.alive else "stalled",
+            )
+        return out
+
+    @property
+    def ready(self) -> bool:
+        return self.connected and (self.leases is None or self.leases.alive)
+
     def _make_client(self) -> MqttClient:
         client = MqttClient(
             self.mqtt_url,
-            self.settings.client_id or f"finedge-ingest-{self.settings.host_id}",
+            self.client_id,
             clean_session=not self.settings.persistent_session,
             will=Will(host_state_topic(self.settings.host_id), self._state_payload(False)),
             on_connected=self._on_connected,
             reconnect_min_delay=0.2,
             reconnect_max_delay=self.settings.reconnect_max_delay,
         )
-        client.subscribe(INGEST_FILTER, self._on_uplink, qos=1)
+        client.subscribe(host_state_topic(self.settings.host_id), self._on_host_state, qos=1)
+        with self._client_lock:
+            if self.leases is None:
+                client.subscribe(INGEST_FILTER, self._on_uplink, qos=1)
+            for branch_id in sorted(self._subscribed):
+                client.subscribe(branch_filter(branch_id), self._on_uplink, qos=1)
+            self._made_with = set(self._subscribed)
         return client
 
     def start(self) -> DeviceHub:
         """Start the ingest writer and connect in the background (retrying until it works)."""
         self.ingest.start()
         self._stop.clear()
+        if self.leases is not None:
+            self.leases.start()  # a first share at once: subscribed when the client connects
         self._thread = threading.Thread(target=self._run, name="device-hub", daemon=True)
         self._thread.start()
         return self
@@ -210,7 +290,11 @@ class DeviceHub(DispatcherLink):
             time.sleep(0.02)
         return self.connected
 
-    def stop(self) -> None:
+    def stop(self, *, release: bool = True) -> None:
+        """Stop; ``release``: hand the branches to the other hubs at once (else they take
+        them when the leases expire, as after a crash)."""
+        if self.leases is not None:
+            self.leases.stop(release=release)
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -240,14 +324,25 @@ class DeviceHub(DispatcherLink):
         )
         if client is None:
             return
-        self._client = client
+        with self._client_lock:
+            self._client = client
+            missing = self._subscribed - self._made_with
+            taken_up = sorted(self._subscribed)
+        for branch_id in sorted(missing):  # taken up while the first connection was made
+            self._subscribe(client, branch_id)
+        for branch_id in taken_up:  # taken up before we could ask their edges to rewind
+            self._ask_rewind(client, branch_id)
         while not self._stop.is_set():
             if client.connected:
                 try:
                     self.refresh()
                 except Exception:
                     log.exception("device hub: registry/config refresh failed")
-            self._wake.wait(self.settings.refresh_s)
+            timeout = self.settings.refresh_s
+            if self._gates:
+                self._ask_again()
+                timeout = min(timeout, REWIND_AGAIN_S / 2)
+            self._wake.wait(timeout)
             self._wake.clear()
 
     def _on_connected(self, client: MqttClient) -> None:
@@ -261,6 +356,8 @@ class DeviceHub(DispatcherLink):
     def poke(self) -> None:
         """Something changed in this process (and is in the change journal): refresh now."""
         self._wake.set()
+        if self.leases is not None:
+            self.leases.poke()  # maybe a new branch to share
 
     def resync(self) -> None:
         """Publish everything again (the whole pass), as after a reconnect."""
@@ -274,7 +371,136 @@ class DeviceHub(DispatcherLink):
         self._wake.set()
 
     def _wanted(self, branch_id: str) -> bool:
-        return self.settings.branches is None or branch_id in self.settings.branches
+        if self.settings.branches is not None and branch_id not in self.settings.branches:
+            return False
+        return self.leases is None or self.leases.accepts(branch_id)
+
+    # ------------------------------------------------------------------ leases (hand-overs)
+
+    def _subscribe(self, client: MqttClient, branch_id: str) -> None:
+        try:
+            client.subscribe(branch_filter(branch_id), self._on_uplink, qos=1)
+        except MqttSubscribeError as exc:  # the registration stays: sent again on reconnect
+            log.warning("hub %s: subscribing %s: %s", self.hub_id, branch_id, exc)
+
+    def _on_acquired(self, branch_id: str) -> None:
+        """The lease thread took the branch: subscribe (waiting for the SUBACK when
+        connected), then publish its registry, counters and queue picture afresh."""
+        with self._client_lock:
+            self._subscribed.add(branch_id)
+            client = self._client
+        self._forget_branch(branch_id)
+        if client is not None:
+            self._subscribe(client, branch_id)
+            self._ask_rewind(client, branch_id)
+        self._wake.set()  # the next refresh reads it wholly (``_plan``: newly served)
+
+    def _ask_rewind(self, client: MqttClient, branch_id: str) -> None:
+        """The branch's edge resends from its oldest unreceipted uplink; until it says so
+        (``edge.rewound``), nothing of the branch is stored (see ``_held_back``)."""
+        with self._cache_lock:
+            gate = self._gates.get(branch_id)
+            token = gate[0] if gate is not None else uuid.uuid4().hex
+            asks = gate[2] + 1 if gate is not None else 1
+            self._gates[branch_id] = (token, time.monotonic(), asks, False)
+        try:
+            edge_id = self._edge_ids.get(branch_id)
+            if edge_id is None:
+                with self.session_factory() as session:
+                    edge_id = self._edge_id(session, branch_id)
+            topic = build_topic(branch_id, "edge", edge_id, "receipt")
+            env = make_envelope("ingest.rewind", {"token": token}, 0)
+            client.publish_nowait(topic, encode(env), 1, False)
+            log.info("hub %s: asked %s to rewind (%d)", self.hub_id, branch_id, asks)
+        except Exception as exc:  # asked again when the branch's uplinks arrive
+            log.warning("hub %s: rewind of %s not asked: %s", self.hub_id, branch_id, exc)
+
+    def _held_back(self, message: Message) -> bool:
+        """True for an edge's ``edge.rewound`` (never stored) and, until it came, for every
+        message of a branch just taken up (no receipt: the edge sends it again, in order)."""
+        answer = message.topic.endswith("/event") and b'"edge.rewound"' in message.payload
+        if not self._gates and not answer:
+            return False
+        parts = message.topic.split("/", 3)
+        branch_id = parts[2] if len(parts) > 2 else ""
+        ask = False
+        with self._cache_lock:
+            gate = self._gates.get(branch_id)
+            if gate is None:
+                return answer
+            if answer:
+                if gate[0].encode() in message.payload:
+                    del self._gates[branch_id]
+                    log.info("hub %s: %s rewound; ingesting", self.hub_id, branch_id)
+                return True
+            if time.monotonic() - gate[1] >= REWIND_AGAIN_S:
+                if gate[2] >= REWIND_ASKS:
+                    del self._gates[branch_id]
+                    log.warning("hub %s: %s never rewound; ingesting", self.hub_id, branch_id)
+                    return False
+                ask = True
+            else:  # asked again by ``_ask_again`` when due
+                self._gates[branch_id] = (*gate[:3], True)
+        client = self._client
+        if ask and client is not None:  # its uplinks arrive: the edge is there, ask again
+            self._ask_rewind(client, branch_id)
+        self.ingest.stats["before_rewind"] += 1
+        return True
+
+    def _ask_again(self) -> None:
+        """From the refresh loop: the rewinds due again (uplinks held back since the last ask,
+        which the edge may have missed, e.g. not yet connected)."""
+        client = self._client
+        now = time.monotonic()
+        with self._cache_lock:
+            due = [b for b, g in self._gates.items() if g[3] and now - g[1] >= REWIND_AGAIN_S]
+        for branch_id in due:
+            if client is not None and client.connected:
+                self._ask_rewind(client, branch_id)
+
+    def _on_releasing(self, branch_id: str) -> None:
+        """Before the lease goes: no new messages of the branch, what is queued written."""
+        self._unsubscribe(branch_id)
+        self.ingest.drain(5.0)
+
+    def _on_lost(self, branch_id: str) -> None:
+        self._unsubscribe(branch_id)
+
+    def _unsubscribe(self, branch_id: str) -> None:
+        with self._client_lock:
+            self._subscribed.discard(branch_id)
+            client = self._client
+        if client is not None:
+            client.unsubscribe(branch_filter(branch_id))
+        self._forget_branch(branch_id)
+
+    def _forget_branch(self, branch_id: str) -> None:
+        with self._cache_lock:
+            self._gates.pop(branch_id, None)
+            self._sync_resync.discard(branch_id)
+            self._forget(branch_id)
+
+    def _on_host_state(self, message: Message) -> None:
+        """Another hub of this host said offline (its will or its clean stop) while this one
+        lives: say online again, so the edges keep forwarding (to the hubs that remain)."""
+        try:
+            env = decode_envelope(message.payload, max_skew_s=None)
+        except ProtocolError:
+            return
+        if env.data.get("online") or env.data.get("session") == self._session:
+            return
+        client = self._client
+        if self._stop.is_set() or client is None or not client.connected:
+            return
+        log.info(
+            "hub %s: another hub of %s went offline; online again",
+            self.hub_id,
+            self.settings.host_id,
+        )
+        with contextlib.suppress(MqttError):
+            client.publish_nowait(
+                host_state_topic(self.settings.host_id), self._state_payload(True), 1, True
+            )
 
     # ------------------------------------------------------------------ DeviceLink (the port)
     # ``send`` is DispatcherLink's (through this hub's dispatcher); the hub is told of changes.
@@ -292,6 +518,8 @@ class DeviceHub(DispatcherLink):
     def _on_uplink(self, message: Message) -> None:
         """Everything goes to the ingest; an edge's birth also asks for the whole queue.sync
         picture (the edge may have missed changes while it was away)."""
+        if self._held_back(message):
+            return
         inbound = self.ingest.handle(message)
         if (
             inbound is not None
@@ -427,8 +655,8 @@ class DeviceHub(DispatcherLink):
             for branch_id in dirty:
                 if branch_id in self._served and self._wanted(branch_id):
                     work.setdefault(branch_id, set()).add("hall")
-            wanted = self.settings.branches
-            fresh = set() if wanted is None else set(wanted) - self._served - self._considered
+            wanted = self._serving()
+            fresh = set() if wanted is None else wanted - self._served - self._considered
             # the repair pass: each branch wholly again every queue_sync_full_s, a page at a
             # time (a lost queue.sync, a change made behind the journal's back)
             due = sorted(
@@ -446,6 +674,15 @@ class DeviceHub(DispatcherLink):
                     self._served.add(branch_id)
                 work[branch_id] = set(whole)
         return work, {(m.branch_id, m.topic): m.seq for m in marks}
+
+    def _serving(self) -> set[str] | None:
+        """The branches this hub serves now (its leases, within the static filter), or None
+        for every branch."""
+        wanted = self.settings.branches
+        if self.leases is None:
+            return None if wanted is None else set(wanted)
+        owned = self.leases.owned()
+        return owned if wanted is None else owned & set(wanted)
 
     def _forget(self, branch_id: str) -> None:
         """A branch this hub no longer serves: all it knew of it (callers hold the lock)."""

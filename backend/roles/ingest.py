@@ -8,6 +8,11 @@ a receipt to each edge naming every envelope of the batch (stored now or before,
 for good), so its outbox may let them go; ``device.state`` and ``device.alarm`` to Socket.IO
 (the branch's room and admins); acks to waiting commands; the ``on_committed`` hook (the
 benchmark's clock). A sweep every few seconds raises and clears ``offline`` alarms.
+
+With several hubs (``ownership``: backend/devices/leases.py's BranchLeases) only the branches
+this hub holds a lease on are taken, the transaction stores only the items whose branch's
+lease is still this hub's (``fence``), receipts name only what was kept (the edge sends the
+rest again, to the branch's new owner) and the offline sweep covers only the owned branches.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,6 +52,16 @@ OPEN_COMMAND_STATUSES = ("pending", "sent", "timeout")
 MAX_VERSION = 2**31 - 1  # devices.reported_version is an INTEGER (PostgreSQL: 32 bits)
 
 
+class Ownership(Protocol):
+    """Which branches this hub ingests (BranchLeases)."""
+
+    def accepts(self, branch_id: str) -> bool: ...
+
+    def owned(self) -> set[str]: ...
+
+    def fence(self, session: Session, branch_ids: Collection[str]) -> set[str]: ...
+
+
 @dataclass
 class IngestSettings:
     batch_size: int = 1000
@@ -70,6 +86,7 @@ class IngestService:
         on_ack: Callable[[str, str], None] | None = None,
         on_receipt: Callable[[str, list[str]], None] | None = None,
         branches: set[str] | None = None,
+        ownership: Ownership | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.live = live
@@ -79,6 +96,7 @@ class IngestService:
         self.on_ack = on_ack
         self.on_receipt = on_receipt
         self.branches = branches
+        self.ownership = ownership
         self._dropped: list[tuple[str, str]] = []  # (branch, envelope id) refused in handle()
         self._dropped_lock = threading.Lock()
         self.stats: Counter[str] = Counter()
@@ -106,7 +124,7 @@ class IngestService:
         if parsed is None:
             return None  # commands and desired configs going down
         topic = parsed.topic
-        if topic is not None and self.branches is not None and topic.branch_id not in self.branches:
+        if topic is not None and not self._accepts(topic.branch_id):
             self.stats["other_branch"] += 1
             return None
         if isinstance(parsed, Rejected):
@@ -117,6 +135,11 @@ class IngestService:
             return None
         self.submit(parsed)
         return parsed
+
+    def _accepts(self, branch_id: str) -> bool:
+        if self.branches is not None and branch_id not in self.branches:
+            return False
+        return self.ownership is None or self.ownership.accepts(branch_id)
 
     def submit(self, item: Inbound) -> None:
         try:
@@ -194,7 +217,9 @@ class IngestService:
         delay = 0.1
         while True:
             try:
-                outcome = run_in_transaction(self.session_factory, lambda s: self._write(s, items))
+                outcome, kept = run_in_transaction(
+                    self.session_factory, lambda s: self._write(s, items)
+                )
                 break
             except OperationalError as exc:
                 if self._stop.is_set():
@@ -212,7 +237,7 @@ class IngestService:
                 for item in items:  # find the poison message; keep the rest
                     self.write([item])
                 return
-        self._after_commit(outcome, items)
+        self._after_commit(outcome, kept)
 
     def _receipt(self, items: list[Inbound]) -> None:
         """Tell each edge which envelopes the centre now holds (stored, already stored, or
@@ -248,8 +273,16 @@ class IngestService:
 
     # ------------------------------------------------------------------ one transaction
 
-    def _write(self, session: Session, items: list[Inbound]) -> Outcome:
-        return store_batch(session, items, self.clock(), recent=self._recent, stats=self.stats)
+    def _write(self, session: Session, items: list[Inbound]) -> tuple[Outcome, list[Inbound]]:
+        """Store the batch's items of the branches this hub still holds; (outcome, kept)."""
+        if self.ownership is not None:
+            held = self.ownership.fence(session, {item.topic.branch_id for item in items})
+            kept = [item for item in items if item.topic.branch_id in held]
+            if len(kept) < len(items):
+                self.stats["fenced_out"] += len(items) - len(kept)
+            items = kept
+        outcome = store_batch(session, items, self.clock(), recent=self._recent, stats=self.stats)
+        return outcome, items
 
     # ------------------------------------------------------------------ offline sweep
 
@@ -261,6 +294,7 @@ class IngestService:
             lambda s: sweep_offline(
                 s,
                 now,
+                branches=self.ownership.owned() if self.ownership is not None else self.branches,
                 offline_after_s=self.settings.offline_after_s,
                 stale_after_s=self.settings.stale_after_s,
             ),

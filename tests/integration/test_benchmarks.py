@@ -29,6 +29,7 @@ KEYS = {"bench", "metric", "value", "unit", "baseline", "baseline_value", "ratio
 RUN_ELSEWHERE = {
     "queue": "tests/integration/test_queue_bench.py",
     "hub-refresh": "tests/integration/test_hub_refresh.py",
+    "scale": "tests/e2e/test_bench_scale.py",
 }
 LOWER_IS_BETTER = {"ms", "s", "B"}  # times and sizes: ratio = baseline / value
 HIGHER_IS_BETTER = {"1/s"}  # rates: ratio = value / baseline

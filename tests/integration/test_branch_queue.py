@@ -426,7 +426,7 @@ def test_the_centre_tells_the_edge_what_it_did_with_its_kiosk_tickets(
     from backend.platform.ports import DeviceLink
     from backend.platform.wiring import wiring_of
     from backend.roles import hub as hub_module
-    from backend.roles.hub import DeviceHub
+    from backend.roles.hub import DeviceHub, HubSettings
     from edge.localqueue import QueueSync
     from edge.protocol import decode_envelope, encode
     from tests.wiring import RecordingLink
@@ -470,7 +470,14 @@ def test_the_centre_tells_the_edge_what_it_did_with_its_kiosk_tickets(
     clock.tick(10)
     queue.transfer(s, actor(s, "teller1"), hall, B, "2", "loan")
 
-    hub = DeviceHub(hall_factory, RecordingEmitter(), "k" * 32, "mqtt://127.0.0.1:1", clock=clock)
+    hub = DeviceHub(
+        hall_factory,
+        RecordingEmitter(),
+        "k" * 32,
+        "mqtt://127.0.0.1:1",
+        HubSettings(leases=False),  # not started: it takes every branch without leases
+        clock=clock,
+    )
     sent: list[tuple[str, dict, bool]] = []
 
     def publish(topic, payload, qos=1, retain=False, **_kw):

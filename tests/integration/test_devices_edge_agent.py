@@ -559,3 +559,34 @@ def test_online_the_centre_calls_and_the_edge_calls_locally_only_when_the_uplink
     copies = [e for e in centre.events("caller.call_next") if e.data["request_id"] == third]
     assert not copies[0].historical and copies[-1].historical is True
     wait_for(lambda: len(centre.distinct("queue.ticket_called")) == 2, 10, "local calls forwarded")
+
+
+def test_a_rewind_is_answered_first_then_the_unreceipted_rows_go_again(centre, make_edge):
+    centre.host(True, receipts=True)
+    edge, fleet = make_edge(centre.broker.url, [identity("lock", "L1")], receipt_timeout_s=60)
+    wait_for(lambda: edge.uplink_live, 10, "edge live")
+    dev = fleet["L1"]
+    sent = [dev.publish("telemetry", "lock.status", {"n": n}).id for n in range(5)]
+    wait_for(lambda: set(sent) <= centre.ids(), 10, "first sending")
+    with centre.lock:
+        mark = len(centre.received)
+
+    hub = MqttClient(centre.broker.url, "new-owner").connect(5)
+    rewind = make_envelope("ingest.rewind", {"token": "tok-1"}, 0)
+    hub.publish(f"fe/v1/{BRANCH}/edge/edge-br5/receipt", encode(rewind))
+
+    def after() -> list:
+        with centre.lock:
+            return [
+                env
+                for topic, env in centre.received[mark:]
+                if "/telemetry" in topic or env.type == "edge.rewound"
+            ]
+
+    wait_for(lambda: len([e for e in after() if e.id in sent]) >= len(sent), 10, "sent again")
+    first = after()[0]
+    assert first.type == "edge.rewound" and first.data == {"token": "tok-1"}
+    again = [e.id for e in after() if e.id in sent]
+    assert again[: len(sent)] == sent  # from the oldest unreceipted row, in order
+    assert not [r for r in edge.store.peek(100) if r.envelope_id == first.id]  # not an outbox row
+    hub.close()

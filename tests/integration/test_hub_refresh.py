@@ -83,7 +83,7 @@ def make_hub(session_factory, **settings) -> tuple[DeviceHub, list[tuple[str, bo
         RecordingEmitter(),
         KEY,
         "mqtt://127.0.0.1:1",
-        HubSettings(recheck_s=3600, **settings),
+        HubSettings(**{"recheck_s": 3600, "leases": False, **settings}),
     )
     sent: list[tuple[str, bool]] = []
     hub.publish = lambda topic, payload, qos=1, retain=False, **_kw: sent.append((topic, retain))
