@@ -113,8 +113,7 @@ def _measure(engine, db: str, size: dict[str, int], deadline: float) -> list[dic
         if time.monotonic() > deadline:
             raise TimeLimit("bench hub-refresh: time limit reached")
         if baseline:  # the whole pass, with what was published kept (nothing to send)
-            with hub._cache_lock:
-                hub._full_due = True
+            hub.publisher.owe_whole_pass()
         with _statements(engine) as stmts:
             began = time.monotonic()
             hub.refresh()

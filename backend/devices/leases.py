@@ -6,8 +6,9 @@ lease thread (``step``):
 
 1. heartbeats; renews every lease it holds (``expires_at = now + ttl_s``) and finds those it
    lost (taken by another hub after it stalled past the TTL): it stops ingesting them;
-2. counts the live hubs (a heartbeat within ``ttl_s``) and the branches to share (the
-   branches with devices, within the static ``branches`` filter if any); its fair share is
+2. counts the live hubs (a heartbeat within ``ttl_s``) and the branches to share (every
+   branch of the bank, so an edge's birth has a hub before any device is added, and every
+   branch with devices; within the static ``branches`` filter if any); its fair share is
    ``ceil(branches / live hubs)``;
 3. lets go of branches beyond its share (the highest ids first) or no longer to share, and
    takes free or expired leases up to its share (each an atomic conditional UPDATE or INSERT,
@@ -51,6 +52,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.devices.models import HubLease, HubMember
 from backend.devices.registry import branches_with_devices
+from backend.identity.models import Branch
 from backend.platform.clock import utcnow
 from backend.platform.db import run_in_transaction
 
@@ -267,7 +269,11 @@ class BranchLeases:
                 held[branch] = epoch
             if hub_id is not None and expires_at > now:
                 taken.add(branch)
-        candidates = branches_with_devices(session)
+        # every branch of the bank (its edge's birth needs a hub before any device is added)
+        # and every branch with devices
+        candidates = sorted(
+            set(branches_with_devices(session)) | set(session.scalars(select(Branch.code)))
+        )
         if self.settings.branches is not None:
             candidates = [b for b in candidates if b in self.settings.branches]
         return held, int(live or 0), candidates, taken

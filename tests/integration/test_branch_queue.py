@@ -388,7 +388,10 @@ def test_the_centre_syncs_the_counter_map_to_the_edge(s, hall, hall_factory):
     hub.publish = lambda topic, payload, qos=1, retain=False, **_kw: sent.append(
         (topic, payload, retain)
     )
-    assert hub._publish_counter_map(s, B) == 1 and hub._publish_counter_map(s, B) == 0
+    assert (
+        hub.publisher.publish_counter_map(s, B) == 1
+        and hub.publisher.publish_counter_map(s, B) == 0
+    )
     topic, payload, retain = sent[0]
     assert topic == "fe/v1/BR001/edge/edge-br001/config/counters" and retain
     env = decode_envelope(payload, max_skew_s=None)
@@ -398,7 +401,7 @@ def test_the_centre_syncs_the_counter_map_to_the_edge(s, hall, hall_factory):
     assert synced.of_caller("BR001-CALL-03").counter_id == "3"
 
     queue.upsert_counter(s, actor(s, "admin"), hall, B, "1", skills=["cash"])
-    assert hub._publish_counter_map(s, B) == 1
+    assert hub.publisher.publish_counter_map(s, B) == 1
     changed = CounterMap.from_dict(decode_envelope(sent[-1][1], max_skew_s=None).data)
     assert changed.get("1").skills == ("cash",) and changed.version != synced.version
 
@@ -407,7 +410,7 @@ def test_the_centre_syncs_the_counter_map_to_the_edge(s, hall, hall_factory):
     assert edge_counters.hall_timezone(s, "NOPE") == "Asia/Shanghai"  # a new hall's default
     get_hall(s, B).timezone = "Asia/Urumqi"
     s.flush()
-    assert hub._publish_counter_map(s, B) == 1
+    assert hub.publisher.publish_counter_map(s, B) == 1
     moved = CounterMap.from_dict(decode_envelope(sent[-1][1], max_skew_s=None).data)
     assert moved.timezone == "Asia/Urumqi" and moved.version != changed.version
     assert moved.counters == changed.counters
@@ -425,7 +428,7 @@ def test_the_centre_tells_the_edge_what_it_did_with_its_kiosk_tickets(
     from backend.platform.mqtt import Message
     from backend.platform.ports import DeviceLink
     from backend.platform.wiring import wiring_of
-    from backend.roles import hub as hub_module
+    from backend.roles import hub_publisher as hub_module
     from backend.roles.hub import DeviceHub, HubSettings
     from edge.localqueue import QueueSync
     from edge.protocol import decode_envelope, encode
@@ -486,16 +489,16 @@ def test_the_centre_tells_the_edge_what_it_did_with_its_kiosk_tickets(
         sent.append((topic, env.data, retain))
 
     hub.publish = publish
-    assert hub._publish_queue_sync(s, B) == 1  # the first time: everything
+    assert hub.publisher.publish_queue_sync(s, B) == 1  # the first time: everything
     topic, data, retain = sent[-1]
     assert topic == "fe/v1/BR001/edge/edge-br001/queue/sync" and not retain and data["full"]
     states = {t["ticket_no"]: (t["status"], t["service"], t["counter_id"]) for t in data["tickets"]}
     assert states == {"A001": ("no_show", "cash", "1"), "A002": ("waiting", "loan", "2")}
-    assert hub._publish_queue_sync(s, B) == 0  # nothing changed since
+    assert hub.publisher.publish_queue_sync(s, B) == 0  # nothing changed since
 
     clock.tick(10)
     assert call(s, hall, "2")["called"]["ticket_no"] == "A002"  # in loans, boosted
-    assert hub._publish_queue_sync(s, B) == 1
+    assert hub.publisher.publish_queue_sync(s, B) == 1
     assert not sent[-1][1]["full"]
     assert [(t["ticket_no"], t["status"]) for t in sent[-1][1]["tickets"]] == [("A002", "called")]
 
@@ -503,7 +506,7 @@ def test_the_centre_tells_the_edge_what_it_did_with_its_kiosk_tickets(
     monkeypatch.setattr(hub_module, "QUEUE_SYNC_PAGE", 1)
     birth = make_envelope("edge.birth", {"online": True, "session": "x"}, 1, now=clock())
     hub._on_uplink(Message("fe/v1/BR001/edge/edge-br001/state", encode(birth), 1, True))
-    assert hub._publish_queue_sync(s, B) == 2
+    assert hub.publisher.publish_queue_sync(s, B) == 2
     pages = [d for _t, d, _r in sent[-2:]]
     assert [(d["full"], d["part"], d["parts"]) for d in pages] == [(True, 1, 2), (True, 2, 2)]
 
