@@ -193,12 +193,14 @@ class HubProcess:
             text=True,
             start_new_session=True,
         )
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._lines.append(line.rstrip())
+        with self.proc.stdout:  # closed at the end of the output, not left to the collector
+            for line in self.proc.stdout:
+                self._lines.append(line.rstrip())
 
     def output(self, n: int = 30) -> str:
         return "\n".join(list(self._lines)[-n:])
@@ -230,6 +232,7 @@ class HubProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+        self._reader.join(10)
 
 
 # --------------------------------------------------------------------------- the edges
