@@ -114,7 +114,7 @@ def _measure(engine, db: str, size: dict[str, int], deadline: float) -> list[dic
             raise TimeLimit("bench hub-refresh: time limit reached")
         if baseline:  # the whole pass, with what was published kept (nothing to send)
             hub.publisher.owe_whole_pass()
-        with _statements(engine) as stmts:
+        with statements(engine) as stmts:
             began = time.monotonic()
             hub.refresh()
             took = time.monotonic() - began
@@ -169,7 +169,9 @@ def _row(metric: str, value: float, unit: str, baseline_value: float, params: di
 
 
 @contextlib.contextmanager
-def _statements(engine) -> Iterator[list[str]]:
+def statements(engine) -> Iterator[list[str]]:
+    """The SQL statements the engine runs inside the block (not the transaction's own: the
+    SQLite engine issues its BEGIN IMMEDIATE as a statement)."""
     seen: list[str] = []
 
     def count(_conn, _cursor, statement, _params, _context, _many) -> None:

@@ -5,11 +5,8 @@ and PostgreSQL, no broker (the hub's ``publish`` is recorded)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 
 from backend.devices import service
 from backend.devices.models import Device
@@ -21,26 +18,10 @@ from backend.platform.context import SYSTEM
 from backend.platform.db import session_scope
 from backend.platform.live import RecordingEmitter
 from backend.roles.hub import DeviceHub, HubSettings
+from bench.hub_refresh import statements
 
 KEY = "k" * 48
 DEVICES = 5
-
-
-@contextmanager
-def statements(engine) -> Iterator[list[str]]:
-    """The SQL statements the engine runs inside the block (not the transaction's own: the
-    SQLite engine issues its BEGIN IMMEDIATE as a statement)."""
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, _params, _context, _many):
-        if statement.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK"):
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def add_branches(session_factory, first: int, count: int) -> list[str]:
