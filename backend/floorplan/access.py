@@ -2,7 +2,8 @@
 
 A car is visible to its dealer, the OEM that shipped it, the supervisor company of its yard and
 bank staff; a bill to its dealer and its OEM; a dealer's line and summary to the dealer and its
-OEM. Anything else is "not found" (its existence does not leak).
+OEM. Anything else is "not found" (its existence does not leak). Who may *act* for a dealer
+(redeem, move margin, ...) is backend/floorplan/agency.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from backend.floorplan.models import Bill, CreditLine, Vehicle
 from backend.identity.models import Org
 from backend.platform.context import Actor
-from backend.platform.errors import NotFound, PermissionDenied
+from backend.platform.errors import NotFound
 from backend.platform.permissions import can_see, ensure_visible
 
 BANK_ROLES = ("admin", "rm", "approver")
@@ -45,16 +46,6 @@ def get_vehicle(session: Session, actor: Actor, vin: str, *, lock: bool = False)
     vehicle = session.scalar(stmt)
     ensure_visible(actor, vehicle, vehicle_orgs(vehicle) if vehicle else [], "vehicle")
     return vehicle
-
-
-def ensure_bank_or(actor: Actor, *roles: str) -> None:
-    """The caller's role is one of ``roles`` or a bank role that may act for the customer."""
-    if actor.role in roles or actor.role in BANK_ROLES:
-        return
-    raise PermissionDenied(
-        f"role {actor.role!r} may not do this; needs one of: {', '.join(roles + BANK_ROLES)}",
-        details={"required_roles": list(roles + BANK_ROLES)},
-    )
 
 
 def bill_orgs(bill: Bill) -> list[int]:

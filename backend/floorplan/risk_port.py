@@ -2,9 +2,12 @@
 root hands in with the session (``backend.platform.ports``): floor-plan imports nothing of
 backend/risk.
 
-- ``ensure_no_blocking_signal(session, org_id)``: called before every draw (bill issuance,
-  release-before-repay); raises BusinessRuleViolation ``disbursement_blocked_by_risk`` while a
-  hard signal is open for the enterprise linked to the dealer's org (``DisbursementGate``).
+- ``ensure_no_blocking_signal(session, actor, org_id)``: called before every draw (bill
+  issuance, release-before-repay); raises BusinessRuleViolation ``disbursement_blocked_by_risk``
+  while a hard signal is open for the enterprise linked to the dealer's org
+  (``DisbursementGate``). Its details (the enterprise id, the signals with their rules) are the
+  bank's internal risk view: bank staff get them; anyone else (a dealer asking for release
+  before repayment) gets a plain refusal, 422 ``disbursement_refused`` with no details.
 - ``record_internal_event(session, actor, ...)``: out-of-trust cars, margin shortfalls and
   overdue curtailments become risk events of the dealer, in the caller's transaction
   (``RiskEvents``).
@@ -22,6 +25,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend.platform.context import Actor
+from backend.platform.errors import BusinessRuleViolation, DomainError
 from backend.platform.live import LiveEmitter
 from backend.platform.ports import DisbursementGate, RiskEvents
 from backend.platform.wiring import port
@@ -29,8 +33,19 @@ from backend.platform.wiring import port
 SEVERITY = {"hard": "critical", "strong": "high", "medium": "medium", "weak": "low"}
 
 
-def ensure_no_blocking_signal(session: Session, org_id: int) -> None:
-    port(session, DisbursementGate).ensure_no_blocking_signal(session, org_id)
+BLOCKED = "disbursement_blocked_by_risk"
+PLAIN_REFUSAL = "the bank cannot grant this at the moment; please contact your relationship manager"
+
+
+def ensure_no_blocking_signal(session: Session, actor: Actor, org_id: int) -> None:
+    """Refuse a draw while risk blocks the dealer; the details only for bank staff."""
+    try:
+        port(session, DisbursementGate).ensure_no_blocking_signal(session, org_id)
+    except DomainError as exc:
+        if actor.is_bank_staff or exc.code != BLOCKED:
+            raise
+        # a customer learns that it is refused, not which internal rule or signal refused it
+        raise BusinessRuleViolation(PLAIN_REFUSAL, code="disbursement_refused") from None
 
 
 def record_internal_event(

@@ -83,8 +83,11 @@ class RepayBillAdvance(MethodView):
     @blp.arguments(OptionalAmountIn)
     @blp.response(200, AcceptanceBillOut)
     def post(self, body, bill_id):
-        """Dealer: repay the advance of a bill that matured before its cars were shipped."""
-        return service.repay_bill_advance(db(), current_actor(), bill_id, body["amount"])
+        """Dealer (a teller only with on_behalf): repay the advance of a bill that matured
+        before its cars were shipped."""
+        return service.repay_bill_advance(
+            db(), current_actor(), bill_id, body["amount"], on_behalf=body["on_behalf"]
+        )
 
 
 # --------------------------------------------------------------------------- shipments

@@ -7,8 +7,9 @@ from flask.views import MethodView
 
 from backend.floorplan import queries, service
 from miniapp_api.common import PageArgs, current_actor, db, page_schema
-from miniapp_api.floorplan.blueprint import blp
+from miniapp_api.floorplan.blueprint import ACT_TEXTS, blp
 from miniapp_api.floorplan.schemas import (
+    ActOnBehalfOut,
     CreditLineOut,
     CreditLineRequestIn,
     CreditLineRequestOut,
@@ -17,11 +18,13 @@ from miniapp_api.floorplan.schemas import (
     FloorplanDecisionIn,
     FloorplanStatusArgs,
     FloorplanTransferOut,
+    MarginMoveIn,
     ProgrammeIn,
     ProgrammeOut,
     WarehouseIn,
     WarehouseOut,
 )
+from miniapp_api.responses import errors
 
 # --------------------------------------------------------------------------- dealers
 
@@ -47,20 +50,41 @@ class Deposits(MethodView):
 
 @blp.route("/dealers/<int:dealer_id>/margin/top-up")
 class MarginTopUp(MethodView):
-    @blp.arguments(FloorplanAmountIn)
+    @blp.arguments(MarginMoveIn)
     @blp.response(201, FloorplanTransferOut)
+    @errors(blp, 400, 401, 403, 404, 409, 422, texts=ACT_TEXTS)
     def post(self, body, dealer_id):
-        """Dealer: move deposit into margin."""
-        return service.top_up_margin(db(), current_actor(), dealer_id, body["amount"])
+        """Dealer (its own users; a teller only with on_behalf, the dealer's instruction):
+        move deposit into margin."""
+        return service.top_up_margin(
+            db(), current_actor(), dealer_id, body["amount"], on_behalf=body["on_behalf"]
+        )
 
 
 @blp.route("/dealers/<int:dealer_id>/margin/withdraw")
 class MarginWithdraw(MethodView):
-    @blp.arguments(FloorplanAmountIn)
+    @blp.arguments(MarginMoveIn)
     @blp.response(201, FloorplanTransferOut)
+    @errors(blp, 400, 401, 403, 404, 409, 422, texts=ACT_TEXTS)
     def post(self, body, dealer_id):
-        """Dealer: move free margin (above what the cars require) back to the deposit."""
-        return service.withdraw_margin(db(), current_actor(), dealer_id, body["amount"])
+        """Dealer (its own users; a teller only with on_behalf, the dealer's instruction):
+        move free margin (above what the cars require) back to the deposit. rm, approver and
+        admin may not (403 forbidden)."""
+        return service.withdraw_margin(
+            db(), current_actor(), dealer_id, body["amount"], on_behalf=body["on_behalf"]
+        )
+
+
+@blp.route("/dealers/<int:dealer_id>/acts-on-behalf")
+class ActsOnBehalf(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_schema(ActOnBehalfOut, "ActOnBehalfPage"))
+    @errors(blp, 400, 401, 404)
+    def get(self, args, dealer_id):
+        """What the bank did in the dealer's name (tellers with on_behalf), newest first: the
+        act, its objects and ledger transfers, the reason, the instruction's reference and the
+        teller. The dealer, its OEM and bank staff read it."""
+        return queries.list_acts_on_behalf(db(), current_actor(), dealer_id, **args)
 
 
 # --------------------------------------------------------------------------- set-up, credit

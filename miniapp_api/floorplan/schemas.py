@@ -292,8 +292,51 @@ class VehicleArgs(PageArgs):
     warehouse_id = ma.fields.Integer()
 
 
+ON_BEHALF_DOC = (
+    "Tellers only, and then required: the dealer's instruction this act carries out. The "
+    "dealer's own users leave it out (400 on_behalf_not_allowed); rm, approver, admin, OEM and "
+    "supervisor may not act for a dealer at all (403 forbidden). Recorded in the act's audit "
+    "record and in a floorplan.acted_on_behalf record the dealer reads "
+    "(GET /dealers/{id}/acts-on-behalf)."
+)
+
+
+class OnBehalfIn(StrictSchema):
+    reason = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=500),
+        metadata={"description": "Why the bank acts for the dealer", "example": "at the counter"},
+    )
+    instruction_ref = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=80),
+        metadata={
+            "description": "Reference of the dealer's instruction (e.g. signed slip number)",
+            "example": "SLIP-2024-000123",
+        },
+    )
+
+
+def on_behalf_field() -> ma.fields.Nested:
+    return ma.fields.Nested(OnBehalfIn, load_default=None, metadata={"description": ON_BEHALF_DOC})
+
+
+class DealerActIn(StrictSchema):
+    """The body of a dealer's own act without other fields (may be empty: {})."""
+
+    on_behalf = on_behalf_field()
+
+
 class RedeemIn(StrictSchema):
-    mode = ma.fields.String(load_default="full", validate=ma.validate.OneOf(rules.REDEEM_MODES))
+    mode = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(rules.REDEEM_MODES),
+        metadata={
+            "description": "Required (no default: an empty body repays nothing, 400): full "
+            "pays from the deposit, margin from margin above the required ratio"
+        },
+    )
+    on_behalf = on_behalf_field()
 
 
 class BatchRedeemIn(RedeemIn):
@@ -314,8 +357,34 @@ class FloorplanAmountIn(StrictSchema):
     reference = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
 
 
+class MarginMoveIn(FloorplanAmountIn):
+    on_behalf = on_behalf_field()
+
+
 class OptionalAmountIn(StrictSchema):
     amount = Money(load_default=None, validate=POSITIVE)
+    on_behalf = on_behalf_field()
+
+
+class ActOnBehalfOut(ma.Schema):
+    """One act the bank did on a dealer's behalf (from its floorplan.acted_on_behalf record)."""
+
+    id = ma.fields.Integer()
+    at = ma.fields.String(metadata={"format": "date-time"})
+    act = ma.fields.String(
+        metadata={
+            "description": "redeem | margin_top_up | margin_withdrawal | curtailment_payment | "
+            "advance_repayment | release_before_repay"
+        }
+    )
+    object_type = ma.fields.String()
+    object_ids = ma.fields.List(ma.fields.String())
+    transfer_ids = ma.fields.List(ma.fields.String())
+    batch_id = ma.fields.String(allow_none=True)
+    reason = ma.fields.String()
+    instruction_ref = ma.fields.String()
+    agent_username = ma.fields.String()
+    agent_role = ma.fields.String()
 
 
 class ProgrammeIn(StrictSchema):

@@ -7,10 +7,11 @@ from flask.views import MethodView
 
 from backend.floorplan import queries, service
 from miniapp_api.common import current_actor, db, page_schema
-from miniapp_api.floorplan.blueprint import blp, live
+from miniapp_api.floorplan.blueprint import ACT_TEXTS, blp, live
 from miniapp_api.floorplan.schemas import (
     BatchRedeemIn,
     CurtailmentOut,
+    DealerActIn,
     FloorplanDecisionIn,
     IntakeIn,
     RedeemIn,
@@ -19,6 +20,7 @@ from miniapp_api.floorplan.schemas import (
     VehicleDetailOut,
     VehicleOut,
 )
+from miniapp_api.responses import errors
 
 
 @blp.route("/vehicles")
@@ -46,10 +48,15 @@ class VehicleDetail(MethodView):
 class Redeem(MethodView):
     @blp.arguments(RedeemIn)
     @blp.response(200, VehicleOut)
+    @errors(blp, 400, 401, 403, 404, 409, 422, texts=ACT_TEXTS)
     def post(self, body, vin):
-        """Dealer: repay the car (mode full: from deposit; margin: from margin above the
-        required ratio). Status becomes "redeemed" (or "released" for a car already out)."""
-        result = service.redeem_vehicles(db(), current_actor(), [vin], mode=body["mode"])
+        """Dealer (its own users; a teller only with on_behalf, the dealer's instruction):
+        repay the car. The body is required: mode full pays from the deposit, margin from
+        margin above the required ratio (no body: 400, nothing repaid). Status becomes
+        "redeemed" (or "released" for a car already out)."""
+        result = service.redeem_vehicles(
+            db(), current_actor(), [vin], mode=body["mode"], on_behalf=body["on_behalf"]
+        )
         return result.vehicles[0]
 
 
@@ -57,9 +64,13 @@ class Redeem(MethodView):
 class Redemptions(MethodView):
     @blp.arguments(BatchRedeemIn)
     @blp.response(200, RedemptionOut)
+    @errors(blp, 400, 401, 403, 404, 409, 422, texts=ACT_TEXTS)
     def post(self, body):
-        """Dealer: redeem several cars at once, all or nothing (one ledger batch)."""
-        return service.redeem_vehicles(db(), current_actor(), body["vins"], mode=body["mode"])
+        """Dealer (a teller only with on_behalf): redeem several cars of one dealer at once,
+        all or nothing (one ledger batch); mode is required."""
+        return service.redeem_vehicles(
+            db(), current_actor(), body["vins"], mode=body["mode"], on_behalf=body["on_behalf"]
+        )
 
 
 @blp.route("/vehicles/<string:vin>/release")
@@ -92,15 +103,25 @@ class Intake(MethodView):
 
 @blp.route("/vehicles/<string:vin>/release-before-repay")
 class ReleaseBeforeRepay(MethodView):
+    @blp.arguments(DealerActIn)
     @blp.response(200, VehicleOut)
-    def post(self, vin):
-        """Trusted dealer: take the car out first, repay by the line's deadline."""
-        return service.grant_release_before_repay(db(), current_actor(), vin)
+    @errors(blp, 400, 401, 403, 404, 409, 422, texts=ACT_TEXTS)
+    def post(self, body, vin):
+        """Trusted dealer (a teller only with on_behalf): take the car out first, repay by the
+        line's deadline. Refused while risk blocks the dealer: bank staff see 422
+        disbursement_blocked_by_risk with the signals, the dealer a plain 422
+        disbursement_refused."""
+        return service.grant_release_before_repay(
+            db(), current_actor(), vin, on_behalf=body["on_behalf"]
+        )
 
 
 @blp.route("/vehicles/<string:vin>/curtailment/pay")
 class PayCurtailment(MethodView):
+    @blp.arguments(DealerActIn)
     @blp.response(200, CurtailmentOut)
-    def post(self, vin):
-        """Dealer: pay the car's curtailment from the deposit."""
-        return service.pay_curtailment(db(), current_actor(), vin)
+    @errors(blp, 400, 401, 403, 404, 422, texts=ACT_TEXTS)
+    def post(self, body, vin):
+        """Dealer (a teller only with on_behalf): pay the car's curtailment from the
+        deposit."""
+        return service.pay_curtailment(db(), current_actor(), vin, on_behalf=body["on_behalf"])

@@ -26,7 +26,7 @@ def world(pg_or_sqlite_api: Api):
     api = pg_or_sqlite_api
     deposit(api, "DEALER1", "900000.00")
     bill, vins = financed_cars(api, "dealer1", ["100000.00", "120000.00", "130000.00"])
-    api.ok(api.post("dealer1", f"/vehicles/{vins[2]}/redeem"))
+    api.ok(api.post("dealer1", f"/vehicles/{vins[2]}/redeem", {"mode": "full"}))
     api.ok(api.post("supervisor1", f"/vehicles/{vins[2]}/release"))
     issued = api.ok(api.post("dealer1", "/bills", {"amount": "50000.00", "term_months": 3}), 201)
     api.ok(api.post("rm1", f"/bills/{issued['id']}/issue"))
@@ -49,7 +49,7 @@ def _cases(bill: dict, issued: dict, vins: list[str], cert: str, dealer1: int, y
             404,
             "vehicle_not_found",
         ),
-        ("dealer1", "post", "/vehicles/NOT-A-VIN/redeem", {}, 400, "invalid_vin"),
+        ("dealer1", "post", "/vehicles/NOT-A-VIN/redeem", {"mode": "full"}, 400, "invalid_vin"),
         (
             "dealer1",
             "post",
@@ -59,9 +59,23 @@ def _cases(bill: dict, issued: dict, vins: list[str], cert: str, dealer1: int, y
             "validation_error",
         ),
         ("dealer1", "post", f"/vehicles/{vins[0]}/redeem", {"mode": "full", "x": 1}, 400, None),
-        ("dealer1", "post", f"/vehicles/{vins[2]}/redeem", {}, 409, "vehicle_already_redeemed"),
-        ("dealer2", "post", f"/vehicles/{vins[0]}/redeem", {}, 404, "vehicle_not_found"),
-        ("oem1", "post", f"/vehicles/{vins[0]}/redeem", {}, 403, "forbidden"),
+        (
+            "dealer1",
+            "post",
+            f"/vehicles/{vins[2]}/redeem",
+            {"mode": "full"},
+            409,
+            "vehicle_already_redeemed",
+        ),
+        (
+            "dealer2",
+            "post",
+            f"/vehicles/{vins[0]}/redeem",
+            {"mode": "full"},
+            404,
+            "vehicle_not_found",
+        ),
+        ("oem1", "post", f"/vehicles/{vins[0]}/redeem", {"mode": "full"}, 403, "forbidden"),
         ("supervisor1", "post", f"/vehicles/{vins[0]}/release", None, 422, "vehicle_not_redeemed"),
         (
             "supervisor1",
@@ -174,8 +188,22 @@ def _cases(bill: dict, issued: dict, vins: list[str], cert: str, dealer1: int, y
             "no_curtailment_due",
         ),
         ("dealer1", "post", "/redemptions", {"vins": []}, 400, None),
-        ("dealer1", "post", "/redemptions", {"vins": [vins[0], vins[0]]}, 400, "duplicate_vin"),
-        ("dealer1", "post", "/redemptions", {"vins": [vins[0], unknown]}, 404, "vehicle_not_found"),
+        (
+            "dealer1",
+            "post",
+            "/redemptions",
+            {"vins": [vins[0], vins[0]], "mode": "full"},
+            400,
+            "duplicate_vin",
+        ),
+        (
+            "dealer1",
+            "post",
+            "/redemptions",
+            {"vins": [vins[0], unknown], "mode": "full"},
+            404,
+            "vehicle_not_found",
+        ),
         ("dealer1", "get", "/vehicles?status=flying", None, 400, None),
         ("dealer1", "get", "/vehicles?limit=0", None, 400, None),
     ]

@@ -20,6 +20,8 @@ from tests.integration.test_floorplan_support import (
 
 pg_or_sqlite_api = support.pg_or_sqlite_api  # fixture
 
+MANDATE = {"reason": "dealer at the counter", "instruction_ref": "SLIP-RACE"}
+
 
 def _race(api: Api, calls: list[tuple[str, str, dict]]) -> list[int]:
     """Run the POSTs at the same moment, each in its own thread with its own client."""
@@ -55,7 +57,7 @@ def test_concurrent_redemptions_of_one_car_have_one_winner(pg_or_sqlite_api: Api
         ("dealer1", f"/vehicles/{vin}/redeem", {"mode": "full"}),
         ("dealer1", "/redemptions", {"vins": [vin, vins[1]], "mode": "full"}),
         ("dealer1", f"/vehicles/{vin}/redeem", {"mode": "margin"}),
-        ("admin", f"/vehicles/{vin}/redeem", {"mode": "full"}),
+        ("teller1", f"/vehicles/{vin}/redeem", {"mode": "full", "on_behalf": MANDATE}),
     ]
     statuses = _race(api, calls)
     assert statuses.count(200) == 1, statuses
@@ -81,7 +83,7 @@ def test_concurrent_redemptions_of_different_cars_all_apply(pg_or_sqlite_api: Ap
         used_before = s.scalar(
             select(CreditLine.used_amount).where(CreditLine.dealer_org_id == api.org_id("DEALER2"))
         )
-    statuses = _race(api, [("dealer2", f"/vehicles/{v}/redeem", {}) for v in vins])
+    statuses = _race(api, [("dealer2", f"/vehicles/{v}/redeem", {"mode": "full"}) for v in vins])
     assert statuses == [200] * len(vins)
     with api.session() as s:
         used_after = s.scalar(

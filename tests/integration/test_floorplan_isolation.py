@@ -57,7 +57,7 @@ def test_another_dealers_objects_are_not_found_on_every_endpoint(api: Api):
         ("post", f"/vehicles/{vin}/redeem", {"mode": "full"}),
         ("post", f"/vehicles/{vin}/release-before-repay", None),
         ("post", f"/vehicles/{vin}/curtailment/pay", None),
-        ("post", "/redemptions", {"vins": [vin]}),
+        ("post", "/redemptions", {"vins": [vin], "mode": "full"}),
         ("get", f"/dealers/{d}/summary", None),
         ("post", f"/dealers/{d}/margin/top-up", {"amount": "1.00"}),
         ("post", f"/dealers/{d}/margin/withdraw", {"amount": "1.00"}),

@@ -52,7 +52,7 @@ def test_maturity_with_enough_margin_pays_the_oem_and_redeems_the_rest(
     deposit(api, "DEALERM1", "400000.00")
     bill, vins = financed_cars(api, "dealerm1", ["100000.00", "200000.00"])
     oem_before = _balance(api, f"fp:org{bill['oem_id']}:deposit")
-    api.ok(api.post("dealerm1", f"/vehicles/{vins[0]}/redeem"))
+    api.ok(api.post("dealerm1", f"/vehicles/{vins[0]}/redeem", {"mode": "full"}))
     early = api.post("rm1", f"/bills/{bill['id']}/settle")
     assert early.status_code == 422 and early.get_json()["error"]["code"] == "bill_not_due"
 
@@ -105,10 +105,10 @@ def test_maturity_short_of_margin_becomes_an_overdue_advance(pg_or_sqlite_api: A
 
     # the dealer repays the advance car by car; the bill is settled when nothing is owed
     deposit(api, "DEALERM3", "250000.00")
-    first = api.ok(api.post("dealerm3", f"/vehicles/{vins[0]}/redeem"))
+    first = api.ok(api.post("dealerm3", f"/vehicles/{vins[0]}/redeem", {"mode": "full"}))
     assert first["status"] == "redeemed" and first["repaid"] == "70000.00"
     assert api.ok(api.get("dealerm3", f"/bills/{bill['id']}"))["status"] == "overdue"
-    api.ok(api.post("dealerm3", f"/vehicles/{vins[1]}/redeem"))
+    api.ok(api.post("dealerm3", f"/vehicles/{vins[1]}/redeem", {"mode": "full"}))
     done = api.ok(api.get("dealerm3", f"/bills/{bill['id']}"))
     assert done["status"] == "settled" and done["advance_outstanding"] == "0.00"
     summary = api.ok(api.get("dealerm3", f"/dealers/{dealer}/summary"))
@@ -201,7 +201,7 @@ def test_aging_alerts_at_each_threshold_once(api: Api):
     alerts = api.ok(api.get("dealera1", f"/alerts?vin={vins[0]}"))["items"]
     assert [a["severity"] for a in alerts] == ["strong", "medium"]
     # a redeemed car's routine alerts are closed
-    api.ok(api.post("dealera1", f"/vehicles/{vins[0]}/redeem"))
+    api.ok(api.post("dealera1", f"/vehicles/{vins[0]}/redeem", {"mode": "full"}))
     alerts = api.ok(api.get("dealera1", f"/alerts?vin={vins[0]}"))["items"]
     assert {a["status"] for a in alerts} == {"resolved"}
 
@@ -227,7 +227,7 @@ def test_release_before_repay_deadline_out_of_trust(api: Api, risk_calls):
     assert [(e["kind"], e["severity"]) for e in events] == [("vehicle_out_of_trust", "critical")]
     assert events[0]["data"]["vin"] == vins[0] and events[0]["source"] == "floorplan"
     # the dealer cures it by repaying; the car is out, so it ends released
-    cured = api.ok(api.post("dealerr1", f"/vehicles/{vins[0]}/redeem"))
+    cured = api.ok(api.post("dealerr1", f"/vehicles/{vins[0]}/redeem", {"mode": "full"}))
     assert cured["status"] == "released"
     line = api.ok(api.get("dealerr1", "/credit-lines"))["items"][0]
     assert line["rbr_used"] == "0.00"

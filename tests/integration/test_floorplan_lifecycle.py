@@ -71,11 +71,11 @@ def test_batch_redemption_is_all_or_nothing(pg_or_sqlite_api: Api):
     api = pg_or_sqlite_api
     deposit(api, "DEALER1", "500000.00")
     _, vins = financed_cars(api, "dealer1", ["100000.00", "150000.00"])
-    api.ok(api.post("dealer1", f"/vehicles/{vins[0]}/redeem"))
+    api.ok(api.post("dealer1", f"/vehicles/{vins[0]}/redeem", {"mode": "full"}))
     both = api.post("dealer1", "/redemptions", {"vins": vins, "mode": "full"})
     assert both.status_code == 409 and both.get_json()["error"]["details"]["vins"] == [vins[0]]
     assert api.ok(api.get("dealer1", f"/vehicles/{vins[1]}"))["status"] == "in_stock"
-    result = api.ok(api.post("dealer1", "/redemptions", {"vins": [vins[1]]}))
+    result = api.ok(api.post("dealer1", "/redemptions", {"vins": [vins[1]], "mode": "full"}))
     assert result["amount"] == "150000.00" and result["margin_released"] == "45000.00"
     assert_books_balance(api)
 
@@ -116,7 +116,7 @@ def test_release_before_repay_for_trusted_dealers(api: Api):
     assert twice.status_code == 409
     out = api.ok(api.post("supervisor1", f"/vehicles/{vins[0]}/release"))
     assert out["status"] == "released_unpaid"
-    repaid = api.ok(api.post("dealer1", f"/vehicles/{vins[0]}/redeem"))
+    repaid = api.ok(api.post("dealer1", f"/vehicles/{vins[0]}/redeem", {"mode": "full"}))
     assert repaid["status"] == "released" and repaid["release_before_repay_amount"] == "0.00"
     line = api.ok(api.get("dealer1", "/credit-lines"))["items"][0]
     assert Decimal(line["rbr_used"]) < Decimal(line["rbr_limit"])

@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.floorplan import rules
+from backend.floorplan import agency, rules
 from backend.floorplan.access import get_dealer
 from backend.floorplan.models import (
     Alert,
@@ -28,7 +28,8 @@ from backend.floorplan.models import (
 from backend.identity.models import Org
 from backend.ledger.models import Account
 from backend.ledger.queries import balance_of
-from backend.platform.clock import utcnow
+from backend.platform import audit
+from backend.platform.clock import isoformat, utcnow
 from backend.platform.context import Actor
 from backend.platform.errors import PermissionDenied
 from backend.platform.pagination import Page, paginate
@@ -222,3 +223,35 @@ def get_line(session: Session, actor: Actor, line_id: int) -> CreditLine:
         actor, line, [line.dealer_org_id, line.oem_org_id] if line else [], "credit line"
     )
     return line
+
+
+def list_acts_on_behalf(
+    session: Session,
+    actor: Actor,
+    dealer_org_id: int,
+    *,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> dict:
+    """What the bank did in the dealer's name, newest first: the dealer, its OEM and bank
+    staff read it (backend/floorplan/agency.py writes it)."""
+    get_dealer(session, actor, dealer_org_id)
+    page = audit.query_audit(
+        session,
+        object_type="fp_dealer",
+        object_id=str(dealer_org_id),
+        action=agency.ACTED_ON_BEHALF,
+        limit=limit,
+        cursor=cursor,
+    )
+    items = [
+        {
+            "id": r.id,
+            "at": isoformat(r.at),
+            **{k: r.after.get(k) for k in agency.ACT_FIELDS},
+            "agent_username": r.actor_username,
+            "agent_role": r.actor_role,
+        }
+        for r in page.items
+    ]
+    return {"items": items, "next_cursor": page.next_cursor}

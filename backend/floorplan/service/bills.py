@@ -119,7 +119,7 @@ def issue_bill(
     bill = session.get(Bill, bill_id)
     if bill is None:
         raise NotFound("bill not found", code="bill_not_found")
-    risk_port.ensure_no_blocking_signal(session, bill.dealer_org_id)
+    risk_port.ensure_no_blocking_signal(session, actor, bill.dealer_org_id)
     line = credit.lock_line(session, bill.dealer_org_id)
     bill = _locked_bill(session, bill_id)
     if bill.status != "requested":

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from backend import ledger
 from backend.floorplan import accounts, risk_port, rules
-from backend.floorplan.access import ensure_bank_or, get_vehicle
+from backend.floorplan.access import get_vehicle
+from backend.floorplan.agency import OnBehalf, authorise_dealer_act, record_act
 from backend.floorplan.models import Bill, CreditLine, Curtailment, Programme, Vehicle
 from backend.floorplan.service import credit
 from backend.floorplan.service.alerts import raise_alert, resolve_vehicle_alerts
@@ -103,12 +104,18 @@ def schedule_curtailments(
 
 
 def pay_curtailment(
-    session: Session, actor: Actor, vin: str, *, now: datetime | None = None
+    session: Session,
+    actor: Actor,
+    vin: str,
+    *,
+    on_behalf: dict | OnBehalf | None = None,
+    now: datetime | None = None,
 ) -> Curtailment:
-    """The dealer pays a car's curtailment from its deposit (also what the job does when due)."""
+    """The dealer pays a car's curtailment from its deposit (also what the job does when due,
+    under the credit agreement; a teller only on the dealer's instruction)."""
     now = now or utcnow()
     vehicle = get_vehicle(session, actor, rules.validate_vin(vin))
-    ensure_bank_or(actor, "dealer")
+    mandate = authorise_dealer_act(actor, vehicle.dealer_org_id, on_behalf)
     line = credit.lock_line(session, vehicle.dealer_org_id)
     vehicle = get_vehicle(session, actor, vin, lock=True)
     curtailment = session.scalar(
@@ -131,7 +138,9 @@ def pay_curtailment(
             reference=vehicle.vin,
             now=now,
         )
-    mark_repaid(session, actor, line, bill, vehicle, "curtailment", None, now, paid=amount)
+    mark_repaid(
+        session, actor, line, bill, vehicle, "curtailment", None, now, paid=amount, mandate=mandate
+    )
     before = curtailment.status
     curtailment.status = "paid"
     curtailment.paid_at = now
@@ -144,7 +153,15 @@ def pay_curtailment(
         "fp_vehicle",
         vehicle.vin,
         before={"status": before},
-        after={"status": "paid", "amount": amount, "outstanding": vehicle.outstanding},
+        after={
+            "status": "paid",
+            "amount": amount,
+            "outstanding": vehicle.outstanding,
+            **mandate.audit_fields(),
+        },
+    )
+    record_act(
+        session, actor, mandate, "curtailment_payment", "fp_vehicle", [vin], transfer_ids=[tid]
     )
     resolve_vehicle_alerts(
         session, actor, [vehicle.id], ("curtailment_due", "curtailment_overdue"), now

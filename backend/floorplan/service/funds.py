@@ -6,6 +6,9 @@
 - ``withdraw_margin``: free margin back to the deposit; the ledger refuses to touch what the
   holds freeze, so required margin can never be withdrawn.
 
+Moving margin is the dealer's own act: its users, or a teller on its instruction
+(``on_behalf``), nobody else (backend/floorplan/agency.py).
+
 Transfer ids carry a fresh token: each call is a new movement; an HTTP retry is made exactly
 once by the request's Idempotency-Key, which stores the first answer.
 """
@@ -21,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from backend import ledger
 from backend.floorplan import accounts
-from backend.floorplan.access import ensure_bank_or, get_dealer
+from backend.floorplan.access import get_dealer
+from backend.floorplan.agency import OnBehalf, authorise_dealer_act, record_act
 from backend.floorplan.models import CreditLine
 from backend.ledger.models import Transfer
 from backend.platform.context import Actor
@@ -68,12 +72,19 @@ def deposit_cash(
     )
 
 
-def _move(session, actor, dealer_org_id, amount, *, to_margin: bool, now) -> Transfer:
+def _move(
+    session: Session,
+    actor: Actor,
+    dealer_org_id: int,
+    amount,
+    *,
+    to_margin: bool,
+    on_behalf: dict | OnBehalf | None = None,
+    now: datetime | None = None,
+) -> Transfer:
     value = parse_money(amount, field="amount", positive=True)
     line = _line(session, actor, dealer_org_id)
-    if actor.role == "dealer" and actor.org_id != dealer_org_id:
-        raise BusinessRuleViolation("dealers move their own margin only", code="not_own_dealer")
-    ensure_bank_or(actor, "dealer")
+    mandate = authorise_dealer_act(actor, dealer_org_id, on_behalf)
     src, dst = (
         (line.deposit_account_id, line.margin_account_id)
         if to_margin
@@ -81,7 +92,7 @@ def _move(session, actor, dealer_org_id, amount, *, to_margin: bool, now) -> Tra
     )
     kind = "topup" if to_margin else "wd"
     with ledger.named_shortfalls(accounts.shortfall_names(line)):
-        return ledger.transfer(
+        moved = ledger.transfer(
             session,
             actor,
             transfer_id=f"fp:{kind}:{dealer_org_id}:{_token()}",
@@ -89,17 +100,21 @@ def _move(session, actor, dealer_org_id, amount, *, to_margin: bool, now) -> Tra
             credit_account_id=dst,
             amount=value,
             code="fp_margin_topup" if to_margin else "fp_margin_withdrawal",
+            reference=mandate.on_behalf.instruction_ref if mandate.on_behalf else None,
             now=now,
         )
+    act = "margin_top_up" if to_margin else "margin_withdrawal"
+    record_act(
+        session, actor, mandate, act, "fp_dealer", [dealer_org_id], transfer_ids=[moved.transfer_id]
+    )
+    return moved
 
 
-def top_up_margin(
-    session: Session, actor: Actor, dealer_org_id: int, amount, *, now=None
-) -> Transfer:
-    return _move(session, actor, dealer_org_id, amount, to_margin=True, now=now)
+def top_up_margin(session: Session, actor: Actor, dealer_org_id: int, amount, **kw) -> Transfer:
+    """Deposit into margin; ``on_behalf`` (a teller's mandate) and ``now`` as keywords."""
+    return _move(session, actor, dealer_org_id, amount, to_margin=True, **kw)
 
 
-def withdraw_margin(
-    session: Session, actor: Actor, dealer_org_id: int, amount, *, now=None
-) -> Transfer:
-    return _move(session, actor, dealer_org_id, amount, to_margin=False, now=now)
+def withdraw_margin(session: Session, actor: Actor, dealer_org_id: int, amount, **kw) -> Transfer:
+    """Free margin back to the deposit; keywords as ``top_up_margin``."""
+    return _move(session, actor, dealer_org_id, amount, to_margin=False, **kw)

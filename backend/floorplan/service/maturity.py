@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from backend import ledger
 from backend.floorplan import accounts, risk_port, rules
-from backend.floorplan.access import ensure_bank_or
+from backend.floorplan.agency import OnBehalf, authorise_dealer_act, record_act
 from backend.floorplan.models import Bill, Programme, Redemption, Vehicle
 from backend.floorplan.queries import get_bill
 from backend.floorplan.service import credit
@@ -312,13 +312,14 @@ def repay_bill_advance(
     bill_id: int,
     amount: Decimal | str | None = None,
     *,
+    on_behalf: dict | OnBehalf | None = None,
     now: datetime | None = None,
 ) -> Bill:
     """The dealer repays the advance of a bill that matured before any car was shipped (cars'
     advances are repaid by redeeming the cars). From the deposit; all of it by default."""
     now = now or utcnow()
     bill = get_bill(session, actor, bill_id)
-    ensure_bank_or(actor, "dealer")
+    mandate = authorise_dealer_act(actor, bill.dealer_org_id, on_behalf)
     line = credit.lock_line(session, bill.dealer_org_id)
     bill = session.get(Bill, bill_id, with_for_update=True, populate_existing=True)
     has_cars = session.scalar(select(Vehicle.id).where(Vehicle.bill_id == bill.id).limit(1))
@@ -340,11 +341,12 @@ def repay_bill_advance(
             details={"advance_outstanding": str(bill.advance_outstanding)},
         )
     paid_before = bill.shortfall - bill.advance_outstanding
+    tid = f"fp:bill{bill.id}:repay:{paid_before}"
     with ledger.named_shortfalls(accounts.shortfall_names(line)):
         ledger.transfer(
             session,
             actor,
-            transfer_id=f"fp:bill{bill.id}:repay:{paid_before}",
+            transfer_id=tid,
             debit_account_id=line.deposit_account_id,
             credit_account_id=line.advance_account_id,
             amount=value,
@@ -369,6 +371,10 @@ def repay_bill_advance(
             "status": bill.status,
             "paid": value,
             "advance_outstanding": bill.advance_outstanding,
+            **mandate.audit_fields(),
         },
+    )
+    record_act(
+        session, actor, mandate, "advance_repayment", "fp_bill", [bill.id], transfer_ids=[tid]
     )
     return bill

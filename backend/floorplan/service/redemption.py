@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 
 from backend import ledger
 from backend.floorplan import accounts, rules
-from backend.floorplan.access import ensure_bank_or, scope_vehicles
+from backend.floorplan.access import scope_vehicles
+from backend.floorplan.agency import Mandate, OnBehalf, authorise_dealer_act, record_act
 from backend.floorplan.models import Bill, CreditLine, Curtailment, Redemption, Vehicle
 from backend.floorplan.service import credit
 from backend.floorplan.service.alerts import resolve_vehicle_alerts
@@ -122,9 +123,12 @@ def redeem_vehicles(
     actor: Actor,
     vins: Sequence[str],
     *,
-    mode: str = "full",
+    mode: str,
+    on_behalf: dict | OnBehalf | None = None,
     now: datetime | None = None,
 ) -> RedemptionResult:
+    """Redeem ``vins`` (one dealer's) in ``mode``: the dealer itself, or a teller on its
+    instruction (``on_behalf``; backend/floorplan/agency.py)."""
     rules.validate_choice(mode, rules.REDEEM_MODES, "mode", "invalid_mode")
     now = now or utcnow()
     vins = _validated_vins(vins)
@@ -132,10 +136,11 @@ def redeem_vehicles(
         dealer_ids = {actor.org_id}  # own cars only: others' are not visible (404 below)
     else:
         dealer_ids = {v.dealer_org_id for v in _load(session, actor, vins, lock=False)}
-    ensure_bank_or(actor, "dealer")
+    mandates = [authorise_dealer_act(actor, d, on_behalf) for d in sorted(dealer_ids)]
     if len(dealer_ids) != 1:
         raise BusinessRuleViolation("a batch redeems the cars of one dealer", code="mixed_dealers")
-    line = credit.lock_line(session, dealer_ids.pop())
+    mandate = mandates[0]
+    line = credit.lock_line(session, mandate.dealer_org_id)
     vehicles, bills = _load_with_bills(session, actor, vins)
     if any(v.dealer_org_id != line.dealer_org_id for v in vehicles):
         raise BusinessRuleViolation("a batch redeems the cars of one dealer", code="mixed_dealers")
@@ -158,9 +163,11 @@ def redeem_vehicles(
             )
     specs = voids + pays  # released margin first, so that margin mode can spend it
     batch_id = f"fp:rdm:{uuid.uuid4().hex[:20]}" if len(specs) > 1 else None
+    transfer_ids: list[str] = []
     if specs:
         with ledger.named_shortfalls(accounts.shortfall_names(line)):
-            ledger.execute_batch(session, actor, specs, batch_id=batch_id, now=now)
+            done = ledger.execute_batch(session, actor, specs, batch_id=batch_id, now=now)
+        transfer_ids = list(done.transfer_ids)
     total = sum((v.outstanding for v in vehicles), ZERO)
     released = sum((v.margin_held for v in vehicles), ZERO)
     redemption = Redemption(
@@ -177,7 +184,19 @@ def redeem_vehicles(
     session.add(redemption)
     session.flush()
     for v in vehicles:
-        mark_repaid(session, actor, line, bills[v.bill_id], v, mode, redemption.id, now)
+        mark_repaid(
+            session, actor, line, bills[v.bill_id], v, mode, redemption.id, now, mandate=mandate
+        )
+    record_act(
+        session,
+        actor,
+        mandate,
+        "redeem",
+        "fp_vehicle",
+        [v.vin for v in vehicles],
+        transfer_ids=transfer_ids,
+        batch_id=batch_id,
+    )
     void_open_curtailments(session, [v for v in vehicles if v.curtailment_status], now)
     alerted = [v.id for v in vehicles if v.aging_level or v.curtailment_status]
     if alerted:  # only these can have routine alerts; skip the query otherwise
@@ -196,6 +215,7 @@ def mark_repaid(
     now: datetime,
     *,
     paid: Decimal | None = None,
+    mandate: Mandate | None = None,
 ) -> None:
     """Book a car's repayment of ``paid`` (default: all it owes) on the car, its bill and the
     line; the car is redeemed once it owes nothing."""
@@ -234,6 +254,7 @@ def mark_repaid(
             "paid": paid,
             "outstanding": v.outstanding,
             "redemption_id": redemption_id,
+            **(mandate.audit_fields() if mandate else {}),
         },
     )
 

@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.floorplan import risk_port, rules
-from backend.floorplan.access import ensure_bank_or, get_vehicle
+from backend.floorplan.access import get_vehicle
+from backend.floorplan.agency import OnBehalf, authorise_dealer_act, record_act
 from backend.floorplan.models import Vehicle
 from backend.floorplan.service import credit
 from backend.floorplan.service.alerts import raise_alert
@@ -73,13 +74,19 @@ def release_vehicle(
 
 
 def grant_release_before_repay(
-    session: Session, actor: Actor, vin: str, *, now: datetime | None = None
+    session: Session,
+    actor: Actor,
+    vin: str,
+    *,
+    on_behalf: dict | OnBehalf | None = None,
+    now: datetime | None = None,
 ) -> Vehicle:
-    """A trusted dealer may take a car out before repaying it, within its separate limit."""
+    """A trusted dealer may take a car out before repaying it, within its separate limit
+    (asked by the dealer, or by a teller on its instruction)."""
     now = now or utcnow()
     vehicle = get_vehicle(session, actor, rules.validate_vin(vin))
-    ensure_bank_or(actor, "dealer")
-    risk_port.ensure_no_blocking_signal(session, vehicle.dealer_org_id)
+    mandate = authorise_dealer_act(actor, vehicle.dealer_org_id, on_behalf)
+    risk_port.ensure_no_blocking_signal(session, actor, vehicle.dealer_org_id)
     line = credit.lock_line(session, vehicle.dealer_org_id)
     vehicle = get_vehicle(session, actor, vin, lock=True)
     if vehicle.status != "in_stock":
@@ -114,8 +121,14 @@ def grant_release_before_repay(
         "floorplan.release_before_repay_granted",
         "fp_vehicle",
         vehicle.vin,
-        after={"amount": amount, "repay_by": vehicle.rbr_due_at, "rbr_used": line.rbr_used},
+        after={
+            "amount": amount,
+            "repay_by": vehicle.rbr_due_at,
+            "rbr_used": line.rbr_used,
+            **mandate.audit_fields(),
+        },
     )
+    record_act(session, actor, mandate, "release_before_repay", "fp_vehicle", [vehicle.vin])
     return vehicle
 
 
