@@ -45,6 +45,33 @@ class TicketIn(StrictSchema):
     )
 
 
+class CheckInIn(StrictSchema):
+    presence_code = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(min=1, max=64),
+        metadata={
+            "description": "Required from a client: the code of the QR code on the branch's hall "
+            "display (finedge://check-in?branch=<b>&code=<code>); it changes every 30 s and is "
+            "accepted up to 60 s, at this branch only. Staff of the branch checking a client in "
+            "beside them leave it out.",
+            "example": "MFRGGZDFMZTWQ2LK",
+        },
+    )
+
+
+class PresenceCodeOut(ma.Schema):
+    branch_id = ma.fields.String()
+    code = ma.fields.String(metadata={"description": "The current check-in code"})
+    qr = ma.fields.String(metadata={"description": "What the QR code on the display holds"})
+    valid_from = ma.fields.String(metadata={"format": "date-time"})
+    shown_until = ma.fields.String(
+        metadata={"format": "date-time", "description": "When the display shows the next code"}
+    )
+    valid_until = ma.fields.String(
+        metadata={"format": "date-time", "description": "When this code stops being accepted"}
+    )
+
+
 class TicketOut(ma.Schema):
     id = ma.fields.Integer()
     branch_id = ma.fields.String()

@@ -8,8 +8,16 @@ from flask.views import MethodView
 from backend.branch.queue import queries as queue_queries
 from backend.branch.queue import service as queue
 from miniapp_api.branch.blueprint import blp, hall, now
-from miniapp_api.branch.schemas import QueueOut, TicketIn, TicketOut
+from miniapp_api.branch.schemas import CheckInIn, PresenceCodeOut, QueueOut, TicketIn, TicketOut
 from miniapp_api.common import current_actor, db
+from miniapp_api.responses import errors
+
+CHECK_IN_TEXTS = {
+    400: "presence_code_required: a client checks in with the hall display's code; or bad body",
+    403: "Staff whose role may not check clients in",
+    404: "No such ticket or branch, or not the caller's (ticket_not_found, branch_not_found)",
+    422: "presence_code_invalid (expired, another branch's), ticket_not_remote, ticket_expired",
+}
 
 
 @blp.route("/branches/<string:branch_id>/tickets")
@@ -42,10 +50,35 @@ class TicketOne(MethodView):
 
 @blp.route("/branches/<string:branch_id>/tickets/<string:ticket_no>/check-in")
 class TicketCheckIn(MethodView):
+    @blp.arguments(CheckInIn)
     @blp.response(200, TicketOut)
-    def post(self, branch_id, ticket_no):
-        """The remote ticket's client arrived: the ticket can now be called"""
-        return queue.check_in(db(), current_actor(), hall(), branch_id, ticket_no, now())
+    @errors(blp, 400, 401, 403, 404, 422, texts=CHECK_IN_TEXTS)
+    def post(self, body, branch_id, ticket_no):
+        """The remote ticket's client is in the hall: the ticket can now be called. A client
+        proves presence with presence_code, the code of the rotating QR code on the branch's
+        hall display (30 s steps, accepted up to 60 s, this branch only); the branch's queue
+        staff (teller, rm) check a client in beside them without it. Audited with how presence
+        was shown (qr or staff)."""
+        return queue.check_in(
+            db(),
+            current_actor(),
+            hall(),
+            branch_id,
+            ticket_no,
+            now(),
+            presence_code=body["presence_code"],
+        )
+
+
+@blp.route("/branches/<string:branch_id>/presence-code")
+class PresenceCode(MethodView):
+    @blp.response(200, PresenceCodeOut)
+    @errors(blp, 401, 404)
+    def get(self, branch_id):
+        """The branch's current check-in code and its QR text, for the hall display page (the
+        branch's staff and admins; clients see it only on the display in the hall). It changes
+        every 30 s; the display devices are also pushed it (display.presence)."""
+        return queue_queries.presence_code(db(), current_actor(), hall().key(), branch_id, now())
 
 
 @blp.route("/branches/<string:branch_id>/tickets/<string:ticket_no>/cancel")

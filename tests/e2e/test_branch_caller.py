@@ -44,7 +44,14 @@ def test_the_callers_button_calls_a_mini_program_ticket_while_online(
     api.ok(api.post("admin", f"/branches/{branch}/counters/1/status", {"status": "open"}))
     remote = api.ok(api.post("client1", f"/branches/{branch}/tickets", {"service": "cash"}), 201)
     assert remote["ticket_no"].startswith("RA")
-    api.ok(api.post("client1", f"/branches/{branch}/tickets/{remote['ticket_no']}/check-in"))
+    code = api.ok(api.get("admin", f"/branches/{branch}/presence-code"))["code"]  # the display's
+    api.ok(
+        api.post(
+            "client1",
+            f"/branches/{branch}/tickets/{remote['ticket_no']}/check-in",
+            {"presence_code": code},
+        )
+    )
 
     with ExitStack() as stack:
         central, branch_url = stack.enter_context(

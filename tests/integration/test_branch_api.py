@@ -40,7 +40,12 @@ def test_contract_ticket_queue_and_call_next(api, hall, clock):
     assert [t["ticket_no"] for t in staff["tickets"]][:1]  # the seeded demo tickets wait
     mine = api.ok(api.get("client1", f"/branches/{B}/queue"))
     assert "tickets" not in mine and [t["ticket_no"] for t in mine["mine"]] == [r["ticket_no"]]
-    api.ok(api.post("client1", f"/branches/{B}/tickets/{r['ticket_no']}/check-in"))
+    code = api.ok(api.get("teller1", f"/branches/{B}/presence-code"))["code"]  # the display's
+    api.ok(
+        api.post(
+            "client1", f"/branches/{B}/tickets/{r['ticket_no']}/check-in", {"presence_code": code}
+        )
+    )
     called = api.ok(api.post("teller1", f"/branches/{B}/counters/1/call-next"))
     assert called["called"]["status"] == "called" and called["counter"]["counter_id"] == "1"
     assert called["called"]["ticket_no"] == r["ticket_no"]  # a VIP, checked in

@@ -181,7 +181,7 @@ def test_the_public_board_carries_no_client_identity(s, hall, clock):
     client1 = actor(s, "client1")
     remote = queue.issue_ticket(s, client1, hall, B, "cash")["ticket_no"]
     s.commit()
-    queue.check_in(s, client1, hall, B, remote)
+    queue.check_in(s, client1, hall, B, remote, presence_code=support.presence_code(hall, B))
     s.commit()
     client_id = support.user_id(s, "client1")
     issue(s, hall, "wealth", client_id=client_id, category="vip")

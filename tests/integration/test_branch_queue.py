@@ -59,6 +59,11 @@ def call(s, hall, counter="1", user="teller1"):
     return queue.call_next(s, actor(s, user), hall, B, counter)
 
 
+def here(hall) -> str:
+    """The code on BR001's hall display now: the client is in the hall."""
+    return support.presence_code(hall, B)
+
+
 def test_remote_ticket_waits_for_check_in_then_keeps_its_place(s, hall, clock):
     remote = issue(s, hall, "client1", "cash")
     assert remote["status"] == "remote" and remote["ticket_no"].startswith("RA")
@@ -68,7 +73,9 @@ def test_remote_ticket_waits_for_check_in_then_keeps_its_place(s, hall, clock):
     assert walk_in["ticket_no"] == "SA001" and walk_in["position"] == 2
     clock.tick(30)
     assert call(s, hall)["called"]["ticket_no"] == "SA001"  # the remote one is not here yet
-    checked = queue.check_in(s, actor(s, "client1"), hall, B, remote["ticket_no"])
+    checked = queue.check_in(
+        s, actor(s, "client1"), hall, B, remote["ticket_no"], presence_code=here(hall)
+    )
     assert checked["status"] == "waiting" and checked["position"] == 1
     clock.tick(30)
     result = call(s, hall)
@@ -82,7 +89,7 @@ def test_remote_ticket_expires_without_check_in(s, hall, clock):
     t = issue(s, hall, "client1", "loan")
     clock.tick(1801)
     with pytest.raises(BusinessRuleViolation) as err:
-        queue.check_in(s, actor(s, "client1"), hall, B, t["ticket_no"])
+        queue.check_in(s, actor(s, "client1"), hall, B, t["ticket_no"], presence_code=here(hall))
     assert err.value.code == "ticket_expired"
     t2 = issue(s, hall, "client1", "wealth")
     clock.tick(1801)
@@ -562,7 +569,7 @@ def test_a_callers_press_calls_from_the_whole_queue_at_the_centre(s, hall, clock
     kiosk_ticket(s, hall, clock, "A001")
     clock.tick(30)
     assert press(s, hall, clock, "r-0") == "called"  # the remote one is not here yet: A001
-    queue.check_in(s, actor(s, "client1"), hall, B, remote["ticket_no"])
+    queue.check_in(s, actor(s, "client1"), hall, B, remote["ticket_no"], presence_code=here(hall))
     clock.tick(10)
     kiosk_ticket(s, hall, clock, "A002")
     clock.tick(10)

@@ -15,7 +15,7 @@ from sqlalchemy import update as sql_update
 
 from backend.branch.models import Ticket
 from tests.integration import test_branch_support as support
-from tests.integration.test_branch_support import user_id
+from tests.integration.test_branch_support import presence_code, user_id
 
 api = support.api  # fixture
 branch_seeded_db = support.branch_seeded_db  # fixture
@@ -108,6 +108,7 @@ def test_deltas_rebuild_the_picture_a_fresh_get_gives(api, hall, clock):
 
     def step(user, path, body=None, status=200):
         clock.tick(37)
+        body = body() if callable(body) else body
         answer = api.ok(api.post(user, f"/branches/{B}{path}", body), status)
         nonlocal held
         room, users = watch.new()
@@ -134,7 +135,11 @@ def test_deltas_rebuild_the_picture_a_fresh_get_gives(api, hall, clock):
     step("teller1", "/tickets", {"service": "account", "client_id": client2}, 201)
     step("teller1", "/tickets", {"service": "cash", "category": "vip"}, 201)  # jumps the queue
     remote = step("client1", "/tickets", {"service": "loan"}, 201)
-    step("client1", f"/tickets/{remote['ticket_no']}/check-in")
+    step(
+        "client1",
+        f"/tickets/{remote['ticket_no']}/check-in",
+        lambda: {"presence_code": presence_code(hall, B)},  # scanned in the hall, now
+    )
     step("teller1", "/counters/1/call-next")
     step("teller1", "/counters/2/call-next")
     step("teller1", "/counters/1/recall")
@@ -182,7 +187,11 @@ def test_a_rolled_back_change_pushes_nothing_and_the_next_delta_applies(api, hal
     watch.new()
     held = picture(api)
     clock.tick(hours=1)  # past the remote ticket's lifetime
-    refused = api.post("client1", f"/branches/{B}/tickets/{remote['ticket_no']}/check-in")
+    refused = api.post(
+        "client1",
+        f"/branches/{B}/tickets/{remote['ticket_no']}/check-in",
+        {"presence_code": presence_code(hall, B)},
+    )
     assert refused.status_code == 422
     assert watch.new() == ([], [])
     api.ok(api.post("teller1", f"/branches/{B}/counters/1/call-next"))

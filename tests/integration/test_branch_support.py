@@ -271,3 +271,16 @@ def hall_app(make_app, hall_url, hall):
 @pytest.fixture
 def api(hall_app) -> Api:
     return Api(hall_app)
+
+
+def presence_code(hall: Hall, branch_id: str) -> str:
+    """The code the branch's hall display shows now (by the hall's clock)."""
+    from backend.branch.queue import presence
+
+    return presence.current_code(hall.key(), branch_id, hall.now()).code
+
+
+def check_in(api: Api, user: str, branch_id: str, ticket_no: str, hall: Hall) -> dict:
+    """A client in the hall scans the display's QR code and checks in."""
+    body = {"presence_code": presence_code(hall, branch_id)}
+    return api.ok(api.post(user, f"/branches/{branch_id}/tickets/{ticket_no}/check-in", body))

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from backend.branch.access import can_see_branch, ensure_branch
 from backend.branch.halls import get_hall
 from backend.branch.models import Ticket
+from backend.branch.queue import presence
 from backend.branch.queue.snapshot import snapshot
 from backend.branch.queue.views import queue_picture, services_view, ticket_view
 from backend.platform.clock import isoformat
@@ -61,3 +62,20 @@ def get_ticket(
 ) -> dict[str, Any]:
     ticket = find_ticket(session, actor, branch_id, ticket_no)
     return ticket_view(ticket, snapshot(session, branch_id, now))
+
+
+def presence_code(
+    session: Session, actor: Actor, secret_key: str, branch_id: str, now: datetime
+) -> dict[str, Any]:
+    """The branch's current check-in code, for its hall display (the branch's staff and
+    admins; a client never reads it here: it has to be in the hall to see it)."""
+    ensure_branch(session, actor, branch_id)
+    current = presence.current_code(secret_key, branch_id, now)
+    return {
+        "branch_id": branch_id,
+        "code": current.code,
+        "qr": current.qr,
+        "valid_from": isoformat(current.valid_from),
+        "shown_until": isoformat(current.shown_until),
+        "valid_until": isoformat(current.valid_until),
+    }

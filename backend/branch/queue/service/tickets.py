@@ -17,6 +17,7 @@ from backend.branch import rules
 from backend.branch.access import QUEUE_STAFF_ROLES, ensure_branch, ensure_branch_staff
 from backend.branch.halls import local_day, lock_hall
 from backend.branch.models import BranchHall, ClientProfile, HallService, Ticket, TicketSequence
+from backend.branch.queue import presence
 from backend.branch.queue.pushes import queue_changed
 from backend.branch.queue.queries import find_ticket
 from backend.branch.queue.snapshot import services_of, snapshot
@@ -181,10 +182,17 @@ def check_in(
     branch_id: str,
     ticket_no: str,
     now: datetime | None = None,
+    *,
+    presence_code: str | None = None,
 ) -> dict[str, Any]:
-    """A remote ticket's client is in the hall: from now on the ticket can be called."""
+    """A remote ticket's client is in the hall: from now on the ticket can be called.
+
+    A client proves it with the branch's current check-in code (``presence_code``, from the
+    QR code on the hall display: queue/presence.py); the branch's queue staff check a client
+    in beside them without one."""
     now = hall.now(now)
     ticket = find_ticket(session, actor, branch_id, ticket_no)
+    proof = _presence(session, actor, hall, branch_id, presence_code, now)
     row = lock_hall(session, branch_id)
     session.refresh(ticket)
     if ticket.status == "waiting":
@@ -207,9 +215,38 @@ def check_in(
         "branch_ticket",
         ticket.id,
         before={"status": "remote"},
-        after={"status": "waiting", "category": ticket.category},
+        after={"status": "waiting", "category": ticket.category, "presence": proof},
     )
     return ticket_view(ticket, queue_changed(session, hall, branch_id, now))
+
+
+def _presence(
+    session: Session,
+    actor: Actor,
+    hall: Hall,
+    branch_id: str,
+    code: str | None,
+    now: datetime,
+) -> str:
+    """How the caller proves being in the hall: ``qr`` (the branch's current code) or
+    ``staff`` (the branch's queue staff); else 400 presence_code_required or 422
+    presence_code_invalid (expired, another branch's, or made up), nothing changed."""
+    if actor.role != "client":
+        ensure_branch_staff(session, actor, branch_id, *QUEUE_STAFF_ROLES)
+        return "staff"
+    if not code:
+        raise ValidationFailed(
+            "check in with the code of the QR code on the branch's hall display",
+            code="presence_code_required",
+            details={"presence_code": ["scan the QR code shown in the branch's hall"]},
+        )
+    if not presence.is_valid(hall.key(), branch_id, code, now):
+        raise BusinessRuleViolation(
+            "this is not the branch's current check-in code: scan the QR code in the hall again",
+            code="presence_code_invalid",
+            details={"presence_code": ["expired, or not this branch's"]},
+        )
+    return "qr"
 
 
 def cancel_ticket(
