@@ -1,6 +1,7 @@
-"""Branches: the list any signed-in user may read (code, name, opening hours, time zone,
-services), one branch with its counters for its staff, and (admin) creating a branch with its
-hall in one request, and editing both.
+"""Branches: the list any signed-in user may read, clients included, to choose where to go (code,
+name, opening hours and whether the branch is open now, time zone, services, and per service the
+live queue: waiting, booked, counters open), one branch with its counters for its staff, and
+(admin) creating a branch with its hall in one request, and editing both.
 
 The branch (code, name, org, opening hours) is the identity area's; its hall (time zone,
 services, counters) the branch area's (backend/branch/configuration.py). Declared by the branch
@@ -15,6 +16,8 @@ from flask_smorest import Blueprint
 
 from backend.branch import configuration
 from backend.branch.access import can_see_branch
+from backend.branch.halls import is_open
+from backend.branch.queue import queries as queue_queries
 from backend.branch.rules import SERVICES
 from backend.identity import queries as identity_queries
 from backend.identity import service as identity
@@ -22,7 +25,7 @@ from backend.identity.models import Branch
 from backend.identity.rules import WEEKDAYS
 from backend.platform.errors import ValidationFailed
 from backend.platform.permissions import ensure_role
-from miniapp_api.branch.blueprint import hall
+from miniapp_api.branch.blueprint import hall, now
 from miniapp_api.branch.schemas import CounterOut
 from miniapp_api.common import PageArgs, StrictSchema, current_actor, db, page_schema
 from miniapp_api.responses import errors
@@ -102,25 +105,45 @@ class BranchChange(HallFields):
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
 
 
+class ServiceQueueOut(ma.Schema):
+    service = ma.fields.String(metadata={"description": "cash|account|loan|wealth|corporate"})
+    name = ma.fields.String()
+    waiting = ma.fields.Integer(metadata={"description": "Tickets waiting in the hall now"})
+    booked = ma.fields.Integer(
+        metadata={"description": "Remote tickets taken, their clients not checked in yet"}
+    )
+    counters_open = ma.fields.Integer(metadata={"description": "Open counters serving it"})
+
+
 class BranchOut(ma.Schema):
     code = ma.fields.String()
     name = ma.fields.String()
     org_id = ma.fields.Integer()
     opening_hours = ma.fields.Dict(allow_none=True, metadata=HOURS_DOC)
+    open_now = ma.fields.Boolean(
+        allow_none=True,
+        metadata={"description": "Open at the time of the answer by its hours; null: no hours"},
+    )
     timezone = ma.fields.String()
     services = ma.fields.List(ma.fields.String())
+    queue = ma.fields.List(
+        ma.fields.Nested(ServiceQueueOut),
+        metadata={"description": "Per offered service, the live queue at the time of the answer"},
+    )
     counters = ma.fields.List(
         ma.fields.Nested(CounterOut),
         metadata={"description": "For the branch's staff and admins only"},
     )
 
 
-def _out(branch: Branch, config: dict) -> dict:
+def _out(branch: Branch, config: dict, queue: list[dict]) -> dict:
     return {
         "code": branch.code,
         "name": branch.name,
         "org_id": branch.org_id,
         "opening_hours": branch.opening_hours,
+        "open_now": is_open(branch.opening_hours, config["timezone"], now()),
+        "queue": queue,
         **config,
     }
 
@@ -129,7 +152,7 @@ def _detail(branch: Branch) -> dict:
     config = configuration.hall_configuration(db(), branch.code)
     if not can_see_branch(current_actor(), branch.code):
         config.pop("counters")
-    return _out(branch, config)
+    return _out(branch, config, queue_queries.live_counts(db(), [branch.code])[branch.code])
 
 
 def _configure(branch_code: str, body: dict) -> None:
@@ -144,12 +167,18 @@ class Branches(MethodView):
     @blp.response(200, page_schema(BranchOut, "BranchPage"))
     @errors(blp, 400, 401)
     def get(self, args):
-        """Every branch (any signed-in user): code, name, opening hours, time zone and the
-        services offered. A cursor page."""
+        """Discovery for clients: every branch, to any signed-in user (clients included), a
+        cursor page ``{items, next_cursor}`` by branch code: code, name, opening hours (local
+        times of the branch's time zone) and whether it is open now, the services offered and,
+        per service, the live queue: tickets waiting in the hall, remote tickets booked but not
+        checked in, counters open. Counters only for the branch's staff (GET /branches/{code});
+        a branch's estimated waits: GET /branches/{code}/queue."""
         page = identity_queries.list_branches(db(), limit=args["limit"], cursor=args["cursor"])
-        halls = configuration.halls_summary(db(), [b.code for b in page.items])
+        codes = [b.code for b in page.items]
+        halls = configuration.halls_summary(db(), codes)
+        live = queue_queries.live_counts(db(), codes)
         return {
-            "items": [_out(b, halls[b.code]) for b in page.items],
+            "items": [_out(b, halls[b.code], live[b.code]) for b in page.items],
             "next_cursor": page.next_cursor,
         }
 

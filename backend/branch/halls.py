@@ -40,3 +40,17 @@ def local_day(hall: BranchHall, when: datetime) -> str:
 
 def local_hour(hall: BranchHall, when: datetime) -> int:
     return ensure_utc(when).astimezone(ZoneInfo(hall.timezone)).hour
+
+
+WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def is_open(hours: dict | None, timezone: str, when: datetime) -> bool | None:
+    """Whether the branch is open at ``when`` by its published opening hours (local times of
+    the hall's time zone, ``{"mon": [["09:00", "17:00"]], ...}``); None: not published."""
+    if hours is None:
+        return None
+    local = ensure_utc(when).astimezone(ZoneInfo(timezone))
+    clock = local.strftime("%H:%M")
+    periods = hours.get(WEEKDAY_KEYS[local.weekday()]) or []
+    return any(start <= clock < end for start, end in periods)

@@ -1,6 +1,6 @@
-"""Demo hall of branch BR001: its services, three counters at the callers' windows and a VIP
-counter, client1 as a VIP of rm1, a vault with cash for loading, and a queue with a few
-tickets. Idempotent."""
+"""Demo hall of branch BR001: its opening hours (published for the clients' branch list), its
+services, three counters at the callers' windows and a VIP counter, client1 as a VIP of rm1, a
+vault with cash for loading, and a queue with a few tickets. Idempotent."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from backend.branch.halls import get_hall, local_day
 from backend.branch.models import ClientProfile, HallCounter, HallService, Ticket
 from backend.branch.queue.service.tickets import next_number
 from backend.branch.queue.serving import open_shift
+from backend.identity import service as identity
 from backend.identity.models import Branch, User
 from backend.platform.clock import utcnow
 from backend.platform.context import SYSTEM
@@ -36,6 +37,11 @@ DEMO_TICKETS = (
     ("cash", "normal"),
 )
 VAULT_FUNDING = "2000000.00"
+# local times of the hall's time zone (Asia/Shanghai): weekdays with a lunch break, Saturday
+DEMO_HOURS = {
+    **{d: [["09:00", "12:00"], ["13:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+    "sat": [["10:00", "15:00"]],
+}
 
 
 def seed_branch_hall(session: Session, _options: object) -> dict:
@@ -43,7 +49,10 @@ def seed_branch_hall(session: Session, _options: object) -> dict:
         return {}
     now = utcnow()
     hall = get_hall(session, BRANCH)
-    created: dict[str, int] = {"services": 0, "counters": 0, "tickets": 0}
+    created: dict[str, int] = {"services": 0, "counters": 0, "tickets": 0, "hours": 0}
+    if session.scalar(select(Branch.opening_hours).where(Branch.code == BRANCH)) is None:
+        identity.update_branch(session, SYSTEM, BRANCH, opening_hours=DEMO_HOURS)  # audited
+        created["hours"] = 1
     existing = {
         s.code for s in session.scalars(select(HallService).where(HallService.branch_id == BRANCH))
     }

@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.branch.access import can_see_branch, ensure_branch
 from backend.branch.halls import get_hall
-from backend.branch.models import Ticket
+from backend.branch.models import HallCounter, HallService, Ticket
 from backend.branch.queue import presence
 from backend.branch.queue.snapshot import snapshot
 from backend.branch.queue.views import queue_picture, services_view, ticket_view
@@ -79,3 +79,43 @@ def presence_code(
         "shown_until": isoformat(current.shown_until),
         "valid_until": isoformat(current.valid_until),
     }
+
+
+def live_counts(session: Session, branch_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """For a page of branches (the clients' branch list), per offered service: tickets
+    waiting in the hall, tickets booked remotely not yet checked in, counters open for it.
+    Three grouped queries whatever the page's size, no queue snapshot: the estimate of one
+    branch's wait is ``GET /branches/{b}/queue``."""
+    if not branch_ids:
+        return {}
+    counts: dict[tuple[str, str, str], int] = {}
+    for branch_id, service, status, n in session.execute(
+        select(Ticket.branch_id, Ticket.service, Ticket.status, func.count())
+        .where(Ticket.branch_id.in_(branch_ids), Ticket.status.in_(("waiting", "remote")))
+        .group_by(Ticket.branch_id, Ticket.service, Ticket.status)
+    ):
+        counts[branch_id, service, status] = n
+    serving: dict[tuple[str, str], int] = {}
+    for branch_id, skills, borrowed in session.execute(
+        select(HallCounter.branch_id, HallCounter.skills, HallCounter.borrowed_skills).where(
+            HallCounter.branch_id.in_(branch_ids), HallCounter.status == "open"
+        )
+    ):
+        for code in {*(skills or ()), *(borrowed or ())}:
+            serving[branch_id, code] = serving.get((branch_id, code), 0) + 1
+    out: dict[str, list[dict[str, Any]]] = {b: [] for b in branch_ids}
+    for branch_id, code, name in session.execute(
+        select(HallService.branch_id, HallService.code, HallService.name)
+        .where(HallService.branch_id.in_(branch_ids), HallService.active.is_(True))
+        .order_by(HallService.branch_id, HallService.code)
+    ):
+        out[branch_id].append(
+            {
+                "service": code,
+                "name": name,
+                "waiting": counts.get((branch_id, code, "waiting"), 0),
+                "booked": counts.get((branch_id, code, "remote"), 0),
+                "counters_open": serving.get((branch_id, code), 0),
+            }
+        )
+    return out
