@@ -58,12 +58,36 @@ def test_full_lifecycle_through_http(pg_or_sqlite_api: Api):
     again = api.post("supervisor1", f"/vehicles/{vins[0]}/release")
     assert again.status_code == 422
 
-    # batch redemption of the rest, then the OEM sees the bill it is paid with
+    # the supervisor finds the last car gone: out of trust at once, one hard alert
+    gone = api.ok(
+        api.post("supervisor1", f"/vehicles/{vins[2]}/report-missing", {"note": "gate camera"})
+    )
+    assert gone["status"] == "out_of_trust"
+
+    # batch redemption of the rest cures it, then the OEM sees the bill it is paid with
     batch = api.ok(api.post("dealer2", "/redemptions", {"vins": [vins[2]], "mode": "full"}))
     assert batch["vehicle_count"] == 1 and batch["vehicles"][0]["status"] == "redeemed"
     assert api.ok(api.get("oem1", f"/bills/{bill['id']}"))["outstanding"] == "0.00"
-    alerts = api.ok(api.get("dealer2", "/alerts"))
-    assert isinstance(alerts["items"], list)
+
+    # the alerts: the lifecycle raised exactly the out-of-trust one, still open for the bank
+    # (a redemption closes routine alerts only); the rest are the seed's aging alerts: its two
+    # cars in stock since about 125 days, past the 120-day threshold (medium)
+    alerts = api.ok(api.get("dealer2", "/alerts"))["items"]
+    mine = [a for a in alerts if a["vin"] in vins]
+    assert [(a["kind"], a["severity"], a["status"], a["vin"]) for a in mine] == [
+        ("out_of_trust", "hard", "open", vins[2])
+    ]
+    oot = mine[0]
+    assert oot["dealer_id"] == dealer_id and oot["bill_id"] == bill["id"]
+    assert oot["data"]["reason"] == "reported gone from the yard by the supervisor: gate camera"
+    assert oot["data"]["outstanding"] == "100000.00" and oot["occurrences"] == 1
+    seeded = sorted(
+        (a["kind"], a["severity"], a["data"]["threshold"]) for a in alerts if a["vin"] not in vins
+    )
+    assert seeded == [("aging", "medium", 120), ("aging", "medium", 120)]
+    assert api.ok(api.get("oem1", f"/alerts/{oot['id']}"))["kind"] == "out_of_trust"
+    refused = api.get("dealer1", f"/alerts/{oot['id']}")
+    assert refused.status_code == 404 and refused.get_json()["error"]["code"] == "alert_not_found"
     assert_books_balance(api)
 
 
