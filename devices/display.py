@@ -1,8 +1,10 @@
 """Hall display (叫号屏): shows the last calls (ticket number and window) that the branch edge
 or the centre sends with ``display.show``, and the queue board the centre sends with
 ``display.queue`` (per service: tickets waiting, the next numbers, the expected wait; who is
-served where). A public screen: the board holds ticket numbers only, and anything else in it
-is refused."""
+served where), and the branch's check-in QR code the centre sends each 30 s with
+``display.presence {code, qr, valid_until}`` (a client scans it to check a remote ticket in:
+backend/branch/queue/presence.py). A public screen: the board holds ticket numbers only, and
+anything else in it is refused."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ TICKET_NO = re.compile(r"[A-Z]{1,4}[0-9]{1,6}")
 SERVICE_KEYS = {"service", "letter", "waiting", "next", "estimated_wait_s"}
 SERVING_KEYS = {"counter_id", "ticket_no"}
 BOARD_KEYS = {"version", "updated_at", "services", "serving"}
+PRESENCE_KEYS = {"code", "qr", "valid_until"}
+PRESENCE_CODE = re.compile(r"[A-Z2-7]{16}")
 
 
 def _count(value: object) -> bool:
@@ -80,6 +84,7 @@ def validate_board(args: dict) -> dict[str, Any]:
 class HallDisplay(SimulatedDevice):
     device_type = "display"
     telemetry_interval_s = 120.0
+    presence: dict[str, str] | None = None  # the check-in QR code shown now
 
     def default_config(self) -> dict[str, Any]:
         return {**super().default_config(), "brightness": 80, "rows": 5}
@@ -117,3 +122,21 @@ class HallDisplay(SimulatedDevice):
             {"services": len(board["services"]), "version": board["version"]},
         )
         return f"{len(board['services'])} services"
+
+    @command("display.presence")
+    def cmd_presence(self, args: dict) -> str:
+        """Show the branch's current check-in QR code (a code, never anything of a client)."""
+        if set(args) != PRESENCE_KEYS:
+            raise CommandRejected(f"presence has exactly {', '.join(sorted(PRESENCE_KEYS))}")
+        code, qr = args["code"], args["qr"]
+        if not isinstance(code, str) or PRESENCE_CODE.fullmatch(code) is None:
+            raise CommandRejected("code must be 16 base32 characters")
+        if not _short(qr, 200) or not qr.endswith(f"code={code}"):
+            raise CommandRejected("qr must carry the code")
+        try:
+            parse_ts(args["valid_until"], field_name="valid_until")
+        except ProtocolError:
+            raise CommandRejected("valid_until must be an RFC 3339 UTC time") from None
+        # on the screen only: not in the state document, so births and telemetry never carry it
+        self.presence = {"code": code, "qr": qr, "valid_until": args["valid_until"]}
+        return "shown"

@@ -1,5 +1,6 @@
 """Scheduled hall jobs: remote tickets never checked in expire; unused unlocks are voided;
-vein revocations are sent again until the locks confirm."""
+vein revocations are sent again until the locks confirm; the hall displays are sent each
+step's check-in code."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from backend.branch.cash.service import expire_unlocks
+from backend.branch.queue import presence
+from backend.branch.queue.pushes import push_presence_codes
 from backend.branch.queue.service import expire_remote_tickets
 from backend.branch.runtime import Hall
 from backend.branch.veins.service import resend_revocations
@@ -21,6 +24,12 @@ JOBS = JobRegistry()
 def expire_remote(session: Session, now: datetime) -> dict:
     """Remote tickets not checked in within the hall's lifetime (30 min) expire."""
     return {"expired": expire_remote_tickets(session, port(session, Hall), now)}
+
+
+@JOBS.job("branch.presence_codes", every_s=presence.STEP_S)
+def presence_codes(session: Session, now: datetime) -> dict:
+    """The hall displays show the branch's current check-in code (a QR code): sent each step."""
+    return {"displays": push_presence_codes(session, port(session, Hall), now)}
 
 
 @JOBS.job("branch.expire_unlocks", every_s=15)

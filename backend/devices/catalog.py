@@ -16,7 +16,9 @@ COMMANDS = KIND_COMMANDS  # device type -> its own commands (without COMMON_COMM
 # nothing and move nothing, so they are not audited, and their command rows are deleted a day
 # after they were made (job ``devices.prune_screen_commands``). A busy hall sends a board a
 # second to every display.
-SCREEN_COMMANDS = frozenset({"display.show", "display.queue", "caller.show_call"})
+SCREEN_COMMANDS = frozenset(
+    {"display.show", "display.queue", "display.presence", "caller.show_call"}
+)
 SCREEN_COMMANDS_KEPT_S = 86400
 
 # provisioned -> active (first birth, or by hand) <-> maintenance; any -> retired (final).

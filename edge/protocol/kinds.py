@@ -140,8 +140,8 @@ BUILTIN_KINDS: tuple[KindSpec, ...] = (
     ),
     KindSpec(
         "display",
-        "Hall display: the last calls and the queue board",
-        commands=("display.show", "display.queue"),
+        "Hall display: the last calls, the queue board and the check-in QR code",
+        commands=("display.show", "display.queue", "display.presence"),
         events=("display.shown", "display.board_shown"),
         telemetry=("display.status",),
         screen=True,

@@ -17,6 +17,7 @@ branch_seeded_db = support.branch_seeded_db  # fixture
 clock = support.clock  # fixture
 hall = support.hall  # fixture
 hall_app = support.hall_app  # fixture
+hall_factory = support.hall_factory  # fixture
 hall_url = support.hall_url  # fixture
 
 B = "BR001"
@@ -101,3 +102,20 @@ def test_codes_rotate_and_differ_by_branch(clock):
     assert presence.current_code(SECRET, "BR002", now).code != a.code
     assert not presence.is_valid(SECRET, B, "", now)
     assert presence.is_valid(SECRET, B, a.code.lower(), now)  # a scanner's case
+
+
+def test_the_job_sends_each_active_display_the_current_code(hall_factory, hall, clock):
+    from backend.branch.queue.pushes import push_presence_codes
+    from tests.integration.test_branch_support import set_device
+
+    with hall_factory() as s:
+        set_device(s, "BR001-DSP-01")  # born: active
+        s.commit()
+        assert push_presence_codes(s, hall, clock.now) == 1
+        s.commit()  # sent after the commit
+    [(device_id, args)] = hall.send_command.named("display.presence")
+    shown = presence.current_code(SECRET, B, clock.now)
+    assert device_id == "BR001-DSP-01"
+    assert args == {"code": shown.code, "qr": shown.qr, "valid_until": "2026-03-02T02:01:00Z"}
+    clock.tick(presence.STEP_S)  # the next run sends the next code; this one still counts
+    assert presence.is_valid(SECRET, B, args["code"], clock.now)

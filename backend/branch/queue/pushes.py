@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from backend.branch import devices_port
 from backend.branch.halls import get_hall
 from backend.branch.models import BranchHall
-from backend.branch.queue import delta
+from backend.branch.queue import delta, presence
 from backend.branch.queue.snapshot import Snapshot, snapshot, tickets_by_id
 from backend.branch.queue.views import (
     board,
@@ -37,6 +37,7 @@ from backend.branch.queue.views import (
 from backend.branch.runtime import Hall
 from backend.platform import changes
 from backend.platform.after_commit import after_commit
+from backend.platform.clock import isoformat
 from backend.platform.live import rooms_for
 from backend.platform.ports import DeviceLink
 from backend.platform.wiring import port
@@ -113,3 +114,30 @@ def queue_changed(session: Session, hall: Hall, branch_id: str, now: datetime) -
     link = port(session, DeviceLink)
     after_commit(session, lambda: link.queue_changed(branch_id), key=("edge.queue_sync", branch_id))
     return snap
+
+
+PRESENCE_COMMAND = "display.presence"
+
+
+def push_presence_codes(session: Session, hall: Hall, now: datetime) -> int:
+    """Job (every ``presence.STEP_S``): each branch's active hall displays are sent the
+    branch's current check-in code (``display.presence {code, qr, valid_until}``), which they
+    show as a QR code. Sent every step, the code shown is always one still accepted (a code
+    is accepted until one step after its own). Returns the displays sent to."""
+    if hall.send_command is None:
+        return 0
+    sent = 0
+    for branch_id in session.scalars(select(BranchHall.branch_id).order_by(BranchHall.branch_id)):
+        displays = active_displays(session, branch_id)
+        if not displays:
+            continue
+        current = presence.current_code(hall.key(), branch_id, now)
+        args = {
+            "code": current.code,
+            "qr": current.qr,
+            "valid_until": isoformat(current.valid_until),
+        }
+        for device_id in displays:
+            hall.command(session, device_id, PRESENCE_COMMAND, args)
+        sent += len(displays)
+    return sent
