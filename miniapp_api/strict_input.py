@@ -97,6 +97,9 @@ def _check_ints(data: Any, where: str = "") -> None:
 
 
 class StrictParser(FlaskParser):
+    # what the error handler answers (miniapp_api/errors.py), so the OpenAPI document says 400
+    DEFAULT_VALIDATION_STATUS = 400
+
     def _raw_load_json(self, req) -> Any:
         if not is_json_request(req):
             return webargs_core.missing

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from backend.platform.errors import ValidationFailed
@@ -86,22 +87,32 @@ def _parse_constant(raw: str) -> Any:
     raise refuse("non_finite_number", f"{raw} is not a JSON number")
 
 
-def _walk(document: Any) -> None:
-    """Depth and text checks over the parsed document, without recursion."""
+# Valid UTF-8 text holds no surrogate, and JSON refuses a raw control character in a string,
+# so a lone surrogate or a NUL can only come from a \\u escape: strings are checked only then.
+_RISKY_ESCAPE = re.compile(r"\\u(?:[dD][89abAB]|[dD][c-fC-F]|0000)")
+
+
+def _walk(document: Any, check_text: bool) -> None:
+    """Depth (and, if an escape could hide one, text) checks without recursion."""
     stack: list[tuple[Any, int]] = [(document, 1)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, str):
-            _check_text(node)
-        elif isinstance(node, dict | list):
+        if isinstance(node, dict):
             if depth > MAX_DEPTH:
                 raise refuse("json_too_deep", f"nested more than {MAX_DEPTH} levels")
-            if isinstance(node, dict):
-                for key, value in node.items():
+            for key, value in node.items():
+                if check_text:
                     _check_text(key)
+                if check_text or isinstance(value, dict | list):
                     stack.append((value, depth + 1))
-            else:
-                stack.extend((value, depth + 1) for value in node)
+        elif isinstance(node, list):
+            if depth > MAX_DEPTH:
+                raise refuse("json_too_deep", f"nested more than {MAX_DEPTH} levels")
+            stack.extend(
+                (value, depth + 1) for value in node if check_text or isinstance(value, dict | list)
+            )
+        elif check_text and isinstance(node, str):
+            _check_text(node)
 
 
 def loads(data: bytes | str) -> Any:
@@ -123,5 +134,8 @@ def loads(data: bytes | str) -> Any:
         raise refuse("json_too_deep", f"nested more than {MAX_DEPTH} levels") from None
     except ValueError as exc:
         raise refuse("malformed_json", f"not valid JSON: {exc}") from None
-    _walk(document)
+    containers = data.count("[") + data.count("{")  # an upper bound of the depth
+    check_text = _RISKY_ESCAPE.search(data) is not None
+    if containers > MAX_DEPTH or check_text:
+        _walk(document, check_text)
     return document
