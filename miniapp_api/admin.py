@@ -6,11 +6,11 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.platform import audit, jobs
 from backend.platform.permissions import ensure_role
 from miniapp_api.common import PageArgs, current_actor, db, page_schema
+from miniapp_api.strict_input import Blueprint
 
 blp = Blueprint(
     "admin", __name__, url_prefix="/api/v1/admin", description="Administration (admin only)"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from backend.identity import service as identity
@@ -15,6 +14,7 @@ from backend.identity.tokens import issue_token
 from backend.platform.errors import NotAuthenticated, NotFound, RateLimited
 from miniapp_api.common import StrictSchema, client_address, current_actor, db
 from miniapp_api.errors import ErrorSchema, error_response
+from miniapp_api.strict_input import Blueprint
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Login and tokens")
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.branch import configuration
 from backend.branch.access import can_see_branch
@@ -29,6 +28,7 @@ from miniapp_api.branch.blueprint import hall, now
 from miniapp_api.branch.schemas import CounterOut
 from miniapp_api.common import PageArgs, StrictSchema, current_actor, db, page_schema
 from miniapp_api.responses import errors
+from miniapp_api.strict_input import Blueprint
 
 blp = Blueprint(
     "branches",

@@ -39,6 +39,8 @@ PUBLIC_PATHS = {
 }
 PUBLIC_PREFIXES = (f"{API_PREFIX}/docs",)
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+# Logins answer a token: nothing to replay, nothing to store (an Idempotency-Key is ignored).
+NO_IDEMPOTENCY = {f"{API_PREFIX}/auth/token", f"{API_PREFIX}/auth/wx-login"}
 
 
 def db() -> Session:
@@ -88,10 +90,10 @@ def _before_request():
     if path not in PUBLIC_PATHS and not path.startswith(PUBLIC_PREFIXES):
         _authenticate()
     key = request.headers.get("Idempotency-Key")
-    if key is not None and request.method in STATE_CHANGING:
+    if key is not None and request.method in STATE_CHANGING and path not in NO_IDEMPOTENCY:
         ext = current_app.extensions["finedge"]
         fp = idempotency.fingerprint(
-            request.method, request.full_path.rstrip("?"), request.get_data()
+            request.method, request.full_path.rstrip("?"), request.get_data(), ext.config.secret_key
         )
         reservation, stored = idempotency.reserve(
             ext.session_factory, _idempotency_scope(), key, fp

@@ -9,7 +9,6 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.devices import queries, service
 from backend.devices.commands import MAX_WAIT_S
@@ -20,6 +19,7 @@ from backend.platform.live import rooms_for
 from backend.platform.ports import DeviceLink
 from edge.protocol import DEVICE_TYPES
 from miniapp_api.common import PageArgs, StrictSchema, Timestamp, current_actor, db, page_schema
+from miniapp_api.strict_input import Blueprint
 
 blp = Blueprint(
     "devices",

@@ -70,6 +70,8 @@ class Api(SmorestApi):
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", None) or {}
         status = error.code or 500
+        if isinstance(getattr(error, "error_code", None), str):  # strict_input.BadInput
+            return error_response(status, error.error_code, error.description, error.details)
         if "messages" in data:  # webargs: request body or query failed its schema
             details = _flatten_webargs(data["messages"])
             json_broken = details.get("json") == ["Invalid JSON body."]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import text
 
 from miniapp_api.common import db
+from miniapp_api.strict_input import Blueprint
 
 blp = Blueprint("health", __name__, url_prefix="/api/v1/health", description="Health")
 

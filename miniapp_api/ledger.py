@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from backend.ledger import queries, rules, service
@@ -21,6 +20,7 @@ from backend.ledger.service import TransferSpec
 from backend.ledger.verify import verify
 from backend.platform.permissions import ensure_role
 from miniapp_api.common import Money, PageArgs, StrictSchema, current_actor, db, page_schema
+from miniapp_api.strict_input import Blueprint
 
 blp = Blueprint(
     "ledger",

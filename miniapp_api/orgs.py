@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from backend.identity import service as identity
@@ -14,6 +13,7 @@ from backend.platform.pagination import paginate
 from backend.platform.permissions import ensure_visible
 from miniapp_api.common import PageArgs, StrictSchema, current_actor, db, page_schema
 from miniapp_api.responses import errors
+from miniapp_api.strict_input import Blueprint
 
 blp = Blueprint("orgs", __name__, url_prefix="/api/v1/orgs", description="Organisations")
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from miniapp_api.errors import ErrorSchema
+from miniapp_api.strict_input import Blueprint
 
 STANDARD = {
     400: "Bad input (details name the fields); nothing changed",

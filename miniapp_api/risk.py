@@ -12,11 +12,11 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.risk import catalog, queries, service
 from backend.risk.models import SIGNAL_STATUSES
 from miniapp_api.common import Money, PageArgs, StrictSchema, current_actor, db, page_schema
+from miniapp_api.strict_input import Blueprint
 
 blp = Blueprint(
     "risk",

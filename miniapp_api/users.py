@@ -10,7 +10,6 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from backend.identity import queries
 from backend.identity import service as identity
@@ -20,6 +19,7 @@ from backend.platform.errors import ValidationFailed
 from backend.platform.permissions import ensure_role
 from miniapp_api.common import PageArgs, StrictSchema, Timestamp, current_actor, db, page_schema
 from miniapp_api.responses import errors
+from miniapp_api.strict_input import Blueprint
 
 blp = Blueprint(
     "users",

@@ -8,15 +8,35 @@ Flow (driven by the HTTP edge, usable by any other inbound channel):
 2. The business work runs in the request's transaction; ``complete`` writes the response into
    that same transaction, so the change and its stored response commit together.
 3. If the work fails with a server error, ``release`` deletes the reservation so a retry can run.
+
+Secrets are never stored (issue 13): a response that carries one (a device's MQTT password and
+HMAC secret, shown once; anything with a field named like ``*secret``, ``*password``,
+``*token``: ``carries_secret``) is completed with ``replayable=False``: only its status is kept,
+and a replay is 409 ``idempotency_result_shown_once`` (the work is not done twice, the secret is
+not shown twice; a caller that lost it rotates it). Login endpoints take no key at all (the HTTP
+edge skips them). The fingerprint is an HMAC under the app's secret key, so a stored fingerprint
+of a body with a password in it cannot be checked against guessed passwords.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, delete, select, update
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    delete,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -39,6 +59,8 @@ class IdempotencyKey(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     content_type: Mapped[str | None] = mapped_column(String(100))
+    # False: the response carried a secret; its body was not stored and it is never replayed
+    replayable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime]
 
 
@@ -49,8 +71,42 @@ class StoredResponse:
     content_type: str
 
 
-def fingerprint(method: str, path: str, body: bytes) -> str:
-    digest = hashlib.sha256()
+SECRET_FIELDS = frozenset(
+    {"secret", "password", "token", "otp", "one_time_code", "private_key", "api_key"}
+)
+SECRET_SUFFIXES = ("_secret", "_password", "_token", "_private_key", "_api_key")
+
+
+def is_secret_field(name: str) -> bool:
+    name = name.lower()
+    return name in SECRET_FIELDS or name.endswith(SECRET_SUFFIXES)
+
+
+def carries_secret(body: bytes, content_type: str | None) -> bool:
+    """True when a JSON response names a secret field anywhere (any depth), or is not JSON
+    we can read (then we cannot tell, so it is not stored either)."""
+    if not body:
+        return False
+    if "json" not in (content_type or ""):
+        return True
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return True
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if any(isinstance(key, str) and is_secret_field(key) for key in node):
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+def fingerprint(method: str, path: str, body: bytes, key: str = "") -> str:
+    digest = hmac.new(key.encode(), digestmod=hashlib.sha256)
     for part in (method.upper().encode(), path.encode(), body):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
@@ -92,19 +148,39 @@ def reserve(
             raise Conflict(
                 "request with this Idempotency-Key is in progress", code="idempotency_in_progress"
             )
+        if not existing.replayable:
+            raise Conflict(
+                "this request was done and its response carried a secret shown once; it is not "
+                "stored and cannot be replayed (rotate the secret if it was lost)",
+                code="idempotency_result_shown_once",
+                details={"status_code": existing.status_code},
+            )
         return None, StoredResponse(
             existing.status_code, existing.response_body or b"", existing.content_type or ""
         )
 
 
 def complete(
-    session: Session, reservation_id: int, status_code: int, body: bytes, content_type: str
+    session: Session,
+    reservation_id: int,
+    status_code: int,
+    body: bytes,
+    content_type: str,
+    *,
+    replayable: bool | None = None,
 ) -> None:
+    """Store the response for replays; ``replayable`` defaults to: it carries no secret."""
+    if replayable is None:
+        replayable = not carries_secret(body, content_type)
     session.execute(
         update(IdempotencyKey)
         .where(IdempotencyKey.id == reservation_id)
         .values(
-            state="done", status_code=status_code, response_body=body, content_type=content_type
+            state="done",
+            status_code=status_code,
+            response_body=body if replayable else None,
+            content_type=content_type if replayable else None,
+            replayable=replayable,
         )
     )
 

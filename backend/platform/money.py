@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from backend.platform.errors import ValidationFailed
@@ -10,42 +11,58 @@ CENT = Decimal("0.01")
 CURRENCY = "CNY"
 
 
-def parse_money(value: object, *, field: str = "amount", positive: bool = False) -> Decimal:
-    """Parse a decimal string (or Decimal/int) strictly: at most two places, finite.
+# The one written form of an amount: ASCII digits, an optional leading minus, at most two
+# places. No '+', no whitespace, no exponent, no '_' separators, no other scripts' digits
+# (Python's Decimal() would read '１００.００', '٣.٠٠' and '1_000.00').
+MONEY_RE = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,2})?", re.ASCII)
+# The largest single amount anywhere (15 significant digits: exact as a double, which is how
+# SQLite's REAL would hold it); the ledger's own MAX_AMOUNT is the same figure.
+MAX_AMOUNT = Decimal("9999999999999.99")
 
-    Floats are refused: 0.1 + 0.2 is not money.
+
+def _refuse(field: str, message: str, detail: str) -> ValidationFailed:
+    return ValidationFailed(message, code="invalid_amount", details={field: [detail]})
+
+
+def parse_money(value: object, *, field: str = "amount", positive: bool = False) -> Decimal:
+    """Parse an amount strictly: a string of the form ``-?[0-9]+(.[0-9]{1,2})?`` (ASCII only,
+    nothing around it), an int, or a finite Decimal with at most two places; at most
+    ``MAX_AMOUNT`` in magnitude. Floats and bools are refused: 0.1 + 0.2 is not money.
     """
     if isinstance(value, bool | float):
-        raise ValidationFailed(
+        raise _refuse(
+            field,
             f"{field} must be a decimal string, not a float",
-            code="invalid_amount",
-            details={field: ["must be a decimal string such as '100.00'"]},
+            "must be a decimal string such as '100.00'",
         )
-    try:
-        amount = Decimal(str(value).strip())
-        exact = amount.is_finite() and amount == amount.quantize(CENT)
-    except (InvalidOperation, ValueError):
-        raise ValidationFailed(
-            f"{field} is not a decimal number",
-            code="invalid_amount",
-            details={field: ["not a decimal number"]},
-        ) from None
-    if not amount.is_finite():
-        raise ValidationFailed(
-            f"{field} must be finite", code="invalid_amount", details={field: ["not finite"]}
-        )
-    if not exact:
-        raise ValidationFailed(
-            f"{field} has more than two decimal places",
-            code="invalid_amount",
-            details={field: ["at most two decimal places"]},
-        )
+    if isinstance(value, str):
+        if not MONEY_RE.fullmatch(value):
+            raise _refuse(
+                field,
+                f"{field} is not a decimal number such as '100.00'",
+                "ASCII digits, an optional '-', at most two decimal places, nothing else",
+            )
+        amount = Decimal(value)
+    elif isinstance(value, int):
+        amount = Decimal(value)
+    elif isinstance(value, Decimal):
+        amount = value
+        if not amount.is_finite():
+            raise _refuse(field, f"{field} must be finite", "not finite")
+        try:
+            exact = amount == amount.quantize(CENT)
+        except InvalidOperation:  # too many digits to quantize: far beyond MAX_AMOUNT
+            exact = True
+        if not exact:
+            raise _refuse(
+                field, f"{field} has more than two decimal places", "at most two decimal places"
+            )
+    else:
+        raise _refuse(field, f"{field} is not a decimal number", "not a decimal number")
+    if abs(amount) > MAX_AMOUNT:
+        raise _refuse(field, f"{field} exceeds {MAX_AMOUNT}", f"at most {MAX_AMOUNT}")
     if positive and amount <= 0:
-        raise ValidationFailed(
-            f"{field} must be greater than zero",
-            code="invalid_amount",
-            details={field: ["must be > 0"]},
-        )
+        raise _refuse(field, f"{field} must be greater than zero", "must be > 0")
     return amount.quantize(CENT)
 
 

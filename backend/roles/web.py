@@ -133,7 +133,9 @@ def build_app(
     the live events in the OpenAPI spec (``x-live-events``: each event's payload schema)."""
     from miniapp_api.common import install_request_lifecycle
     from miniapp_api.errors import Api, register_error_handlers
+    from miniapp_api.strict_input import install_strict_input, register_converters
 
+    install_strict_input(app)  # first: the int converter before any rule, its hook before all
     config = runtime.config
     ext = FinEdge(
         config=config,
@@ -159,6 +161,7 @@ def build_app(
             "security": [{"bearerAuth": []}],
         },
     )
+    register_converters(api)
     for module in blueprints:
         api.register_blueprint(module.blp)
     _document_live_events(api, live_events)

@@ -7,9 +7,9 @@ clock (``now()``).
 from __future__ import annotations
 
 from flask import current_app
-from flask_smorest import Blueprint
 
 from backend.branch.runtime import Hall
+from miniapp_api.strict_input import Blueprint
 
 blp = Blueprint(
     "branch",

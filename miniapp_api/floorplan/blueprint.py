@@ -4,7 +4,8 @@ on, and the live emitter views hand to the use cases that may raise alerts."""
 from __future__ import annotations
 
 from flask import current_app
-from flask_smorest import Blueprint
+
+from miniapp_api.strict_input import Blueprint
 
 blp = Blueprint(
     "floorplan",

@@ -3,7 +3,14 @@ from decimal import Decimal
 import pytest
 
 from backend.platform.errors import ValidationFailed
-from backend.platform.money import format_money, from_fen, parse_money, quantize, to_fen
+from backend.platform.money import (
+    MAX_AMOUNT,
+    format_money,
+    from_fen,
+    parse_money,
+    quantize,
+    to_fen,
+)
 
 
 @pytest.mark.parametrize("raw", ["100", "100.5", "100.50", 100, Decimal("0.01")])
@@ -18,6 +25,51 @@ def test_parse_refuses_bad_amounts(raw):
     with pytest.raises(ValidationFailed) as info:
         parse_money(raw)
     assert info.value.code == "invalid_amount"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "１００.００",  # fullwidth digits: Decimal() reads them
+        "٣.٠٠",  # Arabic-Indic digits
+        "१००",  # Devanagari digits
+        "1_000.00",  # Python's digit separator
+        "+1.00",
+        " 1.00",
+        "1.00 ",
+        "1.00\n",
+        "1e2",
+        "1E2",
+        "1.",
+        ".5",
+        "0x10",
+        "1,000.00",
+        "--1",
+        "9999999999999.99\x00",
+        "10000000000000.00",  # over MAX_AMOUNT
+        "-10000000000000.00",
+        10**14,
+        Decimal("1E+20"),
+        Decimal("1E+999999"),
+        Decimal("NaN"),
+        Decimal("Infinity"),
+        "1" * 5000,
+        b"1.00",
+        [1],
+    ],
+)
+def test_only_ascii_decimal_strings_within_the_bound(raw):
+    with pytest.raises(ValidationFailed) as info:
+        parse_money(raw)
+    assert info.value.code == "invalid_amount"
+    assert info.value.details == {"amount": [info.value.details["amount"][0]]}
+
+
+def test_the_bound_itself_and_negative_zero():
+    assert parse_money("9999999999999.99") == MAX_AMOUNT
+    assert parse_money("-9999999999999.99") == -MAX_AMOUNT
+    assert parse_money("-0") == Decimal("0.00")
+    assert parse_money("007.5") == Decimal("7.50")
 
 
 @pytest.mark.parametrize("raw", ["0", "-1.00", "0.00"])
