@@ -118,6 +118,9 @@ def _path_values(client, tokens):
         "device_id": devices[0]["device_id"] if devices else None,
         "lock_id": locks[0] if locks else None,
         "enterprise_id": _first_id(client, tokens["rm1"], f"{PREFIX}/risk/enterprises", "id"),
+        "dealer_id": str(
+            client.get(f"{PREFIX}/auth/me", headers=tokens["dealer1"]).get_json()["org_id"]
+        ),
     }
 
 
