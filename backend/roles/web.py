@@ -18,7 +18,7 @@ from backend.identity.sessions import verify_token
 from backend.identity.wechat import Code2Session, FakeCode2Session, WeChatCode2Session
 from backend.platform.config import Config, ConfigError
 from backend.platform.errors import DomainError
-from backend.platform.live import NAMESPACE, LiveEmitter, rooms_for
+from backend.platform.live import NAMESPACE, LiveEmitter, socket_rooms
 from backend.platform.wiring import Wiring
 from backend.roles import live_revocation
 from backend.roles.web_server import gevent_patched
@@ -58,6 +58,8 @@ def _document_live_events(api: Any, live_events: list[tuple[Any, Any]]) -> None:
     documented: dict[str, Any] = {}
     for event, schema in live_events:
         entry: dict[str, Any] = {"namespace": NAMESPACE, "audience": event.audience}
+        if event.rule is not None:
+            entry["rooms"] = event.rule.describe()
         if schema is not None:
             name = schema.__name__.removesuffix("Schema")
             if name not in components.schemas:
@@ -84,12 +86,7 @@ def _register_live(socketio: SocketIO, config: Config, session_factory: sessionm
                 actor = verify_token(session, token, config.secret_key)
         except DomainError:
             return False
-        for room in rooms_for(
-            users=[actor.user_id],
-            orgs=[actor.org_id] if actor.org_id is not None else [],
-            branches=[actor.branch_id] if actor.branch_id else [],
-            roles=[actor.role],
-        ):
+        for room in socket_rooms(actor.user_id, actor.role, actor.org_id, actor.branch_id):
             join_room(room)
         return True
 
