@@ -36,6 +36,7 @@ from backend.platform.db import make_engine, make_session_factory
 from backend.platform.jobs import JobRegistry, JobRun, run_job
 from backend.platform.live import Audience, LiveEmitter, NullEmitter, Renderer
 from backend.platform.ports import DeviceLink, UplinkRoutes
+from backend.platform.redaction import install_log_redaction
 from backend.platform.wiring import PortMissing, Wiring
 
 log = logging.getLogger(__name__)
@@ -285,6 +286,7 @@ def bootstrap(
 ) -> Runtime:
     """Build the process of ``role`` (see the module). ``extra_areas`` adds areas to the
     declared ones (tests); ``live``, ``ports`` and ``engine`` replace the role's own (tests)."""
+    install_log_redaction()  # every role: no token in any log line
     config = config or Config.from_env()
     areas = areas if areas is not None else collect_areas(extra_areas)
     load_models(areas)
