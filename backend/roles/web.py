@@ -14,7 +14,7 @@ from flask_swagger_ui import get_swaggerui_blueprint
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.identity.service import REVOKED_EVENT
-from backend.identity.sessions import verify_token
+from backend.identity.sessions import current_versions, verify_session
 from backend.identity.wechat import Code2Session, FakeCode2Session, WeChatCode2Session
 from backend.platform.config import Config, ConfigError
 from backend.platform.errors import DomainError
@@ -70,11 +70,13 @@ def _document_live_events(api: Any, live_events: list[tuple[Any, Any]]) -> None:
     api.spec.options["x-live-events"] = documented
 
 
-def _register_live(socketio: SocketIO, config: Config, session_factory: sessionmaker) -> None:
+def _register_live(
+    socketio: SocketIO, config: Config, session_factory: sessionmaker
+) -> live_revocation.Sockets:
     """Socket.IO ``/live``: a connect is checked like a request (the token against the user's
     row: disabled, demoted or reset users are refused), and a revoked user's sockets are closed
-    on every instance when ``session.revoked`` reaches them (backend/roles/live_revocation.py).
-    """
+    on every instance when ``session.revoked`` reaches them, or at the latest before the next
+    event delivered after a second (backend/roles/live_revocation.py)."""
 
     @socketio.on("connect", namespace=NAMESPACE)
     def _connect(auth=None):
@@ -91,14 +93,25 @@ def _register_live(socketio: SocketIO, config: Config, session_factory: sessionm
             return False
         try:
             with session_factory() as session:
-                actor = verify_token(session, token, config.secret_key)
+                actor, version = verify_session(session, token, config.secret_key)
         except DomainError:
             return False
         for room in socket_rooms(actor.user_id, actor.role, actor.org_id, actor.branch_id):
             join_room(room)
+        sockets.add(request.sid, actor.user_id, version)
         return True
 
-    live_revocation.install(socketio.server, NAMESPACE, REVOKED_EVENT)
+    @socketio.on("disconnect", namespace=NAMESPACE)
+    def _disconnect(*_args):
+        sockets.remove(request.sid)
+
+    def in_force(user_ids: set[int]) -> dict[int, int]:
+        with session_factory() as session:
+            return current_versions(session, user_ids)
+
+    sockets = live_revocation.Sockets(in_force)
+    live_revocation.install(socketio.server, NAMESPACE, REVOKED_EVENT, sockets)
+    return sockets
 
 
 def new_app(config: Config) -> tuple[Flask, SocketIO]:
@@ -152,7 +165,7 @@ def build_app(
         runtime=runtime,
     )
     app.extensions["finedge"] = ext
-    _register_live(socketio, config, runtime.session_factory)
+    ext.extras["live_sockets"] = _register_live(socketio, config, runtime.session_factory)
 
     api = Api(
         app,
