@@ -40,6 +40,9 @@ class User(Base):
     # branch changed, password reset): a token carries the version it was issued at ("ver")
     # and every request and Socket.IO connect compares it (backend/identity/sessions.py).
     token_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # When the version was last bumped: web instances re-check their live sockets against the
+    # users revoked since their last look (one indexed range read, backend/roles/live_revocation)
+    revoked_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime]
 
 

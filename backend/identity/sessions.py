@@ -10,6 +10,7 @@ instance. The check is one primary-key read; the actor comes from the row, not t
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,6 +40,16 @@ def current_versions(session: Session, user_ids: Iterable[int]) -> dict[int, int
         )
         found.update({user_id: version for user_id, version in rows})
     return found
+
+
+def revoked_since(session: Session, since: datetime) -> dict[int, int | None]:
+    """The users whose tokens were revoked since ``since``: their version now in force, or
+    None for those disabled (one indexed range read; its answer grows with revocations, not
+    with users)."""
+    rows = session.execute(
+        select(User.id, User.token_version, User.active).where(User.revoked_at >= since)
+    )
+    return {user_id: (version if active else None) for user_id, version, active in rows}
 
 
 def verify_session(session: Session, token: str, secret: str) -> tuple[Actor, int]:

@@ -13,10 +13,11 @@ refused by the connect check (its token's version is behind).
 Should ``session.revoked`` never arrive (a ``finedge users ...`` command in another process of
 a deployment without Redis, or a message lost), the sockets still stop receiving: each instance
 keeps, per local socket, the user and the token version it connected with (``Sockets``), and
-before it delivers any event, at most once a second (``RECHECK_S``), reads the versions of the
-connected users (one query per 500 users) and closes the sockets whose user is disabled, gone,
-or has a newer version. An event reaches a revoked socket at most ``RECHECK_S`` after the
-change, and none arrives without this check having run within that second.
+before it delivers any event, at most once a second (``RECHECK_S``), reads the users revoked
+since its last look (``users.revoked_at``: one indexed read, whatever the number of sockets;
+every connected user's version once a minute) and closes the sockets whose user is disabled,
+gone, or has a newer version. An event reaches a revoked socket at most ``RECHECK_S`` after
+the change.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from socketio.pubsub_manager import PubSubManager
+
+from backend.platform.clock import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +41,35 @@ def _user_rooms(room: Any) -> list[str]:
     return [r for r in rooms if isinstance(r, str) and r.startswith("user:")]
 
 
-RECHECK_S = 1.0
+RECHECK_S = 1.0  # at most one re-check a second, and only while events flow
+FULL_CHECK_S = 60.0  # now and then every connected user's version, not only the revoked ones
+GRACE_S = 5.0  # a revocation stamped this long before it committed is still seen
 
 
 class Sockets:
     """This instance's live sockets: sid -> (user id, token version at connect), and the
-    throttled re-check of them against the users' rows (``check``: user ids -> the versions
-    in force of those still active)."""
+    throttled re-check of them against the users' rows: ``revoked_since(moment)`` gives the
+    users revoked since then (their version in force, None when disabled), one indexed read
+    whatever the number of sockets; ``in_force(user_ids)`` the versions of those of the users
+    still active, for the first and then one re-check a minute (a revocation committed long
+    after it was stamped, a skewed clock)."""
 
     def __init__(
-        self, check: Callable[[set[int]], dict[int, int]], every_s: float = RECHECK_S
+        self,
+        revoked_since: Callable[[datetime], dict[int, int | None]],
+        in_force: Callable[[set[int]], dict[int, int]],
+        *,
+        every_s: float = RECHECK_S,
+        full_every_s: float = FULL_CHECK_S,
     ) -> None:
-        self.check = check
+        self.revoked_since = revoked_since
+        self.in_force = in_force
         self.every_s = every_s
+        self.full_every_s = full_every_s
         self._lock = threading.Lock()
         self._sockets: dict[str, tuple[int, int]] = {}
-        self._next = 0.0
+        self._next = self._next_full = 0.0
+        self._since: datetime | None = None
 
     def add(self, sid: str, user_id: int, version: int) -> None:
         with self._lock:
@@ -62,16 +79,23 @@ class Sockets:
         with self._lock:
             self._sockets.pop(sid, None)
 
-    def stale(self, force: bool = False) -> list[str]:
+    def stale(self) -> list[str]:
         """The sids whose token no longer holds (due once per ``every_s``, else [])."""
         now = time.monotonic()
         with self._lock:
-            if not self._sockets or (now < self._next and not force):
+            if not self._sockets or now < self._next:
                 return []
             self._next = now + self.every_s
+            full = self._since is None or now >= self._next_full
+            if full:
+                self._next_full = now + self.full_every_s
+            since, self._since = self._since, utcnow() - timedelta(seconds=GRACE_S)
             held = dict(self._sockets)
-        versions = self.check({user_id for user_id, _v in held.values()})
-        return [sid for sid, (user, ver) in held.items() if versions.get(user) != ver]
+        if full or since is None:
+            versions = self.in_force({user_id for user_id, _v in held.values()})
+            return [sid for sid, (user, ver) in held.items() if versions.get(user) != ver]
+        changed = self.revoked_since(since)
+        return [sid for sid, (user, ver) in held.items() if changed.get(user, ver) != ver]
 
 
 def install(server: Any, namespace: str, event: str, sockets: Sockets | None = None) -> None:

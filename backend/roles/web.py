@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, jsonify, request
@@ -14,7 +15,7 @@ from flask_swagger_ui import get_swaggerui_blueprint
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.identity.service import REVOKED_EVENT
-from backend.identity.sessions import current_versions, verify_session
+from backend.identity.sessions import current_versions, revoked_since, verify_session
 from backend.identity.wechat import Code2Session, FakeCode2Session, WeChatCode2Session
 from backend.platform.config import Config, ConfigError
 from backend.platform.errors import DomainError
@@ -109,7 +110,11 @@ def _register_live(
         with session_factory() as session:
             return current_versions(session, user_ids)
 
-    sockets = live_revocation.Sockets(in_force)
+    def revoked(since: datetime) -> dict[int, int | None]:
+        with session_factory() as session:
+            return revoked_since(session, since)
+
+    sockets = live_revocation.Sockets(revoked, in_force)
     live_revocation.install(socketio.server, NAMESPACE, REVOKED_EVENT, sockets)
     return sockets
 

@@ -99,6 +99,10 @@ def test_a_revocation_whose_event_never_arrives_still_stops_the_socket(app, clie
         _socket(app, _token(client, "loader1")),
         _socket(app, _token(client, "loader2")),
     )
+    # a first event: the first re-check reads every connected user; later ones only the users
+    # revoked since the one before (users.revoked_at)
+    ext.live.send("queue.update", {"n": 0}, rooms=rooms_for(branches=["BR001"]))
+    assert ("queue.update", {"n": 0}) in _events(disabled)
     monkeypatch.setenv("DATABASE_URL", ext.config.database_url)
     monkeypatch.delenv("REDIS_URL", raising=False)
     result = CliRunner().invoke(main, ["users", "disable", "loader1"])

@@ -1,5 +1,8 @@
-"""identity hardening: addresses of successful logins, mini-program sign-ups
+"""identity hardening: when a user's tokens were last revoked, addresses of successful logins,
+mini-program sign-ups
 
+``users.revoked_at`` (when the token version was last bumped: web instances re-check their
+live sockets against the users revoked since they last looked),
 ``login_addresses`` (an account's addresses of successful logins: the account-wide login
 back-off does not hold them back) and ``wx_signups`` (accounts that mini-program login created,
 with the address: new accounts are limited per address and, in the demo, overall).
@@ -25,6 +28,11 @@ ID = sa.BigInteger().with_variant(sa.INTEGER(), "sqlite")
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("revoked_at", backend.platform.db.UTCDateTime(timezone=True), nullable=True)
+        )
+        batch_op.create_index(batch_op.f("ix_users_revoked_at"), ["revoked_at"], unique=False)
     op.create_table(
         "login_addresses",
         sa.Column("id", ID, nullable=False),
@@ -58,3 +66,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_wx_signups_address"))
     op.drop_table("wx_signups")
     op.drop_table("login_addresses")
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_users_revoked_at"))
+        batch_op.drop_column("revoked_at")
