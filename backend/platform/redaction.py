@@ -7,7 +7,7 @@ payload, neither of which an access log prints; but a client may still put one i
 record of the process is scrubbed when it is made (``install_log_redaction``: a log record
 factory, whichever logger or handler the record goes to: Werkzeug's, gevent's access and
 error logs, gunicorn's, the app's): JWT-shaped strings, ``Bearer`` credentials and the values
-of token-like query parameters become ``[redacted]``.
+of token-like query parameters become ``[redacted]``, in the message and in a traceback.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def redact(text: str) -> str:
 
 
 _INSTALLED = "finedge_redacting"
+_FORMATTER = logging.Formatter()
 
 
 def install_log_redaction() -> None:
@@ -54,6 +55,10 @@ def install_log_redaction() -> None:
         clean = redact(message)
         if clean != message:
             record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:  # a traceback's text, formatted once
+            record.exc_text = redact(_FORMATTER.formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return record
 
     setattr(factory, _INSTALLED, True)

@@ -66,8 +66,12 @@ def test_no_token_reaches_the_server_log(app, client, served, caplog):
         sock = _live(served, **kwargs)
         assert sock.connected
         sock.disconnect()
-    # and anything else the app logs with a token in it
+    # and anything else the app logs with a token in it, in its message or its traceback
     logging.getLogger("finedge.test").error("refused %s (Authorization: Bearer %s)", token, token)
+    try:
+        raise ValueError(f"bad request /x?token={token}")
+    except ValueError:
+        logging.getLogger("finedge.test").exception("failed")
 
     text = caplog.text
     assert "/socket.io/?EIO=4&transport=polling&token=" + REDACTED in text  # the line is there
