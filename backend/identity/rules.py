@@ -47,7 +47,7 @@ class LoginLimits:
     - one account from every address: the same past ``max_failures_per_account``, except from
       an address the account logged in from before (failures sent from elsewhere do not lock a
       user out of their usual address);
-    - one address over every account: ``max_failures_per_address`` within the window.
+    - one address over every account: the same past ``max_failures_per_address``.
 
     An attempt during a back-off is answered 429 with Retry-After without checking the
     password and is not counted (hammering does not lengthen it)."""

@@ -24,23 +24,6 @@ from backend.platform.errors import NotAuthenticated, RateLimited
 from backend.platform.permissions import ensure_role
 
 
-def locked_until(
-    session: Session, column, value: str, *, limit: int, window_s: int, now: datetime
-) -> datetime | None:
-    """When ``value`` (an address) may try again, if ``limit`` failures within the window lock
-    it now: the moment the oldest failure that keeps the count at ``limit`` leaves the window.
-    One indexed read."""
-    since = now - timedelta(seconds=window_s)
-    keeping = session.scalar(
-        select(LoginFailure.at)
-        .where(column == value, LoginFailure.at >= since)
-        .order_by(LoginFailure.at.desc())
-        .offset(limit - 1)
-        .limit(1)
-    )
-    return None if keeping is None else ensure_utc(keeping) + timedelta(seconds=window_s)
-
-
 def _refuse(until: datetime, now: datetime, scope: str) -> RateLimited:
     retry_after = max(1, math.ceil((until - now).total_seconds()))
     whom = "address" if scope == "address" else "account"
@@ -56,16 +39,11 @@ def _held_back(
 ) -> tuple[datetime, str] | None:
     """The latest back-off that holds this attempt back now, if any: (until, scope)."""
     held = queries.account_backoffs(session, username, address, limits, now)
-    until = locked_until(
-        session,
-        LoginFailure.address,
-        address,
-        limit=limits.max_failures_per_address,
-        window_s=limits.window_s,
-        now=now,
-    )
-    if until is not None and until > now:
-        held.append((until, "address"))
+    since = now - timedelta(seconds=limits.window_s)
+    count, last = queries.failures(session, since, address=address)
+    wait = limits.backoff_s(count, limits.max_failures_per_address)
+    if wait is not None and last is not None and ensure_utc(last) + timedelta(seconds=wait) > now:
+        held.append((ensure_utc(last) + timedelta(seconds=wait), "address"))
     return max(held) if held else None
 
 
@@ -152,7 +130,7 @@ def record_login_failure(
             },
         )
     by_address, _ = queries.failures(session, since, address=address)
-    if by_address == limits.max_failures_per_address:
+    if by_address >= limits.max_failures_per_address:
         audit.record(
             session,
             SYSTEM,
