@@ -145,3 +145,9 @@ def test_an_event_without_a_rule_is_refused_at_bootstrap():
     bare = Area(name="bare", live_events=(LiveEvent("bare.thing", None, "someone"),))
     with pytest.raises(ValueError, match="declares no audience rule"):
         live_audiences([bare])
+
+
+def test_the_openapi_document_shows_each_events_rooms(client):
+    events = client.get("/api/v1/openapi.json").get_json()["x-live-events"]
+    for _area, event in DECLARED:
+        assert events[event.name]["rooms"] == event.rule.describe(), event.name
