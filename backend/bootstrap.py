@@ -34,8 +34,9 @@ from backend.platform.areas import Area, resolve
 from backend.platform.config import Config
 from backend.platform.db import make_engine, make_session_factory
 from backend.platform.jobs import JobRegistry, JobRun, run_job
-from backend.platform.live import LiveEmitter, NullEmitter, Renderer
+from backend.platform.live import Audience, LiveEmitter, NullEmitter, Renderer
 from backend.platform.ports import DeviceLink, UplinkRoutes
+from backend.platform.redaction import install_log_redaction
 from backend.platform.wiring import PortMissing, Wiring
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,17 @@ def live_renderers(areas: Iterable[Area]) -> dict[str, Renderer | None]:
                 raise ValueError(f"live event {event.name!r} declared twice")
             renderers[event.name] = resolve(event.schema)().dump if event.schema else None
     return renderers
+
+
+def live_audiences(areas: Iterable[Area]) -> dict[str, Audience]:
+    """Every declared live event's audience rule; an event without one is refused."""
+    audiences: dict[str, Audience] = {}
+    for area in areas:
+        for event in area.live_events:
+            if event.rule is None:
+                raise ValueError(f"live event {event.name!r} declares no audience rule")
+            audiences[event.name] = event.rule
+    return audiences
 
 
 def uplink_routes(areas: Iterable[Area]) -> UplinkRoutes:
@@ -274,19 +286,24 @@ def bootstrap(
 ) -> Runtime:
     """Build the process of ``role`` (see the module). ``extra_areas`` adds areas to the
     declared ones (tests); ``live``, ``ports`` and ``engine`` replace the role's own (tests)."""
+    install_log_redaction()  # every role: no token in any log line
     config = config or Config.from_env()
     areas = areas if areas is not None else collect_areas(extra_areas)
     load_models(areas)
     renderers = live_renderers(areas)
+    audiences = live_audiences(areas)
     app = socketio = None
     if role in ROLES_WITH_WEB:
         from backend.roles.web import new_app
 
         app, socketio = new_app(config)
     if live is None:
-        live = _live_emitter(config, role, socketio, renderers)
-    elif not live.renderers:
-        live.renderers = dict(renderers)
+        live = _live_emitter(config, role, socketio, renderers, audiences)
+    else:
+        if not live.renderers:
+            live.renderers = dict(renderers)
+        if not live.audiences:
+            live.audiences = dict(audiences)
     wiring = build_wiring(config, role, areas, live, ports)  # refuses unmet needs first
     engine = engine if engine is not None else make_engine(config.database_url)
     session_factory = make_session_factory(engine, wiring)
@@ -316,17 +333,21 @@ def bootstrap(
 
 
 def _live_emitter(
-    config: Config, role: str, socketio: Any, renderers: Mapping[str, Renderer | None]
+    config: Config,
+    role: str,
+    socketio: Any,
+    renderers: Mapping[str, Renderer | None],
+    audiences: Mapping[str, Audience],
 ) -> LiveEmitter:
     if socketio is not None:
         from backend.roles.live import SocketIOEmitter
 
-        return SocketIOEmitter(socketio, renderers)
+        return SocketIOEmitter(socketio, renderers, audiences)
     if config.redis_url:
         from backend.roles.live import external_emitter
 
-        return external_emitter(config.redis_url, renderers)
-    return NullEmitter(renderers)
+        return external_emitter(config.redis_url, renderers, audiences)
+    return NullEmitter(renderers, audiences)
 
 
 def _device_link(runtime: Runtime) -> Any:

@@ -228,9 +228,12 @@ class WebInstance:
     def emitter(self, events: tuple[str, ...] = ("queue.update",)):
         """A live emitter on the same Redis, as the hub's and the scheduler's (one, made and
         connected on first use)."""
+        from backend.bootstrap import collect_areas, live_audiences
         from backend.roles.live import external_emitter
 
         if self._emitter is None:
-            self._emitter = external_emitter(self.redis_url, dict.fromkeys(events))
-            self._emitter.send(events[0], {"warm_up": True}, rooms=["bench:nobody"])
+            rules = live_audiences(collect_areas())  # each event's audience rule, as the hub's
+            audiences = {event: rules[event] for event in events}
+            self._emitter = external_emitter(self.redis_url, dict.fromkeys(events), audiences)
+            self._emitter.send(events[0], {"warm_up": True}, rooms=["user:0"])  # nobody
         return self._emitter

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from backend.identity import service as identity
 from backend.identity.models import Org, User
+from backend.identity.rules import LoginLimits
 from backend.identity.tokens import issue_token
 from backend.platform.errors import NotAuthenticated, NotFound, RateLimited
 from miniapp_api.common import StrictSchema, client_address, current_actor, db
@@ -63,6 +64,13 @@ def _token_response(user: User) -> dict:
     }
 
 
+def _too_many(exc: RateLimited, default_s: int):
+    retry_after = str(exc.details.get("retry_after_s", default_s))
+    return error_response(
+        429, exc.code, exc.message, exc.details, headers={"Retry-After": retry_after}
+    )
+
+
 @blp.route("/token")
 class Token(MethodView):
     @blp.arguments(TokenRequest)
@@ -73,38 +81,33 @@ class Token(MethodView):
     @blp.alt_response(
         429,
         schema=ErrorSchema,
-        description="Too many failed logins for the account or the address; the Retry-After "
-        "header (and details.retry_after_s) says in how many seconds to try again",
+        description="Too many failed logins: the account is in back-off (from this address, "
+        "or from every address new to it) or the address is limited (details.scope: account, "
+        "account_all_addresses, address); the Retry-After header (and details.retry_after_s) "
+        "says in how many seconds to try again; the right password then works",
         headers={"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}},
     )
     def post(self, body):
-        """Password login; 429 with Retry-After after repeated failures per account and per
-        address (an admin may unlock the account: POST /admin/users/{id}/unlock)."""
+        """Password login; after repeated failures the account backs off exponentially (429 with
+        Retry-After, never a permanent lock) and an address is limited over all accounts; an
+        admin may unlock the account: POST /admin/users/{id}/unlock (docs/admin.md)."""
         ext = current_app.extensions["finedge"]
         cfg = ext.config
+        limits = LoginLimits.of(cfg)
         try:
             user = identity.authenticate(
-                db(),
-                body["username"],
-                body["password"],
-                address=client_address(),
-                max_failures=cfg.login_max_failures,
-                max_failures_per_address=cfg.login_max_failures_per_address,
-                window_s=cfg.login_window_s,
+                db(), body["username"], body["password"], address=client_address(), limits=limits
             )
         except NotAuthenticated:
             # The request's own transaction rolls back on 401; the failure must stay recorded.
             # End the request's transaction first: on SQLite it holds the write lock.
             db().rollback()
             with ext.session_factory() as session:
-                identity.record_login_failure(session, body["username"], client_address())
+                identity.record_login_failure(session, body["username"], client_address(), limits)
                 session.commit()
             raise
         except RateLimited as exc:
-            retry_after = str(exc.details.get("retry_after_s", cfg.login_window_s))
-            return error_response(
-                429, exc.code, exc.message, exc.details, headers={"Retry-After": retry_after}
-            )
+            return _too_many(exc, cfg.login_window_s)
         return _token_response(user)
 
 
@@ -115,15 +118,36 @@ class WxLogin(MethodView):
     @blp.alt_response(
         404, schema=ErrorSchema, description="Mini-program login is not enabled (wx_login_disabled)"
     )
+    @blp.alt_response(
+        429,
+        schema=ErrorSchema,
+        description="Too many new accounts from this address (an hour) or, with the demo's fake "
+        "provider, overall (a day): wx_signup_rate_limited, with Retry-After",
+        headers={"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}},
+    )
     def post(self, body):
-        """Mini-program login: exchanges the wx.login code through code2session. Enabled by
-        FINEDGE_WX_LOGIN (with WX_APPID and WX_SECRET in production)."""
+        """Mini-program login: exchanges the wx.login code through code2session; the first
+        login of a WeChat user creates a client account (limited per address, and overall with
+        the demo's fake provider). Enabled by FINEDGE_WX_LOGIN (with WX_APPID and WX_SECRET in
+        production)."""
         ext = current_app.extensions["finedge"]
+        cfg = ext.config
         if ext.wx_provider is None:
             raise NotFound("mini-program login is not enabled", code="wx_login_disabled")
         session = db()
         client_org = session.scalar(select(Org).where(Org.code == "CLIENTS"))
-        user = identity.wx_login(session, ext.wx_provider, body["code"], client_org=client_org)
+        try:
+            user = identity.wx_login(
+                session,
+                ext.wx_provider,
+                body["code"],
+                client_org=client_org,
+                address=client_address(),
+                signups_per_address=cfg.wx_signups_per_address,
+                signups_per_day=cfg.wx_fake_signups_per_day if cfg.fake_wx_login else None,
+            )
+        except RateLimited as exc:
+            return _too_many(exc, 3600)
         return _token_response(user)
 
 

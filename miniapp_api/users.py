@@ -13,7 +13,7 @@ from flask.views import MethodView
 
 from backend.identity import queries
 from backend.identity import service as identity
-from backend.identity.rules import MAX_PASSWORD, USER_ROLES
+from backend.identity.rules import MAX_PASSWORD, USER_ROLES, LoginLimits
 from backend.platform.clock import utcnow
 from backend.platform.errors import ValidationFailed
 from backend.platform.permissions import ensure_role
@@ -104,8 +104,8 @@ FIELDS = ("id", "username", "role", "org_id", "branch_id", "active", "created_at
 def _with_lockout(users: list) -> list[dict]:
     """The users as UserAdminOut renders them, each with its lock-out (one query)."""
     cfg = current_app.extensions["finedge"].config
-    policy = queries.LockoutPolicy(cfg.login_max_failures, cfg.login_window_s)
-    locked = queries.lockouts(db(), [u.username for u in users], policy, utcnow())
+    limits = LoginLimits.of(cfg)
+    locked = queries.lockouts(db(), [u.username for u in users], limits, utcnow())
     return [
         {**{f: getattr(u, f) for f in FIELDS}, "locked_until": locked.get(u.username)}
         for u in users

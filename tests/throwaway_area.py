@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from backend.platform.after_commit import push_live
 from backend.platform.areas import Area, LiveEvent, Provide
 from backend.platform.jobs import JobRegistry
-from backend.platform.live import rooms_for
+from backend.platform.live import Audience, rooms_for
 from backend.platform.ports import Uplink
 from backend.platform.wiring import live_of, port
 from miniapp_api.common import current_actor, db
@@ -98,7 +98,11 @@ AREA = Area(
     jobs=JOBS,
     seeders=(seed_throwaway,),
     benchmarks={"throwaway": "tests.throwaway_area"},
-    live_events=(LiveEvent("throwaway.tick", "tests.throwaway_area:TickOut", "admins"),),
+    live_events=(
+        LiveEvent(
+            "throwaway.tick", "tests.throwaway_area:TickOut", "admins", Audience(roles=("admin",))
+        ),
+    ),
     provides=(Provide(Almanac, lambda _wiring: PlainAlmanac()),),
     uplinks={"printer": {"event:printer.out_of_paper": on_out_of_paper}},
 )

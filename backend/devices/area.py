@@ -8,7 +8,11 @@ from backend.devices.directory import Directory
 from backend.devices.jobs import JOBS
 from backend.devices.seed import seed_devices
 from backend.platform.areas import Area, LiveEvent, Provide
+from backend.platform.live import Audience
 from backend.platform.ports import DeviceDirectory, DeviceLink, HallForDevices
+
+# REST: admins see every device, staff with a branch their branch's (registry.visible_branch_filter)
+DEVICE_READERS = Audience(roles=("admin",), branch_roles=("teller", "rm", "approver", "loader"))
 
 AREA = Area(
     name="devices",
@@ -26,9 +30,15 @@ AREA = Area(
         LiveEvent(
             "device.state",
             "miniapp_api.devices:DeviceStateOut",
-            audience="the branch's room and admins",
+            audience="the branch's staff and admins",
+            rule=DEVICE_READERS,
         ),
-        LiveEvent("device.alarm", "miniapp_api.devices:AlarmOut", "the branch's room and admins"),
+        LiveEvent(
+            "device.alarm",
+            "miniapp_api.devices:AlarmOut",
+            "the branch's staff and admins",
+            rule=DEVICE_READERS,
+        ),
     ),
     provides=(Provide(DeviceDirectory, lambda _wiring: Directory()),),
     needs=(HallForDevices, DeviceLink),

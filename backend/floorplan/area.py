@@ -6,6 +6,8 @@ from __future__ import annotations
 from backend.floorplan.jobs import JOBS
 from backend.floorplan.seed import seed_floorplan
 from backend.platform.areas import Area, LiveEvent
+from backend.platform.context import BANK_STAFF_ROLES
+from backend.platform.live import Audience
 from backend.platform.ports import DisbursementGate, RiskEvents
 
 AREA = Area(
@@ -21,6 +23,8 @@ AREA = Area(
             "vehicle.alert",
             "miniapp_api.floorplan.schemas:VehicleAlertEventOut",
             audience="the dealer's, OEM's and (for its yard) supervisor's orgs; bank roles",
+            # REST: bank staff see every alert, an org's users those naming their org
+            rule=Audience(orgs=True, roles=tuple(sorted(BANK_STAFF_ROLES))),
         ),
     ),
     needs=(DisbursementGate, RiskEvents),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from backend.identity.seed import seed_identity
 from backend.identity.service import REVOKED_EVENT
 from backend.platform.areas import Area, LiveEvent
+from backend.platform.live import Audience
 
 AREA = Area(
     name="identity",
@@ -18,6 +19,7 @@ AREA = Area(
             REVOKED_EVENT,
             "miniapp_api.auth:SessionRevokedOut",
             "the user whose tokens were revoked; their sockets are then closed",
+            rule=Audience(users=True),
         ),
     ),
     cli=(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from backend.identity.rules import ORG_KINDS
 from backend.platform.db import Base, BigIntPK, JSONType
 
-__all__ = ["ORG_KINDS", "Branch", "LoginFailure", "Org", "User"]
+__all__ = ["ORG_KINDS", "Branch", "LoginAddress", "LoginFailure", "Org", "User", "WxSignup"]
 
 
 class Org(Base):
@@ -40,6 +40,9 @@ class User(Base):
     # branch changed, password reset): a token carries the version it was issued at ("ver")
     # and every request and Socket.IO connect compares it (backend/identity/sessions.py).
     token_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # When the version was last bumped: web instances re-check their live sockets against the
+    # users revoked since their last look (one indexed range read, backend/roles/live_revocation)
+    revoked_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime]
 
 
@@ -50,6 +53,32 @@ class LoginFailure(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     username: Mapped[str] = mapped_column(String(80), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginAddress(Base):
+    """An address the account last logged in from successfully: the account-wide back-off
+    (failures from every address) does not hold it back, so failures sent from elsewhere do
+    not lock a user out of their usual address (the per-address back-off still applies)."""
+
+    __tablename__ = "login_addresses"
+    __table_args__ = (UniqueConstraint("username", "address"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80))
+    address: Mapped[str] = mapped_column(String(64))
+    last_success_at: Mapped[datetime]
+
+
+class WxSignup(Base):
+    """A client account that mini-program login created, and the address it came from: new
+    accounts are limited per address and (with the demo's fake provider) overall."""
+
+    __tablename__ = "wx_signups"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     address: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(index=True)
 

@@ -2,48 +2,102 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.identity.models import Branch, LoginFailure, User
+from backend.identity.models import Branch, LoginAddress, LoginFailure, User
+from backend.identity.rules import LoginLimits
+from backend.platform.clock import ensure_utc
 from backend.platform.pagination import Page, paginate
 
+KNOWN_ADDRESS_DAYS = 90  # an address of a successful login is "known" this long
 
-@dataclass(frozen=True)
-class LockoutPolicy:
-    """The login limits of this process (Config.login_max_failures, login_window_s)."""
 
-    max_failures: int
-    window_s: int
+def failures(
+    session: Session, since: datetime, *, username: str | None = None, address: str | None = None
+) -> tuple[int, datetime | None]:
+    """How many failed logins (of the account, from the address, or both) since ``since``,
+    and when the last was. One indexed aggregate read."""
+    stmt = select(func.count(), func.max(LoginFailure.at)).where(LoginFailure.at >= since)
+    if username is not None:
+        stmt = stmt.where(LoginFailure.username == username)
+    if address is not None:
+        stmt = stmt.where(LoginFailure.address == address)
+    count, last = session.execute(stmt).one()
+    return int(count or 0), last
+
+
+def known_address(session: Session, username: str, address: str, now: datetime) -> bool:
+    since = now - timedelta(days=KNOWN_ADDRESS_DAYS)
+    return (
+        session.scalar(
+            select(LoginAddress.id).where(
+                LoginAddress.username == username,
+                LoginAddress.address == address,
+                LoginAddress.last_success_at >= since,
+            )
+        )
+        is not None
+    )
+
+
+def account_backoffs(
+    session: Session, username: str, address: str, limits: LoginLimits, now: datetime
+) -> list[tuple[datetime, str]]:
+    """The account's back-offs that hold ``address`` back now: (until, scope) with scope
+    ``account`` (from this address) or ``account_all_addresses``."""
+    since = now - timedelta(seconds=limits.window_s)
+    found = []
+    count, last = failures(session, since, username=username, address=address)
+    wait = limits.backoff_s(count, limits.max_failures)
+    if wait is not None and last is not None:
+        found.append((ensure_utc(last) + timedelta(seconds=wait), "account"))
+    if not known_address(session, username, address, now):
+        count, last = failures(session, since, username=username)
+        wait = limits.backoff_s(count, limits.max_failures_per_account)
+        if wait is not None and last is not None:
+            found.append((ensure_utc(last) + timedelta(seconds=wait), "account_all_addresses"))
+    return [(until, scope) for until, scope in found if until > now]
 
 
 def lockouts(
-    session: Session, usernames: list[str], policy: LockoutPolicy, now: datetime
+    session: Session, usernames: list[str], limits: LoginLimits, now: datetime
 ) -> dict[str, datetime]:
-    """Of ``usernames``, those locked out now and when they may try again (one query)."""
+    """Of ``usernames``, those some address is held back from now (from the address that
+    failed, or from every address new to the account) and until when (one query)."""
     if not usernames:
         return {}
-    since = now - timedelta(seconds=policy.window_s)
-    counts = session.execute(
-        select(LoginFailure.username, func.count())
+    since = now - timedelta(seconds=limits.window_s)
+    rows = session.execute(
+        select(
+            LoginFailure.username,
+            LoginFailure.address,
+            func.count(),
+            func.max(LoginFailure.at),
+        )
         .where(LoginFailure.username.in_(usernames), LoginFailure.at >= since)
-        .group_by(LoginFailure.username)
+        .group_by(LoginFailure.username, LoginFailure.address)
     ).all()
+    totals: dict[str, tuple[int, datetime]] = {}
     locked: dict[str, datetime] = {}
-    for username, count in counts:
-        if count >= policy.max_failures:
-            keeping = session.scalar(
-                select(LoginFailure.at)
-                .where(LoginFailure.username == username, LoginFailure.at >= since)
-                .order_by(LoginFailure.at.desc())
-                .offset(policy.max_failures - 1)
-                .limit(1)
-            )
-            if keeping is not None:
-                locked[username] = keeping + timedelta(seconds=policy.window_s)
+
+    def hold(username: str, until: datetime) -> None:
+        if until > now and (username not in locked or until > locked[username]):
+            locked[username] = until
+
+    for username, _address, count, last in rows:
+        last = ensure_utc(last)
+        wait = limits.backoff_s(count, limits.max_failures)
+        if wait is not None:
+            hold(username, last + timedelta(seconds=wait))
+        total, latest = totals.get(username, (0, last))
+        totals[username] = (total + count, max(latest, last))
+    for username, (count, last) in totals.items():
+        wait = limits.backoff_s(count, limits.max_failures_per_account)
+        if wait is not None:
+            hold(username, last + timedelta(seconds=wait))
     return locked
 
 

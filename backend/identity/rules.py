@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from dataclasses import dataclass, fields
 from typing import Any
 
 from backend.platform.errors import ValidationFailed
@@ -31,6 +32,45 @@ USER_ROLES = tuple(ROLE_ORG_KINDS)
 BANK_ORG_KINDS = ("bank", "branch")  # staff (with or without a branch) work in these
 BRANCH_ROLES = ("rm", "approver", "teller", "loader")  # staff who may have a branch
 
+# Roles an admin may give a person (``device`` is the centre's own role for devices, never a
+# login; any role not listed here is refused with ``role_not_assignable``).
+ASSIGNABLE_ROLES = USER_ROLES
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """Login back-off (OWASP ASVS 2.2.1: soft lock-outs with increasing delays, per-address
+    limits; never a permanent lock). Failures older than ``window_s`` are forgotten.
+
+    - one account from one address: ``max_failures`` free, then each further failure makes the
+      next attempt wait ``backoff_base_s`` doubled per failure, at most ``backoff_max_s``;
+    - one account from every address: the same past ``max_failures_per_account``, except from
+      an address the account logged in from before (failures sent from elsewhere do not lock a
+      user out of their usual address);
+    - one address over every account: the same past ``max_failures_per_address``.
+
+    An attempt during a back-off is answered 429 with Retry-After without checking the
+    password and is not counted (hammering does not lengthen it)."""
+
+    max_failures: int = 5
+    max_failures_per_account: int = 10
+    max_failures_per_address: int = 20
+    window_s: int = 3600
+    backoff_base_s: int = 30
+    backoff_max_s: int = 900
+
+    @classmethod
+    def of(cls, config: Any) -> LoginLimits:
+        """The limits of a ``Config`` (its ``login_<field>`` settings)."""
+        return cls(**{f.name: getattr(config, f"login_{f.name}") for f in fields(cls)})
+
+    def backoff_s(self, failures: int, free: int) -> int | None:
+        """Seconds to wait after the last of ``failures`` (None: no back-off yet)."""
+        if failures < free:
+            return None
+        return min(self.backoff_max_s, self.backoff_base_s * 2 ** min(failures - free, 20))
+
+
 MIN_PASSWORD = 8
 MAX_PASSWORD = 200
 
@@ -44,9 +84,13 @@ _TIME_RE = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]|24:00")
 
 
 def check_role(role: str) -> None:
-    if role not in ROLE_ORG_KINDS:
+    """A role an admin may give a person, else 400 ``role_not_assignable`` (``device``, or a
+    role that does not exist)."""
+    if role not in ASSIGNABLE_ROLES:
         raise ValidationFailed(
-            f"unknown role {role!r}", details={"role": [f"one of {', '.join(USER_ROLES)}"]}
+            f"role {role!r} cannot be given to a user",
+            code="role_not_assignable",
+            details={"role": [f"one of {', '.join(ASSIGNABLE_ROLES)}"]},
         )
 
 

@@ -1,6 +1,11 @@
 """JWT access tokens (HS256) signed with FINEDGE_SECRET_KEY, with expiry and the user's token
 version (``ver``) at issue: a token whose version is behind the user's is revoked
-(backend/identity/sessions.py checks it on every request and Socket.IO connect)."""
+(backend/identity/sessions.py checks it on every request and Socket.IO connect).
+
+Every token names FinEdge as its issuer (``iss``) and its audience (``aud``), and both are
+required and checked with the signature, the algorithm (HS256 only: never ``none``) and the
+expiry: a token signed with the right key for another audience or by another issuer (another
+service sharing the key) is refused like a forged one (``invalid_token``)."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from backend.platform.errors import NotAuthenticated
 
 ALGORITHM = "HS256"
 AUDIENCE = "finedge"
+ISSUER = "finedge"
 
 
 def issue_token(
@@ -29,6 +35,7 @@ def issue_token(
         "branch_id": actor.branch_id,
         "ver": version,
         "aud": AUDIENCE,
+        "iss": ISSUER,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=ttl_s)).timestamp()),
     }
@@ -43,7 +50,8 @@ def decode_claims(token: str, secret: str) -> dict[str, Any]:
             secret,
             algorithms=[ALGORITHM],
             audience=AUDIENCE,
-            options={"require": ["exp", "sub", "aud"]},
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
         )
     except jwt.ExpiredSignatureError:
         raise NotAuthenticated("token has expired", code="token_expired") from None

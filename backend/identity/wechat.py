@@ -7,12 +7,15 @@ configured.  ``FakeCode2Session`` is the local provider for demo and tests: a co
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
 import requests
 
 from backend.platform.errors import NotAuthenticated
+
+_OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -29,9 +32,10 @@ class FakeCode2Session:
     PREFIX = "fake:"
 
     def exchange(self, code: str) -> WxSession:
-        if not code.startswith(self.PREFIX) or len(code) <= len(self.PREFIX):
+        openid = code[len(self.PREFIX) :] if code.startswith(self.PREFIX) else ""
+        if not _OPENID.fullmatch(openid):  # a real openid: 28 characters of this alphabet
             raise NotAuthenticated("login code is not valid", code="invalid_wx_code")
-        return WxSession(openid=code[len(self.PREFIX) :])
+        return WxSession(openid=openid)
 
 
 class WeChatCode2Session:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend.platform.jobs import JobRegistry
+from backend.platform.live import Audience
 from backend.platform.ports import UplinkHandler
 
 
@@ -36,11 +37,15 @@ from backend.platform.ports import UplinkHandler
 class LiveEvent:
     """A Socket.IO event of the area. ``schema`` ("module:Class") is the marshmallow schema
     that renders its payload: the HTTP API's response schema of the same object, so a push and
-    a GET carry the same JSON. Without one the service hands over a JSON-ready dict."""
+    a GET carry the same JSON. Without one the service hands over a JSON-ready dict.
+    ``audience`` says in words who hears it; ``rule`` (required: the root refuses an event
+    without one) is the ``Audience`` the emitter enforces: the rooms it may reach, the same
+    people who may read the object over REST."""
 
     name: str
     schema: str | None = None
     audience: str = ""
+    rule: Audience | None = None
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def _positive_int(env_vars: dict[str, str], name: str, default: int) -> int:
     if not raw:
         return default
     if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
-        raise ConfigError(f"{name} must be a whole number of days of at least 1, not {raw!r}")
+        raise ConfigError(f"{name} must be a whole number of at least 1, not {raw!r}")
     return int(raw)
 
 
@@ -89,9 +89,21 @@ class Config:
     secret_key: str = ""
     token_ttl_s: int = 3600
     max_content_length: int = 1024 * 1024
+    # Login limits (backend/identity/service/logins.py, docs/admin.md): failures are forgotten
+    # after login_window_s; past login_max_failures from one address (or
+    # login_max_failures_per_account from all), the account waits login_backoff_base_s,
+    # doubling with each further failure up to login_backoff_max_s; one address may fail
+    # login_max_failures_per_address times within the window over all accounts.
     login_max_failures: int = 5
-    login_window_s: int = 900
+    login_max_failures_per_account: int = 10
+    login_window_s: int = 3600
     login_max_failures_per_address: int = 20
+    login_backoff_base_s: int = 30
+    login_backoff_max_s: int = 900
+    # Mini-program sign-ups (new client accounts) per address per hour, and per day overall
+    # with the demo's fake provider.
+    wx_signups_per_address: int = 5
+    wx_fake_signups_per_day: int = 200
     wx_appid: str | None = None
     wx_secret: str | None = None
     wx_api_base: str = "https://api.weixin.qq.com"
@@ -148,5 +160,11 @@ class Config:
             device_messages_days=_positive_int(env_vars, "FINEDGE_DEVICE_MESSAGES_DAYS", 30),
             device_commands_days=_positive_int(env_vars, "FINEDGE_DEVICE_COMMANDS_DAYS", 90),
             job_runs_days=_positive_int(env_vars, "FINEDGE_JOB_RUNS_DAYS", 90),
+            login_max_failures=_positive_int(env_vars, "FINEDGE_LOGIN_MAX_FAILURES", 5),
+            login_backoff_max_s=_positive_int(env_vars, "FINEDGE_LOGIN_BACKOFF_MAX_S", 900),
+            login_max_failures_per_address=_positive_int(
+                env_vars, "FINEDGE_LOGIN_MAX_FAILURES_PER_ADDRESS", 20
+            ),
+            wx_signups_per_address=_positive_int(env_vars, "FINEDGE_WX_SIGNUPS_PER_ADDRESS", 5),
         )
         return replace(config, **overrides) if overrides else config

@@ -4,6 +4,7 @@ workflow that blocks disbursement, the enterprise knowledge graph."""
 from __future__ import annotations
 
 from backend.platform.areas import Area, LiveEvent, Provide
+from backend.platform.live import Audience
 from backend.platform.ports import DisbursementGate, RiskEvents
 from backend.risk.jobs import JOBS
 from backend.risk.ports import RiskPort
@@ -22,6 +23,8 @@ AREA = Area(
             "risk.signal",
             "miniapp_api.risk:SignalEventOut",
             audience="the enterprise's RM and every approver",
+            # REST: admins and approvers see every signal, an RM their enterprises' (access.py)
+            rule=Audience(users=True, roles=("admin", "approver")),
         ),
     ),
     provides=(

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask_socketio import SocketIO
 
-from backend.platform.live import NAMESPACE, LiveEmitter, Renderer
+from backend.platform.live import NAMESPACE, Audience, LiveEmitter, Renderer
 from backend.roles.web_server import gevent_patched
 
 log = logging.getLogger(__name__)
@@ -20,15 +20,22 @@ log = logging.getLogger(__name__)
 class SocketIOEmitter(LiveEmitter):
     """Emits through a flask_socketio.SocketIO (the server's, or an external one bound to the
     Redis message queue in a worker process). Only the events the areas declared (the keys of
-    ``renderers``) exist."""
+    ``renderers``) exist, and each reaches only the rooms its ``Audience`` allows
+    (``LiveEmitter.route``: a branch's staff of the roles that may read the object)."""
 
-    def __init__(self, socketio, renderers: Mapping[str, Renderer | None] | None = None):
-        super().__init__(renderers)
+    def __init__(
+        self,
+        socketio,
+        renderers: Mapping[str, Renderer | None] | None = None,
+        audiences: Mapping[str, Audience] | None = None,
+    ):
+        super().__init__(renderers, audiences)
         self.socketio = socketio
 
     def send(self, event: str, payload: dict[str, Any], *, rooms: list[str]) -> None:
         if event not in self.renderers:
             raise ValueError(f"unknown live event {event!r}")
+        rooms = self.route(event, rooms)
         if not rooms:
             return  # no audience named: never broadcast to everyone
         try:
@@ -38,8 +45,11 @@ class SocketIOEmitter(LiveEmitter):
 
 
 def external_emitter(
-    redis_url: str, renderers: Mapping[str, Renderer | None] | None = None
+    redis_url: str,
+    renderers: Mapping[str, Renderer | None] | None = None,
+    audiences: Mapping[str, Audience] | None = None,
 ) -> SocketIOEmitter:
     # Explicit: left to itself Flask-SocketIO picks gevent whenever gevent is installed.
     async_mode = "gevent" if gevent_patched() else "threading"
-    return SocketIOEmitter(SocketIO(message_queue=redis_url, async_mode=async_mode), renderers)
+    socketio = SocketIO(message_queue=redis_url, async_mode=async_mode)
+    return SocketIOEmitter(socketio, renderers, audiences)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, jsonify, request
@@ -14,11 +15,12 @@ from flask_swagger_ui import get_swaggerui_blueprint
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.identity.service import REVOKED_EVENT
-from backend.identity.sessions import verify_token
+from backend.identity.sessions import current_versions, revoked_since, verify_session
 from backend.identity.wechat import Code2Session, FakeCode2Session, WeChatCode2Session
 from backend.platform.config import Config, ConfigError
 from backend.platform.errors import DomainError
-from backend.platform.live import NAMESPACE, LiveEmitter, rooms_for
+from backend.platform.live import NAMESPACE, LiveEmitter, socket_rooms
+from backend.platform.redaction import install_log_redaction
 from backend.platform.wiring import Wiring
 from backend.roles import live_revocation
 from backend.roles.web_server import gevent_patched
@@ -58,6 +60,8 @@ def _document_live_events(api: Any, live_events: list[tuple[Any, Any]]) -> None:
     documented: dict[str, Any] = {}
     for event, schema in live_events:
         entry: dict[str, Any] = {"namespace": NAMESPACE, "audience": event.audience}
+        if event.rule is not None:
+            entry["rooms"] = event.rule.describe()
         if schema is not None:
             name = schema.__name__.removesuffix("Schema")
             if name not in components.schemas:
@@ -67,37 +71,57 @@ def _document_live_events(api: Any, live_events: list[tuple[Any, Any]]) -> None:
     api.spec.options["x-live-events"] = documented
 
 
-def _register_live(socketio: SocketIO, config: Config, session_factory: sessionmaker) -> None:
+def _register_live(
+    socketio: SocketIO, config: Config, session_factory: sessionmaker
+) -> live_revocation.Sockets:
     """Socket.IO ``/live``: a connect is checked like a request (the token against the user's
     row: disabled, demoted or reset users are refused), and a revoked user's sockets are closed
-    on every instance when ``session.revoked`` reaches them (backend/roles/live_revocation.py).
-    """
+    on every instance when ``session.revoked`` reaches them, or at the latest before the next
+    event delivered after a second (backend/roles/live_revocation.py)."""
 
     @socketio.on("connect", namespace=NAMESPACE)
     def _connect(auth=None):
-        token = (auth or {}).get("token") if isinstance(auth, dict) else None
-        token = token or request.args.get("token")
+        if "token" in request.args:
+            # A token in the URL lands in every access log and proxy on the way: refused
+            # (docs/web.md: the auth payload, or the handshake's Authorization header).
+            log.warning("Socket.IO connect with a token in the query string refused")
+            return False
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if not token:
+            scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+            token = credentials.strip() if scheme.lower() == "bearer" else None
         if not isinstance(token, str) or not token:
             return False
         try:
             with session_factory() as session:
-                actor = verify_token(session, token, config.secret_key)
+                actor, version = verify_session(session, token, config.secret_key)
         except DomainError:
             return False
-        for room in rooms_for(
-            users=[actor.user_id],
-            orgs=[actor.org_id] if actor.org_id is not None else [],
-            branches=[actor.branch_id] if actor.branch_id else [],
-            roles=[actor.role],
-        ):
+        for room in socket_rooms(actor.user_id, actor.role, actor.org_id, actor.branch_id):
             join_room(room)
+        sockets.add(request.sid, actor.user_id, version)
         return True
 
-    live_revocation.install(socketio.server, NAMESPACE, REVOKED_EVENT)
+    @socketio.on("disconnect", namespace=NAMESPACE)
+    def _disconnect(*_args):
+        sockets.remove(request.sid)
+
+    def in_force(user_ids: set[int]) -> dict[int, int]:
+        with session_factory() as session:
+            return current_versions(session, user_ids)
+
+    def revoked(since: datetime) -> dict[int, int | None]:
+        with session_factory() as session:
+            return revoked_since(session, since)
+
+    sockets = live_revocation.Sockets(revoked, in_force)
+    live_revocation.install(socketio.server, NAMESPACE, REVOKED_EVENT, sockets)
+    return sockets
 
 
 def new_app(config: Config) -> tuple[Flask, SocketIO]:
     """The Flask app and its Socket.IO server, before any area is wired into them."""
+    install_log_redaction()  # no token in any log line of this process (access logs included)
     app = Flask("finedge")
     app.config.update(
         MAX_CONTENT_LENGTH=config.max_content_length,
@@ -148,7 +172,7 @@ def build_app(
         runtime=runtime,
     )
     app.extensions["finedge"] = ext
-    _register_live(socketio, config, runtime.session_factory)
+    ext.extras["live_sockets"] = _register_live(socketio, config, runtime.session_factory)
 
     api = Api(
         app,

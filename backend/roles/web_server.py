@@ -37,6 +37,7 @@ from collections.abc import Callable
 from typing import Any
 
 from backend.platform.config import Config, ConfigError
+from backend.platform.redaction import install_log_redaction, redact
 
 log = logging.getLogger(__name__)
 
@@ -215,8 +216,13 @@ def serve(
     from gevent import pywsgi
 
     limit = raise_file_limit()
+    install_log_redaction()
 
     class Handler(pywsgi.WSGIHandler):
+        def format_request(self) -> str:
+            # the access log's request line: a token in a URL never reaches the log
+            return redact(super().format_request())
+
         def handle(self) -> None:
             # pywsgi sends a response's headers and body in two writes: without TCP_NODELAY
             # the body waits for the client's delayed ACK of the headers (40 ms a request).

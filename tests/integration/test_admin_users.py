@@ -73,7 +73,9 @@ def test_create_checks_role_org_and_branch_and_changes_nothing_when_refused(app,
         return client.post(USERS, json=body, headers=admin)
 
     assert_error(new("x1", "teller", dealer_org), 400, "role_not_allowed_in_org")
-    assert_error(new("x2", "device", bank), 400, "validation_error")
+    body = assert_error(new("x2", "device", bank), 400, "role_not_assignable")
+    assert "device" not in body["details"]["role"][0]  # the roles an admin may give
+    assert_error(new("x6", "root", bank), 400, "role_not_assignable")
     assert_error(new("x3", "teller", branch_org, "BR999"), 400, "unknown_branch")
     assert_error(new("x4", "dealer", dealer_org, "BR001"), 400, "branch_not_allowed")
     assert_error(new("x5", "teller", 999999), 404, "org_not_found")

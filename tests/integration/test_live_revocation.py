@@ -83,3 +83,33 @@ def test_a_revocation_rolled_back_closes_nothing(app, client, auth):
     assert admin_socket.is_connected("/live") and t2.is_connected("/live")
     admin_socket.disconnect(namespace="/live")
     t2.disconnect(namespace="/live")
+
+
+def test_a_revocation_whose_event_never_arrives_still_stops_the_socket(app, client, monkeypatch):
+    """``finedge users disable`` in another process without Redis: no ``session.revoked``
+    reaches this instance; the next event delivered here re-checks the connected users first,
+    so the disabled user's socket is closed and does not get it, the other user's does."""
+    from click.testing import CliRunner
+
+    from backend.cli import main
+
+    ext = app.extensions["finedge"]
+    ext.extras["live_sockets"].every_s = 0  # re-check before every event (default: 1 s)
+    disabled, other = (
+        _socket(app, _token(client, "loader1")),
+        _socket(app, _token(client, "loader2")),
+    )
+    # a first event: the first re-check reads every connected user; later ones only the users
+    # revoked since the one before (users.revoked_at)
+    ext.live.send("queue.update", {"n": 0}, rooms=rooms_for(branches=["BR001"]))
+    assert ("queue.update", {"n": 0}) in _events(disabled)
+    monkeypatch.setenv("DATABASE_URL", ext.config.database_url)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    result = CliRunner().invoke(main, ["users", "disable", "loader1"])
+    assert result.exit_code == 0, result.output
+    assert disabled.is_connected("/live")  # nothing told this instance
+    ext.live.send("queue.update", {"branch_id": "BR001"}, rooms=rooms_for(branches=["BR001"]))
+    assert not disabled.is_connected("/live")
+    assert ("queue.update", {"branch_id": "BR001"}) not in _events(disabled)
+    assert ("queue.update", {"branch_id": "BR001"}) in _events(other)
+    other.disconnect(namespace="/live")

@@ -75,9 +75,9 @@ def test_a_user_disabled_on_one_instance_loses_their_sockets_on_the_other(instan
         assert s1.connected and s2.connected
         # B's queue listener is live once an event sent from A reaches B's socket
         probe = rooms_for(users=[t1["user"]["id"], t2["user"]["id"]])
-        a.extensions["finedge"].live.emit("device.state", {"device_id": "P"}, rooms=probe)
-        wait_for(lambda: ("device.state", {"device_id": "P"}) in s1.events, what="probe on B")
-        wait_for(lambda: ("device.state", {"device_id": "P"}) in s2.events, what="probe on B")
+        a.extensions["finedge"].live.emit("client.arrived", {"device_id": "P"}, rooms=probe)
+        wait_for(lambda: ("client.arrived", {"device_id": "P"}) in s1.events, what="probe on B")
+        wait_for(lambda: ("client.arrived", {"device_id": "P"}) in s2.events, what="probe on B")
 
         disabled = client_a.post(
             f"/api/v1/admin/users/{t1['user']['id']}/disable", headers=login(client_a, "admin")

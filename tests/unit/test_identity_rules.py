@@ -15,8 +15,17 @@ def test_every_person_role_has_its_kinds_of_org_and_device_is_not_one():
         with pytest.raises(ValidationFailed) as refused:
             rules.check_role_in_org(role, kind)
         assert refused.value.code == "role_not_allowed_in_org"
-    with pytest.raises(ValidationFailed, match="unknown role"):
-        rules.check_role_in_org("device", "bank")
+    for role in ("device", "root"):
+        with pytest.raises(ValidationFailed) as refused:
+            rules.check_role_in_org(role, "bank")
+        assert refused.value.code == "role_not_assignable"
+
+
+def test_login_backoff_doubles_from_the_free_failures_up_to_its_cap():
+    limits = rules.LoginLimits(backoff_base_s=30, backoff_max_s=900)
+    assert [limits.backoff_s(n, 5) for n in (0, 4)] == [None, None]
+    assert [limits.backoff_s(n, 5) for n in (5, 6, 7, 9, 10, 11)] == [30, 60, 120, 480, 900, 900]
+    assert limits.backoff_s(10**6, 5) == 900  # never an overflow, never a permanent lock
 
 
 def test_branch_codes_are_safe_topic_levels():

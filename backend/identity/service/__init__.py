@@ -14,7 +14,6 @@ from backend.identity.service.branches import (
 )
 from backend.identity.service.logins import (
     authenticate,
-    locked_until,
     record_login_failure,
     unlock,
     wx_login,
@@ -56,7 +55,6 @@ __all__ = [
     "get_or_create_org",
     "get_org",
     "get_user",
-    "locked_until",
     "org_by_code",
     "record_login_failure",
     "reset_password",

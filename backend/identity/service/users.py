@@ -164,6 +164,7 @@ def _view(user: User) -> dict[str, Any]:
 def _revoke(session: Session, user: User, reason: str) -> None:
     """Every token issued so far stops working; the user's live sockets are told and closed."""
     user.token_version += 1
+    user.revoked_at = utcnow()
     push_live(
         session,
         live_of(session),
