@@ -365,6 +365,8 @@ def test_a_door_camera_encoding_that_is_not_one_is_dropped_with_an_alarm(s, hall
     assert [d["rule"] for d in pushed] == [face.REFUSED_RULE]  # once, while it stays open
     match = face.identify_at_door(s, hall, "BR001", mine, device_id="BR001-CAM-01", now=clock())
     assert match is not None and match["user_id"] == who.user_id
+    s.refresh(alarm)
+    assert alarm.active is False  # the camera sends encodings again: cleared
 
 
 def test_real_encodings_lie_well_inside_the_accepted_norm_range(photos):

@@ -221,7 +221,7 @@ def identify_at_door(
 
     An encoding that is not one (vectors.check) is dropped with an event: the camera's
     ``face_encoding_refused`` alarm (minor; the rule broken, never a value), pushed to the
-    branch and admins when it opens."""
+    branch and admins when it opens; the camera's next valid encoding clears it."""
     try:
         vector = vectors.check(encoding)
     except vectors.InvalidEncoding as exc:
@@ -236,6 +236,8 @@ def identify_at_door(
             now,
         )
         return None
+    # the camera sends encodings again: its refused-encoding alarm, if active, clears
+    raise_and_push(session, hall, device_id, REFUSED_RULE, "minor", "", {}, now, active=False)
     row = get_hall(session, branch_id)
     match = load_gallery(session, hall).best(vector, row.face_tolerance)
     if match is None:
