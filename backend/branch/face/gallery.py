@@ -53,31 +53,41 @@ class Gallery:
         encoding_ids: np.ndarray | None = None,
         sq_norms: np.ndarray | None = None,
         skipped_ids: np.ndarray | None = None,
+        checked: bool = False,
     ):
-        given = np.asarray(encodings, dtype=np.float64).reshape(-1, 128)
+        """``checked``: every row is known usable (``updated`` checks only the new ones);
+        otherwise the rows that are not are left out and their ids kept in ``skipped_ids``."""
+        matrix = np.asarray(encodings).reshape(-1, 128)
         user_ids = np.asarray(user_ids, dtype=np.int64).reshape(-1)
-        if len(user_ids) != len(given):
+        if len(user_ids) != len(matrix):
             raise ValueError("one user id per encoding")
         encoding_ids = (
-            np.arange(len(given), dtype=np.int64)
+            np.arange(len(matrix), dtype=np.int64)
             if encoding_ids is None
             else np.asarray(encoding_ids, dtype=np.int64).reshape(-1)
         )
-        if len(encoding_ids) != len(given):
+        if len(encoding_ids) != len(matrix):
             raise ValueError("one encoding id per encoding")
-        usable = usable_rows(given)
-        skipped = np.empty(0, dtype=np.int64) if skipped_ids is None else skipped_ids
-        self.skipped_ids = np.concatenate(
-            [np.asarray(skipped, dtype=np.int64), encoding_ids[~usable]]
+        self.skipped_ids = np.asarray(
+            np.empty(0) if skipped_ids is None else skipped_ids, dtype=np.int64
         )
-        matrix = np.ascontiguousarray(given[usable], dtype=np.float32)
-        self.user_ids = user_ids[usable]
-        self.encoding_ids = encoding_ids[usable]
-        self.matrix = matrix
+        if not checked:
+            usable = usable_rows(matrix)
+            if not usable.all():
+                self.skipped_ids = np.concatenate([self.skipped_ids, encoding_ids[~usable]])
+                matrix, user_ids, encoding_ids = (
+                    matrix[usable],
+                    user_ids[usable],
+                    encoding_ids[usable],
+                )
+                sq_norms = None if sq_norms is None else np.asarray(sq_norms)[usable]
+        self.matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+        self.user_ids = user_ids
+        self.encoding_ids = encoding_ids
         self.sq_norms = (
-            np.einsum("ij,ij->i", matrix, matrix)
+            np.einsum("ij,ij->i", self.matrix, self.matrix)
             if sq_norms is None
-            else np.asarray(sq_norms).reshape(-1)[usable]
+            else np.asarray(sq_norms)
         )
         self.version = version
 
@@ -93,22 +103,24 @@ class Gallery:
         version: object,
     ) -> Gallery:
         """A new gallery: the rows whose encoding id is in ``keep_ids`` (in this gallery's
-        order), then the new encodings. Kept rows are copied, not recomputed."""
+        order), then the new encodings that are usable. Kept rows are copied, not recomputed
+        nor checked again."""
         keep_ids = np.asarray(keep_ids, dtype=np.int64)
         keep = np.isin(self.encoding_ids, keep_ids)
         added = np.asarray(new_encodings, dtype=np.float64).reshape(-1, 128)
-        added = np.where(usable_rows(added)[:, None], added, np.nan)  # norms stay finite
-        with np.errstate(invalid="ignore"):
-            added_sq = np.einsum("ij,ij->i", added, added).astype(np.float32)
+        new_ids = np.asarray(new_ids, dtype=np.int64).reshape(-1)
+        usable = usable_rows(added)
+        added32 = np.ascontiguousarray(added[usable], dtype=np.float32)
         return Gallery(
-            np.concatenate([self.user_ids[keep], np.asarray(new_user_ids, dtype=np.int64)]),
-            np.concatenate([self.matrix[keep], added]),
+            np.concatenate([self.user_ids[keep], np.asarray(new_user_ids, dtype=np.int64)[usable]]),
+            np.concatenate([self.matrix[keep], added32]),
             version,
-            encoding_ids=np.concatenate(
-                [self.encoding_ids[keep], np.asarray(new_ids, dtype=np.int64)]
+            encoding_ids=np.concatenate([self.encoding_ids[keep], new_ids[usable]]),
+            sq_norms=np.concatenate([self.sq_norms[keep], np.einsum("ij,ij->i", added32, added32)]),
+            skipped_ids=np.concatenate(
+                [self.skipped_ids[np.isin(self.skipped_ids, keep_ids)], new_ids[~usable]]
             ),
-            sq_norms=np.concatenate([self.sq_norms[keep], added_sq]),
-            skipped_ids=self.skipped_ids[np.isin(self.skipped_ids, keep_ids)],
+            checked=True,
         )
 
     def known_ids(self) -> np.ndarray:
