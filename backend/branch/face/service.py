@@ -9,6 +9,9 @@
   sighting; a VIP's arrival tells their relationship manager (live push), at most once per
   ``SIGHTING_QUIET``. Face never opens anything: it only informs staff.
 - Encodings are Fernet-encrypted at rest (crypto.py) and never appear in logs or audit records.
+- Every encoding from outside is checked (vectors.py: 128 finite numbers of a face's norm):
+  enrolment refuses it (``invalid_encoding``), the door drops it with the camera's
+  ``face_encoding_refused`` alarm, and the matcher skips any stored row that fails.
 
 This is the write side; the consent as read is queries.py (consent.py holds the consent kind).
 """
