@@ -1,12 +1,14 @@
 """Finger-vein dynamic lock (指静脉动态密码锁) on a cash machine's safe.
 
 It opens only for an *armed* task (``lock.arm`` from the centre: task id, the two loaders, the
-SHA-256 of the one-time code), after two different enrolled loaders of that task verified their
-vein (match score above the threshold) and the one-time code was entered: the two-person rule.
+one-time code sealed for this lock), after two different enrolled loaders of that task verified
+their vein (match score above the threshold) and the one-time code was entered: the two-person rule.
 It relocks by itself after ``relock_after_s``. Tamper (forced open, cover removed) latches an
 alarm state that only ``lock.reset_tamper`` clears; while tampered it never opens.
 
-The code is never sent in clear: the lock compares sha256("<task_id>:<code>").
+The code is never sent in clear nor as a plain digest: ``code_mac`` is an HMAC of
+"<task_id>:<code>" keyed by this lock's own secret (edge/protocol/sealed.py), so only the centre
+and this lock can compute it; the lock computes it from the typed code and compares.
 
 Enrolment is on the device, as on a real finger-vein lock: ``lock.enroll {loader_id, captures,
 valid_for_s}`` opens a capture session (a command carrying a template is refused: templates are
@@ -19,19 +21,21 @@ own memory and reports ``lock.enrolled {loader_id}``; a session not completed in
 
 from __future__ import annotations
 
-import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from devices.base import CommandRejected, SimulatedDevice, command
+from edge.protocol import code_mac
 
 MATCH_THRESHOLD = 0.8
 TEMPLATE_BYTES = 64  # what the sensor's feature extractor would keep (random here)
 MAX_CAPTURES = 10
 MAX_CAPTURE_S = 600
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass
@@ -39,10 +43,6 @@ class CaptureSession:
     needed: int
     deadline: float  # time.monotonic()
     taken: int = 0
-
-
-def code_digest(task_id: str, code: str) -> str:
-    return hashlib.sha256(f"{task_id}:{code}".encode()).hexdigest()
 
 
 class VeinLock(SimulatedDevice):
@@ -53,7 +53,7 @@ class VeinLock(SimulatedDevice):
         super().__init__(*args, **kwargs)
         self.templates: dict[str, bytes] = {}  # on the device only
         self.captures: dict[str, CaptureSession] = {}
-        self._code_sha256: str | None = None
+        self._code_mac: str | None = None
         self._armed_until = 0.0
         self._unlocked_at: float | None = None
         self._code_ok = False
@@ -142,13 +142,18 @@ class VeinLock(SimulatedDevice):
                     "event", "lock.enrol_failed", {"loader_id": loader_id, "reason": "timeout"}
                 )
 
+    def sealed(self, task_id: str, code: str) -> str:
+        """The code as the centre seals it for this lock (only this lock has the key)."""
+        return code_mac(self._secret, task_id, code)
+
     def enter_code(self, code: str) -> bool:
         with self.lock:
             armed = self._armed_task()
             ok = bool(
                 armed
-                and self._code_sha256
-                and hmac.compare_digest(code_digest(armed["task_id"], code), self._code_sha256)
+                and self._code_mac
+                and isinstance(code, str)
+                and hmac.compare_digest(self.sealed(armed["task_id"], code), self._code_mac)
             )
             self._code_ok = self._code_ok or ok
             task_id = armed["task_id"] if armed else None
@@ -177,7 +182,7 @@ class VeinLock(SimulatedDevice):
         if armed is not None and time.monotonic() > self._armed_until:
             self.state["armed"] = None
             self.state["verified"] = []
-            self._code_sha256 = None
+            self._code_mac = None
             self._code_ok = False
             return None
         return armed
@@ -198,7 +203,7 @@ class VeinLock(SimulatedDevice):
             loaders = list(self.state["verified"])
             self.state["armed"] = None  # one task, one opening
             self.state["verified"] = []
-            self._code_sha256 = None
+            self._code_mac = None
             self._code_ok = False
         self.publish("event", "lock.unlocked", {"task_id": armed["task_id"], "loaders": loaders})
         self.publish_state()
@@ -253,7 +258,7 @@ class VeinLock(SimulatedDevice):
     @command("lock.arm")
     def cmd_arm(self, args: dict) -> str:
         task_id, loaders = args.get("task_id"), args.get("loaders")
-        digest, valid_for = args.get("code_sha256"), args.get("valid_for_s", 1800)
+        digest, valid_for = args.get("code_mac"), args.get("valid_for_s", 1800)
         if self.state["tamper"]:
             raise CommandRejected("tampered")
         if (
@@ -261,17 +266,17 @@ class VeinLock(SimulatedDevice):
             or not isinstance(loaders, list)
             or len(set(loaders)) != 2
             or not isinstance(digest, str)
-            or len(digest) != 64
+            or not _HEX64.fullmatch(digest)
             or not isinstance(valid_for, int)
             or not 0 < valid_for <= 86400
         ):
-            raise CommandRejected("task_id, two distinct loaders, code_sha256 and valid_for_s")
+            raise CommandRejected("task_id, two distinct loaders, code_mac and valid_for_s")
         missing = [loader for loader in loaders if loader not in self.templates]
         if missing:
             raise CommandRejected(f"not enrolled: {', '.join(missing)}")
         self.state["armed"] = {"task_id": task_id, "loaders": list(loaders)}
         self.state["verified"] = []
-        self._code_sha256 = digest
+        self._code_mac = digest
         self._code_ok = False
         self._armed_until = time.monotonic() + valid_for
         self.publish("event", "lock.armed", {"task_id": task_id, "loaders": list(loaders)})
@@ -281,7 +286,7 @@ class VeinLock(SimulatedDevice):
     def cmd_disarm(self, _args: dict) -> str:
         self.state["armed"] = None
         self.state["verified"] = []
-        self._code_sha256 = None
+        self._code_mac = None
         return "disarmed"
 
     @command("lock.lock")

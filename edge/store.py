@@ -136,6 +136,9 @@ class EdgeStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.execute("PRAGMA busy_timeout=5000")
+        # A forwarded row is overwritten with zeros when deleted, not left in a free page: the
+        # outbox carries what must not outlive its delivery (a door camera's face encodings).
+        self._db.execute("PRAGMA secure_delete=ON")
         for table, column, ddl in _ADDED_COLUMNS:  # an edge database from an older version
             columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
             if columns and column not in columns:

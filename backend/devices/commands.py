@@ -35,7 +35,15 @@ from backend.platform.context import Actor
 from backend.platform.db import run_in_transaction
 from backend.platform.errors import ValidationFailed
 from edge.credentials import secret_bytes
-from edge.protocol import build_topic, canonical_json, format_ts, make_envelope, sign_command
+from edge.protocol import (
+    build_topic,
+    canonical_json,
+    format_ts,
+    make_envelope,
+    sign_command,
+    stored_args,
+    wire_args,
+)
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +140,11 @@ class CommandDispatcher:
         command_id: str | None = None,
         wait_s: float | None = None,
     ) -> tuple[dict[str, Any], bool]:
-        """(command view, created). ``wait_s`` 0 returns right after sending (status sent)."""
+        """(command view, created). ``wait_s`` 0 returns right after sending (status sent).
+
+        A ``SealedCode`` among ``args`` (edge/protocol/sealed.py) is sealed with the device's
+        secret only in the signed payload; the row, its view and the audit log keep ``SEALED``.
+        """
         if command_id is not None:
             try:
                 command_id = str(uuid.UUID(command_id))
@@ -143,10 +155,11 @@ class CommandDispatcher:
         if not 0 <= wait_s <= MAX_WAIT_S:
             raise ValidationFailed("wait_s out of range", details={"wait_s": [f"0..{MAX_WAIT_S}"]})
         now = self.clock()
+        given = dict(args or {})
 
         def create(session: Session):
             command, device, created = service.create_command(
-                session, actor, device_id, name, dict(args or {}), command_id, now=now
+                session, actor, device_id, name, stored_args(given), command_id, now=now
             )
             if not created:
                 return None
@@ -154,7 +167,7 @@ class CommandDispatcher:
             payload, expires = signed_command_payload(
                 command_id,
                 name,
-                dict(args or {}),
+                wire_args(given, secret),
                 device.command_seq,
                 secret,
                 now=now,

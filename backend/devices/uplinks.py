@@ -18,6 +18,13 @@ Storing (``store_batch``), in the caller's transaction:
    (``device.state``, ``device.alarm``, rendered now by their declared schemas) and the acks
    to wake waiting commands.
 
+What is stored of a message's ``data`` (``stored_data``): all of it, except for the types in
+``KEPT_FIELDS``, whose data the centre acts on in flight but keeps only in part. A door
+camera's ``camera.face`` carries a face encoding: the face area matches it against consenting
+clients (a match becomes a sighting: client, time, distance) and the row keeps only the track
+id, quality and model, so a stranger's face leaves no biometric trace in ``device_messages``
+(nor in an error's logged parameters).
+
 Messages of unknown or retired devices are dropped and counted; a branch edge registers itself
 on its first message. ``sweep_offline`` raises and clears ``offline`` alarms.
 """
@@ -61,6 +68,20 @@ OPEN_COMMAND_STATUSES = ("pending", "sent", "timeout")
 MAX_VERSION = 2**31 - 1  # devices.reported_version is an INTEGER (PostgreSQL: 32 bits)
 OFFLINE_AFTER_S = 60.0
 STALE_AFTER_S = 600.0
+
+
+# Message type -> the only data fields stored (see the module docstring).
+KEPT_FIELDS: dict[str, frozenset[str]] = {
+    "camera.face": frozenset({"track_id", "quality", "model"}),
+}
+
+
+def stored_data(type_: str, data: dict[str, Any]) -> dict[str, Any]:
+    """What ``device_messages.data`` keeps of a message's data."""
+    kept = KEPT_FIELDS.get(type_)
+    if kept is None:
+        return data
+    return {k: v for k, v in data.items() if k in kept}
 
 
 @dataclass(frozen=True)
@@ -183,7 +204,7 @@ def store_batch(
                 "ts": item.timestamp,
                 "received_at": item.received_at,
                 "historical": bool(env.historical),
-                "data": env.data,
+                "data": stored_data(env.type, env.data),
             }
         )
         kept.append((item, device))

@@ -16,6 +16,8 @@ Envelope: {"id":"<uuid>","ts":"<RFC 3339 UTC>","seq":<int>,"type":"<dotted.name>
 - envelope.py: the envelope, canonical JSON, strict decoding, RFC 3339 UTC timestamps;
 - commands.py: HMAC signing and verification of commands, the nonce cache, acks;
 - dedup.py: ``RecentIds``, de-duplication by envelope id;
+- sealed.py: command arguments only the device may read (the lock's one-time code, as an
+  HMAC keyed by the lock's secret; ``SEALED`` wherever a command is kept or shown);
 - errors.py: ``ProtocolError(code, message)`` with a stable snake_case ``code``, so callers
   can count and report errors (for instance in an ``edge.bad_payload`` event) without parsing
   text.
@@ -64,6 +66,13 @@ from edge.protocol.kinds import (
     register_kind,
     unregister_kind,
 )
+from edge.protocol.sealed import (
+    SEALED,
+    SealedCode,
+    code_mac,
+    stored_args,
+    wire_args,
+)
 from edge.protocol.topics import (
     CHANNELS,
     DEFAULT_HOST_ID,
@@ -92,6 +101,7 @@ __all__ = [
     "KINDS",
     "KIND_COMMANDS",
     "MAX_SEQ",
+    "SEALED",
     "TOPIC_ROOT",
     "TOPIC_VERSION",
     "UPLINK_CHANNELS",
@@ -101,9 +111,11 @@ __all__ = [
     "NonceCache",
     "ProtocolError",
     "RecentIds",
+    "SealedCode",
     "Topic",
     "build_topic",
     "canonical_json",
+    "code_mac",
     "compute_signature",
     "decode_envelope",
     "decode_envelope_ts",
@@ -121,8 +133,10 @@ __all__ = [
     "parse_ts",
     "register_kind",
     "sign_command",
+    "stored_args",
     "topic_filter",
     "unregister_kind",
     "validate_envelope_dict",
     "verify_command",
+    "wire_args",
 ]

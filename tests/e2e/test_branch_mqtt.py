@@ -12,7 +12,10 @@ Runs on SQLite with the embedded amqtt brokers and on the machine's PostgreSQL a
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import re
 import time
 import uuid
 from contextlib import ExitStack
@@ -33,10 +36,11 @@ from backend.platform.context import SYSTEM
 from backend.platform.db import session_scope
 from backend.platform.mqtt import MqttClient
 from edge.credentials import secret_bytes
-from edge.protocol import build_topic
+from edge.protocol import SEALED, build_topic, code_mac
 from tests.integration import test_branch_support as support
 from tests.integration.test_branch_support import Api, HallStack
 from tests.iot_support import add_branch, hall_brokers, iot_rig, unique_branch, wait_for
+from tests.leak_scan import found_in, table_texts
 
 branch_seeded_db = support.branch_seeded_db  # fixture
 hall_url = support.hall_url  # fixture
@@ -71,7 +75,43 @@ def _people(app, branch: str) -> dict[str, int]:
     return ids
 
 
-def test_cash_loading_over_mqtt(make_app, hall_stack: HallStack, tmp_path):
+def _code_traces(ref: str, code: str, wire_mac: str) -> tuple[re.Pattern, list[str]]:
+    """The code itself (six digits not part of a longer token, e.g. a timestamp's fraction)
+    and what could be derived from it: the wire's HMAC and plain digests of it."""
+    digests = [wire_mac]
+    for text in (code, f"{ref}:{code}"):
+        for algo in ("sha256", "sha1", "md5", "sha512"):
+            digests.append(hashlib.new(algo, text.encode()).hexdigest())
+    return re.compile(rf"(?<![0-9A-Za-z.\-_]){code}(?![0-9A-Za-z.\-_])"), digests
+
+
+def _assert_no_code_kept(ext, api, names, lock_id, traces) -> None:
+    """No table (audit log, the command's row, device messages, any other), the command's
+    view over HTTP to branch staff, or the log holds the code or anything derived from it.
+    Only ``cash_tasks.code_ciphertext`` (the loaders' view, encrypted) may while armed."""
+    bare, digests = traces
+    with ext.session_factory() as session:
+        texts = table_texts(session)
+        arm = session.scalars(
+            select(DeviceCommand)
+            .where(DeviceCommand.name == "lock.arm")
+            .order_by(DeviceCommand.id.desc())
+        ).first()
+    assert found_in(texts, digests) == []
+    assert [t for t, rows in texts.items() for r in rows if bare.search(r)] == []
+    assert arm.args["code_mac"] == SEALED
+    audit = [r for r in texts["audit_records"] if arm.command_id in r]
+    assert audit and all(SEALED in r for r in audit)
+    for who in (names["maker"], "admin"):
+        answer = api.get(who, f"/devices/{lock_id}/commands/{arm.command_id}")
+        if answer.status_code == 200:
+            assert answer.get_json()["args"]["code_mac"] == SEALED
+        body = answer.get_data(as_text=True)
+        assert not bare.search(body) and not any(d in body for d in digests)
+
+
+def test_cash_loading_over_mqtt(make_app, hall_stack: HallStack, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
     app = make_app(hall_stack.database_url, seeded=False)
     api = Api(app)
     branch = unique_branch()
@@ -158,6 +198,12 @@ def test_cash_loading_over_mqtt(make_app, hall_stack: HallStack, tmp_path):
         code = api.ok(api.get(names["la"], f"/cash-tasks/{task['id']}"))["unlock_code"]
         assert "unlock_code" not in api.ok(api.get(names["maker"], f"/cash-tasks/{task['id']}"))
         arm_payload = next(p for p in captured if b'"lock.arm"' in p)
+        arm = json.loads(arm_payload)
+        # on the wire, the code is sealed for this lock; nothing derived from it is kept
+        assert arm["data"]["code_mac"] == code_mac(lock_secret, task["ref"], code)
+        assert "code_sha256" not in arm["data"]
+        traces = _code_traces(task["ref"], code, arm["data"]["code_mac"])
+        _assert_no_code_kept(ext, api, names, lock_id, traces)
 
         # on the wire: a replayed and an expired unlock are refused by the lock
         spy.publish(build_topic(branch, "lock", lock_id, "cmd"), arm_payload, timeout=5)
@@ -167,7 +213,7 @@ def test_cash_loading_over_mqtt(make_app, hall_stack: HallStack, tmp_path):
             {
                 "task_id": task["ref"],
                 "loaders": [names["la"], names["lb"]],
-                "code_sha256": "0" * 64,
+                "code_mac": "0" * 64,
                 "valid_for_s": 120,
             },
             1,
@@ -184,9 +230,12 @@ def test_cash_loading_over_mqtt(make_app, hall_stack: HallStack, tmp_path):
             "replayed and expired unlocks refused",
         )
 
-        # at the lock: both veins again and the code: it opens, the machine enters exchange
+        # at the lock: both veins again and the code: a wrong one is refused, the right one
+        # opens it, the machine enters exchange
         lock.present_finger(names["la"])
         lock.present_finger(names["lb"])
+        assert not lock.enter_code(f"{(int(code) + 1) % 10**6:06d}")
+        assert lock.state["lock"] == "locked"
         assert lock.enter_code(code)
         wait_for(lambda: task_row(task["id"]).status == "unlocked", 20, "task unlocked")
         wait_for(lambda: atm.state["mode"] == "exchange", 20, "exchange mode")
@@ -234,6 +283,9 @@ def test_cash_loading_over_mqtt(make_app, hall_stack: HallStack, tmp_path):
             assert "cash_count_mismatch" not in raised
             loader = session.scalar(select(User).where(User.id == ids["la"]))
             assert loader.branch_id == branch
+
+        _assert_no_code_kept(ext, api, names, lock_id, traces)
+        assert not traces[0].search(caplog.text) and not any(d in caplog.text for d in traces[1])
 
         # a teller removes one loader: the lock deletes the template and confirms
         removed = api.ok(api.send("DELETE", names["maker"], f"{enrolments}/{ids['la']}"), 202)

@@ -229,10 +229,10 @@ def test_cash_task_endpoints(api, clock):
 
 def test_face_consent_over_http(api):
     assert api.ok(api.get("client2", "/face/consent"))["status"] == "none"
-    refused = api.post("client2", "/face/enrol", {"encoding": [0.01] * 128})
+    refused = api.post("client2", "/face/enrol", {"encoding": [0.12] * 128})
     assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "consent_required"
     api.ok(api.post("client2", "/face/consent", {}))
-    enrolled = api.ok(api.post("client2", "/face/enrol", {"encoding": [0.01] * 128}), 201)
+    enrolled = api.ok(api.post("client2", "/face/enrol", {"encoding": [0.12] * 128}), 201)
     assert enrolled["encodings"] == 1
     not_image = api.post(
         "client2", "/face/enrol", {"image": base64.b64encode(b"not an image").decode()}
@@ -250,3 +250,40 @@ def test_face_consent_over_http(api):
         api.send("PATCH", "admin", f"/branches/{B}/settings", {"face_tolerance": 0.95}).status_code
         == 400
     )
+
+
+NOT_FACES = [  # (encoding, the rule it breaks)
+    ([1e308] * 128, "component_out_of_range"),
+    ([3.0] + [0.0] * 127, "component_out_of_range"),
+    ([0.0] * 128, "norm_out_of_range"),
+    ([0.5] * 128, "norm_out_of_range"),
+    ([0.01] * 128, "norm_out_of_range"),
+    ([0.12] * 129, "wrong_length"),
+    ([0.12] * 127, "wrong_length"),
+    ([], "wrong_length"),
+]
+
+
+def test_face_enrolment_refuses_what_is_not_a_face_encoding(api):
+    """[1e308]*128 (its distances overflow to NaN), NaN, ±inf, the zero vector, wrong lengths
+    and absurd values are refused at enrolment with the contract's error shape."""
+    api.ok(api.post("client2", "/face/consent", {}))
+    for encoding, reason in NOT_FACES:
+        answer = api.post("client2", "/face/enrol", {"encoding": encoding})
+        assert answer.status_code == 400, (reason, answer.get_json())
+        error = answer.get_json()["error"]
+        assert error["code"] == "invalid_encoding", reason
+        assert error["details"] == {"encoding": [reason]}
+        assert "1e+308" not in answer.get_data(as_text=True)
+    for literal in ("NaN", "Infinity", "-Infinity", "1e999"):
+        body = '{"encoding": [' + ", ".join([literal] + ["0.12"] * 127) + "]}"
+        answer = api.client.post(
+            "/api/v1/face/enrol",
+            data=body,
+            headers={**api.headers("client2"), "Content-Type": "application/json"},
+        )
+        assert answer.status_code == 400, (literal, answer.get_json())
+        error = answer.get_json()["error"]
+        # the schema's (Float(allow_nan=False)), or a JSON parser refusing the literal itself
+        assert error["code"] == "validation_error" or "json" in error["code"], error
+    assert api.ok(api.get("client2", "/face/consent"))["encodings"] == 0

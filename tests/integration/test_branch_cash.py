@@ -3,7 +3,6 @@ them: the whole flow, and every way it must not open."""
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from datetime import timedelta
 from decimal import Decimal
@@ -20,7 +19,7 @@ from backend.devices.models import Device, DeviceAlarm
 from backend.devices.rules import signals_for
 from backend.platform.audit import AuditRecord
 from backend.platform.errors import BusinessRuleViolation, NotFound, PermissionDenied
-from edge.protocol import make_envelope
+from edge.protocol import SealedCode, make_envelope
 from tests.integration import test_branch_support as support
 from tests.integration.test_branch_support import (
     actor,
@@ -108,7 +107,9 @@ def test_the_whole_flow_books_through_the_ledger_and_closes(s, hall, clock):
     assert len(with_code) == 1
     code, rooms = with_code[0][0]["unlock_code"], with_code[0][1]
     assert rooms == [f"user:{user_id(s, 'loader1')}", f"user:{user_id(s, 'loader2')}"]
-    assert hashlib.sha256(f"{view['ref']}:{code}".encode()).hexdigest() == args["code_sha256"]
+    # the lock gets the code sealed with its own secret, at signing time only
+    assert args["code_mac"] == SealedCode(view["ref"], code)
+    assert code not in repr(args) and "code_sha256" not in args
     assert cash_queries.get_task(s, actor(s, "loader1"), hall, view["id"])["unlock_code"] == code
     assert "unlock_code" not in cash_queries.get_task(s, actor(s, "teller1"), hall, view["id"])
     # the lock opens for exactly these loaders

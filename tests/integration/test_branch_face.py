@@ -15,14 +15,16 @@ import pytest
 from PIL import Image, ImageEnhance, ImageOps
 from sqlalchemy import func, select
 
-from backend.branch.face import detect
+from backend.branch.face import detect, vectors
 from backend.branch.face import service as face
-from backend.branch.face.crypto import EncodingBox, FaceCryptoError
+from backend.branch.face.crypto import PURPOSE, EncodingBox, FaceCryptoError
 from backend.branch.models import FaceEncoding, FaceSighting
+from backend.devices.models import DeviceAlarm
 from backend.identity import service as identity
 from backend.identity.models import Org
 from backend.platform.context import SYSTEM
-from backend.platform.errors import BusinessRuleViolation, PermissionDenied
+from backend.platform.crypto import Box
+from backend.platform.errors import BusinessRuleViolation, PermissionDenied, ValidationFailed
 from tests.integration import test_branch_support as support
 from tests.integration.test_branch_support import (
     SECRET,
@@ -199,8 +201,11 @@ def test_consent_first_and_withdrawal_deletes_the_encodings(s, hall, clock, phot
         face.identify_at_door(s, hall, "BR001", plain.tolist(), device_id="cam", now=clock())
         is None
     )
-    with pytest.raises(BusinessRuleViolation):
+    with pytest.raises(BusinessRuleViolation) as refused:
         face.enrol(s, who, hall, encoding=plain.tolist(), now=clock())
+    assert refused.value.code == "consent_required"  # withdrawn: enrolment refused
+    again = face.withdraw_consent(s, who, now=clock())  # withdrawing twice deletes nothing more
+    assert again == {**again, "status": "withdrawn", "encodings": 0}
 
 
 def test_a_vip_at_the_door_tells_the_rm_once(s, hall, clock, photos):
@@ -225,8 +230,11 @@ def test_a_vip_at_the_door_tells_the_rm_once(s, hall, clock, photos):
 
 
 def test_staff_cannot_use_client_consent(s, hall, clock):
-    with pytest.raises(PermissionDenied):
-        face.grant_consent(s, actor(s, "teller1"), now=clock())
+    for use in (face.grant_consent, face.withdraw_consent):
+        with pytest.raises(PermissionDenied) as refused:
+            use(s, actor(s, "teller1"), now=clock())
+        assert refused.value.code == "forbidden"
+        assert refused.value.details == {"required_roles": ["client"]}
 
 
 def test_the_gallery_is_updated_incrementally(s, hall, clock, monkeypatch):
@@ -268,3 +276,105 @@ def test_the_gallery_is_updated_incrementally(s, hall, clock, monkeypatch):
     assert sorted(rebuilt.encoding_ids.tolist()) == sorted(updated.encoding_ids.tolist())
     query = rng.normal(0, 0.1, 128)
     assert np.allclose(np.sort(rebuilt.distances(query)), np.sort(updated.distances(query)))
+
+
+def _face(rng) -> list[float]:
+    return rng.normal(0.0, 0.124, 128).tolist()  # norm ~1.4, like dlib's
+
+
+def test_one_bad_enrolment_never_stops_recognition_for_others(s, hall, clock):
+    """[1e308]*128 enrolled by one client made every distance NaN (a NOT NULL failure at the
+    door for everyone). Now it is refused at enrolment; and a bad row already stored (written
+    before this check, or damaged) is skipped by the matcher while everyone else matches."""
+    rng = np.random.default_rng(11)
+    good, mallory = actor(s, "client1"), actor(s, "client2")
+    for who in (good, mallory):
+        face.grant_consent(s, who, now=clock())
+    mine = _face(rng)
+    face.enrol(s, good, hall, encoding=mine, now=clock())
+    for bad, reason in (
+        ([1e308] * 128, "component_out_of_range"),
+        ([0.0] * 128, "norm_out_of_range"),
+        ([float("nan")] * 128, "not_finite"),
+        ([float("inf")] + [0.1] * 127, "not_finite"),
+        ([0.1] * 12, "wrong_length"),
+        ([True] * 128, "not_numbers"),
+        ("0.1," * 128, "not_a_list"),
+    ):
+        with pytest.raises(ValidationFailed) as err:
+            face.enrol(s, mallory, hall, encoding=bad, now=clock())
+        assert err.value.code == "invalid_encoding"
+        assert err.value.details == {"encoding": [reason]}
+    # rows that bypassed the checks: raw bytes under the right key, and an undecryptable one
+    consent = face.CONSENT.active(s, mallory.user_id)
+    box = Box(SECRET, PURPOSE)
+    for vector in ([1e308] * 128, [float("nan")] * 128, [0.0] * 128):
+        s.add(
+            FaceEncoding(
+                user_id=mallory.user_id,
+                consent_id=consent.id,
+                ciphertext=box.encrypt(np.asarray(vector, dtype="<f8").tobytes()),
+                model=detect.MODEL,
+                quality=1.0,
+                created_at=clock(),
+            )
+        )
+    s.add(
+        FaceEncoding(
+            user_id=mallory.user_id,
+            consent_id=consent.id,
+            ciphertext=Box("another-secret-key-of-enough-length-0000", PURPOSE).encrypt(b"x"),
+            model=detect.MODEL,
+            quality=1.0,
+            created_at=clock(),
+        )
+    )
+    s.flush()
+    gallery = face.load_gallery(s, hall)
+    assert gallery.user_ids.tolist() == [good.user_id] and len(gallery.skipped_ids) == 4
+    seen = (np.asarray(mine) + rng.normal(0, 0.01, 128)).tolist()
+    match = face.identify_at_door(s, hall, "BR001", seen, device_id="BR001-CAM-01", now=clock())
+    assert match is not None and match["user_id"] == good.user_id
+    s.commit()  # the sighting's distance is a number (NaN broke the NOT NULL column)
+    sighting = s.scalar(select(FaceSighting).where(FaceSighting.user_id == good.user_id))
+    assert 0 <= sighting.distance < 0.6
+    assert face.load_gallery(s, hall) is gallery  # unchanged: the skipped rows stay skipped
+
+
+def test_a_door_camera_encoding_that_is_not_one_is_dropped_with_an_alarm(s, hall, clock):
+    rng = np.random.default_rng(12)
+    who = actor(s, "client1")
+    face.grant_consent(s, who, now=clock())
+    mine = _face(rng)
+    face.enrol(s, who, hall, encoding=mine, now=clock())
+    for bad in ([1e308] * 128, [0.0] * 128, [0.1] * 3, None, "x"):
+        assert (
+            face.identify_at_door(s, hall, "BR001", bad, device_id="BR001-CAM-01", now=clock())
+            is None
+        )
+    alarm = s.scalar(
+        select(DeviceAlarm).where(
+            DeviceAlarm.rule == face.REFUSED_RULE, DeviceAlarm.active.is_(True)
+        )
+    )
+    assert alarm is not None and alarm.severity == "minor"
+    assert alarm.details["reason"] == "component_out_of_range"
+    assert s.scalar(select(func.count()).select_from(FaceSighting)) == 0
+    s.commit()
+    pushed = [d for e, d, _r in hall.live.sent if e == "device.alarm"]
+    assert [d["rule"] for d in pushed] == [face.REFUSED_RULE]  # once, while it stays open
+    match = face.identify_at_door(s, hall, "BR001", mine, device_id="BR001-CAM-01", now=clock())
+    assert match is not None and match["user_id"] == who.user_id
+    s.refresh(alarm)
+    assert alarm.active is False  # the camera sends encodings again: cleared
+
+
+def test_real_encodings_lie_well_inside_the_accepted_norm_range(photos):
+    """The range vectors.NORM_RANGE was chosen from: every photograph and transformed copy."""
+    lo, hi = vectors.NORM_RANGE
+    for person in photos.values():
+        for encoding in [person["capture"].encoding, *person["copies"].values()]:
+            vectors.check(encoding)
+            norm = float(np.linalg.norm(encoding))
+            assert lo + 0.5 < norm < hi - 0.4  # measured 1.339 to 1.465
+            assert float(np.abs(encoding).max()) < vectors.MAX_COMPONENT / 2

@@ -14,10 +14,9 @@ from devices.camera import base_encoding
 from devices.faults import Faults
 from devices.fleet import make_device, select
 from devices.identity import DeviceIdentity
-from devices.lock import code_digest
 from devices.simulators import SIMULATORS
 from edge.credentials import derive_edge_key, new_hmac_secret, secret_bytes
-from edge.protocol import decode_envelope, encode, make_command, make_envelope
+from edge.protocol import code_mac, decode_envelope, encode, make_command, make_envelope
 
 URL = "mqtt://127.0.0.1:1"
 
@@ -112,11 +111,31 @@ def test_commands_are_verified_before_anything_acts():
     lock._on_command(Message(lock.topic("cmd"), b"\x00garbage", 1, False))  # no id: no ack
 
 
+def test_the_lock_refuses_an_unlock_whose_signature_differs_in_its_last_character():
+    lock, secret = build("lock")
+    for loader in ("l1", "l2"):
+        enrol(lock, secret, loader)
+    args = {"task_id": "T1", "loaders": ["l1", "l2"], "code_mac": code_mac(secret, "T1", "4711")}
+    env = make_command("lock.arm", args, 1, secret).to_dict()
+    env["sig"] = env["sig"][:-1] + ("0" if env["sig"][-1] != "0" else "1")
+    lock._on_command(Message(lock.topic("cmd"), encode(env), 1, False))
+    refused = ack_of(lock, env["id"])
+    assert (refused.status, refused.reason) == ("rejected", "bad_signature")
+    assert lock.state["armed"] is None
+
+
 def test_vein_lock_needs_two_enrolled_loaders_and_the_code():
     lock, secret = build("lock")
     for loader in ("l1", "l2", "l3"):
         enrol(lock, secret, loader)
-    args = {"task_id": "T1", "loaders": ["l1", "l2"], "code_sha256": code_digest("T1", "4711")}
+    args = {"task_id": "T1", "loaders": ["l1", "l2"], "code_mac": code_mac(secret, "T1", "4711")}
+    # a plain digest of the code (what any reader could brute-force) arms nothing
+    plain = {**args, "code_mac": code_mac(b"not this lock's secret", "T1", "4711")}
+    assert ack_of(lock, command(lock, secret, "lock.arm", plain)).status == "ok"
+    lock.present_finger("l1")
+    lock.present_finger("l2")
+    assert not lock.enter_code("4711")  # sealed with another key: never opens
+    assert lock.state["lock"] == "locked"
     assert ack_of(lock, command(lock, secret, "lock.arm", args)).status == "ok"
     bad = command(lock, secret, "lock.arm", {**args, "loaders": ["l1", "l1"]})
     assert ack_of(lock, bad).status == "rejected"

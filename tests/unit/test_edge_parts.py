@@ -143,6 +143,20 @@ def test_outbox_survives_a_restart_in_order(tmp_path):
     again.close()
 
 
+def test_a_delivered_face_encoding_leaves_no_bytes_in_the_edge_database(tmp_path):
+    """A door camera's message is kept only until the centre's receipt; once deleted, its
+    bytes are overwritten (secure_delete), not left in a free page of the file."""
+    store = EdgeStore(tmp_path / "edge.db")
+    marker = b'"encoding":[0.0873141,-0.1290447,0.0511237]' * 40
+    store.append("fe/v1/B/camera/C/event", marker, "event", historical=False, envelope_id="e1")
+    store.append("fe/v1/B/counter/K/event", b"{}", "event", historical=False, envelope_id="e2")
+    store.flush()
+    assert store.delete_envelopes(["e1"]) == 1
+    store.close()  # the last connection checkpoints the WAL into the file
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("edge.db")]
+    assert files and not any(b"0.0873141" in p.read_bytes() for p in files)
+
+
 def test_registry_and_counters_persist(tmp_path):
     store = EdgeStore(tmp_path / "edge.db")
     entries = [

@@ -12,12 +12,15 @@ import pytest
 
 from edge import protocol
 from edge.protocol import (
+    SEALED,
     Envelope,
     NonceCache,
     ProtocolError,
+    SealedCode,
     Topic,
     build_topic,
     canonical_json,
+    code_mac,
     decode_envelope,
     encode,
     make_ack,
@@ -26,8 +29,10 @@ from edge.protocol import (
     parse_ack,
     parse_topic,
     sign_command,
+    stored_args,
     topic_filter,
     verify_command,
+    wire_args,
 )
 
 NOW = datetime(2025, 3, 1, 8, 30, 0, 123000, tzinfo=UTC)
@@ -342,6 +347,38 @@ def test_tampered_command_is_rejected(tamper):
     cmd = json.loads(json.dumps(cmd))  # a deep copy, as it arrives
     tamper(cmd)
     assert verify_code(cmd) == "bad_signature"
+
+
+def _flip(hex_char: str) -> str:
+    return "0" if hex_char != "0" else "1"
+
+
+@pytest.mark.parametrize("position", [63, 62, 32, 8, 0])
+def test_a_signature_changed_in_one_hex_character_is_refused(position):
+    """Every character of the signature counts, the last one too (a comparison of only a
+    prefix of it passed a signature changed at its end)."""
+    cmd = make_command("lock.arm", {"task_id": "42"}, seq=1, secret=SECRET, now=NOW).to_dict()
+    assert verify_command(dict(cmd), SECRET, now=NOW, seen_nonce=seen_never)
+    sig = cmd["sig"]
+    cmd["sig"] = sig[:position] + _flip(sig[position]) + sig[position + 1 :]
+    assert len(cmd["sig"]) == 64 and cmd["sig"] != sig
+    assert verify_code(cmd) == "bad_signature"
+
+
+def test_sealed_code_is_kept_as_a_marker_and_sent_as_an_hmac_of_the_lock_secret():
+    sealed = SealedCode("T-7", "004711")
+    args = {"task_id": "T-7", "code_mac": sealed, "valid_for_s": 120}
+    stored = stored_args(args)
+    assert stored == {"task_id": "T-7", "code_mac": SEALED, "valid_for_s": 120}
+    assert "004711" not in repr(args) and "004711" not in str(sealed)
+    wire = wire_args(args, SECRET)
+    assert wire["code_mac"] == code_mac(SECRET, "T-7", "004711")
+    assert wire["code_mac"] != code_mac(b"another-device-secret", "T-7", "004711")
+    assert wire["code_mac"] != code_mac(SECRET, "T-8", "004711")  # bound to its task
+    plain = {hashlib.sha256(t.encode()).hexdigest() for t in ("004711", "T-7:004711")}
+    assert wire["code_mac"] not in plain
+    with pytest.raises(ValueError):
+        code_mac(b"", "T-7", "004711")
 
 
 def test_command_with_wrong_secret_is_rejected():

@@ -1,7 +1,10 @@
 """The one-time code of an unlock.
 
-Six digits from ``secrets``; the lock receives only sha256("<task ref>:<code>") inside the signed
-``lock.arm`` command, the loaders receive the code itself (live push to them, and their view of
+Six digits from ``secrets``; the lock receives only the code sealed for it inside the signed
+``lock.arm`` command (``code_mac``, an HMAC keyed by the lock's own secret: edge/protocol/sealed.py;
+never an unkeyed digest, which six digits would give up to a brute force in about a second), and
+the command as stored, shown and audited carries only a "[sealed for the device]" marker. The
+loaders receive the code itself (live push to them, and their view of
 the task while the unlock is valid). At rest the code is encrypted with the platform's Fernet box
 (backend/platform/crypto.py) under this purpose's own key, and erased when the unlock is used or
 expires.
@@ -9,7 +12,6 @@ expires.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from backend.platform.crypto import Box, UndecryptableError
@@ -19,10 +21,6 @@ PURPOSE = "finedge/branch/cash-unlock-codes/v1"  # the key's label: never change
 
 def new_code() -> str:
     return f"{secrets.randbelow(10**6):06d}"
-
-
-def code_digest(task_ref: str, code: str) -> str:
-    return hashlib.sha256(f"{task_ref}:{code}".encode()).hexdigest()
 
 
 class CodeBox:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from backend.branch.face.vectors import ENCODING_SIZE, check
 from backend.platform.crypto import Box, UndecryptableError
 
-ENCODING_SIZE = 128
+__all__ = ["ENCODING_SIZE", "EncodingBox", "FaceCryptoError"]
 PURPOSE = "finedge/branch/face-encodings/v1"  # the key's label: never changes (stored tokens)
 _DTYPE = np.dtype("<f8")
 
@@ -26,9 +27,9 @@ class EncodingBox:
         self._box = Box(secret_key, PURPOSE)
 
     def encrypt(self, encoding: np.ndarray) -> str:
-        vector = np.asarray(encoding, dtype=_DTYPE).reshape(-1)
-        if vector.shape != (ENCODING_SIZE,) or not np.all(np.isfinite(vector)):
-            raise ValueError("a face encoding is 128 finite numbers")
+        """Every stored encoding comes through here: InvalidEncoding (a ValueError) unless it
+        passes vectors.check (128 finite numbers of a face's norm)."""
+        vector = check(encoding).astype(_DTYPE)
         return self._box.encrypt(vector.tobytes())
 
     def decrypt(self, token: str) -> np.ndarray:

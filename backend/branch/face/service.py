@@ -9,13 +9,16 @@
   sighting; a VIP's arrival tells their relationship manager (live push), at most once per
   ``SIGHTING_QUIET``. Face never opens anything: it only informs staff.
 - Encodings are Fernet-encrypted at rest (crypto.py) and never appear in logs or audit records.
+- Every encoding from outside is checked (vectors.py: 128 finite numbers of a face's norm):
+  enrolment refuses it (``invalid_encoding``), the door drops it with the camera's
+  ``face_encoding_refused`` alarm, and the matcher skips any stored row that fails.
 
 This is the write side; the consent as read is queries.py (consent.py holds the consent kind).
 """
 
 from __future__ import annotations
 
-import math
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,10 +27,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from backend.branch.access import ensure_branch_staff, ensure_role
-from backend.branch.face import detect
+from backend.branch.alarms import raise_and_push
+from backend.branch.face import detect, vectors
 from backend.branch.face import gallery as galleries
 from backend.branch.face.consent import CONSENT, consent_view
-from backend.branch.face.crypto import ENCODING_SIZE, EncodingBox
+from backend.branch.face.crypto import ENCODING_SIZE, EncodingBox, FaceCryptoError
 from backend.branch.halls import get_hall
 from backend.branch.models import ClientProfile, FaceConsent, FaceEncoding, FaceSighting
 from backend.branch.runtime import Hall
@@ -37,9 +41,13 @@ from backend.platform.context import SYSTEM, Actor
 from backend.platform.errors import BusinessRuleViolation, ValidationFailed
 from backend.platform.live import rooms_for
 
+log = logging.getLogger(__name__)
+
 MAX_ENCODINGS_PER_CLIENT = 5
 SIGHTING_QUIET = timedelta(minutes=10)
 TOLERANCE_RANGE = (0.3, 0.8)
+# The alarm a door camera's invalid encoding raises (dropped, never stored).
+REFUSED_RULE = "face_encoding_refused"
 # The event a relationship manager receives when a consenting VIP client is recognised.
 VIP_EVENT = "client.arrived"
 
@@ -63,18 +71,18 @@ def withdraw_consent(session: Session, actor: Actor, *, now: datetime) -> dict[s
 
 
 def parse_encoding(value: object, field: str = "encoding") -> np.ndarray:
-    if (
-        not isinstance(value, list | tuple)
-        or len(value) != ENCODING_SIZE
-        or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in value)
-        or not all(math.isfinite(float(x)) for x in value)
-    ):
+    """A face encoding from outside (vectors.check), or ValidationFailed ``invalid_encoding``
+    with the rule it broke (never a value of it)."""
+    try:
+        return vectors.check(value)
+    except vectors.InvalidEncoding as exc:
         raise ValidationFailed(
-            "a face encoding is a list of 128 finite numbers",
+            "a face encoding is a list of 128 finite numbers of a face's norm "
+            f"({vectors.NORM_RANGE[0]} to {vectors.NORM_RANGE[1]}, each within "
+            f"±{vectors.MAX_COMPONENT})",
             code="invalid_encoding",
-            details={field: ["128 finite numbers"]},
-        )
-    return np.asarray(value, dtype=np.float64)
+            details={field: [exc.reason]},
+        ) from None
 
 
 def enrol(
@@ -106,7 +114,7 @@ def enrol(
             raise BusinessRuleViolation(
                 "no face found with enough confidence", code="no_face"
             ) from None
-        vector, quality = capture.encoding, capture.score
+        vector, quality = parse_encoding(capture.encoding, "image"), capture.score
     else:
         vector, quality = parse_encoding(encoding), 1.0
     box = EncodingBox(hall.key())
@@ -168,7 +176,7 @@ def load_gallery(session: Session, hall: Hall) -> galleries.Gallery:
     current = np.fromiter(
         session.scalars(granted.with_only_columns(FaceEncoding.id)), dtype=np.int64
     )
-    known = previous.encoding_ids if previous is not None else np.empty(0, dtype=np.int64)
+    known = previous.known_ids() if previous is not None else np.empty(0, dtype=np.int64)
     fresh = np.setdiff1d(current, known, assume_unique=True)
     if len(fresh) == 0:
         rows = []
@@ -178,9 +186,13 @@ def load_gallery(session: Session, hall: Hall) -> galleries.Gallery:
         fresh_set = set(fresh.tolist())
         rows = [r for r in session.execute(granted) if r[0] in fresh_set]
     box = EncodingBox(hall.key())
-    matrix = np.empty((len(rows), ENCODING_SIZE), dtype=np.float64)
-    for i, (_id, _uid, token) in enumerate(rows):
-        matrix[i] = box.decrypt(token)
+    matrix = np.full((len(rows), ENCODING_SIZE), np.nan, dtype=np.float64)
+    undecryptable = []
+    for i, (encoding_id, _uid, token) in enumerate(rows):
+        try:
+            matrix[i] = box.decrypt(token)
+        except FaceCryptoError:  # left NaN: the gallery skips it, the others still match
+            undecryptable.append(encoding_id)
     new_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     new_users = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
     if previous is None:
@@ -188,6 +200,14 @@ def load_gallery(session: Session, hall: Hall) -> galleries.Gallery:
     else:
         gallery = previous.updated(current, new_ids, new_users, matrix, version)
     galleries.store(key, gallery)
+    skipped = np.intersect1d(gallery.skipped_ids, new_ids)
+    if len(skipped):
+        log.warning(
+            "face gallery: %d stored encoding(s) unusable and skipped (ids %s; %d undecryptable)",
+            len(skipped),
+            ", ".join(map(str, skipped.tolist()[:20])),
+            len(undecryptable),
+        )
     return gallery
 
 
@@ -200,11 +220,27 @@ def identify_at_door(
     device_id: str,
     now: datetime,
 ) -> dict[str, Any] | None:
-    """A face at the door: who it is among consenting clients, or None (and nothing kept)."""
+    """A face at the door: who it is among consenting clients, or None (and nothing kept).
+
+    An encoding that is not one (vectors.check) is dropped with an event: the camera's
+    ``face_encoding_refused`` alarm (minor; the rule broken, never a value), pushed to the
+    branch and admins when it opens; the camera's next valid encoding clears it."""
     try:
-        vector = parse_encoding(encoding)
-    except ValidationFailed:
+        vector = vectors.check(encoding)
+    except vectors.InvalidEncoding as exc:
+        raise_and_push(
+            session,
+            hall,
+            device_id,
+            REFUSED_RULE,
+            "minor",
+            f"door camera sent something that is not a face encoding: {exc.reason}",
+            {"reason": exc.reason, "at": isoformat(now)},
+            now,
+        )
         return None
+    # the camera sends encodings again: its refused-encoding alarm, if active, clears
+    raise_and_push(session, hall, device_id, REFUSED_RULE, "minor", "", {}, now, active=False)
     row = get_hall(session, branch_id)
     match = load_gallery(session, hall).best(vector, row.face_tolerance)
     if match is None:

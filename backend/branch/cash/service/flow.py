@@ -4,8 +4,10 @@
       centre: the task (approved, in its window), both loaders (matched, on the task, within
       VERIFY_FRESH_S, enrolled on this lock with consent: backend/branch/veins), the devices
       (online, active, lock locked and untampered, machine in service with its safe door
-      closed) -> signed ``lock.arm`` (the one-time unlock: task, loaders, sha256 of a
-      one-time code, valid 120 s; the command itself expires in 120 s and carries a nonce the
+      closed) -> signed ``lock.arm`` (the one-time unlock: task, loaders, the one-time code
+      sealed for that lock (``code_mac``: an HMAC keyed by the lock's own secret, computed
+      only in the signed payload; the command's row, view and audit say "[sealed for the
+      device]"), valid 120 s; the command itself expires in 120 s and carries a nonce the
       lock never accepts twice) and the code to the two loaders
     loaders verify again and enter the code; the lock opens   lock.unlocked {task_id, loaders}
       centre: the unlock it armed, still valid, for exactly the task's loaders -> unlocked,
@@ -35,7 +37,7 @@ from sqlalchemy.orm import Session
 from backend.branch import devices_port
 from backend.branch.alarms import raise_and_push
 from backend.branch.cash import booking, rules
-from backend.branch.cash.codes import CodeBox, code_digest, new_code
+from backend.branch.cash.codes import CodeBox, new_code
 from backend.branch.cash.tasks import loader_names, push, task_id_from_ref, task_ref
 from backend.branch.models import CashTask
 from backend.branch.runtime import Hall
@@ -45,6 +47,7 @@ from backend.platform.clock import ensure_utc, isoformat
 from backend.platform.context import SYSTEM, Actor
 from backend.platform.errors import DomainError
 from backend.platform.live import rooms_for
+from edge.protocol import SealedCode
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +202,7 @@ def arm(session: Session, hall: Hall, task: CashTask, names: list[str], now: dat
         {
             "task_id": ref,
             "loaders": names,
-            "code_sha256": code_digest(ref, code),
+            "code_mac": SealedCode(ref, code),
             "valid_for_s": rules.UNLOCK_TTL_S,
         },
     )

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0015_idempotency_hardening'
-down_revision: str | None = '0013_identity_hardening'
+down_revision: str | None = '0014_biometric_hardening'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
