@@ -113,6 +113,9 @@ class WxLogin(MethodView):
     @blp.arguments(WxLoginRequest)
     @blp.response(200, TokenResponse)
     @blp.alt_response(
+        401, schema=ErrorSchema, description="code2session refused the code (invalid_wx_code)"
+    )
+    @blp.alt_response(
         404, schema=ErrorSchema, description="Mini-program login is not enabled (wx_login_disabled)"
     )
     def post(self, body):

@@ -1,0 +1,166 @@
+"""Schemathesis against the generated OpenAPI spec, in process (WSGI, no server), once per role.
+
+Every operation gets a fixed, small number of generated requests (valid and invalid ones) with
+each demo user's token, and each response must pass schemathesis' ``not_a_server_error``,
+``response_schema_conformance`` and ``status_code_conformance`` (the spec documents no
+``default`` response, so every status a response carries must be documented for its
+operation). Generation is derandomized: the same code makes the same requests on every run.
+
+Each role fuzzes its own freshly seeded database, so what one role's requests change (an admin
+disabling a user, say) never hides another role's findings. Failures are collected, not raised
+at the first, and reported together: one line per operation, role and check.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import defaultdict
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import (
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.conftest import login
+
+# The demo users (docs/CONTRACT.md section 1), one per role the seed creates.
+ROLES = {
+    "admin": "admin",
+    "oem": "oem1",
+    "dealer": "dealer1",
+    "supervisor": "supervisor1",
+    "rm": "rm1",
+    "approver": "approver1",
+    "teller": "teller1",
+    "loader": "loader1",
+    "client": "client1",
+}
+CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
+# Requests per operation and role: valid (positive) and invalid (negative) ones.
+EXAMPLES = {GenerationMode.POSITIVE: 3, GenerationMode.NEGATIVE: 2}
+
+# Bad input that the platform refuses centrally (backend/platform/{pagination,money,errors}.py,
+# the JSON parsing and URL converters: issue 13 item 7, another branch). Until that branch is
+# merged, a 500 whose request carries one of these is listed but not failed; at the merge set
+# this to True, and every 500 fails.
+CENTRAL_BAD_INPUT_FIXED = False
+BIG = 2**63
+
+
+def central_class(case) -> str | None:
+    """Which centrally fixed class of bad input a request carries, if any."""
+
+    def walk(value, depth=0):
+        if isinstance(value, bool):
+            return
+        if isinstance(value, int) and not -BIG <= value < BIG:
+            yield "integer_out_of_range"
+        elif isinstance(value, str):
+            if value.lstrip("-").isdigit() and not -BIG <= int(value) < BIG:
+                yield "integer_out_of_range"
+            if any("\ud800" <= ch <= "\udfff" for ch in value):
+                yield "lone_surrogate"
+            if any(ch.isdigit() and not ch.isascii() for ch in value):
+                yield "non_ascii_digits"
+        elif isinstance(value, dict):
+            if depth > 50:
+                yield "deep_json"
+            for item in value.values():
+                yield from walk(item, depth + 1)
+        elif isinstance(value, list):
+            if depth > 50:
+                yield "deep_json"
+            for item in value:
+                yield from walk(item, depth + 1)
+
+    query = case.query or {}
+    if query.get("cursor") not in (None, ""):
+        return "forged_cursor"
+    body = case.body if isinstance(case.body, dict | list) else None
+    for part in (case.path_parameters, query, body):
+        for found in walk(part or {}):
+            return found
+    return None
+
+
+@pytest.fixture(scope="module")
+def seeded_db(tmp_path_factory, sqlite_template):
+    """One seeded SQLite file; each role's test runs on a copy of it."""
+    from backend.app import create_app
+    from backend.platform.config import Config
+    from backend.platform.db import session_scope
+    from backend.platform.seeding import SeedOptions
+    from backend.seed import seed
+
+    path = tmp_path_factory.mktemp("fuzz") / "seeded.db"
+    shutil.copy(sqlite_template, path)
+    config = Config.from_env(database_url=f"sqlite:///{path}")
+    app = create_app(config)
+    try:
+        with session_scope(app.extensions["finedge"].session_factory) as session:
+            seed(session, config, SeedOptions(progress=False))
+    finally:
+        app.extensions["finedge"].runtime.stop()
+    return path
+
+
+def fuzz_operation(operation, mode, count: int, headers: dict, failures: dict) -> None:
+    label = f"{operation.method.upper()} {operation.path}"
+
+    @settings(
+        max_examples=count,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def run(case):
+        response = case.call(headers=headers)
+        try:
+            case.validate_response(response, checks=CHECKS, headers=headers)
+        except FailureGroup as exc:  # one entry per failed check
+            excused = None
+            if response.status_code >= 500 and not CENTRAL_BAD_INPUT_FIXED:
+                excused = central_class(case)
+            for failure in exc.exceptions:
+                title = getattr(failure, "title", type(failure).__name__)
+                where = f"{title} ({response.status_code})"
+                if excused:
+                    where = f"[central fix: {excused}] {where}"
+                failures[where].add(label)
+
+    run()
+
+
+def fuzz(app, headers: dict) -> dict[str, set[str]]:
+    """Run every operation of the app's spec; return {failure title: {"METHOD path", …}}."""
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    failures: dict[str, set[str]] = defaultdict(set)
+    for result in schema.get_all_operations():
+        for mode, count in EXAMPLES.items():
+            fuzz_operation(result.ok(), mode, count, headers, failures)
+    return failures
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_every_operation_conforms_for_each_role(role, make_app, seeded_db, tmp_path):
+    path = tmp_path / "fuzz.db"
+    shutil.copy(seeded_db, path)
+    app = make_app(f"sqlite:///{path}", seeded=False)
+    headers = login(app.test_client(), ROLES[role])
+    failures = fuzz(app, headers)
+    report = "\n".join(
+        f"{title}: {', '.join(sorted(ops))}" for title, ops in sorted(failures.items())
+    )
+    print(f"schemathesis as {role}:\n{report or 'no failures'}")
+    failed = [title for title in failures if not title.startswith("[central fix")]
+    assert not failed, f"schemathesis failures as {role}:\n{report}"
