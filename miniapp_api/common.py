@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from decimal import Decimal
 
 import marshmallow as ma
@@ -199,11 +200,15 @@ class Money(ma.fields.Field):
 class Timestamp(ma.fields.DateTime):
     """A UTC instant in RFC 3339 with ``Z`` (``backend.platform.clock.isoformat``), the one
     rendering of time in responses and live pushes (``date-time`` in the spec); an already
-    rendered string passes. Response fields only: request bodies take ``AwareDateTime``."""
+    rendered ISO string is rendered again the same way. Response fields only: request bodies
+    take ``AwareDateTime``."""
 
     def _serialize(self, value, attr, obj, **kwargs):
-        if value is None or isinstance(value, str):
-            return value
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                return value
         return isoformat(value)
 
     def _deserialize(self, value, attr, data, **kwargs):

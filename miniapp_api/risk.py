@@ -56,10 +56,10 @@ class SignalOut(ma.Schema):
     reason = ma.fields.String()
     score = ma.fields.Float(allow_none=True)
     occurrences = ma.fields.Integer()
-    raised_at = ma.fields.String()
-    last_seen_at = ma.fields.String()
-    escalated_at = ma.fields.String(allow_none=True)
-    closed_at = ma.fields.String(allow_none=True)
+    raised_at = Timestamp()
+    last_seen_at = Timestamp()
+    escalated_at = Timestamp(allow_none=True)
+    closed_at = Timestamp(allow_none=True)
     pending_decision = ma.fields.String(allow_none=True)
     proposed_by_user_id = ma.fields.Integer(allow_none=True)
     proposed_comment = ma.fields.String(allow_none=True)
@@ -79,7 +79,7 @@ class ReviewOut(ma.Schema):
     comment = ma.fields.String()
     user_id = ma.fields.Integer(allow_none=True)
     username = ma.fields.String()
-    at = ma.fields.String()
+    at = Timestamp()
 
 
 class SignalDetailOut(SignalOut):
@@ -108,8 +108,8 @@ class InboxItemOut(ma.Schema):
     reason = ma.fields.String(
         metadata={"enum": ["raised", "escalated", "review_requested", "decided"]}
     )
-    created_at = ma.fields.String()
-    read_at = ma.fields.String(allow_none=True)
+    created_at = Timestamp()
+    read_at = Timestamp(allow_none=True)
     signal = ma.fields.Nested(SignalOut)
 
 
@@ -130,7 +130,7 @@ class EnterpriseOut(ma.Schema):
     rm_user_id = ma.fields.Integer(allow_none=True)
     risk_level = ma.fields.String(allow_none=True)
     risk_score = ma.fields.Float(allow_none=True)
-    scanned_at = ma.fields.String(allow_none=True)
+    scanned_at = Timestamp(allow_none=True)
 
 
 class EnterpriseArgs(PageArgs):
@@ -162,7 +162,7 @@ class EventOut(ma.Schema):
     title = ma.fields.String()
     data = ma.fields.Dict()
     source_time = ma.fields.String()
-    ingested_at = ma.fields.String()
+    ingested_at = Timestamp()
     revision = ma.fields.Integer()
 
 

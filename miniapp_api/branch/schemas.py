@@ -69,11 +69,11 @@ class TicketOut(ma.Schema):
     return_service = ma.fields.String(allow_none=True)
     recalls = ma.fields.Integer()
     transfers = ma.fields.Integer()
-    issued_at = ma.fields.String()
-    arrived_at = ma.fields.String(allow_none=True)
-    appointment_at = ma.fields.String(allow_none=True)
-    called_at = ma.fields.String(allow_none=True)
-    finished_at = ma.fields.String(allow_none=True)
+    issued_at = Timestamp()
+    arrived_at = Timestamp(allow_none=True)
+    appointment_at = Timestamp(allow_none=True)
+    called_at = Timestamp(allow_none=True)
+    finished_at = Timestamp(allow_none=True)
 
 
 class CounterOut(ma.Schema):
@@ -99,7 +99,7 @@ class ServiceSummaryOut(ma.Schema):
 class QueueOut(ma.Schema):
     branch_id = ma.fields.String()
     version = ma.fields.Integer()
-    at = ma.fields.String()
+    at = Timestamp()
     services = ma.fields.List(ma.fields.Nested(ServiceSummaryOut))
     counters = ma.fields.List(ma.fields.Nested(CounterOut), metadata={"description": "staff"})
     tickets = ma.fields.List(
@@ -249,8 +249,8 @@ class ConsentIn(StrictSchema):
 class ConsentOut(ma.Schema):
     status = ma.fields.String(metadata={"enum": ["none", "granted", "withdrawn"]})
     text_version = ma.fields.String(allow_none=True)
-    granted_at = ma.fields.String(allow_none=True)
-    withdrawn_at = ma.fields.String(allow_none=True)
+    granted_at = Timestamp(allow_none=True)
+    withdrawn_at = Timestamp(allow_none=True)
     encodings = ma.fields.Integer()
     encoding_id = ma.fields.Integer()
     quality = ma.fields.Float()
@@ -387,23 +387,23 @@ class CashTaskOut(ma.Schema):
     phase = ma.fields.String()
     maker_id = ma.fields.Integer(allow_none=True)
     checker_id = ma.fields.Integer(allow_none=True)
-    approved_at = ma.fields.String(allow_none=True)
+    approved_at = Timestamp(allow_none=True)
     verified = ma.fields.List(ma.fields.String())
-    armed_at = ma.fields.String(allow_none=True)
-    unlock_expires_at = ma.fields.String(allow_none=True)
+    armed_at = Timestamp(allow_none=True)
+    unlock_expires_at = Timestamp(allow_none=True)
     unlock_code = ma.fields.String(
         metadata={"description": "only for the task's loaders, while the unlock is valid"}
     )
-    unlocked_at = ma.fields.String(allow_none=True)
+    unlocked_at = Timestamp(allow_none=True)
     counts = ma.fields.Dict()
     loaded = ma.fields.Dict()
     review = ma.fields.String(allow_none=True)
     review_note = ma.fields.String(allow_none=True)
-    loaded_at = ma.fields.String(allow_none=True)
-    door_closed_at = ma.fields.String(allow_none=True)
-    closed_at = ma.fields.String(allow_none=True)
-    cancelled_at = ma.fields.String(allow_none=True)
-    created_at = ma.fields.String()
+    loaded_at = Timestamp(allow_none=True)
+    door_closed_at = Timestamp(allow_none=True)
+    closed_at = Timestamp(allow_none=True)
+    cancelled_at = Timestamp(allow_none=True)
+    created_at = Timestamp()
 
 
 class CashTaskUpdateOut(CashTaskOut):
@@ -442,8 +442,8 @@ class VeinConsentIn(StrictSchema):
 class VeinConsentOut(ma.Schema):
     status = ma.fields.String(metadata={"enum": ["none", "granted", "withdrawn"]})
     text_version = ma.fields.String(allow_none=True)
-    granted_at = ma.fields.String(allow_none=True)
-    withdrawn_at = ma.fields.String(allow_none=True)
+    granted_at = Timestamp(allow_none=True)
+    withdrawn_at = Timestamp(allow_none=True)
     enrolments = ma.fields.Integer(metadata={"description": "locks capturing or holding my vein"})
 
 
@@ -461,10 +461,10 @@ class EnrolmentOut(ma.Schema):
     status = ma.fields.String(metadata={"enum": list(veins.STATUSES)})
     captures = ma.fields.Integer()
     captures_needed = ma.fields.Integer()
-    requested_at = ma.fields.String()
-    enrolled_at = ma.fields.String(allow_none=True)
+    requested_at = Timestamp()
+    enrolled_at = Timestamp(allow_none=True)
     failure_reason = ma.fields.String(allow_none=True)
-    revoke_requested_at = ma.fields.String(allow_none=True)
+    revoke_requested_at = Timestamp(allow_none=True)
 
 
 class EnrolmentUpdateOut(EnrolmentOut):
@@ -483,7 +483,7 @@ class ClientArrivedOut(ma.Schema):
     client_id = ma.fields.Integer()
     name = ma.fields.String()
     segment = ma.fields.String(allow_none=True)
-    at = ma.fields.String()
+    at = Timestamp()
     device_id = ma.fields.String()
 
 
