@@ -147,6 +147,8 @@ def complete_spec(api, public_paths: set[str]) -> None:
             if method in STATE_CHANGING:
                 params = operation.setdefault("parameters", [])
                 params.append({"$ref": "#/components/parameters/IdempotencyKey"})
+            if path in public_paths:
+                operation["security"] = []  # no token needed
             operation["responses"] = dict(sorted(answers.items()))
             _describe(operation)
     responses.pop("UNPROCESSABLE_ENTITY", None)

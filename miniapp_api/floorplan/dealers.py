@@ -119,7 +119,7 @@ class CreditLines(MethodView):
 class CreditLineDetail(MethodView):
     @blp.response(200, CreditLineOut)
     def get(self, line_id):
-        """One line."""
+        """One credit line: limit, used, available, margin ratio; another dealer's is 404."""
         return queries.get_line(db(), current_actor(), line_id)
 
 
