@@ -37,8 +37,8 @@ def errors(
 # --- what every operation documents, derived once from the request lifecycle ------------------
 #
 # miniapp_api.common applies the same rules to every operation: authentication on every path
-# but the public ones, Idempotency-Key on every state-changing method, webargs validation (400)
-# on every argument, 404 for a path naming an object that is absent or not visible. So their
+# but the public ones, Idempotency-Key on every state-changing method, validation (400) of every
+# argument, 404 for a path naming an object that is absent or not visible. So their
 # error responses are documented here, once, after the blueprints are registered, rather than
 # by hand on 156 operations: ``complete_spec(api, public_paths)``. An operation's own texts
 # (``@errors``, ``alt_response``) win over these.
@@ -89,8 +89,9 @@ def _statuses(method: str, operation: dict, shared: list[dict], public: bool) ->
     in_path = [p for p in params if p["in"] == "path"]
     body = "requestBody" in operation
     statuses = set()
-    # webargs validation of a body or query; a path segment checked by the view (a VIN, a code)
-    if body or query or any(p["schema"].get("type") != "integer" for p in in_path):
+    # webargs validation of a body or query, a path segment checked by the view (a VIN, a code)
+    # or out of range (an id of 2^63 or more)
+    if body or query or in_path:
         statuses.add(400)
     if not public:
         statuses |= {401, 403}

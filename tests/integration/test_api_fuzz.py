@@ -1,7 +1,8 @@
 """Schemathesis against the generated OpenAPI spec, in process (WSGI, no server), once per role.
 
-Every operation gets a fixed, small number of generated requests (valid and invalid ones) with
-each demo user's token, and each response must pass schemathesis' ``not_a_server_error``,
+Every operation gets schemathesis' deterministic coverage cases (as the admin and a client) and
+a fixed, small number of generated requests (valid and invalid ones) with each demo user's
+token, and each response must pass schemathesis' ``not_a_server_error``,
 ``response_schema_conformance`` and ``status_code_conformance`` (the spec documents no
 ``default`` response, so every status a response carries must be documented for its
 operation). Generation is derandomized: the same code makes the same requests on every run.
@@ -19,6 +20,7 @@ from collections import defaultdict
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
@@ -42,8 +44,15 @@ ROLES = {
     "client": "client1",
 }
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
-# Requests per operation and role: valid (positive) and invalid (negative) ones.
-EXAMPLES = {GenerationMode.POSITIVE: 3, GenerationMode.NEGATIVE: 2}
+# Generated requests per operation: valid (positive) and invalid (negative) ones, more for the
+# admin, whom fewer checks stop before the view's own logic.
+EXAMPLES = {
+    True: {GenerationMode.POSITIVE: 3, GenerationMode.NEGATIVE: 2},
+    False: {GenerationMode.POSITIVE: 2, GenerationMode.NEGATIVE: 2},
+}
+# Roles that also get schemathesis' coverage phase (every parameter's boundaries, about 6,000
+# requests): the admin, who reaches every view.
+COVERAGE_ROLES = {"admin"}
 
 # Bad input that the platform refuses centrally (backend/platform/{pagination,money,errors}.py,
 # the JSON parsing and URL converters: issue 13 item 7, another branch). Until that branch is
@@ -110,22 +119,24 @@ def seeded_db(tmp_path_factory, sqlite_template):
     return path
 
 
-def fuzz_operation(operation, mode, count: int, headers: dict, failures: dict) -> None:
-    label = f"{operation.method.upper()} {operation.path}"
+class Fuzzer:
+    """Sends cases with one role's token and collects what the checks refuse."""
 
-    @settings(
-        max_examples=count,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(case=operation.as_strategy(generation_mode=mode))
-    def run(case):
-        response = case.call(headers=headers)
+    def __init__(self, headers: dict) -> None:
+        self.headers = headers
+        self.failures: dict[str, set[str]] = defaultdict(set)
+        self.sent = 0
+        self.unsatisfiable: set[str] = set()
+
+    def send(self, case) -> None:
+        # A fresh Idempotency-Key per request: generated keys repeat ("0", "" ...), and a
+        # reused key answers 409 before the view runs, which would hide the view from the fuzzer.
+        if case.headers and "Idempotency-Key" in case.headers:
+            case.headers["Idempotency-Key"] = f"fuzz-{self.sent}"
+        self.sent += 1
+        response = case.call(headers=self.headers)
         try:
-            case.validate_response(response, checks=CHECKS, headers=headers)
+            case.validate_response(response, checks=CHECKS, headers=self.headers)
         except FailureGroup as exc:  # one entry per failed check
             excused = None
             if response.status_code >= 500 and not CENTRAL_BAD_INPUT_FIXED:
@@ -135,19 +146,59 @@ def fuzz_operation(operation, mode, count: int, headers: dict, failures: dict) -
                 where = f"{title} ({response.status_code})"
                 if excused:
                     where = f"[central fix: {excused}] {where}"
-                failures[where].add(label)
+                self.failures[where].add(f"{case.operation.method.upper()} {case.operation.path}")
 
-    run()
+    def generated(self, operation, mode, count: int) -> None:
+        """``count`` cases drawn by Hypothesis, derandomized (the same on every run)."""
+
+        @settings(
+            max_examples=count,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=operation.as_strategy(generation_mode=mode))
+        def run(case):
+            self.send(case)
+
+        try:
+            run()
+        except Unsatisfiable:  # nothing invalid to send: no parameters, no body
+            self.unsatisfiable.add(f"{operation.method.upper()} {operation.path} {mode.value}")
+
+    def coverage(self, schema, operation) -> None:
+        """Schemathesis' coverage phase: deterministic boundary and invalid values of every
+        parameter and body field (missing, wrong type, out of range, unexpected method ...).
+        CoverageGenerator is schemathesis' own driver of that phase (pinned version)."""
+        from schemathesis.generation.drivers import CoverageGenerator
+        from schemathesis.generation.hypothesis.builder import FeedbackSources
+        from schemathesis.generation.overrides import Override
+
+        generator = CoverageGenerator(
+            operation=operation,
+            generation_modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+            generation_config=schema.config.generation_for(operation=operation, phase="coverage"),
+            auth_storage=None,
+            override=Override(),
+            feedback=FeedbackSources(),
+        )
+        for case in generator:
+            self.send(case)
 
 
-def fuzz(app, headers: dict) -> dict[str, set[str]]:
-    """Run every operation of the app's spec; return {failure title: {"METHOD path", …}}."""
+def fuzz(app, headers: dict, examples: dict, coverage: bool) -> Fuzzer:
+    """Every operation of the app's spec with one role's token."""
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
-    failures: dict[str, set[str]] = defaultdict(set)
+    fuzzer = Fuzzer(headers)
     for result in schema.get_all_operations():
-        for mode, count in EXAMPLES.items():
-            fuzz_operation(result.ok(), mode, count, headers, failures)
-    return failures
+        operation = result.ok()
+        if coverage:
+            fuzzer.coverage(schema, operation)
+        for mode, count in examples.items():
+            fuzzer.generated(operation, mode, count)
+    return fuzzer
 
 
 @pytest.mark.slow
@@ -157,10 +208,12 @@ def test_every_operation_conforms_for_each_role(role, make_app, seeded_db, tmp_p
     shutil.copy(seeded_db, path)
     app = make_app(f"sqlite:///{path}", seeded=False)
     headers = login(app.test_client(), ROLES[role])
-    failures = fuzz(app, headers)
+    fuzzer = fuzz(app, headers, EXAMPLES[role == "admin"], coverage=role in COVERAGE_ROLES)
+    failures = fuzzer.failures
     report = "\n".join(
         f"{title}: {', '.join(sorted(ops))}" for title, ops in sorted(failures.items())
     )
-    print(f"schemathesis as {role}:\n{report or 'no failures'}")
+    print(f"schemathesis as {role}: {fuzzer.sent} requests\n{report or 'no failures'}")
+    print(f"nothing to generate: {sorted(fuzzer.unsatisfiable)}")
     failed = [title for title in failures if not title.startswith("[central fix")]
     assert not failed, f"schemathesis failures as {role}:\n{report}"

@@ -75,7 +75,7 @@ def test_every_operation_documents_its_error_responses_and_idempotency_key(spec)
             expected |= {"401", "403"}
         if any(p["in"] == "path" for p in params):
             expected.add("404")
-        if "requestBody" in op or any(p["in"] == "query" for p in params):
+        if "requestBody" in op or any(p["in"] in ("query", "path") for p in params):
             expected.add("400")
         if method in STATE_CHANGING:
             expected |= {"409", "422"}
