@@ -199,7 +199,7 @@ def _object(description: str, **kwargs) -> ma.fields.Dict:
     return ma.fields.Dict(keys=ma.fields.String(), metadata={"description": description}, **kwargs)
 
 
-DISTRIBUTION = "seconds: {count, p50, p90, mean} (null where nothing was measured)"
+DISTRIBUTION = "seconds: {n, mean, p50, p90, p95, max} (null where nothing was measured)"
 
 FlowOut = ma.Schema.from_dict(
     {
