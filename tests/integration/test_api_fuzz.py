@@ -14,6 +14,7 @@ at the first, and reported together: one line per operation, role and check.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from collections import defaultdict
 
@@ -49,11 +50,14 @@ CHECKS = [not_a_server_error, response_schema_conformance, status_code_conforman
 # admin, whom fewer checks stop before the view's own logic.
 EXAMPLES = {
     True: {GenerationMode.POSITIVE: 3, GenerationMode.NEGATIVE: 2},
-    False: {GenerationMode.POSITIVE: 2, GenerationMode.NEGATIVE: 2},
+    False: {GenerationMode.POSITIVE: 2, GenerationMode.NEGATIVE: 1},
 }
-# Roles that also get schemathesis' coverage phase (every parameter's boundaries, about 6,000
-# requests): the admin, who reaches every view.
+# Roles that also get schemathesis' coverage phase (each parameter's boundaries and invalid
+# values): the admin, who reaches every view.
 COVERAGE_ROLES = {"admin"}
+# The first of them per operation (the phase yields each parameter's cases in turn): about 3,900
+# requests in all instead of 6,100; the whole file sends about 8,800 requests in about 60 s of CPU.
+COVERAGE_CASES = 30
 
 # Bad input that the platform refuses centrally (backend/platform/{pagination,money,errors}.py,
 # the JSON parsing and URL converters: issue 13 item 7, another branch). Until that branch is
@@ -185,7 +189,7 @@ class Fuzzer:
             override=Override(),
             feedback=FeedbackSources(),
         )
-        for case in generator:
+        for case in itertools.islice(generator, COVERAGE_CASES):
             self.send(case)
 
 
