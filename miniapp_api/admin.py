@@ -9,7 +9,7 @@ from flask.views import MethodView
 
 from backend.platform import audit, jobs
 from backend.platform.permissions import ensure_role
-from miniapp_api.common import PageArgs, current_actor, db, page_schema
+from miniapp_api.common import PageArgs, Timestamp, current_actor, db, page_schema
 from miniapp_api.strict_input import Blueprint
 
 blp = Blueprint(
@@ -26,7 +26,7 @@ class AuditArgs(PageArgs):
 
 class AuditOut(ma.Schema):
     id = ma.fields.Integer()
-    at = ma.fields.DateTime()
+    at = Timestamp()
     actor_user_id = ma.fields.Integer(allow_none=True)
     actor_username = ma.fields.String()
     actor_role = ma.fields.String()
@@ -42,8 +42,8 @@ class JobRunOut(ma.Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
     trigger = ma.fields.String()
-    started_at = ma.fields.DateTime()
-    finished_at = ma.fields.DateTime(allow_none=True)
+    started_at = Timestamp()
+    finished_at = Timestamp(allow_none=True)
     outcome = ma.fields.String()
     result = ma.fields.Dict(allow_none=True)
     error = ma.fields.String(allow_none=True)
@@ -59,13 +59,18 @@ class AuditLog(MethodView):
         return audit.query_audit(db(), **args)
 
 
+class JobRunArgs(PageArgs):
+    name = ma.fields.String(metadata={"description": "only this job's runs"})
+
+
 @blp.route("/jobs")
 class Jobs(MethodView):
-    @blp.response(200, JobRunOut(many=True))
-    def get(self):
-        """Recent job runs (start, end, outcome, error)."""
+    @blp.arguments(JobRunArgs, location="query")
+    @blp.response(200, page_schema(JobRunOut, "JobRunPage"))
+    def get(self, args):
+        """Job runs, newest first (start, end, outcome, error), a cursor page."""
         ensure_role(current_actor(), "admin")
-        return jobs.recent_runs(db())
+        return jobs.page_runs(db(), **args)
 
 
 @blp.route("/jobs/<string:name>/run")

@@ -116,6 +116,9 @@ class WxLogin(MethodView):
     @blp.arguments(WxLoginRequest)
     @blp.response(200, TokenResponse)
     @blp.alt_response(
+        401, schema=ErrorSchema, description="code2session refused the code (invalid_wx_code)"
+    )
+    @blp.alt_response(
         404, schema=ErrorSchema, description="Mini-program login is not enabled (wx_login_disabled)"
     )
     @blp.alt_response(

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from decimal import Decimal
 
 import marshmallow as ma
@@ -175,8 +176,18 @@ def install_request_lifecycle(app: Flask) -> None:
 # --- schema helpers shared by every blueprint -------------------------------------------
 
 
+MONEY_PATTERN = r"^-?[0-9]+\.[0-9]{2}$"
+
+
 class Money(ma.fields.Field):
-    """Decimal CNY as a string with two places; floats and three decimals are refused."""
+    """Decimal CNY as a string with two places; floats and three decimals are refused.
+    Documented as ``{"type": "string", "format": "decimal", "pattern": MONEY_PATTERN}``."""
+
+    DOC = {"type": "string", "format": "decimal", "pattern": MONEY_PATTERN, "example": "1250000.00"}
+
+    def __init__(self, *args, **kwargs):
+        kwargs["metadata"] = {**self.DOC, **kwargs.get("metadata", {})}
+        super().__init__(*args, **kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else format_money(Decimal(value))
@@ -188,13 +199,18 @@ class Money(ma.fields.Field):
             raise ma.ValidationError(exc.message) from None
 
 
-class Timestamp(ma.fields.Field):
+class Timestamp(ma.fields.DateTime):
     """A UTC instant in RFC 3339 with ``Z`` (``backend.platform.clock.isoformat``), the one
-    rendering of time in responses and live pushes; an already rendered string passes."""
+    rendering of time in responses and live pushes (``date-time`` in the spec); an already
+    rendered ISO string is rendered again the same way. Response fields only: request bodies
+    take ``AwareDateTime``."""
 
     def _serialize(self, value, attr, obj, **kwargs):
-        if value is None or isinstance(value, str):
-            return value
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                return value
         return isoformat(value)
 
     def _deserialize(self, value, attr, data, **kwargs):

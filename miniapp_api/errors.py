@@ -66,6 +66,9 @@ def _flatten_webargs(messages: dict) -> dict:
 
 class Api(SmorestApi):
     ERROR_SCHEMA = ErrorSchema
+    # No catch-all ``default`` response: each operation lists the statuses it answers
+    # (miniapp_api.responses.complete_spec), so status-code conformance means something.
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", None) or {}

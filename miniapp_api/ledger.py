@@ -19,7 +19,15 @@ from backend.ledger.models import Transfer
 from backend.ledger.service import TransferSpec
 from backend.ledger.verify import verify
 from backend.platform.permissions import ensure_role
-from miniapp_api.common import Money, PageArgs, StrictSchema, current_actor, db, page_schema
+from miniapp_api.common import (
+    Money,
+    PageArgs,
+    StrictSchema,
+    Timestamp,
+    current_actor,
+    db,
+    page_schema,
+)
 from miniapp_api.strict_input import Blueprint
 
 blp = Blueprint(
@@ -47,6 +55,13 @@ class LedgerBalanceOut(ma.Schema):
     normal_side = ma.fields.String(metadata={"enum": ["debit", "credit"]})
 
 
+class _Balance(ma.fields.Nested):
+    """The account's balances, computed from it (``queries.balance_of``)."""
+
+    def get_value(self, obj, attr, accessor=None, default=ma.missing):
+        return queries.balance_of(obj)
+
+
 class LedgerAccountOut(ma.Schema):
     id = ma.fields.Integer()
     code = ma.fields.String()
@@ -57,11 +72,8 @@ class LedgerAccountOut(ma.Schema):
     status = ma.fields.String(metadata={"enum": ["open", "closed"]})
     debits_must_not_exceed_credits = ma.fields.Boolean()
     credits_must_not_exceed_debits = ma.fields.Boolean()
-    balance = ma.fields.Method("_balance")
-    created_at = ma.fields.DateTime()
-
-    def _balance(self, account):
-        return LedgerBalanceOut().dump(queries.balance_of(account))
+    balance = _Balance(LedgerBalanceOut, dump_only=True)
+    created_at = Timestamp()
 
 
 class LedgerTransferOut(ma.Schema):
@@ -78,9 +90,9 @@ class LedgerTransferOut(ma.Schema):
         allow_none=True, metadata={"description": "post/void/expiry: the hold it resolves"}
     )
     reversal_of = ma.fields.String(allow_none=True)
-    expires_at = ma.fields.DateTime(allow_none=True)
+    expires_at = Timestamp(allow_none=True)
     batch_id = ma.fields.String(allow_none=True)
-    created_at = ma.fields.DateTime()
+    created_at = Timestamp()
     created_by = ma.fields.String()
     replayed = ma.fields.Boolean(
         metadata={"description": "true when this transfer_id had already been applied"}
@@ -94,9 +106,9 @@ class LedgerHoldOut(ma.Schema):
     posted_amount = Money(allow_none=True)
     debit_account_id = ma.fields.Integer()
     credit_account_id = ma.fields.Integer()
-    expires_at = ma.fields.DateTime(allow_none=True)
-    created_at = ma.fields.DateTime()
-    resolved_at = ma.fields.DateTime(allow_none=True)
+    expires_at = Timestamp(allow_none=True)
+    created_at = Timestamp()
+    resolved_at = Timestamp(allow_none=True)
     resolution_transfer_id = ma.fields.String(attribute="resolution.transfer_id", allow_none=True)
 
 
@@ -110,7 +122,7 @@ class LedgerStatementLineOut(ma.Schema):
     pending_change = Money(metadata={"description": "signed change of the held amount"})
     code = ma.fields.String(attribute="transfer.code")
     reference = ma.fields.String(attribute="transfer.reference", allow_none=True)
-    created_at = ma.fields.DateTime(attribute="transfer.created_at")
+    created_at = Timestamp(attribute="transfer.created_at")
 
 
 class LedgerBatchOut(ma.Schema):

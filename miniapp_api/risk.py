@@ -15,7 +15,15 @@ from flask.views import MethodView
 
 from backend.risk import catalog, queries, service
 from backend.risk.models import SIGNAL_STATUSES
-from miniapp_api.common import Money, PageArgs, StrictSchema, current_actor, db, page_schema
+from miniapp_api.common import (
+    Money,
+    PageArgs,
+    StrictSchema,
+    Timestamp,
+    current_actor,
+    db,
+    page_schema,
+)
 from miniapp_api.strict_input import Blueprint
 
 blp = Blueprint(
@@ -48,10 +56,10 @@ class SignalOut(ma.Schema):
     reason = ma.fields.String()
     score = ma.fields.Float(allow_none=True)
     occurrences = ma.fields.Integer()
-    raised_at = ma.fields.String()
-    last_seen_at = ma.fields.String()
-    escalated_at = ma.fields.String(allow_none=True)
-    closed_at = ma.fields.String(allow_none=True)
+    raised_at = Timestamp()
+    last_seen_at = Timestamp()
+    escalated_at = Timestamp(allow_none=True)
+    closed_at = Timestamp(allow_none=True)
     pending_decision = ma.fields.String(allow_none=True)
     proposed_by_user_id = ma.fields.Integer(allow_none=True)
     proposed_comment = ma.fields.String(allow_none=True)
@@ -71,7 +79,7 @@ class ReviewOut(ma.Schema):
     comment = ma.fields.String()
     user_id = ma.fields.Integer(allow_none=True)
     username = ma.fields.String()
-    at = ma.fields.String()
+    at = Timestamp()
 
 
 class SignalDetailOut(SignalOut):
@@ -100,8 +108,8 @@ class InboxItemOut(ma.Schema):
     reason = ma.fields.String(
         metadata={"enum": ["raised", "escalated", "review_requested", "decided"]}
     )
-    created_at = ma.fields.String()
-    read_at = ma.fields.String(allow_none=True)
+    created_at = Timestamp()
+    read_at = Timestamp(allow_none=True)
     signal = ma.fields.Nested(SignalOut)
 
 
@@ -122,7 +130,7 @@ class EnterpriseOut(ma.Schema):
     rm_user_id = ma.fields.Integer(allow_none=True)
     risk_level = ma.fields.String(allow_none=True)
     risk_score = ma.fields.Float(allow_none=True)
-    scanned_at = ma.fields.String(allow_none=True)
+    scanned_at = Timestamp(allow_none=True)
 
 
 class EnterpriseArgs(PageArgs):
@@ -154,7 +162,7 @@ class EventOut(ma.Schema):
     title = ma.fields.String()
     data = ma.fields.Dict()
     source_time = ma.fields.String()
-    ingested_at = ma.fields.String()
+    ingested_at = Timestamp()
     revision = ma.fields.Integer()
 
 
@@ -280,7 +288,7 @@ class GraphOut(ma.Schema):
 
 class FeedIn(StrictSchema):
     records = ma.fields.List(
-        ma.fields.Raw(),
+        ma.fields.Raw(metadata={"type": "object"}),
         required=True,
         validate=ma.validate.Length(min=1, max=5000),
         metadata={"description": "feed records (docs/risk.md, 'Feed format')"},
@@ -315,8 +323,8 @@ class FeedRunOut(ma.Schema):
     adapter = ma.fields.String()
     location = ma.fields.String(allow_none=True)
     cursor = ma.fields.String(allow_none=True)
-    started_at = ma.fields.DateTime()
-    finished_at = ma.fields.DateTime(allow_none=True)
+    started_at = Timestamp()
+    finished_at = Timestamp(allow_none=True)
     received = ma.fields.Integer()
     accepted = ma.fields.Integer()
     duplicates = ma.fields.Integer()
@@ -333,8 +341,8 @@ class ScanOut(ma.Schema):
     phase = ma.fields.String()
     total = ma.fields.Integer()
     done = ma.fields.Integer()
-    started_at = ma.fields.DateTime()
-    finished_at = ma.fields.DateTime(allow_none=True)
+    started_at = Timestamp()
+    finished_at = Timestamp(allow_none=True)
     ruleset_version = ma.fields.String()
     model_id = ma.fields.Integer(allow_none=True)
     report = ma.fields.Dict(allow_none=True)
@@ -351,9 +359,9 @@ class ModelOut(ma.Schema):
     params = ma.fields.Dict()
     training = ma.fields.Dict()
     feature_names = ma.fields.List(ma.fields.String())
-    trained_at = ma.fields.DateTime()
+    trained_at = Timestamp()
     trained_by = ma.fields.String()
-    promoted_at = ma.fields.DateTime(allow_none=True)
+    promoted_at = Timestamp(allow_none=True)
     artifact_sha256 = ma.fields.String()
 
 
@@ -535,10 +543,12 @@ class ScanDetail(MethodView):
 
 @blp.route("/models")
 class Models(MethodView):
-    @blp.response(200, ModelOut(many=True))
-    def get(self):
-        """The model registry: champion, challengers and retired models with their metrics."""
-        return queries.list_models(db(), current_actor())
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_schema(ModelOut, "RiskModelPage"))
+    def get(self, args):
+        """The model registry, newest first: champion, challengers and retired models with
+        their metrics (approver, admin)."""
+        return queries.list_models(db(), current_actor(), **args)
 
 
 @blp.route("/models/train")

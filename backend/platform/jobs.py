@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from backend.platform.clock import utcnow
 from backend.platform.db import Base, BigIntPK
 from backend.platform.errors import NotFound
+from backend.platform.pagination import Page, paginate
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,20 @@ def last_scheduled_start(session: Session, name: str) -> datetime | None:
     return session.scalar(
         select(func.max(JobRun.started_at)).where(JobRun.name == name, JobRun.trigger == "schedule")
     )
+
+
+def page_runs(
+    session: Session,
+    *,
+    name: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page:
+    """Job runs, newest first, a cursor page (``GET /admin/jobs``)."""
+    stmt = select(JobRun)
+    if name:
+        stmt = stmt.where(JobRun.name == name)
+    return paginate(session, stmt, JobRun.id, limit=limit, cursor=cursor, descending=True)
 
 
 def recent_runs(session: Session, name: str | None = None, limit: int = 20) -> list[JobRun]:

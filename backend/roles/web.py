@@ -123,6 +123,8 @@ def new_app(config: Config) -> tuple[Flask, SocketIO]:
     """The Flask app and its Socket.IO server, before any area is wired into them."""
     install_log_redaction()  # no token in any log line of this process (access logs included)
     app = Flask("finedge")
+    # Chinese text (names, messages) goes out as UTF-8, not \u escapes.
+    app.json.ensure_ascii = False
     app.config.update(
         MAX_CONTENT_LENGTH=config.max_content_length,
         API_TITLE="FinEdge API",
@@ -155,8 +157,9 @@ def build_app(
     """Install the extension object, the areas' blueprints (``blp`` of each module), the error
     handlers, the request lifecycle (one session per request, idempotency), Socket.IO auth, and
     the live events in the OpenAPI spec (``x-live-events``: each event's payload schema)."""
-    from miniapp_api.common import install_request_lifecycle
+    from miniapp_api.common import PUBLIC_PATHS, install_request_lifecycle
     from miniapp_api.errors import Api, register_error_handlers
+    from miniapp_api.responses import complete_spec
     from miniapp_api.strict_input import install_strict_input, register_converters
 
     install_strict_input(app)  # first: the int converter before any rule, its hook before all
@@ -188,6 +191,7 @@ def build_app(
     register_converters(api)
     for module in blueprints:
         api.register_blueprint(module.blp)
+    complete_spec(api, PUBLIC_PATHS)
     _document_live_events(api, live_events)
     register_error_handlers(app)
     install_request_lifecycle(app)

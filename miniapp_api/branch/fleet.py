@@ -23,15 +23,16 @@ from miniapp_api.branch.schemas import (
     TemplateOut,
     TemplatesOut,
 )
-from miniapp_api.common import current_actor, db
+from miniapp_api.common import PageArgs, current_actor, db
 
 
 @blp.route("/fleet/templates")
 class Templates(MethodView):
+    @blp.arguments(PageArgs, location="query")
     @blp.response(200, TemplatesOut)
-    def get(self):
+    def get(self, args):
         """Parameter templates per device model (admin)"""
-        return {"items": fleet_queries.list_templates(db(), current_actor())}
+        return fleet_queries.list_templates(db(), current_actor(), **args)
 
     @blp.arguments(TemplateIn)
     @blp.response(201, TemplateOut)

@@ -14,7 +14,7 @@ from backend.branch.cash.rules import STATUSES as CASH_STATUSES
 from backend.branch.face import queries as face
 from backend.branch.queue.service import COUNTER_STATUSES
 from backend.branch.veins import queries as veins
-from miniapp_api.common import PageArgs, StrictSchema
+from miniapp_api.common import PageArgs, StrictSchema, Timestamp, page_schema
 
 # --------------------------------------------------------------------------- queue and counters
 
@@ -96,11 +96,11 @@ class TicketOut(ma.Schema):
     return_service = ma.fields.String(allow_none=True)
     recalls = ma.fields.Integer()
     transfers = ma.fields.Integer()
-    issued_at = ma.fields.String()
-    arrived_at = ma.fields.String(allow_none=True)
-    appointment_at = ma.fields.String(allow_none=True)
-    called_at = ma.fields.String(allow_none=True)
-    finished_at = ma.fields.String(allow_none=True)
+    issued_at = Timestamp()
+    arrived_at = Timestamp(allow_none=True)
+    appointment_at = Timestamp(allow_none=True)
+    called_at = Timestamp(allow_none=True)
+    finished_at = Timestamp(allow_none=True)
 
 
 class CounterOut(ma.Schema):
@@ -126,7 +126,7 @@ class ServiceSummaryOut(ma.Schema):
 class QueueOut(ma.Schema):
     branch_id = ma.fields.String()
     version = ma.fields.Integer()
-    at = ma.fields.String()
+    at = Timestamp()
     services = ma.fields.List(ma.fields.Nested(ServiceSummaryOut))
     counters = ma.fields.List(ma.fields.Nested(CounterOut), metadata={"description": "staff"})
     tickets = ma.fields.List(
@@ -221,25 +221,35 @@ class RangeArgs(StrictSchema):
     to = ma.fields.String(load_default=None)
 
 
-def _raw_schema(name: str, *keys: str) -> type[ma.Schema]:
-    return ma.Schema.from_dict({k: ma.fields.Raw() for k in keys}, name=name)
+def _object(description: str, **kwargs) -> ma.fields.Dict:
+    """A nested object of computed figures (its keys in the description)."""
+    return ma.fields.Dict(keys=ma.fields.String(), metadata={"description": description}, **kwargs)
 
 
-FlowOut = _raw_schema(
-    "FlowStats",
-    "branch_id",
-    "day",
-    "timezone",
-    "tickets",
-    "arrivals",
-    "arrivals_per_hour",
-    "served",
-    "wait_s",
-    "service_s",
-    "per_service",
-    "abandonment",
-    "counters",
-    "smart_counters",
+DISTRIBUTION = "seconds: {n, mean, p50, p90, p95, max} (null where nothing was measured)"
+
+FlowOut = ma.Schema.from_dict(
+    {
+        "branch_id": ma.fields.String(),
+        "day": ma.fields.String(metadata={"description": "YYYY-MM-DD, the branch's local day"}),
+        "timezone": ma.fields.String(metadata={"description": "IANA name of the hall's zone"}),
+        "tickets": ma.fields.Integer(),
+        "arrivals": ma.fields.Integer(),
+        "arrivals_per_hour": ma.fields.List(
+            ma.fields.Integer(), metadata={"description": "24 counts, local hours 0..23"}
+        ),
+        "served": ma.fields.Integer(),
+        "wait_s": _object(DISTRIBUTION),
+        "service_s": _object(DISTRIBUTION),
+        "per_service": _object("per service code: {tickets, wait_s, service_s}"),
+        "abandonment": _object("{no_show, left, remote_never_arrived, rate}"),
+        "counters": ma.fields.List(
+            ma.fields.Dict(keys=ma.fields.String()),
+            metadata={"description": "per counter: its utilisation over the day"},
+        ),
+        "smart_counters": _object("{transactions, failed, teller_served, off_counter_rate}"),
+    },
+    name="FlowStats",
 )
 
 
@@ -266,8 +276,8 @@ class ConsentIn(StrictSchema):
 class ConsentOut(ma.Schema):
     status = ma.fields.String(metadata={"enum": ["none", "granted", "withdrawn"]})
     text_version = ma.fields.String(allow_none=True)
-    granted_at = ma.fields.String(allow_none=True)
-    withdrawn_at = ma.fields.String(allow_none=True)
+    granted_at = Timestamp(allow_none=True)
+    withdrawn_at = Timestamp(allow_none=True)
     encodings = ma.fields.Integer()
     encoding_id = ma.fields.Integer()
     quality = ma.fields.Float()
@@ -293,11 +303,19 @@ class TemplateIn(StrictSchema):
     params = ma.fields.Dict(required=True)
 
 
-TemplateOut = _raw_schema("FleetTemplate", "id", "model", "name", "version", "params", "created_at")
-
-TemplatesOut = ma.Schema.from_dict(
-    {"items": ma.fields.List(ma.fields.Nested(TemplateOut))}, name="FleetTemplates"
+TemplateOut = ma.Schema.from_dict(
+    {
+        "id": ma.fields.Integer(),
+        "model": ma.fields.String(),
+        "name": ma.fields.String(),
+        "version": ma.fields.Integer(),
+        "params": ma.fields.Dict(keys=ma.fields.String()),
+        "created_at": Timestamp(),
+    },
+    name="FleetTemplate",
 )
+
+TemplatesOut = page_schema(TemplateOut, "FleetTemplatePage")
 
 
 class RolloutIn(StrictSchema):
@@ -314,31 +332,52 @@ class ResumeIn(StrictSchema):
     exclude_rejecting = ma.fields.Boolean(load_default=False)
 
 
-RolloutOut = _raw_schema(
-    "FleetRollout",
-    "id",
-    "template",
-    "branch_id",
-    "percentage",
-    "status",
-    "health",
-    "devices",
-    "created_at",
+RolloutOut = ma.Schema.from_dict(
+    {
+        "id": ma.fields.Integer(),
+        "template": ma.fields.Nested(TemplateOut),
+        "branch_id": ma.fields.String(allow_none=True),
+        "percentage": ma.fields.Integer(),
+        "status": ma.fields.String(),
+        "health": ma.fields.Dict(
+            keys=ma.fields.String(),
+            values=ma.fields.Integer(),
+            metadata={"description": "devices by state: applied, in_sync, rejected, ..."},
+        ),
+        "devices": ma.fields.List(
+            ma.fields.Dict(keys=ma.fields.String()),
+            metadata={"description": "{device_id, state, rejected, applied_version} each"},
+        ),
+        "created_at": Timestamp(),
+    },
+    name="FleetRollout",
+)
+
+FleetOut = ma.Schema.from_dict(
+    {
+        "branch_id": ma.fields.String(),
+        "models": _object("per model: {devices, online, and a count per lifecycle status}"),
+    },
+    name="FleetOverview",
 )
 
 
-FleetOut = _raw_schema("FleetOverview", "branch_id", "models")
-
-
-OffCounterOut = _raw_schema(
-    "OffCounter",
-    "branch_id",
-    "from",
-    "to",
-    "smart_transactions",
-    "teller_served",
-    "off_counter_rate",
-    "days",
+OffCounterOut = ma.Schema.from_dict(
+    {
+        "branch_id": ma.fields.String(),
+        "from": ma.fields.String(metadata={"description": "YYYY-MM-DD"}),
+        "to": ma.fields.String(metadata={"description": "YYYY-MM-DD"}),
+        "smart_transactions": ma.fields.Integer(),
+        "teller_served": ma.fields.Integer(),
+        "off_counter_rate": ma.fields.Float(allow_none=True),
+        "days": ma.fields.List(
+            ma.fields.Dict(keys=ma.fields.String()),
+            metadata={
+                "description": "{day, smart_transactions, teller_served, off_counter_rate} each"
+            },
+        ),
+    },
+    name="OffCounter",
 )
 
 
@@ -375,23 +414,23 @@ class CashTaskOut(ma.Schema):
     phase = ma.fields.String()
     maker_id = ma.fields.Integer(allow_none=True)
     checker_id = ma.fields.Integer(allow_none=True)
-    approved_at = ma.fields.String(allow_none=True)
+    approved_at = Timestamp(allow_none=True)
     verified = ma.fields.List(ma.fields.String())
-    armed_at = ma.fields.String(allow_none=True)
-    unlock_expires_at = ma.fields.String(allow_none=True)
+    armed_at = Timestamp(allow_none=True)
+    unlock_expires_at = Timestamp(allow_none=True)
     unlock_code = ma.fields.String(
         metadata={"description": "only for the task's loaders, while the unlock is valid"}
     )
-    unlocked_at = ma.fields.String(allow_none=True)
+    unlocked_at = Timestamp(allow_none=True)
     counts = ma.fields.Dict()
     loaded = ma.fields.Dict()
     review = ma.fields.String(allow_none=True)
     review_note = ma.fields.String(allow_none=True)
-    loaded_at = ma.fields.String(allow_none=True)
-    door_closed_at = ma.fields.String(allow_none=True)
-    closed_at = ma.fields.String(allow_none=True)
-    cancelled_at = ma.fields.String(allow_none=True)
-    created_at = ma.fields.String()
+    loaded_at = Timestamp(allow_none=True)
+    door_closed_at = Timestamp(allow_none=True)
+    closed_at = Timestamp(allow_none=True)
+    cancelled_at = Timestamp(allow_none=True)
+    created_at = Timestamp()
 
 
 class CashTaskUpdateOut(CashTaskOut):
@@ -430,8 +469,8 @@ class VeinConsentIn(StrictSchema):
 class VeinConsentOut(ma.Schema):
     status = ma.fields.String(metadata={"enum": ["none", "granted", "withdrawn"]})
     text_version = ma.fields.String(allow_none=True)
-    granted_at = ma.fields.String(allow_none=True)
-    withdrawn_at = ma.fields.String(allow_none=True)
+    granted_at = Timestamp(allow_none=True)
+    withdrawn_at = Timestamp(allow_none=True)
     enrolments = ma.fields.Integer(metadata={"description": "locks capturing or holding my vein"})
 
 
@@ -449,10 +488,10 @@ class EnrolmentOut(ma.Schema):
     status = ma.fields.String(metadata={"enum": list(veins.STATUSES)})
     captures = ma.fields.Integer()
     captures_needed = ma.fields.Integer()
-    requested_at = ma.fields.String()
-    enrolled_at = ma.fields.String(allow_none=True)
+    requested_at = Timestamp()
+    enrolled_at = Timestamp(allow_none=True)
     failure_reason = ma.fields.String(allow_none=True)
-    revoke_requested_at = ma.fields.String(allow_none=True)
+    revoke_requested_at = Timestamp(allow_none=True)
 
 
 class EnrolmentUpdateOut(EnrolmentOut):
@@ -471,7 +510,7 @@ class ClientArrivedOut(ma.Schema):
     client_id = ma.fields.Integer()
     name = ma.fields.String()
     segment = ma.fields.String(allow_none=True)
-    at = ma.fields.String()
+    at = Timestamp()
     device_id = ma.fields.String()
 
 

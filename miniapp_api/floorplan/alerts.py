@@ -28,7 +28,7 @@ class Alerts(MethodView):
 class AlertDetail(MethodView):
     @blp.response(200, VehicleAlertOut)
     def get(self, alert_id):
-        """One alert."""
+        """One vehicle alert with its data; an alert the caller may not see is 404."""
         return queries.get_alert(db(), current_actor(), alert_id)
 
 

@@ -49,7 +49,7 @@ class Bills(MethodView):
 class BillDetail(MethodView):
     @blp.response(200, AcceptanceBillOut)
     def get(self, bill_id):
-        """One bill."""
+        """One acceptance bill and its amounts; a bill the caller may not see is 404."""
         return queries.get_bill(db(), current_actor(), bill_id)
 
 

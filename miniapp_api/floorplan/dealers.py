@@ -92,10 +92,11 @@ class ActsOnBehalf(MethodView):
 
 @blp.route("/programmes")
 class Programmes(MethodView):
-    @blp.response(200, ProgrammeOut(many=True))
-    def get(self):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_schema(ProgrammeOut, "ProgrammePage"))
+    def get(self, args):
         """OEM programmes (bank staff all; OEMs and their dealers their own)."""
-        return queries.list_programmes(db(), current_actor())
+        return queries.list_programmes(db(), current_actor(), **args)
 
     @blp.arguments(ProgrammeIn)
     @blp.response(201, ProgrammeOut)
@@ -107,10 +108,12 @@ class Programmes(MethodView):
 
 @blp.route("/warehouses")
 class Warehouses(MethodView):
-    @blp.response(200, WarehouseOut(many=True))
-    def get(self):
-        """Yards the caller may see."""
-        return queries.list_warehouses(db(), current_actor())
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_schema(WarehouseOut, "WarehousePage"))
+    def get(self, args):
+        """Yards the caller may see: a dealer its own, its OEM its dealers', a supervisor
+        those it watches, bank staff all."""
+        return queries.list_warehouses(db(), current_actor(), **args)
 
     @blp.arguments(WarehouseIn)
     @blp.response(201, WarehouseOut)
@@ -140,7 +143,7 @@ class CreditLines(MethodView):
 class CreditLineDetail(MethodView):
     @blp.response(200, CreditLineOut)
     def get(self, line_id):
-        """One line."""
+        """One credit line: limit, used, available, margin ratio; another dealer's is 404."""
         return queries.get_line(db(), current_actor(), line_id)
 
 

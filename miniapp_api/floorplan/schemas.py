@@ -11,7 +11,7 @@ from marshmallow.utils import get_value
 
 from backend.floorplan import queries, rules
 from backend.platform.clock import isoformat, utcnow
-from miniapp_api.common import Money, PageArgs, StrictSchema
+from miniapp_api.common import Money, PageArgs, StrictSchema, Timestamp
 
 POSITIVE = ma.validate.Range(min=Decimal("0.01"), error="must be greater than zero")
 VIN = ma.validate.Regexp(rules.VIN_RE, error="17 characters: 0-9, A-Z except I, O, Q")
@@ -19,6 +19,16 @@ VIN = ma.validate.Regexp(rules.VIN_RE, error="17 characters: 0-9, A-Z except I, 
 
 class Ratio(ma.fields.Field):
     """A ratio stored in basis points, shown as a decimal string ("0.3000")."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["metadata"] = {
+            "type": "string",
+            "format": "decimal",
+            "pattern": r"^[0-9]+\.[0-9]{4}$",
+            "example": "0.3000",
+            **kwargs.get("metadata", {}),
+        }
+        super().__init__(*args, **kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else rules.bp_to_ratio(value)
@@ -46,15 +56,15 @@ class VehicleOut(ma.Schema):
     margin_held = Money(metadata={"description": "this car's frozen margin"})
     margin_applied = Money()
     advanced = Money(metadata={"description": "owed on the dealer's advance after maturity"})
-    days_in_stock = ma.fields.Method("_days")
-    shipped_at = ma.fields.DateTime()
-    arrived_at = ma.fields.DateTime(allow_none=True)
-    pledged_at = ma.fields.DateTime(allow_none=True)
-    redeemed_at = ma.fields.DateTime(allow_none=True)
-    released_at = ma.fields.DateTime(allow_none=True)
+    days_in_stock = ma.fields.Method("_days", metadata={"type": "integer"})
+    shipped_at = Timestamp()
+    arrived_at = Timestamp(allow_none=True)
+    pledged_at = Timestamp(allow_none=True)
+    redeemed_at = Timestamp(allow_none=True)
+    released_at = Timestamp(allow_none=True)
     redeem_mode = ma.fields.String(allow_none=True)
     redemption_id = ma.fields.Integer(allow_none=True)
-    repay_by = ma.fields.DateTime(attribute="rbr_due_at", allow_none=True)
+    repay_by = Timestamp(attribute="rbr_due_at", allow_none=True)
     release_before_repay_amount = Money(attribute="rbr_amount")
     curtailment_status = ma.fields.String(allow_none=True)
 
@@ -67,8 +77,8 @@ class CurtailmentOut(ma.Schema):
     vehicle_id = ma.fields.Integer()
     amount = Money()
     status = ma.fields.String()
-    due_at = ma.fields.DateTime()
-    paid_at = ma.fields.DateTime(allow_none=True)
+    due_at = Timestamp()
+    paid_at = Timestamp(allow_none=True)
 
 
 class VehicleDetailOut(VehicleOut):
@@ -114,14 +124,14 @@ class CreditLineOut(ma.Schema):
     programme_id = ma.fields.Integer()
     limit = Money(attribute="limit_amount")
     used = Money(attribute="used_amount")
-    available = ma.fields.Method("_available")
+    available = ma.fields.Method("_available", metadata=Money.DOC)
     margin_ratio = Ratio(attribute="margin_ratio_bp")
     trusted = ma.fields.Boolean()
     rbr_limit = Money()
     rbr_used = Money()
     rbr_days = ma.fields.Integer()
     status = ma.fields.String()
-    updated_at = ma.fields.DateTime()
+    updated_at = Timestamp()
 
     def _available(self, obj):
         return str(obj.limit_amount - obj.used_amount)
@@ -142,8 +152,8 @@ class CreditLineRequestOut(ma.Schema):
     maker = ma.fields.String(attribute="maker_username")
     checker = ma.fields.String(attribute="checker_username", allow_none=True)
     decision_note = ma.fields.String(allow_none=True)
-    created_at = ma.fields.DateTime()
-    decided_at = ma.fields.DateTime(allow_none=True)
+    created_at = Timestamp()
+    decided_at = Timestamp(allow_none=True)
 
 
 class AcceptanceBillOut(ma.Schema):
@@ -161,9 +171,9 @@ class AcceptanceBillOut(ma.Schema):
     outstanding = Money()
     advance_outstanding = Money()
     shortfall = Money()
-    requested_at = ma.fields.DateTime()
-    issued_at = ma.fields.DateTime(allow_none=True)
-    settled_at = ma.fields.DateTime(allow_none=True)
+    requested_at = Timestamp()
+    issued_at = Timestamp(allow_none=True)
+    settled_at = Timestamp(allow_none=True)
     note = ma.fields.String(allow_none=True)
     decision_note = ma.fields.String(allow_none=True)
 
@@ -179,8 +189,8 @@ class ShipmentOut(ma.Schema):
     vehicle_count = ma.fields.Integer()
     total_amount = Money()
     carrier_ref = ma.fields.String(allow_none=True)
-    shipped_at = ma.fields.DateTime()
-    arrived_at = ma.fields.DateTime(allow_none=True)
+    shipped_at = Timestamp()
+    arrived_at = Timestamp(allow_none=True)
 
 
 class ShipmentDetailOut(ShipmentOut):
@@ -199,24 +209,27 @@ class VehicleAlertOut(ma.Schema):
     message = ma.fields.String()
     data = ma.fields.Dict()
     occurrences = ma.fields.Integer()
-    first_seen_at = ma.fields.DateTime()
-    last_seen_at = ma.fields.DateTime()
+    first_seen_at = Timestamp()
+    last_seen_at = Timestamp()
     acknowledged_by = ma.fields.String(allow_none=True)
     resolved_by = ma.fields.String(allow_none=True)
-    resolved_at = ma.fields.DateTime(allow_none=True)
+    resolved_at = Timestamp(allow_none=True)
 
 
 class VehicleAlertEventOut(VehicleAlertOut):
     """The ``vehicle.alert`` push: the alert as the API shows it, and when it was last seen."""
 
-    at = ma.fields.Function(lambda alert: isoformat(get_value(alert, "last_seen_at")))
+    at = ma.fields.Function(
+        lambda alert: isoformat(get_value(alert, "last_seen_at")),
+        metadata={"type": "string", "format": "date-time", "description": "last seen"},
+    )
 
 
 class InventoryCheckOut(ma.Schema):
     vin = ma.fields.String()
     expected = ma.fields.Boolean()
     result = ma.fields.String()
-    checked_at = ma.fields.DateTime(allow_none=True)
+    checked_at = Timestamp(allow_none=True)
     checked_by = ma.fields.String(allow_none=True)
     photo_ref = ma.fields.String(allow_none=True)
     location = ma.fields.String(allow_none=True)
@@ -233,9 +246,9 @@ class InventoryAuditOut(ma.Schema):
     trigger = ma.fields.String()
     risk_tier = ma.fields.String()
     sample_ratio = Ratio(attribute="sample_ratio_bp")
-    opened_at = ma.fields.DateTime()
+    opened_at = Timestamp()
     opened_by = ma.fields.String()
-    closed_at = ma.fields.DateTime(allow_none=True)
+    closed_at = Timestamp(allow_none=True)
     expected_count = ma.fields.Integer()
     present_count = ma.fields.Integer()
     missing_count = ma.fields.Integer()
@@ -251,7 +264,7 @@ class FloorplanTransferOut(ma.Schema):
     transfer_id = ma.fields.String()
     amount = Money()
     code = ma.fields.String()
-    created_at = ma.fields.DateTime()
+    created_at = Timestamp()
 
 
 class CarsCountOut(ma.Schema):
@@ -279,7 +292,7 @@ class DealerSummaryOut(ma.Schema):
     cars_by_status = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(CarsCountOut))
     bills_by_status = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
     open_alerts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
-    as_of = ma.fields.DateTime()
+    as_of = Timestamp()
 
 
 # --------------------------------------------------------------------------- schemas: in

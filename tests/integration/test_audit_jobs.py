@@ -65,5 +65,6 @@ def test_admin_runs_job_over_http(client, auth):
     response = client.post("/api/v1/admin/jobs/purge_idempotency_keys/run", headers=auth("admin"))
     assert response.status_code == 200 and response.get_json()["outcome"] == "ok"
     runs = client.get("/api/v1/admin/jobs", headers=auth("admin")).get_json()
-    assert runs[0]["name"] == "purge_idempotency_keys"
+    assert set(runs) == {"items", "next_cursor"}
+    assert runs["items"][0]["name"] == "purge_idempotency_keys"
     assert client.post("/api/v1/admin/jobs/nope/run", headers=auth("admin")).status_code == 404

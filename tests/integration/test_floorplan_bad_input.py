@@ -213,7 +213,9 @@ def test_bad_input_is_refused_and_changes_nothing(world):
     api, bill, issued, vins, cert = world
     dealer1 = api.org_id("DEALER1")
     yard = next(
-        w["id"] for w in api.ok(api.get("admin", "/warehouses")) if w["dealer_id"] == dealer1
+        w["id"]
+        for w in api.ok(api.get("admin", "/warehouses"))["items"]
+        if w["dealer_id"] == dealer1
     )
     before = snapshot(api)
     for user, method, path, body, status, code in _cases(bill, issued, vins, cert, dealer1, yard):

@@ -90,7 +90,7 @@ def test_another_dealers_objects_are_not_found_on_every_endpoint(api: Api):
     assert w["shipment"] not in {s["id"] for s in listed("dealer2", "/shipments?limit=200")}
     assert [c["dealer_id"] for c in listed("dealer2", "/credit-lines")] == [api.org_id("DEALER2")]
     assert w["audit"] not in {a["id"] for a in listed("dealer2", "/audits")}
-    yards = api.ok(api.get("dealer2", "/warehouses"))
+    yards = api.ok(api.get("dealer2", "/warehouses"))["items"]
     assert {y["dealer_id"] for y in yards} == {api.org_id("DEALER2")}
 
 

@@ -246,7 +246,7 @@ def test_car_swept_on_its_way_arrives_redeemed(api: Api):
     api.ok(api.post("rm1", f"/bills/{bill['id']}/issue"))
     yard = next(
         w["id"]
-        for w in api.ok(api.get("admin", "/warehouses"))
+        for w in api.ok(api.get("admin", "/warehouses"))["items"]
         if w["dealer_id"] == bill["dealer_id"]
     )
     vin = support.new_vin()

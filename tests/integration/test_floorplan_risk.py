@@ -76,7 +76,7 @@ def test_hard_signal_blocks_draws_but_not_repayment(api: Api, blocked):
 def test_out_of_trust_reaches_risk_with_the_agreed_arguments(api: Api, blocked):
     deposit(api, "DEALER2", "300000.00")
     _, vins = financed_cars(api, "dealer2", ["100000.00"])
-    yards = api.ok(api.get("supervisor1", "/warehouses"))
+    yards = api.ok(api.get("supervisor1", "/warehouses"))["items"]
     yard = next(y["id"] for y in yards if y["dealer_id"] == api.org_id("DEALER2"))
     audit = api.ok(
         api.post("supervisor1", "/audits", {"warehouse_id": yard, "sample_ratio": "1"}), 201
@@ -113,7 +113,7 @@ def test_with_the_real_backend_risk(api: Api):
     financed_cars(api, "dealer1", ["100000.00"])  # issuance checks the real signals
     yard = next(
         y["id"]
-        for y in api.ok(api.get("supervisor1", "/warehouses"))
+        for y in api.ok(api.get("supervisor1", "/warehouses"))["items"]
         if y["dealer_id"] == api.org_id("DEALER1")
     )
     audit = api.ok(

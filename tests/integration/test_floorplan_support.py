@@ -121,7 +121,9 @@ def financed_cars(api: Api, dealer: str, prices: list[str], *, term: int = 3) ->
     bill = api.ok(api.post("approver1", f"/bills/{bill['id']}/issue"))
     assert bill["status"] == "issued"
     dealer_id = bill["dealer_id"]
-    yard = next(w for w in api.ok(api.get("admin", "/warehouses")) if w["dealer_id"] == dealer_id)
+    yard = next(
+        w for w in api.ok(api.get("admin", "/warehouses"))["items"] if w["dealer_id"] == dealer_id
+    )
     cars = [
         {"vin": new_vin(), "model": "Test Sedan", "price": p, "certificate_no": f"C-{new_vin()}"}
         for p in prices

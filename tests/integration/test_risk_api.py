@@ -238,7 +238,7 @@ def test_feed_endpoint_permissions_validation_and_idempotency(risk_app):
 
 def test_models_and_scans(risk_app):
     api = Client(risk_app)
-    models = api.ok(api.get("approver1", "/models"))
+    models = api.ok(api.get("approver1", "/models"))["items"]
     champion = next(m for m in models if m["status"] == "champion")
     assert champion["metrics"]["test"]["auc"] is not None and champion["artifact_sha256"]
     assert api.post("approver1", "/models/train").status_code == 403
@@ -250,7 +250,7 @@ def test_models_and_scans(risk_app):
     challenger = trained["models"][0]["id"]
     promoted = api.ok(api.post("admin", f"/models/{challenger}/promote"))
     assert promoted["status"] == "champion"
-    statuses = {m["id"]: m["status"] for m in api.ok(api.get("admin", "/models"))}
+    statuses = {m["id"]: m["status"] for m in api.ok(api.get("admin", "/models"))["items"]}
     assert statuses[champion["id"]] == "retired" and statuses[challenger] == "champion"
     assert api.post("admin", f"/models/{challenger}/promote").status_code == 409
     run = api.client.post("/api/v1/admin/jobs/risk.full_scan/run", headers=api.headers("admin"))

@@ -22,14 +22,23 @@ from backend.branch.stats.measures import (
 )
 from backend.platform.context import Actor
 from backend.platform.errors import ValidationFailed
+from backend.platform.pagination import Page, paginate
 
 
-def list_templates(session: Session, actor: Actor, model: str | None = None) -> list[dict]:
+def list_templates(
+    session: Session,
+    actor: Actor,
+    model: str | None = None,
+    *,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page:
     ensure_role(actor, "admin")
-    stmt = select(FleetTemplate).order_by(FleetTemplate.id)
+    stmt = select(FleetTemplate)
     if model:
         stmt = stmt.where(FleetTemplate.model == model)
-    return [template_view(t) for t in session.scalars(stmt)]
+    page = paginate(session, stmt, FleetTemplate.id, limit=limit, cursor=cursor)
+    return Page(items=[template_view(t) for t in page.items], next_cursor=page.next_cursor)
 
 
 def fleet_overview(session: Session, actor: Actor, branch_id: str) -> dict[str, Any]:

@@ -152,17 +152,21 @@ def dealer_summary(
 # --------------------------------------------------------------------------- set-up, credit
 
 
-def list_programmes(session: Session, actor: Actor) -> list[Programme]:
-    stmt = select(Programme).order_by(Programme.id)
+def list_programmes(
+    session: Session, actor: Actor, *, limit: int | None = None, cursor: str | None = None
+) -> Page:
+    stmt = select(Programme)
     if not actor.is_bank_staff:
         org = session.get(Org, actor.org_id) if actor.org_id else None
         oem_id = org.parent_id if org is not None and org.kind == "dealer" else actor.org_id
         stmt = stmt.where(Programme.oem_org_id == oem_id)
-    return list(session.scalars(stmt))
+    return paginate(session, stmt, Programme.id, limit=limit, cursor=cursor)
 
 
-def list_warehouses(session: Session, actor: Actor) -> list[Warehouse]:
-    stmt = select(Warehouse).order_by(Warehouse.id)
+def list_warehouses(
+    session: Session, actor: Actor, *, limit: int | None = None, cursor: str | None = None
+) -> Page:
+    stmt = select(Warehouse)
     if not actor.is_bank_staff:
         dealer_oem = select(Org.id).where(Org.parent_id == actor.org_id)
         stmt = stmt.where(
@@ -170,7 +174,7 @@ def list_warehouses(session: Session, actor: Actor) -> list[Warehouse]:
             | (Warehouse.supervisor_org_id == actor.org_id)
             | Warehouse.dealer_org_id.in_(dealer_oem)
         )
-    return list(session.scalars(stmt))
+    return paginate(session, stmt, Warehouse.id, limit=limit, cursor=cursor)
 
 
 def get_warehouse(session: Session, actor: Actor, warehouse_id: int) -> Warehouse:

@@ -38,6 +38,10 @@ def get_scan(session: Session, actor: Actor, scan_id: int) -> ScanRun:
     return run
 
 
-def list_models(session: Session, actor: Actor) -> list[RiskModel]:
+def list_models(
+    session: Session, actor: Actor, *, limit: int | None = None, cursor: str | None = None
+) -> Page:
+    """The registry, newest first."""
     ensure_role(actor, "approver")
-    return list(session.scalars(select(RiskModel).order_by(RiskModel.id.desc()).limit(50)))
+    stmt = select(RiskModel)
+    return paginate(session, stmt, RiskModel.id, limit=limit, cursor=cursor, descending=True)
