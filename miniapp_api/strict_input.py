@@ -68,7 +68,10 @@ def int64_param_schema(converter: Int64Converter) -> dict:
 
 
 class StrictJSONProvider(DefaultJSONProvider):
-    """``request.get_json()`` (and anything else reading JSON through the app) is strict."""
+    """``request.get_json()`` (and anything else reading JSON through the app) is strict.
+    Chinese text (names, messages) goes out as UTF-8, not \\u escapes."""
+
+    ensure_ascii = False
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return strict_json.loads(s)
