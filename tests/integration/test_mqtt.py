@@ -37,6 +37,7 @@ from backend.platform.mqtt import (
     wait_published,
 )
 from edge.protocol import decode_envelope, encode, make_envelope
+from tests.iot_support import wait_for
 from tests.mosquitto_process import free_port, port_open, require_mosquitto, start_mosquitto
 
 pytestmark = pytest.mark.timeout(30)
@@ -299,10 +300,9 @@ def test_amqtt_replays_other_clients_retained_messages_and_the_wrapper_drops_the
             newcomer = MqttClient(broker.url, "newcomer").connect(5)
             clients.append(newcomer)
             newcomer.subscribe("other/#", inbox)
-            time.sleep(0.5)
+            wait_for(lambda: newcomer.stats.received >= 1, 10, "the foreign retained message")
             assert newcomer.wait_idle(5)
             assert inbox.messages == []
-            assert newcomer.stats.received >= 1  # the foreign retained message came
             assert newcomer.stats.unmatched == newcomer.stats.received
         finally:
             for client in clients:
