@@ -418,10 +418,11 @@ def devices_command(
 
     from backend.devices.seed import prepare_simulation
     from devices.faults import Faults
-    from devices.fleet import run_fleet
+    from devices.fleet import quiet_device_connects, run_fleet
     from edge.runner import install_stop_signals, quiet_paho_connect_noise
 
     quiet_paho_connect_noise()
+    quiet_device_connects()
     config = _config()
     counts = {
         "counter": counters,

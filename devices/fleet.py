@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from backend.platform.mqtt import MqttClient
 from devices.base import SimulatedDevice
 from devices.faults import Faults
 from devices.identity import DeviceIdentity, load_identities
@@ -102,6 +103,15 @@ class Fleet:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def quiet_device_connects() -> None:
+    """In a process of many simulated devices, each device's "connected" line (INFO) is one of
+    a dozen or more at every start; the fleet announces them together instead. Warnings (a
+    refused reconnection, a dropped connection) still show."""
+    logger = logging.getLogger(MqttClient.__module__)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
 
 
 STATS_EVERY_S = 300.0  # how often a running fleet logs its counts
