@@ -23,6 +23,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from backend.platform.listen import PortInUse
 from backend.platform.mqtt import (
     EmbeddedBroker,
     Message,
@@ -278,9 +279,16 @@ def test_embedded_broker_runtime_users():
             MqttClient(broker.url_for("b", "2"), "b3").connect(5)
 
 
-def test_embedded_broker_refuses_a_busy_port():
-    with EmbeddedBroker() as broker, pytest.raises(Exception, match="start"):
-        EmbeddedBroker(port=broker.port, start_timeout=3).start()
+def test_embedded_broker_refuses_a_busy_port_in_one_line_before_amqtt_starts():
+    with EmbeddedBroker() as broker:
+        second = EmbeddedBroker(port=broker.port, start_timeout=3)
+        with pytest.raises(PortInUse) as refused:
+            second.start()
+        assert str(refused.value) == (
+            f"MQTT port {broker.port} on 127.0.0.1 is in use by another program; "
+            "stop it or choose another port"
+        )
+        assert not second.running  # amqtt was never started (no tracebacks of its shutdown)
 
 
 def test_amqtt_replays_other_clients_retained_messages_and_the_wrapper_drops_them():
