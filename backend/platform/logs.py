@@ -1,9 +1,10 @@
 """Logging of every ``finedge`` process: one line per record, what matters at INFO.
 
-- Libraries' chatter goes to WARNING unless ``--verbose``: APScheduler's "Adding job", "Running
-  job …" and "Job … executed successfully" (one pair per job run, every 15 s for the shortest
-  job), Alembic's plugin set-up, matplotlib's font cache. The scheduler logs a job's result
-  itself: at INFO when the job did something, at DEBUG otherwise (backend/platform/jobs.py).
+- Libraries' chatter goes to WARNING (paho's to CRITICAL) unless ``--verbose``: APScheduler's
+  "Adding job", "Running job …" and "Job … executed successfully" (one pair per job run, every
+  15 s for the shortest job), Alembic's plugin set-up, matplotlib's font cache. The scheduler
+  logs a job's result itself: at INFO when the job did something, at DEBUG otherwise
+  (backend/platform/jobs.py).
 - No ANSI colour codes where the log is not a terminal (a file, a pipe, `make demo > log`):
   Werkzeug colours its request lines unless told not to; ``NO_COLOR`` turns them off anywhere.
 """
@@ -23,6 +24,10 @@ QUIET_LOGGERS = {
     "alembic.runtime.plugins": logging.WARNING,
     "matplotlib": logging.WARNING,
     "PIL": logging.WARNING,
+    # paho's own log (MqttClient hands it this logger): an ERROR every loop turn without a
+    # socket (a broker not yet up, a client closing); MqttClient reports connection trouble
+    # itself, once (edge.runner.quiet_paho_connect_noise did this for the edge and devices).
+    "backend.platform.mqtt.paho": logging.CRITICAL,
 }
 
 
