@@ -371,7 +371,11 @@ class EmbeddedBroker:
         async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
             writers.add(writer)
             try:
-                head, level = await asyncio.wait_for(_connect_head(reader), CONNECT_TIMEOUT_S)
+                try:
+                    head, level = await asyncio.wait_for(_connect_head(reader), CONNECT_TIMEOUT_S)
+                except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+                    log.debug("embedded broker: a connection ended before its CONNECT")
+                    return
                 if level is not None and level not in SUPPORTED_PROTOCOL_LEVELS:
                     log.info(
                         "embedded broker refused a client of MQTT protocol level %d "
@@ -384,8 +388,6 @@ class EmbeddedBroker:
                 await broker.external_connected(
                     _ReplayReader(reader, head), StreamWriterAdapter(writer), "default"
                 )
-            except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
-                log.debug("embedded broker: a connection ended before its CONNECT")
             except Exception:
                 log.debug("embedded broker: connection ended with an error", exc_info=True)
             finally:
