@@ -45,17 +45,24 @@ migrate: $(STAMP)
 seed: migrate
 	$(BIN)/finedge seed
 
-# serve (HTTP, Socket.IO, central broker and ingest) in the foreground; branch BR001's edge
-# and simulated devices in the background, stopped with it (Ctrl-C). See docs/iot.md. The demo's
+# What `make demo` seeds (tests/e2e/test_demo_seed.py runs exactly this): every area's demo
+# data, with 200 enterprises' risk histories, the trained models and a first full scan (about
+# 6 s on SQLite). `finedge seed` without options leaves the risk area empty.
+DEMO_SEED_ARGS := --enterprises 200
+
+# serve (HTTP, Socket.IO, central broker and ingest), branch BR001's edge and simulated devices,
+# all stopped together by Ctrl-C or a SIGTERM to the recipe's shell (its trap); serve failing to
+# start (a port in use: one line) stops the others. See docs/iot.md. The demo's
 # people play a cash-loading task at the simulated lock and cash machine once the branch is
 # online, and again every 10 minutes (devices/scenario.py; docs/branch.md).
 demo: $(STAMP)
 	$(BIN)/finedge db upgrade
-	$(BIN)/finedge seed
-	@trap 'kill $$edge $$devices 2>/dev/null; wait' EXIT INT TERM; \
+	$(BIN)/finedge seed $(DEMO_SEED_ARGS)
+	@trap 'kill $$edge $$devices $$serve 2>/dev/null; wait' EXIT INT TERM; \
 	$(BIN)/finedge edge --branch BR001 --mqtt-port 18831 & edge=$$!; \
 	$(BIN)/finedge devices --branch BR001 --scenario cash-loading --scenario-every 600 & devices=$$!; \
-	$(BIN)/finedge serve --host 127.0.0.1 --port 5000 --mqtt-port 18830
+	$(BIN)/finedge serve --host 127.0.0.1 --port 5000 --mqtt-port 18830 & serve=$$!; \
+	wait $$serve
 
 bench: $(STAMP)
 	$(BIN)/finedge bench ledger

@@ -45,10 +45,9 @@ def main(ctx: click.Context, verbose: bool) -> None:
     # The CLI groups the areas declare build their process through this (they sit below the
     # composition root and may not import it): ``ctx.find_root().obj["bootstrap"](role)``.
     ctx.ensure_object(dict)["bootstrap"] = _runtime
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from backend.platform.logs import configure_logging
+
+    configure_logging(verbose=verbose)
 
 
 @main.group()
@@ -224,7 +223,11 @@ def _run_role(role: str, health_host: str, health_port: int, **options) -> None:
     stop = threading.Event()
     install_stop_signals(stop)
     runtime = _runtime(role, **options)
-    health = HealthServer(role, runtime.readiness, health_host, health_port).start()
+    try:  # its probes' port first: taken, one line (PortInUse) and nothing started
+        health = HealthServer(role, runtime.readiness, health_host, health_port).start()
+    except BaseException:
+        runtime.stop()
+        raise
     try:
         runtime.start()
         click.echo(f"FinEdge {role} ({runtime.config.env}); probes on port {health.port}")
@@ -415,10 +418,11 @@ def devices_command(
 
     from backend.devices.seed import prepare_simulation
     from devices.faults import Faults
-    from devices.fleet import run_fleet
+    from devices.fleet import quiet_device_connects, run_fleet
     from edge.runner import install_stop_signals, quiet_paho_connect_noise
 
     quiet_paho_connect_noise()
+    quiet_device_connects()
     config = _config()
     counts = {
         "counter": counters,

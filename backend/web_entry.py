@@ -13,11 +13,13 @@ if __name__ == "__main__":
     monkey.patch_all()
 
     import argparse
-    import logging
+    import errno
     import sys
 
     from backend.bootstrap import bootstrap
     from backend.platform.config import Config, ConfigError
+    from backend.platform.listen import port_error
+    from backend.platform.logs import configure_logging
     from backend.roles.web_server import GRACE_S, check_config, serve
 
     parser = argparse.ArgumentParser(prog="python -m backend.web_entry")
@@ -29,9 +31,7 @@ if __name__ == "__main__":
     parser.add_argument("--no-access-log", action="store_true")
     parser.add_argument("--grace", type=float, default=GRACE_S)
     args = parser.parse_args()
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     options = {"host": args.host}
     if args.role == "all":
         options.update(mqtt_port=args.mqtt_port, scheduler=not args.no_scheduler)
@@ -48,5 +48,7 @@ if __name__ == "__main__":
             )
         )
     except (ConfigError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            exc = port_error(exc, args.host, args.port, "HTTP")  # the bind: one line
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

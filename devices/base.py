@@ -308,6 +308,7 @@ class SimulatedDevice:
             attempt_timeout=2.0,
             max_delay=self._retry_max_delay,
             what=f"{self.device_id}: branch broker",
+            quiet=True,  # the fleet says once that its devices wait (devices/fleet.py)
         )
         if client is None:
             return

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from backend.platform.mqtt import MqttClient
 from devices.base import SimulatedDevice
 from devices.faults import Faults
 from devices.identity import DeviceIdentity, load_identities
@@ -104,6 +105,38 @@ class Fleet:
         self.stop()
 
 
+def quiet_device_connects() -> None:
+    """In a process of many simulated devices, each device's "connected" line (INFO) is one of
+    a dozen or more at every start; the fleet announces them together instead. Warnings (a
+    refused reconnection, a dropped connection) still show."""
+    logger = logging.getLogger(MqttClient.__module__)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
+
+
+STATS_EVERY_S = 300.0  # how often a running fleet logs its counts
+WAIT_NOTICE_S = 2.0  # devices not all connected by then: say once that they wait
+
+
+def announce_connections(
+    fleet: Fleet, broker_url: str, stop: threading.Event, echo: Callable[[str], None]
+) -> None:
+    """One line if the devices have to wait for their broker (the edge not started yet, or not
+    admitting them before the centre sent its registry), one line once all are connected:
+    the devices themselves retry quietly (connect_with_retry(quiet=True))."""
+    total = len(fleet.devices)
+    if not fleet.wait_connected(WAIT_NOTICE_S):
+        echo(
+            f"  waiting for the branch broker {broker_url} to admit the devices (the edge "
+            "admits them once it has the centre's registry: start `finedge serve`)"
+        )
+        while not stop.is_set() and not fleet.wait_connected(1.0):
+            pass
+        if stop.is_set():
+            return
+    echo(f"  {total}/{total} devices connected")
+
+
 def run_fleet(
     branch_id: str,
     broker_url: str,
@@ -144,7 +177,8 @@ def run_fleet(
             echo=echo,
         )
     try:
-        while not stop.wait(30):
+        announce_connections(fleet, broker_url, stop, echo)
+        while not stop.wait(STATS_EVERY_S):
             online = sum(d.connected for d in fleet.devices)
             sent = sum(d.stats["published"] for d in fleet.devices)
             log.info(

@@ -14,6 +14,8 @@ from edge.settings import EdgeSettings
 
 log = logging.getLogger(__name__)
 
+STATS_EVERY_S = 300.0  # how often a running edge logs its counts
+
 
 def _shown(url: str | None) -> str:
     """``url`` without its password, for the console."""
@@ -60,7 +62,7 @@ def run_edge(
         source = "the hall's, synced" if agent.queue.timezone_synced else "default"
         echo(f"  local day      {agent.queue.timezone} ({source})")
         echo("  Ctrl-C to stop")
-        while not stop.wait(30):
+        while not stop.wait(STATS_EVERY_S):
             log.info("edge %s: %s", settings.edge_id, agent.stats_snapshot())
     finally:
         agent.stop()

@@ -151,11 +151,34 @@ def run_job(
         except Exception as exc:
             outcome, error = "failed", "".join(traceback.format_exception_only(exc)).strip()
             log.exception("job %s failed", name)
+        if outcome == "ok":
+            # a job that found nothing to do (every 15 s for some) stays out of the INFO log
+            log.log(
+                logging.INFO if did_something(result) else logging.DEBUG, "job %s: %s", name, result
+            )
         with factory() as session:
             run = session.get(JobRun, run_id)
             run.finished_at, run.outcome, run.result, run.error = now(), outcome, result, error
             session.commit()
             return run
+
+
+# Result fields that describe how a run went, not what it changed.
+_BOOKKEEPING = frozenset(("batches", "seconds", "ms", "complete", "cutoff", "table"))
+
+
+def did_something(result: Any) -> bool:
+    """Whether a job's result reports a change: a non-zero count or a non-empty list anywhere
+    in it (``{"expired": 0}`` and a retention run that deleted nothing did nothing)."""
+    if isinstance(result, dict):
+        return any(did_something(v) for k, v in result.items() if k not in _BOOKKEEPING)
+    if isinstance(result, list | tuple):
+        return bool(result)
+    if isinstance(result, bool):
+        return result
+    if isinstance(result, int | float):
+        return result != 0
+    return False
 
 
 def last_scheduled_start(session: Session, name: str) -> datetime | None:
@@ -186,6 +209,9 @@ def recent_runs(session: Session, name: str | None = None, limit: int = 20) -> l
     return list(session.scalars(stmt))
 
 
+MISFIRE_GRACE_S = 60
+
+
 def start_scheduler(factory: sessionmaker[Session], jobs: JobRegistry):
     """APScheduler in a background thread; each trigger goes through ``run_job``.
 
@@ -193,8 +219,15 @@ def start_scheduler(factory: sessionmaker[Session], jobs: JobRegistry):
     no pickled job store is needed and every run is recorded in JobRun."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
+    # A run starting late (every job is due at once when the scheduler starts; a busy machine)
+    # still runs, up to MISFIRE_GRACE_S late, instead of being skipped with a warning.
     scheduler = BackgroundScheduler(
-        timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
+        timezone="UTC",
+        job_defaults={
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": MISFIRE_GRACE_S,
+        },
     )
     now = utcnow()
     for spec in jobs.jobs.values():

@@ -103,7 +103,8 @@ def prune(
         if not count or count < batch:
             break
     result = Pruned(table.name, cutoff, deleted, batches, complete, time.monotonic() - started)
-    log.info(
+    log.log(
+        logging.INFO if deleted else logging.DEBUG,  # nothing to prune: not worth a line
         "retention: %s: %d rows before %s deleted in %d batches (%.1f s)%s",
         table.name,
         deleted,

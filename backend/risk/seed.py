@@ -43,12 +43,11 @@ def seed_risk(session: Session, options: Any) -> dict:
     world = synthetic.generate(n, seed=SEED, end=_midnight(now))
     feed = world.feed(until=now)
     sources = sorted(feed, key=lambda s: s != "registry")  # profiles and edges first
-    if getattr(options, "progress", False):
-        from tqdm import tqdm
-
-        sources = tqdm(sources, desc="risk feeds", unit="source")
+    # progress: one step per feed source, then training and the first scan (the slow steps)
+    progress = _Progress(len(sources) + 2, getattr(options, "progress", False))
     loaded = rejected = 0
     for source in sources:
+        progress.step(f"feed {source}")
         report = ingest_records(
             session,
             SYSTEM,
@@ -90,6 +89,7 @@ def seed_risk(session: Session, options: Any) -> dict:
         "records_rejected": rejected,
         "dealers_linked": sorted(dealers),
     }
+    progress.step("training the models")
     try:
         trained = registry.train_from_database(session, SYSTEM, now=now)
         result["models"] = [
@@ -103,10 +103,37 @@ def seed_risk(session: Session, options: Any) -> dict:
         ]
     except BusinessRuleViolation as exc:
         result["models"] = f"not trained: {exc.message}"
+    progress.step("the first full scan")
     run = full_scan(session, now=now, commit=False, trigger="seed")
+    progress.close()
     result["scan"] = {k: run.report[k] for k in ("levels_now", "guarantee_circles", "seconds")}
     result["scan"]["signals_raised"] = run.report["signals"]["raised"]
     return {"risk": result}
+
+
+class _Progress:
+    """A tqdm bar of the risk seed's steps (on stderr), or nothing."""
+
+    def __init__(self, total: int, shown: bool) -> None:
+        self._bar = None
+        if shown:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc="risk seed", unit="step")
+        self._started = False
+
+    def step(self, what: str) -> None:
+        if self._bar is None:
+            return
+        if self._started:
+            self._bar.update(1)
+        self._started = True
+        self._bar.set_postfix_str(what)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.close()
 
 
 def _link_dealers(session: Session, world, now: datetime) -> dict[str, int]:

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from backend.platform.listen import port_error
+
 log = logging.getLogger(__name__)
 
 Readiness = Callable[[], tuple[bool, dict[str, Any]]]
@@ -55,7 +57,10 @@ class HealthServer:
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("health: " + format, *args)
 
-        self._httpd = ThreadingHTTPServer((host, port), Handler)
+        try:
+            self._httpd = ThreadingHTTPServer((host, port), Handler)
+        except OSError as exc:  # one line (PortInUse), before the role starts
+            raise port_error(exc, host, port, f"{role} probe") from None
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self._thread: threading.Thread | None = None

@@ -104,10 +104,10 @@ def test_demo_processes_bring_branch_br001_online(tmp_path, sqlite_template):
                 answer = requests.post(
                     f"{base}/auth/token",
                     json={"username": "admin", "password": "admin-demo"},
-                    timeout=2,
+                    timeout=10,
                 )
                 token = answer.json()["access_token"]
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine
                 time.sleep(0.3)
         headers = {"Authorization": f"Bearer {token}"}
         online: list[dict] = []

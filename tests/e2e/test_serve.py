@@ -38,8 +38,8 @@ def _wait_http(url, proc, timeout=60):
         if proc.poll() is not None:
             raise AssertionError(f"server exited: {proc.stdout.read()}")
         try:
-            return requests.get(url, timeout=2)
-        except requests.ConnectionError:
+            return requests.get(url, timeout=10)
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine
             time.sleep(0.3)
     raise AssertionError("server did not answer in time")
 

@@ -1,6 +1,7 @@
 """``finedge serve`` (demo and test: Werkzeug's threaded server) binds its HTTP port before it
-starts any role: a port in use ends it with one line, with no broker, hub or scheduler ever
-started (in production the production server does the same: tests/e2e/test_web_server.py)."""
+starts any role: a port in use ends it with one line and exit 2, with no broker, hub or
+scheduler ever started (in production the production server does the same:
+tests/e2e/test_web_server.py)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ def test_a_taken_port_starts_nothing(caplog):
         result = CliRunner().invoke(
             main, ["serve", "--port", str(port), "--mqtt-port", str(free_port())]
         )
-    assert result.exit_code == 1, result.output
-    assert f"Port {port} is in use" in result.output
-    assert "Ctrl-C to stop" not in result.output
+    assert result.exit_code == 2, result.output
+    assert result.output.splitlines() == [
+        f"error: HTTP port {port} on 127.0.0.1 is in use by another program; "
+        "stop it or choose another port"
+    ]
     started = [r.getMessage() for r in caplog.records if "listening" in r.getMessage()]
     assert started == []  # the embedded central broker never started
     assert not any(r.name.startswith(("apscheduler", "backend.roles.hub")) for r in caplog.records)

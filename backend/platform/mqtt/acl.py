@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -73,11 +74,49 @@ class AclAuthPlugin(BaseAuthPlugin):
         access: str = ""
 
     async def authenticate(self, *, session: Session) -> bool:
-        access = _ACCESS.get(self.context.config.access)
+        token = self.context.config.access
+        access = _ACCESS.get(token)
         if access is not None and access.authenticate(session.username, session.password):
             return True
-        log.info("embedded broker refused login %r", session.username)
+        _refusals.note(token, session.username)
         return False
+
+
+REFUSALS_SUMMARY_S = 60.0
+
+
+class _Refusals:
+    """Refused logins, logged at most once a minute per broker at INFO (with how many others
+    there were), the others at DEBUG: devices that start before their edge has the registry
+    retry every few seconds each, and a line per attempt buried the rest of the log."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+        self._since: dict[str, int] = {}
+
+    def note(self, token: str, username: str | None) -> None:
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(token)
+            if last is not None and now - last < REFUSALS_SUMMARY_S:
+                self._since[token] = self._since.get(token, 0) + 1
+                others = None
+            else:
+                self._last[token] = now
+                others = self._since.pop(token, 0)
+        if others is None:
+            log.debug("embedded broker refused login %r", username)
+        else:
+            log.info(
+                "embedded broker refused login %r%s (further refusals within %.0f s at DEBUG)",
+                username,
+                f"; {others} other refusals since the last such line" if others else "",
+                REFUSALS_SUMMARY_S,
+            )
+
+
+_refusals = _Refusals()
 
 
 class _SnapshotDict(dict):

@@ -35,6 +35,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ from amqtt.broker import Broker
 from amqtt.errors import ProtocolHandlerError
 from amqtt.plugins.base import BaseAuthPlugin
 from amqtt.session import Session
+
+from backend.platform.listen import listen_socket
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +175,55 @@ def _quiet_loggers() -> None:
         broker_logger.addFilter(_CONNECTION_ERROR_FILTER)
 
 
+# The MQTT protocol levels amqtt speaks: 3 (MQTT 3.1, "MQIsdp") and 4 (MQTT 3.1.1). amqtt
+# 0.12.1 cannot parse an MQTT 5 CONNECT (its properties) and leaves the client waiting for a
+# CONNACK forever; so the broker reads the start of every CONNECT itself and answers any other
+# level with CONNACK return code 1 ("unacceptable protocol version", MQTT 3.1.1 section 3.2.2.3,
+# which MQTT 5 section 3.1.2.2 allows a server that does not support 5 to send), then closes.
+SUPPORTED_PROTOCOL_LEVELS = frozenset((3, 4))
+CONNACK_UNACCEPTABLE_PROTOCOL = bytes((0x20, 0x02, 0x00, 0x01))
+CONNECT_TIMEOUT_S = 30.0  # a connection that sends no CONNECT in this time is closed
+
+
+async def _connect_head(reader: asyncio.StreamReader) -> tuple[bytes, int | None]:
+    """The first bytes of a client's first packet, up to a CONNECT's protocol level, and that
+    level (None when the packet is not a CONNECT that far)."""
+    head = bytearray(await reader.readexactly(1))
+    if head[0] != 0x10:  # CONNECT, no flags
+        return bytes(head), None
+    for _ in range(4):  # the remaining length: 1 to 4 bytes, high bit "more"
+        head += await reader.readexactly(1)
+        if not head[-1] & 0x80:
+            break
+    size = await reader.readexactly(2)
+    head += size
+    length = int.from_bytes(size, "big")
+    if length > 6:  # "MQTT" or "MQIsdp": anything else is amqtt's to refuse
+        return bytes(head), None
+    head += await reader.readexactly(length)
+    head += await reader.readexactly(1)
+    return bytes(head), head[-1]
+
+
+class _ReplayReader(StreamReaderAdapter):
+    """amqtt's reader of a connection whose first bytes were read already: those first."""
+
+    def __init__(self, reader: asyncio.StreamReader, head: bytes) -> None:
+        super().__init__(reader)
+        self._head = head
+
+    async def read(self, n: int = -1) -> bytes:
+        if not self._head:
+            return await super().read(n)
+        if n == -1:
+            data, self._head = self._head, b""
+            return data
+        data, self._head = self._head[:n], self._head[n:]
+        if len(data) < n:
+            data += await self._reader.readexactly(n - len(data))
+        return data
+
+
 @dataclass
 class _Runtime:
     """What the broker thread shares with the caller's thread for one start/stop cycle."""
@@ -181,6 +233,7 @@ class _Runtime:
     started: threading.Event = field(default_factory=threading.Event)
     port: int = 0
     error: BaseException | None = None
+    sock: socket.socket | None = None
 
 
 class EmbeddedBroker:
@@ -265,8 +318,11 @@ class EmbeddedBroker:
         if self.running:
             raise BrokerStartError("broker already running")
         _quiet_loggers()
+        # Bound here, before amqtt starts: a port in use is one PortInUse (ConfigError),
+        # not amqtt's tracebacks of a broker started and cancelled.
+        sock = listen_socket(self.host, self._requested_port, "MQTT")
         _USER_TABLES[self._token] = self._table
-        rt = self._rt = _Runtime()
+        rt = self._rt = _Runtime(sock=sock)
         self._thread = threading.Thread(
             target=self._run, args=(rt,), name=f"amqtt-{self.host}:{self._requested_port}"
         )
@@ -315,8 +371,22 @@ class EmbeddedBroker:
         async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
             writers.add(writer)
             try:
+                try:
+                    head, level = await asyncio.wait_for(_connect_head(reader), CONNECT_TIMEOUT_S)
+                except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+                    log.debug("embedded broker: a connection ended before its CONNECT")
+                    return
+                if level is not None and level not in SUPPORTED_PROTOCOL_LEVELS:
+                    log.info(
+                        "embedded broker refused a client of MQTT protocol level %d "
+                        "(MQTT 3.1.1 only): CONNACK 1, unacceptable protocol version",
+                        level,
+                    )
+                    writer.write(CONNACK_UNACCEPTABLE_PROTOCOL)
+                    await writer.drain()
+                    return
                 await broker.external_connected(
-                    StreamReaderAdapter(reader), StreamWriterAdapter(writer), "default"
+                    _ReplayReader(reader, head), StreamWriterAdapter(writer), "default"
                 )
             except Exception:
                 log.debug("embedded broker: connection ended with an error", exc_info=True)
@@ -324,10 +394,13 @@ class EmbeddedBroker:
                 writers.discard(writer)
                 writer.close()  # amqtt leaves some (e.g. a client that never sent CONNECT)
 
-        await broker.start()
-        server = await asyncio.start_server(
-            on_connection, self.host, self._requested_port, reuse_address=True
-        )
+        assert rt.sock is not None
+        try:
+            await broker.start()
+            server = await asyncio.start_server(on_connection, sock=rt.sock)
+        except BaseException:
+            rt.sock.close()
+            raise
         try:
             rt.port = server.sockets[0].getsockname()[1]
             rt.started.set()

@@ -352,7 +352,15 @@ class MqttClient:
     def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             reason = str(reason_code)
-            log.warning("%s: broker refused connection: %s", self.client_id, reason)
+            # Before the first connection the refusal goes to connect()'s caller (which says
+            # so once, e.g. connect_with_retry); a refused reconnection is ours to report.
+            told = not self._ever_connected and reason in _FATAL_CONNACK
+            log.log(
+                logging.DEBUG if told else logging.WARNING,
+                "%s: broker refused connection: %s",
+                self.client_id,
+                reason,
+            )
             if not self._ever_connected and reason in _FATAL_CONNACK:
                 self._fatal = reason
                 self._first_result.set()
