@@ -68,10 +68,19 @@ Errors (``backend.platform.errors``; code -> HTTP status at the edge):
         invalid_account_kind, invalid_account_flags, invalid_account_code, invalid_hold_state
     404 account_not_found, hold_not_found, transfer_not_found, org_not_found
     409 transfer_id_reused, account_code_taken
-    422 insufficient_funds, exceeds_debits, account_closed, currency_mismatch,
+    422 insufficient_funds, exceeds_debits, balance_limit_exceeded, account_closed,
+        currency_mismatch,
         amount_exceeds_hold, hold_already_resolved, hold_expired, not_a_hold,
         transfer_not_reversible, transfer_already_reversed, account_not_empty,
         account_has_holds
+
+Bounds: one movement at most ``rules.MAX_AMOUNT`` (9,999,999,999,999.99); an account's balance
+either way, pending included, at most ``rules.MAX_BALANCE`` (9,999,999,999,999,999.99) and each
+side's running total (posted + pending) at most ``rules.MAX_TOTAL`` (90,000,000,000,000,000.00),
+checked in the posting transaction: 422 ``balance_limit_exceeded`` with details ``account_id``,
+``figure`` (debit_balance | credit_balance | debits_total | credits_total) and ``limit``. A
+movement that lowers the figure is never refused. Money is exact in the database: NUMERIC(20, 2)
+on PostgreSQL, integer fen on SQLite (``MoneyType``, migration 0012_money_exact).
 
 Sign conventions and balance formulas: backend/ledger/rules.py. Tables: backend/ledger/models.py.
 """

@@ -10,7 +10,8 @@
   the journal stays immutable. The only change allowed is pending -> posted|voided|expired, once.
 
 CHECK constraints refuse an overdraft of a flagged account even if a bug bypassed the service;
-they compare in fen so that SQLite's REAL storage of NUMERIC cannot misjudge 0.1 + 0.2.
+money is exact in the database (NUMERIC on PostgreSQL, integer fen on SQLite: migration
+0012_money_exact), so they compare the columns directly.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ class Account(Base):
         ),
         CheckConstraint(
             "NOT debits_must_not_exceed_credits"
-            " OR round((debits_posted + debits_pending) * 100) <= round(credits_posted * 100)",
+            " OR debits_posted + debits_pending <= credits_posted",
             name="debits_within_credits",
         ),
         CheckConstraint(
             "NOT credits_must_not_exceed_debits"
-            " OR round((credits_posted + credits_pending) * 100) <= round(debits_posted * 100)",
+            " OR credits_posted + credits_pending <= debits_posted",
             name="credits_within_debits",
         ),
         CheckConstraint(

@@ -6,7 +6,7 @@ the CLI, tests).  Schema changes go through Alembic (backend/platform/migrations
 
 Column types shared by every area:
 - ``UTCDateTime``: timezone-aware UTC in and out, also on SQLite which stores naive values.
-- ``MoneyType``: NUMERIC(20, 2) read back as Decimal quantized to fen.
+- ``MoneyType``: Decimal fen, exact: NUMERIC(20, 2) on PostgreSQL, INTEGER fen on SQLite.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from sqlalchemy import JSON, BigInteger, DateTime, Engine, MetaData, Numeric, cr
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql import operators
 from sqlalchemy.types import TypeDecorator
 
 from backend.platform.money import CENT
@@ -59,22 +60,61 @@ class UTCDateTime(TypeDecorator):
 
 
 class MoneyType(TypeDecorator):
+    """Money, exact on every database: NUMERIC(20, 2) on PostgreSQL, INTEGER fen on SQLite.
+
+    SQLite has no decimal type: a NUMERIC column keeps a decimal as REAL (a float), and SUM()
+    adds floats, so large balances lost fen.  In integer fen, storage and SUM() are exact up
+    to 2**63 fen; values are Decimal in and out either way.  A float is refused (TypeError),
+    so is a value beyond the column's range (ValueError).  Arithmetic in SQL keeps the unit:
+    ``col + amount`` binds ``amount`` as money, ``col * 2`` binds ``2`` as a plain number.
+    """
+
     impl = Numeric(20, 2, asdecimal=True)
     cache_ok = True
+    MAX_FEN = 10**18 - 1  # NUMERIC(20, 2): 18 digits before the point; < 2**63 in fen
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sqlite.INTEGER())
+        return dialect.type_descriptor(Numeric(20, 2, asdecimal=True))
+
+    class comparator_factory(TypeDecorator.Comparator):
+        def _adapt_expression(self, op, other_comparator):
+            # money scaled by a number is still money (``amount * 2`` is fen on SQLite)
+            if op in _SCALING_OPERATORS and not isinstance(other_comparator.type, MoneyType):
+                return op, self.type
+            return super()._adapt_expression(op, other_comparator)
+
+    def coerce_compared_value(self, op, value):
+        if op in _SCALING_OPERATORS:
+            return Numeric(asdecimal=True)
+        return self
 
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
-        if isinstance(value, float):
-            raise TypeError("money must be Decimal, not float")
+        if isinstance(value, float | bool):
+            raise TypeError(f"money must be Decimal, not {type(value).__name__}")
         value = Decimal(value).quantize(CENT)
-        # SQLite has no decimal type: store the exact string form to keep fen exact.
-        return str(value) if dialect.name == "sqlite" else value
+        fen = int(value.scaleb(2))
+        if abs(fen) > self.MAX_FEN:
+            raise ValueError(f"money {value} is beyond NUMERIC(20, 2)")
+        return fen if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
+        if dialect.name == "sqlite":
+            if isinstance(value, int):
+                return Decimal(value).scaleb(-2).quantize(CENT)
+            # an aggregate such as AVG() comes back as REAL: still fen
+            return (Decimal(str(value)) / 100).quantize(CENT)
         return Decimal(str(value)).quantize(CENT)
+
+
+_SCALING_OPERATORS = frozenset(
+    {operators.mul, operators.truediv, operators.floordiv, operators.mod}
+)
 
 
 class Base(DeclarativeBase):
