@@ -11,11 +11,16 @@ Column types shared by every area:
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import JSON, BigInteger, DateTime, Engine, MetaData, Numeric, create_engine, event
@@ -27,6 +32,8 @@ from sqlalchemy.types import TypeDecorator
 
 from backend.platform.money import CENT
 from backend.platform.wiring import INFO_KEY as WIRING_INFO_KEY
+
+log = logging.getLogger("finedge.db")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -131,22 +138,161 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.close()
 
 
-def _sqlite_begin_immediate(conn):
-    # SQLite upgrades a read transaction to a write lock lazily and then fails with
-    # "database is locked" instead of waiting. BEGIN IMMEDIATE takes the write lock up
-    # front, so writers queue on busy_timeout: SQLite's equivalent of row locks.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+# Read-only units of work (GET and HEAD requests, authentication, reports) begin DEFERRED on
+# SQLite: in WAL mode they read a snapshot and never wait for, nor hold up, a writer.
+_READ_ONLY: ContextVar[bool] = ContextVar("finedge_db_read_only", default=False)
+READ_ONLY_OPTION = "finedge_read_only"  # execution option with the same meaning
+
+
+@contextmanager
+def read_only() -> Iterator[None]:
+    """Transactions begun inside are read-only: on SQLite they take no write lock (BEGIN
+    DEFERRED).  A write inside still works while no other writer committed since the first read
+    (else SQLite says "database is locked"); it is logged, so such code is found and fixed."""
+    token = _READ_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _READ_ONLY.reset(token)
+
+
+def set_read_only(value: bool) -> Token:
+    """For a framework's request hooks: ``token = set_read_only(True)`` ... ``reset_read_only``."""
+    return _READ_ONLY.set(value)
+
+
+def reset_read_only(token: Token) -> None:
+    _READ_ONLY.reset(token)
+
+
+def is_read_only() -> bool:
+    return _READ_ONLY.get()
+
+
+class _WriterQueue:
+    """Writers of one engine in this process wait here, first come first served, before
+    BEGIN IMMEDIATE.  SQLite's busy handler polls with growing sleeps, so a writer that lost a
+    few rounds waited up to a second while others went ahead (the p99 tail); a lock queues them
+    in order and SQLite's busy timeout is left to waits on other processes.  A thread that
+    already holds the queue (a second session inside its own write transaction) does not wait
+    for itself; a wait longer than the busy timeout falls through to SQLite's own handling."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+        self._timeout_s = timeout_s
+
+    def enter(self, record_info: dict) -> None:
+        me = threading.get_ident()
+        if self._owner == me:
+            return
+        if self._lock.acquire(timeout=self._timeout_s):
+            self._owner = me
+            record_info["finedge_writer_queue"] = self
+
+    def leave(self, record_info: dict) -> None:
+        if record_info.pop("finedge_writer_queue", None) is self:
+            self._owner = None
+            self._lock.release()
+
+
+def _install_sqlite_transactions(engine: Engine) -> None:
+    """SQLite upgrades a read transaction to a write lock lazily and then fails with "database
+    is locked" instead of waiting. Writers therefore begin IMMEDIATE, taking the write lock up
+    front, so they queue (in this process on ``_WriterQueue``, then on busy_timeout): SQLite's
+    equivalent of row locks. Read-only work (``read_only()``) begins DEFERRED and so never
+    queues behind a writer."""
+    queue = _WriterQueue(timeout_s=30)
+
+    def begin(conn):
+        if _READ_ONLY.get() or conn.get_execution_options().get(READ_ONLY_OPTION):
+            conn.info["finedge_deferred"] = True
+            conn.exec_driver_sql("BEGIN DEFERRED")
+            return
+        conn.info.pop("finedge_deferred", None)
+        queue.enter(conn.connection.info)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            queue.leave(conn.connection.info)
+            raise
+
+    # released once the transaction really ended (after COMMIT or ROLLBACK, also the pool's
+    # rollback of a connection handed back), so the next writer finds the lock free
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def leave(dbapi_connection):
+        try:
+            info = dbapi_connection.info
+        except (AttributeError, NotImplementedError):  # the dialect's first-connect probe
+            return
+        queue.leave(info)
+
+    def do_commit(dbapi_connection):
+        try:
+            commit(dbapi_connection)
+        finally:
+            leave(dbapi_connection)
+
+    def do_rollback(dbapi_connection):
+        try:
+            rollback(dbapi_connection)
+        finally:
+            leave(dbapi_connection)
+
+    def pool_release(_dbapi_connection, record, *_args):
+        if record is not None:
+            queue.leave(record.info)
+
+    dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
+    event.listen(engine, "begin", begin)
+    event.listen(engine.pool, "close", pool_release)
+    event.listen(engine.pool, "invalidate", pool_release)
+    event.listen(engine, "before_cursor_execute", _sqlite_write_in_read_only)
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+def _sqlite_write_in_read_only(conn, _cursor, statement, _params, _context, _executemany):
+    if conn.info.get("finedge_deferred") and statement.lstrip()[:7].upper().startswith(_WRITES):
+        conn.info.pop("finedge_deferred")  # once per transaction
+        log.warning("write in a read-only transaction: %s", statement.split("\n", 1)[0][:120])
+
+
+SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
+
+def private_sqlite_file(url: str) -> None:
+    """A SQLite database file is private: its directories, where created here, are 0700 and
+    the file and its -wal/-shm/-journal 0600 (created so before SQLite opens it, which gives
+    its side files the database's mode; an existing file is tightened)."""
+    if not url.startswith("sqlite:///") or url.startswith("sqlite:///:memory:"):
+        return
+    path = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+    if not path.name:
+        return
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for suffix in SQLITE_SUFFIXES:
+        side = path.with_name(path.name + suffix)
+        if side.exists() and side.stat().st_mode & 0o077:
+            side.chmod(0o600)
 
 
 def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None},
             **kwargs,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        _install_sqlite_transactions(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     if "poolclass" not in kwargs:

@@ -1,4 +1,7 @@
-"""money exact on SQLite: every money column in integer fen
+"""money exact on SQLite: every money column in integer fen; maker-checker requests
+
+Also: ``ledger_approval_requests`` (backend/ledger/models.py ApprovalRequest), transfers and
+holds above the configured limits waiting for a second user (issue 13, item 11).
 
 SQLite has no decimal type: a NUMERIC(20, 2) column kept money as REAL (a float) and SUM()
 added floats, so large balances lost fen (110 transfers of 9,999,999,999,999.99 made
@@ -22,6 +25,8 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from alembic import op
+
+import backend.platform.db
 
 revision: str = "0012_money_exact"
 down_revision: str | None = "0011_hub_leases"
@@ -158,14 +163,69 @@ def _postgres(checks: dict[str, str]) -> None:
         op.create_check_constraint(name, "ledger_accounts", sql)
 
 
+def _create_approvals() -> None:
+    op.create_table(
+        "ledger_approval_requests",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("transfer_id", sa.String(length=80), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column(
+            "debit_account_id",
+            sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column(
+            "credit_account_id",
+            sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column("amount", backend.platform.db.MoneyType(precision=20, scale=2), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("code", sa.String(length=40), nullable=False),
+        sa.Column("reference", sa.String(length=200), nullable=True),
+        sa.Column("timeout_s", sa.Integer(), nullable=True),
+        sa.Column("expires_at", backend.platform.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("maker_user_id", sa.Integer(), nullable=True),
+        sa.Column("maker_username", sa.String(length=80), nullable=False),
+        sa.Column("checker_user_id", sa.Integer(), nullable=True),
+        sa.Column("checker_username", sa.String(length=80), nullable=True),
+        sa.Column("note", sa.String(length=200), nullable=True),
+        sa.Column("created_at", backend.platform.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", backend.platform.db.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("amount > 0", name=op.f("ck_ledger_approval_requests_amount_positive")),
+        sa.ForeignKeyConstraint(
+            ["credit_account_id"],
+            ["ledger_accounts.id"],
+            name=op.f("fk_ledger_approval_requests_credit_account_id_ledger_accounts"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["debit_account_id"],
+            ["ledger_accounts.id"],
+            name=op.f("fk_ledger_approval_requests_debit_account_id_ledger_accounts"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_approval_requests")),
+        sa.UniqueConstraint("transfer_id", name=op.f("uq_ledger_approval_requests_transfer_id")),
+    )
+    op.create_index(
+        op.f("ix_ledger_approval_requests_status"),
+        "ledger_approval_requests",
+        ["status"],
+        unique=False,
+    )
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         _sqlite(to_integer=True)
     else:
         _postgres(CHECKS_NEW)
+    _create_approvals()  # maker-checker for large transfers and holds (issue 13, item 11)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_ledger_approval_requests_status"), "ledger_approval_requests")
+    op.drop_table("ledger_approval_requests")
     if op.get_bind().dialect.name == "sqlite":
         _sqlite(to_integer=False)
     else:
