@@ -194,6 +194,9 @@ class _WriterQueue:
         if record_info.pop("finedge_writer_queue", None) is self:
             self._owner = None
             self._lock.release()
+            # hand the GIL over now: the next writer wakes at once instead of after the
+            # interpreter's switch interval (5 ms), during which the lock would sit idle
+            time.sleep(0)
 
 
 def _install_sqlite_transactions(engine: Engine) -> None:
