@@ -72,13 +72,14 @@ class MoneyType(TypeDecorator):
     SQLite has no decimal type: a NUMERIC column keeps a decimal as REAL (a float), and SUM()
     adds floats, so large balances lost fen.  In integer fen, storage and SUM() are exact up
     to 2**63 fen; values are Decimal in and out either way.  A float is refused (TypeError),
-    so is a value beyond the column's range (ValueError).  Arithmetic in SQL keeps the unit:
+    so is a value beyond 2**63 - 1 fen on either database (ValueError; the ledger bounds its
+    balances well below, ``backend.ledger.rules.MAX_TOTAL``).  Arithmetic in SQL keeps the unit:
     ``col + amount`` binds ``amount`` as money, ``col * 2`` binds ``2`` as a plain number.
     """
 
     impl = Numeric(20, 2, asdecimal=True)
     cache_ok = True
-    MAX_FEN = 10**18 - 1  # NUMERIC(20, 2): 18 digits before the point; < 2**63 in fen
+    MAX_FEN = 2**63 - 1  # SQLite's INTEGER; NUMERIC(20, 2) holds more
 
     def load_dialect_impl(self, dialect):
         if dialect.name == "sqlite":
@@ -105,7 +106,7 @@ class MoneyType(TypeDecorator):
         value = Decimal(value).quantize(CENT)
         fen = int(value.scaleb(2))
         if abs(fen) > self.MAX_FEN:
-            raise ValueError(f"money {value} is beyond NUMERIC(20, 2)")
+            raise ValueError(f"money {value} is beyond the range of a money column")
         return fen if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
@@ -271,7 +272,7 @@ def private_sqlite_file(url: str) -> None:
     """A SQLite database file is private: its directories, where created here, are 0700 and
     the file and its -wal/-shm/-journal 0600 (created so before SQLite opens it, which gives
     its side files the database's mode; an existing file is tightened)."""
-    if not url.startswith("sqlite:///") or url.startswith("sqlite:///:memory:"):
+    if not url.startswith("sqlite:///") or ":memory:" in url or "uri=true" in url:
         return
     path = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
     if not path.name:

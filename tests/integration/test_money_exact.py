@@ -134,9 +134,11 @@ def test_a_float_written_to_a_money_column_raises(session, books):
     assert snapshot(session) == before
 
 
-def test_money_beyond_numeric_20_2_raises(session, books):
-    with pytest.raises(ValueError, match="beyond NUMERIC"):
-        MoneyType().process_bind_param(Decimal("1000000000000000000.00"), None)
+def test_money_beyond_a_64_bit_fen_raises():
+    fake = type("D", (), {"name": "sqlite"})()
+    assert MoneyType().process_bind_param(rules.MAX_TOTAL, fake) == 9 * 10**18
+    with pytest.raises(ValueError, match="beyond the range"):
+        MoneyType().process_bind_param(Decimal("92233720368547758.08"), fake)
 
 
 def test_sqlite_money_is_stored_in_integer_fen(sqlite_url):
@@ -232,3 +234,20 @@ def test_upgrading_an_old_sqlite_database_converts_real_money_to_fen(tmp_path, m
             assert balance.posted == Decimal("1099999999999998.80")
     finally:
         engine.dispose()
+
+
+def test_running_totals_are_bounded_and_lowering_a_figure_is_never_refused():
+    near = rules.MAX_TOTAL - Decimal("1.00")
+    # an account that has turned over almost MAX_TOTAL with a small balance
+    b = rules.Balances(1, "CNY", "open", near, near, Decimal(0), Decimal(0))
+    other = rules.Balances(2, "CNY", "open", Decimal(0), Decimal(0), Decimal(0), Decimal(0))
+    with refused("balance_limit_exceeded") as info:
+        rules.apply_single(b, other, Decimal("2.00"), "CNY")
+    assert info.value.details["figure"] == "debits_total"
+    assert b.totals() == (near, near, 0, 0)  # unchanged
+    rules.apply_single(b, other, Decimal("1.00"), "CNY")  # up to the bound: allowed
+    # above the balance bound already (e.g. data from before the bound): money out is allowed
+    full = rules.Balances(3, "CNY", "open", Decimal(0), rules.MAX_BALANCE + 1, Decimal(0), 0)
+    rules.apply_single(full, other, Decimal("5.00"), "CNY")
+    with refused("balance_limit_exceeded"):
+        rules.apply_single(other, full, Decimal("10.00"), "CNY")
