@@ -24,6 +24,7 @@ last ``group_s`` (20 ms) and a power cut's last commits may not. ``group_rows=1`
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -31,6 +32,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+
+def _private(path: Path) -> None:
+    """The edge's database holds device secrets and its sealing key: missing directories are
+    made 0700, the file (and so its -wal/-shm, which SQLite creates with the file's mode) 0600;
+    files an older edge created 0644 are tightened."""
+    for directory in reversed([p for p in (path.parent, *path.parent.parents) if not p.exists()]):
+        directory.mkdir(mode=0o700, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for side in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
+        if side.exists() and side.stat().st_mode & 0o077:
+            side.chmod(0o600)
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -130,7 +144,7 @@ class EdgeStore:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError("synchronous must be NORMAL or FULL")
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _private(self.path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")

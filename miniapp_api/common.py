@@ -2,7 +2,9 @@
 
 - a request id (``X-Request-Id``, generated when absent), echoed back and put in audit records;
 - one database session per request (``db()``), committed when the response is a success and
-  rolled back otherwise, so a failed request changes nothing;
+  rolled back otherwise, so a failed request changes nothing; GET, HEAD and OPTIONS requests
+  (and the token check of every request) are read-only units of work: on SQLite they begin
+  DEFERRED and never wait for the write lock (backend.platform.db.read_only);
 - Bearer authentication for every /api/v1 endpoint except the public ones (``current_actor()``):
   the token is checked against the user's row on every request (one primary-key read, in a
   transaction of its own): a disabled or demoted user's tokens stop working at once;
@@ -24,6 +26,7 @@ from backend.identity.sessions import verify_token
 from backend.platform import idempotency
 from backend.platform.clock import isoformat
 from backend.platform.context import Actor, new_request_id, request_id_var
+from backend.platform.db import read_only, reset_read_only, set_read_only
 from backend.platform.errors import NotAuthenticated, ValidationFailed
 from backend.platform.money import format_money, parse_money
 from miniapp_api.errors import error_response
@@ -42,6 +45,7 @@ PUBLIC_PREFIXES = (f"{API_PREFIX}/docs",)
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 # Logins answer a token: nothing to replay, nothing to store (an Idempotency-Key is ignored).
 NO_IDEMPOTENCY = {f"{API_PREFIX}/auth/token", f"{API_PREFIX}/auth/wx-login"}
+READ_ONLY_METHODS = {"GET", "HEAD", "OPTIONS"}  # their transactions take no write lock
 
 
 def db() -> Session:
@@ -73,7 +77,7 @@ def _authenticate() -> None:
     ext = current_app.extensions["finedge"]
     # Its own short transaction: the request's session stays unopened, so a view that works
     # in other sessions (a job run, an idempotency record) never waits on SQLite's write lock.
-    with ext.session_factory() as session:
+    with read_only(), ext.session_factory() as session:
         g.actor = verify_token(session, token.strip(), ext.config.secret_key)
 
 
@@ -85,6 +89,8 @@ def _idempotency_scope() -> str:
 def _before_request():
     g.request_id = request.headers.get("X-Request-Id", "")[:40] or new_request_id()
     g.request_id_token = request_id_var.set(g.request_id)
+    if request.method in READ_ONLY_METHODS:  # reads never queue behind SQLite's writers
+        g.read_only_token = set_read_only(True)
     path = request.path
     if not path.startswith(API_PREFIX):
         return None
@@ -165,6 +171,9 @@ def _teardown(_exc):
     token = g.pop("request_id_token", None)
     if token is not None:
         request_id_var.reset(token)
+    read_only_token = g.pop("read_only_token", None)
+    if read_only_token is not None:
+        reset_read_only(read_only_token)
 
 
 def install_request_lifecycle(app: Flask) -> None:

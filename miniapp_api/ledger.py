@@ -11,13 +11,15 @@ error codes: backend/ledger/__init__.py.
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import current_app, jsonify
 from flask.views import MethodView
 from sqlalchemy import select
 
 from backend.ledger import queries, rules, service
 from backend.ledger.models import Transfer
-from backend.ledger.service import TransferSpec
+from backend.ledger.service import TransferSpec, approvals
 from backend.ledger.verify import verify
+from backend.platform.errors import BusinessRuleViolation
 from backend.platform.permissions import ensure_role
 from miniapp_api.common import (
     Money,
@@ -130,6 +132,46 @@ class LedgerBatchOut(ma.Schema):
     transfers = ma.fields.List(ma.fields.Nested(LedgerTransferOut))
 
 
+class LedgerApprovalOut(ma.Schema):
+    id = ma.fields.Integer()
+    transfer_id = ma.fields.String()
+    kind = ma.fields.String(metadata={"enum": ["single", "pending"]})
+    debit_account_id = ma.fields.Integer()
+    credit_account_id = ma.fields.Integer()
+    amount = Money()
+    currency = ma.fields.String()
+    code = ma.fields.String()
+    reference = ma.fields.String(allow_none=True)
+    timeout_s = ma.fields.Integer(allow_none=True)
+    expires_at = ma.fields.DateTime(allow_none=True)
+    status = ma.fields.String(metadata={"enum": ["pending", "approved", "rejected"]})
+    maker_username = ma.fields.String()
+    checker_username = ma.fields.String(allow_none=True)
+    note = ma.fields.String(allow_none=True)
+    created_at = ma.fields.DateTime()
+    decided_at = ma.fields.DateTime(allow_none=True)
+
+
+class LedgerApprovalPage(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(LedgerApprovalOut))
+    next_cursor = ma.fields.String(allow_none=True)
+
+
+class LedgerApprovalDecisionOut(ma.Schema):
+    approval = ma.fields.Nested(LedgerApprovalOut)
+    transfer = ma.fields.Nested(LedgerTransferOut, allow_none=True)
+
+
+class LedgerApprovalArgs(ma.Schema):
+    status = ma.fields.String(
+        load_default="pending", validate=ma.validate.OneOf(["pending", "approved", "rejected"])
+    )
+
+
+class LedgerRejectIn(StrictSchema):
+    note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
+
+
 class LedgerVerifyOut(ma.Schema):
     ok = ma.fields.Boolean()
     accounts = ma.fields.Integer()
@@ -239,6 +281,40 @@ def _transfer_out(session, t: Transfer, replayed: bool) -> dict:
     }
 
 
+def _limits() -> dict[str, object]:
+    config = current_app.extensions["finedge"].config
+    return {
+        "single": config.ledger_transfer_approval_limit,
+        "pending": config.ledger_hold_approval_limit,
+    }
+
+
+def _submit(spec: TransferSpec):
+    """A transfer or hold: applied at once within its limit (201, or 200 on replay); above it a
+    maker-checker request waits for an approver (202 with the request)."""
+    session = db()
+    done = approvals.submit(session, _movers(), spec, limit=_limits()[spec.kind])
+    if done.transfer is not None:
+        return _transfer_out(session, done.transfer, done.replayed), 200 if done.replayed else 201
+    # another body than the 201's: a response of its own (flask-smorest passes it through)
+    response = jsonify(LedgerApprovalOut().dump(done.request))
+    response.status_code = 202
+    return response
+
+
+def _within_limits(specs: list[TransferSpec]) -> None:
+    limits = _limits()
+    for index, spec in enumerate(specs):
+        limit = limits.get(spec.kind)
+        if limit is not None and rules.validate_amount(spec.amount) > limit:
+            raise BusinessRuleViolation(
+                f"leg {index} is above the approval limit {limit}: submit it on its own"
+                " (POST /ledger/transfers or /ledger/holds) for maker-checker approval",
+                code="approval_required",
+                details={"index": index, "limit": str(limit)},
+            )
+
+
 def _one(specs: list[TransferSpec]):
     """Run one movement; 201 when it was applied now, 200 when it replays an earlier one."""
     session = db()
@@ -317,20 +393,24 @@ class Transfers(MethodView):
     @blp.arguments(LedgerTransferIn)
     @blp.response(201, LedgerTransferOut)
     @blp.alt_response(200, schema=LedgerTransferOut, description="replay of the same transfer_id")
+    @blp.alt_response(
+        202,
+        schema=LedgerApprovalOut,
+        description="above FINEDGE_LEDGER_TRANSFER_APPROVAL_LIMIT: waits for an approver",
+    )
     def post(self, data):
-        """Move money at once (teller, admin)."""
-        return _one(
-            [
-                TransferSpec.single(
-                    data["transfer_id"],
-                    data["debit_account_id"],
-                    data["credit_account_id"],
-                    data["amount"],
-                    data["code"],
-                    reference=data["reference"],
-                    currency=data["currency"],
-                )
-            ]
+        """Move money at once (teller, admin). Above the configured limit the transfer waits for
+        a second user with approver rights (maker-checker): 202 with the approval request."""
+        return _submit(
+            TransferSpec.single(
+                data["transfer_id"],
+                data["debit_account_id"],
+                data["credit_account_id"],
+                data["amount"],
+                data["code"],
+                reference=data["reference"],
+                currency=data["currency"],
+            )
         )
 
 
@@ -375,22 +455,27 @@ class Holds(MethodView):
     @blp.arguments(LedgerHoldIn)
     @blp.response(201, LedgerTransferOut)
     @blp.alt_response(200, schema=LedgerTransferOut, description="replay of the same transfer_id")
+    @blp.alt_response(
+        202,
+        schema=LedgerApprovalOut,
+        description="above FINEDGE_LEDGER_HOLD_APPROVAL_LIMIT: waits for an approver",
+    )
     def post(self, data):
-        """Freeze an amount: a pending transfer that is later posted, voided or expires."""
-        return _one(
-            [
-                TransferSpec.hold(
-                    data["transfer_id"],
-                    data["debit_account_id"],
-                    data["credit_account_id"],
-                    data["amount"],
-                    data["code"],
-                    reference=data["reference"],
-                    currency=data["currency"],
-                    timeout_s=data["timeout_s"],
-                    expires_at=data["expires_at"],
-                )
-            ]
+        """Freeze an amount: a pending transfer that is later posted, voided or expires. Above
+        the configured limit the hold waits for an approver (202, maker-checker); a timeout
+        then runs from the approval."""
+        return _submit(
+            TransferSpec.hold(
+                data["transfer_id"],
+                data["debit_account_id"],
+                data["credit_account_id"],
+                data["amount"],
+                data["code"],
+                reference=data["reference"],
+                currency=data["currency"],
+                timeout_s=data["timeout_s"],
+                expires_at=data["expires_at"],
+            )
         )
 
 
@@ -436,7 +521,8 @@ class Batches(MethodView):
     @blp.arguments(LedgerBatchIn)
     @blp.response(201, LedgerBatchOut)
     def post(self, data):
-        """Linked transfers and holds that succeed or fail together, applied in order."""
+        """Linked transfers and holds that succeed or fail together, applied in order. A leg
+        above its approval limit is refused (422 ``approval_required``): submit it alone."""
         session = db()
         specs = [
             TransferSpec(
@@ -453,7 +539,9 @@ class Batches(MethodView):
             )
             for leg in data["transfers"]
         ]
-        result = service.execute_batch(session, _movers(), specs, batch_id=data["batch_id"])
+        actor = _movers()
+        _within_limits(specs)
+        result = service.execute_batch(session, actor, specs, batch_id=data["batch_id"])
         transfers = [
             _transfer_out(session, t, r)
             for t, r in zip(result.transfers, result.replayed, strict=True)
@@ -469,3 +557,42 @@ class Verify(MethodView):
         """Recompute every balance from the journal (admin)."""
         ensure_role(current_actor(), "admin")
         return verify(db()).to_dict()
+
+
+@blp.route("/approvals")
+class Approvals(MethodView):
+    @blp.arguments(LedgerApprovalArgs, location="query")
+    @blp.response(200, LedgerApprovalPage)
+    def get(self, args):
+        """Maker-checker requests (tellers, approvers), by status: pending by default."""
+        items = approvals.list_requests(db(), current_actor(), status=args["status"])
+        return {"items": items, "next_cursor": None}
+
+
+@blp.route("/approvals/<int:request_id>")
+class ApprovalDetail(MethodView):
+    @blp.response(200, LedgerApprovalOut)
+    def get(self, request_id):
+        """One maker-checker request."""
+        return approvals.get_request(db(), current_actor(), request_id)
+
+
+@blp.route("/approvals/<int:request_id>/approve")
+class ApproveMovement(MethodView):
+    @blp.response(200, LedgerApprovalDecisionOut)
+    def post(self, request_id):
+        """Checker: an approver who is not the maker applies the waiting transfer or hold
+        (403 ``maker_checker_violation`` for the maker; 422 ``approval_already_decided``)."""
+        session = db()
+        request, transfer = approvals.approve(session, current_actor(), request_id)
+        return {"approval": request, "transfer": _transfer_out(session, transfer, False)}
+
+
+@blp.route("/approvals/<int:request_id>/reject")
+class RejectMovement(MethodView):
+    @blp.arguments(LedgerRejectIn)
+    @blp.response(200, LedgerApprovalDecisionOut)
+    def post(self, data, request_id):
+        """Checker: turn the request down; nothing moves."""
+        request = approvals.reject(db(), current_actor(), request_id, note=data["note"])
+        return {"approval": request, "transfer": None}

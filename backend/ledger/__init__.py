@@ -56,6 +56,14 @@ id with the same fields returns the stored transfer and changes nothing; with ot
 raises 409 ``transfer_id_reused`` and changes nothing. Post, void, expiry and reversal ids
 default to ``<id>~post``, ``~void``, ``~expire``, ``~reverse`` ('~' is reserved for them).
 
+Maker-checker (``service.approvals``): ``submit(session, actor, spec, limit=)`` applies a
+transfer or hold at once up to ``limit`` and above it stores an ``ApprovalRequest`` (idempotent on
+``transfer_id``, audited); ``approve``/``reject`` by a user with approver rights other than the
+maker (403 ``maker_checker_violation``) applies it or turns it down. The HTTP edge uses it for
+tellers' transfers and holds with the limits FINEDGE_LEDGER_TRANSFER_APPROVAL_LIMIT and
+FINEDGE_LEDGER_HOLD_APPROVAL_LIMIT (docs/CONTRACT.md); a batch leg above them is refused (422
+``approval_required``).
+
 Authorization: reads check visibility (bank staff see all, others only their org's accounts).
 Movements do not check roles: the calling use case (an HTTP view for bank staff, the floor-plan
 service redeeming a car, a job) decides who may move money; the actor is recorded.
@@ -66,12 +74,22 @@ Errors (``backend.platform.errors``; code -> HTTP status at the edge):
         invalid_timeout, invalid_transfer_kind, invalid_account_id, accounts_must_differ,
         empty_batch, batch_too_large, transfer_id_duplicated_in_batch, hold_in_same_batch,
         invalid_account_kind, invalid_account_flags, invalid_account_code, invalid_hold_state
-    404 account_not_found, hold_not_found, transfer_not_found, org_not_found
+    403 maker_checker_violation (approvals)
+    404 account_not_found, hold_not_found, transfer_not_found, org_not_found, approval_not_found
     409 transfer_id_reused, account_code_taken
-    422 insufficient_funds, exceeds_debits, account_closed, currency_mismatch,
+    422 insufficient_funds, exceeds_debits, balance_limit_exceeded, account_closed,
+        currency_mismatch,
         amount_exceeds_hold, hold_already_resolved, hold_expired, not_a_hold,
         transfer_not_reversible, transfer_already_reversed, account_not_empty,
-        account_has_holds
+        account_has_holds, approval_already_decided, approval_required
+
+Bounds: one movement at most ``rules.MAX_AMOUNT`` (9,999,999,999,999.99); an account's balance
+either way, pending included, at most ``rules.MAX_BALANCE`` (9,999,999,999,999,999.99) and each
+side's running total (posted + pending) at most ``rules.MAX_TOTAL`` (90,000,000,000,000,000.00),
+checked in the posting transaction: 422 ``balance_limit_exceeded`` with details ``account_id``,
+``figure`` (debit_balance | credit_balance | debits_total | credits_total) and ``limit``. A
+movement that lowers the figure is never refused. Money is exact in the database: NUMERIC(20, 2)
+on PostgreSQL, integer fen on SQLite (``MoneyType``, migration 0012_money_exact).
 
 Sign conventions and balance formulas: backend/ledger/rules.py. Tables: backend/ledger/models.py.
 """

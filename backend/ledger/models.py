@@ -10,7 +10,8 @@
   the journal stays immutable. The only change allowed is pending -> posted|voided|expired, once.
 
 CHECK constraints refuse an overdraft of a flagged account even if a bug bypassed the service;
-they compare in fen so that SQLite's REAL storage of NUMERIC cannot misjudge 0.1 + 0.2.
+money is exact in the database (NUMERIC on PostgreSQL, integer fen on SQLite: migration
+0012_money_exact), so they compare the columns directly.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ class Account(Base):
         ),
         CheckConstraint(
             "NOT debits_must_not_exceed_credits"
-            " OR round((debits_posted + debits_pending) * 100) <= round(credits_posted * 100)",
+            " OR debits_posted + debits_pending <= credits_posted",
             name="debits_within_credits",
         ),
         CheckConstraint(
             "NOT credits_must_not_exceed_debits"
-            " OR round((credits_posted + credits_pending) * 100) <= round(debits_posted * 100)",
+            " OR credits_posted + credits_pending <= debits_posted",
             name="credits_within_debits",
         ),
         CheckConstraint(
@@ -154,3 +155,33 @@ def _hold_resolves_once(_mapper, _connection, target) -> None:
 @event.listens_for(Account, "before_delete")
 def _account_not_deleted(_mapper, _connection, target) -> None:
     raise JournalImmutable(f"ledger account {target.code!r} cannot be deleted; close it")
+
+
+class ApprovalRequest(Base):
+    """Maker-checker for a movement above the configured limit (a transfer or a hold asked for by
+    a teller): the movement waits here until a different user with approver rights approves it
+    (then it is applied, under its own ``transfer_id``) or rejects it. ``transfer_id`` is the
+    client's id of the movement, so asking again is idempotent."""
+
+    __tablename__ = "ledger_approval_requests"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    transfer_id: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # single | pending
+    debit_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    credit_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    code: Mapped[str] = mapped_column(String(40))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    timeout_s: Mapped[int | None]
+    expires_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(10), index=True)  # pending|approved|rejected
+    maker_user_id: Mapped[int | None]
+    maker_username: Mapped[str] = mapped_column(String(80))
+    checker_user_id: Mapped[int | None]
+    checker_username: Mapped[str | None] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]

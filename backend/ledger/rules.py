@@ -42,8 +42,15 @@ POSTED_KINDS = ("single", "post_pending")
 HOLD_STATES = ("pending", "posted", "voided", "expired")
 RESOLUTION_STATE = {"post_pending": "posted", "void_pending": "voided", "expire_pending": "expired"}
 
-# 15 significant digits: exact in every database we run on (SQLite keeps NUMERIC as REAL).
+# One movement: at most 15 significant digits.
 MAX_AMOUNT = Decimal("9999999999999.99")
+# Bounds on what an account may hold, checked in the posting transaction (422
+# ``balance_limit_exceeded``): the balance either way, pending included (1,000 movements of
+# MAX_AMOUNT), and each side's running total (posted + pending), which only grows with
+# turnover; 9e18 fen fits a 64-bit integer, so SUM() in fen never overflows on SQLite, and
+# NUMERIC(20, 2) on PostgreSQL. A movement that lowers a figure is never refused by them.
+MAX_BALANCE = Decimal("9999999999999999.99")
+MAX_TOTAL = Decimal("90000000000000000.00")
 MAX_BATCH = 1000
 MAX_TIMEOUT_S = 366 * 24 * 3600
 
@@ -262,6 +269,30 @@ def check_limits(b: Balances) -> None:
         )
 
 
+def _bound_figures(t: tuple[Decimal, Decimal, Decimal, Decimal]) -> dict[str, Decimal]:
+    dp, cp, dpend, cpend = t
+    return {
+        "debit_balance": dp + dpend - cp,
+        "credit_balance": cp + cpend - dp,
+        "debits_total": dp + dpend,
+        "credits_total": cp + cpend,
+    }
+
+
+def check_bounds(b: Balances, before: tuple[Decimal, Decimal, Decimal, Decimal]) -> None:
+    """Refuse a movement that raises an account's balance (either way, pending included)
+    above MAX_BALANCE or a side's running total above MAX_TOTAL."""
+    was, now = _bound_figures(before), _bound_figures(b.totals())
+    for name, value in now.items():
+        limit = MAX_TOTAL if name.endswith("_total") else MAX_BALANCE
+        if value > limit and value > was[name]:
+            raise BusinessRuleViolation(
+                f"account {b.account_id} would exceed its {name.replace('_', ' ')} limit",
+                code="balance_limit_exceeded",
+                details={"account_id": b.account_id, "figure": name, "limit": str(limit)},
+            )
+
+
 def _require_movable(debit: Balances, credit: Balances, currency: str) -> None:
     check_distinct(debit.account_id, credit.account_id)
     check_open(debit)
@@ -319,6 +350,8 @@ def _checked(
             raise AssertionError("pending total would go negative: ledger out of balance")
         check_limits(debit)
         check_limits(credit)
+        check_bounds(debit, before[0])
+        check_bounds(credit, before[1])
     except BaseException:
         _restore(debit, before[0])
         _restore(credit, before[1])

@@ -4,8 +4,9 @@
 recomputed from ``ledger_transfers``, checks that debits equal credits (posted and pending) over
 all accounts, that every hold's state agrees with the journal entry that resolved it, that every
 transfer's currency is its accounts' currency, and that no flagged account breaks its limit.
-Sums are taken in integer fen in SQL, exact on PostgreSQL and on SQLite (which keeps NUMERIC
-as REAL).
+Sums are taken in integer fen in SQL, exact on PostgreSQL and on SQLite (where money is stored
+in integer fen, see ``MoneyType``); per-account sums are bounded by ``rules.MAX_TOTAL`` (fits a
+64-bit integer) and the books' totals are added up from them in Python, so nothing overflows.
 """
 
 from __future__ import annotations
@@ -72,8 +73,9 @@ def verify(session: Session) -> VerifyReport:
     sqlite = session.get_bind().dialect.name == "sqlite"
 
     def fen(col):
-        raw = type_coerce(col, Numeric(asdecimal=False))
-        return cast(func.round(raw * 100) if sqlite else raw * 100, BigInteger)
+        if sqlite:  # stored in integer fen already
+            return type_coerce(col, BigInteger).label(None)
+        return cast(type_coerce(col, Numeric(asdecimal=True)) * 100, BigInteger)
 
     def total(col):
         return func.coalesce(func.sum(fen(col)), 0)
@@ -146,8 +148,9 @@ def verify(session: Session) -> VerifyReport:
                 _money(values["credits_posted"] + values["credits_pending"]),
             )
 
-    journal_posted = session.scalar(select(total(p.amount)).where(posted))
-    journal_pending = session.scalar(select(total(p.amount)).where(open_hold))
+    # every journal row is counted once on its debit side: the books' totals, in Python ints
+    journal_posted = sum(expected["debits_posted"].values())
+    journal_pending = sum(expected["debits_pending"].values())
     report.posted_total, report.pending_total = _money(journal_posted), _money(journal_pending)
     for side in ("debits", "credits"):
         if stored_totals[f"{side}_posted"] != journal_posted:

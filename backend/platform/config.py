@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 ENVIRONMENTS = ("demo", "test", "production")
@@ -39,8 +40,9 @@ def _generated_secret(var: Path) -> str:
     if key_file.exists():
         return key_file.read_text().strip()
     key = secrets.token_urlsafe(48)
-    key_file.write_text(key)
-    key_file.chmod(0o600)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
     return key
 
 
@@ -60,6 +62,17 @@ def _wx_login(env: str, flag: str, appid: str | None, secret: str | None) -> boo
     if flag in _ON and not (appid and secret):
         raise ConfigError("FINEDGE_WX_LOGIN=on needs WX_APPID and WX_SECRET in production")
     return bool(appid and secret)
+
+
+def _amount(env_vars: dict[str, str], name: str, default: str) -> Decimal:
+    raw = env_vars.get(name, "").strip() or default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
+        raise ConfigError(f"{name} must be an amount such as 1000000.00, not {raw!r}")
+    return value.quantize(Decimal("0.01"))
 
 
 def _positive_int(env_vars: dict[str, str], name: str, default: int) -> int:
@@ -114,6 +127,10 @@ class Config:
     device_messages_days: int = 30
     device_commands_days: int = 90
     job_runs_days: int = 90
+    # maker-checker (backend/ledger/service/approvals.py): a teller's transfer or hold above
+    # these amounts waits for a second user with approver rights
+    ledger_transfer_approval_limit: Decimal = Decimal("1000000.00")
+    ledger_hold_approval_limit: Decimal = Decimal("1000000.00")
     extra: dict = field(default_factory=dict)
 
     @property
@@ -166,5 +183,11 @@ class Config:
                 env_vars, "FINEDGE_LOGIN_MAX_FAILURES_PER_ADDRESS", 20
             ),
             wx_signups_per_address=_positive_int(env_vars, "FINEDGE_WX_SIGNUPS_PER_ADDRESS", 5),
+            ledger_transfer_approval_limit=_amount(
+                env_vars, "FINEDGE_LEDGER_TRANSFER_APPROVAL_LIMIT", "1000000.00"
+            ),
+            ledger_hold_approval_limit=_amount(
+                env_vars, "FINEDGE_LEDGER_HOLD_APPROVAL_LIMIT", "1000000.00"
+            ),
         )
         return replace(config, **overrides) if overrides else config

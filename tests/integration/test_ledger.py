@@ -16,7 +16,7 @@ from backend import ledger
 from backend.bootstrap import collect_areas, job_registry
 from backend.ledger import TransferSpec
 from backend.ledger.cli import ledger_cli
-from backend.ledger.models import Hold, JournalImmutable, Transfer
+from backend.ledger.models import Account, Hold, JournalImmutable, Transfer
 from backend.platform.audit import AuditRecord
 from backend.platform.context import SYSTEM
 from backend.platform.jobs import run_job
@@ -580,11 +580,10 @@ def test_journal_rows_are_immutable(session, books):
 def test_database_refuses_an_overdraft_that_bypasses_the_service(session, books):
     with pytest.raises(IntegrityError):
         session.execute(
-            text("UPDATE ledger_accounts SET debits_posted = 1000.01 WHERE id = :id"),
-            {"id": books.a},
+            update(Account).where(Account.id == books.a).values(debits_posted=Decimal("1000.01"))
         )
     session.rollback()
-    # fen comparison: 0.10 + 0.20 <= 0.30 holds even where NUMERIC is stored as REAL
+    # exact money: 0.10 + 0.20 <= 0.30 holds (integer fen on SQLite, NUMERIC on PostgreSQL)
     tiny = ledger.open_account(session, SYSTEM, code="t:1", name="t", kind="deposit")
     move(session, books, "tiny-in", "0.30", debit=books.funding, credit=tiny.id)
     move(session, books, "tiny-1", "0.10", debit=tiny.id, credit=books.funding)
@@ -690,11 +689,9 @@ def test_verify_reports_each_difference_and_the_cli_exits_non_zero(session, book
     assert ok.output.strip().endswith("ok")
     # tamper with a cached balance behind the service's back (still within the CHECKs)
     session.execute(
-        text("UPDATE ledger_accounts SET credits_posted = 1000.05 WHERE id = :id"),
-        {"id": books.a},
-    )
-    session.execute(
-        text("UPDATE ledger_accounts SET debits_pending = 0 WHERE id = :id"), {"id": books.a}
+        update(Account)
+        .where(Account.id == books.a)
+        .values(credits_posted=Decimal("1000.05"), debits_pending=Decimal(0))
     )
     session.commit()
     report = ledger.verify(session)

@@ -16,10 +16,12 @@ Rooms, in the order a movement passes through them::
         -> journal (journal rows, holds, balance columns, the audit record)
     transfers.reverse_transfer, holds.expire_holds build their leg and enter at engine.execute
 
+``approvals`` is maker-checker for large transfers and holds (a second user approves);
 ``accounts`` opens, closes and locks accounts; ``books`` is what areas share on top of it
 (named accounts per owner, shortfalls told in the area's words).
 """
 
+from backend.ledger.service import approvals
 from backend.ledger.service.accounts import (
     close_account,
     lock_accounts,
@@ -43,6 +45,7 @@ __all__ = [
     "BatchResult",
     "TransferSpec",
     "account_code",
+    "approvals",
     "close_account",
     "execute_batch",
     "expire_holds",

@@ -17,18 +17,36 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
-def run_migrations_online() -> None:
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
-        with context.begin_transaction():
-            context.run_migrations()
-        return
-    engine = make_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
-    with engine.connect() as conn:
+def _run(conn) -> None:
+    """SQLite: batch mode rebuilds tables (copy, drop, rename), which foreign keys would refuse
+    mid-way; they are off during the migration (set outside any transaction, as SQLite
+    requires) and every reference is checked before they are on again."""
+    sqlite = conn.dialect.name == "sqlite" and not conn.in_transaction()
+    if sqlite:
+        conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+    try:
         context.configure(connection=conn, target_metadata=metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
+        if sqlite and conn.in_transaction():
+            conn.commit()
+    finally:
+        if sqlite:
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = make_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+    with engine.connect() as conn:
+        _run(conn)
     engine.dispose()
 
 
