@@ -32,7 +32,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from backend.platform.errors import BusinessRuleViolation, ValidationFailed
-from backend.platform.money import CURRENCY, parse_money
+from backend.platform.money import CURRENCY, MAX_AMOUNT, parse_money
 
 ACCOUNT_KINDS = ("deposit", "margin", "loan", "bill", "suspense", "internal", "cash_in_device")
 DEBIT_NORMAL_KINDS = frozenset({"loan", "cash_in_device"})
@@ -42,8 +42,7 @@ POSTED_KINDS = ("single", "post_pending")
 HOLD_STATES = ("pending", "posted", "voided", "expired")
 RESOLUTION_STATE = {"post_pending": "posted", "void_pending": "voided", "expire_pending": "expired"}
 
-# One movement: at most 15 significant digits.
-MAX_AMOUNT = Decimal("9999999999999.99")
+# One movement: at most MAX_AMOUNT (15 significant digits), the bound of every money input.
 # Bounds on what an account may hold, checked in the posting transaction (422
 # ``balance_limit_exceeded``): the balance either way, pending included (1,000 movements of
 # MAX_AMOUNT), and each side's running total (posted + pending), which only grows with

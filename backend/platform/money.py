@@ -16,7 +16,8 @@ CURRENCY = "CNY"
 # (Python's Decimal() would read '１００.００', '٣.٠٠' and '1_000.00').
 MONEY_RE = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,2})?", re.ASCII)
 # The largest single amount anywhere (15 significant digits: exact as a double, which is how
-# SQLite's REAL would hold it); the ledger's own MAX_AMOUNT is the same figure.
+# SQLite's REAL would hold it); the ledger's bound on one movement
+# (backend/ledger/rules.py).
 MAX_AMOUNT = Decimal("9999999999999.99")
 
 

@@ -20,7 +20,7 @@ from alembic import op
 import backend.platform.db
 
 revision: str = "0013_identity_hardening"
-down_revision: str | None = "0011_hub_leases"
+down_revision: str | None = "0012_money_exact"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
