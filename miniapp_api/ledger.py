@@ -162,7 +162,7 @@ class LedgerApprovalDecisionOut(ma.Schema):
     transfer = ma.fields.Nested(LedgerTransferOut, allow_none=True)
 
 
-class LedgerApprovalArgs(ma.Schema):
+class LedgerApprovalArgs(PageArgs):
     status = ma.fields.String(
         load_default="pending", validate=ma.validate.OneOf(["pending", "approved", "rejected"])
     )
@@ -565,8 +565,7 @@ class Approvals(MethodView):
     @blp.response(200, LedgerApprovalPage)
     def get(self, args):
         """Maker-checker requests (tellers, approvers), by status: pending by default."""
-        items = approvals.list_requests(db(), current_actor(), status=args["status"])
-        return {"items": items, "next_cursor": None}
+        return approvals.list_requests(db(), current_actor(), **args)
 
 
 @blp.route("/approvals/<int:request_id>")

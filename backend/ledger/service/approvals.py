@@ -35,6 +35,7 @@ from backend.platform import audit
 from backend.platform.clock import utcnow
 from backend.platform.context import Actor
 from backend.platform.errors import BusinessRuleViolation, Conflict, NotFound, PermissionDenied
+from backend.platform.pagination import Page, paginate
 from backend.platform.permissions import ensure_role
 
 APPROVER_ROLES = ("approver",)  # and admin, who passes every role check
@@ -163,12 +164,20 @@ def get_request(session: Session, actor: Actor, request_id: int) -> ApprovalRequ
     return request
 
 
-def list_requests(session: Session, actor: Actor, *, status: str | None = "pending", limit=100):
+def list_requests(
+    session: Session,
+    actor: Actor,
+    *,
+    status: str | None = "pending",
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page:
+    """Oldest first, a cursor page (``{items, next_cursor}``)."""
     ensure_role(actor, "teller", *APPROVER_ROLES)
-    stmt = select(ApprovalRequest).order_by(ApprovalRequest.id).limit(limit)
+    stmt = select(ApprovalRequest)
     if status is not None:
         stmt = stmt.where(ApprovalRequest.status == status)
-    return list(session.scalars(stmt))
+    return paginate(session, stmt, ApprovalRequest.id, limit=limit, cursor=cursor)
 
 
 def _decidable(session: Session, actor: Actor, request_id: int) -> ApprovalRequest:
