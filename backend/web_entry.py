@@ -14,6 +14,7 @@ if __name__ == "__main__":
 
     import argparse
     import errno
+    import logging
     import sys
 
     from backend.bootstrap import bootstrap
@@ -37,10 +38,16 @@ if __name__ == "__main__":
         options.update(mqtt_port=args.mqtt_port, scheduler=not args.no_scheduler)
     try:
         config = Config.from_env()
-        check_config(config)
+        warnings = check_config(config)
+
+        def start():  # called once the HTTP port is bound
+            for warning in warnings:
+                logging.getLogger("finedge.web").warning(warning)
+            return bootstrap(config, args.role, **options)
+
         sys.exit(
             serve(
-                lambda: bootstrap(config, args.role, **options),
+                start,
                 host=args.host,
                 port=args.port,
                 access_log=not args.no_access_log,

@@ -67,18 +67,21 @@ def gevent_patched() -> bool:
     return monkey is not None and monkey.is_module_patched("socket")
 
 
-def check_config(config: Config) -> None:
-    """Refuse what the production web server cannot run on."""
+def check_config(config: Config) -> list[str]:
+    """Refuse what the production web server cannot run on; return the warnings worth a line
+    once the server is up (said once, after the port is bound: not before a failure)."""
     if not config.database_url.startswith("postgresql"):
         raise ConfigError(
             "the production web server needs PostgreSQL (DATABASE_URL=postgresql+psycopg://…): "
             "SQLite's lock waits would block every connection of the process"
         )
+    warnings = []
     if not config.redis_url:
-        log.warning(
+        warnings.append(
             "REDIS_URL is unset: live events of other processes (hubs, the scheduler, other "
             "web instances) will not reach this instance's Socket.IO clients"
         )
+    return warnings
 
 
 def config_environment(config: Config, environ: dict[str, str] | None = None) -> dict[str, str]:

@@ -56,7 +56,17 @@ def test_entry_command_line():
 def test_sqlite_is_refused():
     with pytest.raises(ConfigError, match="needs PostgreSQL"):
         check_config(Config.from_env({**PRODUCTION, "DATABASE_URL": "sqlite:///x.db"}))
-    check_config(Config.from_env(PRODUCTION))
+    assert check_config(Config.from_env(PRODUCTION)) == []
+
+
+def test_a_missing_redis_url_is_one_warning_returned_not_logged(caplog):
+    """Said once by the web process after its port is bound (backend/web_entry.py), never
+    before a failure such as a taken port."""
+    config = Config.from_env({k: v for k, v in PRODUCTION.items() if k != "REDIS_URL"})
+    with caplog.at_level("WARNING"):
+        warnings = check_config(config)
+    assert [w for w in warnings if w.startswith("REDIS_URL is unset")]
+    assert not caplog.records
 
 
 def test_serve_refuses_a_process_gevent_has_not_patched():
