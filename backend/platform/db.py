@@ -278,9 +278,12 @@ def private_sqlite_file(url: str) -> None:
     if not path.name:
         return
     missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
-    for directory in reversed(missing):
-        directory.mkdir(mode=0o700, exist_ok=True)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    try:
+        for directory in reversed(missing):
+            directory.mkdir(mode=0o700, exist_ok=True)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except OSError:
+        return  # not a place for a database: the first connection says so (readiness: 503)
     for suffix in SQLITE_SUFFIXES:
         side = path.with_name(path.name + suffix)
         if side.exists() and side.stat().st_mode & 0o077:

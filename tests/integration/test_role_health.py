@@ -35,8 +35,9 @@ def test_the_scheduler_role_answers_its_probes(sqlite_url):
 
 
 def test_a_role_whose_database_is_gone_is_not_ready(tmp_path):
+    (tmp_path / "gone").write_text("a file where the database's folder should be")
     runtime = bootstrap(
-        Config.from_env(database_url=f"sqlite:///{tmp_path}/missing/dir/db.sqlite"), "scheduler"
+        Config.from_env(database_url=f"sqlite:///{tmp_path}/gone/dir/db.sqlite"), "scheduler"
     )
     health = HealthServer("scheduler", runtime.readiness, "127.0.0.1", 0).start()
     try:
