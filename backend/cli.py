@@ -231,7 +231,8 @@ def _run_role(role: str, health_host: str, health_port: int, **options) -> None:
     try:
         runtime.start()
         click.echo(f"FinEdge {role} ({runtime.config.env}); probes on port {health.port}")
-        stop.wait()
+        while not stop.wait(0.5):  # short slices: a signal another thread took wakes us soon
+            pass
     finally:
         runtime.stop()
         health.stop()

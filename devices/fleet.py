@@ -115,6 +115,7 @@ def quiet_device_connects() -> None:
 
 
 STATS_EVERY_S = 300.0  # how often a running fleet logs its counts
+STOP_POLL_S = 0.5  # the main thread waits in short slices (see edge.runner.STOP_POLL_S)
 WAIT_NOTICE_S = 2.0  # devices not all connected by then: say once that they wait
 
 
@@ -178,7 +179,11 @@ def run_fleet(
         )
     try:
         announce_connections(fleet, broker_url, stop, echo)
-        while not stop.wait(STATS_EVERY_S):
+        next_stats = time.monotonic() + STATS_EVERY_S
+        while not stop.wait(STOP_POLL_S):
+            if time.monotonic() < next_stats:
+                continue
+            next_stats += STATS_EVERY_S
             online = sum(d.connected for d in fleet.devices)
             sent = sum(d.stats["published"] for d in fleet.devices)
             log.info(
