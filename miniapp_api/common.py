@@ -90,6 +90,7 @@ def _authenticate() -> None:
 
 F = TypeVar("F", bound=Callable)
 IN_REQUEST_TRANSACTION = "_finedge_key_in_request_transaction"
+KEY_SAVEPOINT = "finedge_idempotency_key"
 
 
 def key_in_request_transaction(view: F) -> F:
@@ -132,8 +133,10 @@ def _before_request():
             reservation, stored = idempotency.reserve_in(db(), _idempotency_scope(), key, fp)
             if reservation is not None:
                 g.idempotency_in_request = True
-                # a refused request (4xx) rolls back to here: its answer is stored on the key
-                g.idempotency_savepoint = db().begin_nested()
+                # a refused request (4xx) rolls back to here: its answer is stored on the key.
+                # A plain SAVEPOINT (the ORM's begin_nested costs 5 % of a redemption)
+                db().connection().exec_driver_sql(f"SAVEPOINT {KEY_SAVEPOINT}")
+                g.idempotency_savepoint = True
         else:
             reservation, stored = idempotency.reserve(
                 ext.session_factory, _idempotency_scope(), key, fp
@@ -148,13 +151,25 @@ def _before_request():
     return None
 
 
+def _rollback_to_key(session: Session) -> bool:
+    """Undo the work of a refused request but keep its key row: back to the SAVEPOINT taken
+    after the key's insert, the ORM's objects of the work dropped unflushed. False when the
+    transaction is gone (the view rolled it back)."""
+    session.expunge_all()
+    try:
+        session.connection().exec_driver_sql(f"ROLLBACK TO SAVEPOINT {KEY_SAVEPOINT}")
+    except Exception:  # no such savepoint, or a transaction the ORM has given up
+        return False
+    return True
+
+
 def _after_request(response: Response) -> Response:
     response.headers["X-Request-Id"] = g.get("request_id", "")
     session: Session | None = g.pop("db", None)
     reservation = g.pop("idempotency_reservation", None)
     # the key row is in ``session``'s transaction: rolled back with it, nothing to release
     in_request = g.pop("idempotency_in_request", False)
-    savepoint = g.pop("idempotency_savepoint", None)
+    savepoint = g.pop("idempotency_savepoint", False)
     ext = current_app.extensions["finedge"]
 
     def release() -> None:
@@ -170,12 +185,10 @@ def _after_request(response: Response) -> Response:
         if session is None and reservation is not None:
             session = ext.session_factory()
         if session is not None:
-            if response.status_code >= 400:
-                # a refused request changes nothing but its stored answer
-                if savepoint is not None and savepoint.is_active:
-                    savepoint.rollback()  # back to just after the key's insert
-                else:
-                    session.rollback()
+            # a refused request changes nothing but its stored answer
+            refused = response.status_code >= 400
+            if refused and not (savepoint and _rollback_to_key(session)):
+                session.rollback()
             if reservation is not None:
                 stored = idempotency.complete(
                     session,

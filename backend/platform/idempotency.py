@@ -43,6 +43,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     delete,
+    insert,
     select,
     true,
     update,
@@ -163,6 +164,13 @@ def _find(session: Session, scope: str, key: str) -> IdempotencyKey | None:
     )
 
 
+_INSERT_KEY = (
+    insert(IdempotencyKey.__table__)
+    .values(state="in_progress", replayable=True)
+    .returning(IdempotencyKey.__table__.c.id)
+)
+
+
 def reserve(
     factory: sessionmaker[Session], scope: str, key: str, fp: str, now: datetime | None = None
 ) -> tuple[int | None, StoredResponse | None]:
@@ -184,11 +192,12 @@ def reserve_in(
     transaction is rolled back (nothing else was in it)."""
     now = now or utcnow()
     _check_length(key)
-    row = IdempotencyKey(scope=scope, key=key, fingerprint=fp, state="in_progress", created_at=now)
-    session.add(row)
+    # one Core INSERT ... RETURNING: no ORM object to flush, nothing else in the transaction
     try:
-        session.flush()
-        return row.id, None
+        reservation = session.connection().scalar(
+            _INSERT_KEY, {"scope": scope, "key": key, "fingerprint": fp, "created_at": now}
+        )
+        return reservation, None
     except IntegrityError:
         session.rollback()
     with read_only():
@@ -221,6 +230,7 @@ def complete(
             content_type=content_type if replayable else None,
             replayable=replayable,
         )
+        .execution_options(synchronize_session=False)  # no ORM object of it is read again
     )
     return bool(result.rowcount)
 

@@ -137,3 +137,40 @@ def test_server_error_rolls_the_key_back_with_the_work(pg_or_sqlite_api: Api, mo
     assert again.status_code == 200 and "Idempotent-Replayed" not in again.headers
     assert _redemptions(api, vin) == 1
     assert_books_balance(api)
+
+
+def test_refused_after_writes_undoes_the_work_and_keeps_the_answer(
+    pg_or_sqlite_api: Api, monkeypatch
+):
+    """A 4xx raised after the work wrote (ledger legs, the car's row) rolls back to just after
+    the key's insert: nothing of the work stays, the refusal is stored and replayed."""
+    from backend.floorplan.service import redemption
+    from backend.platform.errors import BusinessRuleViolation
+
+    api = pg_or_sqlite_api
+    vin = _car(api)
+    key = {"Idempotency-Key": "in-req-422"}
+    original = redemption.mark_repaid
+
+    def refusing(session, *args, **kwargs):
+        original(session, *args, **kwargs)
+        session.flush()  # the car's update is in the database's transaction
+        raise BusinessRuleViolation("refused late", code="refused_late")
+
+    monkeypatch.setattr(redemption, "mark_repaid", refusing)
+    assert_error(
+        api.post("dealer1", f"/vehicles/{vin}/redeem", {"mode": "full"}, headers=key),
+        422,
+        "refused_late",
+    )
+    monkeypatch.setattr(redemption, "mark_repaid", original)
+    replay = api.post("dealer1", f"/vehicles/{vin}/redeem", {"mode": "full"}, headers=key)
+    assert_error(replay, 422, "refused_late")
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert _redemptions(api, vin) == 0
+    with api.session() as s:
+        assert s.scalar(select(Vehicle.status).where(Vehicle.vin == vin)) == "in_stock"
+        assert s.scalar(select(func.count()).select_from(Redemption)) == 0
+    assert_books_balance(api)
+    fresh = api.post("dealer1", f"/vehicles/{vin}/redeem", {"mode": "full"})
+    assert fresh.status_code == 200
