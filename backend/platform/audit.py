@@ -108,6 +108,17 @@ def record_now(
     )
 
 
+def record_all(
+    session: Session,
+    actor: Actor,
+    entries: list[tuple[str, str, object, dict | None, dict | None]],
+) -> None:
+    """Several records (``(action, object_type, object_id, before, after)`` each) written at
+    once in one Core INSERT (executemany): for hot paths that audit every object they touch."""
+    if entries:
+        session.connection().execute(_INSERT, [_row(actor, *entry) for entry in entries])
+
+
 def query_audit(
     session: Session,
     *,

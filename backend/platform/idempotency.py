@@ -9,6 +9,16 @@ Flow (driven by the HTTP edge, usable by any other inbound channel):
    that same transaction, so the change and its stored response commit together.
 3. If the work fails with a server error, ``release`` deletes the reservation so a retry can run.
 
+Or, for work done entirely in one session (issue 13 item 19: one write transaction per request
+instead of two), ``reserve_in`` inserts the key as the first statement of the work's own
+transaction and ``complete`` finishes it there. A concurrent duplicate then waits for the first
+(SQLite's write lock; PostgreSQL's unique index on ``(scope, key)``) and, once the first
+committed, finds the finished key and replays it (or gets the 409 for another body); if the
+first rolled back, its key went with it and the duplicate runs. A failure needs no ``release``:
+the rollback removes the key with the work. The HTTP edge keeps a refused request's (4xx)
+answer by rolling back to a SAVEPOINT taken just after the key's insert (miniapp_api/common.py,
+``key_in_request_transaction``; docs/web.md).
+
 Secrets are never stored (issue 13): a response that carries one (a device's MQTT password and
 HMAC secret, shown once; anything with a field named like ``*secret``, ``*password``,
 ``*token``: ``carries_secret``) is completed with ``replayable=False``: only its status is kept,
@@ -33,6 +43,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     delete,
+    insert,
     select,
     true,
     update,
@@ -41,7 +52,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from backend.platform.clock import utcnow
-from backend.platform.db import Base, BigIntPK
+from backend.platform.db import Base, BigIntPK, read_only
 from backend.platform.errors import Conflict
 
 KEY_TTL = timedelta(hours=24)
@@ -113,51 +124,87 @@ def fingerprint(method: str, path: str, body: bytes, key: str = "") -> str:
     return digest.hexdigest()
 
 
-def reserve(
-    factory: sessionmaker[Session], scope: str, key: str, fp: str, now: datetime | None = None
-) -> tuple[int | None, StoredResponse | None]:
-    """Returns (reservation id, None) to proceed, or (None, stored response) to replay."""
-    now = now or utcnow()
+def _check_length(key: str) -> None:
     if not key or len(key) > 200:
         raise Conflict(
             "Idempotency-Key must be 1 to 200 characters", code="invalid_idempotency_key"
         )
+
+
+def _answer_for(existing: IdempotencyKey | None, fp: str) -> StoredResponse:
+    """The answer to a request whose key is taken: a replay, or 409 with the reason."""
+    if existing is None:  # released between our insert and select: let the client retry
+        raise Conflict(
+            "request with this Idempotency-Key is in progress", code="idempotency_in_progress"
+        )
+    if existing.fingerprint != fp:
+        raise Conflict(
+            "Idempotency-Key was already used with a different request",
+            code="idempotency_key_reused",
+        )
+    if existing.state != "done":
+        raise Conflict(
+            "request with this Idempotency-Key is in progress", code="idempotency_in_progress"
+        )
+    if not existing.replayable:
+        raise Conflict(
+            "this request was done and its response carried a secret shown once; it is not "
+            "stored and cannot be replayed (rotate the secret if it was lost)",
+            code="idempotency_result_shown_once",
+            details={"status_code": existing.status_code},
+        )
+    return StoredResponse(
+        existing.status_code, existing.response_body or b"", existing.content_type or ""
+    )
+
+
+def _find(session: Session, scope: str, key: str) -> IdempotencyKey | None:
+    return session.scalar(
+        select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+    )
+
+
+_INSERT_KEY = (
+    insert(IdempotencyKey.__table__)
+    .values(state="in_progress", replayable=True)
+    .returning(IdempotencyKey.__table__.c.id)
+)
+
+
+def reserve(
+    factory: sessionmaker[Session], scope: str, key: str, fp: str, now: datetime | None = None
+) -> tuple[int | None, StoredResponse | None]:
+    """Returns (reservation id, None) to proceed, or (None, stored response) to replay."""
     with factory() as session:
-        row = IdempotencyKey(
-            scope=scope, key=key, fingerprint=fp, state="in_progress", created_at=now
-        )
-        session.add(row)
-        try:
+        reservation, stored = reserve_in(session, scope, key, fp, now)
+        if reservation is not None:
             session.commit()
-            return row.id, None
-        except IntegrityError:
-            session.rollback()
-        existing = session.scalar(
-            select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+        return reservation, stored
+
+
+def reserve_in(
+    session: Session, scope: str, key: str, fp: str, now: datetime | None = None
+) -> tuple[int | None, StoredResponse | None]:
+    """``reserve`` inside ``session``'s own (still empty) transaction, the one the work then
+    runs in: one write transaction per request instead of two.  A concurrent duplicate waits
+    for the first (SQLite's write lock, PostgreSQL's unique index) and then finds its answer;
+    a failed request rolls its key back with its work.  On a taken key the session's
+    transaction is rolled back (nothing else was in it)."""
+    now = now or utcnow()
+    _check_length(key)
+    # one Core INSERT ... RETURNING: no ORM object to flush, nothing else in the transaction
+    try:
+        reservation = session.connection().scalar(
+            _INSERT_KEY, {"scope": scope, "key": key, "fingerprint": fp, "created_at": now}
         )
-        if existing is None:  # released between our insert and select: let the client retry
-            raise Conflict(
-                "request with this Idempotency-Key is in progress", code="idempotency_in_progress"
-            )
-        if existing.fingerprint != fp:
-            raise Conflict(
-                "Idempotency-Key was already used with a different request",
-                code="idempotency_key_reused",
-            )
-        if existing.state != "done":
-            raise Conflict(
-                "request with this Idempotency-Key is in progress", code="idempotency_in_progress"
-            )
-        if not existing.replayable:
-            raise Conflict(
-                "this request was done and its response carried a secret shown once; it is not "
-                "stored and cannot be replayed (rotate the secret if it was lost)",
-                code="idempotency_result_shown_once",
-                details={"status_code": existing.status_code},
-            )
-        return None, StoredResponse(
-            existing.status_code, existing.response_body or b"", existing.content_type or ""
-        )
+        return reservation, None
+    except IntegrityError:
+        session.rollback()
+    with read_only():
+        found = _find(session, scope, key)
+        answer = _answer_for(found, fp)  # may raise Conflict
+    session.rollback()  # end the read transaction
+    return None, answer
 
 
 def complete(
@@ -168,11 +215,12 @@ def complete(
     content_type: str,
     *,
     replayable: bool | None = None,
-) -> None:
-    """Store the response for replays; ``replayable`` defaults to: it carries no secret."""
+) -> bool:
+    """Store the response for replays; ``replayable`` defaults to: it carries no secret.
+    Returns False when the reservation is no longer there (its transaction was rolled back)."""
     if replayable is None:
         replayable = not carries_secret(body, content_type)
-    session.execute(
+    result = session.execute(
         update(IdempotencyKey)
         .where(IdempotencyKey.id == reservation_id)
         .values(
@@ -182,7 +230,9 @@ def complete(
             content_type=content_type if replayable else None,
             replayable=replayable,
         )
+        .execution_options(synchronize_session=False)  # no ORM object of it is read again
     )
+    return bool(result.rowcount)
 
 
 def release(factory: sessionmaker[Session], reservation_id: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from backend.floorplan import queries, service
-from miniapp_api.common import current_actor, db, page_schema
+from miniapp_api.common import current_actor, db, key_in_request_transaction, page_schema
 from miniapp_api.floorplan.blueprint import ACT_TEXTS, blp, live
 from miniapp_api.floorplan.schemas import (
     BatchRedeemIn,
@@ -49,6 +49,7 @@ class Redeem(MethodView):
     @blp.arguments(RedeemIn)
     @blp.response(200, VehicleOut)
     @errors(blp, 400, 401, 403, 404, 409, 422, texts=ACT_TEXTS)
+    @key_in_request_transaction
     def post(self, body, vin):
         """Dealer (its own users; a teller only with on_behalf, the dealer's instruction):
         repay the car. The body is required: mode full pays from the deposit, margin from
@@ -65,6 +66,7 @@ class Redemptions(MethodView):
     @blp.arguments(BatchRedeemIn)
     @blp.response(200, RedemptionOut)
     @errors(blp, 400, 401, 403, 404, 409, 422, texts=ACT_TEXTS)
+    @key_in_request_transaction
     def post(self, body):
         """Dealer (a teller only with on_behalf): redeem several cars of one dealer at once,
         all or nothing (one ledger batch); mode is required."""

@@ -183,10 +183,21 @@ def redeem_vehicles(
     )
     session.add(redemption)
     session.flush()
+    audits: list = []
     for v in vehicles:
         mark_repaid(
-            session, actor, line, bills[v.bill_id], v, mode, redemption.id, now, mandate=mandate
+            session,
+            actor,
+            line,
+            bills[v.bill_id],
+            v,
+            mode,
+            redemption.id,
+            now,
+            mandate=mandate,
+            audits=audits,
         )
+    audit.record_all(session, actor, audits)  # one INSERT for the batch's records
     record_act(
         session,
         actor,
@@ -216,9 +227,11 @@ def mark_repaid(
     *,
     paid: Decimal | None = None,
     mandate: Mandate | None = None,
+    audits: list | None = None,
 ) -> None:
     """Book a car's repayment of ``paid`` (default: all it owes) on the car, its bill and the
-    line; the car is redeemed once it owes nothing."""
+    line; the car is redeemed once it owes nothing. Its audit record is written now, or, with
+    ``audits``, appended there for the caller to write (``audit.record_all``)."""
     paid = v.outstanding if paid is None else paid
     before = {"status": v.status, "outstanding": v.outstanding, "margin_held": v.margin_held}
     credit.repay(line, paid)
@@ -241,14 +254,12 @@ def mark_repaid(
             v.rbr_amount = ZERO
         v.rbr_due_at = None
     v.updated_at = now
-    audit.record(
-        session,
-        actor,
+    entry = (
         "floorplan.vehicle_redeemed" if v.outstanding == 0 else "floorplan.vehicle_part_repaid",
         "fp_vehicle",
         v.vin,
-        before=before,
-        after={
+        before,
+        {
             "status": v.status,
             "mode": mode,
             "paid": paid,
@@ -257,6 +268,10 @@ def mark_repaid(
             **(mandate.audit_fields() if mandate else {}),
         },
     )
+    if audits is None:
+        audit.record(session, actor, *entry)
+    else:
+        audits.append(entry)
 
 
 def void_open_curtailments(session: Session, vehicles: Sequence[Vehicle], now: datetime) -> None:

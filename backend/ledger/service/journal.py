@@ -59,6 +59,9 @@ _STORE_BALANCES = (
     .values({c: bindparam(c) for c in (*BALANCE_COLUMNS, "version")})
 )
 _INSERT_TRANSFERS = insert(Transfer.__table__)
+_INSERT_TRANSFERS_RETURNING = _INSERT_TRANSFERS.returning(  # rows keyed by transfer_id
+    Transfer.__table__.c.transfer_id, Transfer.__table__.c.id
+)
 _HOLDS = Hold.__table__
 _INSERT_HOLDS = insert(_HOLDS)
 _LOCK_HOLDS = (
@@ -150,14 +153,13 @@ def write(
         }
         for leg in new
     ]
-    # Plain executemany: no RETURNING, no ORM objects (BatchResult loads them if asked).
+    # No ORM objects (BatchResult loads them if asked). Ids are returned only when holds
+    # need them (one INSERT ... RETURNING instead of a SELECT after); else plain executemany.
     connection = session.connection()  # Core statements: no ORM layer in the hot path
-    connection.execute(_INSERT_TRANSFERS, rows)
-    need_ids = [leg.transfer_id for leg in new if leg.kind == "pending" or leg.pending is not None]
-    if not need_ids:
+    if not any(leg.kind == "pending" or leg.pending is not None for leg in new):
+        connection.execute(_INSERT_TRANSFERS, rows)
         return
-    stmt = select(Transfer.transfer_id, Transfer.id).where(Transfer.transfer_id.in_(need_ids))
-    ids = dict(connection.execute(stmt).all())
+    ids = dict(connection.execute(_INSERT_TRANSFERS_RETURNING, rows).all())
     hold_rows = [
         {
             "id": ids[leg.transfer_id],
