@@ -35,13 +35,12 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import event, insert, update
 
 from backend.branch.models import BranchHall, HallCounter
 from backend.devices import service
-from backend.devices.models import Device
+from backend.devices.models import Device, device_row
 from backend.devices.secretbox import SecretBox
 from backend.platform import changes, migrate
 from backend.platform.clock import utcnow
@@ -192,26 +191,15 @@ def _populate(sessions, branches: int, devices: int) -> None:
     now = utcnow()
     for first in range(0, branches, 100):
         names = [f"B{n:05d}" for n in range(first, min(first + 100, branches))]
-        rows: list[dict[str, Any]] = [
-            {
-                "device_id": f"{b}-D{i}",
-                "branch_id": b,
-                "device_type": "lock",
-                "model": "",
-                "status": "active",
-                "mqtt_username": f"{b}-D{i}",
-                "password_hash": password_hash,
-                "hmac_secret_enc": secret_enc,
-                "online": False,
-                "state": {},
-                "desired": {},
-                "desired_version": 0,
-                "reported": {},
-                "reported_version": 0,
-                "command_seq": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
+        rows = [
+            device_row(
+                f"{b}-D{i}",
+                b,
+                "lock",
+                now,
+                password_hash=password_hash,
+                hmac_secret_enc=secret_enc,
+            )
             for b in names
             for i in range(devices)
         ]

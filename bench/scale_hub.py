@@ -110,28 +110,19 @@ def _fill(database_url: str, branches: list[str], devices: int) -> None:
     """The branches' devices, straight into the table (what the ingest needs: known, active)."""
     from sqlalchemy import insert
 
-    from backend.devices.models import Device
+    from backend.devices.models import Device, device_row
     from backend.platform.db import make_engine
 
     now = datetime.now(UTC)
     rows = [
-        {
-            "device_id": f"{branch}-C{n:02d}",
-            "branch_id": branch,
-            "device_type": "counter",
-            "model": "bench",
-            "status": "active",
-            "mqtt_username": f"{branch}-C{n:02d}".lower(),
-            "online": False,
-            "state": {},
-            "desired": {},
-            "desired_version": 0,
-            "reported": {},
-            "reported_version": 0,
-            "command_seq": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
+        device_row(
+            f"{branch}-C{n:02d}",
+            branch,
+            "counter",
+            now,
+            model="bench",
+            mqtt_username=f"{branch}-C{n:02d}".lower(),
+        )
         for branch in branches
         for n in range(1, devices + 1)
     ]

@@ -56,6 +56,24 @@ class Device(Base):
     updated_at: Mapped[datetime] = mapped_column(index=True)
 
 
+def device_row(
+    device_id: str, branch_id: str, device_type: str, now: datetime, **fields: object
+) -> dict[str, object]:
+    """One active device as a row for a bulk ``insert(Device)`` (benchmark and test
+    populators that skip provisioning): its login is its id unless ``fields`` say otherwise,
+    and every column not given takes its default (offline, empty twin, version 0)."""
+    return {
+        "device_id": device_id,
+        "branch_id": branch_id,
+        "device_type": device_type,
+        "status": "active",
+        "mqtt_username": device_id,
+        "created_at": now,
+        "updated_at": now,
+        **fields,
+    }
+
+
 class DeviceMessage(Base):
     __tablename__ = "device_messages"
     __table_args__ = (

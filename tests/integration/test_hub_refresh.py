@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from backend.devices import service
-from backend.devices.models import Device
+from backend.devices.models import Device, device_row
 from backend.devices.secretbox import SecretBox
 from backend.identity import service as identity
 from backend.platform import changes
@@ -31,24 +31,15 @@ def add_branches(session_factory, first: int, count: int) -> list[str]:
     names = [f"R{n:05d}" for n in range(first, first + count)]
     with session_scope(session_factory) as session:
         rows = [
-            {
-                "device_id": f"{b}-D{i}",
-                "branch_id": b,
-                "device_type": "lock",
-                "model": "",
-                "status": "active",
-                "mqtt_username": f"{b}-D{i}",
-                "password_hash": "x",
-                "online": False,
-                "state": {},
-                "desired": {"n": i} if i == 0 else {},
-                "desired_version": 1 if i == 0 else 0,
-                "reported": {},
-                "reported_version": 0,
-                "command_seq": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
+            device_row(
+                f"{b}-D{i}",
+                b,
+                "lock",
+                now,
+                password_hash="x",
+                desired={"n": i} if i == 0 else {},
+                desired_version=1 if i == 0 else 0,
+            )
             for b in names
             for i in range(DEVICES)
         ]
