@@ -28,11 +28,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from backend.platform.clock import ensure_utc
+from backend.platform.crypto import derive_key
 
 STEP_S = 30
 GRACE_STEPS = 1
 CODE_BYTES = 10  # 80 bits: 16 base32 characters
-PURPOSE = b"finedge/branch-presence/v1/"
+PURPOSE = "finedge/branch-presence/v1/"  # + the branch id: crypto.derive_key's purpose
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def _step(when: datetime) -> int:
 
 
 def _code(secret_key: str, branch_id: str, step: int) -> str:
-    key = hmac.new(secret_key.encode(), PURPOSE + branch_id.encode(), hashlib.sha256).digest()
+    key = derive_key(secret_key, PURPOSE + branch_id)
     mac = hmac.new(key, step.to_bytes(8, "big"), hashlib.sha256).digest()
     return base64.b32encode(mac[:CODE_BYTES]).decode()
 
