@@ -197,6 +197,8 @@ def test_cash_loading_over_mqtt(make_app, hall_stack: HallStack, tmp_path, caplo
         wait_for(lambda: lock.state["armed"] is not None, 20, "lock armed by the centre")
         code = api.ok(api.get(names["la"], f"/cash-tasks/{task['id']}"))["unlock_code"]
         assert "unlock_code" not in api.ok(api.get(names["maker"], f"/cash-tasks/{task['id']}"))
+        # the sniffer hears the command on its own connection, maybe after the lock acted on it
+        wait_for(lambda: any(b'"lock.arm"' in p for p in captured), 20, "lock.arm on the wire")
         arm_payload = next(p for p in captured if b'"lock.arm"' in p)
         arm = json.loads(arm_payload)
         # on the wire, the code is sealed for this lock; nothing derived from it is kept
