@@ -17,12 +17,15 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	# face_recognition declares "dlib" (source only, a long compile); dlib-bin above provides it.
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps face_recognition==1.3.0
 	$(BIN)/python -c "import face_recognition, dlib, amqtt, paho.mqtt, sqlalchemy, flask_smorest"
-	# Face test photographs (messi5.jpg, basketball1.png) come from Debian's opencv-doc (~95 MB).
+	# Face test photographs (messi5.jpg, basketball1.png) come from Debian's opencv-doc (~95 MB);
+	# the browser tests and `finedge bench pages` drive Debian's chromium (/usr/bin/chromium, with
+	# fonts-wqy-microhei so Chinese screenshots are legible)
+	# through Playwright (pinned above); Playwright's own browser download is never used.
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  dpkg -s opencv-doc >/dev/null 2>&1 || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends opencv-doc; } \
-	  || echo "opencv-doc not installed: face tests on its photographs will skip"; \
-	else echo "not root: opencv-doc not installed; face tests on its photographs will skip"; fi
+	  dpkg -s opencv-doc chromium fonts-wqy-microhei >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends opencv-doc chromium fonts-wqy-microhei; } \
+	  || echo "opencv-doc or chromium not installed: face photograph and browser tests will skip"; \
+	else echo "not root: opencv-doc and chromium not installed; face photograph and browser tests will skip"; fi
 	touch $(STAMP)
 
 venv: $(STAMP)

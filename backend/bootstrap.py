@@ -328,7 +328,8 @@ def bootstrap(
         events = [
             (e, resolve(e.schema) if e.schema else None) for a in areas for e in a.live_events
         ]
-        build_app(app, socketio, runtime, blueprints, events)
+        pages = [resolve(name) for area in areas for name in area.pages]
+        build_app(app, socketio, runtime, blueprints, events, pages)
     return runtime
 
 

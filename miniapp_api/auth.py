@@ -1,5 +1,7 @@
 """Login: password (POST /auth/token; a lock-out's 429 carries ``Retry-After``), mini-program
-(POST /auth/wx-login, 404 ``wx_login_disabled`` unless enabled), and /auth/me."""
+(POST /auth/wx-login, 404 ``wx_login_disabled`` unless enabled), a fresh token for a session
+still in force (POST /auth/refresh, what the screens call before their token expires), and
+/auth/me."""
 
 from __future__ import annotations
 
@@ -151,6 +153,22 @@ class WxLogin(MethodView):
             )
         except RateLimited as exc:
             return _too_many(exc, 3600)
+        return _token_response(user)
+
+
+@blp.route("/refresh")
+class Refresh(MethodView):
+    @blp.response(200, TokenResponse)
+    def post(self):
+        """A new token for the caller, whose current token is valid and in force (not expired,
+        not revoked, the account enabled and its role unchanged: the same checks as every
+        request). The screens call it before their token expires; an expired token cannot be
+        refreshed (log in again). Sending an Idempotency-Key is pointless: a token is never
+        stored for replay."""
+        actor = current_actor()
+        user = db().get(User, actor.user_id)
+        if user is None or not user.active:
+            raise NotAuthenticated("account no longer exists", code="invalid_token")
         return _token_response(user)
 
 

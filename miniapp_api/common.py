@@ -51,7 +51,11 @@ PUBLIC_PATHS = {
 PUBLIC_PREFIXES = (f"{API_PREFIX}/docs",)
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 # Logins answer a token: nothing to replay, nothing to store (an Idempotency-Key is ignored).
-NO_IDEMPOTENCY = {f"{API_PREFIX}/auth/token", f"{API_PREFIX}/auth/wx-login"}
+NO_IDEMPOTENCY = {
+    f"{API_PREFIX}/auth/token",
+    f"{API_PREFIX}/auth/wx-login",
+    f"{API_PREFIX}/auth/refresh",
+}
 READ_ONLY_METHODS = {"GET", "HEAD", "OPTIONS"}  # their transactions take no write lock
 
 

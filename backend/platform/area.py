@@ -41,5 +41,6 @@ AREA = Area(
         "backend.platform.changes",
     ),
     blueprints=("miniapp_api.health", "miniapp_api.admin"),
+    pages=("web.shell",),
     jobs=JOBS,
 )

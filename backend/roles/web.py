@@ -153,6 +153,7 @@ def build_app(
     runtime: Any,
     blueprints: list[Any],
     live_events: list[tuple[Any, Any]] = (),
+    pages: list[Any] = (),
 ) -> Flask:
     """Install the extension object, the areas' blueprints (``blp`` of each module), the error
     handlers, the request lifecycle (one session per request, idempotency), Socket.IO auth, and
@@ -193,6 +194,8 @@ def build_app(
         api.register_blueprint(module.blp)
     complete_spec(api, PUBLIC_PATHS)
     _document_live_events(api, live_events)
+    for module in pages:  # the screens (web/): plain Flask blueprints, outside the API's spec
+        app.register_blueprint(module.blp)
     register_error_handlers(app)
     install_request_lifecycle(app)
     app.register_blueprint(
@@ -210,6 +213,7 @@ def build_app(
                 "api": "/api/v1",
                 "openapi": "/api/v1/openapi.json",
                 "docs": "/api/v1/docs",
+                "screens": {"mini_program": "/m/", "console": "/console/"},
             }
         )
 

@@ -1,0 +1,194 @@
+"""The page routes of both surfaces: ``/m/...`` and ``/console/...`` (web/pages.yaml), their
+login pages, and the static files under ``/web/static``.
+
+A page is the same for everyone: the template's words in the caller's language (the
+``finedge_lang`` cookie, Chinese by default) and a script that asks the API for everything it
+shows with the token of the session (kept in the tab's sessionStorage, never in a URL or a
+cookie the server reads). The headers keep pages and scripts to this origin (CSP), out of frames,
+and out of caches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from flask import Blueprint, Response, abort, current_app, render_template, request
+
+from web import i18n
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+SURFACES = ("m", "console")
+PAGE_PATH = re.compile(r"[a-z0-9-]+(/[a-z0-9-]+)*")
+
+blp = Blueprint(
+    "web",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/web/static",
+)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self' ws: wss:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+@dataclass(frozen=True)
+class Page:
+    surface: str
+    path: str
+    title: str
+    roles: tuple[str, ...]
+    nav: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"/{self.surface}/{self.path}"
+
+    @property
+    def area(self) -> str:
+        return self.path.split("/")[0]
+
+
+@dataclass(frozen=True)
+class Surface:
+    name: str
+    homes: dict[str, str]
+    pages: dict[str, Page]
+
+
+@lru_cache(maxsize=1)
+def surfaces() -> dict[str, Surface]:
+    raw = yaml.safe_load((HERE / "pages.yaml").read_text(encoding="utf-8"))
+    out = {}
+    for name in SURFACES:
+        spec = raw[name]
+        pages = {
+            p["path"]: Page(name, p["path"], p["title"], tuple(p.get("roles", ())), p.get("nav"))
+            for p in spec["pages"]
+        }
+        out[name] = Surface(name, dict(spec["homes"]), pages)
+    return out
+
+
+@lru_cache(maxsize=256)
+def _asset_version(filename: str) -> str:
+    return hashlib.sha256((STATIC / filename).read_bytes()).hexdigest()[:10]
+
+
+def static_url(filename: str) -> str:
+    """The URL of a static file, with its content hash so a changed file is fetched anew."""
+    return f"/web/static/{filename}?v={_asset_version(filename)}"
+
+
+def _language() -> str:
+    return i18n.language_of(request.cookies.get(i18n.COOKIE))
+
+
+def _render(surface: Surface, template: str, page: dict[str, Any], prefixes: tuple[str, ...]):
+    language = _language()
+    nav = [
+        {"url": p.url, "label": i18n.translate(p.nav, language), "roles": list(p.roles)}
+        for p in surface.pages.values()
+        if p.nav
+    ]
+    config = current_app.extensions["finedge"].config
+    info = {
+        **page,
+        "surface": surface.name,
+        "homes": surface.homes,
+        "other_homes": surfaces()["console" if surface.name == "m" else "m"].homes,
+        "nav": nav,
+        "language": language,
+        "wx_login": bool(config.wx_login),
+        # the demo's stand-in for WeChat (codes "fake:<openid>"), never in production
+        "wx_fake": bool(config.wx_login and config.fake_wx_login and not config.wx_appid),
+    }
+    strings = i18n.strings_for(
+        language, ("common.", "enum.", "error.", f"{surface.name}.common.", *prefixes)
+    )
+    html = render_template(
+        template,
+        t=lambda key, **params: i18n.translate(key, language, **params),
+        static=static_url,
+        lang=language,
+        surface=surface.name,
+        page=info,
+        strings=strings,
+        nav=nav,
+    )
+    return Response(html, mimetype="text/html")
+
+
+def _surface(name: str) -> Surface:
+    return surfaces()[name]
+
+
+@blp.get("/m/")
+@blp.get("/console/")
+def home():
+    # The home page sends the signed-in user to their role's home (a script: only the tab
+    # knows the session); without a session, to the login page.
+    name = request.path.strip("/").split("/")[0]
+    surface = _surface(name)
+    return _render(
+        surface,
+        "home.html",
+        {"path": "", "title": "common.home_title", "script": static_url("js/home.js")},
+        (),
+    )
+
+
+@blp.get("/m/login")
+@blp.get("/console/login")
+def login():
+    name = request.path.strip("/").split("/")[0]
+    surface = _surface(name)
+    return _render(
+        surface,
+        "login.html",
+        {"path": "login", "title": "common.login.title", "script": static_url("js/login.js")},
+        ("login.",),
+    )
+
+
+@blp.get("/m/<path:page_path>")
+@blp.get("/console/<path:page_path>")
+def page(page_path: str):
+    name = request.path.strip("/").split("/")[0]
+    surface = _surface(name)
+    if not PAGE_PATH.fullmatch(page_path) or page_path not in surface.pages:
+        abort(404)
+    p = surface.pages[page_path]
+    template = f"{name}/{p.path}.html"
+    script = f"js/{name}/{p.path}.js"
+    if not (HERE / "templates" / template).is_file() or not (STATIC / script).is_file():
+        abort(404)
+    return _render(
+        surface,
+        template,
+        {"path": p.path, "title": p.title, "roles": list(p.roles), "script": static_url(script)},
+        (f"{name}.{p.area}.",),
+    )
+
+
+@blp.after_app_request
+def _page_headers(response: Response) -> Response:
+    path = request.path
+    if path.startswith(("/m/", "/console/", "/web/static/")) or path in ("/m", "/console"):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if not path.startswith("/web/static/"):
+            response.headers["Cache-Control"] = "no-store"
+    return response
