@@ -48,10 +48,13 @@ export function when(iso, { date = true, time = true } = {}) {
   return d.toLocaleString(language() === "zh" ? "zh-CN" : "en-GB", opts);
 }
 
-/** A label for an enumerated value from the API: the catalogue's `enum.<value>` if present. */
-export function label(value) {
-  const key = `enum.${value}`;
-  return STRINGS[key] ?? String(value ?? "—");
+/**
+ * A label for an enumerated value from the API: the catalogue's `enum.<area>.<value>` (with an
+ * area) or `enum.<value>`, else the value itself.
+ */
+export function label(value, area) {
+  if (area && STRINGS[`enum.${area}.${value}`]) return STRINGS[`enum.${area}.${value}`];
+  return STRINGS[`enum.${value}`] ?? String(value ?? "—");
 }
 
 // ---------- DOM ----------
@@ -320,7 +323,7 @@ function chrome(user) {
   if (!user) return;
   const name = document.getElementById("fe-user");
   if (name) {
-    name.textContent = `${user.username} · ${label(`role.${user.role}`)}`;
+    name.textContent = `${user.username} · ${label(user.role, "role")}`;
     name.hidden = false;
   }
   const out = document.getElementById("fe-logout");
@@ -352,6 +355,10 @@ export async function start({ roles, public: isPublic = false } = {}, render) {
   } catch (error) {
     console.error(error);
     toast(errorText(error), "error", 8000);
+  } finally {
+    // the page has drawn its first data (or said why not): tests and `finedge bench pages`
+    // wait for this mark, never for a time
+    document.getElementById("main").dataset.ready = "1";
   }
 }
 
