@@ -143,3 +143,41 @@ def test_real_wechat_provider_parses_code2session():
         WeChatCode2Session("a", "s", "https://wx", http=FakeHttp({"errcode": 40029})).exchange(
             "bad"
         )
+
+
+def test_refresh_gives_a_new_token_for_a_session_in_force(client):
+    headers = login(client, "dealer1")
+    response = client.post("/api/v1/auth/refresh", headers=headers)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["user"]["username"] == "dealer1" and body["expires_in"] == 3600
+    fresh = {"Authorization": f"Bearer {body['access_token']}"}
+    assert client.get("/api/v1/auth/me", headers=fresh).get_json()["username"] == "dealer1"
+
+
+def test_refresh_refuses_expired_revoked_and_missing_tokens(app, client):
+    secret = app.extensions["finedge"].config.secret_key
+    expired = issue_token(
+        Actor(1, "admin", "admin", 1), secret, ttl_s=60, now=utcnow() - timedelta(hours=2)
+    )
+    bearer = {"Authorization": f"Bearer {expired}"}
+    assert_error(client.post("/api/v1/auth/refresh", headers=bearer), 401, "token_expired")
+    assert_error(client.post("/api/v1/auth/refresh"), 401, "unauthenticated")
+    admin = login(client, "admin")
+    victim = login(client, "dealer2")
+    users = client.get("/api/v1/admin/users", headers=admin, query_string={"limit": 200})
+    dealer2 = next(u for u in users.get_json()["items"] if u["username"] == "dealer2")
+    disabled = client.post(
+        f"/api/v1/admin/users/{dealer2['id']}/disable",
+        headers={**admin, "Idempotency-Key": "disable-dealer2"},
+    )
+    assert disabled.status_code == 200, disabled.get_json()
+    response = client.post("/api/v1/auth/refresh", headers=victim)
+    assert response.status_code == 401
+
+
+def test_refresh_with_an_idempotency_key_is_never_replayed(client):
+    headers = {**login(client, "dealer1"), "Idempotency-Key": "same-key"}
+    first = client.post("/api/v1/auth/refresh", headers=headers)
+    second = client.post("/api/v1/auth/refresh", headers=headers)
+    assert first.status_code == second.status_code == 200
