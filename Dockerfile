@@ -19,6 +19,7 @@ COPY edge ./edge
 COPY devices ./devices
 COPY miniapp_api ./miniapp_api
 COPY bench ./bench
+COPY web ./web
 
 # Pinned versions from constraints.txt. face_recognition declares "dlib", which PyPI has only
 # as source (a long compile); dlib-bin, a pinned dependency, provides the same module, so
