@@ -193,6 +193,7 @@ def banner(runtime: Any, host: str, port: int) -> list[str]:
         f"  HTTP      {base}/api/v1  (docs: {base}/api/v1/docs)",
         f"  OpenAPI   {base}/api/v1/openapi.json",
         f"  Socket.IO {base}/socket.io  namespace /live",
+        f"  Screens   {base}/m/  (mini-program)   {base}/console/  (staff console)",
     ]
     if runtime.mqtt_shown:
         lines.append(f"  MQTT      {runtime.mqtt_shown}")
