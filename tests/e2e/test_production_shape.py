@@ -96,6 +96,13 @@ def test_two_webs_two_hubs_two_schedulers_an_edge_and_devices(database, tmp_path
         )
         admin1 = _api(rig, "web-1", rig.token("web-1"))
         admin2 = _api(rig, "web-2", rig.token("web-2"))
+        # 0. every web instance (gunicorn, gevent) serves the screens and their assets
+        for name in ("web-1", "web-2"):
+            page = requests.get(f"{rig.base(name)}/console/login", timeout=30)
+            assert page.status_code == 200, page.text[:300]
+            assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+            script = requests.get(f"{rig.base(name)}/web/static/js/finedge.js", timeout=30)
+            assert script.status_code == 200 and "export async function api" in script.text
 
         def online() -> list[dict]:
             rig.alive("edge") and rig.alive("devices")
