@@ -26,7 +26,7 @@ async function show(id) {
     el(
       "section.card.audit-detail",
       { "aria-labelledby": "audit-h", tabindex: "-1" },
-      el("div.row.between", el("h2", { id: "audit-h" }, `#${a.id} · ${t("m.dealer.audits.yard", { id: a.warehouse_id })}`), badge(label(a.status, "dealer"))),
+      el("div.row.between", el("h2", { id: "audit-h" }, `#${a.id} · ${t("m.dealer.audits.yard", { id: a.warehouse_id })}`), badge(label(`audit_${a.status}`, "dealer"))),
       el(
         "dl.kv",
         fact(t("m.dealer.audits.trigger"), label(a.trigger, "dealer")),
@@ -69,7 +69,7 @@ function item(a) {
       el("strong", `#${a.id} · ${when(a.opened_at)}`),
       el("span.sub.muted.small", counts(a)),
     ),
-    badge(label(a.status, "dealer"), a.status === "open" ? "warn" : a.missing_count || a.mismatch_count ? "bad" : "ok"),
+    badge(label(`audit_${a.status}`, "dealer"), a.status === "open" ? "warn" : a.missing_count || a.mismatch_count ? "bad" : "ok"),
   );
 }
 

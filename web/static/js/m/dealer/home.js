@@ -1,6 +1,6 @@
 // Dealer home: the credit line, margin and financed balance of the dealer's own summary
 // (GET /floorplan/dealers/{org}/summary), cars by status and open alerts; live alerts refresh it.
-import { api, el, fill, label, money, onLive, start, t, when } from "/web/static/js/finedge.js";
+import { api, badge, el, fill, label, money, onLive, start, t, when } from "/web/static/js/finedge.js";
 
 function figure(key, name, value) {
   return el("div.stat", { dataset: { figure: key } }, el("div.name", name), el("div.value", value));
@@ -37,7 +37,7 @@ async function render(user) {
   fill(
     "#alerts",
     alerts.length
-      ? el("ul.list", alerts.map(([kind, n]) => el("li", el("span", label(kind, "dealer")), el("span.badge.warn", String(n)))))
+      ? el("ul.list", alerts.map(([severity, n]) => el("li", el("span", label(severity, "dealer")), badge(String(n), severity))))
       : el("p.muted", t("m.dealer.home.no_alerts")),
   );
   fill("#as-of", t("m.dealer.home.as_of", { time: when(s.as_of) }));

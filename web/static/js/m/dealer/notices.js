@@ -8,7 +8,8 @@ const state = { scope: "open", cursor: null, alerts: new Map(), fresh: new Set()
 
 function detail(a) {
   const bits = [];
-  if (a.vin) bits.push(el("a", { href: `/m/dealer/car?vin=${encodeURIComponent(a.vin)}` }, a.vin));
+  // a car the bank does not finance (found by an audit) has no page
+  if (a.vin) bits.push(a.kind === "audit_extra" ? a.vin : el("a", { href: `/m/dealer/car?vin=${encodeURIComponent(a.vin)}` }, a.vin));
   if (a.kind === "aging" && a.data && a.data.days_in_stock !== undefined) {
     bits.push(t("m.dealer.notices.days", { days: a.data.days_in_stock }));
   }

@@ -71,7 +71,7 @@ export function confirmRedeem(cars) {
   const box = dialog();
   fill(
     "#redeem-cars",
-    cars.map((car) => el("li", el("span", el("strong", car.vin), " ", car.model || ""), el("span.num", money(car.outstanding)))),
+    cars.map((car) => el("li", el("span", el("strong", car.vin), el("span.sub.muted.small", car.model || "")), el("span.num", money(car.outstanding)))),
   );
   fill("#redeem-total", t("m.dealer.redeem.total", { count: cars.length, amount: money(sum(cars.map((c) => c.outstanding))) }));
   box.querySelector("#redeem-mode-full").checked = true;
