@@ -29,7 +29,8 @@ function setUpFilters() {
 }
 
 function readQuery() {
-  const vin = $("#f-vin").value.trim().toUpperCase();
+  // the API takes letters and digits only: spaces or dashes typed with a VIN are dropped
+  const vin = $("#f-vin").value.toUpperCase().replace(/[^0-9A-Z]/g, "");
   return { status: $("#f-status").value, vin, min_days: $("#f-days").value };
 }
 

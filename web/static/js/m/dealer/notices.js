@@ -80,7 +80,6 @@ function choose(scope) {
   state.scope = scope;
   for (const button of $$(".tabs button")) {
     const on = button.id === `show-${scope}`;
-    button.setAttribute("aria-pressed", String(on));
     button.setAttribute("aria-selected", String(on));
   }
   return act(null, () => load());
