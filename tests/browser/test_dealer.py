@@ -91,6 +91,8 @@ def test_dealer_redeems_a_car_and_the_home_figures_change(server, signed_in, fle
     expect(page.locator("#car-status")).to_have_text("在库")
     expect(page.locator("#car-outstanding")).to_have_text(yuan(PRICE))
     screenshot(page, "m-dealer-car")
+    page.set_viewport_size({"width": 360, "height": 780})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.click("#redeem")
     dialog = page.locator("#redeem-dialog")
     expect(dialog).to_be_visible()
@@ -174,6 +176,10 @@ def test_inventory_filters_by_aging_and_pages_on(server, signed_in):
     expect(cars).to_have_count(len(aged))
     days = [int(d) for d in cars.evaluate_all("(els) => els.map((e) => e.dataset.days)")]
     assert days == sorted(days, reverse=True) and min(days) >= 90
+    # usable on a 360-px phone: nothing wider than the screen
+    page.set_viewport_size({"width": 360, "height": 780})
+    page.check(f"#pick-{aged[0]['vin']}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
     assert not page.errors
 
 
@@ -249,6 +255,8 @@ def test_a_live_alert_appears_without_reload_then_the_audit_result(server, signe
     expect(alert).to_contain_text("新")
     assert page.evaluate("window.__same_page === true")  # no reload
     screenshot(page, "m-dealer-notices-live")
+    page.set_viewport_size({"width": 360, "height": 780})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
     alert.locator("button.ack").click()
     expect(alert).to_have_count(0)
     ours = _ok(server.api("GET", f"/floorplan/alerts?vin={stray}", "dealer1"))["items"]
