@@ -303,6 +303,14 @@ class VehicleArgs(PageArgs):
     dealer_id = ma.fields.Integer()
     bill_id = ma.fields.Integer()
     warehouse_id = ma.fields.Integer()
+    vin = ma.fields.String(
+        validate=ma.validate.Regexp(r"^[0-9A-Za-z]{1,17}$"),
+        metadata={"description": "cars whose VIN contains this (1 to 17 letters or digits)"},
+    )
+    min_days = ma.fields.Integer(
+        validate=ma.validate.Range(min=0, max=36500),
+        metadata={"description": "cars pledged at least this many days ago (aging)"},
+    )
 
 
 ON_BEHALF_DOC = (

@@ -29,7 +29,8 @@ class Vehicles(MethodView):
     @blp.response(200, page_schema(VehicleOut, "VehiclePage"))
     def get(self, args):
         """Cars: dealers see their own, OEMs those they shipped, supervisors those in their
-        yards, bank staff all."""
+        yards, bank staff all. Filters: status, dealer, bill, yard, ``vin`` (VINs containing
+        it, any case) and ``min_days`` (aging: pledged at least that many days ago)."""
         return queries.list_vehicles(db(), current_actor(), **args)
 
 

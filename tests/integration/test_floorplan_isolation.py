@@ -130,3 +130,20 @@ def test_oem_supervisor_and_bank_see_what_they_should(api: Api):
         assert api.get(user, f"/shipments/{w['shipment']}").status_code == 404, user
     assert api.post("supervisor2", f"/vehicles/{vin}/release").status_code == 404
     assert api.post("supervisor2", f"/audits/{w['audit']}/close").status_code == 404
+
+
+def test_vin_search_and_aging_filter_keep_to_the_callers_cars(api: Api):
+    deposit(api, "DEALER1", "300000.00")
+    _, vins = financed_cars(api, "dealer1", ["100000.00"])
+    tail = vins[0][-6:].lower()
+    mine = api.ok(api.get("dealer1", f"/vehicles?vin={tail}"))["items"]
+    assert [v["vin"] for v in mine] == [vins[0]]
+    assert api.ok(api.get("dealer2", f"/vehicles?vin={tail}"))["items"] == []
+    # the demo seed's aged cars (pledged 128 days ago) against the new one (pledged today)
+    aged = api.ok(api.get("dealer1", "/vehicles?min_days=90&limit=200"))["items"]
+    assert aged and all(v["days_in_stock"] >= 90 or v["status"] != "in_stock" for v in aged)
+    assert vins[0] not in {v["vin"] for v in aged}
+    assert {v["dealer_id"] for v in aged} == {api.org_id("DEALER1")}
+    everything = api.ok(api.get("dealer1", "/vehicles?min_days=0&limit=200"))["items"]
+    assert vins[0] in {v["vin"] for v in everything}
+    assert api.get("dealer1", "/vehicles?vin=AB%25").status_code == 400

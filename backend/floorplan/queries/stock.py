@@ -7,7 +7,7 @@ found". Nothing here writes.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from backend.floorplan import rules
 from backend.floorplan.access import bill_orgs, get_vehicle, scope_vehicles
 from backend.floorplan.models import Bill, Curtailment, Shipment, Vehicle
+from backend.platform.clock import utcnow
 from backend.platform.context import Actor
 from backend.platform.errors import PermissionDenied
 from backend.platform.pagination import Page, paginate
@@ -38,12 +39,24 @@ def list_vehicles(
     dealer_id: int | None = None,
     bill_id: int | None = None,
     warehouse_id: int | None = None,
+    vin: str | None = None,
+    min_days: int | None = None,
+    now: datetime | None = None,
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Page:
     """Dealers see their cars, OEMs the cars they shipped, supervisors the cars in their
-    yards, bank staff all."""
+    yards, bank staff all. ``vin``: cars whose VIN contains it (any case: "a1b2" finds
+    "...A1B2..."); ``min_days``: cars pledged at least that many days before ``now`` (for a
+    car still in stock, its days in stock; cars never pledged are left out)."""
     stmt = scope_vehicles(select(Vehicle), actor)
+    if vin:
+        stmt = stmt.where(Vehicle.vin.contains(vin.upper(), autoescape=True))
+    if min_days is not None:
+        now = now or utcnow()
+        stmt = stmt.where(
+            Vehicle.pledged_at.is_not(None), Vehicle.pledged_at <= now - timedelta(days=min_days)
+        )
     if status is not None:
         rules.validate_choice(status, rules.VEHICLE_STATUSES, "status", "invalid_status")
         stmt = stmt.where(Vehicle.status == status)
