@@ -281,8 +281,8 @@ start({ roles: ["teller", "approver", "admin", "rm"] }, async (user) => {
   if (!state.branch) return;
   counterKey = `finedge.hall.counter.${state.branch}`;
   wireActions();
-  // listen first, so that no push between the GET and the listener is lost
-  await onLive("queue.update", apply);
-  await reload();
+  // the picture and the socket at once: a push that comes before the picture waits for it,
+  // and one missed before the socket joined shows as a gap at the next push (which reloads)
+  await Promise.all([reload(), onLive("queue.update", apply)]);
   await keepCurrent(user, reload);
 });
