@@ -284,5 +284,5 @@ start({ roles: ["teller", "approver", "admin", "rm"] }, async (user) => {
   // the picture and the socket at once: a push that comes before the picture waits for it,
   // and one missed before the socket joined shows as a gap at the next push (which reloads)
   await Promise.all([reload(), onLive("queue.update", apply)]);
-  await keepCurrent(user, reload);
+  await keepCurrent(user, reload, { versioned: true });
 });

@@ -29,17 +29,17 @@ export async function pickBranch(user) {
 
 /**
  * Keep a page current: `reload()` again whenever the live socket reconnects (pushes may have
- * been missed meanwhile). Head-office staff join no branch room (docs/web.md): their page
- * polls every 15 s instead, and says so.
+ * been missed meanwhile), and on its first connection too unless `versioned` (a page whose
+ * pushes carry versions finds a missed one by itself). Head-office staff join no branch room
+ * (docs/web.md): their page polls every 15 s instead, and says so.
  */
-export async function keepCurrent(user, reload) {
+export async function keepCurrent(user, reload, { versioned = false } = {}) {
   const socket = await live();
-  let first = true;
+  let first = !socket.connected;
   socket.on("connect", () => {
-    if (!first) reload();
+    if (!first || !versioned) reload();
     first = false;
   });
-  if (socket.connected) first = false;
   if (!user.branch_id && user.role !== "admin") {
     const note = document.getElementById("poll-note");
     if (note) {
