@@ -38,6 +38,10 @@ class UserOut(ma.Schema):
     username = ma.fields.String()
     role = ma.fields.String()
     org_id = ma.fields.Integer()
+    branch_id = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "the branch of bank staff who work at one (null: head office)"},
+    )
 
 
 class SessionRevokedOut(ma.Schema):

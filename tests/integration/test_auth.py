@@ -16,10 +16,20 @@ def test_good_login_returns_contract_shape(client):
     body = response.get_json()
     assert response.status_code == 200
     assert body["token_type"] == "Bearer" and body["expires_in"] == 3600 and body["access_token"]
-    assert set(body["user"]) == {"id", "username", "role", "org_id"}
-    assert body["user"]["role"] == "dealer"
+    assert set(body["user"]) == {"id", "username", "role", "org_id", "branch_id"}
+    assert body["user"]["role"] == "dealer" and body["user"]["branch_id"] is None
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.get_json()["username"] == "dealer1"
+
+
+def test_staff_of_a_branch_are_told_their_branch(client):
+    # the console's hall pages show the teller's own branch (web/static/js/console/hall/)
+    body = client.post(
+        "/api/v1/auth/token", json={"username": "teller1", "password": "teller1-demo"}
+    ).get_json()
+    assert body["user"]["branch_id"] == "BR001"
+    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.get_json()["branch_id"] == "BR001"
 
 
 def test_every_seeded_role_can_log_in(client):
