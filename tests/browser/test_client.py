@@ -62,6 +62,11 @@ def test_client_takes_a_ticket_checks_in_and_sees_it_called_live(server, browser
     card = page.locator(f'.ticket[data-ticket="{ticket_no}"]')
     expect(card).to_have_attribute("data-status", "remote")
     # the code shown on the hall screen (staff read it for a kiosk page), typed by the client
+    card.locator("input[name=presence_code]").fill("AAAAAAAAAAAAAAAA")  # a made-up code
+    card.get_by_role("button", name="签到", exact=True).click()
+    expect(page.locator(".toast.error")).to_contain_text("签到码无效")
+    expect(card).to_have_attribute("data-status", "remote")
+    shot(page, "m-client-ticket-remote")
     code = server.api("GET", f"/branches/{BRANCH}/presence-code", "teller1").json()["code"]
     card.locator("input[name=presence_code]").fill(code)
     card.get_by_role("button", name="签到", exact=True).click()
@@ -128,6 +133,8 @@ def test_client_books_an_appointment_and_cancels_it(server, browser_page):
 
 def test_client_gives_and_withdraws_face_consent_in_english(server, browser_page):
     page = wx_client(server, browser_page, lang="en")
+    page.goto(f"{server.url}/m/client/ticket")
+    expect(page.locator("#tickets")).to_contain_text("You hold no ticket today.")
     page.goto(f"{server.url}/m/client/consent")
     main = page.locator("main")
     expect(main).to_have_attribute("data-consent", "none")
