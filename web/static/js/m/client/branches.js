@@ -130,7 +130,10 @@ function takeForm(branch, user) {
         const appointment = form.querySelector(`input[name="${id("when")}"]:checked`).value === "appointment";
         const body = { service: service.value, request_id: crypto.randomUUID() };
         if (appointment) {
-          if (!slot.value) return;
+          if (!slot.value) {
+            toast(t("m.client.branches.no_slots"), "error");
+            return;
+          }
           body.appointment_at = slot.value;
         }
         act(submit, () => take(branch, body, user));

@@ -3,10 +3,9 @@
 // counter shown prominently once called; check in at the branch with the code of the hall
 // screen (typed, or scanned with the camera where the browser has BarcodeDetector); cancel.
 //
-// Where the tickets come from: each branch of the tickets remembered on this device
-// (store.js) is asked for the client's open tickets there (GET /branches/{b}/queue, `mine`),
-// and a remembered ticket no longer open is read alone (GET /branches/{b}/tickets/{no}) to show
-// how it ended; one the API no longer knows (an earlier day) is forgotten.
+// Where the tickets come from: GET /tickets/mine (the client's tickets at every branch: the open
+// ones with their standing, those that ended in the last 24 h), read again on each (re)connection
+// of the live socket; the device's own index (store.js) only remembers what was taken here.
 import { $, act, all, api, ApiError, badge, confirm, el, errorText, fill, label, live, onLive, param, start, t, toast, when } from "/web/static/js/finedge.js";
 import { OPEN, forget, remember, remembered } from "/web/static/js/m/client/store.js";
 
@@ -25,39 +24,10 @@ function say(error) {
 
 // ---------- reading ----------
 async function load() {
-  const index = remembered(user);
-  const wanted = param("branch") && param("no") ? [{ branch_id: param("branch"), ticket_no: param("no") }] : [];
-  const branches = [...new Set([...index, ...wanted].map((x) => x.branch_id))];
-  const open = new Set();
-  await Promise.all(
-    branches.map(async (b) => {
-      try {
-        const queue = await api("GET", `/branches/${encodeURIComponent(b)}/queue`);
-        versions.set(b, Math.max(versions.get(b) || 0, queue.version || 0));
-        for (const ticket of queue.mine || []) {
-          tickets.set(keyOf(ticket), ticket);
-          open.add(keyOf(ticket));
-          remember(user, ticket);
-        }
-      } catch (error) {
-        if (!(error instanceof ApiError) || error.status !== 404) throw error;
-      }
-    }),
-  );
-  await Promise.all(
-    [...index, ...wanted]
-      .filter((x) => !open.has(keyOf(x)))
-      .map(async (x) => {
-        try {
-          const ticket = await api("GET", path(x));
-          tickets.set(keyOf(ticket), ticket);
-        } catch (error) {
-          if (!(error instanceof ApiError) || error.status !== 404) throw error;
-          tickets.delete(keyOf(x));
-          forget(user, x);
-        }
-      }),
-  );
+  const mine = await all("/tickets/mine", {}, 200);
+  tickets.clear();
+  for (const ticket of mine) tickets.set(keyOf(ticket), ticket);
+  for (const x of remembered(user)) if (!tickets.has(keyOf(x))) forget(user, x); // ended long ago
   render();
 }
 
@@ -288,6 +258,10 @@ function pushed(update) {
 start({ roles: ["client"] }, async (signedIn) => {
   user = signedIn;
   await load();
+  const just = [...document.querySelectorAll(".ticket")].find(
+    (node) => node.dataset.branch === param("branch") && node.dataset.ticket === param("no"),
+  );
+  just?.scrollIntoView({ block: "nearest" });
   loadNames();
   await onLive("queue.update", pushed);
   // on every (re)connection read again: a push missed while disconnected is not replayed
