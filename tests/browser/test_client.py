@@ -58,6 +58,18 @@ def test_client_takes_a_ticket_checks_in_and_sees_it_called_live(server, browser
     ).to_contain_text("现金业务")
     shot(page, "m-client-branches")
 
+    # the counts are polled (a client's socket hears only its own ticket): a ticket a teller
+    # issues in the hall shows within the 10 s poll, without reload
+    wealth = page.locator(f'section[data-branch="{BRANCH}"] tr[data-service="wealth"] td.waiting')
+    before = int(wealth.inner_text())
+    staff = server.api("POST", f"/branches/{BRANCH}/tickets", "teller1", json={"service": "wealth"})
+    assert staff.status_code == 201, staff.text
+    expect(wealth).to_have_text(str(before + 1), timeout=15_000)
+    gone = server.api(
+        "POST", f"/branches/{BRANCH}/tickets/{staff.json()['ticket_no']}/cancel", "teller1"
+    )
+    assert gone.status_code == 200, gone.text
+
     ticket_no = take_ticket(page, "corporate")
     card = page.locator(f'.ticket[data-ticket="{ticket_no}"]')
     expect(card).to_have_attribute("data-status", "remote")
