@@ -16,6 +16,10 @@ from tests.browser_support import screenshot
 def shot(page, name: str) -> None:
     page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar at the top of the picture
     screenshot(page, name)
+    # usable on a 360-px-wide phone: nothing wider than the screen
+    page.set_viewport_size({"width": 360, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360, name
+    page.set_viewport_size({"width": 390, "height": 844})
 
 
 BRANCH = "BR001"
