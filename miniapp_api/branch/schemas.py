@@ -103,6 +103,9 @@ class TicketOut(ma.Schema):
     finished_at = Timestamp(allow_none=True)
 
 
+TicketPage = page_schema(TicketOut, "TicketPage")
+
+
 class CounterOut(ma.Schema):
     counter_id = ma.fields.String()
     name = ma.fields.String()

@@ -8,8 +8,15 @@ from flask.views import MethodView
 from backend.branch.queue import queries as queue_queries
 from backend.branch.queue import service as queue
 from miniapp_api.branch.blueprint import blp, hall, now
-from miniapp_api.branch.schemas import CheckInIn, PresenceCodeOut, QueueOut, TicketIn, TicketOut
-from miniapp_api.common import current_actor, db
+from miniapp_api.branch.schemas import (
+    CheckInIn,
+    PresenceCodeOut,
+    QueueOut,
+    TicketIn,
+    TicketOut,
+    TicketPage,
+)
+from miniapp_api.common import PageArgs, current_actor, db
 from miniapp_api.responses import errors
 
 CHECK_IN_TEXTS = {
@@ -95,3 +102,17 @@ class Queue(MethodView):
     def get(self, branch_id):
         """The queue: staff see every ticket and counter; a client the summary and their own"""
         return queue_queries.queue_view(db(), current_actor(), branch_id, now())
+
+
+@blp.route("/tickets/mine")
+class MyTickets(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, TicketPage)
+    def get(self, args):
+        """My tickets at every branch, newest first: the open ones (remote, waiting, called)
+        with their position and estimated wait, and those that ended in the last 24 h (a
+        client's; staff hold none, so their list is empty)"""
+        page, items = queue_queries.my_tickets(
+            db(), current_actor(), now(), limit=args["limit"], cursor=args["cursor"]
+        )
+        return {"items": items, "next_cursor": page.next_cursor}

@@ -292,3 +292,36 @@ def test_face_enrolment_refuses_what_is_not_a_face_encoding(api):
         # the strict JSON parser refuses the literal itself (backend/platform/strict_json.py)
         assert error["code"] == "non_finite_number", error
     assert api.ok(api.get("client2", "/face/consent"))["encodings"] == 0
+
+
+def test_my_tickets_are_mine_only_newest_first_and_ended_ones_fade(api, clock):
+    cash = api.ok(api.post("client1", f"/branches/{B}/tickets", {"service": "cash"}), 201)
+    loan = api.ok(api.post("client1", f"/branches/{B}/tickets", {"service": "loan"}), 201)
+    other = api.ok(api.post("client2", f"/branches/{B}/tickets", {"service": "cash"}), 201)
+    api.ok(api.post("client1", f"/branches/{B}/tickets/{loan['ticket_no']}/cancel"))
+
+    mine = api.ok(api.get("client1", "/tickets/mine"))
+    assert [(t["ticket_no"], t["status"]) for t in mine["items"]] == [
+        (loan["ticket_no"], "cancelled"),
+        (cash["ticket_no"], "remote"),
+    ]
+    assert mine["next_cursor"] is None
+    open_one = mine["items"][1]
+    assert open_one["branch_id"] == B and isinstance(open_one["position"], int)
+    assert isinstance(open_one["estimated_wait_s"], int)
+    assert mine["items"][0]["position"] is None  # ended: no standing
+
+    theirs = api.ok(api.get("client2", "/tickets/mine"))
+    assert [t["ticket_no"] for t in theirs["items"]] == [other["ticket_no"]]
+    assert api.ok(api.get("teller1", "/tickets/mine"))["items"] == []
+
+    first = api.ok(api.get("client1", "/tickets/mine?limit=1"))
+    assert [t["ticket_no"] for t in first["items"]] == [loan["ticket_no"]]
+    rest = api.ok(api.get("client1", f"/tickets/mine?limit=1&cursor={first['next_cursor']}"))
+    assert [t["ticket_no"] for t in rest["items"]] == [cash["ticket_no"]]
+
+    # a day later the ended ticket is gone; the open one stays until it ends or expires
+    clock.tick(hours=25)
+    later = api.ok(api.get("client1", "/tickets/mine"))
+    assert [t["ticket_no"] for t in later["items"]] == [cash["ticket_no"]]
+    assert api.get("client1", "/tickets/mine?limit=0").status_code == 400

@@ -5,12 +5,13 @@ tickets) and one ticket with its position and estimated wait. Reads only.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from backend.branch import rules
 from backend.branch.access import can_see_branch, ensure_branch
 from backend.branch.halls import get_hall
 from backend.branch.models import HallCounter, HallService, Ticket
@@ -20,6 +21,7 @@ from backend.branch.queue.views import queue_picture, services_view, ticket_view
 from backend.platform.clock import isoformat
 from backend.platform.context import Actor
 from backend.platform.errors import NotFound
+from backend.platform.pagination import Page, paginate
 
 
 def queue_view(session: Session, actor: Actor, branch_id: str, now: datetime) -> dict[str, Any]:
@@ -37,6 +39,34 @@ def queue_view(session: Session, actor: Actor, branch_id: str, now: datetime) ->
         "services": services_view(snap),
         "mine": [ticket_view(t, snap) for t in mine],
     }
+
+
+MY_TICKETS_SINCE = timedelta(hours=24)
+
+
+def my_tickets(
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    *,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> tuple[Page, list[dict[str, Any]]]:
+    """The caller's own tickets at every branch, newest first: those still open (remote,
+    waiting, called) and those that ended within the last 24 h (a client's "my tickets"; staff
+    hold none). Open ones carry their position and estimated wait (one queue snapshot per
+    branch on the page)."""
+    recent = now - MY_TICKETS_SINCE
+    stmt = select(Ticket).where(
+        Ticket.client_user_id == actor.user_id,
+        (Ticket.status.in_(rules.OPEN_STATUSES)) | (Ticket.issued_at >= recent),
+    )
+    page = paginate(session, stmt, Ticket.id, limit=limit, cursor=cursor, descending=True)
+    snaps = {
+        b: snapshot(session, b, now)
+        for b in sorted({t.branch_id for t in page.items if t.status in rules.OPEN_STATUSES})
+    }
+    return page, [ticket_view(t, snaps.get(t.branch_id)) for t in page.items]
 
 
 def find_ticket(
