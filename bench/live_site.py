@@ -124,17 +124,24 @@ def _seed_with_progress(env: dict[str, str], seed_args: tuple[str, ...]) -> None
     )
     assert proc.stderr is not None
     tail: list[str] = []
-    pending, last_shown = "", 0.0
+    pending, held, last_shown = "", "", 0.0
     for raw in iter(lambda: proc.stderr.read1(4096), b""):
         pending += raw.decode(errors="replace")
         *parts, pending = re.split(r"[\r\n]", pending)
+        if "%|" in pending:  # tqdm writes each state of a bar whole: "seed:  45%|####  | 45/100"
+            parts, pending = [*parts, pending], ""
         for part in filter(None, (p.strip() for p in parts)):
             tail = [*tail[-40:], part]
-            bar = "%|" in part  # a tqdm bar: "floor-plan seed:  45%|####   | 4500/10000 ..."
             now = time.monotonic()
-            if not bar or now - last_shown >= 1.0:
+            if "%|" not in part:
                 print(part, file=sys.stderr, flush=True)
-                last_shown = now if bar else last_shown
+            elif now - last_shown >= 1.0:
+                print(part, file=sys.stderr, flush=True)
+                held, last_shown = "", now
+            else:
+                held = part  # shown if no later state comes
+    if held:
+        print(held, file=sys.stderr, flush=True)
     code = proc.wait(timeout=1800)
     assert code == 0, "finedge seed: " + "\n".join(tail)
 
