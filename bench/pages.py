@@ -256,14 +256,14 @@ def load(page, url: str, target: Target) -> Load:
         )
         calls = []
         for request in seen:
+            if not 0 <= request.timing["startTime"] - origin <= usable:
+                continue  # the page before (a late call of it), or after usable
             answer = request.response()
             if answer is not None:
                 answer.finished()
             timing = request.timing
             start = timing["startTime"] - origin
-            end = start + max(timing["responseEnd"], 0.0)
-            if start <= usable:
-                calls.append(Call(request.method, request.url, start, end))
+            calls.append(Call(request.method, request.url, start, start + timing["responseEnd"]))
         return Load(status, usable, ready, items, calls)
     finally:
         page.remove_listener("request", on_request)
@@ -339,6 +339,7 @@ def measure(browser, server: LiveServer, target: Target, user: tuple[str, str], 
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         username, password = user
         login(page, server.url, username, target.surface, password, home=False)
+        page.goto("about:blank")  # the home page's late calls stay out of the first load
         url = f"{server.url}{target.url_path}"
         first = load(page, url, target)
         if first.status != 200:
