@@ -222,6 +222,7 @@ class Load:
     usable_ms: float = 0.0
     ready_ms: float = 0.0
     items: int = 0
+    html_ms: float = 0.0  # the page's HTML received
     calls: list[Call] = field(default_factory=list)
 
 
@@ -251,8 +252,9 @@ def load(page, url: str, target: Target) -> Load:
                 f"{target.url_path}: main[data-ready] set but no {target.selector} element "
                 f"within {ITEMS_TIMEOUT_MS / 1000:g} s: the page is not usable"
             ) from None
-        usable, ready, items, origin = page.evaluate(
-            "[window.__feUsable, window.__feReady, window.__feCount, performance.timeOrigin]"
+        usable, ready, items, origin, html = page.evaluate(
+            "[window.__feUsable, window.__feReady, window.__feCount, performance.timeOrigin,"
+            " performance.getEntriesByType('navigation')[0].responseEnd]"
         )
         calls = []
         for request in seen:
@@ -264,7 +266,7 @@ def load(page, url: str, target: Target) -> Load:
             timing = request.timing
             start = timing["startTime"] - origin
             calls.append(Call(request.method, request.url, start, start + timing["responseEnd"]))
-        return Load(status, usable, ready, items, calls)
+        return Load(status, usable, ready, items, html, calls)
     finally:
         page.remove_listener("request", on_request)
 
@@ -374,7 +376,8 @@ def rows_of(target: Target, user: str, measured, extra: dict[str, Any]) -> list[
         "selector": target.selector,
         "items": loads[-1].items,
         "ready_ms_median": round(statistics.median(x.ready_ms for x in loads), 1),
-        # before it the page loads its HTML, script and styles: the cost a page adds up front
+        # before its first API call a page loads its HTML, scripts and styles: its fixed cost
+        "html_ms_median": round(statistics.median(x.html_ms for x in loads), 1),
         "first_api_call_ms_median": round(
             statistics.median(min(c.start_ms for c in x.calls) for x in loads), 1
         ),
