@@ -4,9 +4,10 @@ the time of the same API calls alone, measured in the same run.
 A live ``finedge serve`` (bench/live_site.py, as the browser tests use) runs on a fresh SQLite
 database seeded with ``finedge seed --dealers 2 --cars 10000`` (its progress bars on standard
 error), so that the dealer whose inventory is opened holds about 5,000 of the 10,000 cars; and
-branch BR001 gets waiting tickets up to 200, issued through the API by teller1 for walk-in
-clients (``POST /branches/BR001/tickets``; a client's own remote ticket only waits once checked
-in at the branch, and each client may hold one open ticket a service). Pages:
+branch BR001 gets waiting tickets up to 200 through the API: client1 takes one of each service
+remotely and checks in with the hall display's presence code (a client may hold one open
+ticket a service, and new mini-program accounts are limited per address), then teller1 issues
+the rest for walk-in clients (``POST /branches/BR001/tickets``). Pages:
 
 - ``inventory``: /m/dealer/inventory (phone), as a user of the dealer with the most cars in stock
   (created through the admin API when that dealer has none), rows ``#cars [data-vin]``;
@@ -186,11 +187,44 @@ def waiting_tickets(server: LiveServer) -> int:
     return sum(1 for t in r.json().get("tickets") or () if t.get("status") == "waiting")
 
 
+def client_tickets(server: LiveServer, client: str = "client1") -> int:
+    """The client takes a ticket of each service remotely and checks in at the branch with the
+    hall display's presence code, as a client in the hall would: the tickets that wait then.
+    A service the client already has an open ticket of is passed over."""
+    from backend.branch import rules
+
+    code = server.api("GET", f"/branches/{BRANCH}/presence-code", TELLER)
+    code.raise_for_status()
+    taken = 0
+    for service in rules.SERVICES:
+        r = server.api("POST", f"/branches/{BRANCH}/tickets", client, json={"service": service})
+        if r.status_code == 409:  # open_ticket_exists
+            continue
+        if r.status_code != 201:
+            raise RuntimeError(
+                f"{client} taking a {service} ticket: {r.status_code} {r.text[:300]}"
+            )
+        number = r.json()["ticket_no"]
+        checked = server.api(
+            "POST",
+            f"/branches/{BRANCH}/tickets/{number}/check-in",
+            client,
+            json={"presence_code": code.json()["code"]},
+        )
+        if checked.status_code != 200:
+            raise RuntimeError(f"{client} checking in {number}: {checked.status_code}")
+        taken += 1
+    return taken
+
+
 def fill_queue(server: LiveServer, wanted: int) -> int:
-    """Tickets issued by the teller for walk-in clients until ``wanted`` wait at the branch."""
+    """Waiting tickets at the branch up to ``wanted``: client1's own (one a service, checked
+    in), then tickets the teller issues for walk-in clients."""
     from backend.branch import rules
 
     services, categories = list(rules.SERVICES), list(rules.CATEGORIES)
+    if waiting_tickets(server) < wanted:
+        client_tickets(server)
     have = waiting_tickets(server)
     for i in range(max(0, wanted - have)):
         body = {"service": services[i % len(services)], "category": categories[i % 3]}
