@@ -1,161 +1,37 @@
-"""A live FinEdge for browser tests and the pages benchmark: ``finedge serve`` on a seeded
-database (SQLite in a temporary folder, or a PostgreSQL database of its own), driven by Debian's
-Chromium through Playwright (tests/browser/, bench/pages.py). Nothing is downloaded: Playwright's
-own browsers are never installed; ``CHROMIUM`` is the system's."""
+"""The browser tests' helpers: the live server, Chromium and the login of bench/live_site.py
+(one implementation, shared with ``finedge bench pages``), and screenshots."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import requests
+from bench.live_site import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DESKTOP,
+    PHONE,
+    LiveServer,
+    chromium_reason,
+    launch_chromium,
+    live_server,
+    login,
+)
 
-from backend.roles.broker import free_port
-
-FINEDGE = str(Path(sys.executable).with_name("finedge"))
-CHROMIUM = os.environ.get("FINEDGE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
+__all__ = [
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "DESKTOP",
+    "PHONE",
+    "SCREENSHOTS",
+    "LiveServer",
+    "chromium_reason",
+    "launch_chromium",
+    "live_server",
+    "login",
+    "screenshot",
 ]
+
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1366, "height": 900}
-
-
-def chromium_reason() -> str | None:
-    """Why browser tests cannot run here (None: they can)."""
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} is absent (make venv installs Debian's chromium as root)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed"
-    return None
-
-
-@dataclass
-class LiveServer:
-    url: str
-    env: dict[str, str]
-    proc: subprocess.Popen
-    log: Path
-
-    def finedge(self, *args: str, timeout: float = 300) -> str:
-        """Run a ``finedge`` command against this server's database."""
-        result = subprocess.run(
-            [FINEDGE, *args], env=self.env, capture_output=True, text=True, timeout=timeout
-        )
-        if result.returncode != 0:
-            raise AssertionError(f"finedge {' '.join(args)}: {result.stderr[-2000:]}")
-        return result.stdout
-
-    def token(self, username: str) -> str:
-        r = requests.post(
-            f"{self.url}/api/v1/auth/token",
-            json={"username": username, "password": f"{username}-demo"},
-            timeout=30,
-        )
-        r.raise_for_status()
-        return r.json()["access_token"]
-
-    def api(self, method: str, path: str, username: str, **kwargs) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.token(username)}", **kwargs.pop("headers", {})}
-        if method in ("POST", "PUT", "PATCH", "DELETE"):
-            headers.setdefault("Idempotency-Key", os.urandom(8).hex())
-        return requests.request(
-            method, f"{self.url}/api/v1{path}", headers=headers, timeout=60, **kwargs
-        )
-
-
-def _wait_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"finedge serve exited: {log.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{url}/api/v1/health", timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"finedge serve did not answer within {timeout} s")
-
-
-@contextmanager
-def live_server(
-    *, database_url: str | None = None, seed_args: tuple[str, ...] = ("--enterprises", "40")
-) -> Iterator[LiveServer]:
-    """Migrate and seed a database (demo users: password ``<username>-demo``), start
-    ``finedge serve`` on free ports, yield it, stop it (and remove its folder)."""
-    folder = Path(tempfile.mkdtemp(prefix="finedge-browser-"))
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("MQTT_URL", "DATABASE_URL", "REDIS_URL", "BRANCH_MQTT_URL")
-    }
-    env.update(
-        FINEDGE_ENV="demo",
-        FINEDGE_VAR_DIR=str(folder),
-        DATABASE_URL=database_url or f"sqlite:///{folder}/browser.db",
-        FINEDGE_WX_LOGIN="on",
-    )
-    log = folder / "serve.log"
-    proc = None
-    try:
-        for args in (("db", "upgrade"), ("seed", "--quiet", *seed_args)):
-            result = subprocess.run(
-                [FINEDGE, *args], env=env, capture_output=True, text=True, timeout=600
-            )
-            assert result.returncode == 0, result.stderr[-3000:]
-        port, mqtt_port = free_port(), free_port()
-        with log.open("w") as out:
-            proc = subprocess.Popen(
-                [FINEDGE, "serve", "--port", str(port), "--mqtt-port", str(mqtt_port)],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        url = f"http://127.0.0.1:{port}"
-        _wait_up(url, proc, log)
-        yield LiveServer(url, env, proc, log)
-    finally:
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def launch_chromium(playwright):
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-
-
-def login(page, server_url: str, username: str, surface: str = "m", password: str | None = None):
-    """Log in through the login page as a person would; waits for the role's home page."""
-    page.goto(f"{server_url}/{surface}/login")
-    page.fill("#username", username)
-    page.fill("#password", password or f"{username}-demo")
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
-    page.wait_for_selector("#fe-user:not([hidden])")
 
 
 def screenshot(page, name: str) -> Path:

@@ -43,4 +43,5 @@ AREA = Area(
     blueprints=("miniapp_api.health", "miniapp_api.admin"),
     pages=("web.shell",),
     jobs=JOBS,
+    benchmarks={"pages": "bench.pages"},  # the screens: time to usable against their API calls
 )
