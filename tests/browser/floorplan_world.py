@@ -42,7 +42,12 @@ def new_dealer(server: LiveServer, code: str, *, line: bool = True) -> int:
             "POST",
             "/orgs",
             "admin",
-            json={"code": code, "name": f"{code} Motors", "kind": "dealer", "parent_id": org_id(server, "OEM1")},
+            json={
+                "code": code,
+                "name": f"{code} Motors",
+                "kind": "dealer",
+                "parent_id": org_id(server, "OEM1"),
+            },
         ),
         201,
     )["id"]
@@ -51,17 +56,42 @@ def new_dealer(server: LiveServer, code: str, *, line: bool = True) -> int:
             "POST",
             "/floorplan/warehouses",
             "admin",
-            json={"code": f"WH-{code}", "name": f"{code} yard", "dealer_id": dealer, "supervisor_id": org_id(server, "SUP1")},
+            json={
+                "code": f"WH-{code}",
+                "name": f"{code} yard",
+                "dealer_id": dealer,
+                "supervisor_id": org_id(server, "SUP1"),
+            },
         ),
         201,
     )
     if line:
         request = ok(
-            server.api("POST", "/floorplan/credit-line-requests", "rm1", json={"dealer_id": dealer, "limit": "5000000.00"}),
+            server.api(
+                "POST",
+                "/floorplan/credit-line-requests",
+                "rm1",
+                json={"dealer_id": dealer, "limit": "5000000.00"},
+            ),
             201,
         )
-        ok(server.api("POST", f"/floorplan/credit-line-requests/{request['id']}/approve", "approver1", json={}))
-        ok(server.api("POST", f"/floorplan/dealers/{dealer}/deposits", "teller1", json={"amount": "1000000.00"}), 201)
+        ok(
+            server.api(
+                "POST",
+                f"/floorplan/credit-line-requests/{request['id']}/approve",
+                "approver1",
+                json={},
+            )
+        )
+        ok(
+            server.api(
+                "POST",
+                f"/floorplan/dealers/{dealer}/deposits",
+                "teller1",
+                json={"amount": "1000000.00"},
+            ),
+            201,
+        )
     return dealer
 
 
@@ -73,7 +103,12 @@ def yard_of(server: LiveServer, dealer: int) -> int:
 def issued_bill(server: LiveServer, dealer: int, amount: str) -> dict:
     """A bill filed by the dealer's RM and issued by an approver (not yet shipped)."""
     bill = ok(
-        server.api("POST", "/floorplan/bills", "rm1", json={"amount": amount, "term_months": 6, "dealer_id": dealer}),
+        server.api(
+            "POST",
+            "/floorplan/bills",
+            "rm1",
+            json={"amount": amount, "term_months": 6, "dealer_id": dealer},
+        ),
         201,
     )
     return ok(server.api("POST", f"/floorplan/bills/{bill['id']}/issue", "approver1", json={}))
@@ -86,7 +121,14 @@ def shipped_cars(server: LiveServer, dealer: int, prices: list[str]) -> list[dic
     cars = []
     for price in prices:
         vin = new_vin()
-        cars.append({"vin": vin, "model": "Demo Sedan", "price": price, "certificate_no": f"CERT{vin[-10:]}"})
+        cars.append(
+            {
+                "vin": vin,
+                "model": "Demo Sedan",
+                "price": price,
+                "certificate_no": f"CERT{vin[-10:]}",
+            }
+        )
     ok(
         server.api(
             "POST",

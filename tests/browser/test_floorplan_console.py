@@ -19,7 +19,9 @@ def test_overview_lists_both_demo_dealers_with_the_apis_figures(server, browser_
         expect(row.locator("td.limit")).to_have_text(money_text(api_row["limit"]))
         expect(row.locator("td.used")).to_have_text(money_text(api_row["used"]))
         expect(row.locator("td.available")).to_have_text(money_text(api_row["available"]))
-        expect(row.locator("td.in_stock")).to_have_text(str(api_row["cars_by_status"]["in_stock"]["count"]))
+        expect(row.locator("td.in_stock")).to_have_text(
+            str(api_row["cars_by_status"]["in_stock"]["count"])
+        )
         expect(row.locator("td.aged-90")).to_have_text(str(api_row["aging"]["90"]))
         expect(row.locator("td.out_of_trust")).to_have_text(
             str(api_row["cars_by_status"].get("out_of_trust", {}).get("count", 0))
@@ -50,7 +52,9 @@ def test_overview_in_english_and_the_dealer_drill_down(server, browser_page):
     expect(page.locator("#alerts tbody tr").first).to_be_visible()
     expect(page.locator("#bills tbody tr").first).to_be_visible()
     page.locator("#car-tabs button[data-status='redeemed']").click()
-    expect(page.locator("#car-tabs button[data-status='redeemed']")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#car-tabs button[data-status='redeemed']")).to_have_attribute(
+        "aria-selected", "true"
+    )
     expect(page.locator("#cars")).to_contain_text("Redeemed")
     screenshot(page, "console-floorplan-dealer")
     assert not page.errors
@@ -83,6 +87,8 @@ def test_credit_line_request_made_by_one_user_approved_by_another(server, browse
     expect(line.locator("td.limit")).to_have_text("¥3,000,000.00")
     decided = checker.locator("#decided tbody tr", has_text="DLRMC1")
     expect(decided.locator("td.checker")).to_have_text("approver1")
-    lines = ok(server.api("GET", "/floorplan/credit-lines", "approver1", params={"limit": 200}))["items"]
+    lines = ok(server.api("GET", "/floorplan/credit-lines", "approver1", params={"limit": 200}))[
+        "items"
+    ]
     assert next(x for x in lines if x["dealer_id"] == dealer)["limit"] == "3000000.00"
     assert not checker.errors

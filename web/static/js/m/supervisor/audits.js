@@ -9,8 +9,10 @@ import { fpBadge } from "/web/static/js/floorplan.js";
 const K = (name) => t(`m.supervisor.audits.${name}`);
 let yards = new Map();
 
-function checkedCount(a) {
-  return a.present_count + a.mismatch_count + a.extra_count;
+// the counts of a closed audit (an open one's are kept car by car: its page shows them)
+function summaryOf(a) {
+  if (a.status === "open") return `${K("expected")} ${a.expected_count}`;
+  return t("m.supervisor.audits.progress", { done: a.present_count + a.mismatch_count, total: a.expected_count });
 }
 
 async function overview() {
@@ -28,7 +30,7 @@ async function overview() {
                 "a.item",
                 { href: `/m/supervisor/audits?id=${a.id}` },
                 el("strong", `#${a.id} · ${yards.get(a.warehouse_id) || ""}`),
-                el("div.muted.small", `${when(a.opened_at)} · ${t("m.supervisor.audits.progress", { done: checkedCount(a), total: a.expected_count })}`),
+                el("div.muted.small", `${when(a.opened_at)} · ${summaryOf(a)}`),
               ),
               fpBadge(a.status),
             ),
@@ -87,9 +89,10 @@ async function detail(id) {
   const draw = async () => {
     const audit = await api("GET", `/floorplan/audits/${id}`);
     fill("#detail-h", `#${audit.id} · ${yards.get(audit.warehouse_id) || ""} `, fpBadge(audit.status));
+    const done = audit.checks.filter((c) => c.expected && c.result !== "pending").length;
     fill(
       "#detail-meta",
-      `${when(audit.opened_at)} · ${fpBadge(audit.risk_tier).textContent} · ${t("m.supervisor.audits.progress", { done: checkedCount(audit), total: audit.expected_count })}`,
+      `${when(audit.opened_at)} · ${fpBadge(audit.risk_tier).textContent} · ${t("m.supervisor.audits.progress", { done, total: audit.expected_count })}`,
     );
     const open = audit.status === "open";
     fill(

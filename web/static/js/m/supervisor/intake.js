@@ -82,7 +82,8 @@ function intake(form) {
     fill(
       "#result",
       el(
-        "div.notice#intake-result",
+        "div.notice",
+        { id: "intake-result" },
         el("h3", K("last")),
         el(
           "dl.kv",
