@@ -1,7 +1,7 @@
 // What the floor-plan pages share (console/floorplan/*, m/supervisor/*, m/oem/*): badges for the
 // API's floor-plan values (words from enum.floorplan.*), figures, ratios and sums of money kept
 // exact (decimal strings, never floats).
-import { badge, el, label } from "/web/static/js/finedge.js";
+import { badge, el, label, t } from "/web/static/js/finedge.js";
 
 const KINDS = {
   in_stock: "ok",
@@ -68,4 +68,9 @@ export function sumMoney(values) {
 export function moneyInput(text) {
   const value = String(text || "").replaceAll(",", "").trim();
   return /^\d+(\.\d{1,2})?$/.test(value) ? value : null;
+}
+
+/** A list of `items` drawn by `item` (each an <li>), or the words for an empty list. */
+export function listOf(items, item, className = "") {
+  return items.length ? el(`ul.list${className}`, items.map(item)) : el("p.muted", t("common.empty"));
 }

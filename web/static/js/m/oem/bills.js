@@ -1,7 +1,7 @@
 // OEM: the acceptance bills it is paid with (GET /floorplan/bills), by status: the dealer, the
 // amount, issue and maturity dates, what is still owed.
 import { all, el, fill, money, start, t } from "/web/static/js/finedge.js";
-import { fpBadge, sumMoney } from "/web/static/js/floorplan.js";
+import { fpBadge, listOf, sumMoney } from "/web/static/js/floorplan.js";
 
 const K = (name) => t(`m.oem.bills.${name}`);
 const STATUSES = ["", "issued", "shipped", "overdue", "settled"];
@@ -24,10 +24,7 @@ function draw() {
   fill("#total", K("total").replace("{count}", rows.length).replace("{amount}", money(sumMoney(rows.map((b) => b.amount)))));
   fill(
     "#bills",
-    rows.length
-      ? el(
-          "ul.list",
-          rows.map((b) =>
+    listOf(rows, (b) =>
             el(
               "li",
               { dataset: { bill: b.id } },
@@ -38,10 +35,7 @@ function draw() {
                 el("div.muted.small", `${K("issue_date")} ${b.issue_date || "—"} · ${K("maturity")} ${b.maturity_date || "—"}`),
               ),
               fpBadge(b.status),
-            ),
-          ),
-        )
-      : el("p.muted", t("common.empty")),
+            ),),
   );
 }
 

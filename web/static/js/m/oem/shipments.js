@@ -2,7 +2,7 @@
 // (GET /floorplan/shipments/{id}), and a new shipping list for an issued bill
 // (POST /floorplan/shipments: the bill, the dealer's yard, the cars; prices add up to the bill).
 import { act, all, api, el, fill, money, start, t, toast, when } from "/web/static/js/finedge.js";
-import { fpBadge, moneyInput, sumMoney } from "/web/static/js/floorplan.js";
+import { fpBadge, listOf, moneyInput, sumMoney } from "/web/static/js/floorplan.js";
 
 const K = (name) => t(`m.oem.shipments.${name}`);
 let dealers = new Map();
@@ -43,10 +43,7 @@ async function list() {
   const billNo = new Map(bills.map((b) => [b.id, b.bill_no]));
   fill(
     "#shipments",
-    shipments.length
-      ? el(
-          "ul.list",
-          shipments.map((s) => {
+    listOf(shipments, (s) => {
             const box = el("div", { hidden: true });
             return el(
               "li.stacked",
@@ -65,8 +62,6 @@ async function list() {
               box,
             );
           }),
-        )
-      : el("p.muted", t("common.empty")),
   );
 }
 

@@ -4,7 +4,7 @@
 // location (POST /floorplan/audits/{id}/checks; a car not on the list too), and the audit is
 // closed (POST .../close: every car not checked becomes missing, out of trust).
 import { act, all, api, confirm, el, fill, param, start, t, toast, when } from "/web/static/js/finedge.js";
-import { fpBadge } from "/web/static/js/floorplan.js";
+import { fpBadge, listOf } from "/web/static/js/floorplan.js";
 
 const K = (name) => t(`m.supervisor.audits.${name}`);
 let yards = new Map();
@@ -19,10 +19,7 @@ async function overview() {
   const audits = (await all("/floorplan/audits")).sort((a, b) => (a.status === b.status ? b.id - a.id : a.status === "open" ? -1 : 1));
   fill(
     "#audits",
-    audits.length
-      ? el(
-          "ul.list",
-          audits.map((a) =>
+    listOf(audits, (a) =>
             el(
               "li",
               { dataset: { audit: a.id } },
@@ -33,10 +30,7 @@ async function overview() {
                 el("div.muted.small", `${when(a.opened_at)} · ${summaryOf(a)}`),
               ),
               fpBadge(a.status),
-            ),
-          ),
-        )
-      : el("p.muted", t("common.empty")),
+            ),),
   );
   const select = document.getElementById("yard");
   fill(select, [...yards].map(([id, name]) => el("option", { value: id }, name)));
@@ -97,10 +91,7 @@ async function detail(id) {
     const open = audit.status === "open";
     fill(
       "#checks",
-      audit.checks.length
-        ? el(
-            "ul.list",
-            audit.checks.map((c) =>
+      listOf(audit.checks, (c) =>
               el(
                 "li.stacked",
                 { dataset: { vin: c.vin, result: c.result } },
@@ -110,10 +101,7 @@ async function detail(id) {
                   fpBadge(c.result),
                 ),
                 open && c.result === "pending" ? checkForm(audit, c.vin, draw) : null,
-              ),
-            ),
-          )
-        : el("p.muted", t("common.empty")),
+              ),),
     );
     document.getElementById("close").hidden = !open;
     document.getElementById("other-form").closest("details").hidden = !open;

@@ -2,7 +2,7 @@
 // phone's camera where the browser can (POST /floorplan/vehicles/{vin}/intake). Below, the cars
 // on their way to the supervisor's yards (in transit or arrived), to fill the VIN from.
 import { act, all, api, el, fill, money, start, t, toast, when } from "/web/static/js/finedge.js";
-import { fpBadge } from "/web/static/js/floorplan.js";
+import { fpBadge, listOf } from "/web/static/js/floorplan.js";
 import { canScan, scanInto } from "/web/static/js/scanner.js";
 
 const K = (name) => t(`m.supervisor.intake.${name}`);
@@ -36,19 +36,13 @@ async function waiting() {
   const cars = [...arrived, ...inTransit];
   fill(
     "#waiting",
-    cars.length
-      ? el(
-          "ul.list",
-          cars.map((v) =>
+    listOf(cars, (v) =>
             el(
               "li",
               { dataset: { vin: v.vin } },
               el("div", el("strong", v.vin), el("div.muted.small", `${v.model} · ${yards.get(v.warehouse_id) || ""} · ${when(v.shipped_at)}`)),
               el("span.row", fpBadge(v.status), el("button.btn.small.secondary", { type: "button", onclick: () => use(v.vin) }, K("use"))),
-            ),
-          ),
-        )
-      : el("p.muted", t("common.empty")),
+            ),),
   );
 }
 

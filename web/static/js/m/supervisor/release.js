@@ -3,7 +3,7 @@
 // VIN read on the car (it must match) and ticks that the certificate was checked; then
 // POST /floorplan/vehicles/{vin}/release. The API refuses a car that may not leave.
 import { act, all, api, confirm, el, fill, money, start, t, toast, when } from "/web/static/js/finedge.js";
-import { fpBadge } from "/web/static/js/floorplan.js";
+import { fpBadge, listOf } from "/web/static/js/floorplan.js";
 
 const K = (name) => t(`m.supervisor.release.${name}`);
 let yards = new Map();
@@ -78,7 +78,7 @@ async function render() {
     all("/floorplan/vehicles", { status: "in_stock" }),
   ]);
   const cars = [...redeemed.filter((v) => !v.released_at), ...inStock.filter((v) => v.repay_by)];
-  fill("#ready", cars.length ? el("ul.list", cars.map(item)) : el("p.muted", t("common.empty")));
+  fill("#ready", listOf(cars, item));
 }
 
 start({ roles: ["supervisor"] }, async () => {
