@@ -102,3 +102,43 @@ def test_supervisor_audit_checks_a_car_and_closes(server, browser_page):
     page.goto(f"{server.url}/m/supervisor/audits")
     expect(page.locator(f"#audits li[data-audit='{audit_id}']")).to_be_visible()
     assert not page.errors
+
+
+# Headless Chromium on Linux has neither a camera nor BarcodeDetector: a stand-in camera (a
+# canvas stream) and detector (it reads whatever the test put in window.__scanned) take their
+# place, so the page's scanning path runs as on a phone.
+FAKE_CAMERA = """
+window.BarcodeDetector = class {
+  static async getSupportedFormats() { return ["code_128", "qr_code"]; }
+  async detect() { return window.__scanned ? [{ rawValue: window.__scanned }] : []; }
+};
+const fakeCamera = async () => {
+  const canvas = document.createElement("canvas");
+  canvas.width = 64;
+  canvas.height = 64;
+  canvas.getContext("2d").fillRect(0, 0, 64, 64);
+  return canvas.captureStream();
+};
+if (navigator.mediaDevices) navigator.mediaDevices.getUserMedia = fakeCamera;
+else Object.defineProperty(navigator, "mediaDevices", { value: { getUserMedia: fakeCamera } });
+"""
+
+
+def test_supervisor_scans_vin_and_certificate_with_the_camera(server, browser_page):
+    dealer = new_dealer(server, "DLRSUP4")
+    (car,) = shipped_cars(server, dealer, ["170000.00"])
+    page = browser_page(phone=True)
+    page.add_init_script(FAKE_CAMERA)
+    page = open_page(server, lambda **kw: page, "supervisor1", "/m/supervisor/intake")
+    expect(page.locator("#no-scanner")).to_be_hidden()
+    page.evaluate("code => { window.__scanned = code; }", car["vin"])
+    page.click("button.scan[data-target='vin']")
+    expect(page.locator("#vin")).to_have_value(car["vin"])
+    expect(page.locator("#scanner")).to_be_hidden()
+    page.evaluate("code => { window.__scanned = code; }", car["certificate_no"])
+    page.click("button.scan[data-target='certificate']")
+    expect(page.locator("#certificate")).to_have_value(car["certificate_no"])
+    page.click("#intake-form button[type=submit]")
+    expect(page.locator("#intake-result")).to_contain_text(car["vin"])
+    assert _status(server, car["vin"]) == "in_stock"
+    assert not page.errors

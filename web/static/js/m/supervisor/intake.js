@@ -21,7 +21,7 @@ function setupScanning(form) {
       const code = await scanInto(document.getElementById("scanner"), t("m.supervisor.common.stop_scan"));
       if (code) {
         const input = document.getElementById(button.dataset.target);
-        input.value = code.toUpperCase();
+        input.value = button.dataset.target === "vin" ? code.toUpperCase() : code;
         input.focus();
       }
     });
