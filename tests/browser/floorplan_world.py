@@ -169,3 +169,10 @@ def open_page(server: LiveServer, browser_page, username: str, url_path: str, *,
     page.goto(f"{server.url}{url_path}")
     page.wait_for_selector("main[data-ready='1']", state="attached")
     return page
+
+
+def assert_fits_a_small_phone(page) -> None:
+    """At 360 px wide the page scrolls only up and down (nothing sticks out sideways)."""
+    page.set_viewport_size({"width": 360, "height": 740})
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, width

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.browser.floorplan_world import issued_bill, new_dealer, new_vin, ok, open_page
+from tests.browser.floorplan_world import (
+    assert_fits_a_small_phone,
+    issued_bill,
+    new_dealer,
+    new_vin,
+    ok,
+    open_page,
+)
 from tests.browser_support import screenshot
 
 
@@ -32,6 +39,7 @@ def test_oem_ships_a_bills_cars_and_sees_its_shipments_and_bills(server, browser
     item.get_by_role("button").click()
     expect(item.locator(f"li[data-vin='{vin}']")).to_contain_text("在途")
     screenshot(page, "m-oem-shipments")
+    assert_fits_a_small_phone(page)
     assert not page.errors
 
     page.goto(f"{server.url}/m/oem/bills")
@@ -46,4 +54,5 @@ def test_oem_ships_a_bills_cars_and_sees_its_shipments_and_bills(server, browser
     page.get_by_role("tab", name="已发车").click()
     expect(page.locator(f"#bills li[data-bill='{bill['id']}']")).to_be_visible()
     screenshot(page, "m-oem-bills")
+    assert_fits_a_small_phone(page)
     assert not page.errors

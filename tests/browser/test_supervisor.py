@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.browser.floorplan_world import new_dealer, ok, open_page, shipped_cars, take_in
+from tests.browser.floorplan_world import (
+    assert_fits_a_small_phone,
+    new_dealer,
+    ok,
+    open_page,
+    shipped_cars,
+    take_in,
+)
 from tests.browser_support import screenshot
 
 
@@ -35,6 +42,7 @@ def test_supervisor_takes_a_car_in_by_typed_vin_on_a_phone(server, browser_page)
     expect(page.locator(f"#waiting li[data-vin='{car['vin']}']")).to_have_count(0)
     assert _status(server, car["vin"]) == "in_stock"
     screenshot(page, "m-supervisor-intake")
+    assert_fits_a_small_phone(page)
     assert not page.errors
 
 
@@ -64,6 +72,7 @@ def test_supervisor_checks_and_releases_a_redeemed_car(server, browser_page):
     item.locator("input[type=checkbox]").check()
     expect(release).to_be_enabled()
     screenshot(page, "m-supervisor-release")
+    assert_fits_a_small_phone(page)
     release.click()
     page.click("#fe-confirm-ok")
     expect(page.locator(f"#ready li[data-vin='{car['vin']}']")).to_have_count(0)
@@ -90,6 +99,7 @@ def test_supervisor_audit_checks_a_car_and_closes(server, browser_page):
     )
     expect(page.locator("#detail-meta")).to_contain_text("1/1")
     screenshot(page, "m-supervisor-audits")
+    assert_fits_a_small_phone(page)
     page.click("#close")
     page.click("#fe-confirm-ok")
     expect(page.locator("#detail-h")).to_contain_text("已结束")
