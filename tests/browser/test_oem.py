@@ -36,9 +36,15 @@ def test_oem_ships_a_bills_cars_and_sees_its_shipments_and_bills(server, browser
     shipment = next(s for s in shipments if s["bill_id"] == bill["id"])
     item = page.locator(f"#shipments li[data-shipment='{shipment['id']}']")
     expect(item).to_contain_text("DLROEM1")
-    item.get_by_role("button").click()
+    item.get_by_role("button", name="车辆明细").click()
     expect(item.locator(f"li[data-vin='{vin}']")).to_contain_text("在途")
     screenshot(page, "m-oem-shipments")
+    item.locator(f"button[data-arrive='{shipment['id']}']").click()
+    page.click("#fe-confirm-ok")
+    expect(item.locator("button[data-arrive]")).to_have_count(0)
+    expect(item.locator(".badge").first).to_have_text("已到库")
+    vehicle = ok(server.api("GET", f"/floorplan/vehicles/{vin}", "oem1"))
+    assert vehicle["status"] == "arrived"
     assert_fits_a_small_phone(page)
     assert not page.errors
 

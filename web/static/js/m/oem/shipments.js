@@ -1,7 +1,8 @@
 // OEM: its shipments (GET /floorplan/shipments), each with its cars on demand
 // (GET /floorplan/shipments/{id}), and a new shipping list for an issued bill
-// (POST /floorplan/shipments: the bill, the dealer's yard, the cars; prices add up to the bill).
-import { act, all, api, el, fill, money, start, t, toast, when } from "/web/static/js/finedge.js";
+// (POST /floorplan/shipments: the bill, the dealer's yard, the cars; prices add up to the bill);
+// a shipment in transit is marked arrived at the yard (POST /floorplan/shipments/{id}/arrive).
+import { act, all, api, confirm, el, fill, money, start, t, toast, when } from "/web/static/js/finedge.js";
 import { fpBadge, listOf, moneyInput, sumMoney } from "/web/static/js/floorplan.js";
 
 const K = (name) => t(`m.oem.shipments.${name}`);
@@ -38,6 +39,15 @@ function carsOf(shipment, box) {
   };
 }
 
+async function arrive(button, shipment) {
+  if (!(await confirm(t("m.oem.shipments.arrive_q", { id: shipment.id })))) return;
+  const done = await act(button, () => api("POST", `/floorplan/shipments/${shipment.id}/arrive`, { body: {} }));
+  if (done) {
+    toast(K("arrived"), "ok");
+    await list();
+  }
+}
+
 async function list() {
   const shipments = (await all("/floorplan/shipments")).sort((a, b) => b.id - a.id);
   const billNo = new Map(bills.map((b) => [b.id, b.bill_no]));
@@ -58,7 +68,13 @@ async function list() {
                 ),
                 fpBadge(s.status),
               ),
-              el("button.btn.small.secondary", { type: "button", "aria-expanded": "false", onclick: carsOf(s, box) }, K("show")),
+              el(
+                "span.row",
+                el("button.btn.small.secondary", { type: "button", "aria-expanded": "false", onclick: carsOf(s, box) }, K("show")),
+                s.status === "in_transit"
+                  ? el("button.btn.small.primary", { type: "button", dataset: { arrive: s.id }, onclick: (e) => arrive(e.currentTarget, s) }, K("arrive"))
+                  : null,
+              ),
               box,
             );
           }),
