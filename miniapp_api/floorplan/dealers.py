@@ -13,6 +13,7 @@ from miniapp_api.floorplan.schemas import (
     CreditLineOut,
     CreditLineRequestIn,
     CreditLineRequestOut,
+    DealerOverviewOut,
     DealerSummaryOut,
     FloorplanAmountIn,
     FloorplanDecisionIn,
@@ -27,6 +28,19 @@ from miniapp_api.floorplan.schemas import (
 from miniapp_api.responses import errors
 
 # --------------------------------------------------------------------------- dealers
+
+
+@blp.route("/dealers")
+class Dealers(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_schema(DealerOverviewOut, "DealerOverviewPage"))
+    @errors(blp, 400, 401, 403)
+    def get(self, args):
+        """The dealer overview: each dealer's summary (line limit, used, available and its
+        utilisation, margin, cars by status: out_of_trust, released_unpaid ...; open alerts by
+        severity) and its aged stock (cars in stock past each aging threshold). Bank staff see
+        every dealer, an OEM its own dealers; a dealer or a supervisor is refused (403)."""
+        return queries.list_dealer_overview(db(), current_actor(), **args)
 
 
 @blp.route("/dealers/<int:dealer_id>/summary")

@@ -295,6 +295,23 @@ class DealerSummaryOut(ma.Schema):
     as_of = Timestamp()
 
 
+class DealerOverviewOut(DealerSummaryOut):
+    """A dealer summary as a row of the bank's overview, with its aged stock."""
+
+    utilisation = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "used / limit as a decimal string (null without a limit)"},
+    )
+    aging = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        metadata={
+            "description": "aging threshold in days (the programme's: 90, 120, 180) -> cars in "
+            "stock at least that long"
+        },
+    )
+
+
 # --------------------------------------------------------------------------- schemas: in
 
 

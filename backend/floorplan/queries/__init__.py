@@ -6,12 +6,14 @@ Every function checks what the caller may see; the write side is ``backend.floor
 """
 
 from backend.floorplan.queries.dealers import (
+    DealerOverview,
     DealerSummary,
     dealer_summary,
     get_line,
     get_warehouse,
     line_of_dealer,
     list_acts_on_behalf,
+    list_dealer_overview,
     list_lines,
     list_programmes,
     list_requests,
@@ -38,6 +40,7 @@ from backend.floorplan.queries.stock import (
 )
 
 __all__ = [
+    "DealerOverview",
     "DealerSummary",
     "audit_checks",
     "curtailment_of",
@@ -54,6 +57,7 @@ __all__ = [
     "list_alerts",
     "list_audits",
     "list_bills",
+    "list_dealer_overview",
     "list_lines",
     "list_programmes",
     "list_requests",

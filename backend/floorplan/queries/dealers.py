@@ -149,6 +149,69 @@ def dealer_summary(
     )
 
 
+@dataclass
+class DealerOverview:
+    """One row of the bank's dealer overview: the dealer summary, plus its aged stock (cars in
+    stock past each of its programme's aging thresholds) and how much of its line is used."""
+
+    summary: DealerSummary
+    aging: dict  # threshold in days (as text) -> cars in stock at least that long
+    utilisation: str | None  # used / limit, "0.4523"; None without a limit
+
+    def __getattr__(self, name):
+        return getattr(self.summary, name)
+
+
+def list_dealer_overview(
+    session: Session,
+    actor: Actor,
+    *,
+    limit: int | None = None,
+    cursor: str | None = None,
+    now: datetime | None = None,
+) -> Page:
+    """Every dealer the caller oversees, each with its summary and aged stock: bank staff all
+    dealers, an OEM its own dealers; anyone else (a dealer, a supervisor) is refused."""
+    now = now or utcnow()
+    stmt = select(Org).where(Org.kind == "dealer")
+    if not actor.is_bank_staff:
+        org = session.get(Org, actor.org_id) if actor.org_id else None
+        if org is None or org.kind != "oem":
+            raise PermissionDenied("the dealer overview is for bank staff and OEMs")
+        stmt = stmt.where(Org.parent_id == org.id)
+    page = paginate(session, stmt, Org.id, limit=limit, cursor=cursor)
+    rows = []
+    for dealer in page.items:
+        summary = dealer_summary(session, actor, dealer.id, now=now)
+        rows.append(
+            DealerOverview(
+                summary=summary,
+                aging=_aged_stock(session, summary, now),
+                utilisation=(
+                    str((summary.used / summary.limit).quantize(Decimal("0.0001")))
+                    if summary.limit > 0
+                    else None
+                ),
+            )
+        )
+    return Page(items=rows, next_cursor=page.next_cursor)
+
+
+def _aged_stock(session: Session, summary: DealerSummary, now: datetime) -> dict:
+    line = summary.credit_line
+    programme = session.get(Programme, line.programme_id) if line is not None else None
+    thresholds = sorted(programme.aging_days) if programme and programme.aging_days else [90]
+    pledged = list(
+        session.scalars(
+            select(Vehicle.pledged_at).where(
+                Vehicle.dealer_org_id == summary.dealer_id, Vehicle.status == "in_stock"
+            )
+        )
+    )
+    days = [rules.days_between(at, now) for at in pledged]
+    return {str(t): sum(1 for d in days if d >= t) for t in thresholds}
+
+
 # --------------------------------------------------------------------------- set-up, credit
 
 
