@@ -10,7 +10,9 @@ and out of caches.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,7 +38,7 @@ blp = Blueprint(
 )
 
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self'{extra}; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self' ws: wss:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
@@ -90,6 +92,29 @@ def static_url(filename: str) -> str:
     return f"/web/static/{filename}?v={_asset_version(filename)}"
 
 
+@lru_cache(maxsize=1)
+def import_map() -> tuple[str, str]:
+    """The page's import map (its JSON and the CSP source that allows it): every script and
+    vendored module maps from its plain URL, as the scripts import it, to its URL with the
+    content hash. So a page's modules are cached for good and a changed file is fetched anew,
+    with no build step and no rewriting of imports."""
+    imports = {
+        f"/web/static/{name}": static_url(name)
+        for name in sorted(
+            str(path.relative_to(STATIC))
+            for folder in ("js", "vendor")
+            for path in (STATIC / folder).rglob("*.js")
+        )
+    }
+    text = json.dumps({"imports": imports}, separators=(",", ":"))
+    digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+    return text, f"'sha256-{digest}'"
+
+
+def csp_for_pages() -> str:
+    return CSP.format(extra=" " + import_map()[1])
+
+
 def _language() -> str:
     return i18n.language_of(request.cookies.get(i18n.COOKIE))
 
@@ -125,8 +150,12 @@ def _render(surface: Surface, template: str, page: dict[str, Any], prefixes: tup
         page=info,
         strings=strings,
         nav=nav,
+        import_map=import_map()[0],
+        core_script=static_url("js/finedge.js"),
     )
-    return Response(html, mimetype="text/html")
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = csp_for_pages()
+    return response
 
 
 def _surface(name: str) -> Surface:
@@ -181,14 +210,25 @@ def page(page_path: str):
     )
 
 
+def _is_current(path: str, version: str | None) -> bool:
+    name = path.removeprefix("/web/static/")
+    try:
+        return bool(version) and version == _asset_version(name)
+    except OSError:
+        return False
+
+
 @blp.after_app_request
 def _page_headers(response: Response) -> Response:
     path = request.path
     if path.startswith(("/m/", "/console/", "/web/static/")) or path in ("/m", "/console"):
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Content-Security-Policy", CSP.format(extra=""))
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Frame-Options", "DENY")
         if not path.startswith("/web/static/"):
             response.headers["Cache-Control"] = "no-store"
+        elif response.status_code == 200 and _is_current(path, request.args.get("v")):
+            # a URL with the file's content hash never changes its content
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     return response
