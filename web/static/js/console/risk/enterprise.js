@@ -25,7 +25,7 @@ function drawProfile(view) {
     kv([
       [t("console.risk.enterprise.credit_code"), e.credit_code],
       [t("common.status"), label(e.status, "risk")],
-      [t("console.risk.enterprise.industry"), e.industry],
+      [t("console.risk.enterprise.industry"), e.industry ? label(e.industry, "risk_industry") : null],
       [t("console.risk.enterprise.region"), e.region],
       [t("console.risk.enterprise.capital"), money(e.registered_capital)],
       [t("console.risk.enterprise.established"), e.established_on],
@@ -137,7 +137,7 @@ async function loadEvents(reset) {
     { label: t("common.time"), value: (e) => when(e.source_time) },
     { label: t("console.risk.enterprise.source"), value: (e) => label(e.source, "risk") },
     { label: t("console.risk.enterprise.kind"), value: (e) => [label(e.category, "risk"), " ", el("code.small", e.kind)] },
-    { label: t("console.risk.enterprise.severity"), value: (e) => badge(label(e.severity, "risk"), { critical: "hard", high: "strong", medium: "medium" }[e.severity] || "") },
+    { label: t("console.risk.enterprise.severity"), value: (e) => badge(label(e.severity, "risk_severity"), { critical: "hard", high: "strong", medium: "medium" }[e.severity] || "") },
     { label: t("console.risk.enterprise.title_col"), value: (e) => e.title || "—" },
   ];
   const box = $("#events");

@@ -119,6 +119,7 @@ function draw() {
     { replaceMerge: ["series"] },
   );
   $("#chart").dataset.nodes = String(nodes.size);
+  $("#chart").dataset.settled = "0"; // "1" once drawn and its animation finished
   fill("#graph-meta", t("console.risk.graph.nodes", { nodes: nodes.size, edges: edges.size }));
   const pick = $("#node-pick");
   const chosen = pick.value;
@@ -195,6 +196,9 @@ start({ roles: ["rm", "approver", "admin"] }, async () => {
   depth.value = ["1", "2", "3", "4"].includes(param("depth")) ? param("depth") : "2";
   chart = echarts.init($("#chart"), null, { renderer: "canvas" });
   window.addEventListener("resize", () => chart.resize());
+  chart.on("finished", () => {
+    $("#chart").dataset.settled = "1";
+  });
   chart.on("click", (event) => {
     if (event.dataType === "node") select(event.data.id);
   });

@@ -120,7 +120,7 @@ export function signalColumns({ actions, enterprise = true } = {}) {
   const columns = [
     { label: t("console.risk.common.level"), value: (s) => levelBadge(s.level) },
     enterprise ? { label: t("console.risk.common.enterprise"), value: enterpriseLink } : null,
-    { label: t("console.risk.common.rule"), value: (s) => el("span", el("code", s.rule_id), " ", el("span.muted.small", label(s.origin, "risk"))) },
+    { label: t("console.risk.common.rule"), value: (s) => el("span", el("code.risk-rule", s.rule_id), " ", el("span.muted.small", label(s.origin, "risk"))) },
     { label: t("console.risk.common.reason"), value: (s) => s.reason },
     { label: t("console.risk.common.status"), value: (s) => [statusBadge(s.status, s.pending_decision), s.blocking ? [" ", badge(t("console.risk.common.blocking"), "hard")] : null] },
     { label: t("console.risk.common.raised_at"), value: (s) => when(s.raised_at) },
