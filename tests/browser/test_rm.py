@@ -1,11 +1,15 @@
-"""The relationship manager's mini-program pages on a phone: arrivals (live only) and the risk
-signal inbox, which receives a new signal of rm1's enterprise live and marks it read."""
+"""The relationship manager's mini-program pages on a phone: arrivals of their VIP clients,
+and the risk signal inbox, which receives a new signal of rm1's enterprise live and marks it
+read."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import expect
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tests.browser.risk_support import feed, own_enterprise
 from tests.browser_support import screenshot
@@ -13,11 +17,38 @@ from tests.browser_support import screenshot
 NO_OVERFLOW = "() => document.documentElement.scrollWidth <= window.innerWidth"
 
 
-def test_rm1_lands_on_arrivals(server, signed_in):
+def _seen_at_the_door(server, username: str, at: datetime) -> None:
+    """A sighting of the client at BR001's door, as the door camera's match stores it (no API
+    makes one: the camera speaks MQTT); an hour old, so no arrival test's quiet time sees it."""
+    from backend.branch.models import FaceSighting
+    from backend.identity.models import User
+    from backend.platform.db import make_engine
+
+    engine = make_engine(server.env["DATABASE_URL"])
+    try:
+        with Session(engine) as s:
+            user_id = s.scalar(select(User.id).where(User.username == username))
+            s.add(
+                FaceSighting(
+                    branch_id="BR001",
+                    user_id=user_id,
+                    device_id="BR001-CAM-01",
+                    distance=0.3,
+                    at=at,
+                )
+            )
+            s.commit()
+    finally:
+        engine.dispose()
+
+
+def test_rm1_lands_on_arrivals_of_their_vip_clients(server, signed_in):
+    _seen_at_the_door(server, "client1", datetime.now(UTC) - timedelta(hours=1))
     page = signed_in("rm1")
     assert page.url.endswith("/m/rm/arrivals")
     expect(page.locator("main[data-ready='1']")).to_be_visible()
-    expect(page.locator("#arrivals")).to_contain_text("暂无客户到店")
+    expect(page.locator("#arrivals li[data-client]").first).to_contain_text("Client One")
+    expect(page.locator("#arrivals li[data-client]").first).to_contain_text("BR001")
     page.set_viewport_size({"width": 360, "height": 740})
     assert page.evaluate(NO_OVERFLOW)
     screenshot(page, "m-rm-arrivals")
