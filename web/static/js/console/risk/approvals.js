@@ -31,6 +31,7 @@ async function check(signal, approve, button) {
     rows = rows.filter((r) => r.id !== signal.id);
     draw();
     const text = t(approve ? "console.risk.approvals.approved" : "console.risk.approvals.rejected", { name: signal.enterprise_name });
+    $("#decided > li.muted")?.remove();
     $("#decided").prepend(
       el("li", { dataset: { signal: String(signal.id) } }, el("span", levelBadge(updated.level), " ", text, " ", el("span.muted.small", `${decision} → ${label(updated.status, "risk")}`)), el("span.muted.small", when(new Date().toISOString()))),
     );
@@ -73,6 +74,7 @@ async function page(reset) {
 
 start({ roles: ["approver", "admin"] }, async (user) => {
   me = user;
+  fill("#decided", el("li.muted", t("console.risk.common.none")));
   $("#reload").addEventListener("click", (e) => act(e.currentTarget, () => page(true)));
   $("#more").addEventListener("click", (e) => act(e.currentTarget, () => page(false)));
   await page(true);

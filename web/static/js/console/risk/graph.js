@@ -7,7 +7,7 @@
 // a node (or choosing it in the list) shows its details and, for an enterprise, fetches its own
 // graph and merges it in. Names are drawn as canvas text, never as HTML.
 /* global echarts */
-import { $, api, badge, el, errorText, fill, label, param, start, t, toast } from "/web/static/js/finedge.js";
+import { $, api, badge, el, errorText, fill, label, money, param, start, t, toast } from "/web/static/js/finedge.js";
 import { enterpriseUrl, levelBadge } from "/web/static/js/console/risk/shared.js";
 
 const KINDS = ["equity", "investment", "executive", "group", "guarantee", "trade"];
@@ -127,12 +127,12 @@ function draw() {
   pick.value = chosen;
 }
 
-function relationText(e, other) {
+function relationText(e) {
   const parts = [label(e.kind, "risk")];
   if (e.share !== null && e.share !== undefined) parts.push(`${(e.share * 100).toFixed(1)}%`);
-  if (e.amount) parts.push(`¥${e.amount}`);
+  if (e.amount) parts.push(money(e.amount));
   if (e.role) parts.push(e.role);
-  return `${parts.join(" · ")} — ${other?.name || ""}`;
+  return parts.join(" · ");
 }
 
 async function select(id) {
@@ -153,7 +153,13 @@ async function select(id) {
     circle.has(id) ? el("p", badge(t("console.risk.graph.in_circle"), "bad")) : null,
     controller && controller.node === id ? el("p", badge(t("console.risk.enterprise.controller"), "strong"), " ", el("span.muted", t("console.risk.enterprise.share", { share: `${(controller.share * 100).toFixed(1)}%` }))) : null,
     el("h4", t("console.risk.graph.relations")),
-    el("ul.risk-relations", relations.map((e) => el("li", relationText(e, nodes.get(e.source === id ? e.target : e.source))))),
+    el(
+      "ul.risk-relations",
+      relations.map((e) => {
+        const other = e.source === id ? e.target : e.source;
+        return el("li", relationText(e), " — ", el("button.link", { type: "button", onclick: () => select(other) }, nodes.get(other)?.name || other));
+      }),
+    ),
     node.type === "enterprise" ? el("p", el("a", { href: enterpriseUrl(node.db_id) }, t("console.risk.graph.open_view"))) : null,
     el("p.small.muted", { id: "expand-note" }),
   ];
