@@ -77,6 +77,7 @@ def test_signal_feed_by_level_and_live_new_signals(server, signed_in):
     page.select_option("#f-level", "hard")
     page.click("#filters button[type=submit]")
     expect(page).to_have_url(f"{server.url}/console/risk/signals?level=hard")
+    expect(page.locator("body.live-on")).to_have_count(1)  # the live socket is connected
     own = own_enterprise(server, name=_name("实时预警测试"))
     live_row = page.locator(f"#signal-table tr[data-signal='{own['signal_ids'][0]}']")
     expect(live_row).to_be_visible()
@@ -201,6 +202,7 @@ def test_rm_sees_a_new_signal_of_their_enterprise_arrive_in_the_feed(server, sig
     page = signed_in("rm1", surface="console")
     page.goto(f"{server.url}/console/risk/signals?enterprise_id={own['enterprise_id']}")
     expect(page.locator("#signal-table tbody tr")).to_have_count(1)
+    expect(page.locator("body.live-on")).to_have_count(1)
     feed(server, own["credit_code"], own["name"], "lawsuit_defendant")
     expect(page.locator("#signal-table tbody tr")).to_have_count(2)
     assert not page.errors

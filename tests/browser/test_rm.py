@@ -62,6 +62,7 @@ def test_rm1_inbox_on_a_phone_gets_a_signal_live_and_marks_it_read(server, signe
     page.goto(f"{server.url}/m/rm/signals")
     expect(page.locator("main[data-ready='1']")).to_be_visible()
     expect(page.locator("#inbox li[data-item]").first).to_be_visible()
+    expect(page.locator("body.live-on")).to_have_count(1)  # the live socket is connected
     # a lawsuit against rm1's own enterprise raises a signal routed to rm1: it arrives live
     feed(server, own["credit_code"], name, "lawsuit_defendant")
     item = page.locator("#inbox li[data-item]", has_text=name).first
