@@ -1,6 +1,6 @@
 """Face recognition over HTTP: the branch's match tolerance (admin), a client's consent, its
 withdrawal (every encoding deleted at once) and enrolment (a photo, or an encoding computed on
-the phone)."""
+the phone), and the arrivals of an RM's VIP clients."""
 
 from __future__ import annotations
 
@@ -13,8 +13,15 @@ from backend.branch.face import queries as face_queries
 from backend.branch.face import service as face
 from backend.platform.errors import ValidationFailed
 from miniapp_api.branch.blueprint import blp, hall, now
-from miniapp_api.branch.schemas import ConsentIn, ConsentOut, EnrolIn, SettingsIn, SettingsOut
-from miniapp_api.common import current_actor, db
+from miniapp_api.branch.schemas import (
+    ArrivalPage,
+    ConsentIn,
+    ConsentOut,
+    EnrolIn,
+    SettingsIn,
+    SettingsOut,
+)
+from miniapp_api.common import PageArgs, current_actor, db
 
 
 @blp.route("/branches/<string:branch_id>/settings")
@@ -69,3 +76,14 @@ class Enrol(MethodView):
         return face.enrol(
             db(), current_actor(), hall(), image=image, encoding=data["encoding"], now=now()
         )
+
+
+@blp.route("/face/arrivals")
+class Arrivals(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, ArrivalPage)
+    def get(self, args):
+        """My VIP clients recognised at a branch door, newest first (rm; admin: every VIP's):
+        what the ``client.arrived`` push announced, and repeated sightings within its quiet
+        time. Other roles: 403."""
+        return face_queries.list_arrivals(db(), current_actor(), **args)

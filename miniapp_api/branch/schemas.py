@@ -517,6 +517,15 @@ class ClientArrivedOut(ma.Schema):
     device_id = ma.fields.String()
 
 
+class ArrivalOut(ClientArrivedOut):
+    """One sighting of a VIP client at a branch door (GET /face/arrivals)."""
+
+    id = ma.fields.Integer()
+
+
+ArrivalPage = page_schema(ArrivalOut, "FaceArrivalPage")
+
+
 class EnrolmentPage(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(EnrolmentOut))
     next_cursor = ma.fields.String(allow_none=True)
