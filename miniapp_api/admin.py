@@ -93,33 +93,16 @@ class JobScheduleOut(ma.Schema):
     last_run = ma.fields.Nested(JobRunOut, allow_none=True)
 
 
-class JobScheduleList(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(JobScheduleOut))
-
-
 @blp.route("/jobs/schedule")
 class JobSchedule(MethodView):
-    @blp.response(200, JobScheduleList)
-    def get(self):
-        """Every registered job with its schedule (interval or cron; neither: by hand only)
-        and its latest run, by name. Runs themselves: GET /admin/jobs?name=."""
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_schema(JobScheduleOut, "JobSchedulePage"))
+    def get(self, args):
+        """Every registered job by name with its schedule (interval ``every_s`` or ``cron``
+        fields; neither: run by hand only) and its latest run, a cursor page. Runs themselves:
+        GET /admin/jobs?name=."""
         ensure_role(current_actor(), "admin")
-        session = db()
-        registry = current_app.extensions["finedge"].runtime.jobs.jobs
-        items = []
-        for name in sorted(registry):
-            spec = registry[name]
-            last = jobs.recent_runs(session, name, limit=1)
-            items.append(
-                {
-                    "name": name,
-                    "description": spec.description,
-                    "every_s": spec.every_s,
-                    "cron": spec.cron,
-                    "last_run": last[0] if last else None,
-                }
-            )
-        return {"items": items}
+        return jobs.page_schedule(db(), current_app.extensions["finedge"].runtime.jobs, **args)
 
 
 @blp.route("/jobs/<string:name>/run")

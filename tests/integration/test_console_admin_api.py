@@ -43,7 +43,7 @@ def test_job_schedule_lists_every_job_with_its_latest_run(client, auth):
         "/api/v1/admin/jobs/purge_idempotency_keys/run",
         headers={**auth("admin"), "Idempotency-Key": "j1"},
     )
-    items = client.get("/api/v1/admin/jobs/schedule", headers=auth("admin")).get_json()["items"]
+    items = client.get("/api/v1/admin/jobs/schedule?limit=200", headers=auth("admin")).get_json()["items"]
     names = [job["name"] for job in items]
     assert names == sorted(names) and names
     assert ran.status_code == 200, ran.get_json()
@@ -78,3 +78,42 @@ def test_audit_is_searched_by_time(client, auth):
     assert "timed" not in search(until=isoformat(before))
     assert "timed" not in search(since=isoformat(after))
     assert client.get("/api/v1/admin/audit", headers=auth("teller1")).status_code == 403
+
+
+def test_a_devices_commands_are_listed_to_who_may_see_the_device(api):
+    with api.session() as s:
+        from sqlalchemy import select
+
+        from backend.devices.models import Device, DeviceCommand
+
+        device = s.scalar(select(Device).where(Device.device_id == "BR001-LCK-01"))
+        now = utcnow()
+        for n in range(2):
+            s.add(
+                DeviceCommand(
+                    command_id=f"00000000-0000-0000-0000-00000000000{n}",
+                    device_pk=device.id,
+                    name="lock.lock",
+                    args={},
+                    status="ok",
+                    reason="",
+                    created_at=now,
+                )
+            )
+        s.commit()
+    page = api.ok(api.get("admin", "/devices/BR001-LCK-01/commands"))
+    assert [c["id"][-1] for c in page["items"]] == ["1", "0"]
+    assert page["items"][0]["name"] == "lock.lock"
+    assert api.get("dealer1", "/devices/BR001-LCK-01/commands").status_code == 404
+
+
+def test_job_schedule_pages_by_name(client, auth):
+    first = client.get("/api/v1/admin/jobs/schedule?limit=2", headers=auth("admin")).get_json()
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    rest = client.get(
+        "/api/v1/admin/jobs/schedule",
+        query_string={"limit": 200, "cursor": first["next_cursor"]},
+        headers=auth("admin"),
+    ).get_json()
+    names = [j["name"] for j in first["items"] + rest["items"]]
+    assert names == sorted(set(names)) and rest["next_cursor"] is None
