@@ -43,7 +43,9 @@ def test_job_schedule_lists_every_job_with_its_latest_run(client, auth):
         "/api/v1/admin/jobs/purge_idempotency_keys/run",
         headers={**auth("admin"), "Idempotency-Key": "j1"},
     )
-    items = client.get("/api/v1/admin/jobs/schedule?limit=200", headers=auth("admin")).get_json()["items"]
+    items = client.get("/api/v1/admin/jobs/schedule?limit=200", headers=auth("admin")).get_json()[
+        "items"
+    ]
     names = [job["name"] for job in items]
     assert names == sorted(names) and names
     assert ran.status_code == 200, ran.get_json()
