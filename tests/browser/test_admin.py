@@ -20,6 +20,14 @@ def _ready(page):
     expect(page.locator("main")).to_have_attribute("data-ready", "1")
 
 
+def _admin_page(signed_in, server, path: str, lang: str = "zh"):
+    """The admin signed in on /console/<path>, its first render done."""
+    page = signed_in("admin", surface="console", lang=lang)
+    page.goto(f"{server.url}/console/{path}")
+    _ready(page)
+    return page
+
+
 def _log_in(page, server, username: str, password: str):
     """Log in through the console's form; the session's user (their home page may belong to
     another helper's part of issue 14 and be missing here, so it is not waited for)."""
@@ -115,9 +123,7 @@ def test_audit_search_finds_the_user_creation(server, signed_in):
         json={"username": username, "password": "long-enough-1", "role": "rm", "org_id": org},
     )
     assert created.status_code == 201, created.text
-    page = signed_in("admin", surface="console")
-    page.goto(f"{server.url}/console/admin/audit")
-    _ready(page)
+    page = _admin_page(signed_in, server, "admin/audit")
     page.fill("#f-actor", "admin")
     page.fill("#f-action", "user.created")
     page.fill("#f-type", "user")
@@ -137,9 +143,7 @@ def test_audit_search_finds_the_user_creation(server, signed_in):
 
 
 def test_a_job_run_now_appears_in_its_history(server, signed_in):
-    page = signed_in("admin", surface="console")
-    page.goto(f"{server.url}/console/admin/jobs")
-    _ready(page)
+    page = _admin_page(signed_in, server, "admin/jobs")
     job = "purge_idempotency_keys"
     actions = page.locator(f'[data-job="{job}"]')
     expect(page.locator("#jobs")).to_contain_text("每 3600 秒")
@@ -157,9 +161,7 @@ def test_a_job_run_now_appears_in_its_history(server, signed_in):
 
 
 def test_orgs_are_created_and_edited_in_the_page(server, signed_in):
-    page = signed_in("admin", surface="console")
-    page.goto(f"{server.url}/console/admin/orgs")
-    _ready(page)
+    page = _admin_page(signed_in, server, "admin/orgs")
     code = _name("ENT").upper()
     page.fill("#o-code", code)
     page.fill("#o-name", "Test enterprise")
@@ -177,9 +179,7 @@ def test_orgs_are_created_and_edited_in_the_page(server, signed_in):
 
 
 def test_a_branch_its_hours_services_and_counters_in_the_page(server, signed_in):
-    page = signed_in("admin", surface="console")
-    page.goto(f"{server.url}/console/admin/branches")
-    _ready(page)
+    page = _admin_page(signed_in, server, "admin/branches")
     code = _name("T").upper()[:9]
     page.fill("#b-code", code)
     page.fill("#b-name", "Test branch")
@@ -206,5 +206,6 @@ def test_a_branch_its_hours_services_and_counters_in_the_page(server, signed_in)
     branch = server.api("GET", f"/branches/{code}", "admin").json()
     assert set(branch["services"]) == {"cash", "loan"}
     assert [(c["counter_id"], c["skills"]) for c in branch["counters"]] == [("1", ["cash"])]
+    page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "console-admin-branches")
     assert not page.errors
