@@ -209,3 +209,74 @@ def test_a_branch_its_hours_services_and_counters_in_the_page(server, signed_in)
     page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "console-admin-branches")
     assert not page.errors
+
+
+def test_role_change_unlock_and_password_reset_in_the_page(server, signed_in, browser_page):
+    import requests
+
+    username = _name("loader_")
+    org = server.api("GET", "/admin/users?username=teller1", "admin").json()["items"][0]
+    body = {
+        "username": username,
+        "password": "old-pass-1234",
+        "role": "loader",
+        "org_id": org["org_id"],
+        "branch_id": "BR001",
+    }
+    assert server.api("POST", "/admin/users", "admin", json=body).status_code == 201
+    # failed logins put the account in back-off
+    for _ in range(6):
+        requests.post(
+            f"{server.url}/api/v1/auth/token",
+            json={"username": username, "password": "wrong-password"},
+            timeout=30,
+        )
+    page = _admin_page(signed_in, server, "admin/users")
+    page.fill("#f-username", username)
+    page.click("#filters button[type=submit]")
+    row = page.locator("#users tbody tr", has_text=username)
+    expect(row).to_contain_text("已锁定")
+    row.get_by_role("button", name="解除锁定").click()
+    expect(row).not_to_contain_text("已锁定")
+    # role: loader -> teller, same org and branch
+    row.get_by_role("button", name="修改").click()
+    page.select_option("#e-role", "teller")
+    page.click("dialog[open] button[type=submit]")
+    expect(row).to_contain_text("柜员")
+    # a new password, generated in the dialog and shown once after saving
+    row.get_by_role("button", name="重置密码").click()
+    new_password = page.input_value("#r-password")
+    assert len(new_password) == 16
+    page.click("dialog[open] button[type=submit]")
+    expect(page.locator("#once-dialog")).to_contain_text(new_password)
+    page.click("#once-close")
+    expect(page.locator("#once-dialog")).to_have_count(0)
+    user = _log_in(browser_page(), server, username, new_password)
+    assert (user["username"], user["role"]) == (username, "teller")
+    assert not page.errors
+
+
+def test_audit_pages_with_load_more(server, signed_in):
+    page = _admin_page(signed_in, server, "admin/audit")
+    rows = page.locator("#records tbody tr")
+    expect(rows).to_have_count(50)
+    page.click("#records button.more")
+    expect(rows.nth(50)).to_be_visible()
+    ids = server.api("GET", "/admin/audit?limit=51", "admin").json()["items"]
+    assert len(ids) == 51
+    assert not page.errors
+
+
+def test_a_teller_sees_the_registry_without_provisioning(server, browser_page):
+    page = browser_page()
+    user = _log_in(page, server, "teller1", "teller1-demo")
+    assert user["role"] == "teller"
+    page.goto(f"{server.url}/console/devices/registry")
+    _ready(page)
+    expect(page.locator("#devices")).to_contain_text("BR001-LCK-01")
+    expect(page.locator("#register-card")).to_be_hidden()
+    expect(page.locator("#devices button")).to_have_count(0)
+    # the admin pages are not for a teller (and the API refuses them)
+    page.goto(f"{server.url}/console/admin/users")
+    expect(page.locator("main .notice")).to_contain_text("不适用")
+    assert not page.errors
