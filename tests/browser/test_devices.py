@@ -94,6 +94,10 @@ def test_device_twin_highlights_desired_against_reported(server, signed_in):
     expect(page.locator("#twin-sync")).to_contain_text("Out of sync")
     twin = server.api("GET", f"/devices/{device_id}", "admin").json()["twin"]
     assert twin["desired"]["brightness"] == 70
+    page.select_option("#s-status", "active")
+    page.click("#status-form button[type=submit]")
+    expect(page.locator("#summary")).to_contain_text("Active")
+    assert server.api("GET", f"/devices/{device_id}", "admin").json()["status"] == "active"
     expect(page.locator("#messages")).to_be_visible()
     expect(page.locator("#commands")).to_be_visible()
     screenshot(page, "console-devices-device-en")

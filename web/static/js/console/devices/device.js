@@ -2,9 +2,9 @@
 // that differ highlighted; admins change the desired configuration with PATCH
 // /devices/{id}/config, a JSON merge patch), open alarms, recent messages and commands. Live:
 // device.state of this device redraws it.
-import { $, act, api, badge, el, fill, label, onLive, param, start, t, table, toast, when } from "/web/static/js/finedge.js";
-import { values } from "/web/static/js/console/admin/kit.js";
-import { onlineBadge, stateBadge } from "/web/static/js/console/devices/shared.js";
+import { $, act, api, badge, confirm, el, fill, label, onLive, param, start, t, table, toast, when } from "/web/static/js/finedge.js";
+import { options, values } from "/web/static/js/console/admin/kit.js";
+import { STATES, onlineBadge, stateBadge } from "/web/static/js/console/devices/shared.js";
 
 const id = param("id") || "";
 const path = `/devices/${encodeURIComponent(id)}`;
@@ -55,6 +55,7 @@ function drawTwin(twin) {
 
 async function render() {
   const d = await api("GET", path);
+  options("#s-status", STATES.map((s) => [s, label(s, "devices")]), { empty: null, selected: d.status });
   fill(
     "#summary",
     [
@@ -144,6 +145,17 @@ async function setDesired(event) {
   drawTwin(twin);
 }
 
+async function changeState(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const status = $("#s-status").value;
+  if (status === "retired" && !(await confirm(t("console.devices.device.retire_confirm", { id })))) return;
+  const out = await act(form.querySelector("button[type=submit]"), () => api("PATCH", path, { body: { status } }));
+  if (!out) return;
+  toast(t("console.devices.device.state_changed", { state: label(out.status, "devices") }), "ok");
+  await render();
+}
+
 start({ roles: ["admin", "teller"] }, async (user) => {
   try {
     await render();
@@ -157,6 +169,8 @@ start({ roles: ["admin", "teller"] }, async (user) => {
   if (user.role === "admin") {
     $("#desired-form").hidden = false;
     $("#desired-form").addEventListener("submit", setDesired);
+    $("#status-form").hidden = false;
+    $("#status-form").addEventListener("submit", changeState);
   }
   await renderHistory();
   await onLive("device.state", (d) => {
