@@ -156,6 +156,7 @@ def test_a_job_run_now_appears_in_its_history(server, signed_in):
     newest = after[0]
     expect(page.locator("#runs tbody tr").first).to_contain_text(str(newest["id"]))
     expect(page.locator("#runs tbody tr").first).to_contain_text("手动")
+    page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "console-admin-jobs")
     assert not page.errors
 

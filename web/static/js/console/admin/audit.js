@@ -1,7 +1,7 @@
 // Audit log (admin): GET /admin/audit by actor (a username, looked up as a user id), action,
 // object type and id, and a time range (since, until: local times sent as UTC instants),
 // newest first, paged with "load more"; each record's before and after on demand.
-import { $, act, api, el, start, t, toast, when } from "/web/static/js/finedge.js";
+import { $, act, api, el, label, start, t, toast, when } from "/web/static/js/finedge.js";
 import { pager, values } from "/web/static/js/console/admin/kit.js";
 
 let list;
@@ -20,7 +20,7 @@ function changes(r) {
 
 const columns = [
   { label: t("common.time"), value: (r) => when(r.at) },
-  { label: t("console.admin.audit.actor"), value: (r) => [el("strong", r.actor_username), el("div.muted.small", r.actor_role)] },
+  { label: t("console.admin.audit.actor"), value: (r) => [el("strong", r.actor_username), el("div.muted.small", label(r.actor_role, "role"))] },
   { label: t("console.admin.audit.action"), value: (r) => el("code", r.action) },
   { label: t("console.admin.audit.object"), value: (r) => `${r.object_type} ${r.object_id}` },
   { label: t("console.admin.audit.changes"), value: changes },

@@ -37,6 +37,7 @@ async function showHistory(name) {
     (cursor) => api("GET", "/admin/jobs", { query: { name, cursor, limit: 20 } }),
   );
   await history.reload();
+  $("#history").scrollIntoView({ block: "nearest" });
 }
 
 async function runNow(button, job) {
@@ -64,7 +65,7 @@ async function load() {
             label: t("common.actions"),
             value: (j) =>
               el(
-                "div.row",
+                "div.row.actions",
                 { dataset: { job: j.name } },
                 el("button.btn.small.secondary", { type: "button", onclick: (e) => act(e.currentTarget, () => showHistory(j.name)) }, t("console.admin.jobs.show_history")),
                 el("button.btn.small.primary", { type: "button", onclick: (e) => runNow(e.currentTarget, j) }, t("console.admin.jobs.run")),
