@@ -3,6 +3,8 @@ under /api/v1/admin/users; orgs: miniapp_api/orgs.py; branches: miniapp_api/bran
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
@@ -22,6 +24,12 @@ class AuditArgs(PageArgs):
     object_id = ma.fields.String()
     action = ma.fields.String()
     actor_user_id = ma.fields.Integer()
+    since = ma.fields.AwareDateTime(
+        default_timezone=UTC, metadata={"description": "records at or after this instant"}
+    )
+    until = ma.fields.AwareDateTime(
+        default_timezone=UTC, metadata={"description": "records before this instant"}
+    )
 
 
 class AuditOut(ma.Schema):
@@ -71,6 +79,30 @@ class Jobs(MethodView):
         """Job runs, newest first (start, end, outcome, error), a cursor page."""
         ensure_role(current_actor(), "admin")
         return jobs.page_runs(db(), **args)
+
+
+class JobScheduleOut(ma.Schema):
+    name = ma.fields.String()
+    description = ma.fields.String()
+    every_s = ma.fields.Integer(
+        allow_none=True, metadata={"description": "runs every this many seconds"}
+    )
+    cron = ma.fields.Dict(
+        allow_none=True, metadata={"description": "cron fields (hour, minute, ...), local time"}
+    )
+    last_run = ma.fields.Nested(JobRunOut, allow_none=True)
+
+
+@blp.route("/jobs/schedule")
+class JobSchedule(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_schema(JobScheduleOut, "JobSchedulePage"))
+    def get(self, args):
+        """Every registered job by name with its schedule (interval ``every_s`` or ``cron``
+        fields; neither: run by hand only) and its latest run, a cursor page. Runs themselves:
+        GET /admin/jobs?name=."""
+        ensure_role(current_actor(), "admin")
+        return jobs.page_schedule(db(), current_app.extensions["finedge"].runtime.jobs, **args)
 
 
 @blp.route("/jobs/<string:name>/run")

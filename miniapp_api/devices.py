@@ -306,6 +306,12 @@ class DeviceCommands(MethodView):
         )
         return view, 201 if created else 200
 
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_schema(CommandOut, "DeviceCommandPage"))
+    def get(self, args, device_id):
+        """The commands sent to the device, newest first, with their outcomes."""
+        return queries.list_commands(db(), current_actor(), device_id, **args)
+
 
 @blp.route("/<string:device_id>/commands/<string:command_id>")
 class DeviceCommand(MethodView):

@@ -93,3 +93,21 @@ def get_command(session: Session, actor: Actor, device_id: str, command_id: str)
     if command is None:
         raise NotFound("command not found", code="command_not_found")
     return command_view(command, device.device_id)
+
+
+def list_commands(
+    session: Session,
+    actor: Actor,
+    device_id: str,
+    *,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page:
+    """The commands sent to a device the actor may see, newest first, with their outcomes."""
+    device = get_device(session, actor, device_id)
+    stmt = select(DeviceCommand).where(DeviceCommand.device_pk == device.id)
+    page = paginate(session, stmt, DeviceCommand.id, limit=limit, cursor=cursor, descending=True)
+    return Page(
+        items=[command_view(c, device.device_id) for c in page.items],
+        next_cursor=page.next_cursor,
+    )

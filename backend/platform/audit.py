@@ -126,10 +126,17 @@ def query_audit(
     object_id: str | None = None,
     action: str | None = None,
     actor_user_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> Page:
+    """Records, newest first, by object, action, actor and time (``since`` <= at < ``until``)."""
     stmt = select(AuditRecord)
+    if since is not None:
+        stmt = stmt.where(AuditRecord.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditRecord.at < until)
     if object_type:
         stmt = stmt.where(AuditRecord.object_type == object_type)
     if object_id:

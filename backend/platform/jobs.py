@@ -25,8 +25,14 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from backend.platform.clock import utcnow
 from backend.platform.db import Base, BigIntPK
-from backend.platform.errors import NotFound
-from backend.platform.pagination import Page, paginate
+from backend.platform.errors import NotFound, ValidationFailed
+from backend.platform.pagination import (
+    Page,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    paginate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +213,39 @@ def recent_runs(session: Session, name: str | None = None, limit: int = 20) -> l
     if name:
         stmt = stmt.where(JobRun.name == name)
     return list(session.scalars(stmt))
+
+
+def page_schedule(
+    session: Session, jobs: JobRegistry, *, limit: int | None = None, cursor: str | None = None
+) -> Page:
+    """The registered jobs by name, each with its schedule (``every_s`` or ``cron``; neither:
+    by hand only) and its latest run, a cursor page (``GET /admin/jobs/schedule``)."""
+    names = sorted(jobs.jobs)
+    start = 0  # the cursor: how many names the pages before gave
+    if cursor:
+        start = decode_cursor(cursor)
+        if isinstance(start, bool) or not isinstance(start, int) or not 0 < start < 2**63:
+            raise ValidationFailed(
+                "cursor is not valid",
+                code="invalid_cursor",
+                details={"cursor": ["not a cursor of this listing"]},
+            )
+    limit = check_limit(limit)
+    items = []
+    for name in names[start : start + limit]:
+        spec = jobs.jobs[name]
+        latest = recent_runs(session, name, limit=1)
+        items.append(
+            {
+                "name": name,
+                "description": spec.description,
+                "every_s": spec.every_s,
+                "cron": spec.cron,
+                "last_run": latest[0] if latest else None,
+            }
+        )
+    more = len(names) > start + limit
+    return Page(items=items, next_cursor=encode_cursor(start + limit) if more else None)
 
 
 MISFIRE_GRACE_S = 60

@@ -4,6 +4,7 @@ off-counter rate per day."""
 
 from __future__ import annotations
 
+import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
 
@@ -12,6 +13,7 @@ from backend.branch.fleet import service as fleet
 from backend.platform.db import run_in_transaction
 from miniapp_api.branch.blueprint import blp, hall, now
 from miniapp_api.branch.schemas import (
+    ROLLOUT_STATUSES,
     AdvanceIn,
     FleetOut,
     OffCounterOut,
@@ -19,6 +21,7 @@ from miniapp_api.branch.schemas import (
     ResumeIn,
     RolloutIn,
     RolloutOut,
+    RolloutsOut,
     TemplateIn,
     TemplateOut,
     TemplatesOut,
@@ -48,8 +51,23 @@ class Templates(MethodView):
         )
 
 
+class RolloutListArgs(PageArgs):
+    status = ma.fields.String(
+        validate=ma.validate.OneOf(ROLLOUT_STATUSES),
+        metadata={"description": "only rollouts in this status"},
+    )
+
+
 @blp.route("/fleet/rollouts")
 class Rollouts(MethodView):
+    @blp.arguments(RolloutListArgs, location="query")
+    @blp.response(200, RolloutsOut)
+    def get(self, args):
+        """Rollouts, newest first (admin), each with its template, branch (null: every
+        branch), percentage and status; a rollout's devices and health: GET
+        /fleet/rollouts/{id}"""
+        return fleet_queries.list_rollouts(db(), current_actor(), **args)
+
     @blp.arguments(RolloutIn)
     @blp.response(201, RolloutOut)
     def post(self, data):

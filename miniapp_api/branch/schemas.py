@@ -356,6 +356,9 @@ RolloutOut = ma.Schema.from_dict(
     name="FleetRollout",
 )
 
+ROLLOUT_STATUSES = ("running", "halted", "completed", "rolled_back")
+RolloutsOut = page_schema(RolloutOut, "FleetRolloutPage")
+
 FleetOut = ma.Schema.from_dict(
     {
         "branch_id": ma.fields.String(),

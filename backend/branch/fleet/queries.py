@@ -13,13 +13,14 @@ from backend.branch import devices_port
 from backend.branch.access import ensure_branch_staff, ensure_role
 from backend.branch.fleet.state import DEVICE_TYPE, LIFECYCLE, template_view
 from backend.branch.halls import get_hall, local_day
-from backend.branch.models import FleetTemplate
+from backend.branch.models import FleetRollout, FleetTemplate
 from backend.branch.stats.measures import (
     off_counter_rate,
     parse_day,
     smart_counter_totals,
     teller_served,
 )
+from backend.platform.clock import isoformat
 from backend.platform.context import Actor
 from backend.platform.errors import ValidationFailed
 from backend.platform.pagination import Page, paginate
@@ -39,6 +40,40 @@ def list_templates(
         stmt = stmt.where(FleetTemplate.model == model)
     page = paginate(session, stmt, FleetTemplate.id, limit=limit, cursor=cursor)
     return Page(items=[template_view(t) for t in page.items], next_cursor=page.next_cursor)
+
+
+def list_rollouts(
+    session: Session,
+    actor: Actor,
+    status: str | None = None,
+    *,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page:
+    """Rollouts, newest first (admin), each with its template; a rollout's devices and health
+    are its own read (``get_rollout``)."""
+    ensure_role(actor, "admin")
+    stmt = select(FleetRollout)
+    if status:
+        stmt = stmt.where(FleetRollout.status == status)
+    page = paginate(session, stmt, FleetRollout.id, limit=limit, cursor=cursor, descending=True)
+    ids = {r.template_id for r in page.items}
+    templates = {
+        t.id: template_view(t)
+        for t in session.scalars(select(FleetTemplate).where(FleetTemplate.id.in_(ids)))
+    }
+    items = [
+        {
+            "id": r.id,
+            "template": templates.get(r.template_id),
+            "branch_id": r.branch_id,
+            "percentage": r.percentage,
+            "status": r.status,
+            "created_at": isoformat(r.created_at),
+        }
+        for r in page.items
+    ]
+    return Page(items=items, next_cursor=page.next_cursor)
 
 
 def fleet_overview(session: Session, actor: Actor, branch_id: str) -> dict[str, Any]:
