@@ -188,8 +188,12 @@ def test_a_branch_its_hours_services_and_counters_in_the_page(server, signed_in)
     expect(page.locator("#one-h")).to_contain_text(code)
     page.fill("#h-mon", "09:00-12:00, 13:00-17:00")
     page.fill("#h-sat", "10:00-14:00")
-    page.click("#edit-form button[type=submit]")
-    expect(page.locator("#fe-toasts")).to_contain_text(code)
+    # the toast of the creation also names the branch: wait for the save itself
+    with page.expect_response(
+        lambda r: r.request.method == "PATCH" and r.url.endswith(f"/branches/{code}")
+    ) as saved:
+        page.click("#edit-form button[type=submit]")
+    assert saved.value.status == 200, saved.value.text()
     branch = server.api("GET", f"/branches/{code}", "admin").json()
     assert branch["opening_hours"] == {
         "mon": [["09:00", "12:00"], ["13:00", "17:00"]],
