@@ -92,6 +92,22 @@ def static_url(filename: str) -> str:
     return f"/web/static/{filename}?v={_asset_version(filename)}"
 
 
+# The labels of API values a page's script may look up (``label(value, area)``): its own area's
+# (``enum.<area>``, ``enum.<area>_*``), and for these areas another's as well.
+ENUM_AREAS_OF = {"rm": ("risk",), "supervisor": ("floorplan",), "oem": ("floorplan",)}
+
+
+def page_prefixes(surface: str, page: Page) -> tuple[str, ...]:
+    """The catalogue prefixes of a page's own area: its words and the labels it looks up."""
+    areas = (page.area, *ENUM_AREAS_OF.get(page.area, ()))
+    return (f"{surface}.{page.area}.", *(f"enum.{area}" for area in areas))
+
+
+def string_prefixes(surface: str, own: tuple[str, ...]) -> tuple[str, ...]:
+    """Every prefix of the strings a page receives: the shared ones and its own."""
+    return ("common.", "enum.role.", "error.", f"{surface}.common.", *own)
+
+
 @lru_cache(maxsize=1)
 def import_map() -> tuple[str, str]:
     """The page's import map (its JSON and the CSP source that allows it): every script and
@@ -138,9 +154,7 @@ def _render(surface: Surface, template: str, page: dict[str, Any], prefixes: tup
         # the demo's stand-in for WeChat (codes "fake:<openid>"), never in production
         "wx_fake": bool(config.wx_login and config.fake_wx_login and not config.wx_appid),
     }
-    strings = i18n.strings_for(
-        language, ("common.", "enum.", "error.", f"{surface.name}.common.", *prefixes)
-    )
+    strings = i18n.strings_for(language, string_prefixes(surface.name, prefixes))
     html = render_template(
         template,
         t=lambda key, **params: i18n.translate(key, language, **params),
@@ -206,7 +220,7 @@ def page(page_path: str):
         surface,
         template,
         {"path": p.path, "title": p.title, "roles": list(p.roles), "script": static_url(script)},
-        (f"{name}.{p.area}.",),
+        page_prefixes(name, p),
     )
 
 

@@ -80,3 +80,33 @@ def test_vendored_files_are_the_ones_recorded():
     recorded = {name for name, _ in rows}
     shipped = {p.name for p in vendor.glob("*.js")}
     assert shipped == recorded
+
+
+IMPORTS = re.compile(r"""(?:from|import)\s*\(?\s*["'](/web/static/js/[^"']+)["']""")
+
+
+def _script_and_imports(name: str) -> list[Path]:
+    seen: list[Path] = []
+    todo = [WEB / "static" / name]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.append(path)
+        todo += [WEB / url.removeprefix("/web/") for url in IMPORTS.findall(path.read_text())]
+    return seen
+
+
+def test_each_page_receives_every_word_its_scripts_ask_for():
+    """A page gets only its area's strings (web/shell.py): a word of another area that a page
+    (or a module it imports) asks for would show as its key."""
+    missing = []
+    for name, surface in shell.surfaces().items():
+        for page in surface.pages.values():
+            prefixes = shell.string_prefixes(name, shell.page_prefixes(name, page))
+            given = i18n.strings_for("zh", prefixes)
+            for path in _script_and_imports(f"js/{name}/{page.path}.js"):
+                for key in SCRIPT_KEYS.findall(path.read_text("utf-8")):
+                    if key not in given and not key.startswith(DYNAMIC_PREFIXES):
+                        missing.append((page.url, path.name, key))
+    assert not missing, missing

@@ -290,27 +290,34 @@ export async function all(path, query = {}, max = 2000) {
 
 // ---------- live ----------
 let liveSocket = null;
+let liveReady = null;
 
-/** The Socket.IO connection to /live (the token in its auth payload), made on first use. */
-export async function live() {
-  if (liveSocket) return liveSocket;
-  const { io } = await import("/web/static/vendor/socket.io.esm.min.js");
-  const s = session.get();
-  liveSocket = io("/live", {
-    auth: (cb) => cb({ token: session.get()?.token || s?.token }),
-    transports: ["websocket", "polling"],
+/** The Socket.IO connection to /live (the token in its auth payload), made once, on first use. */
+export function live() {
+  liveReady ??= import("/web/static/vendor/socket.io.esm.min.js").then(({ io }) => {
+    liveSocket = io("/live", {
+      auth: (cb) => cb({ token: session.get()?.token }),
+      transports: ["websocket", "polling"],
+    });
+    liveSocket.on("connect", () => document.body.classList.add("live-on"));
+    liveSocket.on("disconnect", () => document.body.classList.remove("live-on"));
+    liveSocket.on("session.revoked", () => toLogin());
+    return liveSocket;
   });
-  liveSocket.on("connect", () => document.body.classList.add("live-on"));
-  liveSocket.on("disconnect", () => document.body.classList.remove("live-on"));
-  liveSocket.on("session.revoked", () => toLogin());
-  return liveSocket;
+  return liveReady;
 }
 
-/** Run `handler(payload)` on each live event `name`. */
-export async function onLive(name, handler) {
-  const socket = await live();
-  socket.on(name, handler);
-  return () => socket.off(name, handler);
+/**
+ * Run `handler(payload)` on each live event `name`. It returns at once (the socket connects in
+ * the background, so a page is usable before its live link is up; the body gets the class
+ * `live-on` once connected); the returned function unsubscribes.
+ */
+export function onLive(name, handler) {
+  const subscribed = live().then((socket) => {
+    socket.on(name, handler);
+    return socket;
+  });
+  return () => subscribed.then((socket) => socket.off(name, handler));
 }
 
 // ---------- page start ----------
