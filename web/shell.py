@@ -127,6 +127,25 @@ def import_map() -> tuple[str, str]:
     return text, f"'sha256-{digest}'"
 
 
+MODULE_IMPORT = re.compile(r"""(?:^|;|\n)\s*import\s[^"';]*?from\s*["'](/web/static/[^"']+)["']""")
+
+
+@lru_cache(maxsize=256)
+def static_imports(filename: str) -> tuple[str, ...]:
+    """The modules a script imports statically, directly or not (what the browser would find
+    one level at a time), to be preloaded beside it in one round."""
+    found: list[str] = []
+    todo = [filename]
+    while todo:
+        text = (STATIC / todo.pop()).read_text(encoding="utf-8")
+        for url in MODULE_IMPORT.findall(text):
+            name = url.removeprefix("/web/static/")
+            if name not in found and name != filename:
+                found.append(name)
+                todo.append(name)
+    return tuple(found)
+
+
 def csp_for_pages() -> str:
     return CSP.format(extra=" " + import_map()[1])
 
@@ -165,7 +184,16 @@ def _render(surface: Surface, template: str, page: dict[str, Any], prefixes: tup
         strings=strings,
         nav=nav,
         import_map=import_map()[0],
-        core_script=static_url("js/finedge.js"),
+        preloads=[
+            static_url(name)
+            for name in dict.fromkeys(
+                (
+                    "js/finedge.js",
+                    "vendor/socket.io.esm.min.js",
+                    *static_imports(page["script_file"]),
+                )
+            )
+        ],
     )
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = csp_for_pages()
@@ -186,7 +214,12 @@ def home():
     return _render(
         surface,
         "home.html",
-        {"path": "", "title": "common.home_title", "script": static_url("js/home.js")},
+        {
+            "path": "",
+            "title": "common.home_title",
+            "script": static_url("js/home.js"),
+            "script_file": "js/home.js",
+        },
         (),
     )
 
@@ -199,7 +232,12 @@ def login():
     return _render(
         surface,
         "login.html",
-        {"path": "login", "title": "common.login.title", "script": static_url("js/login.js")},
+        {
+            "path": "login",
+            "title": "common.login.title",
+            "script": static_url("js/login.js"),
+            "script_file": "js/login.js",
+        },
         ("login.",),
     )
 
@@ -219,7 +257,13 @@ def page(page_path: str):
     return _render(
         surface,
         template,
-        {"path": p.path, "title": p.title, "roles": list(p.roles), "script": static_url(script)},
+        {
+            "path": p.path,
+            "title": p.title,
+            "roles": list(p.roles),
+            "script": static_url(script),
+            "script_file": script,
+        },
         page_prefixes(name, p),
     )
 

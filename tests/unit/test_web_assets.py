@@ -110,3 +110,10 @@ def test_each_page_receives_every_word_its_scripts_ask_for():
                     if key not in given and not key.startswith(DYNAMIC_PREFIXES):
                         missing.append((page.url, path.name, key))
     assert not missing, missing
+
+
+def test_docs_screens_lists_every_page():
+    text = (WEB.parent / "docs" / "screens.md").read_text("utf-8")
+    listed = set(re.findall(r"^\| `(/(?:m|console)/[a-z/-]+)", text, re.M))
+    pages = {p.url for s in shell.surfaces().values() for p in s.pages.values()}
+    assert listed == pages

@@ -349,6 +349,7 @@ function chrome(user) {
  * without one, the login page. `roles` only decides whether to say the page is not for this user.
  */
 export async function start({ roles, public: isPublic = false } = {}, render) {
+  performance.mark("fe-start"); // with "fe-ready" below: the page's own time, in DevTools
   const s = session.get();
   chrome(s?.user);
   if (!s && !isPublic) return toLogin();
@@ -366,6 +367,7 @@ export async function start({ roles, public: isPublic = false } = {}, render) {
     // the page has drawn its first data (or said why not): tests and `finedge bench pages`
     // wait for this mark, never for a time
     document.getElementById("main").dataset.ready = "1";
+    performance.mark("fe-ready");
   }
 }
 
