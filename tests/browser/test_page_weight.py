@@ -83,4 +83,5 @@ def test_mini_program_page_stays_under_300_kb_of_js_and_css_gzipped(
         f"/m/{page_spec.path}: {total / 1024:.1f} KB of JS and CSS gzipped: "
         + ", ".join(f"{url.rsplit('/', 1)[-1]} {n / 1024:.1f} KB" for url, n in sizes.items())
     )
+    print(f"/m/{page_spec.path}: {total / 1024:.1f} KB of JS and CSS gzipped")
     assert not page.errors
