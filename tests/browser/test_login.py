@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import uuid
+
 from playwright.sync_api import expect
 
 from tests.browser_support import login, screenshot
@@ -38,4 +41,20 @@ def test_dealer_home_shows_the_dealers_own_figures(server, signed_in):
     expect(page.locator("#figures .stat")).to_have_count(6)
     expect(page.locator("#figures")).to_contain_text("¥")
     screenshot(page, "m-dealer-home")
+    assert not page.errors
+
+
+def test_a_wechat_code_in_the_fragment_logs_in_and_leaves_the_address(server, browser_page):
+    # what a mini-program's web-view opens after wx.login(): /m/login#wxcode=CODE
+    page = browser_page(phone=True)
+    seen = []
+    page.on("request", lambda request: seen.append(request.url))
+    code = "fake:frag" + uuid.uuid4().hex[:20]
+    page.goto(f"{server.url}/m/login#wxcode={code}")
+    page.wait_for_url(re.compile(r"/m/client/branches$"))
+    expect(page.locator("main")).to_have_attribute("data-ready", "1")
+    assert "wxcode" not in page.url
+    assert all(code not in url and "wxcode" not in url for url in seen)  # never sent in a URL
+    user = page.evaluate("JSON.parse(sessionStorage.getItem('finedge.session')).user")
+    assert user["role"] == "client"
     assert not page.errors
