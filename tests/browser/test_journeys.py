@@ -135,3 +135,67 @@ def test_a_session_refreshes_its_token_before_it_expires(short_token_server, bro
     assert "/login" not in page.url
     expect(page.locator("[data-figure]").first).to_contain_text("¥")
     assert not page.errors
+
+
+def test_the_teller_recalls_transfers_and_marks_a_no_show_on_the_board(server, browser_page):
+    counter = f"K{uuid.uuid4().hex[:5]}"
+    made = server.api(
+        "PUT",
+        f"/branches/{BRANCH}/counters/{counter}",
+        "admin",
+        json={"name": "Board actions", "skills": ["corporate"]},
+    )
+    assert made.status_code == 200, made.text
+    mine = []
+    for _ in range(2):  # clients in the hall, issued by the teller
+        r = server.api(
+            "POST", f"/branches/{BRANCH}/tickets", "teller1", json={"service": "corporate"}
+        )
+        assert r.status_code == 201, r.text
+        mine.append(r.json()["ticket_no"])
+
+    board = browser_page()
+    login(board, server.url, "teller1", "console")
+    board.goto(f"{server.url}/console/hall/board")
+    expect(board.locator("main")).to_have_attribute("data-ready", "1")
+    board.select_option("#counter", counter)
+    board.click("#act-open")
+    expect(board.locator("#act-call")).to_be_enabled()
+
+    def call_one_of_mine() -> str:
+        for _ in range(30):  # corporate clients of other tests ahead of ours go first
+            with board.expect_response(lambda r: r.url.endswith("/call-next")) as answer:
+                board.click("#act-call")
+            called = answer.value.json()["called"]
+            assert called is not None, "the queue ran dry before our tickets"
+            if called["ticket_no"] in mine:
+                expect(board.locator("#mine-serving")).to_contain_text(called["ticket_no"])
+                return called["ticket_no"]
+            board.click("#act-finish")
+            expect(board.locator("#mine-serving")).not_to_contain_text(called["ticket_no"])
+        raise AssertionError("none of our tickets was called")
+
+    first = call_one_of_mine()
+    with board.expect_response(lambda r: r.url.endswith("/recall")) as recalled:
+        board.click("#act-recall")
+    assert recalled.value.status == 200 and recalled.value.json()["called"]["ticket_no"] == first
+    expect(board.locator("#mine-serving")).to_contain_text(first)
+
+    # transfer to the cash service: the client waits again, in the cash queue
+    board.select_option("#transfer-service", "cash")
+    board.click("#act-transfer")
+    expect(board.locator("#mine-serving")).not_to_contain_text(first)
+    moved = board.locator("#waiting [data-ticket]", has_text=first)
+    expect(moved).to_contain_text("现金业务")
+
+    second = call_one_of_mine()
+    assert second != first
+    board.click("#act-no-show")
+    board.click("#fe-confirm-ok")
+    expect(board.locator("#mine-serving")).not_to_contain_text(second)
+    expect(board.locator("#waiting [data-ticket]", has_text=second)).to_have_count(0)
+    board.click("#act-close")
+    board.click("#fe-confirm-ok")
+    cancel = server.api("POST", f"/branches/{BRANCH}/tickets/{first}/cancel", "teller1")
+    assert cancel.status_code == 200, cancel.text
+    assert not board.errors
