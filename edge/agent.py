@@ -243,8 +243,10 @@ class EdgeAgent:
         try:
             registry = DeviceRegistry(store)
             if s.branch_url is None:
+                # Devices are admitted only once the edge listens (below): a device that
+                # reconnects at once after an edge restart flushes what it buffered, and the
+                # broker drops what no subscriber hears yet (seen: uplinks lost in a CI run).
                 self._broker = BranchBroker(self.branch_id, s.host, s.mqtt_port)
-                self._broker.set_devices(registry.entries())
                 self._broker.add_user(self.edge_id, self._edge_password)
                 self._broker.start()
                 self.branch_url = self._broker.url_for(self.edge_id, self._edge_password)
@@ -274,6 +276,10 @@ class EdgeAgent:
             )
             self._branch.subscribe(f"fe/v1/{self.branch_id}/#", parts.gate.on_message, qos=1)
             self._branch.connect(timeout=10)
+            if self._broker is not None:
+                if not self._branch.wait_subscribed(10):
+                    raise RuntimeError(f"{self.edge_id}: no SUBACK from the branch broker")
+                self._broker.set_devices(registry.entries())
         except BaseException:
             if self._parts is None:
                 store.close()

@@ -145,6 +145,9 @@ class MqttClient:
         self._subs: dict[str, _Subscription] = {}
         self._matched: dict[str, list[Handler]] = {}  # topic -> handlers, see _handlers_for
         self._pending_subacks: dict[int, tuple[threading.Event, list[ReasonCode]]] = {}
+        # the SUBACK of the subscriptions renewed at the latest (re)connection (wait_subscribed)
+        self._resubscribe_mid: int | None = None
+        self._resubscribed = threading.Event()
         self._connected = threading.Event()
         self._ever_connected = False
         self._fatal: str | None = None
@@ -218,6 +221,11 @@ class MqttClient:
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
+
+    def wait_subscribed(self, timeout: float) -> bool:
+        """Connected, and the broker has acknowledged the subscriptions registered before the
+        connection (True), or not within ``timeout`` (False)."""
+        return self._connected.wait(timeout) and self._resubscribed.wait(timeout)
 
     def subscribe(
         self, topic_filter: str, handler: Handler, qos: int = 1, *, timeout: float = 10.0
@@ -371,11 +379,15 @@ class MqttClient:
         self.stats.connects += 1
         with self._lock:
             subs = [(f, s.qos) for f, s in self._subs.items()]
+        self._resubscribed.clear()
         if subs:
             # Fire and forget: the SUBACK arrives on this very thread.
-            result, _mid = client.subscribe(subs)
+            result, mid = client.subscribe(subs)
             if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 log.warning("%s: resubscribe failed: %s", self.client_id, result)
+            self._resubscribe_mid = mid
+        else:
+            self._resubscribed.set()
         self._connected.set()
         self._first_result.set()
         log.info("%s: connected to %s:%d", self.client_id, self.host, self.port)
@@ -402,6 +414,8 @@ class MqttClient:
         self._schedule_backoff()
 
     def _handle_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        if mid == self._resubscribe_mid:
+            self._resubscribed.set()
         with self._lock:
             pending = self._pending_subacks.pop(mid, None)
         if pending is not None:
