@@ -360,6 +360,20 @@ def test_publish_subscribe_envelope(any_broker):
     assert threads == {f"mqtt-dispatch-{sub.client_id}"}  # off paho's network thread
 
 
+def test_wait_subscribed_means_the_broker_holds_the_subscription(any_broker):
+    # what the edge waits for before it admits devices to its branch broker (edge/agent.py)
+    client = MqttClient(any_broker.url(), f"t-{uuid.uuid4().hex[:10]}")
+    any_broker.clients.append(client)
+    assert not client.wait_subscribed(0.05)  # not even connected
+    inbox = Inbox()
+    client.subscribe(any_broker.topic("sub/#"), inbox)  # registered before the connection
+    client.connect(timeout=5)
+    assert client.wait_subscribed(5)
+    pub = any_broker.client()
+    pub.publish(any_broker.topic("sub/x"), encode(make_envelope("test.ping", {}, seq=1)), qos=1)
+    inbox.wait_for(lambda ms: len(ms) >= 1)  # heard at once: the subscription stood
+
+
 def test_qos0_publish_returns_after_sending(any_broker):
     inbox = Inbox()
     any_broker.client().subscribe(any_broker.topic("q0"), inbox)
