@@ -154,7 +154,10 @@ def _language() -> str:
     return i18n.language_of(request.cookies.get(i18n.COOKIE))
 
 
-def _render(surface: Surface, template: str, page: dict[str, Any], prefixes: tuple[str, ...]):
+def _render(
+    surface: Surface, template: str, script: str, page: dict[str, Any], prefixes: tuple[str, ...]
+):
+    """The page ``template`` with its ``script`` (a file under static/) and its words."""
     language = _language()
     nav = [
         {"url": p.url, "label": i18n.translate(p.nav, language), "roles": list(p.roles)}
@@ -164,6 +167,7 @@ def _render(surface: Surface, template: str, page: dict[str, Any], prefixes: tup
     config = current_app.extensions["finedge"].config
     info = {
         **page,
+        "script": static_url(script),
         "surface": surface.name,
         "homes": surface.homes,
         "other_homes": surfaces()["console" if surface.name == "m" else "m"].homes,
@@ -190,7 +194,7 @@ def _render(surface: Surface, template: str, page: dict[str, Any], prefixes: tup
                 (
                     "js/finedge.js",
                     "vendor/socket.io.esm.min.js",
-                    *static_imports(page["script_file"]),
+                    *static_imports(script),
                 )
             )
         ],
@@ -200,8 +204,9 @@ def _render(surface: Surface, template: str, page: dict[str, Any], prefixes: tup
     return response
 
 
-def _surface(name: str) -> Surface:
-    return surfaces()[name]
+def _requested_surface() -> Surface:
+    """The surface the request's path is under (/m/... or /console/...)."""
+    return surfaces()[request.path.strip("/").split("/")[0]]
 
 
 @blp.get("/m/")
@@ -209,17 +214,11 @@ def _surface(name: str) -> Surface:
 def home():
     # The home page sends the signed-in user to their role's home (a script: only the tab
     # knows the session); without a session, to the login page.
-    name = request.path.strip("/").split("/")[0]
-    surface = _surface(name)
     return _render(
-        surface,
+        _requested_surface(),
         "home.html",
-        {
-            "path": "",
-            "title": "common.home_title",
-            "script": static_url("js/home.js"),
-            "script_file": "js/home.js",
-        },
+        "js/home.js",
+        {"path": "", "title": "common.home_title"},
         (),
     )
 
@@ -227,17 +226,11 @@ def home():
 @blp.get("/m/login")
 @blp.get("/console/login")
 def login():
-    name = request.path.strip("/").split("/")[0]
-    surface = _surface(name)
     return _render(
-        surface,
+        _requested_surface(),
         "login.html",
-        {
-            "path": "login",
-            "title": "common.login.title",
-            "script": static_url("js/login.js"),
-            "script_file": "js/login.js",
-        },
+        "js/login.js",
+        {"path": "login", "title": "common.login.title"},
         ("login.",),
     )
 
@@ -245,8 +238,8 @@ def login():
 @blp.get("/m/<path:page_path>")
 @blp.get("/console/<path:page_path>")
 def page(page_path: str):
-    name = request.path.strip("/").split("/")[0]
-    surface = _surface(name)
+    surface = _requested_surface()
+    name = surface.name
     if not PAGE_PATH.fullmatch(page_path) or page_path not in surface.pages:
         abort(404)
     p = surface.pages[page_path]
@@ -257,13 +250,8 @@ def page(page_path: str):
     return _render(
         surface,
         template,
-        {
-            "path": p.path,
-            "title": p.title,
-            "roles": list(p.roles),
-            "script": static_url(script),
-            "script_file": script,
-        },
+        script,
+        {"path": p.path, "title": p.title, "roles": list(p.roles)},
         page_prefixes(name, p),
     )
 
