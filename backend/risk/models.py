@@ -27,6 +27,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Float,
     ForeignKey,
     Index,
@@ -35,6 +36,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -107,6 +109,12 @@ class RiskEvent(Base):
     data: Mapped[dict]
     source_time: Mapped[datetime]
     ingested_at: Mapped[datetime]
+    # when the bank learned of the event (point in time: features and rules as of T see only
+    # events with source_time <= T and known_at <= T). The ingestion clock (simulated in a
+    # replay); in a marked backfill the vendor's publication time (``published``) or, without
+    # one, the source time.
+    known_at: Mapped[datetime] = mapped_column(index=True)
+    published_at: Mapped[datetime | None]
     content_hash: Mapped[str] = mapped_column(String(64))
     revision: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -142,6 +150,10 @@ class RiskEdge(Base):
     role: Mapped[str | None] = mapped_column(String(60))
     source: Mapped[str] = mapped_column(String(40))
     source_time: Mapped[datetime]
+    # a relation that ended (a released guarantee, a sold stake): from this time on it is not
+    # part of the graph as of any later moment, and contagion stops there
+    ended_at: Mapped[datetime | None]
+    known_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
 
 
@@ -173,6 +185,8 @@ class RiskSignal(Base):
     proposed_at: Mapped[datetime | None]
     decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decision_comment: Mapped[str | None] = mapped_column(Text)
+    # raised by a go-live backfill: as the signal would have stood at the time, not news
+    backfill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @property
     def is_active(self) -> bool:
@@ -275,3 +289,84 @@ class FeedRun(Base):
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     rejections: Mapped[dict]
     actor: Mapped[str] = mapped_column(String(80))
+    # ok | failed (the file's transaction rolled back; nothing of it kept) | quarantined
+    # (the file was moved to the quarantine folder with its reason)
+    status: Mapped[str] = mapped_column(String(12), default="ok", server_default="ok")
+    error: Mapped[str | None] = mapped_column(String(500))
+    quarantined_to: Mapped[str | None] = mapped_column(String(300))
+
+
+class ResolutionItem(Base):
+    """A record naming an enterprise the bank does not know (a well-formed but unknown credit
+    code, or a name matching nobody): held for a person to resolve instead of creating an
+    enterprise. Resolving it attaches the record to an enterprise (existing or new) and loads
+    it; rejecting it keeps it out."""
+
+    __tablename__ = "risk_resolution_items"
+    __table_args__ = (UniqueConstraint("source", "record_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    source: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[str] = mapped_column(String(120))
+    credit_code: Mapped[str | None] = mapped_column(String(18), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(40))
+    record: Mapped[dict]
+    status: Mapped[str] = mapped_column(String(12), index=True)  # pending|resolved|rejected
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("risk_enterprises.id"))
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(80))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class RulesetState(Base):
+    """Which rule file version is in force (champion), on trial (challenger) or retired. A
+    version without a row is a challenger; the highest version is in force until a promotion
+    has been approved."""
+
+    __tablename__ = "risk_rulesets"
+
+    version: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(12))  # champion | challenger | retired
+    promoted_at: Mapped[datetime | None]
+    promoted_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class Backtest(Base):
+    """A backtest report (``finedge risk backtest``) of one ruleset version or model, on a
+    named set of deliveries and ground truth, kept so a promotion shows it beside the
+    champion's."""
+
+    __tablename__ = "risk_backtests"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    subject_kind: Mapped[str] = mapped_column(String(10))  # ruleset | model
+    subject: Mapped[str] = mapped_column(String(40), index=True)  # version, or model id
+    dataset: Mapped[str] = mapped_column(String(200))  # deliveries and truth described
+    dataset_sha256: Mapped[str] = mapped_column(String(64))
+    period_from: Mapped[date]
+    period_to: Mapped[date]
+    report: Mapped[dict]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(80))
+
+
+class Promotion(Base):
+    """Maker-checker promotion of a challenger (ruleset version or model) to champion, with
+    both backtests on the same dataset side by side."""
+
+    __tablename__ = "risk_promotions"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    subject_kind: Mapped[str] = mapped_column(String(10))  # ruleset | model
+    subject: Mapped[str] = mapped_column(String(40))
+    challenger_backtest_id: Mapped[int] = mapped_column(ForeignKey("risk_backtests.id"))
+    champion_backtest_id: Mapped[int | None] = mapped_column(ForeignKey("risk_backtests.id"))
+    status: Mapped[str] = mapped_column(String(12), index=True)  # pending|approved|rejected
+    proposed_by: Mapped[str] = mapped_column(String(80))
+    proposed_comment: Mapped[str] = mapped_column(Text)
+    proposed_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(80))
+    decision_comment: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None]

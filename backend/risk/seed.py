@@ -57,6 +57,7 @@ def seed_risk(session: Session, options: Any) -> dict:
             location=marker,
             now=now,
             evaluate=False,
+            backfill=True,  # history: known from its publication, not from seeding time
         )
         loaded += report.accepted
         rejected += len(report.rejected)

@@ -90,8 +90,13 @@ def ingest_records(
     now: datetime | None = None,
     live: LiveEmitter | None = None,
     evaluate: bool = True,
+    backfill: bool = False,
 ) -> IngestReport:
-    """Load one batch of feed records from ``source``; returns what happened to each."""
+    """Load one batch of feed records from ``source``; returns what happened to each.
+
+    ``backfill``: history loaded at go-live (or by the seed): each event counts as known from
+    its ``published`` time (else its source time) instead of the load's clock, so that the
+    point-in-time view of a past moment sees what the bank would have seen then."""
     check_source(source)
     now = now or utcnow()
     report = IngestReport(source=source)
@@ -136,7 +141,7 @@ def ingest_records(
         with session.no_autoflush:
             _resolve_all(session, resolver, source, parsed, events, report, now)
         for start in range(0, len(events), CHUNK):
-            _ingest_events(session, source, events[start : start + CHUNK], report, now)
+            _ingest_events(session, source, events[start : start + CHUNK], report, now, backfill)
     finally:
         facts.forget(session)
     report.enterprises_created = resolver.created
@@ -230,6 +235,7 @@ def _ingest_events(
     batch: list[tuple[FeedRecord, Enterprise]],
     report: IngestReport,
     now: datetime,
+    backfill: bool = False,
 ) -> None:
     existing = {
         row.external_id: row
@@ -255,12 +261,14 @@ def _ingest_events(
             event.source_time, event.content_hash = record.time, record.content_hash
             event.revision += 1
             event.ingested_at = now
+            event.published_at = record.published
+            event.known_at = _known_at(record, now, backfill)
             report.updated += 1
             report.enterprises.add(ent.id)
             facts.from_event(session, ent, source, record)
     if not new_rows:
         return
-    rows = [_event_row(source, record, ent, now) for record, ent in new_rows]
+    rows = [_event_row(source, record, ent, now, backfill) for record, ent in new_rows]
     try:
         with session.begin_nested():
             session.execute(insert(RiskEvent), rows)
@@ -281,7 +289,15 @@ def _ingest_events(
         facts.from_event(session, ent, source, record)
 
 
-def _event_row(source: str, record: FeedRecord, ent: Enterprise, now: datetime) -> dict:
+def _known_at(record: FeedRecord, now: datetime, backfill: bool) -> datetime:
+    if not backfill:
+        return now
+    return min(record.published or record.time, now)
+
+
+def _event_row(
+    source: str, record: FeedRecord, ent: Enterprise, now: datetime, backfill: bool
+) -> dict:
     return {
         "enterprise_id": ent.id,
         "source": source,
@@ -293,6 +309,8 @@ def _event_row(source: str, record: FeedRecord, ent: Enterprise, now: datetime) 
         "data": record.data,
         "source_time": record.time,
         "ingested_at": now,
+        "known_at": _known_at(record, now, backfill),
+        "published_at": record.published,
         "content_hash": record.content_hash,
         "revision": 1,
     }
@@ -309,6 +327,7 @@ def load_feed(
     now: datetime | None = None,
     live: LiveEmitter | None = None,
     evaluate: bool = True,
+    backfill: bool = False,
 ) -> list[IngestReport]:
     """Load every batch an adapter (``adapters.py``) yields.  A file whose checksum
     was already loaded for the source is skipped; an HTTP feed resumes from the cursor of its
@@ -346,6 +365,7 @@ def load_feed(
                 now=now,
                 live=live,
                 evaluate=evaluate,
+                backfill=backfill,
             )
         )
     return reports

@@ -59,6 +59,7 @@ _TOP_LEVEL = {
     "name",
     "kind",
     "time",
+    "published",
     "severity",
     "title",
     "data",
@@ -113,6 +114,7 @@ class FeedRecord:
     type: str
     time: datetime
     content_hash: str
+    published: datetime | None = None  # the vendor's publication time, when it says
     enterprise: EnterpriseRef | None = None
     kind: str | None = None
     category: str | None = None
@@ -300,6 +302,12 @@ def _parse(raw: Any, index: int, now: datetime) -> FeedRecord:
     record = FeedRecord(
         index=index, record_id=record_id.strip(), type=rtype, time=moment, content_hash=_hash(raw)
     )
+    if raw.get("published") is not None:
+        record.published = parse_time(raw["published"])
+        if record.published < moment:
+            raise _Reject("invalid_time", "published is before time: a source publishes after")
+        if record.published > now + FUTURE_TOLERANCE:
+            raise _Reject("future_time", "published is in the future")
     if rtype == "edge":
         return _parse_edge(raw, record)
     record.enterprise = _enterprise_ref(raw, "")

@@ -27,6 +27,7 @@ class EventView:
     time: datetime
     data: dict[str, Any]
     title: str | None = None
+    known_at: datetime | None = None  # when the bank learned of it; None: at ``time``
 
 
 @dataclass
@@ -59,8 +60,11 @@ class EnterpriseHistory:
             self.default_date = event.time
 
     def events_until(self, as_of: datetime) -> list[EventView]:
-        """Events with a source time at or before ``as_of`` (point in time: nothing later)."""
-        return self.events[: bisect_right(self._times, as_of)]
+        """The events as the bank saw them at ``as_of`` (point in time): happened at or before
+        ``as_of`` and known by then. Training rows, backtests and live scoring all use this one
+        view, so a lawsuit filed before a snapshot but published after it is invisible there."""
+        happened = self.events[: bisect_right(self._times, as_of)]
+        return [e for e in happened if e.known_at is None or e.known_at <= as_of]
 
 
 def load_histories(session: Session, enterprise_ids: Sequence[int]) -> dict[int, EnterpriseHistory]:
@@ -82,6 +86,7 @@ def load_histories(session: Session, enterprise_ids: Sequence[int]) -> dict[int,
             RiskEvent.source_time,
             RiskEvent.data,
             RiskEvent.title,
+            RiskEvent.known_at,
         ).where(RiskEvent.enterprise_id.in_(ids))
     ):
         events[row.enterprise_id].append(
@@ -94,6 +99,7 @@ def load_histories(session: Session, enterprise_ids: Sequence[int]) -> dict[int,
                 row.source_time,
                 row.data or {},
                 row.title,
+                row.known_at,
             )
         )
     for row in session.execute(

@@ -134,6 +134,7 @@ def record_internal_event(
         data=parsed.data,
         source_time=parsed.time,
         ingested_at=now,
+        known_at=now,
         content_hash=parsed.content_hash,
     )
     try:

@@ -93,6 +93,12 @@ function draw() {
     value: label(e.kind, "risk"),
     lineStyle: inCircleEdge(e) ? { color: "#b91c1c", width: 4, opacity: 0.95 } : { color: COLOURS[e.kind], width: 1.5, opacity: 0.7 },
   }));
+  // A node clicked to expand is still hovered and emphasised: ECharts' force layout keeps
+  // that state pointing at the old series' data and can dereference a node that no longer
+  // exists once the series is replaced ("Cannot read properties of null"). Clear both, then
+  // build the chart afresh rather than merging into the old series.
+  chart.dispatchAction({ type: "hideTip" });
+  chart.dispatchAction({ type: "downplay" });
   chart.setOption(
     {
       color: CATEGORIES.map((c) => COLOURS[c]),
@@ -116,7 +122,7 @@ function draw() {
         },
       ],
     },
-    { replaceMerge: ["series"] },
+    { notMerge: true },
   );
   $("#chart").dataset.nodes = String(nodes.size);
   $("#chart").dataset.settled = "0"; // "1" once drawn and its animation finished
