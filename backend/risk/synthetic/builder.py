@@ -1,7 +1,8 @@
 """The workbench of the generator: one random source (``random`` and numpy, both seeded), the
 time window of the world, and the sinks the generator fills (feed records per source, graph
 edges and their records, persons).  Every draw goes through here in a fixed order, so that a
-seed always gives the same world."""
+seed always gives the same world.  Publication times are drawn from a second seeded source
+(``lag_rng``) after the world is built, so that lags never change what happens."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from backend.risk.synthetic.style import WorldStyle
 from backend.risk.synthetic.world import SyntheticEnterprise, iso
 
 SOURCES = {
@@ -27,15 +29,20 @@ SOURCES = {
 
 
 class Builder:
-    def __init__(self, n: int, seed: int, end: datetime, years: float):
+    def __init__(self, n: int, seed: int, end: datetime, years: float, style: WorldStyle):
         self.n = n
+        self.style = style
         self.rng = random.Random(seed)
+        self.lag_rng = random.Random(f"lags-{seed}")
         self.np = np.random.default_rng(seed)
         self.end = end
         self.start = end - timedelta(days=round(365 * years))
         self.records: dict[str, list[dict]] = {s: [] for s in SOURCES}
         self.edges: list[tuple[int, int, str, float | None, float | None]] = []
-        self.edge_records: list[dict] = []
+        self.edge_ends: list[datetime | None] = []  # parallel to edges: when it was released
+        self.edge_records: list[dict] = []  # parallel to edges
+        self.release_records: list[dict] = []  # edge records with ``ended``
+        self.pinned: dict[str, datetime] = {}  # record_id -> publication time set by the story
         self.seq = 0
         self.persons: list[tuple[str, str]] = []
 
@@ -65,3 +72,4 @@ class Builder:
             record["name"] = ent.name
         record.update(kw)
         self.records[source].append(record)
+        return record

@@ -10,12 +10,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from backend.risk import catalog
+from backend.risk.synthetic import stories
 from backend.risk.synthetic.builder import Builder
 from backend.risk.synthetic.population import INDUSTRIES
 from backend.risk.synthetic.world import SyntheticEnterprise, iso, money, sigmoid
-
-NEWS_POSITIVE = ["签约重大订单", "获评优秀供应商", "完成新一轮融资", "产能扩张", "年报业绩增长"]
-NEWS_NEGATIVE = ["被曝拖欠货款", "高管被调查", "资金链紧张", "大额逾期传闻", "员工讨薪", "停产传闻"]
 
 
 def distress(
@@ -36,23 +34,34 @@ def distress(
             guarantor = ents[g]
             if guarantor.distress_start is None and guarantor.index > 1 and b.rng.random() < 0.3:
                 onset = e.default_date + timedelta(days=b.rng.randint(20, 120))
-                _start_distress(b, guarantor, onset)
+                _start_distress(b, guarantor, onset, "contagion")
 
 
-def _start_distress(b: Builder, e: SyntheticEnterprise, onset: datetime) -> None:
+def _start_distress(
+    b: Builder, e: SyntheticEnterprise, onset: datetime, kind: str = "stressed"
+) -> None:
     e.distress_start = onset
     if b.rng.random() < 0.75:
         e.default_date = onset + timedelta(days=b.rng.randint(90, 330))
+        e.default_kind = kind
 
 
 def history(b: Builder, e: SyntheticEnterprise) -> None:
-    """Every source's records about one enterprise (the order of the draws is the world's)."""
+    """Every source's records about one enterprise (the order of the draws is the world's;
+    the simple style's draws are the original generator's)."""
     _profile(b, e)
     _background(b, e)
-    _distress_events(b, e)
+    if e.default_kind == "quiet":
+        stories.quiet_warnings(b, e)
+    elif e.default_kind == "sudden":
+        stories.sudden_warnings(b, e)
+    else:
+        _distress_events(b, e, 0.5 if e.default_kind == "contagion" and not b.style.simple else 1)
     _aftermath(b, e)
     _ratings(b, e)
     _financials(b, e)
+    if not b.style.simple:
+        stories.routine_noise(b, e)
 
 
 def _profile(b: Builder, e: SyntheticEnterprise) -> None:
@@ -106,7 +115,7 @@ def _background(b: Builder, e: SyntheticEnterprise) -> None:
     executive change, pledge or move; alerts of a dealer's vehicles."""
     rng = b.rng
     lo, hi = b.start - timedelta(days=365), b.end
-    scale = 1.0 + max(e.size, 0)
+    scale = (1.0 + max(e.size, 0)) * b.style.background_scale
     risk = math.exp(-0.4 * e.health)
     for t in b.poisson_times(3.0 * scale, lo, hi):
         s = max(-1.0, min(1.0, rng.gauss(0.2 + 0.08 * e.health, 0.35)))
@@ -164,19 +173,20 @@ def _background(b: Builder, e: SyntheticEnterprise) -> None:
             )
 
 
-def _distress_events(b: Builder, e: SyntheticEnterprise) -> None:
+def _distress_events(b: Builder, e: SyntheticEnterprise, intensity: float = 1) -> None:
     """Warning signs with rising intensity from the onset of distress to default (or
     recovery): negative news, lawsuits, tax arrears, pledges and freezes, executive churn,
-    overdue loans and margin shortfalls before a default."""
-    rng = b.rng
+    overdue loans and margin shortfalls before a default (``intensity`` scales the rates: a
+    guarantor dragged down by a partner shows fewer signs of its own)."""
+    rng, k = b.rng, intensity
     onset, default = e.distress_start, e.default_date
     stop = default or (onset + timedelta(days=rng.randint(90, 200)) if onset else None)
     if onset and onset < b.end:
         span = max((stop - onset).days, 30)
-        for t in b.poisson_times(14.0, onset, stop):
+        for t in b.poisson_times(14.0 * k, onset, stop):
             _news(b, e, t, max(-1.0, min(1.0, rng.gauss(-0.6, 0.25))))
         late = onset + timedelta(days=span * 0.4)
-        for t in b.poisson_times(3.0, onset, late) + b.poisson_times(7.0, late, stop):
+        for t in b.poisson_times(3.0 * k, onset, late) + b.poisson_times(7.0 * k, late, stop):
             b.event(
                 e,
                 "court",
@@ -184,7 +194,7 @@ def _distress_events(b: Builder, e: SyntheticEnterprise) -> None:
                 t,
                 data={"amount": money(10 ** rng.uniform(5, 7.3))},
             )
-        for t in b.poisson_times(2.0, onset, stop):
+        for t in b.poisson_times(2.0 * k, onset, stop):
             b.event(
                 e,
                 "tax_bureau",
@@ -192,7 +202,7 @@ def _distress_events(b: Builder, e: SyntheticEnterprise) -> None:
                 t,
                 data={"amount": money(10 ** rng.uniform(4.5, 6.5))},
             )
-        for t in b.poisson_times(2.0, onset, stop):
+        for t in b.poisson_times(2.0 * k, onset, stop):
             b.event(
                 e,
                 "pledge_registry",
@@ -200,7 +210,7 @@ def _distress_events(b: Builder, e: SyntheticEnterprise) -> None:
                 t,
                 data={"share": round(rng.uniform(0.1, 0.5), 3)},
             )
-        for t in b.poisson_times(1.5, late, stop):
+        for t in b.poisson_times(1.5 * k, late, stop):
             b.event(
                 e,
                 "pledge_registry",
@@ -208,7 +218,7 @@ def _distress_events(b: Builder, e: SyntheticEnterprise) -> None:
                 t,
                 data={"share": round(rng.uniform(0.1, 0.6), 3)},
             )
-        for t in b.poisson_times(2.0, onset, stop):
+        for t in b.poisson_times(2.0 * k, onset, stop):
             b.event(e, "registry", "executive_change", t, data={"role": "legal_representative"})
         if rng.random() < 0.3:
             b.event(e, "tax_bureau", "tax_violation", b.moment(late, stop), data={"major": True})
@@ -293,16 +303,7 @@ def _aftermath(b: Builder, e: SyntheticEnterprise) -> None:
         )
 
 
-def _news(b: Builder, e: SyntheticEnterprise, when: datetime, sentiment: float) -> None:
-    title = b.rng.choice(NEWS_NEGATIVE if sentiment < -0.2 else NEWS_POSITIVE)
-    b.event(
-        e,
-        "news",
-        "news",
-        when,
-        title=f"{e.name[:8]}{title}",
-        data={"sentiment": round(sentiment, 3)},
-    )
+_news = stories.news
 
 
 def _health_at(b: Builder, e: SyntheticEnterprise, when: datetime) -> float:
@@ -345,6 +346,13 @@ def _financials(b: Builder, e: SyntheticEnterprise) -> None:
         current_liabilities = liabilities * b.rng.uniform(0.5, 0.8)
         current_assets = current_liabilities * max(1.5 + 0.3 * h + b.rng.gauss(0, 0.15), 0.2)
         revenue *= math.exp(0.05 + 0.08 * h + b.rng.gauss(0, 0.05))
+        if "high_leverage" in e.traits:  # geared year after year, and never defaults for it
+            debt_ratio = max(debt_ratio, 0.82 + 0.1 * b.rng.random())
+            liabilities = assets * debt_ratio
+            current_liabilities = liabilities * 0.7
+            current_assets = current_liabilities * (0.85 + 0.2 * b.rng.random())
+        if b.style.reports_at_period_end:  # the period's end; published months later
+            when = datetime(year - 1, 12, 31, tzinfo=UTC)
         b.event(
             e,
             "annual_reports",

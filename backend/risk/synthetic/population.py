@@ -114,6 +114,7 @@ def link(b: Builder, ents: list[SyntheticEnterprise]) -> dict[int, list[int]]:
     def add(src: int, dst: int, kind: str, share=None, amount=None, role=None, src_person=False):
         node = src + n if src_person else src
         b.edges.append((node, dst, kind, share, amount))
+        b.edge_ends.append(None)
         frm = (
             {"person_key": b.persons[src][0], "name": b.persons[src][1]}
             if src_person
