@@ -142,6 +142,81 @@ def jobs_run(name: str) -> None:
         sys.exit(1)
 
 
+@main.group()
+def risk() -> None:
+    """Risk early warning: synthetic worlds (and, with issue 15, replays and signals)."""
+
+
+@risk.command("world")
+@click.option("--enterprises", type=int, default=1500, show_default=True, help="Firms.")
+@click.option("--years", type=float, default=2.0, show_default=True, help="Simulated years.")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--style",
+    type=click.Choice(["realistic", "simple"]),
+    default="realistic",
+    show_default=True,
+    help="realistic: publication lags, quiet/sudden/contagion defaults, noise; simple: the "
+    "original generator.",
+)
+@click.option("--end", default=None, help="Last simulated day, YYYY-MM-DD [today].")
+@click.option("--out", required=True, help="Folder for deliveries/ and defaults.csv.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_one_line_errors
+def risk_world(
+    enterprises: int, years: float, seed: int, style: str, end: str | None, out: str, quiet: bool
+) -> None:
+    """Write a synthetic world with its ground truth: OUT/deliveries/YYYY-MM-DD/<source>.jsonl
+    (each record in the folder of its publication day) and OUT/defaults.csv; prints a summary
+    (JSON) of firms, defaults per kind, events and median publication lag per source."""
+    from datetime import UTC, date, datetime
+    from pathlib import Path
+
+    from backend.risk.synthetic.export import write_world
+
+    def fail(message: str) -> None:
+        click.echo(f"error: {message}", err=True)
+        sys.exit(2)
+
+    if not 1 <= enterprises <= 1_000_000:
+        fail("--enterprises must be between 1 and 1000000")
+    if not 0.1 <= years <= 20:
+        fail("--years must be between 0.1 and 20")
+    try:
+        last = date.fromisoformat(end) if end else datetime.now(UTC).date()
+    except ValueError:
+        fail(f"--end {end!r} is not a date YYYY-MM-DD")
+    deliveries = Path(out) / "deliveries"
+    if deliveries.exists() and any(deliveries.iterdir()):
+        fail(f"{deliveries} is not empty")
+    bar = None
+
+    def generated(_world, records: int) -> None:
+        nonlocal bar
+        if not quiet:
+            from tqdm import tqdm
+
+            bar = tqdm(total=records, desc="risk world", unit="rec", file=sys.stderr)
+
+    try:
+        report = write_world(
+            out,
+            enterprises=enterprises,
+            years=years,
+            seed=seed,
+            end=datetime(last.year, last.month, last.day, tzinfo=UTC),
+            style=style,
+            on_generated=generated,
+            progress=lambda n: bar.update(n) if bar is not None else None,
+        )
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}")
+    finally:
+        if bar is not None:
+            bar.close()
+    click.echo(json.dumps(report, ensure_ascii=False))
+
+
 @main.command()
 @click.argument("name")
 @click.option(

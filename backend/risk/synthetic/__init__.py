@@ -30,6 +30,16 @@ Modules: ``world`` (the result), ``builder`` (seeded random source, window, reco
 
 from backend.risk.synthetic.bench import bench_graph
 from backend.risk.synthetic.generator import generate
+from backend.risk.synthetic.style import REALISTIC, SIMPLE, Lag, WorldStyle
 from backend.risk.synthetic.world import SyntheticEnterprise, World
 
-__all__ = ["SyntheticEnterprise", "World", "bench_graph", "generate"]
+__all__ = [
+    "REALISTIC",
+    "SIMPLE",
+    "Lag",
+    "SyntheticEnterprise",
+    "World",
+    "WorldStyle",
+    "bench_graph",
+    "generate",
+]

@@ -81,7 +81,7 @@ def distress(b: Builder, ents: list[SyntheticEnterprise]) -> None:
     for i, (src, dst, kind, _s, _a) in enumerate(b.edges):
         if kind == "guarantee" and src < len(ents):
             guarantors.setdefault(dst, []).append(i)
-    lo, hi = b.start + timedelta(days=30), b.end + DEFAULT_WINDOW_TAIL
+    lo, hi = b.start + timedelta(days=7), b.end + DEFAULT_WINDOW_TAIL
     years = (hi - lo).days / 365.0
     per_firm = sum(len(v) for v in guarantors.values()) / max(len(ents), 1)
     reach = min(per_firm * (1 - st.guarantee_release_share / 2) * st.contagion_default, 0.6)
