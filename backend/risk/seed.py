@@ -3,10 +3,16 @@
 of its enterprises (DEALER1 sound; DEALER2 with two margin shortfalls: a strong signal that a
 third shortfall escalates to hard, which then blocks its disbursements), assigns every
 enterprise to rm1, trains the first models and runs a full scan.  Idempotent: a second run
-with the same N changes nothing."""
+with the same N changes nothing.
+
+The world is the realistic one (publication lags, quiet, sudden and contagion defaults, noisy
+healthy firms, stressed firms that recover), loaded as a backfill so that every event is known
+from its publication; released guarantees are left out until ingestion reads an edge's
+``ended`` (issue 15, item 5): then ``DEMO_STYLE`` becomes ``synthetic.REALISTIC``."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +31,7 @@ from backend.risk.monitoring.scan import full_scan
 from backend.risk.service.internal_events import record_internal_event
 
 SEED = 20250601
+DEMO_STYLE = replace(synthetic.REALISTIC, name="demo", guarantee_release_share=0.0)
 DEMO_DEALERS = ("DEALER1", "DEALER2")
 
 
@@ -40,7 +47,7 @@ def seed_risk(session: Session, options: Any) -> dict:
     if session.scalar(select(FeedRun.id).where(FeedRun.location == marker).limit(1)) is not None:
         return {"risk": {"already_seeded": n}}
     now = utcnow()
-    world = synthetic.generate(n, seed=SEED, end=_midnight(now))
+    world = synthetic.generate(n, seed=SEED, end=_midnight(now), style=DEMO_STYLE)
     feed = world.feed(until=now)
     sources = sorted(feed, key=lambda s: s != "registry")  # profiles and edges first
     # progress: one step per feed source, then training and the first scan (the slow steps)

@@ -133,7 +133,7 @@ def test_quiet_and_sudden_defaulters_give_little_warning(world):
     histories = world.histories()
     for e in world.defaulted():
         before = [
-            ev.kind
+            ev.kind if ev.data.get("days_overdue", 10) >= 10 else "technical_overdue"
             for ev in histories[e.index].events
             if e.default_date - timedelta(days=365) <= ev.time < e.default_date
             and ev.kind not in ("news", "rating_change", "financial_report", "executive_change")

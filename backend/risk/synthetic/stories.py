@@ -12,7 +12,8 @@ and how, and what a healthy firm does that looks alarming.
 - stressed firms that recover (``survivor``): months of warning signs, then no default;
 - routine events of healthy firms: one enforcement case, a late annual report (on the abnormal
   list in July-August, removed weeks later), a burst of negative news, one margin shortfall
-  (dealers), statements with high leverage year after year."""
+  (dealers), one tax arrears, a technical overdue of a few days, statements with high leverage
+  year after year."""
 
 from __future__ import annotations
 
@@ -230,6 +231,22 @@ def routine_noise(b: Builder, e: SyntheticEnterprise) -> None:
             "margin_shortfall",
             b.moment(lo, hi),
             data={"amount": money(10 ** rng.uniform(4.5, 5.8))},
+        )
+    if rng.random() < st.noise_tax_arrears:
+        b.event(
+            e,
+            "tax_bureau",
+            "tax_arrears",
+            b.moment(lo, hi),
+            data={"amount": money(10 ** rng.uniform(3.5, 5))},
+        )
+    if rng.random() < st.noise_short_overdue:
+        b.event(
+            e,
+            "core_banking",
+            "overdue_loan",
+            b.moment(lo, hi),
+            data={"days_overdue": rng.randint(1, 9), "amount": money(10 ** rng.uniform(4.5, 6))},
         )
 
 

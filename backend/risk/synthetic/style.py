@@ -66,6 +66,8 @@ class WorldStyle:
     noise_negative_news: float = 0.12  # a burst of 2-4 negative news items
     noise_margin_shortfall: float = 0.30  # one margin shortfall (dealers)
     noise_high_leverage: float = 0.10  # statements with high leverage year after year
+    noise_tax_arrears: float = 0.05  # one tax arrears, paid
+    noise_short_overdue: float = 0.04  # one overdue of a few days (a technical overdue)
     # guarantees released during the world (their edges end)
     guarantee_release_share: float = 0.25
     # background noise scale (news, lawsuits, penalties) relative to the simple world
