@@ -159,12 +159,26 @@ def risk() -> None:
     help="realistic: publication lags, quiet/sudden/contagion defaults, noise; simple: the "
     "original generator.",
 )
+@click.option(
+    "--perturb",
+    type=int,
+    default=None,
+    help="Other parameters too: every rate, lag and mix weight of the style scaled by a factor "
+    "in [0.7, 1.3] drawn from this seed (an independently built evaluation world).",
+)
 @click.option("--end", default=None, help="Last simulated day, YYYY-MM-DD [today].")
 @click.option("--out", required=True, help="Folder for deliveries/ and defaults.csv.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_one_line_errors
 def risk_world(
-    enterprises: int, years: float, seed: int, style: str, end: str | None, out: str, quiet: bool
+    enterprises: int,
+    years: float,
+    seed: int,
+    style: str,
+    perturb: int | None,
+    end: str | None,
+    out: str,
+    quiet: bool,
 ) -> None:
     """Write a synthetic world with its ground truth: OUT/deliveries/YYYY-MM-DD/<source>.jsonl
     (each record in the folder of its publication day) and OUT/defaults.csv; prints a summary
@@ -173,6 +187,7 @@ def risk_world(
     from pathlib import Path
 
     from backend.risk.synthetic.export import write_world
+    from backend.risk.synthetic.style import STYLES
 
     def fail(message: str) -> None:
         click.echo(f"error: {message}", err=True)
@@ -205,7 +220,7 @@ def risk_world(
             years=years,
             seed=seed,
             end=datetime(last.year, last.month, last.day, tzinfo=UTC),
-            style=style,
+            style=STYLES[style] if perturb is None else STYLES[style].perturbed(perturb),
             on_generated=generated,
             progress=lambda n: bar.update(n) if bar is not None else None,
         )

@@ -266,5 +266,11 @@ def test_cli_writes_a_world(tmp_path):
     assert sorted(p.name for p in (out / "deliveries").iterdir())[0] == "2025-08-02"
     again = runner.invoke(main, [*args, "--end", "2026-01-31", "--out", str(out), "--quiet"])
     assert again.exit_code == 2 and "is not empty" in again.stderr
+    other = runner.invoke(
+        main, [*args, "--perturb", "2", "--end", "2026-01-31", "--out", str(tmp_path / "p")]
+    )
+    assert other.exit_code == 0 and json.loads(other.stdout.splitlines()[-1])["style"] == (
+        "realistic~2"
+    )
     bad = runner.invoke(main, [*args, "--end", "2026-13-01", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and bad.stderr.strip().count("\n") == 0
