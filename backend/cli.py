@@ -123,16 +123,36 @@ def jobs_list() -> None:
         click.echo(f"{spec.name:<32} {when:<16} {spec.description}")
 
 
+def _as_of(value: str | None):
+    """--as-of: an RFC 3339 time with a zone, or a date (midnight UTC)."""
+    from backend.platform.clock import parse_moment
+
+    if value is None:
+        return None
+    try:
+        return parse_moment(value, "the time")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--as-of") from None
+
+
 @jobs.command("run")
 @click.argument("name")
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    help="Run the job as of this moment (its 'now'; RFC 3339 with a zone, or YYYY-MM-DD): "
+    "a replay of a past day. Default: the clock.",
+)
 @_one_line_errors
-def jobs_run(name: str) -> None:
+def jobs_run(name: str, as_of: str | None) -> None:
     """Run job NAME now, as the scheduler would: recorded like a scheduled run, with the same
     ports, live emitter and device link (commands go to MQTT_URL, or to the embedded central
-    broker of a local ``finedge serve``)."""
+    broker of a local ``finedge serve``). With --as-of the job works as of that moment."""
+    moment = _as_of(as_of)
     runtime = _runtime("jobs")
     try:
-        run = runtime.run_job(name)
+        run = runtime.run_job(name, as_of=moment) if moment else runtime.run_job(name)
     finally:
         runtime.stop()
     click.echo(
