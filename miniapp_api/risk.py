@@ -335,6 +335,9 @@ class IngestOut(ma.Schema):
     queued_items = ma.fields.List(ma.fields.Nested(QueuedOut))
     enterprises_touched = ma.fields.Integer()
     enterprises_created = ma.fields.Integer()
+    released_from_queue = ma.fields.Integer(
+        metadata={"description": "held records of enterprises this load registered, now loaded"}
+    )
     signals = ma.fields.Dict()
 
 

@@ -251,13 +251,19 @@ def test_unknown_codes_and_names_are_queued_not_created(session):
     assert run.rejections["queued"] == 4 and run.rejected == 0
     again = ingest_records(session, SYSTEM, "court", records)  # the same records: same items
     assert len(again.queued) == 4 and count(session, ResolutionItem) == 4
-    # the registry is the master of who exists: its profile creates C, and the held records
-    # of C load when they come again (their items close as resolved)
-    ingest_records(session, SYSTEM, "registry", [profile(C, "幽灵公司")], evaluate=False)
-    third = ingest_records(session, SYSTEM, "court", records)
+    # the registry is the master of who exists: its profile creates C, and the records held
+    # for C load at once (their items close as resolved)
+    registered = ingest_records(
+        session, SYSTEM, "registry", [profile(C, "幽灵公司")], evaluate=False
+    )
     session.commit()
-    assert (third.accepted, len(third.queued)) == (3, 1)  # c-1, c-2, g-1; c-3 still unknown
+    assert registered.released == 3  # c-1, c-2 and the edge g-1
     assert count(session, ResolutionItem, ResolutionItem.status == "resolved") == 3
+    assert count(session, RiskEdge) == 1
+    ghost = session.scalar(select(Enterprise).where(Enterprise.credit_code == C))
+    assert count(session, RiskEvent, RiskEvent.enterprise_id == ghost.id) == 2
+    third = ingest_records(session, SYSTEM, "court", records)
+    assert (third.accepted, third.duplicates, len(third.queued)) == (0, 4, 1)  # c-3 still held
 
 
 # --- relations end ----------------------------------------------------------------------------

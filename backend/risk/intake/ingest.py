@@ -39,7 +39,7 @@ from backend.risk.intake import facts, review
 from backend.risk.intake.edges import EdgeBatch, ingest_edge
 from backend.risk.intake.records import EnterpriseRef, FeedRecord, Rejection, parse_record
 from backend.risk.intake.resolution import Resolver, Unresolved
-from backend.risk.models import Enterprise, FeedRun, RiskEvent
+from backend.risk.models import Enterprise, FeedRun, ResolutionItem, RiskEvent
 from backend.risk.monitoring.live import evaluate_enterprises
 
 SOURCE_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
@@ -82,6 +82,7 @@ class IngestReport:
     queued: list[Queued] = field(default_factory=list)
     enterprises: set[int] = field(default_factory=set)
     enterprises_created: int = 0
+    released: int = 0  # held records of enterprises this load registered, loaded now
     signals: dict[str, Any] = field(default_factory=dict)
     feed_run_id: int | None = None
     status: str = "ok"  # failed: the batch was rolled back as a whole
@@ -105,6 +106,7 @@ class IngestReport:
             "queued_items": [q.as_dict() for q in self.queued[:MAX_STORED_REJECTIONS]],
             "enterprises_touched": len(self.enterprises),
             "enterprises_created": self.enterprises_created,
+            "released_from_queue": self.released,
             "signals": self.signals,
         }
 
@@ -258,11 +260,58 @@ def ingest_records(
             if k not in ("rejections", "queued_items", "signals")
         },
     )
+    if resolver.new_codes:
+        report.released = _release_held(
+            session, actor, resolver.new_codes, now, live, evaluate, backfill
+        )
     if evaluate and report.enterprises:
         report.signals = evaluate_enterprises(
             session, sorted(report.enterprises), now=now, live=live
         ).as_dict()
     return report
+
+
+def _release_held(
+    session: Session,
+    actor: Actor,
+    codes: list[str],
+    now: datetime,
+    live: LiveEmitter | None,
+    evaluate: bool,
+    backfill: bool,
+) -> int:
+    """Load the held records of codes that have just become known (the registry registered
+    the enterprise after a court or news record named it): their review items close as
+    resolved; how many records loaded."""
+    items: list[ResolutionItem] = []
+    for start in range(0, len(codes), 500):
+        items += session.scalars(
+            select(ResolutionItem)
+            .where(
+                ResolutionItem.status == "pending",
+                ResolutionItem.credit_code.in_(codes[start : start + 500]),
+            )
+            .order_by(ResolutionItem.id)
+        )
+    by_source: dict[str, list[ResolutionItem]] = {}
+    for item in items:
+        by_source.setdefault(item.source, []).append(item)
+    released = 0
+    for source, group in by_source.items():
+        report = ingest_records(
+            session,
+            actor,
+            source,
+            [item.record for item in group],
+            adapter="review",
+            location="held records released: the registry registered their enterprise",
+            now=now,
+            live=live,
+            evaluate=evaluate,
+            backfill=backfill,
+        )
+        released += report.accepted + report.updated + report.duplicates
+    return released
 
 
 def _may_create(record: FeedRecord, ref: EnterpriseRef, source: str, create_unknown: bool) -> bool:

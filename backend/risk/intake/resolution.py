@@ -64,6 +64,8 @@ class Resolver:
         self.pins = dict(pins or {})
         self.unknown: set[str] = set()  # codes looked up and not found
         self.created = 0
+        self.new_codes: list[str] = []  # codes that became known here (created or attached)
+        self.alias_checked: set[tuple[int, str]] = set()
 
     def prefetch(self, refs: Iterable[EnterpriseRef], creating: Iterable[str] = ()) -> None:
         """Load the enterprises of every credit code named in a batch (one query per 500 codes
@@ -96,6 +98,7 @@ class Resolver:
         for ent in fresh:
             self.by_code[ent.credit_code] = ent
         self.created += len(fresh)
+        self.new_codes.extend(ent.credit_code for ent in fresh)
 
     def enterprise(self, ref: EnterpriseRef, *, create: bool = False) -> Enterprise | Unresolved:
         """The enterprise ``ref`` names, or why there is none.  ``create``: the record may
@@ -146,6 +149,7 @@ class Resolver:
                 candidate.credit_code = code
                 candidate.updated_at = self.now
                 ent = candidate
+                self.new_codes.append(code)
         if ent is None and create:
             ent = self._create(code, name or code)
         if ent is not None:
@@ -178,6 +182,7 @@ class Resolver:
                 raise
         else:
             self.created += 1
+            self.new_codes.append(code)
         self.by_name.pop(ent.normalized_name, None)
         return ent
 
@@ -218,6 +223,9 @@ class Resolver:
         key = normalize_name(name)[:200]
         if not key or key == ent.normalized_name or self.by_name.get(key, (None, 0))[0] is ent:
             return
+        if (ent.id, key) in self.alias_checked:
+            return
+        self.alias_checked.add((ent.id, key))
         other = self.session.scalar(
             select(Enterprise.id)
             .where(Enterprise.normalized_name == key, Enterprise.id != ent.id)
