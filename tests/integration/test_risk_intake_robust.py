@@ -357,3 +357,42 @@ def test_a_phantoms_wrong_alias_is_removed_and_the_real_firm_resolves_again(sess
         session, SYSTEM, "news", [event("n-2", C, "news", 1, name=real_name, data={"sentiment": 0})]
     )
     assert count(session, EnterpriseAlias, EnterpriseAlias.enterprise_id == phantom.id) == 0
+
+
+def test_an_http_feed_stops_at_its_failed_page_and_resumes_there(lite, monkeypatch):
+    from backend.risk.intake.adapters import HttpFeedAdapter
+
+    ingest_records(
+        lite, SYSTEM, "registry", [profile(A, "甲公司"), profile(B, "乙公司")], evaluate=False
+    )
+    pages = {
+        "https://feed/g": {
+            "records": [event("h-1", A, "news", 1, data={"sentiment": 0.1})],
+            "next_cursor": "c1",
+        },
+        "https://feed/g?since=c1": {
+            "records": [guarantee("h-2", A, B, "1000000.00", "2024-01-01")],
+            "next_cursor": "c2",
+        },
+        "https://feed/g?since=c2": {"records": [], "next_cursor": None},
+    }
+    calls = []
+
+    def fetch(url):
+        calls.append(url)
+        return pages[url]
+
+    def crash(*_args, **_kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ingest_module, "ingest_edge", crash)
+    reports = load_feed(lite, SYSTEM, HttpFeedAdapter("https://feed/g", "guarantees", fetch=fetch))
+    assert [(r.status, r.accepted) for r in reports] == [("ok", 1), ("failed", 0)]
+    assert reports[1].error == "load_error: RuntimeError: disk full"
+    assert calls == ["https://feed/g", "https://feed/g?since=c1"]  # stopped at the failure
+    lite.commit()
+    monkeypatch.undo()
+    calls.clear()
+    again = load_feed(lite, SYSTEM, HttpFeedAdapter("https://feed/g", "guarantees", fetch=fetch))
+    assert calls[0] == "https://feed/g?since=c1"  # resumed at the failed page
+    assert [r.accepted for r in again] == [1, 0]
