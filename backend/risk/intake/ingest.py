@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, insert, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from backend.platform import audit
@@ -551,6 +551,8 @@ def load_feed(
                         backfill=backfill,
                         create_unknown=create_unknown,
                     )
+            except (OperationalError, InterfaceError):
+                raise  # the database, not the file (a lost connection): the feed fails as a whole
             except Exception as exc:  # one failing file never stops the others
                 log.warning("risk feed %s: %s failed", batch.source, batch.location, exc_info=True)
                 failure = ("load_error", f"{type(exc).__name__}: {exc}")
