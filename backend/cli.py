@@ -123,16 +123,36 @@ def jobs_list() -> None:
         click.echo(f"{spec.name:<32} {when:<16} {spec.description}")
 
 
+def _as_of(value: str | None):
+    """--as-of: an RFC 3339 time with a zone, or a date (midnight UTC)."""
+    from backend.platform.clock import parse_moment
+
+    if value is None:
+        return None
+    try:
+        return parse_moment(value, "the time")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--as-of") from None
+
+
 @jobs.command("run")
 @click.argument("name")
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    help="Run the job as of this moment (its 'now'; RFC 3339 with a zone, or YYYY-MM-DD): "
+    "a replay of a past day. Default: the clock.",
+)
 @_one_line_errors
-def jobs_run(name: str) -> None:
+def jobs_run(name: str, as_of: str | None) -> None:
     """Run job NAME now, as the scheduler would: recorded like a scheduled run, with the same
     ports, live emitter and device link (commands go to MQTT_URL, or to the embedded central
-    broker of a local ``finedge serve``)."""
+    broker of a local ``finedge serve``). With --as-of the job works as of that moment."""
+    moment = _as_of(as_of)
     runtime = _runtime("jobs")
     try:
-        run = runtime.run_job(name)
+        run = runtime.run_job(name, as_of=moment) if moment else runtime.run_job(name)
     finally:
         runtime.stop()
     click.echo(
@@ -140,96 +160,6 @@ def jobs_run(name: str) -> None:
     )
     if run.outcome != "ok":
         sys.exit(1)
-
-
-@main.group()
-def risk() -> None:
-    """Risk early warning: synthetic worlds (and, with issue 15, replays and signals)."""
-
-
-@risk.command("world")
-@click.option("--enterprises", type=int, default=1500, show_default=True, help="Firms.")
-@click.option("--years", type=float, default=2.0, show_default=True, help="Simulated years.")
-@click.option("--seed", type=int, default=7, show_default=True)
-@click.option(
-    "--style",
-    type=click.Choice(["realistic", "simple"]),
-    default="realistic",
-    show_default=True,
-    help="realistic: publication lags, quiet/sudden/contagion defaults, noise; simple: the "
-    "original generator.",
-)
-@click.option(
-    "--perturb",
-    type=int,
-    default=None,
-    help="Other parameters too: every rate, lag and mix weight of the style scaled by a factor "
-    "in [0.7, 1.3] drawn from this seed (an independently built evaluation world).",
-)
-@click.option("--end", default=None, help="Last simulated day, YYYY-MM-DD [today].")
-@click.option("--out", required=True, help="Folder for deliveries/ and defaults.csv.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-@_one_line_errors
-def risk_world(
-    enterprises: int,
-    years: float,
-    seed: int,
-    style: str,
-    perturb: int | None,
-    end: str | None,
-    out: str,
-    quiet: bool,
-) -> None:
-    """Write a synthetic world with its ground truth: OUT/deliveries/YYYY-MM-DD/<source>.jsonl
-    (each record in the folder of its publication day) and OUT/defaults.csv; prints a summary
-    (JSON) of firms, defaults per kind, events and median publication lag per source."""
-    from datetime import UTC, date, datetime
-    from pathlib import Path
-
-    from backend.risk.synthetic.export import write_world
-    from backend.risk.synthetic.style import STYLES
-
-    def fail(message: str) -> None:
-        click.echo(f"error: {message}", err=True)
-        sys.exit(2)
-
-    if not 1 <= enterprises <= 1_000_000:
-        fail("--enterprises must be between 1 and 1000000")
-    if not 0.1 <= years <= 20:
-        fail("--years must be between 0.1 and 20")
-    try:
-        last = date.fromisoformat(end) if end else datetime.now(UTC).date()
-    except ValueError:
-        fail(f"--end {end!r} is not a date YYYY-MM-DD")
-    deliveries = Path(out) / "deliveries"
-    if deliveries.exists() and any(deliveries.iterdir()):
-        fail(f"{deliveries} is not empty")
-    bar = None
-
-    def generated(_world, records: int) -> None:
-        nonlocal bar
-        if not quiet:
-            from tqdm import tqdm
-
-            bar = tqdm(total=records, desc="risk world", unit="rec", file=sys.stderr)
-
-    try:
-        report = write_world(
-            out,
-            enterprises=enterprises,
-            years=years,
-            seed=seed,
-            end=datetime(last.year, last.month, last.day, tzinfo=UTC),
-            style=STYLES[style] if perturb is None else STYLES[style].perturbed(perturb),
-            on_generated=generated,
-            progress=lambda n: bar.update(n) if bar is not None else None,
-        )
-    except OSError as exc:
-        fail(f"cannot write {out}: {exc.strerror or exc}")
-    finally:
-        if bar is not None:
-            bar.close()
-    click.echo(json.dumps(report, ensure_ascii=False))
 
 
 @main.command()

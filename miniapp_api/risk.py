@@ -34,6 +34,9 @@ blp = Blueprint(
 )
 
 
+FEED_BODY_LIMIT = 16 * 1024 * 1024
+
+
 def live():
     return current_app.extensions["finedge"].live
 
@@ -303,17 +306,38 @@ class RejectionOut(ma.Schema):
     message = ma.fields.String()
 
 
+class QueuedOut(ma.Schema):
+    index = ma.fields.Integer()
+    record_id = ma.fields.String()
+    reason = ma.fields.String(
+        metadata={"enum": ["unknown_credit_code", "unresolved_enterprise", "ambiguous_name"]}
+    )
+    item_id = ma.fields.Integer(metadata={"description": "the review item (GET /resolution)"})
+    credit_code = ma.fields.String(allow_none=True)
+    name = ma.fields.String(allow_none=True)
+
+
 class IngestOut(ma.Schema):
     source = ma.fields.String()
     feed_run_id = ma.fields.Integer()
+    status = ma.fields.String(metadata={"enum": ["ok", "failed"]})
+    error = ma.fields.String(allow_none=True)
+    quarantined_to = ma.fields.String(allow_none=True)
     received = ma.fields.Integer()
     accepted = ma.fields.Integer()
     duplicates = ma.fields.Integer()
     updated = ma.fields.Integer()
     rejected = ma.fields.Integer()
     rejections = ma.fields.List(ma.fields.Nested(RejectionOut))
+    queued = ma.fields.Integer(
+        metadata={"description": "records naming an unknown enterprise, held for review"}
+    )
+    queued_items = ma.fields.List(ma.fields.Nested(QueuedOut))
     enterprises_touched = ma.fields.Integer()
     enterprises_created = ma.fields.Integer()
+    released_from_queue = ma.fields.Integer(
+        metadata={"description": "held records of enterprises this load registered, now loaded"}
+    )
     signals = ma.fields.Dict()
 
 
@@ -330,8 +354,72 @@ class FeedRunOut(ma.Schema):
     duplicates = ma.fields.Integer()
     updated = ma.fields.Integer()
     rejected = ma.fields.Integer()
-    rejections = ma.fields.Dict()
+    rejections = ma.fields.Dict(
+        metadata={"description": "items (rejections), queued and queued_items (held records)"}
+    )
     actor = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": ["ok", "failed"]})
+    error = ma.fields.String(allow_none=True)
+    quarantined_to = ma.fields.String(allow_none=True)
+
+
+class ResolutionItemOut(ma.Schema):
+    id = ma.fields.Integer()
+    source = ma.fields.String()
+    record_id = ma.fields.String()
+    credit_code = ma.fields.String(allow_none=True)
+    name = ma.fields.String(allow_none=True)
+    reason = ma.fields.String(
+        metadata={"enum": ["unknown_credit_code", "unresolved_enterprise", "ambiguous_name"]}
+    )
+    status = ma.fields.String(metadata={"enum": ["pending", "resolved", "rejected"]})
+    record = ma.fields.Dict(metadata={"description": "the record as received"})
+    enterprise_id = ma.fields.Integer(allow_none=True)
+    created_at = Timestamp()
+    decided_at = Timestamp(allow_none=True)
+    decided_by = ma.fields.String(allow_none=True)
+    comment = ma.fields.String(allow_none=True)
+
+
+class ResolutionArgs(PageArgs):
+    status = ma.fields.String(
+        load_default="pending",
+        validate=ma.validate.OneOf(["pending", "resolved", "rejected", "all"]),
+    )
+    source = ma.fields.String()
+
+
+class ResolveIn(StrictSchema):
+    enterprise_id = ma.fields.Integer(
+        metadata={"description": "the known enterprise the record is about"}
+    )
+    create = ma.fields.Boolean(
+        metadata={"description": "true: create the enterprise the record names"}
+    )
+    comment = ma.fields.String(validate=ma.validate.Length(max=2000))
+
+
+class ResolveOut(ma.Schema):
+    item = ma.fields.Nested(ResolutionItemOut)
+    enterprise_id = ma.fields.Integer()
+    created = ma.fields.Boolean()
+    resolved_items = ma.fields.Integer(
+        metadata={"description": "this item and the other pending items naming the same"}
+    )
+    loaded = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        metadata={"description": "accepted, updated, duplicates, rejected, queued"},
+    )
+
+
+class AliasOut(ma.Schema):
+    id = ma.fields.Integer()
+    enterprise_id = ma.fields.Integer()
+    name = ma.fields.String()
+    normalized_name = ma.fields.String()
+    source = ma.fields.String()
+    created_at = Timestamp()
 
 
 class ScanOut(ma.Schema):
@@ -491,6 +579,24 @@ class EnterpriseGraph(MethodView):
         )
 
 
+@blp.route("/enterprises/<int:enterprise_id>/aliases")
+class EnterpriseAliases(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_schema(AliasOut, "RiskAliasPage"))
+    def get(self, args, enterprise_id):
+        """The other spellings of the enterprise's name that records resolve to it by."""
+        return queries.list_aliases(db(), current_actor(), enterprise_id, **args)
+
+
+@blp.route("/enterprises/<int:enterprise_id>/aliases/<int:alias_id>")
+class EnterpriseAliasItem(MethodView):
+    @blp.response(200, AliasOut)
+    def delete(self, enterprise_id, alias_id):
+        """Remove a wrong alias (approver, admin; audited): the name no longer resolves to
+        this enterprise (e.g. a real firm's name a phantom enterprise took)."""
+        return service.delete_alias(db(), current_actor(), enterprise_id, alias_id)
+
+
 @blp.route("/enterprises/<int:enterprise_id>/events")
 class EnterpriseEvents(MethodView):
     @blp.arguments(EventArgs, location="query")
@@ -505,6 +611,10 @@ class EnterpriseEvents(MethodView):
 
 @blp.route("/feeds/<string:source>")
 class Feed(MethodView):
+    # 5,000 records per request are documented; the app-wide 1 MiB holds only ~4,500 small
+    # ones: this endpoint takes up to 16 MiB (5,000 records of about 3 KB each)
+    max_body_bytes = FEED_BODY_LIMIT
+
     @blp.arguments(FeedIn)
     @blp.response(200, IngestOut)
     def post(self, body, source):
@@ -512,6 +622,44 @@ class Feed(MethodView):
         malformed records are rejected with a reason while the rest load."""
         report = service.ingest_feed(db(), current_actor(), source, body["records"], live=live())
         return report.as_dict()
+
+
+@blp.route("/resolution")
+class Resolution(MethodView):
+    @blp.arguments(ResolutionArgs, location="query")
+    @blp.response(200, page_schema(ResolutionItemOut, "RiskResolutionPage"))
+    def get(self, args):
+        """The review queue: records naming an enterprise the bank does not know (an unknown
+        credit code, a name matching nobody or several), oldest first (approver, admin)."""
+        return queries.list_resolution_items(db(), current_actor(), **args)
+
+
+@blp.route("/resolution/<int:item_id>/resolve")
+class ResolutionResolve(MethodView):
+    @blp.arguments(ResolveIn)
+    @blp.response(200, ResolveOut)
+    def post(self, body, item_id):
+        """Attach the held record, and every pending one naming the same, to a known
+        enterprise (``enterprise_id``) or to a new one (``create: true``), and load them
+        (approver, admin; audited)."""
+        return service.resolve_item(
+            db(),
+            current_actor(),
+            item_id,
+            enterprise_id=body.get("enterprise_id"),
+            create=bool(body.get("create")),
+            comment=body.get("comment"),
+            live=live(),
+        )
+
+
+@blp.route("/resolution/<int:item_id>/reject")
+class ResolutionReject(MethodView):
+    @blp.arguments(CommentIn)
+    @blp.response(200, ResolutionItemOut)
+    def post(self, body, item_id):
+        """Keep the held record out, with a comment (approver, admin; audited)."""
+        return service.reject_item(db(), current_actor(), item_id, body["comment"])
 
 
 @blp.route("/feeds/runs")

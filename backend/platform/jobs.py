@@ -131,8 +131,11 @@ def run_job(
     trigger: str = "manual",
     now: Callable[[], datetime] = utcnow,
     jobs: JobRegistry,
+    as_of: datetime | None = None,
 ) -> JobRun:
-    """Run job ``name`` once and record the run (``skipped`` when it is running elsewhere)."""
+    """Run job ``name`` once and record the run (``skipped`` when it is running elsewhere).
+    ``as_of``: the moment the job works as of (its ``now``; a replay of a past day) instead of
+    the clock; the run itself is recorded at the clock's times, with ``as_of`` in its result."""
     spec = jobs.get(name)
     with run_lock(factory, name) as mine:
         with factory() as session:
@@ -152,8 +155,10 @@ def run_job(
         outcome, result, error = "ok", None, None
         try:
             with factory() as work_session:
-                result = spec.func(work_session, now())
+                result = spec.func(work_session, as_of or now())
                 work_session.commit()
+            if as_of is not None:
+                result = {**(result or {}), "as_of": as_of.isoformat().replace("+00:00", "Z")}
         except Exception as exc:
             outcome, error = "failed", "".join(traceback.format_exception_only(exc)).strip()
             log.exception("job %s failed", name)

@@ -16,6 +16,7 @@ AREA = Area(
     models=("backend.risk.models",),
     blueprints=("miniapp_api.risk",),
     jobs=JOBS,
+    cli=("backend.risk.cli:risk_cli",),
     seeders=(seed_risk,),
     benchmarks={"graph": "bench.graph", "risk-scan": "bench.risk_scan"},
     live_events=(

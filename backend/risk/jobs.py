@@ -42,27 +42,47 @@ log = logging.getLogger(__name__)
 
 
 def refresh(session: Session, now: datetime, schedule: str) -> dict[str, Any]:
+    """Load the configured feeds of ``schedule``.  Each file (or HTTP page) is loaded in a
+    savepoint of its own (``load_feed``): a file that fails is rolled back alone, recorded as a
+    failed feed run and quarantined; a feed that cannot be read at all (a missing folder, an
+    unreachable URL) is rolled back alone and reported, and the other feeds still load."""
     specs = [s for s in load_feed_config() if s.schedule == schedule]
-    summary: dict[str, Any] = {"feeds": len(specs), "loaded": [], "failed": []}
+    summary: dict[str, Any] = {"feeds": len(specs), "loaded": [], "failed": [], "quarantined": []}
     for spec in specs:
         adapter = (
-            FileFeedAdapter(spec.path, spec.source)
+            FileFeedAdapter(spec.path, spec.source, quarantine=spec.quarantine)
             if spec.adapter == "file"
             else HttpFeedAdapter(spec.url, spec.source)
         )
         try:
-            with session.begin_nested():
+            with session.begin_nested():  # a feed that cannot be read leaves nothing half-done
                 reports = load_feed(session, SYSTEM, adapter, now=now, live=live_of(session))
-        except FeedError as exc:
+        except Exception as exc:  # one failing feed never stops the others
+            if not isinstance(exc, FeedError):
+                log.exception("risk feed %s failed", spec.source)
             log.warning("risk feed %s failed: %s", spec.source, exc)
-            summary["failed"].append({"source": spec.source, "error": str(exc)})
+            summary["failed"].append({"source": spec.source, "error": str(exc)[:500]})
             continue
+        ok = [r for r in reports if r.status == "ok"]
+        for r in reports:
+            if r.status != "ok":
+                summary["quarantined"].append(
+                    {
+                        "source": spec.source,
+                        "feed_run_id": r.feed_run_id,
+                        "error": r.error,
+                        "quarantined_to": r.quarantined_to,
+                    }
+                )
         summary["loaded"].append(
             {
                 "source": spec.source,
-                "batches": len(reports),
-                "accepted": sum(r.accepted for r in reports),
-                "rejected": sum(len(r.rejected) for r in reports),
+                "batches": len(ok),
+                "failed_batches": len(reports) - len(ok),
+                "accepted": sum(r.accepted for r in ok),
+                "updated": sum(r.updated for r in ok),
+                "rejected": sum(len(r.rejected) for r in ok),
+                "queued": sum(len(r.queued) for r in ok),
             }
         )
     return summary

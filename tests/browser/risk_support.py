@@ -16,8 +16,9 @@ def own_enterprise(server, *, name: str, kind: str = "dishonest_debtor") -> dict
     """Create an enterprise with one event of ``kind`` (admin feed), assign it to rm1; answers
     ``{"enterprise_id", "signal_ids", "credit_code"}``."""
     code = make_credit_code(next(_seq))
+    register(server, code, name)  # only the registry creates enterprises (docs/risk.md)
     report = feed(server, code, name, kind)
-    assert report["enterprises_created"] == 1, report
+    assert report["accepted"] == 1 and not report["queued"], report
     found = server.api("GET", "/risk/enterprises", "admin", params={"q": code}).json()["items"]
     enterprise_id = found[0]["id"]
     rm_id = _user_id(server, "rm1")
@@ -31,6 +32,25 @@ def own_enterprise(server, *, name: str, kind: str = "dishonest_debtor") -> dict
         "credit_code": code,
         "name": name,
     }
+
+
+def register(server, code: str, name: str) -> dict:
+    """The registry's profile of a new enterprise (which creates it)."""
+    body = {
+        "records": [
+            {
+                "record_id": f"T-{code}-profile",
+                "type": "profile",
+                "credit_code": code,
+                "name": name,
+                "time": "2024-01-01",
+                "data": {"registered_capital": "10000000.00"},
+            }
+        ]
+    }
+    r = server.api("POST", "/risk/feeds/registry", "admin", json=body)
+    assert r.status_code == 200 and r.json()["enterprises_created"] == 1, r.text
+    return r.json()
 
 
 def feed(server, code: str, name: str, kind: str, *, record: str | None = None) -> dict:

@@ -56,6 +56,18 @@ def count(session, model) -> int:
     return session.scalar(select(func.count(model.id)))
 
 
+def known(session, *codes: str) -> None:
+    """The registry (the master of who exists) knows these enterprises: only its profiles
+    create enterprises; other sources' records naming an unknown code are held for review."""
+    ingest_records(
+        session,
+        SYSTEM,
+        "registry",
+        [profile(c, f"测试企业{c[-4:]}有限公司", f"reg-{c}") for c in codes],
+        evaluate=False,
+    )
+
+
 def test_loading_the_same_feed_twice_changes_nothing(session):
     records = [
         profile(
@@ -69,10 +81,10 @@ def test_loading_the_same_feed_twice_changes_nothing(session):
         event("c-2", A, "enforcement", 10),
         event("c-3", B, "dishonest_debtor", 5, name="泰达贸易有限公司"),
     ]
-    first = ingest_records(session, SYSTEM, "court", records)
+    first = ingest_records(session, SYSTEM, "court", records, create_unknown=True)
     session.commit()
     assert (first.received, first.accepted, first.duplicates, len(first.rejected)) == (4, 4, 0, 0)
-    assert first.enterprises_created == 2
+    assert first.enterprises_created == 2  # an explicit create_unknown load
     assert first.signals["raised"] >= 2  # enforcement (strong), dishonest debtor (hard)
     before = {m: count(session, m) for m in (Enterprise, RiskEvent, RiskSignal, SourceFact)}
     second = ingest_records(session, SYSTEM, "court", records)
@@ -84,6 +96,7 @@ def test_loading_the_same_feed_twice_changes_nothing(session):
 
 
 def test_a_corrected_record_updates_its_event(lite):
+    known(lite, A)
     ingest_records(
         lite, SYSTEM, "court", [event("c-1", A, "lawsuit_defendant", 20, data={"amount": "1.00"})]
     )
@@ -100,6 +113,7 @@ def test_a_corrected_record_updates_its_event(lite):
 
 
 def test_malformed_records_are_rejected_with_reasons_while_the_rest_loads(session):
+    known(session, A)
     records = [
         event("ok-1", A, "news", 1, data={"sentiment": -0.9}, title="资金链紧张"),
         {
@@ -127,10 +141,12 @@ def test_malformed_records_are_rejected_with_reasons_while_the_rest_loads(sessio
         (2, "not_an_object"),
         (3, "invalid_data"),
         (5, "duplicate_record_id"),
-        (6, "unresolved_enterprise"),
     }
+    # a name matching nobody is held for review, not only rejected
+    assert [(q.index, q.reason) for q in report.queued] == [(6, "unresolved_enterprise")]
     run = session.get(FeedRun, report.feed_run_id)
-    assert run.rejected == 5 and len(run.rejections["items"]) == 5
+    assert run.rejected == 4 and len(run.rejections["items"]) == 4
+    assert run.rejections["queued"] == 1
     assert all(item["message"] for item in run.rejections["items"])
 
 
@@ -245,6 +261,7 @@ def test_edges_are_upserted(session):
             "time": "2024-01-01",
         },
     ]
+    known(session, A, B)
     first = ingest_records(session, SYSTEM, "registry", edges)
     again = ingest_records(session, SYSTEM, "registry", edges)
     changed = ingest_records(session, SYSTEM, "registry", [{**edges[0], "amount": "4000000.00"}])
@@ -256,6 +273,7 @@ def test_edges_are_upserted(session):
 
 
 def test_file_and_http_adapters_load_idempotently(lite, tmp_path):
+    known(lite, A)
     path = tmp_path / "court.jsonl"
     lines = [json.dumps(event(f"f-{i}", A, "lawsuit_defendant", i + 1)) for i in range(3)]
     path.write_text("\n".join([*lines[:2], "{oops", lines[2]]) + "\n", encoding="utf-8")
@@ -290,6 +308,8 @@ def test_file_and_http_adapters_load_idempotently(lite, tmp_path):
 
 
 def test_ingestion_routes_new_signals_after_commit_only(lite):
+    known(lite, A)
+    lite.commit()
     live = recording_emitter()
     ingest_records(lite, SYSTEM, "court", [event("d-1", A, "dishonest_debtor")], live=live)
     assert live.sent == []

@@ -118,9 +118,23 @@ def test_refresh_job_loads_configured_feeds(lite, tmp_path, monkeypatch):
         encoding="utf-8",
     )
     monkeypatch.setenv("FINEDGE_RISK_FEEDS", str(config))
+    registry = {"record_id": "p41", "type": "profile", "credit_code": code(41)}
+    ingest_records(
+        lite, SYSTEM, "registry", [{**registry, "name": "某某公司", "time": "2024-01-01"}]
+    )
     now = datetime.now(UTC)
     daily = jobs.refresh_daily(lite, now)
-    assert daily["loaded"] == [{"source": "court", "batches": 1, "accepted": 1, "rejected": 1}]
+    assert daily["loaded"] == [
+        {
+            "source": "court",
+            "batches": 1,
+            "failed_batches": 0,
+            "accepted": 1,
+            "updated": 0,
+            "rejected": 1,
+            "queued": 0,
+        }
+    ]
     assert jobs.refresh_daily(lite, now)["loaded"][0]["batches"] == 0  # unchanged file: skipped
     sentiment = jobs.refresh_sentiment(lite, now)
     assert sentiment["failed"][0]["source"] == "news"

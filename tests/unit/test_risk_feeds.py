@@ -168,6 +168,39 @@ def test_profile_and_edge_records():
     assert parse_record(equity, 0, now=NOW).share == 0.6
 
 
+def test_an_edge_can_end_and_a_release_needs_no_amount():
+    release = {
+        "record_id": "E-1-END",
+        "type": "edge",
+        "kind": "guarantee",
+        "from": {"credit_code": CODE},
+        "to": {"credit_code": make_credit_code(1)},
+        "time": "2025-03-01",
+        "ended": "2025-03-01T10:00:00+08:00",
+    }
+    parsed = parse_record(release, 0, now=NOW)
+    assert parsed.ended == datetime(2025, 3, 1, 2, tzinfo=UTC) and parsed.amount is None
+    assert parse_record({**release, "ended": "2025-03-01"}, 0, now=NOW).ended == datetime(
+        2025, 3, 1, tzinfo=UTC
+    )
+    for change in ({"ended": "soon"}, {"ended": "2025-03-01T10:00:00"}, {"amount": "0.00"}):
+        result = parse_record({**release, **change}, 0, now=NOW)
+        assert isinstance(result, Rejection) and result.reason == "invalid_edge", change
+
+
+def test_files_are_read_as_utf8_then_gb18030_else_undecodable():
+    from backend.risk.intake.adapters import decode_feed
+
+    text = '{"name": "华鑫科技（上海）有限公司 𠀾"}'
+    assert decode_feed(text.encode("utf-8")) == text
+    assert decode_feed(b"\xef\xbb\xbf" + text.encode("utf-8")) == text  # with a BOM
+    assert decode_feed(text.encode("gb18030")) == text
+    assert decode_feed("华鑫".encode("gbk")) == "华鑫"
+    with pytest.raises(FeedError) as failure:
+        decode_feed(b"\xff\xfe\x80\x81")
+    assert failure.value.reason == "undecodable"
+
+
 def test_jsonl_with_a_broken_line_keeps_the_rest():
     text = "\n".join(
         [json.dumps(_event(record_id="a")), "{not json", "", json.dumps(_event(record_id="b"))]

@@ -5,17 +5,24 @@ enterprise).
 
 Locally, a guarantee circle is computed as the intersection of what the enterprise reaches
 along guarantees and what reaches it: exactly its strongly connected component, without
-loading the whole graph."""
+loading the whole graph.
+
+Point in time: the graph *as of* a moment T holds the edges that began at or before T
+(``source_time <= T``) and had not ended by then (``ended_at`` empty or after T): a released
+guarantee is no longer a path for contagion from its end on.  Every function takes ``as_of``
+(default: now); the full scan passes its own ``now``."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from backend.platform.clock import utcnow
 from backend.risk import catalog
 from backend.risk.graph.algorithms import GraphData
 from backend.risk.models import Enterprise, Person, RiskEdge
@@ -23,8 +30,19 @@ from backend.risk.models import Enterprise, Person, RiskEdge
 Node = tuple[str, int]  # ("enterprise" | "person", id)
 
 
-def load_graph(session: Session) -> GraphData:
-    """Every enterprise and person as a node (enterprises first, by id), every edge."""
+def in_force(as_of: datetime | None = None):
+    """The SQL condition of an edge that is part of the graph as of ``as_of`` (default now):
+    begun at or before it and not ended by then."""
+    as_of = as_of or utcnow()
+    return and_(
+        RiskEdge.source_time <= as_of,
+        or_(RiskEdge.ended_at.is_(None), RiskEdge.ended_at > as_of),
+    )
+
+
+def load_graph(session: Session, as_of: datetime | None = None) -> GraphData:
+    """Every enterprise and person as a node (enterprises first, by id), every edge in force
+    as of ``as_of`` (default now; see the module's docstring)."""
     ent_ids = np.fromiter(session.scalars(select(Enterprise.id).order_by(Enterprise.id)), np.int64)
     person_ids = np.fromiter(session.scalars(select(Person.id).order_by(Person.id)), np.int64)
     rows = session.execute(
@@ -36,7 +54,7 @@ def load_graph(session: Session) -> GraphData:
             RiskEdge.kind,
             RiskEdge.share,
             RiskEdge.amount,
-        )
+        ).where(in_force(as_of))
     ).all()
     ne = len(ent_ids)
 
@@ -81,7 +99,9 @@ def edges_around(
     *,
     kinds: Iterable[str] | None = None,
     direction: str = "both",
+    as_of: datetime | None = None,
 ) -> list[RiskEdge]:
+    """The edges in force (as of ``as_of``, default now) touching ``nodes``."""
     nodes = list(nodes)
     if not nodes:
         return []
@@ -90,14 +110,19 @@ def edges_around(
         clauses += _touching(nodes, RiskEdge.src_type, RiskEdge.src_id)
     if direction in ("both", "in"):
         clauses += _touching(nodes, RiskEdge.dst_type, RiskEdge.dst_id)
-    stmt = select(RiskEdge).where(or_(*clauses))
+    stmt = select(RiskEdge).where(or_(*clauses), in_force(as_of))
     if kinds is not None:
         stmt = stmt.where(RiskEdge.kind.in_(list(kinds)))
     return list(session.scalars(stmt.order_by(RiskEdge.id)))
 
 
 def neighborhood(
-    session: Session, enterprise_id: int, depth: int, *, max_nodes: int = 300
+    session: Session,
+    enterprise_id: int,
+    depth: int,
+    *,
+    max_nodes: int = 300,
+    as_of: datetime | None = None,
 ) -> tuple[list[Node], list[RiskEdge], bool]:
     """Nodes within ``depth`` hops (any edge kind, either direction) and the edges among
     them; ``truncated`` when the node cap stopped the expansion."""
@@ -108,7 +133,7 @@ def neighborhood(
     truncated = False
     for hop in range(1, depth + 1):
         nxt: list[Node] = []
-        for edge in edges_around(session, frontier):
+        for edge in edges_around(session, frontier, as_of=as_of):
             ends = [(edge.src_type, edge.src_id), (edge.dst_type, edge.dst_id)]
             for node in ends:
                 if node not in seen:
@@ -148,7 +173,12 @@ def describe_nodes(session: Session, nodes: Iterable[Node]) -> dict[Node, dict]:
 
 
 def upstream_holders(
-    session: Session, enterprise_id: int, *, max_depth: int = 10, max_nodes: int = 2000
+    session: Session,
+    enterprise_id: int,
+    *,
+    max_depth: int = 10,
+    max_nodes: int = 2000,
+    as_of: datetime | None = None,
 ) -> dict[Node, list[tuple[Node, float]]]:
     """holders_of[company] = [(holder, share)] for every company up the holding chains."""
     holders_of: dict[Node, list[tuple[Node, float]]] = defaultdict(list)
@@ -158,7 +188,9 @@ def upstream_holders(
         if not frontier or len(seen) > max_nodes:
             break
         nxt = []
-        for edge in edges_around(session, frontier, kinds=catalog.OWNERSHIP_KINDS, direction="in"):
+        for edge in edges_around(
+            session, frontier, kinds=catalog.OWNERSHIP_KINDS, direction="in", as_of=as_of
+        ):
             if edge.share is None:
                 continue
             holder: Node = (edge.src_type, edge.src_id)
@@ -170,11 +202,15 @@ def upstream_holders(
     return holders_of
 
 
-def _reach(session: Session, start: Node, direction: str, max_nodes: int) -> set[Node]:
+def _reach(
+    session: Session, start: Node, direction: str, max_nodes: int, as_of: datetime | None
+) -> set[Node]:
     seen, frontier = {start}, [start]
     while frontier and len(seen) <= max_nodes:
         nxt = []
-        for edge in edges_around(session, frontier, kinds=["guarantee"], direction=direction):
+        for edge in edges_around(
+            session, frontier, kinds=["guarantee"], direction=direction, as_of=as_of
+        ):
             node = (
                 (edge.dst_type, edge.dst_id) if direction == "out" else (edge.src_type, edge.src_id)
             )
@@ -185,21 +221,27 @@ def _reach(session: Session, start: Node, direction: str, max_nodes: int) -> set
     return seen
 
 
-def guarantee_circle(session: Session, enterprise_id: int, *, max_nodes: int = 2000) -> list[int]:
+def guarantee_circle(
+    session: Session, enterprise_id: int, *, max_nodes: int = 2000, as_of: datetime | None = None
+) -> list[int]:
     """Enterprise ids of the guarantee circle containing ``enterprise_id`` (empty if none)."""
     start: Node = ("enterprise", enterprise_id)
-    members = _reach(session, start, "out", max_nodes) & _reach(session, start, "in", max_nodes)
+    members = _reach(session, start, "out", max_nodes, as_of) & _reach(
+        session, start, "in", max_nodes, as_of
+    )
     return sorted(i for t, i in members) if len(members) > 1 else []
 
 
-def mutual_guarantee_partners(session: Session, enterprise_id: int) -> list[int]:
+def mutual_guarantee_partners(
+    session: Session, enterprise_id: int, *, as_of: datetime | None = None
+) -> list[int]:
     me: Node = ("enterprise", enterprise_id)
     out = {
         (e.dst_type, e.dst_id)
-        for e in edges_around(session, [me], kinds=["guarantee"], direction="out")
+        for e in edges_around(session, [me], kinds=["guarantee"], direction="out", as_of=as_of)
     }
     into = {
         (e.src_type, e.src_id)
-        for e in edges_around(session, [me], kinds=["guarantee"], direction="in")
+        for e in edges_around(session, [me], kinds=["guarantee"], direction="in", as_of=as_of)
     }
     return sorted(i for t, i in out & into if t == "enterprise")

@@ -4,7 +4,12 @@
 - ``FileFeedAdapter``: a JSON Lines file (one record per line), a JSON file (an array, or an
   object with ``records``) or a CSV file (columns record_id, type, credit_code, name, kind,
   time, severity, title and ``data`` as a JSON object).  A line that is not JSON is rejected
-  (``malformed_json``, with its line number) and the rest of the file still loads.
+  (``malformed_json``, with its line number) and the rest of the file still loads.  Files are
+  read as UTF-8 (with or without a BOM), else as GB18030 (a superset of GBK and GB2312, as
+  Chinese vendors often write).  A file that fails as a whole is yielded as a failed batch
+  (``FeedBatch.failure``: ``undecodable``, ``invalid_format``) and ``quarantine`` moves it to
+  the feed's quarantine folder (default ``<feed folder>/quarantine/``) with a
+  ``<file>.reason.txt`` beside it.
 - ``HttpFeedAdapter``: GET ``url?since=<cursor>`` answering
   ``{"records": [...], "next_cursor": "..." | null}``; pages are followed until
   ``next_cursor`` is null; the last cursor is stored with the feed run so the next refresh
@@ -16,7 +21,8 @@ var/risk_feeds.yaml)::
 
     feeds:
       - {source: news, adapter: http, url: "https://feeds.example/news", schedule: sentiment}
-      - {source: court, adapter: file, path: "/data/feeds/court", schedule: daily}
+      - {source: court, adapter: file, path: "/data/feeds/court", schedule: daily,
+         quarantine: "/data/quarantine/court"}     # optional; default <path>/quarantine/
 """
 
 from __future__ import annotations
@@ -26,8 +32,10 @@ import hashlib
 import io
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -52,6 +60,15 @@ CSV_COLUMNS = (
 )
 
 
+class FeedError(RuntimeError):
+    """The feed itself cannot be read (missing file, HTTP error, not JSON at all).  ``reason``:
+    a snake_case word for the quarantine (``undecodable``, ``invalid_format``, ...)."""
+
+    def __init__(self, message: str, *, reason: str = "feed_error"):
+        super().__init__(message)
+        self.reason = reason
+
+
 @dataclass
 class FeedBatch:
     source: str
@@ -61,10 +78,22 @@ class FeedBatch:
     pre_rejected: list[Rejection] = field(default_factory=list)
     checksum: str | None = None
     cursor: str | None = None
+    failure: FeedError | None = None  # the batch failed as a whole (nothing of it loads)
+    path: Path | None = None  # a file batch's file
 
 
-class FeedError(RuntimeError):
-    """The feed itself cannot be read (missing file, HTTP error, not JSON at all)."""
+ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+def decode_feed(raw: bytes) -> str:
+    """A feed file's text: UTF-8 (with or without a BOM) first, then GB18030 (a superset of
+    GBK and GB2312); anything else is ``undecodable``."""
+    for encoding in ENCODINGS:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise FeedError("the file is neither UTF-8 nor GB18030/GBK text", reason="undecodable")
 
 
 def _parse_jsonl(text: str) -> tuple[list[Any], list[Rejection]]:
@@ -83,7 +112,10 @@ def _parse_jsonl(text: str) -> tuple[list[Any], list[Rejection]]:
 
 def _parse_csv(text: str) -> tuple[list[Any], list[Rejection]]:
     records, rejected = [], []
-    for number, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+    reader = csv.DictReader(io.StringIO(text))
+    if text.strip() and "record_id" not in (reader.fieldnames or []):
+        raise FeedError("a CSV feed needs a header with record_id", reason="invalid_format")
+    for number, row in enumerate(reader, start=2):
         record = {k: v for k, v in row.items() if k in CSV_COLUMNS and v not in (None, "")}
         if "data" in record:
             try:
@@ -112,18 +144,27 @@ def parse_feed_text(text: str, kind: str) -> tuple[list[Any], list[Rejection]]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise FeedError(f"not JSON: {exc.msg} at line {exc.lineno}") from None
+        raise FeedError(
+            f"not JSON: {exc.msg} at line {exc.lineno}", reason="invalid_format"
+        ) from None
     records = doc.get("records") if isinstance(doc, dict) else doc
     if not isinstance(records, list):
-        raise FeedError("a JSON feed is an array of records or an object with 'records'")
+        raise FeedError(
+            "a JSON feed is an array of records or an object with 'records'",
+            reason="invalid_format",
+        )
     return records, []
 
 
 class FileFeedAdapter:
-    """One file, or every *.jsonl / *.json / *.csv file of a folder (in name order)."""
+    """One file, or every *.jsonl / *.json / *.csv file of a folder (in name order).
+    ``quarantine``: where files that fail as a whole go (default: ``quarantine/`` in the feed's
+    folder)."""
 
-    def __init__(self, path: str | Path, source: str):
+    def __init__(self, path: str | Path, source: str, *, quarantine: str | Path | None = None):
         self.path, self.source = Path(path), source
+        folder = self.path if self.path.is_dir() else self.path.parent
+        self.quarantine_dir = Path(quarantine) if quarantine else folder / "quarantine"
 
     def files(self) -> list[Path]:
         if self.path.is_dir():
@@ -135,16 +176,43 @@ class FileFeedAdapter:
     def batches(self) -> Iterator[FeedBatch]:
         for path in self.files():
             raw = path.read_bytes()
-            kind = path.suffix.lstrip(".")
-            records, rejected = parse_feed_text(raw.decode("utf-8-sig"), kind)
-            yield FeedBatch(
-                self.source,
-                "file",
-                str(path),
-                records,
-                rejected,
-                checksum=hashlib.sha256(raw).hexdigest(),
+            batch = FeedBatch(
+                self.source, "file", str(path), [], checksum=hashlib.sha256(raw).hexdigest()
             )
+            batch.path = path
+            try:
+                batch.records, batch.pre_rejected = parse_feed_text(
+                    decode_feed(raw), path.suffix.lstrip(".")
+                )
+            except FeedError as exc:
+                batch.failure = exc
+            yield batch
+
+    def quarantine(
+        self, batch: FeedBatch, reason: str, message: str, *, feed_run_id: int | None = None
+    ) -> str | None:
+        """Move the batch's file to the quarantine folder with ``<file>.reason.txt`` beside
+        it; the new path, or None when it could not be moved (then it stays, and its checksum
+        keeps it from being loaded again)."""
+        if batch.path is None or not batch.path.exists():
+            return None
+        try:
+            self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+            target = self.quarantine_dir / batch.path.name
+            if target.exists():  # quarantined before: keep both
+                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+                target = target.with_name(f"{target.stem}.{stamp}{target.suffix}")
+            shutil.move(str(batch.path), target)
+            note = target.with_name(target.name + ".reason.txt")
+            note.write_text(
+                f"reason: {reason}\nmessage: {message}\nsource: {batch.source}\n"
+                f"file: {batch.path}\nsha256: {batch.checksum}\nfeed_run: {feed_run_id}\n"
+                f"at: {datetime.now(UTC).isoformat()}\n",
+                encoding="utf-8",
+            )
+        except OSError:
+            return None
+        return str(target)
 
 
 def requests_fetch(url: str) -> Any:
@@ -202,6 +270,7 @@ class FeedSpec:
     schedule: str
     path: str | None = None
     url: str | None = None
+    quarantine: str | None = None  # file feeds: where failed files go
 
 
 def load_feed_config(path: str | Path | None = None) -> list[FeedSpec]:
@@ -217,6 +286,13 @@ def load_feed_config(path: str | Path | None = None) -> list[FeedSpec]:
         if schedule not in SCHEDULES:
             raise FeedError(f"{path}: feed #{i + 1}: schedule must be one of {SCHEDULES}")
         specs.append(
-            FeedSpec(item["source"], item["adapter"], schedule, item.get("path"), item.get("url"))
+            FeedSpec(
+                item["source"],
+                item["adapter"],
+                schedule,
+                item.get("path"),
+                item.get("url"),
+                item.get("quarantine"),
+            )
         )
     return specs

@@ -19,7 +19,8 @@ Profile records carry ``data`` with master attributes (registered_capital, estab
 status, legal_representative, address, industry, region, flags).  Edge records carry
 ``kind`` (equity, investment, executive, group, guarantee, trade), ``from`` and ``to``
 (each ``{"credit_code"|"name"}`` for an enterprise or ``{"person_key", "name"}`` for a
-person) and ``share``, ``amount``, ``volume`` or ``role`` as the kind needs.
+person) and ``share``, ``amount``, ``volume`` or ``role`` as the kind needs; ``ended`` (RFC
+3339 or a date) says the relation ended then (a released guarantee, a sold stake).
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from backend.platform.clock import parse_moment
 from backend.platform.errors import ValidationFailed
 from backend.platform.money import parse_money
 from backend.risk import catalog
@@ -69,6 +71,7 @@ _TOP_LEVEL = {
     "amount",
     "volume",
     "role",
+    "ended",
 }
 
 
@@ -126,6 +129,8 @@ class FeedRecord:
     share: float | None = None
     amount: Decimal | None = None
     volume: Decimal | None = None
+    ended: datetime | None = None  # edges: when the relation ended (a released guarantee)
+    raw: dict[str, Any] | None = None  # the record as received (held for review if need be)
 
 
 class _Reject(Exception):
@@ -136,19 +141,10 @@ class _Reject(Exception):
 
 def parse_time(value: object) -> datetime:
     """RFC 3339 with a zone, or a plain date (midnight UTC); naive times are refused."""
-    if not isinstance(value, str) or not value.strip():
-        raise _Reject("invalid_time", "time must be an RFC 3339 string or a date")
-    text = value.strip()
     try:
-        if len(text) == 10:
-            parsed = date.fromisoformat(text)
-            return datetime(parsed.year, parsed.month, parsed.day, tzinfo=UTC)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise _Reject("invalid_time", f"time {text[:40]!r} is not RFC 3339") from None
-    if moment.tzinfo is None:
-        raise _Reject("invalid_time", "time needs a zone (e.g. 'Z' for UTC)")
-    return moment.astimezone(UTC)
+        return parse_moment(value)
+    except ValueError as exc:
+        raise _Reject("invalid_time", str(exc)) from None
 
 
 def _number(value: object) -> float | None:
@@ -300,7 +296,12 @@ def _parse(raw: Any, index: int, now: datetime) -> FeedRecord:
     if moment > now + FUTURE_TOLERANCE:
         raise _Reject("future_time", "time is in the future")
     record = FeedRecord(
-        index=index, record_id=record_id.strip(), type=rtype, time=moment, content_hash=_hash(raw)
+        index=index,
+        record_id=record_id.strip(),
+        type=rtype,
+        time=moment,
+        content_hash=_hash(raw),
+        raw=raw,
     )
     if raw.get("published") is not None:
         record.published = parse_time(raw["published"])
@@ -361,8 +362,14 @@ def _parse_edge(raw: dict, record: FeedRecord) -> FeedRecord:
                 setattr(record, name, parse_money(raw[name], field=name, positive=True))
             except ValidationFailed as exc:
                 raise _Reject("invalid_edge", exc.message) from None
-    if kind == "guarantee" and record.amount is None:
-        raise _Reject("invalid_edge", "a guarantee edge needs its amount")
+    if raw.get("ended") is not None:
+        try:
+            record.ended = parse_time(raw["ended"])
+        except _Reject as rej:
+            raise _Reject("invalid_edge", f"ended: {rej.message}") from None
+    if kind == "guarantee" and record.amount is None and record.ended is None:
+        # a release ({"ended": ...}) need not repeat the amount; amount 0 is never a release
+        raise _Reject("invalid_edge", "a guarantee edge needs its amount (or ended to release it)")
     role = raw.get("role")
     if role is not None and (not isinstance(role, str) or len(role) > 60):
         raise _Reject("invalid_edge", "role must be text of at most 60 characters")

@@ -119,7 +119,7 @@ def _scan(
     session, run, now, live, chunk_size, commit, progress, ruleset, champion
 ) -> dict[str, Any]:
     started = time.perf_counter()
-    graph = load_graph(session)
+    graph = load_graph(session, as_of=now)  # the graph as it stood at the scan's moment
     ids = [int(i) for i in graph.node_ids["enterprise"]]
     metrics = metric_rows(graph)
     _labels, circles = strong_components(graph.n, *_guarantees(graph))

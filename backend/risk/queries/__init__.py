@@ -6,17 +6,20 @@ and an RM sees only the enterprises assigned to them (backend/risk/access.py).
 - ``enterprises``: enterprise listing, the unified risk view, events with provenance;
 - ``graph``: an enterprise's related parties (``MAX_DEPTH`` hops at most);
 - ``runs``: feed loads, full scans, the model registry;
+- ``resolution``: the review queue of records naming unknown enterprises; aliases;
 - ``shapes``: the plain dicts the above (and the write side's answers) are made of.
 
 The write side is ``backend.risk.service``."""
 
 from backend.risk.queries.enterprises import get_enterprise_view, list_enterprises, list_events
 from backend.risk.queries.graph import MAX_DEPTH, get_enterprise_graph
+from backend.risk.queries.resolution import list_aliases, list_resolution_items
 from backend.risk.queries.runs import get_scan, list_feed_runs, list_models, list_scans
 from backend.risk.queries.signals import (
     get_signal,
     list_inbox,
     list_signals,
+    signal_listing,
     unread_count,
     validate_filters,
 )
@@ -27,13 +30,16 @@ __all__ = [
     "get_enterprise_view",
     "get_scan",
     "get_signal",
+    "list_aliases",
     "list_enterprises",
     "list_events",
     "list_feed_runs",
     "list_inbox",
     "list_models",
+    "list_resolution_items",
     "list_scans",
     "list_signals",
+    "signal_listing",
     "unread_count",
     "validate_filters",
 ]

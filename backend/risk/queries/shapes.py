@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session
 from backend.platform.clock import isoformat
 from backend.risk import catalog
 from backend.risk.graph.store import Node
-from backend.risk.models import Enterprise, RiskEdge, RiskEvent, RiskSignal, SignalReview
+from backend.risk.models import (
+    Enterprise,
+    EnterpriseAlias,
+    ResolutionItem,
+    RiskEdge,
+    RiskEvent,
+    RiskSignal,
+    SignalReview,
+)
 
 
 def node_id(node: Node) -> str:
@@ -113,4 +121,33 @@ def edge_dict(e: RiskEdge) -> dict[str, Any]:
         "amount": e.amount,
         "volume": e.volume,
         "role": e.role,
+    }
+
+
+def alias_dict(alias: EnterpriseAlias) -> dict[str, Any]:
+    return {
+        "id": alias.id,
+        "enterprise_id": alias.enterprise_id,
+        "name": alias.name,
+        "normalized_name": alias.normalized_name,
+        "source": alias.source,
+        "created_at": isoformat(alias.created_at),
+    }
+
+
+def resolution_item_dict(item: ResolutionItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "source": item.source,
+        "record_id": item.record_id,
+        "credit_code": item.credit_code,
+        "name": item.name,
+        "reason": item.reason,
+        "status": item.status,
+        "record": item.record,
+        "enterprise_id": item.enterprise_id,
+        "created_at": isoformat(item.created_at),
+        "decided_at": isoformat(item.decided_at),
+        "decided_by": item.decided_by,
+        "comment": item.comment,
     }

@@ -4,6 +4,7 @@ inbox items with their signals."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -34,6 +35,14 @@ def list_signals(
     stmt = scope_enterprises(
         actor, select(RiskSignal).join(Enterprise, Enterprise.id == RiskSignal.enterprise_id)
     )
+    stmt = _filtered(stmt, level, status, origin, enterprise_id)
+    page = paginate(session, stmt, RiskSignal.id, limit=limit, cursor=cursor, descending=True)
+    names = enterprises_by_id(session, {s.enterprise_id for s in page.items})
+    page.items = [signal_dict(s, names.get(s.enterprise_id)) for s in page.items]
+    return page
+
+
+def _filtered(stmt, level, status, origin, enterprise_id):
     if level:
         stmt = stmt.where(RiskSignal.level == level)
     if status in (None, "active"):
@@ -44,10 +53,7 @@ def list_signals(
         stmt = stmt.where(RiskSignal.origin == origin)
     if enterprise_id is not None:
         stmt = stmt.where(RiskSignal.enterprise_id == enterprise_id)
-    page = paginate(session, stmt, RiskSignal.id, limit=limit, cursor=cursor, descending=True)
-    names = enterprises_by_id(session, {s.enterprise_id for s in page.items})
-    page.items = [signal_dict(s, names.get(s.enterprise_id)) for s in page.items]
-    return page
+    return stmt
 
 
 def enterprises_by_id(session: Session, ids) -> dict[int, Enterprise]:
@@ -118,3 +124,24 @@ def validate_filters(level: str | None, status: str | None) -> None:
         raise ValidationFailed("unknown level", details={"level": [f"one of {catalog.LEVELS}"]})
     if status is not None and status not in (*SIGNAL_STATUSES, "active", "all"):
         raise ValidationFailed("unknown status", details={"status": ["unknown status"]})
+
+
+def signal_listing(
+    session: Session,
+    *,
+    level: str | None = None,
+    status: str | None = None,
+    origin: str | None = None,
+    enterprise_id: int | None = None,
+    since: datetime | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Signals for an operator (``finedge risk signals``), newest first: every enterprise;
+    active ones unless ``status`` says otherwise (``all`` for every status); ``since``: raised
+    at or after it."""
+    stmt = _filtered(select(RiskSignal), level, status, origin, enterprise_id)
+    if since is not None:
+        stmt = stmt.where(RiskSignal.raised_at >= since)
+    signals = list(session.scalars(stmt.order_by(RiskSignal.id.desc()).limit(limit)))
+    names = enterprises_by_id(session, {s.enterprise_id for s in signals})
+    return [signal_dict(s, names.get(s.enterprise_id)) for s in signals]

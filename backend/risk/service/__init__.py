@@ -8,7 +8,8 @@ domain errors; none commits.
 - ``decisions``: the maker-checker workflow on signals (``decide``, ``check``; the API's
   ``decide_signal``, ``check_signal``);
 - ``inbox``: ``mark_read``; ``enterprises``: ``update_enterprise`` (RM, linked org);
-- ``admin``: ``ingest_feed``, ``train_models``, ``promote_model``.
+- ``admin``: ``ingest_feed``, ``train_models``, ``promote_model``;
+- ``resolution``: the review queue (``resolve_item``, ``reject_item``) and ``delete_alias``.
 
 The read side is ``backend.risk.queries``."""
 
@@ -22,6 +23,7 @@ from backend.risk.service.decisions import check, check_signal, decide, decide_s
 from backend.risk.service.enterprises import update_enterprise
 from backend.risk.service.inbox import mark_read
 from backend.risk.service.internal_events import record_internal_event
+from backend.risk.service.resolution import delete_alias, reject_item, resolve_item
 
 __all__ = [
     "blocking_signals",
@@ -29,12 +31,15 @@ __all__ = [
     "check_signal",
     "decide",
     "decide_signal",
+    "delete_alias",
     "ensure_no_blocking_signal",
     "has_blocking_signal",
     "ingest_feed",
     "mark_read",
     "promote_model",
     "record_internal_event",
+    "reject_item",
+    "resolve_item",
     "train_models",
     "update_enterprise",
 ]
