@@ -1,0 +1,140 @@
+"""Model levels with meaning: instead of fixed probability thresholds, choose for each level
+the lowest threshold at which the level still keeps the ruleset's promise (``targets`` in the
+rule file: 12-month precision and an alert budget), measured on out-of-time rows.
+
+The measures count enterprises, not rows, as a risk committee does:
+
+- precision_12m: of the enterprises flagged at the level (probability at or above the
+  threshold at some snapshot), the share that default within 365 days of their first flag;
+- alerts_per_week_per_1000: enterprises newly reaching the level from one snapshot to the
+  next (the first snapshot's flags are the go-live stock, not alerts), per week, per 1,000
+  enterprises alive.
+
+``tune_thresholds(scores, data_rows, targets)`` goes from hard down to weak; a level whose
+target no threshold meets (too few flagged, precision out of reach) is left out, so the model
+never raises it.  ``level_figures`` measures any scoring (a model's probabilities, or the rule
+level as a score) the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from backend.risk import catalog
+
+LEVELS_DOWN = tuple(reversed(catalog.LEVELS))  # hard, strong, medium, weak
+MIN_FLAGGED = 5  # fewer flagged enterprises than this is no evidence of precision
+
+
+def flag_figures(
+    flagged: np.ndarray,
+    groups: np.ndarray,
+    snaps: np.ndarray,
+    days_to_default: np.ndarray,
+    dates: Sequence[datetime],
+    *,
+    horizon_days: float = 365.0,
+) -> dict[str, Any]:
+    """Precision, count and alert rate of a boolean flag over rows (enterprise ``groups`` at
+    snapshot indices ``snaps``)."""
+    flagged = np.asarray(flagged, dtype=bool)
+    order = np.lexsort((snaps, groups))
+    first: dict[int, int] = {}
+    for row in order:
+        if flagged[row]:
+            first.setdefault(int(groups[row]), int(row))
+    hits = sum(1 for row in first.values() if days_to_default[row] <= horizon_days)
+    snapshots = sorted(set(int(s) for s in snaps))
+    alerts, alive_total = 0, 0
+    previous: set[int] | None = None
+    for s in snapshots:
+        rows = snaps == s
+        now = set(int(g) for g in groups[rows & flagged])
+        if previous is not None:
+            alerts += len(now - previous)
+            alive_total += int(rows.sum())
+        previous = now
+    weeks = (dates[snapshots[-1]] - dates[snapshots[0]]).days / 7.0 if len(snapshots) > 1 else 0.0
+    mean_alive = alive_total / (len(snapshots) - 1) if len(snapshots) > 1 else 0.0
+    rate = alerts / weeks / mean_alive * 1000 if weeks > 0 and mean_alive > 0 else None
+    return {
+        "flagged": len(first),
+        "defaulted_12m": hits,
+        "precision_12m": round(hits / len(first), 4) if first else None,
+        "alerts_per_week_per_1000": round(rate, 3) if rate is not None else None,
+    }
+
+
+def tune_thresholds(
+    scores: np.ndarray,
+    groups: np.ndarray,
+    snaps: np.ndarray,
+    days_to_default: np.ndarray,
+    dates: Sequence[datetime],
+    targets: Mapping[str, Mapping[str, float]],
+    *,
+    candidates: int = 200,
+    min_flagged: int = MIN_FLAGGED,
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Thresholds per level meeting ``targets`` (a ruleset's ``targets``) on these rows, and
+    what each level achieved (or why it was left out)."""
+    scores = np.asarray(scores, dtype=float)
+    grid = np.unique(np.quantile(scores, np.linspace(0.5, 1.0, candidates))) if len(scores) else []
+    grid = [float(t) for t in sorted(grid, reverse=True)]  # high to low
+    thresholds: dict[str, float] = {}
+    report: dict[str, Any] = {}
+    ceiling = np.inf
+    for level in LEVELS_DOWN:
+        target = targets.get(level)
+        if not target:
+            continue
+        best = None
+        for t in grid:
+            if t > ceiling:
+                continue
+            figures = flag_figures(scores >= t, groups, snaps, days_to_default, dates)
+            if figures["flagged"] < min_flagged:
+                continue
+            precise = (figures["precision_12m"] or 0) >= target["precision_12m"]
+            within = (figures["alerts_per_week_per_1000"] or 0) <= target[
+                "max_alerts_per_week_per_1000"
+            ]
+            if precise and within:
+                best = (t, figures)  # keep going down: the lowest threshold that still holds
+        if best is None:
+            report[level] = {
+                "threshold": None,
+                "target": dict(target),
+                "reason": f"no threshold flags {min_flagged}+ enterprises with 12-month "
+                f"precision >= {target['precision_12m']:.0%} within "
+                f"{target['max_alerts_per_week_per_1000']:g} alerts/week/1000",
+            }
+            continue
+        t, figures = best
+        thresholds[level] = round(t, 6)
+        ceiling = t
+        report[level] = {"threshold": round(t, 6), "target": dict(target), **figures}
+    return thresholds, report
+
+
+def level_figures(
+    levels: Sequence[str | None] | np.ndarray,
+    groups: np.ndarray,
+    snaps: np.ndarray,
+    days_to_default: np.ndarray,
+    dates: Sequence[datetime],
+) -> dict[str, Any]:
+    """The same figures for graded output (level names, or ranks 0-4) at each level and above."""
+    ranks = np.asarray(
+        [v if isinstance(v, int | float | np.number) else catalog.level_rank(v) for v in levels],
+        dtype=float,
+    )
+    return {
+        level: flag_figures(
+            ranks >= catalog.level_rank(level), groups, snaps, days_to_default, dates
+        )
+        for level in LEVELS_DOWN
+    }
