@@ -51,9 +51,9 @@ def test_full_scan_reports_progress_and_is_idempotent(seeded):
         assert run.status == "ok" and run.done == run.total == SEEDED_ENTERPRISES
         assert [p for p, _d, _t in seen if p == "assess"][-1] == "assess"
         assert ("reconcile", SEEDED_ENTERPRISES, SEEDED_ENTERPRISES) in seen
-        assert [d for p, d, _t in seen if p == "reconcile"] == [0, 50, 100, 120]
+        assert [d for p, d, _t in seen if p == "reconcile"] == [0, 50, 100, 150, 200]
         report = run.report
-        assert report["enterprises"] == SEEDED_ENTERPRISES and report["ruleset_version"] == "2"
+        assert report["enterprises"] == SEEDED_ENTERPRISES and report["ruleset_version"] == "3"
         assert report["signals"]["raised"] == 0  # the seed already scanned: nothing new
         assert report["guarantee_circles"] >= 1 and report["edges"] > 0
         assert set(report["levels_now"]) <= {"none", "weak", "medium", "strong", "hard"}

@@ -335,6 +335,7 @@ def validate_out_of_time(
                 data.days_to_default[test],
                 data.dates,
                 targets,
+                base_ranks=data.rule_rank[test],
             )
             model.thresholds = thresholds
             metrics["levels"] = achieved
