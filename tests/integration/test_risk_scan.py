@@ -164,3 +164,45 @@ def test_neo4j_export_writes_every_node_and_relationship(seeded):
     assert text.count(";\n") == counts["statements"]
     assert "MERGE (a)-[r:GUARANTEES]->(b)" in text and "CREATE CONSTRAINT enterprise_id" in text
     assert "UNWIND [{id: " in text  # Cypher maps: bare keys, JSON-quoted strings
+
+
+def test_the_first_model_is_champion_only_when_it_beats_the_baseline(seeded, monkeypatch):
+    from backend.risk.ml import registry
+    from backend.risk.models import RiskModel
+
+    real = registry.validate_out_of_time
+
+    def below_baseline(*args, **kwargs):
+        result = real(*args, **kwargs)
+        for _model, metrics in result["results"]:
+            metrics["oot_auc"] = metrics["baseline_oot_auc"]
+            metrics["beats_baseline"] = False
+        return result
+
+    with seeded() as s:
+        for row in s.scalars(select(RiskModel)):
+            row.status = "retired"  # as if no model had ever been trained
+        monkeypatch.setattr(registry, "validate_out_of_time", below_baseline)
+        report = registry.train_from_database(s, SYSTEM)
+        assert {m["status"] for m in report["models"]} == {"challenger"}
+        assert "does not beat the rule-level baseline" in report["not_champion_because"]
+        assert registry.champion(s) is None
+        monkeypatch.setattr(registry, "validate_out_of_time", real)
+        again = registry.train_from_database(s, SYSTEM)
+        best = max(again["models"], key=lambda m: m["oot_auc"])
+        assert best["oot_auc"] > best["baseline_oot_auc"]
+        assert best["status"] == "champion" and "not_champion_because" not in again
+
+
+def test_training_without_enough_history_says_what_is_missing(lite):
+    from backend.platform.errors import BusinessRuleViolation
+    from backend.risk.ml import registry
+
+    with pytest.raises(BusinessRuleViolation, match="no events to learn from"):
+        registry.train_from_database(lite, SYSTEM)
+    ingest_records(lite, SYSTEM, "court", [event("l1", code(51), "lawsuit_defendant", 200)])
+    with pytest.raises(BusinessRuleViolation) as exc:
+        registry.train_from_database(lite, SYSTEM)
+    message = exc.value.message
+    assert "6.6 months of events" in message and "0 snapshot(s)" in message
+    assert "needs 4 snapshots 30 days apart, i.e. 14.8 months" in message
