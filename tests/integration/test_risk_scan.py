@@ -206,3 +206,21 @@ def test_training_without_enough_history_says_what_is_missing(lite):
     message = exc.value.message
     assert "6.6 months of events" in message and "0 snapshot(s)" in message
     assert "needs 4 snapshots 30 days apart, i.e. 14.8 months" in message
+
+
+def test_a_model_trained_on_another_feature_list_is_not_used(seeded):
+    from backend.platform.errors import BusinessRuleViolation
+    from backend.risk.ml import registry
+    from backend.risk.models import RiskModel
+    from backend.risk.scoring.features import FEATURE_NAMES, NETWORK_FEATURES
+
+    with seeded() as s:
+        row, _model = registry.champion(s)
+        old = [n for n in FEATURE_NAMES if n not in NETWORK_FEATURES[1:]]  # before the network
+        row.feature_names = old
+        s.flush()
+        assert registry.champion(s) is None  # the scan scores with rules and contagion only
+        challenger = s.scalar(select(RiskModel).where(RiskModel.status == "challenger"))
+        challenger.feature_names = old
+        with pytest.raises(BusinessRuleViolation, match="another feature set"):
+            registry.promote(s, SYSTEM, challenger.id)
