@@ -97,6 +97,20 @@ def from_synthetic(n: int, seed: int, *, years: float = 3.0, end: datetime | Non
     )
 
 
+def _without_default(history: EnterpriseHistory) -> EnterpriseHistory:
+    return EnterpriseHistory(
+        key=history.key,
+        name=history.name,
+        credit_code=history.credit_code,
+        status=history.status,
+        registered_capital=history.registered_capital,
+        established_on=history.established_on,
+        attributes=history.attributes,
+        events=history.events,
+        default_date=None,
+    )
+
+
 def _first_event(histories: Sequence[EnterpriseHistory]) -> datetime:
     return min(e.time for h in histories for e in h.events)
 
@@ -110,7 +124,16 @@ def train_on(
     algorithms: tuple[str, ...] = classifier.ALGORITHMS,
 ) -> dict[str, Any]:
     """Out-of-time validated models on one world: the best by out-of-time AUC (with its tuned
-    thresholds), every algorithm's figures, and the train/live skew."""
+    thresholds), every algorithm's figures, and the train/live skew.  Only what the bank could
+    know at the world's end is used: defaults after it count as unknown (no default), as they
+    would in the database, so the tuning never sees outcomes from beyond its data."""
+    histories = [
+        h if h.default_date is None or h.default_date <= world.end else _without_default(h)
+        for h in world.histories
+    ]
+    world = EvaluationWorld(
+        histories, world.graph, world.start, world.end, world.name, world.default_kinds
+    )
     first = max(_first_event(world.histories), world.start - timedelta(days=365))
     dates = snapshot_dates(
         first + timedelta(days=180), world.end - timedelta(days=horizon_days), snapshot_days
