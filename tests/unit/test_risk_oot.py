@@ -182,3 +182,35 @@ def test_a_late_event_changes_nothing_before_it_is_known():
     histories = [_history(0, replace(event, known_at=END + timedelta(days=5)))]
     data = build_dataset(histories, GraphData.empty(1), load_ruleset(), dates=[END])
     assert data.rule_rank.tolist() == [0.0]
+
+
+def test_any_world_with_a_truth_file_can_be_evaluated(tmp_path):
+    from backend.risk.ml.backtest import evaluate_on, from_histories, read_truth
+
+    truth_file = tmp_path / "defaults.csv"
+    truth_file.write_text(
+        "credit_code,name,default_date,default_kind\nA1,甲,2026-05-01,quiet\nB2,乙,,\n",
+        encoding="utf-8",
+    )
+    truth = read_truth(truth_file)
+    assert truth["A1"] == (datetime(2026, 5, 1, tzinfo=UTC), "quiet") and truth["B2"][0] is None
+    t = END - timedelta(days=120)
+    histories = [
+        EnterpriseHistory(
+            0,
+            "甲",
+            "A1",
+            events=[
+                EventView(1, "overdue_loan", "internal", "core_banking", 3, t, {"days_overdue": 45})
+            ],
+        ),
+        EnterpriseHistory(1, "乙", "B2"),
+    ]
+    world = from_histories(
+        histories, GraphData.empty(2), truth, start=END - timedelta(days=300), end=END
+    )
+    assert world.histories[0].default_date == datetime(2026, 5, 1, tzinfo=UTC)
+    figures = evaluate_on(world, load_ruleset(), None, step_days=14, start=world.start)
+    assert figures["system"]["defaulters"] == 1 and figures["system"]["share_warned"] == 1.0
+    assert figures["system"]["warned_30d_ahead_by_kind"] == {"quiet": "1/1"}
+    assert figures["system"]["false_alarm_rate"] == 0.0

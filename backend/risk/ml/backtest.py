@@ -77,6 +77,43 @@ class EvaluationWorld:
         )
 
 
+def read_truth(path) -> dict[str, tuple[datetime | None, str]]:
+    """The agreed truth file ``defaults.csv`` (``credit_code,name,default_date,default_kind``,
+    one row per firm; an empty date for firms that never default): credit code -> (default
+    date at midnight UTC or None, kind)."""
+    import csv
+    from datetime import UTC
+
+    out: dict[str, tuple[datetime | None, str]] = {}
+    with open(path, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            day = (row.get("default_date") or "").strip()
+            when = datetime.fromisoformat(day).replace(tzinfo=UTC) if day else None
+            out[row["credit_code"].strip()] = (when, (row.get("default_kind") or "").strip())
+    return out
+
+
+def from_histories(
+    histories: Sequence[EnterpriseHistory],
+    graph: GraphData,
+    truth: dict[str, tuple[datetime | None, str]],
+    *,
+    start: datetime,
+    end: datetime,
+    name: str = "world",
+) -> EvaluationWorld:
+    """Any world: point-in-time histories (e.g. ``load_histories`` of a replay database, node
+    ``i`` of ``graph`` = ``histories[i]``) and the truth by credit code (``read_truth``). The
+    truth replaces whatever default the histories carry; firms absent from it never default."""
+    out, kinds = [], {}
+    for i, h in enumerate(histories):
+        when, kind = truth.get(h.credit_code or "", (None, ""))
+        out.append(_without_default(h) if when is None else _with_default(h, when))
+        if when is not None and kind:
+            kinds[i] = kind
+    return EvaluationWorld(out, graph, start, end, name, kinds, {"enterprises": len(out)})
+
+
 def from_synthetic(n: int, seed: int, *, years: float = 3.0, end: datetime | None = None):
     from backend.risk.synthetic import generate
 
@@ -109,6 +146,12 @@ def _without_default(history: EnterpriseHistory) -> EnterpriseHistory:
         events=history.events,
         default_date=None,
     )
+
+
+def _with_default(history: EnterpriseHistory, when: datetime) -> EnterpriseHistory:
+    copy = _without_default(history)
+    copy.default_date = when
+    return copy
 
 
 def _first_event(histories: Sequence[EnterpriseHistory]) -> datetime:
