@@ -456,6 +456,9 @@ class ModelOut(ma.Schema):
 class TrainOut(ma.Schema):
     models = ma.fields.List(ma.fields.Dict())
     training = ma.fields.Dict()
+    baseline_oot_auc = ma.fields.Float(allow_none=True)
+    skew = ma.fields.Dict()
+    not_champion_because = ma.fields.String()
 
 
 # --------------------------------------------------------------------------- signals
@@ -703,8 +706,10 @@ class Models(MethodView):
 class TrainModels(MethodView):
     @blp.response(200, TrainOut)
     def post(self):
-        """Train challengers on the stored history and compare them with the champion on the
-        same held-out enterprises (admin)."""
+        """Train challengers on the earlier stored history and validate them out of time on
+        the later, beside the rule-level baseline and the champion on the same rows; level
+        thresholds tuned to the ruleset's targets (admin).  The first model ever becomes
+        champion only when it beats the baseline out of time."""
         return service.train_models(db(), current_actor())
 
 
@@ -712,5 +717,7 @@ class TrainModels(MethodView):
 class PromoteModel(MethodView):
     @blp.response(200, ModelOut)
     def post(self, model_id):
-        """Make a challenger the champion (admin); the old champion is retired."""
+        """Make a challenger the champion (admin); the old champion is retired.  Refused (422
+        ``model_below_baseline``) for a model that did not beat the rule-level baseline out of
+        time."""
         return service.promote_model(db(), current_actor(), model_id)

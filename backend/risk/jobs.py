@@ -112,14 +112,18 @@ def full_scan_job(session: Session, now: datetime) -> dict[str, Any]:
 
 @JOBS.job("risk.train_challengers", cron={"day_of_week": "sun", "hour": 4, "minute": 0})
 def train_challengers(session: Session, now: datetime) -> dict[str, Any]:
-    """Retrain the warning model on the stored history; register challengers."""
+    """Retrain the warning model on the stored history, validated out of time; register
+    challengers (with their out-of-time AUC beside the rule-level baseline's)."""
     try:
         result = train_from_database(session, SYSTEM, now=now)
     except BusinessRuleViolation as exc:
         return {"trained": False, "reason": exc.message}
     return {
         "trained": True,
-        "models": [{k: m[k] for k in ("id", "algorithm", "status")} for m in result["models"]],
+        "models": [
+            {k: m[k] for k in ("id", "algorithm", "status", "oot_auc", "baseline_oot_auc")}
+            for m in result["models"]
+        ],
     }
 
 

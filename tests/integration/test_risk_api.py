@@ -241,13 +241,23 @@ def test_models_and_scans(risk_app):
     models = api.ok(api.get("approver1", "/models"))["items"]
     champion = next(m for m in models if m["status"] == "champion")
     assert champion["metrics"]["test"]["auc"] is not None and champion["artifact_sha256"]
+    # validated out of time: it beat the rule-level baseline on the same later rows
+    assert champion["metrics"]["oot_auc"] > champion["metrics"]["baseline_oot_auc"]
+    assert champion["metrics"]["split"]["kind"].startswith("out of time")
+    assert champion["training"]["skew"]["rows"] > 0 and champion["thresholds"]
     assert api.post("approver1", "/models/train").status_code == 403
     trained = api.ok(api.post("admin", "/models/train"))
     assert all(
         m["status"] == "challenger" and m["vs_champion"]["champion_id"] == champion["id"]
         for m in trained["models"]
     )
-    challenger = trained["models"][0]["id"]
+    assert trained["baseline_oot_auc"] is not None and "share_rows_differing" in trained["skew"]
+    below = [m for m in trained["models"] if m["oot_auc"] <= m["baseline_oot_auc"]]
+    for m in below:  # a model that does not beat the baseline out of time is never champion
+        refused = api.post("admin", f"/models/{m['id']}/promote")
+        assert refused.status_code == 422
+        assert refused.get_json()["error"]["code"] == "model_below_baseline"
+    challenger = next(m["id"] for m in trained["models"] if m not in below)
     promoted = api.ok(api.post("admin", f"/models/{challenger}/promote"))
     assert promoted["status"] == "champion"
     statuses = {m["id"]: m["status"] for m in api.ok(api.get("admin", "/models"))["items"]}

@@ -51,9 +51,9 @@ def test_full_scan_reports_progress_and_is_idempotent(seeded):
         assert run.status == "ok" and run.done == run.total == SEEDED_ENTERPRISES
         assert [p for p, _d, _t in seen if p == "assess"][-1] == "assess"
         assert ("reconcile", SEEDED_ENTERPRISES, SEEDED_ENTERPRISES) in seen
-        assert [d for p, d, _t in seen if p == "reconcile"] == [0, 50, 100, 120]
+        assert [d for p, d, _t in seen if p == "reconcile"] == [0, 50, 100, 150, 200]
         report = run.report
-        assert report["enterprises"] == SEEDED_ENTERPRISES and report["ruleset_version"] == "2"
+        assert report["enterprises"] == SEEDED_ENTERPRISES and report["ruleset_version"] == "3"
         assert report["signals"]["raised"] == 0  # the seed already scanned: nothing new
         assert report["guarantee_circles"] >= 1 and report["edges"] > 0
         assert set(report["levels_now"]) <= {"none", "weak", "medium", "strong", "hard"}
@@ -178,3 +178,65 @@ def test_neo4j_export_writes_every_node_and_relationship(seeded):
     assert text.count(";\n") == counts["statements"]
     assert "MERGE (a)-[r:GUARANTEES]->(b)" in text and "CREATE CONSTRAINT enterprise_id" in text
     assert "UNWIND [{id: " in text  # Cypher maps: bare keys, JSON-quoted strings
+
+
+def test_the_first_model_is_champion_only_when_it_beats_the_baseline(seeded, monkeypatch):
+    from backend.risk.ml import registry
+    from backend.risk.models import RiskModel
+
+    real = registry.validate_out_of_time
+
+    def below_baseline(*args, **kwargs):
+        result = real(*args, **kwargs)
+        for _model, metrics in result["results"]:
+            metrics["oot_auc"] = metrics["baseline_oot_auc"]
+            metrics["beats_baseline"] = False
+        return result
+
+    with seeded() as s:
+        for row in s.scalars(select(RiskModel)):
+            row.status = "retired"  # as if no model had ever been trained
+        monkeypatch.setattr(registry, "validate_out_of_time", below_baseline)
+        report = registry.train_from_database(s, SYSTEM)
+        assert {m["status"] for m in report["models"]} == {"challenger"}
+        assert "does not beat the rule-level baseline" in report["not_champion_because"]
+        assert registry.champion(s) is None
+        monkeypatch.setattr(registry, "validate_out_of_time", real)
+        again = registry.train_from_database(s, SYSTEM)
+        best = max(again["models"], key=lambda m: m["oot_auc"])
+        assert best["oot_auc"] > best["baseline_oot_auc"]
+        assert best["status"] == "champion" and "not_champion_because" not in again
+
+
+def test_training_without_enough_history_says_what_is_missing(lite):
+    from backend.platform.errors import BusinessRuleViolation
+    from backend.risk.ml import registry
+
+    with pytest.raises(BusinessRuleViolation, match="no events to learn from"):
+        registry.train_from_database(lite, SYSTEM)
+    profile = {"record_id": "p51", "type": "profile", "credit_code": code(51), "name": "某甲公司"}
+    ingest_records(lite, SYSTEM, "registry", [{**profile, "time": "2024-01-01"}])
+    ingest_records(lite, SYSTEM, "court", [event("l1", code(51), "lawsuit_defendant", 200)])
+    with pytest.raises(BusinessRuleViolation) as exc:
+        registry.train_from_database(lite, SYSTEM)
+    message = exc.value.message
+    assert "6.6 months of events" in message and "0 snapshot(s)" in message
+    assert "needs 4 snapshots 30 days apart, i.e. 14.8 months" in message
+
+
+def test_a_model_trained_on_another_feature_list_is_not_used(seeded):
+    from backend.platform.errors import BusinessRuleViolation
+    from backend.risk.ml import registry
+    from backend.risk.models import RiskModel
+    from backend.risk.scoring.features import FEATURE_NAMES, NETWORK_FEATURES
+
+    with seeded() as s:
+        row, _model = registry.champion(s)
+        old = [n for n in FEATURE_NAMES if n not in NETWORK_FEATURES[1:]]  # before the network
+        row.feature_names = old
+        s.flush()
+        assert registry.champion(s) is None  # the scan scores with rules and contagion only
+        challenger = s.scalar(select(RiskModel).where(RiskModel.status == "challenger"))
+        challenger.feature_names = old
+        with pytest.raises(BusinessRuleViolation, match="another feature set"):
+            registry.promote(s, SYSTEM, challenger.id)

@@ -20,7 +20,7 @@ from backend.risk.creditcode import make_credit_code
 from backend.risk.models import Enterprise, RiskModel, RiskSignal
 from tests.api_client import ApiClient
 
-SEEDED_ENTERPRISES = 120
+SEEDED_ENTERPRISES = 200  # enough defaults for the out-of-time validation to find a champion
 
 
 @functools.cache

@@ -103,20 +103,31 @@ def test_the_same_evidence_never_raises_twice(lite):
 
 
 def test_repeated_margin_shortfalls_escalate_to_hard(lite):
+    """Rules v3: one shortfall is medium; a second within 90 days corroborates it (strong, the
+    single one's signal expires); a third escalates the strong signal to hard."""
     people(lite)
     live = recording_emitter()
     for i, days in enumerate((60, 30, 5)):
         feed(lite, event(f"m{i}", A, "margin_shortfall", days), live=live)
         lite.commit()
+    (one,) = signals(lite, rule_id="INT-MARGIN-SHORTFALL-ONE")
+    assert one.level == "medium" and one.status == "expired"
     (signal,) = signals(lite, rule_id="INT-MARGIN-SHORTFALL")
-    assert (signal.base_level, signal.level, signal.occurrences) == ("strong", "hard", 3)
+    assert (signal.base_level, signal.level, signal.occurrences) == ("strong", "hard", 2)
     assert signal.escalated_at is not None and signal.is_blocking
-    assert [d["event"] for _e, d, _r in live.sent] == ["raised", "escalated"]
+    sent = [(d["rule_id"], d["event"]) for _e, d, _r in live.sent]
+    assert sent == [
+        ("INT-MARGIN-SHORTFALL-ONE", "raised"),
+        ("INT-MARGIN-SHORTFALL", "raised"),
+        ("INT-MARGIN-SHORTFALL", "escalated"),
+    ]
     assert has_blocking_signal(lite, credit_code=A)
     actions = list(
         lite.scalars(select(AuditRecord.action).where(AuditRecord.object_type == "risk_signal"))
     )
-    assert actions == ["risk.signal_raised", "risk.signal_escalated"]
+    assert sorted(actions) == sorted(
+        ["risk.signal_raised", "risk.signal_raised", "risk.signal_expired", "risk.signal_escalated"]
+    )
 
 
 def test_signals_expire_when_their_cause_is_gone_but_hard_ones_stay(lite):

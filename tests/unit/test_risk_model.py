@@ -1,5 +1,6 @@
 """Features, tags, the synthetic generator and its ground truth, the warning model (training,
-calibration, explanations, serialisation, champion/challenger) and the evaluation report."""
+calibration, explanations, serialisation, champion/challenger); the out-of-time validation and
+the evaluation on another world are in test_risk_oot.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import pytest
 from backend.risk import ml, synthetic
 from backend.risk.creditcode import is_valid_credit_code, normalize_name
 from backend.risk.graph.algorithms import strong_components
-from backend.risk.ml.backtest import evaluation_report
 from backend.risk.ml.dataset import build_dataset, snapshot_dates, split_by_enterprise
 from backend.risk.ml.registry import compare
 from backend.risk.scoring.features import FEATURE_NAMES, compute_features
@@ -237,14 +237,3 @@ def test_champion_and_challenger_are_compared_on_the_same_rows(data, models):
 def test_training_refuses_one_class():
     with pytest.raises(ValueError, match="both classes"):
         ml.train(np.zeros((10, len(FEATURE_NAMES))), np.zeros(10), "logreg")
-
-
-def test_evaluation_report_on_a_small_world():
-    report = evaluation_report(250, seed=5, step_days=120, snapshot_days=60)
-    assert set(report["models"]) == {"hgb", "logreg"}
-    assert report["champion"] in report["models"]
-    lead = report["lead_time_held_out"]
-    assert lead["defaulters"] >= lead["warned_before_default"] >= 0
-    if lead["warned_before_default"]:
-        assert lead["lead_days_median"] > 0
-    assert 0 <= report["lead_time_rules_only_held_out"]["false_alarm_rate"] <= 1

@@ -89,14 +89,30 @@ CASES: dict[str, tuple[list[EventView], dict]] = {
     "INT-REPORTED-CRITICAL": ([ev("margin_shortfall", 2, severity=4)], {}),
     "REG-DEREGISTERED": ([ev("status_change", 30, status="revoked")], {}),
     "INT-OVERDUE-30": ([ev("overdue_loan", 3, days_overdue=45)], {}),
-    "INT-MARGIN-SHORTFALL": ([ev("margin_shortfall", 10)], {}),
+    "INT-MARGIN-SHORTFALL": ([ev("margin_shortfall", 40), ev("margin_shortfall", 10)], {}),
     "JUD-CONSUMPTION-RESTRICTED": ([ev("consumption_restriction", 30)], {}),
+    "TAX-MAJOR": ([ev("tax_violation", 20, major=True)], {}),
+    "JUD-ENFORCEMENT-TAX": ([ev("enforcement", 30), ev("tax_arrears", 100)], {}),
+    "JUD-ENFORCEMENTS": ([ev("enforcement", 30), ev("enforcement", 200)], {}),
+    "JUD-LAWSUITS-ACCEL": ([ev("lawsuit_defendant", d) for d in (5, 20, 40, 80)], {}),
+    "TAX-ARREARS-LAWSUITS": (
+        [ev("tax_arrears", 30), ev("lawsuit_defendant", 50), ev("lawsuit_defendant", 150)],
+        {},
+    ),
+    "REG-ABNORMAL-PERSISTENT": ([ev("abnormal_operation", 130)], {}),
+    "FIN-DISTRESS": ([report(100, 90, 50, 70), ev("lawsuit_defendant", 30)], {}),
+    "MULTI-DISTRESS": (
+        [ev("lawsuit_defendant", 30), ev("tax_arrears", 60), ev("equity_freeze", 90, share=0.2)],
+        {},
+    ),
+    "RATING-JUNK-DOWNGRADE": ([ev("rating_change", 20, rating="B", previous="BB")], {}),
     "JUD-ENFORCEMENT": ([ev("enforcement", 30)], {}),
     "REG-ABNORMAL": ([ev("abnormal_operation", 20)], {}),
     "EQ-FREEZE": ([ev("equity_freeze", 20, share=0.3)], {}),
-    "TAX-MAJOR": ([ev("tax_violation", 20, major=True)], {}),
     "RATING-JUNK": ([ev("rating_change", 20, rating="B")], {}),
-    "FIN-DISTRESS": ([report(100, 90, 50, 70)], {}),
+    "INT-MARGIN-SHORTFALL-ONE": ([ev("margin_shortfall", 10)], {}),
+    "FIN-STRESS": ([report(100, 90, 50, 70)], {}),
+    "MULTI-DISTRESS-TWO": ([ev("lawsuit_defendant", 30), ev("tax_arrears", 60)], {}),
     "INT-OVERDUE": ([ev("overdue_loan", 3, days_overdue=10)], {}),
     "JUD-LAWSUITS": ([ev("lawsuit_defendant", d) for d in (5, 40, 100)], {}),
     "JUD-LAWSUIT-LARGE": ([ev("lawsuit_defendant", 100, amount="6000000.00")], {}),
@@ -134,7 +150,7 @@ def test_each_rule_fires_on_its_case_with_a_readable_reason(rule_id):
     rule = next(r for r in load_ruleset().rules if r.id == rule_id)
     assert finding.level == rule.level and finding.origin == "rule"
     assert finding.reason and "{" not in finding.reason, finding.reason
-    assert finding.keys and finding.rule_version == "2"
+    assert finding.keys and finding.rule_version == "3"
     if events:
         assert finding.evidence["events"] or finding.evidence["features"]
 
@@ -179,7 +195,7 @@ def test_escalation_arithmetic():
 
 def test_rule_files_are_versioned_and_all_valid():
     files = rule_files()
-    assert set(files) >= {"1", "2"}
+    assert set(files) >= {"1", "2", "3"}
     assert load_ruleset().version == max(files, key=int)
     old = load_ruleset("1")
     assert old.version == "1" and {r.id for r in old.rules} < set(CASES) | {"INT-OVERDUE-30"}
@@ -191,7 +207,7 @@ def test_rule_files_are_versioned_and_all_valid():
 
 
 def _doc(**rule_over) -> dict:
-    doc = yaml.safe_load((Path(RULES_DIR) / "dragon_shield_v2.yaml").read_text(encoding="utf-8"))
+    doc = yaml.safe_load((Path(RULES_DIR) / "dragon_shield_v3.yaml").read_text(encoding="utf-8"))
     rule = {
         "id": "X-TEST",
         "title": "t",

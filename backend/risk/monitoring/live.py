@@ -76,6 +76,7 @@ def evaluate_enterprises(
                 ruleset,
                 contagion_score=float(metrics.get("related_risk", 0.0)),
                 linked_org_kind=kinds.get(ent.id),
+                network=metrics,  # the network columns as the last full scan left them
             )
         )
     champion = registry.champion(session)

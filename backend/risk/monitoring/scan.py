@@ -41,10 +41,11 @@ from backend.risk.scoring.assessment import (
     assess,
     contagion,
     contagion_finding,
+    fill_network,
     flow_edges,
     related_scores,
 )
-from backend.risk.scoring.features import CONTAGION_INDEX, FEATURE_NAMES, vector
+from backend.risk.scoring.features import FEATURE_NAMES, NETWORK_FEATURES, vector
 from backend.risk.scoring.history import load_histories
 from backend.risk.scoring.rulefile import load_ruleset
 from backend.risk.scoring.ruleset import Ruleset
@@ -146,7 +147,7 @@ def _scan(
     own_levels = [catalog.max_level(f.level for f in fs) for fs in findings]
     prop = contagion(graph, own_levels, ruleset.contagion, flows)
     related = related_scores(graph.n, prop, flows)[:n]
-    X[:, CONTAGION_INDEX] = related
+    network = fill_network(X, graph, own_levels, related)
 
     def describe(index: int):
         return ids[index], names[index]
@@ -186,6 +187,7 @@ def _scan(
             ent.graph_metrics = {
                 **{k: round(v, 4) for k, v in metrics[i].items()},
                 "related_risk": round(float(related[i]), 4),
+                **{k: round(float(network[k][i]), 4) for k in NETWORK_FEATURES[1:]},
             }
             if champion:
                 ent.risk_score, ent.scored_by_model_id = float(probabilities[i]), champion[0].id

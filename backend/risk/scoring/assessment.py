@@ -16,7 +16,7 @@ import numpy as np
 from backend.risk import catalog
 from backend.risk.graph.algorithms import GraphData, Propagation, propagate
 from backend.risk.scoring.conditions import RuleContext
-from backend.risk.scoring.features import compute_features
+from backend.risk.scoring.features import FEATURE_NAMES, NETWORK_FEATURES, compute_features
 from backend.risk.scoring.history import EnterpriseHistory
 from backend.risk.scoring.ruleset import ContagionSpec, Finding, Ruleset
 from backend.risk.scoring.tags import Tag, derive_tags
@@ -41,8 +41,9 @@ def assess(
     *,
     contagion_score: float = 0.0,
     linked_org_kind: str | None = None,
+    network: Mapping[str, float] | None = None,
 ) -> Assessment:
-    features = compute_features(history, as_of, graph, contagion_score)
+    features = compute_features(history, as_of, graph, contagion_score, network)
     status = (
         "liquidation"
         if features["status_bad"] and history.status not in catalog.BAD_STATUSES
@@ -114,6 +115,65 @@ def related_scores(
         keep = (prop.origin[src] != dst) & (candidate > 0)
         np.maximum.at(out, dst[keep], candidate[keep])
     return out
+
+
+def network_features(
+    graph: GraphData,
+    own_levels: Sequence[str | None],
+    related: np.ndarray,
+    guarantee_exposure: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """The network columns of the model for every enterprise node, once everybody's own level
+    is known: the related-party risk (``related_scores``), the highest own level among its
+    guarantee partners (both directions: borrowers it guarantees, guarantors of its loans; 0-4),
+    how many of them have a medium or higher signal, and the guarantee exposure (amount given
+    / capital, ``guarantee_exposure``) that goes to borrowers with such a signal."""
+    n = len(own_levels)
+    rank = np.zeros(graph.n)
+    rank[:n] = [catalog.level_rank(level) for level in own_levels]
+    out = {name: np.zeros(n) for name in NETWORK_FEATURES}
+    out["contagion_score"] = np.asarray(related[:n], dtype=float)
+    mask = graph.mask("guarantee")
+    if not mask.any():
+        return out
+    s, d, amount = graph.src[mask], graph.dst[mask], graph.amount[mask]
+    distress = np.zeros(graph.n)
+    np.maximum.at(distress, s, rank[d])
+    np.maximum.at(distress, d, rank[s])
+    count = np.zeros(graph.n)
+    np.add.at(count, s, (rank[d] >= 2).astype(float))
+    np.add.at(count, d, (rank[s] >= 2).astype(float))
+    given = np.zeros(graph.n)
+    signalled = np.zeros(graph.n)
+    np.add.at(given, s, amount)
+    np.add.at(signalled, s, amount * (rank[d] >= 2))
+    share = np.divide(signalled, given, out=np.zeros(graph.n), where=given > 0)
+    out["partner_distress"] = distress[:n]
+    out["distressed_partners"] = count[:n]
+    out["signalled_exposure"] = share[:n] * np.asarray(guarantee_exposure[:n], dtype=float)
+    return out
+
+
+NETWORK_COLUMNS = [FEATURE_NAMES.index(name) for name in NETWORK_FEATURES]
+EXPOSURE_COLUMN = FEATURE_NAMES.index("guarantee_exposure")
+
+
+def fill_network(
+    X: np.ndarray,
+    graph: GraphData,
+    own_levels: Sequence[str | None],
+    related: np.ndarray,
+    rows: Sequence[int] | None = None,
+) -> dict[str, np.ndarray]:
+    """Write the network columns into feature rows ``X`` (row ``k`` is enterprise node
+    ``rows[k]``, or node ``k`` when ``rows`` is None); returns the columns for every node."""
+    index = np.arange(len(own_levels)) if rows is None else np.asarray(rows, dtype=np.int64)
+    exposure = np.zeros(len(own_levels))
+    exposure[index] = X[:, EXPOSURE_COLUMN]
+    columns = network_features(graph, own_levels, related, exposure)
+    for name, col in zip(NETWORK_FEATURES, NETWORK_COLUMNS, strict=True):
+        X[:, col] = columns[name][index]
+    return columns
 
 
 def contagion_finding(

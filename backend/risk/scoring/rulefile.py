@@ -14,6 +14,17 @@ and the reason when anything is wrong.  A rule::
       reason: "{count} lawsuits as defendant in 180 days, latest {latest_date}"
       escalate: {after: 2, to: strong}
 
+A file may state what each level promises (``targets``; version 3 does, for every level)::
+
+    targets:
+      hard: {precision_12m: 0.60, max_alerts_per_week_per_1000: 1.0}
+      strong: {precision_12m: 0.30, max_alerts_per_week_per_1000: 3.0}
+      ...
+
+``precision_12m`` (in (0, 1]): the share of flagged enterprises that default within 12 months;
+``max_alerts_per_week_per_1000`` (> 0): the alert budget.  When present, every level has both,
+and a higher level never promises less precision or allows more alerts than a lower one.
+
 Conditions: ``event`` (kind or kinds, category, source, within_days, min_count, where,
 total, unless_followed_by), ``feature`` ("debt_ratio >= 0.85"), ``tag`` (code), and ``all``,
 ``any``, ``not`` to combine them (``conditions.py``); reasons are templates checked against
@@ -221,10 +232,46 @@ def _check_reason(template: str, where: str) -> None:
         _fail(where, f"reason is not a valid template: {exc}")
 
 
+TARGET_KEYS = ("precision_12m", "max_alerts_per_week_per_1000")
+
+
+def _targets(spec: Any, where: str) -> dict[str, dict[str, float]]:
+    spec = _keys(spec, set(catalog.LEVELS), where, set(catalog.LEVELS))
+    out: dict[str, dict[str, float]] = {}
+    for level in catalog.LEVELS:
+        target = _keys(spec[level], set(TARGET_KEYS), f"{where}.{level}", set(TARGET_KEYS))
+        values = {}
+        for key in TARGET_KEYS:
+            value = target[key]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                _fail(f"{where}.{level}", f"{key} must be a number")
+            values[key] = float(value)
+        if not 0 < values["precision_12m"] <= 1:
+            _fail(f"{where}.{level}", "precision_12m must be in (0, 1]")
+        if values["max_alerts_per_week_per_1000"] <= 0:
+            _fail(f"{where}.{level}", "max_alerts_per_week_per_1000 must be positive")
+        out[level] = values
+    for lower, higher in zip(catalog.LEVELS, catalog.LEVELS[1:], strict=False):
+        if out[higher]["precision_12m"] < out[lower]["precision_12m"]:
+            _fail(where, f"{higher} promises less precision than {lower}")
+        if out[higher]["max_alerts_per_week_per_1000"] > out[lower]["max_alerts_per_week_per_1000"]:
+            _fail(where, f"{higher} allows more alerts than {lower}")
+    return out
+
+
 def parse_ruleset(document: Any, where: str = "<rules>") -> Ruleset:
     doc = _keys(
         document,
-        {"ruleset", "version", "released", "changelog", "defaults", "contagion", "rules"},
+        {
+            "ruleset",
+            "version",
+            "released",
+            "changelog",
+            "targets",
+            "defaults",
+            "contagion",
+            "rules",
+        },
         where,
         {"ruleset", "version", "contagion", "rules"},
     )
@@ -266,6 +313,7 @@ def parse_ruleset(document: Any, where: str = "<rules>") -> Ruleset:
         rules=rules,
         contagion=_contagion(doc["contagion"], f"{where}.contagion"),
         path=where,
+        targets=_targets(doc["targets"], f"{where}.targets") if "targets" in doc else {},
     )
 
 

@@ -10,7 +10,7 @@ contagion findings (``assessment.py``) take the same shape."""
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from backend.risk import catalog
@@ -130,6 +130,8 @@ class Ruleset:
     rules: list[Rule]
     contagion: ContagionSpec
     path: str = ""
+    # level -> {"precision_12m", "max_alerts_per_week_per_1000"} (rule files from version 3)
+    targets: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def evaluate(self, ctx: RuleContext) -> list[Finding]:
         return [f for rule in self.rules if (f := rule.evaluate(ctx, self.version)) is not None]
