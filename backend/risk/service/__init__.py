@@ -8,7 +8,9 @@ domain errors; none commits.
 - ``decisions``: the maker-checker workflow on signals (``decide``, ``check``; the API's
   ``decide_signal``, ``check_signal``);
 - ``inbox``: ``mark_read``; ``enterprises``: ``update_enterprise`` (RM, linked org);
-- ``admin``: ``ingest_feed``, ``train_models``, ``promote_model``.
+- ``admin``: ``ingest_feed``, ``train_models``, ``promote_model`` (refused: promotions);
+- ``promotions``: ``propose_promotion``, ``decide_promotion`` (champion/challenger with
+  maker-checker and backtests side by side).
 
 The read side is ``backend.risk.queries``."""
 
@@ -22,18 +24,21 @@ from backend.risk.service.decisions import check, check_signal, decide, decide_s
 from backend.risk.service.enterprises import update_enterprise
 from backend.risk.service.inbox import mark_read
 from backend.risk.service.internal_events import record_internal_event
+from backend.risk.service.promotions import decide_promotion, propose_promotion
 
 __all__ = [
     "blocking_signals",
     "check",
     "check_signal",
     "decide",
+    "decide_promotion",
     "decide_signal",
     "ensure_no_blocking_signal",
     "has_blocking_signal",
     "ingest_feed",
     "mark_read",
     "promote_model",
+    "propose_promotion",
     "record_internal_event",
     "train_models",
     "update_enterprise",
