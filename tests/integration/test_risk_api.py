@@ -11,6 +11,7 @@ import backend.risk.jobs  # noqa: F401  (registers the risk jobs, as `finedge se
 from backend.identity.models import Org
 from backend.platform.context import SYSTEM
 from backend.risk import record_internal_event
+from backend.risk.ml import registry
 from backend.risk.models import Enterprise, RiskSignal
 from tests.integration import test_risk_support as support
 from tests.integration.test_risk_support import Client, add_user, event
@@ -248,8 +249,14 @@ def test_models_and_scans(risk_app):
         for m in trained["models"]
     )
     challenger = trained["models"][0]["id"]
-    promoted = api.ok(api.post("admin", f"/models/{challenger}/promote"))
-    assert promoted["status"] == "champion"
+    # one-step promotion is gone from the API: maker-checker promotions with backtests
+    # (test_risk_promotions.py); the registry's own promote stays for admins' scripts
+    refused = api.post("admin", f"/models/{challenger}/promote")
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["code"] == "promotion_required"
+    with api.session() as s:
+        registry.promote(s, SYSTEM, challenger)  # SYSTEM acts as admin
+        s.commit()
     statuses = {m["id"]: m["status"] for m in api.ok(api.get("admin", "/models"))["items"]}
     assert statuses[champion["id"]] == "retired" and statuses[challenger] == "champion"
     assert api.post("admin", f"/models/{challenger}/promote").status_code == 409
