@@ -206,3 +206,113 @@ def test_rm_sees_a_new_signal_of_their_enterprise_arrive_in_the_feed(server, sig
     feed(server, own["credit_code"], own["name"], "lawsuit_defendant")
     expect(page.locator("#signal-table tbody tr")).to_have_count(2)
     assert not page.errors
+
+
+def _backtest_files(tmp_path, ruleset: str, dataset: str, hits: int):
+    """A replay's signals file (hand-made: ``hits`` of the two defaulters warned) and its
+    truth, small enough to write here."""
+    import json
+
+    meta = {
+        "type": "meta",
+        "from": "2025-01-01",
+        "to": "2025-06-30",
+        "ruleset": ruleset,
+        "model": None,
+        "enterprises": 4,
+        "deliveries": dataset,
+        "scan_every_days": 1,
+    }
+    lines = [meta]
+    for i in range(hits):
+        lines.append(
+            {
+                "type": "signal",
+                "time": "2025-02-01T03:00:00Z",
+                "change": "raised",
+                "signal_id": i + 1,
+                "enterprise_id": i + 1,
+                "credit_code": f"C{i}",
+                "name": f"firm {i}",
+                "level": "strong",
+                "previous_level": None,
+                "origin": "rule",
+                "rule_id": "R",
+                "rule_version": ruleset,
+                "backfill": False,
+            }
+        )
+    signals = tmp_path / f"signals-{ruleset}.jsonl"
+    signals.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
+    truth = tmp_path / "defaults.csv"
+    truth.write_text(
+        "credit_code,name,default_date,default_kind\nC0,firm 0,2025-04-01,quiet\n"
+        "C1,firm 1,2025-05-01,sudden\nC2,firm 2,,\nC3,firm 3,,\n",
+        encoding="utf-8",
+    )
+    return signals, truth
+
+
+def test_an_approver_proposes_a_ruleset_and_another_approves(server, signed_in, tmp_path):
+    dataset = f"browser-deliveries-{uuid.uuid4().hex[:8]}"
+    for ruleset, hits in (("2", 1), ("1", 2)):
+        signals, truth = _backtest_files(tmp_path, ruleset, dataset, hits)
+        server.finedge(
+            "risk",
+            "backtest",
+            "--signals",
+            str(signals),
+            "--truth",
+            str(truth),
+            "--save",
+            "--subject-kind",
+            "ruleset",
+            "--subject",
+            ruleset,
+        )
+    maker = signed_in("approver1", surface="console")
+    maker.goto(f"{server.url}/console/risk/models")
+    expect(maker.locator("main[data-ready='1']")).to_be_visible()
+    expect(maker.locator("nav a[href='/console/risk/models']")).to_have_count(1)
+    row = maker.locator("#rulesets tr", has=maker.locator("[data-propose='ruleset:1']"))
+    expect(row).to_contain_text("100.0%")  # warned: v1 2 of 2, beside the champion's 50.0%
+    expect(row).to_contain_text("/ 50.0%")
+    row.locator("[data-propose='ruleset:1']").click()
+    maker.fill("#decide-comment", "warns both defaulters")
+    maker.click("#decide-ok")
+    pending = maker.locator("#promotions tr", has_text="warns both defaulters")
+    expect(pending).to_contain_text("需另一位审批人复核")
+    screenshot(maker, "console-risk-models")
+    promotion = server.api("GET", "/risk/promotions?status=pending", "admin").json()["items"][0]
+    try:
+        checker = signed_in("admin", surface="console")
+        checker.goto(f"{server.url}/console/risk/models")
+        checker.locator(f"[data-approve='{promotion['id']}']").click()
+        checker.fill("#decide-comment", "agreed: same dataset, better on every figure")
+        checker.click("#decide-ok")
+        checker.click("#fe-confirm-ok")
+        expect(checker.locator(f"[data-approve='{promotion['id']}']")).to_have_count(0)
+        expect(checker.locator("#decided")).to_contain_text("agreed: same dataset")
+        in_force = [
+            r for r in server.api("GET", "/risk/rulesets", "admin").json()["items"] if r["in_force"]
+        ]
+        assert [r["version"] for r in in_force] == ["1"]
+        assert not maker.errors and not checker.errors
+    finally:  # the other tests of this server expect ruleset 2 in force: promote it back
+        backtests = server.api(
+            "GET", "/risk/backtests?subject_kind=ruleset&subject=2", "admin"
+        ).json()["items"]
+        back = server.api(
+            "POST",
+            "/risk/promotions",
+            "approver1",
+            json={
+                "subject_kind": "ruleset",
+                "subject": "2",
+                "challenger_backtest_id": backtests[0]["id"],
+                "comment": "restore",
+            },
+        ).json()
+        server.api(
+            "POST", f"/risk/promotions/{back['id']}/approve", "admin", json={"comment": "restore"}
+        )
