@@ -12,6 +12,7 @@ from sqlalchemy import select
 from backend.platform.audit import AuditRecord
 from backend.risk.models import Backtest, RiskModel, ScanRun
 from backend.risk.monitoring.scan import full_scan
+from backend.risk.replay.report import summary
 from tests.integration import test_risk_support as support
 from tests.integration.test_risk_support import Client, add_user
 
@@ -28,6 +29,7 @@ REPORT = {
     },
     "baseline": {"auc": {"value": 0.6}},
 }
+REPORT["summary"] = summary(REPORT)
 
 
 def backtest(session, kind: str, subject: str, dataset: str = "a" * 64) -> int:

@@ -17,7 +17,6 @@ from backend.platform.permissions import ensure_role
 from backend.risk.access import CHECKERS
 from backend.risk.ml import registry
 from backend.risk.models import Backtest, Promotion, RulesetState
-from backend.risk.replay.report import summary
 from backend.risk.scoring.rulefile import load_ruleset, ruleset_in_force, ruleset_versions
 
 PROMOTION_STATUSES = ("pending", "approved", "rejected")
@@ -44,10 +43,10 @@ def backtest_dict(row: Backtest | None, *, full: bool = False) -> dict[str, Any]
 
 
 def _summary(report: dict) -> dict[str, Any]:
-    try:
-        return summary(report)
-    except (KeyError, TypeError):
-        return {}
+    """The headline figures, worked out when the backtest was saved (replay/report.py's
+    ``summary``; the read side does not import the replay package, which sits above it)."""
+    found = (report or {}).get("summary")
+    return found if isinstance(found, dict) else {}
 
 
 def current_champion(session: Session, subject_kind: str) -> tuple[str, str]:

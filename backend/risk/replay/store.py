@@ -18,6 +18,7 @@ from backend.platform.clock import utcnow
 from backend.platform.context import Actor
 from backend.platform.errors import NotFound, ValidationFailed
 from backend.risk.models import Backtest, RiskModel
+from backend.risk.replay.report import summary
 from backend.risk.scoring.rulefile import ruleset_versions
 
 SUBJECT_KINDS = ("ruleset", "model")
@@ -114,7 +115,12 @@ def save_backtest(
         dataset_sha256=dataset_key(meta, truth_sha256),
         period_from=date.fromisoformat(meta["from"]),
         period_to=date.fromisoformat(meta["to"]),
-        report={**report, "signals_sha256": signals_sha256, "truth_sha256": truth_sha256},
+        report={
+            **report,
+            "summary": summary(report),
+            "signals_sha256": signals_sha256,
+            "truth_sha256": truth_sha256,
+        },
         created_at=now or utcnow(),
         created_by=actor.username,
     )
