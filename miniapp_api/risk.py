@@ -420,10 +420,6 @@ class RulesetOut(ma.Schema):
     )
 
 
-class RulesetListOut(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(RulesetOut))
-
-
 class PromotionIn(StrictSchema):
     subject_kind = ma.fields.String(required=True, validate=ma.validate.OneOf(["ruleset", "model"]))
     subject = ma.fields.String(
@@ -658,11 +654,12 @@ class PromoteModel(MethodView):
 
 @blp.route("/rulesets")
 class Rulesets(MethodView):
-    @blp.response(200, RulesetListOut)
-    def get(self):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_schema(RulesetOut, "RiskRulesetPage"))
+    def get(self, args):
         """Rule file versions, newest first: status (champion = in force), rule count, the
         latest backtest and the champion's on the same dataset (approver, admin)."""
-        return {"items": queries.list_rulesets(db(), current_actor())}
+        return queries.list_rulesets(db(), current_actor(), **args)
 
 
 @blp.route("/backtests")

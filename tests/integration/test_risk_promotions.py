@@ -63,6 +63,11 @@ def test_ruleset_promotion_needs_the_champions_backtest_and_four_eyes(risk_app):
     assert [r["version"] for r in rulesets] == ["2", "1"]
     assert rulesets[0]["status"] == "champion" and rulesets[0]["in_force"]
     assert rulesets[1]["status"] == "challenger" and rulesets[0]["rules"] > 0
+    first = api.ok(api.get("approver1", "/rulesets?limit=1"))
+    assert [r["version"] for r in first["items"]] == ["2"] and first["next_cursor"]
+    rest = api.ok(api.get("approver1", f"/rulesets?limit=1&cursor={first['next_cursor']}"))
+    assert [r["version"] for r in rest["items"]] == ["1"] and rest["next_cursor"] is None
+    assert api.get("rm1", "/rulesets").status_code == 403
     with api.session() as s:
         challenger = backtest(s, "ruleset", "1")
         elsewhere = backtest(s, "ruleset", "2", dataset="b" * 64)

@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 
 from backend.platform.context import Actor
 from backend.platform.errors import NotFound, ValidationFailed
-from backend.platform.pagination import Page, paginate
+from backend.platform.pagination import (
+    Page,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    paginate,
+)
 from backend.platform.permissions import ensure_role
 from backend.risk.access import CHECKERS
 from backend.risk.ml import registry
@@ -106,12 +112,29 @@ def champion_backtest_on(session: Session, backtest: Backtest | None, kind: str)
     )
 
 
-def list_rulesets(session: Session, actor: Actor) -> list[dict[str, Any]]:
+def list_rulesets(
+    session: Session, actor: Actor, *, limit: int | None = None, cursor: str | None = None
+) -> Page:
+    """Rule file versions, newest first (a page, as every list; the cursor is the last
+    version shown)."""
     ensure_role(actor, *CHECKERS)
+    limit = check_limit(limit)
+    versions = list(reversed(ruleset_versions()))
+    if cursor:
+        last = decode_cursor(cursor)
+        if last not in versions:
+            raise ValidationFailed("unknown cursor", code="invalid_cursor")
+        versions = versions[versions.index(last) + 1 :]
+    shown, rest = versions[:limit], versions[limit:]
+    items = _rulesets(session, shown)
+    return Page(items, encode_cursor(shown[-1]) if rest and shown else None)
+
+
+def _rulesets(session: Session, versions: list[str]) -> list[dict[str, Any]]:
     in_force = ruleset_in_force(session).version
     states = {r.version: r for r in session.scalars(select(RulesetState))}
     out = []
-    for version in reversed(ruleset_versions()):
+    for version in versions:
         ruleset = load_ruleset(version)
         state = states.get(version)
         status = (
