@@ -19,6 +19,22 @@ from backend.risk import catalog
 from backend.risk.models import ACTIVE_STATUSES, Enterprise, RiskSignal
 
 RECORDED = ("confirmed", "dismissed", "lifted", "expired")
+# the columns a change line needs: read as plain rows, not ORM objects (a replay reads the
+# active signals after every file and every scan)
+COLUMNS = (
+    RiskSignal.id,
+    RiskSignal.enterprise_id,
+    RiskSignal.status,
+    RiskSignal.level,
+    RiskSignal.base_level,
+    RiskSignal.origin,
+    RiskSignal.rule_id,
+    RiskSignal.rule_version,
+    RiskSignal.backfill,
+    RiskSignal.raised_at,
+    RiskSignal.escalated_at,
+    RiskSignal.closed_at,
+)
 _ORDER = {"raised": 0, "escalated": 1, "confirmed": 2, "dismissed": 3, "lifted": 3, "expired": 3}
 
 
@@ -33,8 +49,8 @@ class SignalRecorder:
         when a row carries no time of its own)."""
         session.flush()
         rows = list(
-            session.scalars(
-                select(RiskSignal)
+            session.execute(
+                select(*COLUMNS)
                 .where(or_(RiskSignal.id > self.max_id, RiskSignal.status.in_(ACTIVE_STATUSES)))
                 .order_by(RiskSignal.id)
             )
@@ -42,10 +58,13 @@ class SignalRecorder:
         seen = {r.id for r in rows}
         gone = [i for i in self.active if i not in seen]
         if gone:
-            rows += list(session.scalars(select(RiskSignal).where(RiskSignal.id.in_(gone))))
-        self._names(session, {r.enterprise_id for r in rows})
+            rows += list(session.execute(select(*COLUMNS).where(RiskSignal.id.in_(gone))))
+        changed = [
+            r for r in rows if r.id > self.max_id or self.active.get(r.id) != (r.status, r.level)
+        ]
+        self._names(session, {r.enterprise_id for r in changed})
         out: list[tuple[tuple, dict[str, Any]]] = []
-        for signal in rows:
+        for signal in changed:
             for change in self._changes(signal, at):
                 out.append(((change["time"], signal.id, _ORDER[change["change"]]), change))
             self.max_id = max(self.max_id, signal.id)
@@ -64,7 +83,7 @@ class SignalRecorder:
         ):
             self.enterprises[ent_id] = (code, name)
 
-    def _line(self, signal: RiskSignal, change: str, when, level: str, previous: str | None):
+    def _line(self, signal, change: str, when, level: str, previous: str | None):
         code, name = self.enterprises.get(signal.enterprise_id, (None, ""))
         return {
             "type": "signal",
@@ -82,7 +101,7 @@ class SignalRecorder:
             "backfill": bool(signal.backfill),
         }
 
-    def _changes(self, signal: RiskSignal, at: datetime) -> list[dict[str, Any]]:
+    def _changes(self, signal, at: datetime) -> list[dict[str, Any]]:
         def stamp(value: datetime | None) -> str:
             return isoformat(value or at)
 
