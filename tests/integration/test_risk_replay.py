@@ -23,9 +23,11 @@ from backend.risk.models import Backtest, InboxItem, RiskEvent, RiskSignal, Rule
 from backend.risk.replay.engine import backfill, replay
 from backend.risk.scoring.rulefile import ruleset_in_force
 from tests.integration import risk_replay_world as world
+from tests.integration import test_risk_support as support
 from tests.wiring import recording_emitter, wired_factory
 
 START, END = world.START, world.END
+risk_url = support.risk_url  # fixture: the seeded world (models trained)
 
 
 @pytest.fixture
@@ -188,3 +190,45 @@ def test_cli_replay_backtest_and_save(sqlite_url, deliveries, tmp_path, monkeypa
         main, [*args, "--to", "2025-01-05", "--ruleset", "9", "--out", str(out)]
     )
     assert missing.exit_code != 0 and "9" in missing.output
+
+
+def test_cli_replay_with_a_model_of_the_configured_database_and_backfill(
+    risk_url, sqlite_url, deliveries, tmp_path, monkeypatch
+):
+    from backend.cli import main
+    from backend.risk.models import RiskModel
+
+    engine = make_engine(risk_url)
+    with wired_factory(engine)() as session:
+        champion = session.scalar(select(RiskModel).where(RiskModel.status == "champion"))
+        spec = f"{champion.name}:{champion.version}"
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", risk_url)
+    out = tmp_path / "signals.jsonl"
+    runner = CliRunner()
+    result = runner.invoke(
+        main,
+        ["risk", "replay", "--deliveries", str(deliveries), "--from", "2025-01-01", "--to",
+         "2025-01-31", "--model", spec, "--scan-every", "7", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    meta = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
+    assert meta["model"] == spec
+    unknown = runner.invoke(
+        main,
+        ["risk", "replay", "--deliveries", str(deliveries), "--from", "2025-01-01", "--to",
+         "2025-01-31", "--model", "nope:9", "--out", str(out)],
+    )  # fmt: skip
+    assert unknown.exit_code != 0 and "nope:9" in unknown.output
+    # go-live on the configured database: one summary, nobody's inbox
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    loaded = runner.invoke(
+        main, ["risk", "backfill", "--deliveries", str(deliveries), "--until", "2025-01-31"]
+    )
+    assert loaded.exit_code == 0, loaded.output
+    summary = json.loads(loaded.stdout)
+    assert summary["signals"] >= 4 and summary["until"] == "2025-01-31"
+    engine = make_engine(sqlite_url)
+    with wired_factory(engine)() as session:
+        assert session.scalar(select(func.count(InboxItem.id))) == 0
+    engine.dispose()
