@@ -156,5 +156,9 @@ def test_model_promotion_through_maker_checker(risk_app):
     api.ok(api.post("approver2", f"/promotions/{proposed['id']}/approve", {"comment": "go"}))
     statuses = {m["id"]: m["status"] for m in api.ok(api.get("admin", "/models"))["items"]}
     assert statuses[challenger.id] == "champion" and statuses[champion.id] == "retired"
+    by_name = api.ok(
+        api.get("approver1", f"/backtests?subject_kind=model&subject={body['subject']}")
+    )["items"]
+    assert [b["id"] for b in by_name] == [mine]
     history = api.ok(api.get("approver1", "/promotions"))["items"]
     assert [p["status"] for p in history] == ["approved", "rejected"]

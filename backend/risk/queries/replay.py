@@ -22,7 +22,7 @@ from backend.platform.pagination import (
 from backend.platform.permissions import ensure_role
 from backend.risk.access import CHECKERS
 from backend.risk.ml import registry
-from backend.risk.models import Backtest, Promotion, RulesetState
+from backend.risk.models import Backtest, Promotion, RiskModel, RulesetState
 from backend.risk.scoring.rulefile import load_ruleset, ruleset_in_force, ruleset_versions
 
 PROMOTION_STATUSES = ("pending", "approved", "rejected")
@@ -170,6 +170,18 @@ def list_backtests(
 ) -> Page:
     ensure_role(actor, *CHECKERS)
     stmt = select(Backtest)
+    if subject and subject_kind == "model" and not subject.isdigit():
+        name, _, version = subject.rpartition(":")  # name:version -> the model's id
+        found = (
+            session.scalar(
+                select(RiskModel.id).where(
+                    RiskModel.name == name, RiskModel.version == int(version)
+                )
+            )
+            if name and version.isdigit()
+            else None
+        )
+        subject = str(found) if found is not None else subject
     if subject_kind:
         stmt = stmt.where(Backtest.subject_kind == subject_kind)
     if subject:
