@@ -115,8 +115,9 @@ def backfill(
     days = delivery_days(deliveries)
     load_clock = at(until + timedelta(days=1), FEED_TIME)
     loaded = 0
-    for day in sorted(d for d in days if d <= until and (start is None or d >= start)):
-        for source, path in day_files(days[day]):
+    first = start if start is not None else min(days, default=until)
+    for day in days_between(first, until):
+        for source, path in day_files(days[day]) if day in days else ():
             _load_file(session, source, path, load_clock, failures, backfill=True, live=live)
             loaded += 1
         if on_day:

@@ -9,9 +9,9 @@ Definitions (docs/risk.md, "Replay and backtesting"):
   figures below count from go-live, backfill signals only in ``go_live``;
 - a *flag* at level L: a signal raised at L or escalated to L, at its simulated time;
 - defaulters: firms whose default date is in [go-live, ``to``]; *warned at L*: a flag at L or
-  above in the 365 days before the default date; lead time: default date - the first such
-  flag, in days (median, p25, p75), and the share of defaulters warned >= 30 and >= 90 days
-  ahead; the headline level is strong (strong or hard);
+  above in the 365 days before the default date; lead time: default date - the date of the
+  first such flag, in whole days (median, p25, p75), and the share of defaulters warned
+  >= 30 and >= 90 days ahead; the headline level is strong (strong or hard);
 - false alarms: firms that never default (no date, or a date more than 12 months after
   ``to``) with a strong or hard flag after go-live, over all such firms;
 - precision at 6 and 12 months: flags after go-live whose firm defaults within 182 / 365 days
@@ -248,8 +248,8 @@ def figures(
                 if RANK[fl.level] >= RANK[level]
                 and firm.default_at - LOOKBACK <= fl.time < firm.default_at
             ]
-            if times:
-                leads.append((firm.default_at - min(times)).total_seconds() / 86400)
+            if times:  # whole days: the default's date minus the flag's date
+                leads.append(float((firm.default_at.date() - min(times).date()).days))
         n = len(defaulters)
         warned[level] = {
             "warned": len(leads),
