@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import date
 from functools import wraps
 
 import click
@@ -478,6 +479,255 @@ def devices_command(
     )
 
 
+# --------------------------------------------------------------------------- risk replay
+
+
+@main.group("risk")
+def risk_group() -> None:
+    """Risk early warning: replay, backtest, go-live backfill, signals, synthetic worlds
+    (docs/risk.md)."""
+
+
+def _day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option
+        ) from None
+
+
+def _replay_runtime(url: str):
+    """A process on the replay's own database: nothing pushed to anybody (NullEmitter)."""
+    from backend.bootstrap import bootstrap
+    from backend.platform.live import NullEmitter
+
+    return bootstrap(Config.from_env(database_url=url), "cli", live=NullEmitter())
+
+
+def _copy_model(spec: str, target_session) -> str:
+    """The model ``spec`` (id or name:version) of the configured database, copied into the
+    replay database as its champion."""
+    from backend.platform.db import make_engine, make_session_factory
+    from backend.risk.models import RiskModel
+    from backend.risk.replay.store import find_model
+
+    engine = make_engine(_config().database_url)
+    try:
+        with make_session_factory(engine)() as source:
+            row = find_model(source, spec)
+            if row is None:
+                raise click.ClickException(f"no model {spec!r} in the configured database")
+            columns = [c.key for c in RiskModel.__table__.columns if c.key != "id"]
+            copy = RiskModel(**{c: getattr(row, c) for c in columns})
+            copy.status = "champion"
+            target_session.add(copy)
+            target_session.commit()
+            return f"{row.name}:{row.version}"
+    finally:
+        engine.dispose()
+
+
+@risk_group.command("replay")
+@click.option("--deliveries", required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--from", "date_from", required=True, help="First delivery day (YYYY-MM-DD).")
+@click.option("--to", "date_to", required=True, help="Last delivery day (YYYY-MM-DD).")
+@click.option("--ruleset", default=None, help="Rule file version (default: the newest).")
+@click.option("--model", default=None, help="Champion model from the configured database.")
+@click.option("--out", default="signals.jsonl", show_default=True, type=click.Path())
+@click.option("--database-url", default=None, help="Default: a temporary SQLite file.")
+@click.option("--scan-every", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--backfill-until", default=None, help="Load up to this day as a backfill.")
+@_one_line_errors
+def risk_replay(
+    deliveries: str,
+    date_from: str,
+    date_to: str,
+    ruleset: str | None,
+    model: str | None,
+    out: str,
+    database_url: str | None,
+    scan_every: int,
+    backfill_until: str | None,
+) -> None:
+    """Feed dated deliveries (DIR/YYYY-MM-DD/<source>.jsonl) day by day through the same
+    ingestion, live path and full scan with a simulated clock, into a database of its own;
+    write every signal change to --out (signals.jsonl)."""
+    import shutil
+    import tempfile
+
+    from sqlalchemy import func, select
+    from tqdm import tqdm
+
+    from backend.platform import migrate
+    from backend.risk.models import Enterprise, RulesetState
+    from backend.risk.replay.engine import days_between, replay
+    from backend.risk.scoring.rulefile import RuleFileError, load_ruleset
+
+    start, end = _day(date_from, "--from"), _day(date_to, "--to")
+    until = _day(backfill_until, "--backfill-until")
+    for noisy in ("alembic", "backend.risk.monitoring.scan"):  # a line per scan, per migration
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if end < start:
+        raise click.BadParameter("--to is before --from", param_hint="--to")
+    if until is not None and not (start <= until < end):
+        raise click.BadParameter("must lie in [--from, --to)", param_hint="--backfill-until")
+    if ruleset is not None:
+        try:
+            load_ruleset(ruleset)
+        except RuleFileError as exc:
+            raise click.BadParameter(str(exc), param_hint="--ruleset") from None
+    scratch = None
+    if database_url is None:
+        scratch = tempfile.mkdtemp(prefix="finedge-replay-")
+        database_url = f"sqlite:///{scratch}/replay.db"
+    try:
+        migrate.upgrade(database_url)
+        runtime = _replay_runtime(database_url)
+        try:
+            with runtime.session_factory() as session:
+                if session.scalar(select(func.count(Enterprise.id))):
+                    raise click.ClickException(
+                        "the replay database is not empty: give an empty one or none"
+                    )
+                if ruleset is not None:
+                    session.add(RulesetState(version=ruleset, status="champion"))
+                    session.commit()
+                if model is not None:
+                    _copy_model(model, session)
+                bar = tqdm(
+                    total=len(days_between(start, end)), unit="day", file=sys.stderr, leave=False
+                )
+                result = replay(
+                    session,
+                    deliveries,
+                    start=start,
+                    end=end,
+                    scan_every_days=scan_every,
+                    backfill_until=until,
+                    on_day=lambda _day: bar.update(1),
+                )
+                bar.close()
+        finally:
+            runtime.stop()
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+    with open(out, "w", encoding="utf-8") as fh:
+        for line in result.jsonl_lines():
+            fh.write(json.dumps(line, ensure_ascii=False, sort_keys=False) + "\n")
+    for failure in result.failures:
+        click.echo(f"warning: {failure['file']}: {failure['error']}", err=True)
+    if result.backfill:
+        click.echo(f"backfill: {json.dumps(result.backfill)}", err=True)
+    e = result.end
+    click.echo(
+        f"replayed {e['days']} days, {e['enterprises']} enterprises, {len(result.lines)} signal "
+        f"changes -> {out} in {e['seconds']} s: {e['days_per_s']} days/s",
+        err=True,
+    )
+
+
+@risk_group.command("backtest")
+@click.option(
+    "--signals", "signals_path", required=True, type=click.Path(dir_okay=False, exists=True)
+)
+@click.option("--truth", required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.option("--save", is_flag=True, help="Keep it in risk_backtests (needs --subject).")
+@click.option("--subject-kind", type=click.Choice(["ruleset", "model"]), default=None)
+@click.option("--subject", default=None, help="Ruleset version, or model id or name:version.")
+@_one_line_errors
+def risk_backtest(
+    signals_path: str,
+    truth: str,
+    as_json: bool,
+    save: bool,
+    subject_kind: str | None,
+    subject: str | None,
+) -> None:
+    """The backtest report of a replay's signals against the ground truth (defaults.csv), beside
+    the rule-only baseline from the same file."""
+    from backend.risk.replay.report import (
+        ReportInputError,
+        backtest_report,
+        format_report,
+        read_signals,
+        read_truth,
+    )
+
+    try:
+        meta, lines, _end = read_signals(signals_path)
+        firms = read_truth(truth)
+        report = backtest_report(meta, lines, firms)
+    except (ReportInputError, KeyError, ValueError) as exc:
+        raise click.ClickException(f"cannot read the inputs: {exc}") from None
+    if save:
+        if subject_kind is None:
+            subject_kind = "model" if meta.get("model") else "ruleset"
+        if subject is None:
+            subject = meta.get("model") if subject_kind == "model" else meta.get("ruleset")
+        if not subject:
+            raise click.BadParameter("needs --subject", param_hint="--subject")
+        report["saved_backtest_id"] = _save_backtest(
+            report, meta, subject_kind, subject, signals_path, truth
+        )
+    if as_json:
+        click.echo(json.dumps(report, sort_keys=True))
+    else:
+        click.echo(format_report(report))
+        if save:
+            click.echo(f"saved as backtest {report['saved_backtest_id']}")
+
+
+def _save_backtest(report, meta, subject_kind, subject, signals_path, truth) -> int:
+    from backend.platform.context import SYSTEM
+    from backend.platform.db import session_scope
+    from backend.risk.replay.store import file_sha256, save_backtest
+
+    runtime = _runtime()
+    try:
+        with session_scope(runtime.session_factory) as session:
+            row = save_backtest(
+                session,
+                SYSTEM,
+                report,
+                meta=meta,
+                subject_kind=subject_kind,
+                subject=subject,
+                signals_sha256=file_sha256(signals_path),
+                truth_sha256=file_sha256(truth),
+            )
+            return row.id
+    finally:
+        runtime.stop()
+
+
+@risk_group.command("backfill")
+@click.option("--deliveries", required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--until", required=True, help="Last delivery day of the history (YYYY-MM-DD).")
+@_one_line_errors
+def risk_backfill(deliveries: str, until: str) -> None:
+    """Go-live: load the delivered history up to --until into the configured database as a
+    backfill (events known from their publication), then one scan whose signals are marked
+    backfill and put in nobody's inbox; prints the one summary."""
+    from backend.risk.replay.engine import backfill
+
+    day = _day(until, "--until")
+    runtime = _runtime()
+    failures: list = []
+    try:
+        with runtime.session_factory() as session:
+            summary = backfill(session, deliveries, until=day, failures=failures)
+    finally:
+        runtime.stop()
+    for failure in failures:
+        click.echo(f"warning: {failure['file']}: {failure['error']}", err=True)
+    click.echo(json.dumps(summary, sort_keys=True))
+
+
 def _add_area_commands() -> None:
     """The click groups the areas declare (``cli=`` in their ``area.py``)."""
     from backend.bootstrap import collect_areas
@@ -485,7 +735,15 @@ def _add_area_commands() -> None:
 
     for area in collect_areas():
         for path in area.cli:
-            main.add_command(resolve(path))
+            group = resolve(path)
+            existing = main.commands.get(group.name)
+            if isinstance(existing, click.Group) and isinstance(group, click.Group):
+                # the root's own commands of that name (``finedge risk replay`` needs the
+                # composition root) and the area's join in one group
+                for command in group.commands.values():
+                    existing.add_command(command)
+            else:
+                main.add_command(group)
 
 
 _add_area_commands()

@@ -461,6 +461,86 @@ class TrainOut(ma.Schema):
     not_champion_because = ma.fields.String()
 
 
+class BacktestSummaryOut(ma.Schema):
+    warned_strong_share = ma.fields.Float(allow_none=True)
+    warned_30_days_share = ma.fields.Float(allow_none=True)
+    lead_days_median = ma.fields.Float(allow_none=True)
+    false_alarm_rate = ma.fields.Float(allow_none=True)
+    precision_12m = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float(allow_none=True))
+    alerts_per_week_per_1000 = ma.fields.Float(allow_none=True)
+    auc = ma.fields.Float(allow_none=True)
+    baseline_auc = ma.fields.Float(allow_none=True)
+
+
+class BacktestOut(ma.Schema):
+    id = ma.fields.Integer()
+    subject_kind = ma.fields.String(metadata={"enum": ["ruleset", "model"]})
+    subject = ma.fields.String(metadata={"description": "ruleset version, or model id"})
+    dataset = ma.fields.String()
+    dataset_sha256 = ma.fields.String(
+        metadata={"description": "deliveries, period and truth: equal means comparable"}
+    )
+    period_from = ma.fields.String()
+    period_to = ma.fields.String()
+    created_at = Timestamp()
+    created_by = ma.fields.String()
+    summary = ma.fields.Nested(BacktestSummaryOut)
+
+
+class BacktestDetailOut(BacktestOut):
+    report = ma.fields.Dict(metadata={"description": "the full report (docs/risk.md)"})
+
+
+class BacktestArgs(PageArgs):
+    subject_kind = ma.fields.String(validate=ma.validate.OneOf(["ruleset", "model"]))
+    subject = ma.fields.String()
+
+
+class RulesetOut(ma.Schema):
+    version = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": ["champion", "challenger", "retired"]})
+    in_force = ma.fields.Boolean()
+    rules = ma.fields.Integer()
+    promoted_at = Timestamp(allow_none=True)
+    promoted_by = ma.fields.String(allow_none=True)
+    latest_backtest = ma.fields.Nested(BacktestOut, allow_none=True)
+    champion_backtest = ma.fields.Nested(
+        BacktestOut,
+        allow_none=True,
+        metadata={"description": "the champion's backtest on the same dataset"},
+    )
+
+
+class PromotionIn(StrictSchema):
+    subject_kind = ma.fields.String(required=True, validate=ma.validate.OneOf(["ruleset", "model"]))
+    subject = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=40),
+        metadata={"description": "ruleset version, or model id or name:version"},
+    )
+    challenger_backtest_id = ma.fields.Integer(required=True)
+    comment = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+
+
+class PromotionOut(ma.Schema):
+    id = ma.fields.Integer()
+    subject_kind = ma.fields.String()
+    subject = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": ["pending", "approved", "rejected"]})
+    proposed_by = ma.fields.String()
+    proposed_comment = ma.fields.String()
+    proposed_at = Timestamp()
+    decided_by = ma.fields.String(allow_none=True)
+    decision_comment = ma.fields.String(allow_none=True)
+    decided_at = Timestamp(allow_none=True)
+    challenger_backtest = ma.fields.Nested(BacktestOut)
+    champion_backtest = ma.fields.Nested(BacktestOut, allow_none=True)
+
+
+class PromotionArgs(PageArgs):
+    status = ma.fields.String(validate=ma.validate.OneOf(["pending", "approved", "rejected"]))
+
+
 # --------------------------------------------------------------------------- signals
 
 
@@ -717,7 +797,74 @@ class TrainModels(MethodView):
 class PromoteModel(MethodView):
     @blp.response(200, ModelOut)
     def post(self, model_id):
-        """Make a challenger the champion (admin); the old champion is retired.  Refused (422
-        ``model_below_baseline``) for a model that did not beat the rule-level baseline out of
-        time."""
+        """Refused (422 ``promotion_required``): a model becomes champion only through
+        POST /promotions (maker-checker, with backtests side by side)."""
         return service.promote_model(db(), current_actor(), model_id)
+
+
+# --------------------------------------------------------------------------- champion/challenger
+
+
+@blp.route("/rulesets")
+class Rulesets(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_schema(RulesetOut, "RiskRulesetPage"))
+    def get(self, args):
+        """Rule file versions, newest first: status (champion = in force), rule count, the
+        latest backtest and the champion's on the same dataset (approver, admin)."""
+        return queries.list_rulesets(db(), current_actor(), **args)
+
+
+@blp.route("/backtests")
+class Backtests(MethodView):
+    @blp.arguments(BacktestArgs, location="query")
+    @blp.response(200, page_schema(BacktestOut, "RiskBacktestPage"))
+    def get(self, args):
+        """Saved backtests (``finedge risk backtest --save``), newest first (approver, admin)."""
+        return queries.list_backtests(db(), current_actor(), **args)
+
+
+@blp.route("/backtests/<int:backtest_id>")
+class BacktestDetail(MethodView):
+    @blp.response(200, BacktestDetailOut)
+    def get(self, backtest_id):
+        """One backtest with its full report (approver, admin)."""
+        return queries.get_backtest(db(), current_actor(), backtest_id)
+
+
+@blp.route("/promotions")
+class Promotions(MethodView):
+    @blp.arguments(PromotionArgs, location="query")
+    @blp.response(200, page_schema(PromotionOut, "RiskPromotionPage"))
+    def get(self, args):
+        """Promotions, newest first, with both backtests (approver, admin)."""
+        return queries.list_promotions(db(), current_actor(), **args)
+
+    @blp.arguments(PromotionIn)
+    @blp.response(201, PromotionOut)
+    def post(self, body):
+        """Maker (approver, admin): propose a ruleset version or model as champion with its
+        backtest. 422 ``champion_backtest_missing`` unless a backtest of the current champion on
+        the same dataset exists (it is attached)."""
+        return service.propose_promotion(db(), current_actor(), **body)
+
+
+def _promotion_check_view(approve: bool):
+    @blp.arguments(CommentIn)
+    @blp.response(200, PromotionOut)
+    def post(self, body, promotion_id):
+        return service.decide_promotion(
+            db(), current_actor(), promotion_id, approve, body["comment"]
+        )
+
+    post.__doc__ = "Checker (approver or admin, not the maker: 403 four_eyes_required): " + (
+        "approve the promotion, which makes the subject champion."
+        if approve
+        else "reject the promotion."
+    )
+    name = "PromotionApprove" if approve else "PromotionReject"
+    return type(name, (MethodView,), {"post": post})
+
+
+blp.route("/promotions/<int:promotion_id>/approve")(_promotion_check_view(True))
+blp.route("/promotions/<int:promotion_id>/reject")(_promotion_check_view(False))

@@ -34,6 +34,7 @@ Inside the package (docs/risk.md has the module map)::
     ml/           training data, classifiers, the model registry, the backtest report
     signals/      findings -> signals (dedup, escalation, expiry), inbox and live pushes
     monitoring/   the live re-evaluation of touched enterprises and the nightly full scan
+    replay/       replay of dated deliveries with a simulated clock, go-live backfill, backtests
     synthetic/    a synthetic world with ground truth (demo, tests, benchmarks)
     service/      the write side (use cases); queries/: the read side
     jobs, seed    scheduled jobs; the demo seeder

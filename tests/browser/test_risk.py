@@ -11,10 +11,16 @@ from playwright.sync_api import expect
 from tests.browser.risk_support import feed, hard_signal_pending_review, own_enterprise
 from tests.browser_support import screenshot
 
-# seeded with --enterprises 40: enterprise 40 is in a guarantee circle of 7 with a mutual
-# guarantee and an ultimate controller; enterprise 6's sources disagree on its capital
-CIRCLE_ENTERPRISE = 40
-DIFFERING_ENTERPRISE = 6
+
+def _seeded_enterprise(server, wanted) -> tuple[int, dict]:
+    """The first seeded enterprise whose unified view satisfies ``wanted`` (the synthetic
+    world plants guarantee circles and sources that disagree on registered capital)."""
+    page = server.api("GET", "/risk/enterprises?limit=200", "admin").json()
+    for item in sorted(page["items"], key=lambda e: e["id"]):
+        view = server.api("GET", f"/risk/enterprises/{item['id']}/view", "admin").json()
+        if wanted(view):
+            return item["id"], view
+    raise AssertionError("no seeded enterprise is what the test needs")
 
 
 def _name(prefix: str) -> str:
@@ -102,21 +108,29 @@ def test_signal_feed_in_english(server, signed_in):
 
 
 def test_enterprise_view_shows_tags_circle_and_source_differences(server, signed_in):
+    circle_id, circle_view = _seeded_enterprise(
+        server, lambda v: (v["graph"].get("guarantee_circle") or {}).get("size")
+    )
+    differing_id, _view = _seeded_enterprise(
+        server,
+        lambda v: any(d["attribute"] == "registered_capital" for d in v["source_differences"]),
+    )
     page = signed_in("rm1", surface="console")
-    page.goto(f"{server.url}/console/risk/enterprise?id={CIRCLE_ENTERPRISE}")
+    page.goto(f"{server.url}/console/risk/enterprise?id={circle_id}")
     expect(page.locator("main[data-ready='1']")).to_be_visible()
     expect(page.locator("#tags")).to_contain_text("担保圈")
-    expect(page.locator("#graph-summary")).to_contain_text("7 家企业")
+    size = circle_view["graph"]["guarantee_circle"]["size"]
+    expect(page.locator("#graph-summary")).to_contain_text(f"{size} 家企业")
     expect(page.locator("#graph-summary")).to_contain_text("实际控制人")
     expect(page.locator("#signals tbody tr").first).to_be_visible()
     expect(page.locator("#events tbody tr").first).to_be_visible()
     screenshot(page, "console-risk-enterprise")
-    page.goto(f"{server.url}/console/risk/enterprise?id={DIFFERING_ENTERPRISE}")
+    page.goto(f"{server.url}/console/risk/enterprise?id={differing_id}")
     expect(page.locator("#differences .risk-differs").first).to_be_visible()
     expect(page.locator("#differences")).to_contain_text("注册资本")
     expect(page.locator("#differences")).to_contain_text("工商")
     page.click("#to-graph")
-    expect(page).to_have_url(f"{server.url}/console/risk/graph?id={DIFFERING_ENTERPRISE}")
+    expect(page).to_have_url(f"{server.url}/console/risk/graph?id={differing_id}")
     expect(page.locator("#chart canvas")).to_have_count(1)
     assert not page.errors
 
@@ -164,8 +178,16 @@ def _click_node(page, node):
 
 
 def test_graph_draws_and_a_clicked_node_expands(server, signed_in):
+    circle_id, _view = _seeded_enterprise(
+        server,
+        lambda v: (
+            (v["graph"].get("guarantee_circle") or {}).get("size")
+            and v["graph"].get("ultimate_controller")
+            and sum(v["graph"].get("edges_by_kind", {}).values()) >= 6
+        ),
+    )
     page = signed_in("approver1", surface="console")
-    page.goto(f"{server.url}/console/risk/graph?id={CIRCLE_ENTERPRISE}&depth=1")
+    page.goto(f"{server.url}/console/risk/graph?id={circle_id}&depth=1")
     expect(page.locator("#chart[data-settled='1'] canvas")).to_have_count(1)
     before = int(page.locator("#chart").get_attribute("data-nodes"))
     assert before > 5
@@ -183,7 +205,7 @@ def test_graph_draws_and_a_clicked_node_expands(server, signed_in):
     targets = [
         n
         for n in page.evaluate(NODE_PIXELS, "enterprise:")
-        if n["id"] != f"enterprise:{CIRCLE_ENTERPRISE}"
+        if n["id"] != f"enterprise:{circle_id}"
         and 10 < n["x"] < box["width"] - 10
         and 40 < n["y"] < box["height"] - 10
     ]
@@ -206,3 +228,113 @@ def test_rm_sees_a_new_signal_of_their_enterprise_arrive_in_the_feed(server, sig
     feed(server, own["credit_code"], own["name"], "lawsuit_defendant")
     expect(page.locator("#signal-table tbody tr")).to_have_count(2)
     assert not page.errors
+
+
+def _backtest_files(tmp_path, ruleset: str, dataset: str, hits: int):
+    """A replay's signals file (hand-made: ``hits`` of the two defaulters warned) and its
+    truth, small enough to write here."""
+    import json
+
+    meta = {
+        "type": "meta",
+        "from": "2025-01-01",
+        "to": "2025-06-30",
+        "ruleset": ruleset,
+        "model": None,
+        "enterprises": 4,
+        "deliveries": dataset,
+        "scan_every_days": 1,
+    }
+    lines = [meta]
+    for i in range(hits):
+        lines.append(
+            {
+                "type": "signal",
+                "time": "2025-02-01T03:00:00Z",
+                "change": "raised",
+                "signal_id": i + 1,
+                "enterprise_id": i + 1,
+                "credit_code": f"C{i}",
+                "name": f"firm {i}",
+                "level": "strong",
+                "previous_level": None,
+                "origin": "rule",
+                "rule_id": "R",
+                "rule_version": ruleset,
+                "backfill": False,
+            }
+        )
+    signals = tmp_path / f"signals-{ruleset}.jsonl"
+    signals.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
+    truth = tmp_path / "defaults.csv"
+    truth.write_text(
+        "credit_code,name,default_date,default_kind\nC0,firm 0,2025-04-01,quiet\n"
+        "C1,firm 1,2025-05-01,sudden\nC2,firm 2,,\nC3,firm 3,,\n",
+        encoding="utf-8",
+    )
+    return signals, truth
+
+
+def test_an_approver_proposes_a_ruleset_and_another_approves(server, signed_in, tmp_path):
+    dataset = f"browser-deliveries-{uuid.uuid4().hex[:8]}"
+    for ruleset, hits in (("3", 1), ("2", 2)):
+        signals, truth = _backtest_files(tmp_path, ruleset, dataset, hits)
+        server.finedge(
+            "risk",
+            "backtest",
+            "--signals",
+            str(signals),
+            "--truth",
+            str(truth),
+            "--save",
+            "--subject-kind",
+            "ruleset",
+            "--subject",
+            ruleset,
+        )
+    maker = signed_in("approver1", surface="console")
+    maker.goto(f"{server.url}/console/risk/models")
+    expect(maker.locator("main[data-ready='1']")).to_be_visible()
+    expect(maker.locator("nav a[href='/console/risk/models']")).to_have_count(1)
+    row = maker.locator("#rulesets tr", has=maker.locator("[data-propose='ruleset:2']"))
+    expect(row).to_contain_text("100.0%")  # warned: v2 2 of 2, beside the champion's 50.0%
+    expect(row).to_contain_text("/ 50.0%")
+    row.locator("[data-propose='ruleset:2']").click()
+    maker.fill("#decide-comment", "warns both defaulters")
+    maker.click("#decide-ok")
+    pending = maker.locator("#promotions tr", has_text="warns both defaulters")
+    expect(pending).to_contain_text("需另一位审批人复核")
+    screenshot(maker, "console-risk-models")
+    promotion = server.api("GET", "/risk/promotions?status=pending", "admin").json()["items"][0]
+    try:
+        checker = signed_in("admin", surface="console")
+        checker.goto(f"{server.url}/console/risk/models")
+        checker.locator(f"[data-approve='{promotion['id']}']").click()
+        checker.fill("#decide-comment", "agreed: same dataset, better on every figure")
+        checker.click("#decide-ok")
+        checker.click("#fe-confirm-ok")
+        expect(checker.locator(f"[data-approve='{promotion['id']}']")).to_have_count(0)
+        expect(checker.locator("#decided")).to_contain_text("agreed: same dataset")
+        in_force = [
+            r for r in server.api("GET", "/risk/rulesets", "admin").json()["items"] if r["in_force"]
+        ]
+        assert [r["version"] for r in in_force] == ["2"]
+        assert not maker.errors and not checker.errors
+    finally:  # the other tests of this server expect ruleset 3 in force: promote it back
+        backtests = server.api(
+            "GET", "/risk/backtests?subject_kind=ruleset&subject=3", "admin"
+        ).json()["items"]
+        back = server.api(
+            "POST",
+            "/risk/promotions",
+            "approver1",
+            json={
+                "subject_kind": "ruleset",
+                "subject": "3",
+                "challenger_backtest_id": backtests[0]["id"],
+                "comment": "restore",
+            },
+        ).json()
+        server.api(
+            "POST", f"/risk/promotions/{back['id']}/approve", "admin", json={"comment": "restore"}
+        )

@@ -119,7 +119,18 @@ def register(
 def promote(
     session: Session, actor: Actor, model_id: int, *, now: datetime | None = None
 ) -> RiskModel:
+    """The single-step promotion (admin), kept for the CLI and tests that set a champion
+    directly; the HTTP API promotes through a maker-checker promotion with backtests
+    (backend/risk/service/promotions.py), which calls ``make_champion``."""
     ensure_role(actor, "admin")
+    return make_champion(session, actor, model_id, now=now)
+
+
+def make_champion(
+    session: Session, actor: Actor, model_id: int, *, now: datetime | None = None
+) -> RiskModel:
+    """Make the model its name's champion and retire the previous one (audited); the caller
+    checked who may."""
     row = session.get(RiskModel, model_id)
     if row is None:
         raise NotFound("model not found", code="risk_model_not_found")

@@ -26,7 +26,7 @@ from backend.risk.monitoring.steps import existing_tags, model_findings, org_kin
 from backend.risk.scoring.assessment import Assessment, assess
 from backend.risk.scoring.features import vector
 from backend.risk.scoring.history import load_histories
-from backend.risk.scoring.rulefile import load_ruleset
+from backend.risk.scoring.rulefile import ruleset_in_force
 from backend.risk.scoring.ruleset import Ruleset
 from backend.risk.signals.lifecycle import Changes, finish, load_books, reconcile
 
@@ -54,7 +54,7 @@ def evaluate_enterprises(
     ruleset: Ruleset | None = None,
 ) -> EvaluationReport:
     now = now or utcnow()
-    ruleset = ruleset or load_ruleset()
+    ruleset = ruleset or ruleset_in_force(session)
     report = EvaluationReport()
     ids = list(dict.fromkeys(enterprise_ids))
     if not ids:

@@ -47,7 +47,7 @@ from backend.risk.scoring.assessment import (
 )
 from backend.risk.scoring.features import FEATURE_NAMES, NETWORK_FEATURES, vector
 from backend.risk.scoring.history import load_histories
-from backend.risk.scoring.rulefile import load_ruleset
+from backend.risk.scoring.rulefile import ruleset_in_force
 from backend.risk.scoring.ruleset import Ruleset
 from backend.risk.signals.lifecycle import Changes, finish, load_books, reconcile
 
@@ -70,9 +70,13 @@ def full_scan(
     trigger: str = "manual",
     progress: Progress | None = None,
     ruleset: Ruleset | None = None,
+    backfill: bool = False,
 ) -> ScanRun:
+    """``ruleset``: default the one in force (``ruleset_in_force``). ``backfill``: the scan of a
+    go-live backfill: raised signals are marked ``backfill`` and routed to nobody (no inbox
+    items, no pushes); the caller reports one summary instead."""
     now = now or utcnow()
-    ruleset = ruleset or load_ruleset()
+    ruleset = ruleset or ruleset_in_force(session)
     champion = registry.champion(session)
     total = session.scalar(select(func.count(Enterprise.id)))
     run = ScanRun(
@@ -91,7 +95,9 @@ def full_scan(
     if commit:
         session.commit()
     try:
-        report = _scan(session, run, now, live, chunk_size, commit, progress, ruleset, champion)
+        report = _scan(
+            session, run, now, live, chunk_size, commit, progress, ruleset, champion, backfill
+        )
     except Exception as exc:
         session.rollback()
         run = session.get(ScanRun, run_id)
@@ -117,7 +123,7 @@ def _step(session, run, phase, done, commit, progress):
 
 
 def _scan(
-    session, run, now, live, chunk_size, commit, progress, ruleset, champion
+    session, run, now, live, chunk_size, commit, progress, ruleset, champion, backfill=False
 ) -> dict[str, Any]:
     started = time.perf_counter()
     graph = load_graph(session, as_of=now)  # the graph as it stood at the scan's moment
@@ -180,7 +186,15 @@ def _scan(
             ent = by_id[ids[i]]
             before = ent.risk_level
             changes.merge(
-                reconcile(session, ent, findings[i], books[ent.id], origins=origins, now=now)
+                reconcile(
+                    session,
+                    ent,
+                    findings[i],
+                    books[ent.id],
+                    origins=origins,
+                    now=now,
+                    backfill=backfill,
+                )
             )
             added, removed = store_tags(session, ent.id, tags[i], stored[ent.id], now)
             tags_added, tags_removed = tags_added + added, tags_removed + removed
@@ -195,7 +209,7 @@ def _scan(
             if before != ent.risk_level:
                 move = catalog.level_rank(ent.risk_level) - catalog.level_rank(before)
                 level_moves.append((move, ent.id, before, ent.risk_level))
-        finish(session, changes, now=now, live=live)
+        finish(session, changes, now=now, live=live, notify=not backfill)
         _step(session, run, "reconcile", min((chunk_index + 1) * chunk_size, n), commit, progress)
 
     elapsed = time.perf_counter() - started
@@ -207,6 +221,7 @@ def _scan(
         "enterprises_per_s": round(n / elapsed, 1) if elapsed > 0 else None,
         "ruleset_version": ruleset.version,
         "model_id": champion[0].id if champion else None,
+        "backfill": backfill,
         "signals": {k: v for k, v in changes.as_dict().items() if k != "signal_ids"},
         "raised_by_origin": dict(Counter(s.origin for s in changes.raised)),
         "contagion_findings": contagion_count,

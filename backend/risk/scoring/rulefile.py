@@ -40,8 +40,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy import select
 
 from backend.risk import catalog
+from backend.risk.models import RulesetState
 from backend.risk.scoring.conditions import (
     OPS,
     WHERE_OPS,
@@ -349,3 +351,23 @@ def load_ruleset(version: str | None = None, directory: Path = RULES_DIR) -> Rul
     path = files[version]
     with path.open(encoding="utf-8") as fh:
         return parse_ruleset(yaml.safe_load(fh), path.name)
+
+
+def ruleset_in_force(session) -> Ruleset:
+    """The ruleset the live path and the full scan use: the version marked champion in
+    ``risk_rulesets`` (set by an approved promotion, backend/risk/service/promotions.py), else
+    the highest version in the folder (a database where nothing was ever promoted)."""
+    version = session.scalar(
+        select(RulesetState.version).where(RulesetState.status == "champion").limit(1)
+    )
+    if version is None:
+        return load_ruleset()
+    try:
+        return load_ruleset(str(version))
+    except RuleFileError:
+        return load_ruleset()  # the champion's file is gone: the newest one, as before
+
+
+def ruleset_versions(directory: Path = RULES_DIR) -> list[str]:
+    """Every rule file version in the folder, oldest first."""
+    return sorted(rule_files(directory), key=_version_key)

@@ -8,8 +8,10 @@ domain errors; none commits.
 - ``decisions``: the maker-checker workflow on signals (``decide``, ``check``; the API's
   ``decide_signal``, ``check_signal``);
 - ``inbox``: ``mark_read``; ``enterprises``: ``update_enterprise`` (RM, linked org);
-- ``admin``: ``ingest_feed``, ``train_models``, ``promote_model``;
-- ``resolution``: the review queue (``resolve_item``, ``reject_item``) and ``delete_alias``.
+- ``admin``: ``ingest_feed``, ``train_models``, ``promote_model`` (refused: promotions);
+- ``resolution``: the review queue (``resolve_item``, ``reject_item``) and ``delete_alias``;
+- ``promotions``: ``propose_promotion``, ``decide_promotion`` (champion/challenger with
+  maker-checker and backtests side by side).
 
 The read side is ``backend.risk.queries``."""
 
@@ -23,6 +25,7 @@ from backend.risk.service.decisions import check, check_signal, decide, decide_s
 from backend.risk.service.enterprises import update_enterprise
 from backend.risk.service.inbox import mark_read
 from backend.risk.service.internal_events import record_internal_event
+from backend.risk.service.promotions import decide_promotion, propose_promotion
 from backend.risk.service.resolution import delete_alias, reject_item, resolve_item
 
 __all__ = [
@@ -30,6 +33,7 @@ __all__ = [
     "check",
     "check_signal",
     "decide",
+    "decide_promotion",
     "decide_signal",
     "delete_alias",
     "ensure_no_blocking_signal",
@@ -37,6 +41,7 @@ __all__ = [
     "ingest_feed",
     "mark_read",
     "promote_model",
+    "propose_promotion",
     "record_internal_event",
     "reject_item",
     "resolve_item",

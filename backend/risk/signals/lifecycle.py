@@ -123,8 +123,10 @@ def reconcile(
     *,
     origins: Iterable[str],
     now: datetime,
+    backfill: bool = False,
 ) -> Changes:
-    """Apply one evaluation's findings of ``origins`` to the enterprise's signals."""
+    """Apply one evaluation's findings of ``origins`` to the enterprise's signals.
+    ``backfill``: a go-live backfill, whose raised signals are marked ``backfill``."""
     changes = Changes()
     origins = set(origins)
     seen: set[str] = set()
@@ -140,6 +142,7 @@ def reconcile(
             changes.suppressed += 1
             continue
         signal = _raise(session, enterprise, finding, now=now)
+        signal.backfill = backfill
         book.active[key] = signal
         changes.raised.append(signal)
         changes.pending.append(("raised", signal, enterprise, None, _summary(signal)))
@@ -218,8 +221,16 @@ def _update(
         changes.refreshed += 1
 
 
-def finish(session: Session, changes: Changes, *, now: datetime, live: LiveEmitter | None) -> None:
-    """One flush for the signals of a batch, then their audit records and routing."""
+def finish(
+    session: Session,
+    changes: Changes,
+    *,
+    now: datetime,
+    live: LiveEmitter | None,
+    notify: bool = True,
+) -> None:
+    """One flush for the signals of a batch, then their audit records and routing (no inbox
+    items or pushes with ``notify`` false: a go-live backfill is not news)."""
     if not changes.pending:
         return
     session.flush()
@@ -227,6 +238,6 @@ def finish(session: Session, changes: Changes, *, now: datetime, live: LiveEmitt
         audit.record(
             session, SYSTEM, f"risk.signal_{what}", "risk_signal", signal.id, before, after
         )
-        if what in ("raised", "escalated"):
+        if notify and what in ("raised", "escalated"):
             route(session, signal, enterprise, what, live, now=now)
     changes.pending.clear()
