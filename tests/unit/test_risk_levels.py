@@ -28,6 +28,7 @@ def test_every_level_of_v3_has_a_target_and_a_budget():
     assert set(ruleset.targets) == set(catalog.LEVELS)
     assert ruleset.targets["strong"]["precision_12m"] >= 0.3
     assert ruleset.targets["hard"]["precision_12m"] >= 0.6
+    assert ruleset.targets["strong"]["max_false_alarm_rate"] <= 0.10  # the aim
     for target in ruleset.targets.values():
         assert target["max_alerts_per_week_per_1000"] > 0
     assert load_ruleset("2").targets == {}  # older files have none; still valid
@@ -53,6 +54,8 @@ TARGETS = {
         (lambda t: t["weak"].update(max_alerts_per_week_per_1000=0), "positive"),
         (lambda t: t["hard"].update(precision_12m=0.2), "less precision"),
         (lambda t: t["strong"].update(max_alerts_per_week_per_1000=50), "more alerts"),
+        (lambda t: t["strong"].update(max_false_alarm_rate=0), r"in \(0, 1\]"),
+        (lambda t: t["strong"].update(max_false_alarm_rate="few"), "must be a number"),
     ],
 )
 def test_invalid_targets_are_refused(change, message):

@@ -65,7 +65,12 @@ def flag_figures(
     first_rows = rows[np.lexsort((t[rows], g[rows]))]
     _unique, first_index = np.unique(g[first_rows], return_index=True)
     first = first_rows[first_index]
-    hits = int(np.sum(np.asarray(days_to_default)[first] <= horizon_days))
+    dtd = np.asarray(days_to_default, dtype=float)
+    hits = int(np.sum(dtd[first] <= horizon_days))
+    soonest = np.full(len(keys), np.inf)
+    np.minimum.at(soonest, g, dtd)
+    never = np.isinf(soonest)  # firms no default is known for, in these rows
+    false_alarms = int(np.sum(never[g[first]]))
     alerts = int((on[:, 1:] & ~on[:, :-1]).sum())
     alive_total = int(alive[:, 1:].sum())
     span = len(times)
@@ -77,6 +82,7 @@ def flag_figures(
         "defaulted_12m": hits,
         "precision_12m": round(hits / len(first), 4) if len(first) else None,
         "alerts_per_week_per_1000": round(rate, 3) if rate is not None else None,
+        "false_alarm_rate": round(false_alarms / int(never.sum()), 4) if never.any() else None,
     }
 
 
@@ -123,7 +129,9 @@ def tune_thresholds(
             precise = lower >= target["precision_12m"]
             within = (figures["alerts_per_week_per_1000"] or 0) <= BUDGET_HEADROOM * target[
                 "max_alerts_per_week_per_1000"
-            ]
+            ] and (figures["false_alarm_rate"] or 0) <= BUDGET_HEADROOM * target.get(
+                "max_false_alarm_rate", np.inf
+            )
             if precise and within:
                 best = (t, figures)  # keep going down: the lowest threshold that still holds
         if best is None:
@@ -133,7 +141,12 @@ def tune_thresholds(
                 "reason": f"no threshold flags {min_flagged}+ enterprises with 12-month "
                 f"precision >= {target['precision_12m']:.0%} (lower bound) within "
                 f"{BUDGET_HEADROOM:.0%} of {target['max_alerts_per_week_per_1000']:g} "
-                "alerts/week/1000",
+                "alerts/week/1000"
+                + (
+                    f" and of a {target['max_false_alarm_rate']:.0%} false-alarm rate"
+                    if "max_false_alarm_rate" in target
+                    else ""
+                ),
             }
             continue
         t, figures = best

@@ -235,15 +235,22 @@ def _check_reason(template: str, where: str) -> None:
 
 
 TARGET_KEYS = ("precision_12m", "max_alerts_per_week_per_1000")
+# optional: the share of firms that never default which this level (or a higher one) may flag
+OPTIONAL_TARGET_KEYS = ("max_false_alarm_rate",)
 
 
 def _targets(spec: Any, where: str) -> dict[str, dict[str, float]]:
     spec = _keys(spec, set(catalog.LEVELS), where, set(catalog.LEVELS))
     out: dict[str, dict[str, float]] = {}
     for level in catalog.LEVELS:
-        target = _keys(spec[level], set(TARGET_KEYS), f"{where}.{level}", set(TARGET_KEYS))
+        target = _keys(
+            spec[level],
+            set(TARGET_KEYS) | set(OPTIONAL_TARGET_KEYS),
+            f"{where}.{level}",
+            set(TARGET_KEYS),
+        )
         values = {}
-        for key in TARGET_KEYS:
+        for key in [*TARGET_KEYS, *(k for k in OPTIONAL_TARGET_KEYS if k in target)]:
             value = target[key]
             if isinstance(value, bool) or not isinstance(value, int | float):
                 _fail(f"{where}.{level}", f"{key} must be a number")
@@ -252,6 +259,8 @@ def _targets(spec: Any, where: str) -> dict[str, dict[str, float]]:
             _fail(f"{where}.{level}", "precision_12m must be in (0, 1]")
         if values["max_alerts_per_week_per_1000"] <= 0:
             _fail(f"{where}.{level}", "max_alerts_per_week_per_1000 must be positive")
+        if not 0 < values.get("max_false_alarm_rate", 1) <= 1:
+            _fail(f"{where}.{level}", "max_false_alarm_rate must be in (0, 1]")
         out[level] = values
     for lower, higher in zip(catalog.LEVELS, catalog.LEVELS[1:], strict=False):
         if out[higher]["precision_12m"] < out[lower]["precision_12m"]:
