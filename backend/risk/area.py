@@ -18,7 +18,11 @@ AREA = Area(
     jobs=JOBS,
     cli=("backend.risk.cli:risk_cli",),
     seeders=(seed_risk,),
-    benchmarks={"graph": "bench.graph", "risk-scan": "bench.risk_scan"},
+    benchmarks={
+        "graph": "bench.graph",
+        "risk-scan": "bench.risk_scan",
+        "risk-backtest": "bench.risk_backtest",
+    },
     live_events=(
         LiveEvent(
             "risk.signal",

@@ -115,7 +115,8 @@ def test_snapshot_auc_against_the_baseline():
 def test_backfill_signals_are_counted_at_go_live_only():
     lines = [
         line(9, "D", "raised", "2025-02-01T03:00:00Z", "strong", backfill=True),
-        line(9, "D", "escalated", "2025-03-01T03:00:00Z", "hard", previous="strong"),
+        # the recorder marks every change of a backfill signal: go-live stays at its raise
+        line(9, "D", "escalated", "2025-03-01T03:00:00Z", "hard", previous="strong", backfill=True),
         *[ln for ln in LINES if ln["time"] > "2025-02-01T03:00:00Z"],
     ]
     meta = {**META}

@@ -156,10 +156,12 @@ def replay(
     scan_every_days: int = 1,
     backfill_until: date | None = None,
     on_day: Callable[[date], None] | None = None,
+    on_go_live: Callable[[], None] | None = None,
 ) -> ReplayResult:
     """Replay ``deliveries`` from ``start`` to ``end`` (delivery days, inclusive) into the
     empty, migrated database of ``session`` (module doc).  The ruleset in force and the
-    champion model of that database are the ones replayed."""
+    champion model of that database are the ones replayed.  ``on_go_live()`` is called once
+    the backfill is loaded and committed (the benchmark copies the database there)."""
     if scan_every_days < 1:
         raise ValueError("scan_every_days must be at least 1")
     if end < start:
@@ -196,6 +198,8 @@ def replay(
         )
         lines += recorder.capture(session, at(backfill_until + timedelta(days=1), SCAN_TIME))
         first = backfill_until + timedelta(days=1)
+        if on_go_live:
+            on_go_live()
     for index, day in enumerate(days_between(first, end)):
         feed_clock = at(day + timedelta(days=1), FEED_TIME)
         if day in days:

@@ -5,7 +5,7 @@ replayed and for the baseline "rule-origin signals only" from the same file.
 Definitions (docs/risk.md, "Replay and backtesting"):
 
 - firms: the truth file's rows; signals are matched by credit code (else by name);
-- go-live: the end of a backfill (its last backfill change), else the replay's ``from``;
+- go-live: the end of a backfill (when its signals were raised), else the replay's ``from``;
   figures below count from go-live, backfill signals only in ``go_live``;
 - a *flag* at level L: a signal raised at L or escalated to L, at its simulated time;
 - defaulters: firms whose default date is in [go-live, ``to``]; *warned at L*: a flag at L or
@@ -378,7 +378,12 @@ def backtest_report(meta: dict, lines: list[dict], firms: list[Firm]) -> dict[st
     only, from the same file), with the period and what was replayed."""
     start = _midnight(date.fromisoformat(meta["from"]))
     end = _midnight(date.fromisoformat(meta["to"])) + timedelta(days=1)
-    backfill_times = [parse_time(line["time"]) for line in lines if line.get("backfill")]
+    # the backfill's raises (its later escalations and expiries carry the flag too)
+    backfill_times = [
+        parse_time(line["time"])
+        for line in lines
+        if line.get("backfill") and line.get("change") == "raised"
+    ]
     go_live = max(backfill_times) if backfill_times else start
     rule_lines = [line for line in lines if line.get("origin") == "rule"]
     return {
