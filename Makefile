@@ -40,7 +40,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 test: $(STAMP) lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=40 $(PYTEST_ARGS)
 
 migrate: $(STAMP)
 	$(BIN)/finedge db upgrade
