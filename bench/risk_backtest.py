@@ -38,12 +38,6 @@ from typing import Any
 TIME_LIMIT_S = {"quick": 300.0, "full": 3600.0}  # full: about 29 min here
 END = datetime(2026, 6, 30, tzinfo=UTC)  # a fixed calendar: the same figures every day
 TRAIN_SEED, EVAL_SEED = 7, 11
-AIMS = {
-    "warned_30d_share": (">=", 0.60),
-    "false_alarm_rate": ("<=", 0.10),
-    "precision_12m_strong": (">=", 0.30),
-    "oot_auc": (">=", 0.75),
-}
 
 
 def _progress(message: str) -> None:
@@ -56,9 +50,7 @@ def _train(n: int, go_live: datetime, years: float) -> dict[str, Any]:
 
     ruleset = load_ruleset()
     world = from_synthetic(n, TRAIN_SEED, years=years, end=go_live)
-    started = time.perf_counter()
     trained = train_on(world, ruleset)
-    trained["seconds"] = round(time.perf_counter() - started, 1)
     trained["ruleset"] = ruleset
     return trained
 
@@ -179,11 +171,6 @@ def _daily_baseline(workdir: Path, deliveries: Path, go_live: date, days: int) -
     return {"seconds": seconds, "days": days}
 
 
-def _met(metric: str, value: float | None) -> bool:
-    op, aim = AIMS[metric]
-    return value is not None and (value >= aim if op == ">=" else value <= aim)
-
-
 def _row(metric, value, unit, baseline, base_value, ratio, params) -> dict[str, Any]:
     return {
         "bench": "risk-backtest",
@@ -197,12 +184,48 @@ def _row(metric, value, unit, baseline, base_value, ratio, params) -> dict[str, 
     }
 
 
-def _positive(value: float | None, name: str, undefined: list[str]) -> float:
-    """A rate of 0 cannot be a ratio's term: the smallest figure the row can show; a figure
-    with nothing to measure (None) shows it too and is named in ``undefined``."""
-    if value is None:
-        undefined.append(name)
+def _positive(value: float | None) -> float:
+    """A rate of 0 cannot be a ratio's term: the smallest figure the row can show."""
     return max(round(value or 0.0, 4), 0.0001)
+
+
+# each row's metric -> its aim in ml.backtest.AIMS (issue 15)
+AIM_OF = {
+    "warned_30d_share": "share_warned_30d_ahead",
+    "false_alarm_rate": "false_alarm_rate",
+    "precision_12m_strong": "precision_12m_strong_or_hard",
+    "oot_auc": "oot_auc",
+}
+
+
+def _judged_row(
+    metric: str,
+    value: float | None,
+    base_value: float | None,
+    baseline: str,
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """A figure with an aim beside its baseline: the aim judged on the figure as measured,
+    the ratio oriented by the aim (a rate with a ceiling is better lower); a figure with
+    nothing to measure (None) is shown as the floor and named in ``params["undefined"]``."""
+    from backend.risk.ml.backtest import AIMS, judge_aim
+
+    for name, figure in ((metric, value), (f"baseline {metric}", base_value)):
+        if figure is None:
+            params["undefined"].append(name)
+    shown, shown_base = _positive(value), _positive(base_value)
+    lower_is_better = AIMS[AIM_OF[metric]][0] == "<="
+    ratio = shown_base / shown if lower_is_better else shown / shown_base
+    judged = judge_aim(AIM_OF[metric], value)
+    return _row(
+        metric,
+        shown,
+        "",
+        baseline,
+        shown_base,
+        round(ratio, 3),
+        {**params, "aim": judged["aim"], "aim_met": judged["met"]},
+    )
 
 
 def run(options: dict) -> list[dict]:
@@ -264,69 +287,44 @@ def run(options: dict) -> list[dict]:
         "seconds": round(time.perf_counter() - started, 1),
     }
     rule_baseline = "rule-level baseline: rule-origin signals of the same replay"
-    undefined: list[str] = []
-
-    def pos(value: float | None, name: str) -> float:
-        return _positive(value, name, undefined)
-
-    warned = pos(ours["warned"]["strong"]["share_30_days_ahead"], "warned_30d_share")
-    warned_base = pos(base["warned"]["strong"]["share_30_days_ahead"], "baseline warned")
-    fa = pos(ours["false_alarms"]["rate"], "false_alarm_rate")
-    fa_base = pos(base["false_alarms"]["rate"], "baseline false_alarm_rate")
+    common["undefined"] = []  # shared by the rows: every figure with nothing to measure
     prec = ours["precision_strong_or_hard"]
-    prec_v = pos(prec["precision_12m"], "precision_12m_strong")
-    prec_base = pos(base["precision_strong_or_hard"]["precision_12m"], "baseline precision")
     model_auc = auc["model"] if auc["model"] is not None else auc["system_level"]
-    auc_v = pos(model_auc, "oot_auc")
-    auc_base = pos(auc["baseline_rule_level"], "baseline oot_auc")
-    common["undefined"] = undefined
     ours_rate = main["days"] / main["seconds"]
     base_rate = daily["days"] / daily["seconds"]
     return [
-        _row(
+        _judged_row(
             "warned_30d_share",
-            warned,
-            "",
+            ours["warned"]["strong"]["share_30_days_ahead"],
+            base["warned"]["strong"]["share_30_days_ahead"],
             rule_baseline,
-            warned_base,
-            round(warned / warned_base, 3),
             {
                 **common,
-                "aim": ">= 0.60",
-                "aim_met": _met("warned_30d_share", warned),
                 "warned_strong": ours["warned"]["strong"],
                 "warned_hard": ours["warned"]["hard"],
                 "warned_medium": ours["warned"]["medium"],
             },
         ),
-        _row(
+        _judged_row(
             "false_alarm_rate",
-            fa,
-            "",
+            ours["false_alarms"]["rate"],
+            base["false_alarms"]["rate"],
             rule_baseline,
-            fa_base,
-            round(fa_base / fa, 3),
             {
                 **common,
-                "aim": "<= 0.10",
-                "aim_met": _met("false_alarm_rate", fa),
                 "firms_flagged": ours["false_alarms"]["firms"],
                 "alerts_per_week_per_1000": ours["alerts_per_week_per_1000"],
                 "baseline_alerts_per_week_per_1000": base["alerts_per_week_per_1000"],
                 "at_go_live": ours["go_live"],
             },
         ),
-        _row(
+        _judged_row(
             "precision_12m_strong",
-            prec_v,
-            "",
+            prec["precision_12m"],
+            base["precision_strong_or_hard"]["precision_12m"],
             rule_baseline,
-            prec_base,
-            round(prec_v / prec_base, 3),
             {
                 **common,
-                "aim": ">= 0.30",
-                "aim_met": _met("precision_12m_strong", prec_v),
                 "flags": prec["flags"],
                 "by_level": {k: v["precision_12m"] for k, v in ours["precision_by_level"].items()},
                 "by_origin": {
@@ -335,17 +333,13 @@ def run(options: dict) -> list[dict]:
                 "firms_flagged_strong_or_hard": ours["firms_flagged_strong_or_hard"],
             },
         ),
-        _row(
+        _judged_row(
             "oot_auc",
-            auc_v,
-            "",
+            model_auc,
+            auc["baseline_rule_level"],
             "rule level as a score, same snapshots",
-            auc_base,
-            round(auc_v / auc_base, 3),
             {
                 **common,
-                "aim": ">= 0.75",
-                "aim_met": _met("oot_auc", auc_v),
                 "scored": "model" if auc["model"] is not None else "system level (no model)",
                 "rows": auc["rows"],
                 "positives": auc["positives"],
