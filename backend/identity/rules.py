@@ -13,7 +13,7 @@ from typing import Any
 
 from backend.platform.errors import ValidationFailed
 
-ORG_KINDS = ("bank", "oem", "dealer", "supervisor", "enterprise", "branch")
+ORG_KINDS = ("bank", "oem", "dealer", "supervisor", "enterprise", "branch", "clearinghouse")
 
 # The roles a person may hold (``device`` is the role the centre gives a device acting on its
 # own behalf, never a login) and the kinds of org each may belong to.
@@ -27,6 +27,9 @@ ROLE_ORG_KINDS: dict[str, tuple[str, ...]] = {
     "dealer": ("dealer",),
     "supervisor": ("supervisor",),
     "client": ("enterprise",),
+    # an enterprise's finance staff: its asset pool, its payables and factoring (as core
+    # enterprise or supplier), its commodity trading accounts
+    "enterprise": ("enterprise",),
 }
 USER_ROLES = tuple(ROLE_ORG_KINDS)
 BANK_ORG_KINDS = ("bank", "branch")  # staff (with or without a branch) work in these

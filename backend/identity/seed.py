@@ -23,6 +23,16 @@ DEMO_ORGS = [
     ("SUP1", "Safe Yard Supervision Co.", "supervisor", None),
     ("BR001", "Branch BR001", "branch", "BANK"),
     ("CLIENTS", "Retail clients", "enterprise", None),
+    # industrial digital finance: two core enterprises, their suppliers, commodity traders and
+    # the clearing house whose instructions move the traders' funds
+    ("CORE1", "Huaxin Heavy Industry (core enterprise)", "enterprise", None),
+    ("CORE2", "Donghai Energy Group (core enterprise)", "enterprise", None),
+    *[
+        (f"SUPP{i:02d}", f"Supplier {i:02d} Components Co.", "enterprise", None)
+        for i in range(1, 21)
+    ],
+    *[(f"TRD{i:02d}", f"Trader {i:02d} Commodities Co.", "enterprise", None) for i in range(1, 11)],
+    ("CCH1", "Dalian Commodity Clearing House", "clearinghouse", None),
 ]
 
 # username, role, org code, branch
@@ -39,6 +49,12 @@ DEMO_USERS = [
     ("loader1", "loader", "BR001", "BR001"),
     ("loader2", "loader", "BR001", "BR001"),
     ("client1", "client", "CLIENTS", None),
+    ("core1", "enterprise", "CORE1", None),
+    ("core2", "enterprise", "CORE2", None),
+    ("supplier1", "enterprise", "SUPP01", None),
+    ("supplier2", "enterprise", "SUPP02", None),
+    ("trader1", "enterprise", "TRD01", None),
+    ("trader2", "enterprise", "TRD02", None),
 ]
 
 

@@ -21,6 +21,7 @@ ROLES = (
     "teller",
     "loader",
     "client",
+    "enterprise",
     "device",
 )
 BANK_STAFF_ROLES = frozenset({"admin", "rm", "approver", "teller"})

@@ -30,10 +30,13 @@ from backend.platform.live import LiveEmitter
 
 class DisbursementGate(Protocol):
     """Risk early warning's answer before money leaves the bank (a bill issued, a car released
-    before repayment): raises BusinessRuleViolation ``disbursement_blocked_by_risk`` while a hard
-    signal is open for the enterprise linked to the org."""
+    before repayment, a payable financed): raises BusinessRuleViolation
+    ``disbursement_blocked_by_risk`` while a signal of one of ``levels`` (default: hard only)
+    is open for the enterprise linked to the org. Factoring also refuses on strong signals."""
 
-    def ensure_no_blocking_signal(self, session: Session, org_id: int) -> None: ...
+    def ensure_no_blocking_signal(
+        self, session: Session, org_id: int, *, levels: tuple[str, ...] = ("hard",)
+    ) -> None: ...
 
 
 class RiskEvents(Protocol):

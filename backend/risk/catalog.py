@@ -204,6 +204,24 @@ KINDS: dict[str, EventKind] = {
         ),
         _kind("vehicle_alert", "internal", "Floor-plan vehicle alert", "medium", vin=Field("text")),
         _kind("loan_default", "internal", "Loan default", "critical", amount=_M),
+        # industrial digital finance: a pool whose capacity fell below its bills, a confirmed
+        # payable the core enterprise did not pay at maturity, a clearing difference left open
+        _kind("pool_shortfall", "internal", "Asset pool shortfall", "medium", amount=_M),
+        _kind(
+            "payable_overdue",
+            "internal",
+            "Factored payable overdue",
+            "high",
+            days_overdue=Field("integer", default=0),
+            amount=_M,
+        ),
+        _kind(
+            "clearing_difference",
+            "internal",
+            "Unreconciled clearing difference",
+            "medium",
+            amount=_M,
+        ),
     )
 }
 

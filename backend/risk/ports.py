@@ -18,8 +18,10 @@ from backend.risk import service
 class RiskPort:
     """Risk's implementation of ``DisbursementGate`` and ``RiskEvents``."""
 
-    def ensure_no_blocking_signal(self, session: Session, org_id: int) -> None:
-        service.ensure_no_blocking_signal(session, org_id)
+    def ensure_no_blocking_signal(
+        self, session: Session, org_id: int, *, levels: tuple[str, ...] = ("hard",)
+    ) -> None:
+        service.ensure_no_blocking_signal(session, org_id, levels=levels)
 
     def record_internal_event(
         self,

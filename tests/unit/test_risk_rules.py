@@ -46,6 +46,9 @@ def ev(kind: str, days_ago: float = 5, severity: int = 2, **data) -> EventView:
             "vehicle_out_of_trust",
             "vehicle_alert",
             "loan_default",
+            "pool_shortfall",
+            "payable_overdue",
+            "clearing_difference",
         )
         else "registry",
     )
@@ -111,6 +114,12 @@ CASES: dict[str, tuple[list[EventView], dict]] = {
     "EQ-FREEZE": ([ev("equity_freeze", 20, share=0.3)], {}),
     "RATING-JUNK": ([ev("rating_change", 20, rating="B")], {}),
     "INT-MARGIN-SHORTFALL-ONE": ([ev("margin_shortfall", 10)], {}),
+    "INT-PAYABLE-OVERDUE-90": ([ev("payable_overdue", 3, days_overdue=95)], {}),
+    "INT-PAYABLE-OVERDUE-30": ([ev("payable_overdue", 3, days_overdue=40)], {}),
+    "INT-PAYABLE-OVERDUE": ([ev("payable_overdue", 3, days_overdue=5)], {}),
+    "INT-POOL-SHORTFALLS": ([ev("pool_shortfall", 30), ev("pool_shortfall", 5)], {}),
+    "INT-POOL-SHORTFALL-ONE": ([ev("pool_shortfall", 5)], {}),
+    "INT-CLEARING-DIFFERENCE": ([ev("clearing_difference", 2)], {}),
     "FIN-STRESS": ([report(100, 90, 50, 70)], {}),
     "MULTI-DISTRESS-TWO": ([ev("lawsuit_defendant", 30), ev("tax_arrears", 60)], {}),
     "INT-OVERDUE": ([ev("overdue_loan", 3, days_overdue=10)], {}),

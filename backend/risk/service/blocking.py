@@ -28,14 +28,18 @@ def _enterprise_filter(org_id: int | None, credit_code: str | None):
 
 
 def blocking_signals(
-    session: Session, *, org_id: int | None = None, credit_code: str | None = None
+    session: Session,
+    *,
+    org_id: int | None = None,
+    credit_code: str | None = None,
+    levels: tuple[str, ...] = ("hard",),
 ) -> list[RiskSignal]:
     stmt = (
         select(RiskSignal)
         .join(Enterprise, Enterprise.id == RiskSignal.enterprise_id)
         .where(
             _enterprise_filter(org_id, credit_code),
-            RiskSignal.level == "hard",
+            RiskSignal.level.in_(levels),
             RiskSignal.status.in_(ACTIVE_STATUSES),
         )
         .order_by(RiskSignal.id)
@@ -60,17 +64,26 @@ def has_blocking_signal(
     return session.scalar(stmt) is not None
 
 
-def ensure_no_blocking_signal(session: Session, org_id: int) -> None:
-    """Raise BusinessRuleViolation(code="disbursement_blocked_by_risk") while blocked."""
-    signals = blocking_signals(session, org_id=org_id)
+def ensure_no_blocking_signal(
+    session: Session, org_id: int, *, levels: tuple[str, ...] = ("hard",)
+) -> None:
+    """Raise BusinessRuleViolation(code="disbursement_blocked_by_risk") while a signal of one of
+    ``levels`` is open (floor-plan and the asset pool: hard; factoring: hard or strong)."""
+    signals = blocking_signals(session, org_id=org_id, levels=levels)
     if signals:
         raise BusinessRuleViolation(
-            "disbursement is blocked by an unresolved hard risk signal",
+            f"disbursement is blocked by an unresolved {signals[0].level} risk signal",
             code="disbursement_blocked_by_risk",
             details={
                 "enterprise_id": signals[0].enterprise_id,
                 "signals": [
-                    {"id": s.id, "rule_id": s.rule_id, "status": s.status, "reason": s.reason}
+                    {
+                        "id": s.id,
+                        "rule_id": s.rule_id,
+                        "level": s.level,
+                        "status": s.status,
+                        "reason": s.reason,
+                    }
                     for s in signals
                 ],
             },
