@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# The suite runs on both cores (pytest-xdist): each worker makes its own databases, topic
+# prefixes and ports, so the tests are independent of each other's process.
+PYTEST_WORKERS ?= 2
 
 .PHONY: all venv demo test lint fmt migrate seed clean bench
 
@@ -40,7 +43,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 test: $(STAMP) lint
-	$(BIN)/python -m pytest --durations=40 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=40 $(PYTEST_ARGS)
 
 migrate: $(STAMP)
 	$(BIN)/finedge db upgrade
