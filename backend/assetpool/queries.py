@@ -25,7 +25,11 @@ def list_pools(
     session: Session, actor: Actor, *, limit: int | None = None, cursor: str | None = None
 ) -> Page:
     stmt = access.scope(select(Pool), Pool.org_id, actor)
-    return paginate(session, stmt, Pool.id, limit=limit, cursor=cursor)
+    page = paginate(session, stmt, Pool.id, limit=limit, cursor=cursor)
+    names = org_codes(session, [p.org_id for p in page.items])
+    for pool in page.items:  # shown with the list (not columns: read-side attributes)
+        pool.org_code, pool.org_name = names[pool.org_id]
+    return page
 
 
 def org_codes(session: Session, org_ids: list[int]) -> dict[int, tuple[str, str]]:

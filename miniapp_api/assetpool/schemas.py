@@ -27,9 +27,12 @@ class PoolOut(ma.Schema):
     created_at = Timestamp()
 
 
-class PoolDetailOut(PoolOut):
+class PoolListOut(PoolOut):
     org_code = ma.fields.String()
     org_name = ma.fields.String()
+
+
+class PoolDetailOut(PoolListOut):
     deposit_available = Money(metadata={"description": "the enterprise's deposit, available"})
     config_in_force = ma.fields.Integer()
 

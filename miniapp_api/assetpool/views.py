@@ -25,6 +25,7 @@ from miniapp_api.assetpool.schemas import (
     MovementOut,
     OpenPoolIn,
     PoolDetailOut,
+    PoolListOut,
     PoolOut,
     StatementArgs,
     StatementCsvArgs,
@@ -59,7 +60,7 @@ def _detail(pool_id: int) -> dict:
 @blp.route("/pools")
 class Pools(MethodView):
     @blp.arguments(PageArgs, location="query")
-    @blp.response(200, page_schema(PoolOut, "AssetPoolPage"))
+    @blp.response(200, page_schema(PoolListOut, "AssetPoolPage"))
     def get(self, args):
         """Pools: an enterprise user its own org's, bank staff all."""
         return queries.list_pools(db(), current_actor(), **args)
