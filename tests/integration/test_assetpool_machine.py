@@ -1,8 +1,9 @@
 """A Hypothesis state machine over one pool's operations (enter, pledge, unpledge, margin in
 and out, accept a bill, time passing with the maturity jobs, configuration changes), on SQLite
-and PostgreSQL. After every step: an allowed operation leaves the capacity >= 0, a refused one
-changes nothing (even when the caller commits after it), the stored capacity equals a
-recomputation from scratch, and the ledger verifies.
+and PostgreSQL. After every step: an allowed operation leaves the capacity >= 0 (on a pool that
+a configuration change or time already left short: no lower), a refused one changes nothing
+(even when the caller commits after it), the stored capacity equals a recomputation from
+scratch, and the ledger verifies.
 
 Each example gets a fresh enterprise org and pool and a clock of its own, far from the other
 examples' (configuration versions are global: each example starts with the defaults)."""
@@ -13,7 +14,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -101,9 +102,10 @@ def test_pool_operations_keep_capacity_and_books(db_url):
                         assert _state(check, self.pool_id) == before
                     return
                 s.commit()
-            if not may_go_negative:
+            if not may_go_negative:  # and one on a pool already short never lowers it
                 with factory() as s:
-                    assert s.get(Pool, self.pool_id).capacity >= 0
+                    after = s.get(Pool, self.pool_id).capacity
+                    assert after >= 0 or after >= before[0], (before[0], after)
 
         @rule(
             kind=st.sampled_from(rules.ASSET_KINDS),
@@ -216,6 +218,8 @@ def test_pool_operations_keep_capacity_and_books(db_url):
                 deadline=None,
                 database=None,
                 derandomize=True,
+                # no shrinking: a failure is reported as found, within the test's time budget
+                phases=[Phase.explicit, Phase.reuse, Phase.generate],
                 suppress_health_check=list(HealthCheck),
             ),
         )

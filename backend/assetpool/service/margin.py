@@ -53,30 +53,7 @@ def pay_in_margin(
     now: datetime | None = None,
 ) -> Movement:
     """Enterprise deposit -> pool margin (422 ``insufficient_deposit`` when short)."""
-    now = now or utcnow()
-    value = parse_money(amount, field="amount", positive=True)
-    with session.begin_nested():
-        pool = access.pool_to_change(session, actor, pool_id)
-        line = _book(
-            session,
-            actor,
-            pool,
-            "margin_in",
-            value,
-            pool.deposit_account_id,
-            pool.margin_account_id,
-            now,
-        )
-        f = settle(session, actor, pool, [line], now)
-        audit.record(
-            session,
-            actor,
-            "assetpool.margin_paid_in",
-            "ap_pool",
-            pool.id,
-            after={"amount": value, "capacity": f.capacity},
-        )
-    return line
+    return _margin(session, actor, pool_id, amount, out=False, now=now)
 
 
 def withdraw_margin(
@@ -89,30 +66,24 @@ def withdraw_margin(
 ) -> Movement:
     """Pool margin -> enterprise deposit; refused 422 ``insufficient_capacity`` when the
     capacity would fall below zero (``insufficient_margin`` when there is not that much)."""
+    return _margin(session, actor, pool_id, amount, out=True, now=now)
+
+
+def _margin(session, actor, pool_id, amount, *, out: bool, now) -> Movement:
     now = now or utcnow()
     value = parse_money(amount, field="amount", positive=True)
     with session.begin_nested():
         pool = access.pool_to_change(session, actor, pool_id)
-        line = _book(
-            session,
-            actor,
-            pool,
-            "margin_out",
-            value,
-            pool.margin_account_id,
-            pool.deposit_account_id,
-            now,
-        )
+        accounts_ = (pool.deposit_account_id, pool.margin_account_id)
+        debit, credit = reversed(accounts_) if out else accounts_
+        kind = "margin_out" if out else "margin_in"
+        line = _book(session, actor, pool, kind, value, debit, credit, now)
         f = settle(session, actor, pool, [line], now)
-        refuse_if_short(f.capacity)
-        audit.record(
-            session,
-            actor,
-            "assetpool.margin_withdrawn",
-            "ap_pool",
-            pool.id,
-            after={"amount": value, "capacity": f.capacity},
-        )
+        if out:
+            refuse_if_short(f.capacity)
+        action = "assetpool.margin_withdrawn" if out else "assetpool.margin_paid_in"
+        after = {"amount": value, "capacity": f.capacity}
+        audit.record(session, actor, action, "ap_pool", pool.id, after=after)
     return line
 
 
