@@ -297,3 +297,25 @@ def test_accept_and_permissions_on_both_databases(pg_or_sqlite_api: Api):
     )
     assert api.get("supplier1", f"/pools/{pool['id']}").status_code == 404
     assert_pools_consistent(api.session)
+
+
+def test_a_pool_is_opened_on_first_use_or_by_bank_staff(api: Api):
+    assert api.ok(api.get("trader1", "/pools"))["items"] == []
+    opened = api.ok(api.post("trader1", "/pools", {}), 201)
+    again = api.ok(api.post("trader1", "/pools", {}), 201)
+    assert again["id"] == opened["id"] and opened["capacity"] == "0.00"
+    assert api.post("trader2", "/pools", {"org_id": api.org_id("TRD01")}).status_code == 404
+    by_rm = api.ok(api.post("rm1", "/pools", {"org_id": api.org_id("TRD02")}), 201)
+    assert api.ok(api.get("trader2", "/pools"))["items"][0]["id"] == by_rm["id"]
+    assert api.post("rm1", "/pools", {"org_id": api.org_id("OEM1")}).status_code == 404
+    assert api.post("rm1", "/pools", {}).status_code == 404
+    # a teller books money into the deposit; the enterprise then pays margin in
+    p = opened["id"]
+    assert api.post("trader1", f"/pools/{p}/deposits", {"amount": "10.00"}).status_code == 403
+    api.ok(api.post("teller1", f"/pools/{p}/deposits", {"amount": "500.00"}))
+    api.ok(api.post("trader1", f"/pools/{p}/margin", {"amount": "200.00"}))
+    pool = api.ok(api.get("trader1", f"/pools/{p}"))
+    assert (pool["capacity"], pool["deposit_available"]) == ("200.00", "300.00")
+    r = api.post("trader1", f"/pools/{p}/margin", {"amount": "300.01"})
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "insufficient_deposit"
+    assert_pools_consistent(api.session)
