@@ -52,6 +52,22 @@ def pool_detail(session: Session, actor: Actor, pool_id: int) -> dict:
     }
 
 
+def _listed(session, actor, pool_id, model, status, limit, cursor, descending=False) -> Page:
+    get_pool(session, actor, pool_id)
+    stmt = select(model).where(model.pool_id == pool_id)
+    if status:
+        stmt = stmt.where(model.status == status)
+    return paginate(session, stmt, model.id, limit=limit, cursor=cursor, descending=descending)
+
+
+def _one(session, actor, pool_id: int, model, object_id: int, what: str):
+    get_pool(session, actor, pool_id)
+    found = session.get(model, object_id)
+    if found is None or found.pool_id != pool_id:
+        raise NotFound(f"{what} not found", code=f"{what}_not_found")
+    return found
+
+
 def list_assets(
     session: Session,
     actor: Actor,
@@ -61,19 +77,11 @@ def list_assets(
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Page:
-    get_pool(session, actor, pool_id)
-    stmt = select(Asset).where(Asset.pool_id == pool_id)
-    if status:
-        stmt = stmt.where(Asset.status == status)
-    return paginate(session, stmt, Asset.id, limit=limit, cursor=cursor)
+    return _listed(session, actor, pool_id, Asset, status, limit, cursor)
 
 
 def get_asset(session: Session, actor: Actor, pool_id: int, asset_id: int) -> Asset:
-    get_pool(session, actor, pool_id)
-    asset = session.get(Asset, asset_id)
-    if asset is None or asset.pool_id != pool_id:
-        raise NotFound("asset not found", code="asset_not_found")
-    return asset
+    return _one(session, actor, pool_id, Asset, asset_id, "asset")
 
 
 def list_bills(
@@ -85,19 +93,12 @@ def list_bills(
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Page:
-    get_pool(session, actor, pool_id)
-    stmt = select(PoolBill).where(PoolBill.pool_id == pool_id)
-    if status:
-        stmt = stmt.where(PoolBill.status == status)
-    return paginate(session, stmt, PoolBill.id, limit=limit, cursor=cursor, descending=True)
+    """Newest first."""
+    return _listed(session, actor, pool_id, PoolBill, status, limit, cursor, descending=True)
 
 
 def get_bill(session: Session, actor: Actor, pool_id: int, bill_id: int) -> PoolBill:
-    get_pool(session, actor, pool_id)
-    bill = session.get(PoolBill, bill_id)
-    if bill is None or bill.pool_id != pool_id:
-        raise NotFound("bill not found", code="bill_not_found")
-    return bill
+    return _one(session, actor, pool_id, PoolBill, bill_id, "bill")
 
 
 def list_config_versions(

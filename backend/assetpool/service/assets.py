@@ -77,12 +77,8 @@ def enter_asset(
         e = rules.eligibility(
             in_force(session, now).values, kind, issuer_bank.upper(), maturity, now.date()
         )
-        if pledge and not e.eligible:
-            raise BusinessRuleViolation(
-                "the asset is not eligible for pledge",
-                code="asset_not_eligible",
-                details={"reasons": list(e.reasons)},
-            )
+        if pledge:
+            _require_eligible(e)
         asset = Asset(
             pool_id=pool.id,
             org_id=pool.org_id,
@@ -134,64 +130,51 @@ def _asset(session: Session, pool_id: int, asset_id: int) -> Asset:
 def pledge_asset(
     session: Session, actor: Actor, pool_id: int, asset_id: int, *, now: datetime | None = None
 ) -> Asset:
-    now = now or utcnow()
-    with session.begin_nested():
-        pool = access.pool_to_change(session, actor, pool_id)
-        asset = _asset(session, pool.id, asset_id)
-        if asset.status != "held":
-            raise Conflict(f"the asset is {asset.status}", code="asset_not_held")
-        e = rules.eligibility(
-            in_force(session, now).values,
-            asset.kind,
-            asset.issuer_bank,
-            asset.maturity_date,
-            now.date(),
-        )
-        if not e.eligible:
-            raise BusinessRuleViolation(
-                "the asset is not eligible for pledge",
-                code="asset_not_eligible",
-                details={"reasons": list(e.reasons)},
-            )
-        asset.status, asset.pledged_at = "pledged", now
-        line = move(session, pool, "asset_pledged", asset.amount, _ref(asset), now)
-        f = settle(session, actor, pool, [line], now)
-        audit.record(
-            session,
-            actor,
-            "assetpool.asset_pledged",
-            "ap_asset",
-            asset.id,
-            before={"status": "held"},
-            after={"status": "pledged", "value": asset.value, "capacity": f.capacity},
-        )
-    return asset
+    """A held asset pledged (422 ``asset_not_eligible`` with the reasons when it is not)."""
+    return _set_pledge(session, actor, pool_id, asset_id, pledge=True, now=now or utcnow())
 
 
 def unpledge_asset(
     session: Session, actor: Actor, pool_id: int, asset_id: int, *, now: datetime | None = None
 ) -> Asset:
     """Refused (422 ``insufficient_capacity``) when the capacity would fall below zero."""
-    now = now or utcnow()
+    return _set_pledge(session, actor, pool_id, asset_id, pledge=False, now=now or utcnow())
+
+
+def _set_pledge(session, actor, pool_id, asset_id, *, pledge: bool, now: datetime) -> Asset:
+    was, becomes = ("held", "pledged") if pledge else ("pledged", "held")
     with session.begin_nested():
         pool = access.pool_to_change(session, actor, pool_id)
         asset = _asset(session, pool.id, asset_id)
-        if asset.status != "pledged":
-            raise Conflict(f"the asset is {asset.status}", code="asset_not_pledged")
-        asset.status, asset.pledged_at = "held", None
-        line = move(session, pool, "asset_unpledged", asset.amount, _ref(asset), now)
+        if asset.status != was:
+            raise Conflict(f"the asset is {asset.status}", code=f"asset_not_{was}")
+        if pledge:
+            config = in_force(session, now).values
+            _require_eligible(
+                rules.eligibility(
+                    config, asset.kind, asset.issuer_bank, asset.maturity_date, now.date()
+                )
+            )
+        asset.status, asset.pledged_at = becomes, now if pledge else None
+        kind = "asset_pledged" if pledge else "asset_unpledged"
+        line = move(session, pool, kind, asset.amount, _ref(asset), now)
         f = settle(session, actor, pool, [line], now)
-        refuse_if_short(f.capacity)
+        if not pledge:
+            refuse_if_short(f.capacity)
+        after = {"status": becomes, "value": asset.value, "capacity": f.capacity}
         audit.record(
-            session,
-            actor,
-            "assetpool.asset_unpledged",
-            "ap_asset",
-            asset.id,
-            before={"status": "pledged"},
-            after={"status": "held", "capacity": f.capacity},
+            session, actor, f"assetpool.{kind}", "ap_asset", asset.id, {"status": was}, after
         )
     return asset
+
+
+def _require_eligible(e: rules.Eligibility) -> None:
+    if not e.eligible:
+        raise BusinessRuleViolation(
+            "the asset is not eligible for pledge",
+            code="asset_not_eligible",
+            details={"reasons": list(e.reasons)},
+        )
 
 
 def refuse_if_short(capacity: Decimal) -> None:
