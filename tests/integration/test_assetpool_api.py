@@ -319,3 +319,31 @@ def test_a_pool_is_opened_on_first_use_or_by_bank_staff(api: Api):
     r = api.post("trader1", f"/pools/{p}/margin", {"amount": "300.01"})
     assert r.status_code == 422 and r.get_json()["error"]["code"] == "insufficient_deposit"
     assert_pools_consistent(api.session)
+
+
+def test_a_haircut_cut_reaches_the_real_risk_area(api: Api):
+    """Through the real RiskEvents port: a configuration that leaves CORE1's pool short records
+    one pool_shortfall risk event of CORE1's enterprise."""
+    from sqlalchemy import select
+
+    from backend.risk.models import RiskEvent
+
+    pool = _pool(api, "core1")
+    cap = pool["capacity"]
+    api.ok(
+        api.post(
+            "core1",
+            f"/pools/{pool['id']}/bills",
+            {"payee": "P", "amount": cap, "maturity_date": in_days(30)},
+        ),
+        201,
+    )
+    config = api.ok(api.get("admin", "/config"))["values"]
+    hc = {**config["haircuts_bp"], "edeposit": 5000}
+    api.ok(api.post("approver1", "/config", {"values": {"haircuts_bp": hc}}), 201)
+    short = api.ok(api.get("core1", f"/pools/{pool['id']}"))
+    assert float(short["capacity"]) < 0
+    with api.session() as s:
+        kinds = [e.kind for e in s.scalars(select(RiskEvent))]
+    assert kinds.count("pool_shortfall") >= 1
+    assert_pools_consistent(api.session)
