@@ -48,6 +48,7 @@ AREAS: tuple[str, ...] = (
     "backend.identity.area",
     "backend.ledger.area",
     "backend.floorplan.area",
+    "backend.assetpool.area",
     "backend.risk.area",
     "backend.devices.area",
     "backend.branch.area",
