@@ -7,7 +7,12 @@ import marshmallow as ma
 from backend.factoring import rules
 from miniapp_api.common import Money, PageArgs, StrictSchema, Timestamp, current_actor
 
-RATE_DOC = {"type": "string", "format": "decimal", "pattern": r"^[0-9]+\.[0-9]{4}$"}
+RATE_DOC = {
+    "type": "string",
+    "format": "decimal",
+    "pattern": r"^[0-9]+\.[0-9]{4}$",
+    "example": "0.9000",
+}
 RATE_IN = ma.validate.Regexp(r"^(0|1)(\.[0-9]{1,4})?$", error="a rate from 0 to 1, e.g. '0.90'")
 ID = ma.validate.Range(min=1, max=2**63 - 1)
 

@@ -13,8 +13,7 @@ from sqlalchemy import func, select
 from backend import ledger
 from backend.factoring.models import Agreement, Payable, Supplier
 from backend.factoring.service.financing import approved_application
-from backend.identity.models import Org
-from tests.api_client import ApiClient
+from tests.integration.test_floorplan_support import Api as FloorplanApi
 
 _invoices = itertools.count(1)
 
@@ -23,8 +22,8 @@ def new_invoice() -> str:
     return f"TINV-{next(_invoices):06d}"
 
 
-class Api(ApiClient):
-    """A JSON client for /api/v1/factoring that logs demo users in once."""
+class Api(FloorplanApi):
+    """The floor-plan tests' client (log in once, JSON, sessions, org ids) on /api/v1/factoring."""
 
     def get(self, user: str, path: str, **kw):
         return self.client.get(f"/api/v1/factoring{path}", headers=self.headers(user), **kw)
@@ -33,20 +32,9 @@ class Api(ApiClient):
         h = {**self.headers(user), **(headers or {})}
         return self.client.post(f"/api/v1/factoring{path}", json=json or {}, headers=h, **kw)
 
-    def ok(self, response, status: int = 200) -> dict:
-        assert response.status_code == status, response.get_json()
-        return response.get_json()
-
     def error(self, response, status: int) -> str:
         assert response.status_code == status, response.get_json()
         return response.get_json()["error"]["code"]
-
-    def session(self):
-        return self.app.extensions["finedge"].session_factory()
-
-    def org_id(self, code: str) -> int:
-        with self.session() as s:
-            return s.scalar(select(Org.id).where(Org.code == code))
 
     # ---- scenario steps through the API
 

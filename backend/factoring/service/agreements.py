@@ -162,9 +162,7 @@ def admit_supplier(
             "the core enterprise is not its own supplier", code="supplier_is_core"
         )
     value = parse_money(counterparty_limit, field="counterparty_limit", positive=True)
-    supplier = session.scalar(
-        select(Supplier).where(Supplier.agreement_id == agreement.id, Supplier.org_id == org.id)
-    )
+    supplier = find_supplier(session, agreement.id, org.id)
     before = None
     if supplier is None:
         supplier = _new_supplier(agreement.id, org.id, 1, value, None, now)
@@ -184,6 +182,12 @@ def admit_supplier(
         after={"agreement_id": agreement.id, "org_id": org.id, "counterparty_limit": value},
     )
     return supplier
+
+
+def find_supplier(session: Session, agreement_id: int, org_id: int) -> Supplier | None:
+    return session.scalar(
+        select(Supplier).where(Supplier.agreement_id == agreement_id, Supplier.org_id == org_id)
+    )
 
 
 def _new_supplier(
@@ -211,9 +215,7 @@ def admit_tier2(
 ) -> Supplier:
     """A payable transferred to an org not yet in the chain admits it at tier 2, with the
     transferring supplier's counterparty limit (bank staff may change it)."""
-    supplier = session.scalar(
-        select(Supplier).where(Supplier.agreement_id == agreement_id, Supplier.org_id == org.id)
-    )
+    supplier = find_supplier(session, agreement_id, org.id)
     if supplier is not None:
         return supplier
     supplier = _new_supplier(agreement_id, org.id, 2, limit, via_payable_id, now)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from backend.factoring import access, rules
 from backend.factoring.models import Agreement, Payable, Supplier
-from backend.factoring.service.agreements import admit_tier2, enterprise_org
+from backend.factoring.service.agreements import admit_tier2, enterprise_org, find_supplier
 from backend.platform import audit
 from backend.platform.clock import utcnow
 from backend.platform.context import Actor
@@ -36,12 +36,6 @@ def active_agreement(session: Session, core_org_id: int) -> Agreement | None:
         .where(Agreement.core_org_id == core_org_id, Agreement.status == "active")
         .order_by(Agreement.id.desc())
         .limit(1)
-    )
-
-
-def supplier_of(session: Session, agreement_id: int, org_id: int) -> Supplier | None:
-    return session.scalar(
-        select(Supplier).where(Supplier.agreement_id == agreement_id, Supplier.org_id == org_id)
     )
 
 
@@ -99,63 +93,30 @@ def register_payable(
         if agreement is None:
             raise NotFound("core enterprise not found", code="core_enterprise_not_found")
         debtor, creditor, by, status = debtor_org_id, actor.org_id, "supplier", "REGISTERED"
-    if supplier_of(session, agreement.id, creditor) is None:
+    if find_supplier(session, agreement.id, creditor) is None:
         # a supplier outside the chain: to the core it is unknown, to itself not admitted
         raise BusinessRuleViolation(
             "the supplier is not admitted to the core enterprise's chain",
             code="supplier_not_admitted",
         )
+    item = {
+        "invoice_no": invoice_no,
+        "amount": value,
+        "issue_date": issue_date,
+        "maturity_date": maturity_date,
+        "creditor_org_id": creditor,
+    }
     key = rules.invoice_key(debtor, invoice_no)
-    return _insert_root(
-        session,
-        actor,
-        agreement,
-        key,
-        invoice_no,
-        value,
-        issue_date,
-        maturity_date,
-        debtor,
-        creditor,
-        by,
-        status,
-        now,
-    )
+    return _insert_root(session, actor, new_root(agreement.id, key, item, debtor, by, status, now))
 
 
-def _insert_root(
-    session,
-    actor,
-    agreement,
-    key,
-    invoice_no,
-    value,
-    issue_date,
-    maturity_date,
-    debtor,
-    creditor,
-    by,
-    status,
-    now,
-) -> Payable:
+def _insert_root(session: Session, actor: Actor, payable: Payable) -> Payable:
+    key = payable.invoice_key
     taken = session.scalar(
         select(Payable.id).where(Payable.invoice_key == key, Payable.part_no == 0)
     )
     if taken is not None:
         raise Conflict("this invoice is already registered", code="invoice_already_registered")
-    payable = new_root(
-        agreement.id,
-        key,
-        invoice_no,
-        value,
-        issue_date,
-        maturity_date,
-        debtor,
-        creditor,
-        by,
-        status,
-        now,
-    )
     try:
         with session.begin_nested():
             session.add(payable)
@@ -171,37 +132,38 @@ def _insert_root(
         "factoring.payable_registered",
         "fct_payable",
         payable.id,
-        after={"invoice_no": invoice_no, "amount": value, "status": status, "by": by},
+        after=_registered(payable),
     )
     return payable
 
 
+def _registered(p: Payable) -> dict:
+    return {
+        "invoice_no": p.invoice_no,
+        "amount": p.amount,
+        "status": p.status,
+        "by": p.registered_by,
+    }
+
+
 def new_root(
-    agreement_id,
-    key,
-    invoice_no,
-    value,
-    issue_date,
-    maturity_date,
-    debtor,
-    creditor,
-    by,
-    status,
-    now,
+    agreement_id: int, key: str, item: dict, debtor: int, by: str, status: str, now: datetime
 ) -> Payable:
+    """Part 0 of an invoice; ``item``: invoice_no, amount (parsed), issue_date, maturity_date,
+    creditor_org_id."""
     return Payable(
         agreement_id=agreement_id,
-        invoice_no=invoice_no.strip(),
+        invoice_no=item["invoice_no"].strip(),
         invoice_key=key,
         part_no=0,
         next_part_no=1,
         debtor_org_id=debtor,
-        creditor_org_id=creditor,
-        holder_org_id=creditor,
-        invoice_amount=value,
-        amount=value,
-        issue_date=issue_date,
-        maturity_date=maturity_date,
+        creditor_org_id=item["creditor_org_id"],
+        holder_org_id=item["creditor_org_id"],
+        invoice_amount=item["amount"],
+        amount=item["amount"],
+        issue_date=item["issue_date"],
+        maturity_date=item["maturity_date"],
         status=status,
         registered_by=by,
         confirmed_at=now if status == "CONFIRMED" else None,
@@ -271,7 +233,7 @@ def transfer_part(
             code="exceeds_held_amount",
             details={"held": str(payable.amount), "requested": str(value)},
         )
-    transferor = supplier_of(session, payable.agreement_id, payable.holder_org_id)
+    transferor = find_supplier(session, payable.agreement_id, payable.holder_org_id)
     limit = transferor.counterparty_limit if transferor else Decimal("0.01")
     admit_tier2(session, actor, payable.agreement_id, receiver, limit, payable.id, now)
     before = {"holder_org_id": payable.holder_org_id, "amount": payable.amount}
@@ -357,17 +319,7 @@ def register_many(
         keys.add(key)
         rows.append(
             new_root(
-                agreement.id,
-                key,
-                item["invoice_no"],
-                value,
-                item["issue_date"],
-                item["maturity_date"],
-                actor.org_id,
-                item["creditor_org_id"],
-                "core",
-                "CONFIRMED",
-                now,
+                agreement.id, key, {**item, "amount": value}, actor.org_id, "core", "CONFIRMED", now
             )
         )
     taken = session.scalars(
@@ -386,15 +338,6 @@ def register_many(
     audit.record_all(
         session,
         actor,
-        [
-            (
-                "factoring.payable_registered",
-                "fct_payable",
-                p.id,
-                None,
-                {"invoice_no": p.invoice_no, "amount": p.amount, "status": p.status, "by": "core"},
-            )
-            for p in rows
-        ],
+        [("factoring.payable_registered", "fct_payable", p.id, None, _registered(p)) for p in rows],
     )
     return rows
