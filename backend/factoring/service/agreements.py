@@ -88,7 +88,6 @@ def create_agreement(
     )
     session.add(agreement)
     session.flush()
-    accounts.enterprise_accounts(session, actor, core.id, core.name)
     audit.record(
         session,
         actor,
@@ -171,7 +170,6 @@ def admit_supplier(
         before = {"counterparty_limit": supplier.counterparty_limit}
         supplier.counterparty_limit = value
     session.flush()
-    accounts.enterprise_accounts(session, actor, org.id, org.name)
     audit.record(
         session,
         actor,
@@ -221,7 +219,6 @@ def admit_tier2(
     supplier = _new_supplier(agreement_id, org.id, 2, limit, via_payable_id, now)
     session.add(supplier)
     session.flush()
-    accounts.enterprise_accounts(session, actor, org.id, org.name)
     audit.record(
         session,
         actor,
