@@ -1,12 +1,14 @@
-"""The factoring lifecycle through the HTTP API: registered, confirmed, split and transferred,
-financed (money through the ledger), paid by the core enterprise and settled; illegal
-transitions are 409 and change nothing; every step is audited; the books balance."""
+"""The factoring lifecycle through the HTTP API, on SQLite and PostgreSQL: registered,
+confirmed, split and transferred, financed (money through the ledger), paid by the core
+enterprise and settled; illegal transitions are 409 and change nothing; every step is audited;
+an Idempotency-Key replays the first answer; the books balance."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from backend import ledger
@@ -15,7 +17,13 @@ from backend.platform.audit import AuditRecord
 from tests.integration import test_factoring_support as support
 from tests.integration.test_factoring_support import Api, assert_books, new_invoice
 
-api = support.api  # fixture
+pg_or_sqlite_api = support.pg_or_sqlite_api  # fixture
+
+
+@pytest.fixture
+def api(pg_or_sqlite_api: Api) -> Api:
+    """Every lifecycle test runs on SQLite and on PostgreSQL."""
+    return pg_or_sqlite_api
 
 
 def balance(api: Api, code: str) -> Decimal:
@@ -57,6 +65,12 @@ def test_supplier_registers_core_confirms_then_finance_pay_settle(api: Api):
     assert Decimal(app_["disbursed"]) == advance - interest - fee
     assert balance(api, f"fct:org{supp}:deposit") - before == advance - interest - fee
     assert api.ok(api.get("supplier1", f"/payables/{p['id']}"))["status"] == "FINANCED"
+    # the same Idempotency-Key again: the first answer, nothing new
+    key = {"Idempotency-Key": f"fin-{p['id']}"}
+    first = api.ok(api.post("supplier1", f"/payables/{p['id']}/finance", headers=key), 201)
+    replay = api.post("supplier1", f"/payables/{p['id']}/finance", headers=key)
+    assert replay.headers.get("Idempotent-Replayed") == "true"
+    assert replay.get_json() == first
     again = api.ok(api.post("supplier1", f"/payables/{p['id']}/finance"), 201)
     assert [r["code"] for r in again["reasons"]] == ["invoice_already_financed"]
     assert_books(api)
