@@ -6,17 +6,27 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from tests.integration import test_factoring_support as support
 from tests.integration.test_factoring_support import Api
 
 api = support.api  # fixture
+pg_or_sqlite_api = support.pg_or_sqlite_api  # fixture
+
+
+@pytest.fixture
+def both_api(pg_or_sqlite_api: Api) -> Api:
+    return pg_or_sqlite_api
 
 
 def _ids(page: dict) -> set[int]:
     return {x["id"] for x in page["items"]}
 
 
-def test_each_party_sees_only_its_own(api: Api):
+def test_each_party_sees_only_its_own(both_api: Api):
+    """On SQLite and PostgreSQL (the scoping is SQL)."""
+    api = both_api
     p1 = api.payable(core="core1", supplier="SUPP01")
     p2 = api.payable(core="core1", supplier="SUPP02")
     p3 = api.payable(core="core2", supplier="SUPP11")

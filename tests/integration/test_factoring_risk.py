@@ -6,6 +6,7 @@ amount), once per report day (1, 30, 90)."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -20,6 +21,7 @@ from tests.integration import test_factoring_support as support
 from tests.integration.test_factoring_support import Api, assert_books
 
 api = support.api  # fixture
+pg_or_sqlite_api = support.pg_or_sqlite_api  # fixture
 
 
 class FakeRisk:
@@ -44,8 +46,7 @@ class FakeRisk:
         self.events.append(kw)
 
 
-@pytest.fixture
-def risk(api: Api) -> FakeRisk:
+def _fake(api: Api) -> FakeRisk:
     fake = FakeRisk()
     wiring = api.app.extensions["finedge"].wiring
     wiring.provide(DisbursementGate, fake)
@@ -53,26 +54,38 @@ def risk(api: Api) -> FakeRisk:
     return fake
 
 
-@pytest.mark.parametrize("level", ["hard", "strong"])
-@pytest.mark.parametrize("party", ["SUPP01", "CORE1"])
-def test_hard_or_strong_signal_on_either_party_refuses(api: Api, risk: FakeRisk, level, party):
-    p = api.payable(amount="10000.00")
-    risk.signals[api.org_id(party)] = level
-    refused = api.ok(api.post("supplier1", f"/payables/{p['id']}/finance"), 201)
-    assert refused["status"] == "refused"
-    (reason,) = refused["reasons"]
-    assert reason["code"] == "risk_blocked"
-    assert reason["party"] == ("holder" if party == "SUPP01" else "core")
-    assert "internal" not in reason  # the customer is not told which signal
-    seen = api.ok(api.get("rm1", f"/applications/{refused['id']}"))
-    assert seen["reasons"][0]["internal"]["code"] == "disbursement_blocked_by_risk"
-    assert api.ok(api.get("supplier1", f"/payables/{p['id']}"))["status"] == "CONFIRMED"
-    assert refused["transfer_id"] is None
+@pytest.fixture
+def risk(api: Api) -> FakeRisk:
+    return _fake(api)
+
+
+@pytest.fixture
+def both_api(pg_or_sqlite_api: Api) -> Api:
+    return pg_or_sqlite_api
+
+
+def test_hard_or_strong_signal_on_either_party_refuses(both_api: Api):
+    """On SQLite and PostgreSQL: each level on each party refuses; medium lets it through."""
+    api = both_api
+    risk = _fake(api)
+    for party, level in itertools.product(("SUPP01", "CORE1"), ("hard", "strong")):
+        p = api.payable(amount="10000.00")
+        risk.signals = {api.org_id(party): level}
+        refused = api.ok(api.post("supplier1", f"/payables/{p['id']}/finance"), 201)
+        assert refused["status"] == "refused"
+        (reason,) = refused["reasons"]
+        assert reason["code"] == "risk_blocked"
+        assert reason["party"] == ("holder" if party == "SUPP01" else "core")
+        assert "internal" not in reason  # the customer is not told which signal
+        seen = api.ok(api.get("rm1", f"/applications/{refused['id']}"))
+        assert seen["reasons"][0]["internal"]["code"] == "disbursement_blocked_by_risk"
+        assert api.ok(api.get("supplier1", f"/payables/{p['id']}"))["status"] == "CONFIRMED"
+        assert refused["transfer_id"] is None
+        risk.signals = {api.org_id(party): "medium"}
+        approved = api.ok(api.post("supplier1", f"/payables/{p['id']}/finance"), 201)
+        assert approved["status"] == "approved"
     assert {levels for _, levels in risk.asked} == {("hard", "strong")}
-    risk.signals[api.org_id(party)] = "medium"
-    assert (
-        api.ok(api.post("supplier1", f"/payables/{p['id']}/finance"), 201)["status"] == "approved"
-    )
+    assert {org for org, _ in risk.asked} == {api.org_id("SUPP01"), api.org_id("CORE1")}
     assert_books(api)
 
 
@@ -156,8 +169,10 @@ def test_recourse_books_the_claim_on_the_supplier_and_a_late_payment_repays_it(
     assert_books(api)
 
 
-def test_overdue_reaches_the_real_risk_area(api: Api):
-    """Without fakes: the event lands in risk as payable_overdue of CORE2's enterprise."""
+def test_overdue_reaches_the_real_risk_area(both_api: Api):
+    """Without fakes, on SQLite and PostgreSQL: the event lands in risk as payable_overdue of
+    CORE2's enterprise."""
+    api = both_api
     from backend.risk.models import Enterprise, RiskEvent
 
     p = api.payable(core="core2", supplier="SUPP12", amount="45000000.00", days=60)
