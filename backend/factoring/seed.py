@@ -99,7 +99,7 @@ def _agreements(session: Session, orgs: dict[str, Org], today: date) -> None:
 
 
 def _plan(i: int, orgs: dict[str, Org], today: date) -> dict:
-    core = "CORE1" if i % 2 == 0 else "CORE2"
+    core = "CORE1" if (i // 7) % 2 == 0 else "CORE2"  # runs of 7: both get every state
     base = 1 if core == "CORE1" else 11
     supplier = orgs[f"SUPP{base + (i // 2) % 10:02d}"]
     amount = Decimal(50_000 + (i * 7919) % 950_000).quantize(Decimal("0.01"))

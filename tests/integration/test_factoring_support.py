@@ -131,6 +131,7 @@ def test_demo_seed_has_300_payables_in_mixed_states_and_seeding_again_changes_no
     from backend.platform.seeding import SeedOptions
 
     demo = SeedOptions(enterprises=1, progress=False)
+    cores = {code: api.org_id(code) for code in ("CORE1", "CORE2")}
     with api.session() as s:
         report = seed_factoring(s, demo)
         s.commit()
@@ -140,6 +141,16 @@ def test_demo_seed_has_300_payables_in_mixed_states_and_seeding_again_changes_no
         assert counts["CONFIRMED"] > 150 and counts["REGISTERED"] == 30
         assert counts["FINANCED"] >= 15 and counts["SETTLED"] >= 10
         assert parts >= 5 and tier2 >= 2
+        per_core = set(
+            s.execute(
+                select(Payable.debtor_org_id, Payable.status).where(
+                    Payable.invoice_no.like("DEMO-%")
+                )
+            ).all()
+        )
+        for core in ("CORE1", "CORE2"):
+            for status in ("CONFIRMED", "REGISTERED", "FINANCED", "SETTLED"):
+                assert (cores[core], status) in per_core, (core, status)
         seed_factoring(s, demo)
         s.commit()
         assert _states(s) == (counts, parts, tier2)
