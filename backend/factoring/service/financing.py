@@ -95,11 +95,11 @@ def apply_for_financing(
     today = now.date()
     payable = access.get_payable(session, actor, payable_id)
     access.ensure_org_user(actor, payable.holder_org_id, "holder")
-    # one lock order for every path that changes a financed part: part, agreement, supplier
-    payable = access.get_payable(session, actor, payable_id, lock=True)
+    # one lock order for every path that changes a financed part: agreement, part, supplier
     agreement = session.get(
         Agreement, payable.agreement_id, with_for_update=True, populate_existing=True
     )
+    payable = access.get_payable(session, actor, payable_id, lock=True)
     supplier = session.scalar(
         select(Supplier)
         .where(Supplier.agreement_id == agreement.id, Supplier.org_id == payable.holder_org_id)

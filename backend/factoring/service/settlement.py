@@ -59,6 +59,8 @@ def pay_payable(
     payable = access.get_payable(session, actor, payable_id)
     if actor.role != "admin" or actor.user_id is not None:  # the job acts as the system
         access.ensure_org_user(actor, payable.debtor_org_id, "debtor")
+    # the lock order of financing: agreement, then part (settlement updates the agreement)
+    session.get(Agreement, payable.agreement_id, with_for_update=True)
     payable = access.get_payable(session, actor, payable_id, lock=True)
     if payable.status not in PAYABLE_FROM:
         rules.move(payable.status, "PAID")  # 409 illegal_transition
