@@ -52,6 +52,7 @@ AREAS: tuple[str, ...] = (
     "backend.risk.area",
     "backend.devices.area",
     "backend.branch.area",
+    "backend.factoring.area",
 )
 
 ROLES_WITH_WEB = ("all", "web")

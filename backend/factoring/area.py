@@ -1,0 +1,20 @@
+"""Digital factoring's declaration (数字保理): agreements, payables and their split and
+transferred parts, rule-decided financing, maturity, settlement and overdue reporting."""
+
+from __future__ import annotations
+
+from backend.factoring.jobs import JOBS
+from backend.factoring.seed import seed_factoring
+from backend.platform.areas import Area
+from backend.platform.ports import DisbursementGate, RiskEvents
+
+AREA = Area(
+    name="factoring",
+    description="digital factoring: confirmed payables of core enterprises, split, transferred "
+    "and financed in seconds",
+    models=("backend.factoring.models",),
+    blueprints=("miniapp_api.factoring",),
+    jobs=JOBS,
+    seeders=(seed_factoring,),
+    needs=(DisbursementGate, RiskEvents),
+)
