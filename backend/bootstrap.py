@@ -51,6 +51,7 @@ AREAS: tuple[str, ...] = (
     "backend.risk.area",
     "backend.devices.area",
     "backend.branch.area",
+    "backend.clearing.area",
 )
 
 ROLES_WITH_WEB = ("all", "web")

@@ -1,0 +1,2 @@
+def seed_clearing(session, options):
+    return {}
