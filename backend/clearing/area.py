@@ -13,6 +13,7 @@ AREA = Area(
     description="commodity clearing: traders' funds frozen, unfrozen and paid on signed "
     "instructions of a clearing house",
     models=("backend.clearing.models",),
+    blueprints=("miniapp_api.clearing",),
     jobs=JOBS,
     seeders=(seed_clearing,),
     needs=(RiskEvents,),

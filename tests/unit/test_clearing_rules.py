@@ -64,7 +64,7 @@ def test_malformed_instructions(body):
 
 def test_replay_is_deterministic_whatever_order_the_log_comes_in():
     rng = random.Random(7)
-    log, seqs, n = [], {1: 0, 2: 0}, 0
+    log, seqs = [], {1: 0, 2: 0}
     for k in range(40):
         acc = rng.choice([1, 2])
         seqs[acc] += 1
@@ -79,7 +79,6 @@ def test_replay_is_deterministic_whatever_order_the_log_comes_in():
                     acc, seqs[acc], "delivery", f"O{k}", amount, D("0.01"), D("0.02"), 3 - acc
                 )
             )
-        n += 1
     fundings = [(1, D("1000.00")), (2, D("1000.00"))]
     first = rules.replay(fundings, log)
     for _ in range(5):

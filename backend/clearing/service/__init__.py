@@ -7,6 +7,7 @@ from backend.clearing.service.reconcile import (
     check_gaps,
     parse_file,
     reconcile,
+    reconcile_by_staff,
     resolve_difference,
 )
 from backend.clearing.service.replay import ReplayReport, replay_check
@@ -35,6 +36,7 @@ __all__ = [
     "parse_file",
     "pay_in",
     "reconcile",
+    "reconcile_by_staff",
     "register_house",
     "replay_check",
     "resolve_difference",

@@ -219,6 +219,33 @@ def reconcile(
     return run
 
 
+def reconcile_by_staff(
+    session: Session,
+    actor: Actor,
+    *,
+    house_id: int,
+    csv_text: str,
+    business_date: date,
+    filename: str | None = None,
+) -> Reconciliation:
+    """rm, approver, admin: a clearing house's CSV uploaded by bank staff (404 for others)."""
+    if not actor.is_bank_staff:
+        raise NotFound("clearing house not found", code="clearing_house_not_found")
+    ensure_role(actor, "rm", "approver")
+    house = session.get(ClearingHouse, house_id)
+    if house is None:
+        raise NotFound("clearing house not found", code="clearing_house_not_found")
+    return reconcile(
+        session,
+        actor,
+        house,
+        csv_text,
+        business_date=business_date,
+        source="staff",
+        filename=filename,
+    )
+
+
 def resolve_difference(session: Session, actor: Actor, difference_id: int, now=None):
     ensure_role(actor, "rm", "approver")
     diff = session.get(Difference, difference_id)
