@@ -101,6 +101,10 @@ def _doc(kind: str, text: str) -> dict:
     return {"type": kind, "description": text}
 
 
+def _money_doc(text: str) -> dict:
+    return {**Money.DOC, "description": text}
+
+
 class ClearingInstructionIn(ma.Schema):
     """Documents the body; the instruction's rules (backend/clearing/rules.py) check it, so
     that each instruction of a batch is answered on its own."""
@@ -113,9 +117,9 @@ class ClearingInstructionIn(ma.Schema):
     seq = ma.fields.Raw(metadata=_doc("integer", "1, 2, 3 ... per account"))
     kind = ma.fields.Raw(metadata=_doc("string", " | ".join(KINDS)))
     order = ma.fields.Raw(metadata=_doc("string", "the order reference"))
-    amount = ma.fields.Raw(metadata=_doc("string", "decimal string, two places"))
-    fee = ma.fields.Raw(metadata=_doc("string", "decimal string: the bank's fee"))
-    clearing_fee = ma.fields.Raw(metadata=_doc("string", "delivery: the clearing house's fee"))
+    amount = ma.fields.Raw(metadata=_money_doc("decimal string, two places"))
+    fee = ma.fields.Raw(metadata=_money_doc("the bank's fee"))
+    clearing_fee = ma.fields.Raw(metadata=_money_doc("delivery: the clearing house's fee"))
     counterparty = ma.fields.Raw(metadata=_doc("string", "delivery: the seller's account"))
     trade_date = ma.fields.Raw(metadata=_doc("string", "YYYY-MM-DD (default: today)"))
     instructions = ma.fields.Raw(
@@ -307,10 +311,6 @@ class ClearingGapOut(ma.Schema):
     oldest_received_at = Timestamp()
 
 
-class ClearingGapsOut(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(ClearingGapOut))
-
-
 class ClearingGapAlarmOut(ma.Schema):
     id = ma.fields.Integer()
     account_id = ma.fields.Integer()
@@ -479,10 +479,11 @@ class InstructionLog(MethodView):
 
 @blp.route("/gaps")
 class Gaps(MethodView):
-    @blp.response(200, ClearingGapsOut)
-    def get(self):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_schema(ClearingGapOut, "ClearingGapPage"))
+    def get(self, args):
         """Bank staff: accounts whose next instruction is missing while later ones wait."""
-        return {"items": queries.list_gaps(db(), current_actor())}
+        return queries.list_gaps(db(), current_actor(), **args)
 
 
 @blp.route("/gap-alarms")

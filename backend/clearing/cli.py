@@ -20,8 +20,10 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from backend.clearing import service
+from backend.clearing import queries, service
 from backend.clearing.models import ClearingHouse
+from backend.clearing.secretbox import SecretBox
+from backend.clearing.sim import FAULTS, Opening, Simulator, UrlTransport
 from backend.identity.cli import command_process, operator
 from backend.platform.clock import utcnow
 from backend.platform.db import session_scope
@@ -91,6 +93,51 @@ def replay_command(as_json: bool) -> None:
 
 
 @click.command("clearing-sim")
-def clearing_sim_command() -> None:
-    """A clearing house's day of trading over the real HTTP interface."""
-    click.echo("not yet")
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True, help="The bank.")
+@click.option("--clearing-house", "house_code", default="CCH1", show_default=True)
+@click.option("--secret", default=None, help="The house's HMAC secret (demo: from the database).")
+@click.option("--traders", type=click.IntRange(1, 100_000), default=10, show_default=True)
+@click.option("--instructions", type=click.IntRange(1, 1_000_000), default=200, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--faults", default="", help="Comma-separated: duplicates,reorder,gaps.")
+@click.option("--batch", type=click.IntRange(1, 500), default=20, show_default=True)
+def clearing_sim_command(
+    url: str,
+    house_code: str,
+    secret: str | None,
+    traders: int,
+    instructions: int,
+    seed: int,
+    faults: str,
+    batch: int,
+) -> None:
+    """A clearing house's day of trading over the bank's real HTTP interface (signed
+    requests), then its reconciliation CSV; prints progress and a summary (JSON); exit 1
+    unless every instruction applied and the day reconciled."""
+    chosen = [f for f in faults.split(",") if f]
+    unknown = sorted(set(chosen) - set(FAULTS))
+    if unknown:
+        raise click.BadParameter(f"unknown fault(s) {unknown}; of {FAULTS}", param_hint="--faults")
+    today = utcnow().date()
+    with command_process() as runtime, session_scope(runtime.session_factory) as session:
+        house = session.scalar(select(ClearingHouse).where(ClearingHouse.code == house_code))
+        if house is None:
+            raise click.BadParameter(
+                f"no clearing house {house_code}", param_hint="--clearing-house"
+            )
+        if secret is None:
+            if runtime.config.is_production:
+                raise click.UsageError("--secret is required outside demo and test")
+            secret = SecretBox(runtime.config.secret_key).decrypt(house.secret_token)
+        openings = {n: Opening(*v) for n, v in queries.openings(session, house.id, today).items()}
+    transport = UrlTransport(url)
+    sim = Simulator(transport, house_code, secret, batch=batch, progress=click.echo)
+    try:
+        summary = sim.run_day(
+            openings, instructions=instructions, seed=seed, faults=chosen, traders=traders
+        )
+    finally:
+        transport.close()
+    click.echo(json.dumps(summary.to_dict(), sort_keys=True, default=str))
+    good = summary.refused == 0 and summary.reconciliation.get("status") == "matched"
+    sys.exit(0 if good else 1)

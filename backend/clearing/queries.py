@@ -163,25 +163,21 @@ class Gap:
     oldest_received_at: datetime
 
 
-def list_gaps(session: Session, actor: Actor) -> list[Gap]:
+def list_gaps(session: Session, actor: Actor, *, limit=None, cursor=None) -> Page:
     """Accounts whose next instruction is missing while later ones wait."""
     _staff_only(actor, "gap")
-    rows = session.execute(
-        select(
-            TraderAccount.id,
-            TraderAccount.account_no,
-            TraderAccount.next_seq,
-            func.min(Instruction.seq),
-            func.count(),
-            func.min(Instruction.received_at),
-        )
-        .join(Instruction, Instruction.account_id == TraderAccount.id)
-        .where(Instruction.status == "pending")
-        .group_by(TraderAccount.id, TraderAccount.account_no, TraderAccount.next_seq)
-        .order_by(TraderAccount.id)
-        .limit(500)
-    )
-    return [Gap(*row) for row in rows]
+    waiting = select(Instruction.account_id).where(Instruction.status == "pending")
+    stmt = select(TraderAccount).where(TraderAccount.id.in_(waiting))
+    page = paginate(session, stmt, TraderAccount.id, limit=limit, cursor=cursor)
+    gaps = []
+    for a in page.items:
+        first, count, oldest = session.execute(
+            select(
+                func.min(Instruction.seq), func.count(), func.min(Instruction.received_at)
+            ).where(Instruction.account_id == a.id, Instruction.status == "pending")
+        ).one()
+        gaps.append(Gap(a.id, a.account_no, a.next_seq, first, count, oldest))
+    return Page(gaps, page.next_cursor)
 
 
 def list_gap_alarms(session: Session, actor: Actor, *, limit=None, cursor=None) -> Page:
