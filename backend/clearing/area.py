@@ -16,6 +16,7 @@ AREA = Area(
     blueprints=("miniapp_api.clearing",),
     jobs=JOBS,
     seeders=(seed_clearing,),
+    benchmarks={"clearing": "bench.clearing"},
     needs=(RiskEvents,),
     cli=("backend.clearing.cli:clearing_cli", "backend.clearing.cli:clearing_sim_command"),
 )
