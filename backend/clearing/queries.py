@@ -25,7 +25,7 @@ from backend.clearing.service.reconcile import day_counts
 from backend.clearing.service.replay import replay_check
 from backend.clearing.service.setup import balance_of
 from backend.platform.context import Actor
-from backend.platform.errors import NotFound, ValidationFailed
+from backend.platform.errors import NotFound, PermissionDenied, ValidationFailed
 from backend.platform.pagination import Page, paginate
 from backend.platform.permissions import ensure_visible
 
@@ -34,8 +34,9 @@ DIFFERENCE_STATUSES = ("open", "resolved")
 
 
 def _staff_only(actor: Actor, what: str) -> None:
+    """Lists only bank staff read: 403 for anyone else (no single object is named)."""
     if not actor.is_bank_staff:
-        raise NotFound(f"{what} not found", code=f"{what}_not_found")
+        raise PermissionDenied(f"only bank staff see {what}", code="forbidden")
 
 
 def _own(stmt: Select, actor: Actor, column) -> Select:
@@ -96,7 +97,7 @@ def _view(session: Session, account: TraderAccount) -> AccountView:
 
 
 def list_houses(session: Session, actor: Actor, *, limit=None, cursor=None) -> Page:
-    _staff_only(actor, "clearing_house")
+    _staff_only(actor, "clearing houses")
     return paginate(session, select(ClearingHouse), ClearingHouse.id, limit=limit, cursor=cursor)
 
 
@@ -165,7 +166,7 @@ class Gap:
 
 def list_gaps(session: Session, actor: Actor, *, limit=None, cursor=None) -> Page:
     """Accounts whose next instruction is missing while later ones wait."""
-    _staff_only(actor, "gap")
+    _staff_only(actor, "gaps")
     waiting = select(Instruction.account_id).where(Instruction.status == "pending")
     stmt = select(TraderAccount).where(TraderAccount.id.in_(waiting))
     page = paginate(session, stmt, TraderAccount.id, limit=limit, cursor=cursor)
@@ -181,14 +182,14 @@ def list_gaps(session: Session, actor: Actor, *, limit=None, cursor=None) -> Pag
 
 
 def list_gap_alarms(session: Session, actor: Actor, *, limit=None, cursor=None) -> Page:
-    _staff_only(actor, "gap_alarm")
+    _staff_only(actor, "gap alarms")
     return paginate(
         session, select(GapAlarm), GapAlarm.id, limit=limit, cursor=cursor, descending=True
     )
 
 
 def list_reconciliations(session: Session, actor: Actor, *, limit=None, cursor=None) -> Page:
-    _staff_only(actor, "reconciliation")
+    _staff_only(actor, "reconciliations")
     return paginate(
         session,
         select(Reconciliation),
@@ -208,7 +209,7 @@ def list_differences(
     limit=None,
     cursor=None,
 ) -> Page:
-    _staff_only(actor, "difference")
+    _staff_only(actor, "differences")
     _choice(status, DIFFERENCE_STATUSES, "status")
     stmt = select(Difference)
     if reconciliation_id is not None:
@@ -222,7 +223,7 @@ def list_differences(
 
 def replay_report(session: Session, actor: Actor) -> dict:
     """Bank staff: the instruction log replayed and compared with the ledger."""
-    _staff_only(actor, "replay")
+    _staff_only(actor, "the replay")
     return replay_check(session).to_dict()
 
 

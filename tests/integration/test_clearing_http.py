@@ -212,7 +212,7 @@ def test_traders_see_only_their_own(app, client, auth):
     mine2 = {account_id(app, "TRD02-AU")}
     assert log and {i["account_id"] for i in log} == mine2
     for path in ("/houses", "/gaps", "/gap-alarms", "/reconciliations", "/differences", "/replay"):
-        assert client.get(f"/api/v1/clearing{path}", headers=auth("trader1")).status_code == 404
+        assert client.get(f"/api/v1/clearing{path}", headers=auth("trader1")).status_code == 403
     fund = client.post(
         f"/api/v1/clearing/accounts/{other}/fund",
         headers=auth("trader1"),
@@ -247,7 +247,7 @@ def test_bank_staff_see_all_and_reconcile(app, client, auth):
         client.post(
             "/api/v1/clearing/reconciliations", headers=auth("trader1"), json=bad
         ).status_code
-        == 404
+        == 403
     )
 
 

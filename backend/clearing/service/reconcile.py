@@ -228,9 +228,7 @@ def reconcile_by_staff(
     business_date: date,
     filename: str | None = None,
 ) -> Reconciliation:
-    """rm, approver, admin: a clearing house's CSV uploaded by bank staff (404 for others)."""
-    if not actor.is_bank_staff:
-        raise NotFound("clearing house not found", code="clearing_house_not_found")
+    """rm, approver, admin: a clearing house's CSV uploaded by bank staff."""
     ensure_role(actor, "rm", "approver")
     house = session.get(ClearingHouse, house_id)
     if house is None:
