@@ -25,7 +25,7 @@ DEMO_SECRET = "cch1-demo-hmac-secret"  # noqa: S105  demo and test only (seed re
 TRADERS = [f"TRD{i:02d}" for i in range(1, 11)]
 PAID_IN = Decimal("1000000.00")
 FUNDED = Decimal("500000.00")
-DAY_INSTRUCTIONS = 40
+DAY_INSTRUCTIONS = 20
 
 
 def _accounts(session, house, now) -> dict[str, TraderAccount]:
