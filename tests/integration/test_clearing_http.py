@@ -23,6 +23,28 @@ from backend.platform.clock import utcnow
 PATH = "/api/v1/clearing/instructions"
 
 
+@pytest.fixture(scope="module")
+def app(sqlite_template, tmp_path_factory):
+    """One seeded app for the module (its tests read numbers as they find them): seeding per
+    test would cost seconds each."""
+    import shutil
+
+    from backend.app import create_app
+    from backend.platform.config import Config
+    from backend.platform.db import session_scope
+    from backend.seed import seed
+
+    path = tmp_path_factory.mktemp("clearing-http") / "finedge.db"
+    shutil.copy(sqlite_template, path)
+    config = Config.from_env(database_url=f"sqlite:///{path}")
+    app = create_app(config)
+    app.config["TESTING"] = True
+    with session_scope(app.extensions["finedge"].session_factory) as session:
+        seed(session, config)
+    yield app
+    app.extensions["finedge"].runtime.stop()
+
+
 class ClientTransport:
     """The simulator's transport over Flask's test client."""
 
