@@ -41,6 +41,7 @@ from backend.platform import audit
 from backend.platform.clock import utcnow
 from backend.platform.context import Actor
 from backend.platform.errors import (
+    HTTP_STATUS,
     BusinessRuleViolation,
     Conflict,
     DomainError,
@@ -50,14 +51,6 @@ from backend.platform.errors import (
 )
 
 MAX_BATCH = 500
-STATUS_OF_KIND = {
-    "validation": 400,
-    "unauthenticated": 401,
-    "forbidden": 403,
-    "not_found": 404,
-    "conflict": 409,
-    "business_rule": 422,
-}
 
 
 def _refused(code: str, message: str) -> NotAuthenticated:
@@ -159,7 +152,7 @@ def submit(
                 Answer(
                     id=ident if isinstance(ident, str) else None,
                     status="refused",
-                    http_status=STATUS_OF_KIND.get(exc.kind, 422),
+                    http_status=HTTP_STATUS.get(exc.kind, 422),
                     code=exc.code,
                     message=exc.message,
                     details=exc.details,
