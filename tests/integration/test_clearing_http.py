@@ -23,20 +23,28 @@ from backend.platform.clock import utcnow
 PATH = "/api/v1/clearing/instructions"
 
 
-@pytest.fixture(scope="module")
-def app(sqlite_template, tmp_path_factory):
-    """One seeded app for the module (its tests read numbers as they find them): seeding per
-    test would cost seconds each."""
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def app(request, sqlite_template, tmp_path_factory):
+    """One seeded app for the module on each database (its tests read numbers as they find
+    them): seeding per test would cost seconds each."""
     import shutil
 
     from backend.app import create_app
     from backend.platform.config import Config
     from backend.platform.db import session_scope
     from backend.seed import seed
+    from tests.conftest import truncate_pg
 
-    path = tmp_path_factory.mktemp("clearing-http") / "finedge.db"
-    shutil.copy(sqlite_template, path)
-    config = Config.from_env(database_url=f"sqlite:///{path}")
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("clearing-http") / "finedge.db"
+        shutil.copy(sqlite_template, path)
+        url = f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("pg_database")
+        truncate_pg(url)
+    config = Config.from_env(database_url=url)
     app = create_app(config)
     app.config["TESTING"] = True
     with session_scope(app.extensions["finedge"].session_factory) as session:

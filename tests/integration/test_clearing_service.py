@@ -13,11 +13,13 @@ from sqlalchemy import func, select
 from backend import ledger
 from backend.clearing import service
 from backend.clearing.models import Difference, GapAlarm, Instruction
+from backend.clearing.signing import sign_headers
 from backend.platform.audit import AuditRecord
 from backend.platform.context import SYSTEM
+from backend.platform.errors import DomainError
 from backend.platform.ports import RiskEvents
 from backend.platform.wiring import wiring_of
-from tests.integration.test_clearing_support import NOW, assert_books, make_desk
+from tests.integration.test_clearing_support import BOX, NOW, SECRET, assert_books, make_desk
 
 D = Decimal
 
@@ -235,3 +237,39 @@ def test_bad_reconciliation_files_are_refused(desk, text):
     with pytest.raises(Exception) as info:
         service.parse_file(text)
     assert getattr(info.value, "code", "") == "invalid_reconciliation_file"
+
+
+def _auth(desk, body=b"{}", *, secret=SECRET, now=NOW, nonce="nonce-00001", house="CCHT", **kw):
+    h = sign_headers(secret, house, "POST", "/p", body, now=now, nonce=nonce)
+    args = {
+        "house_code": h["X-Clearing-House"],
+        "timestamp": h["X-Timestamp"],
+        "nonce": h["X-Nonce"],
+        "signature": h["X-Signature"],
+        **kw,
+    }
+    return service.authenticate(
+        desk.session, BOX, method="POST", path="/p", body=body, now=NOW, **args
+    )
+
+
+def test_signature_timestamp_and_nonce(desk):
+    assert _auth(desk).id == desk.house.id
+    for kw, code in [
+        ({"nonce": "nonce-00001"}, "nonce_reused"),
+        ({"nonce": "nonce-00002", "secret": "wrong"}, "bad_signature"),
+        ({"nonce": "nonce-00003", "now": NOW - timedelta(seconds=301)}, "stale_timestamp"),
+        ({"nonce": "nonce-00004", "now": NOW + timedelta(seconds=301)}, "stale_timestamp"),
+        ({"nonce": "nonce-00005", "house": "OTHER"}, "unknown_clearing_house"),
+        ({"nonce": "short"}, "bad_nonce"),
+        ({"nonce": "nonce-00006", "signature": None}, "signature_required"),
+        ({"nonce": "nonce-00007", "timestamp": "12e3"}, "stale_timestamp"),
+    ]:
+        with pytest.raises(DomainError) as info:
+            _auth(desk, **kw)
+        assert info.value.code == code, kw
+    assert _auth(desk, nonce="nonce-00008", now=NOW - timedelta(seconds=299)).id == desk.house.id
+    # nonces are purged by the gap job once older than twice the window: by then a request
+    # that carried one is refused as stale anyway
+    purged = service.check_gaps(desk.session, SYSTEM, now=NOW + timedelta(seconds=601))
+    assert purged["nonces_purged"] == 2
