@@ -327,3 +327,25 @@ def test_simulator_drives_a_day_over_http_and_it_reconciles(app, client):
     with session_of(app) as s:
         assert ledger.verify(s).ok
         assert service.replay_check(s).ok
+
+
+def test_the_same_instruction_sent_twice_at_once_applies_once(app):
+    """Two clients race with one instruction (each request its own nonce): one applies it, the
+    other gets the same answer (or, having lost the race for the write, 409); the hold once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = order(app, "TRD06-AU", amount="77.00")
+    before = account_id(app, "TRD06-AU")
+
+    def send(_):
+        return signed(app.test_client(), body)
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(send, range(2)))
+    codes = sorted(r.status_code for r in answers)
+    assert codes in ([200, 200], [200, 409]), [r.get_json() for r in answers]
+    assert next_seq(app, "TRD06-AU") == body["seq"] + 1
+    with session_of(app) as s:
+        assert ledger.verify(s).ok
+        assert service.replay_check(s).ok
+    assert before

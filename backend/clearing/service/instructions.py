@@ -188,14 +188,17 @@ def _account(session: Session, house: ClearingHouse, number: str, lock: bool):
     return session.scalar(stmt)
 
 
-def _submit_one(session, actor, house, bank, body, now) -> Answer:
-    p = rules.parse_instruction(body)
-    existing = session.scalar(
+def _existing(session: Session, house: ClearingHouse, instruction_id: str):
+    return session.scalar(
         select(Instruction).where(
-            Instruction.clearing_house_id == house.id,
-            Instruction.instruction_id == p.instruction_id,
+            Instruction.clearing_house_id == house.id, Instruction.instruction_id == instruction_id
         )
     )
+
+
+def _submit_one(session, actor, house, bank, body, now) -> Answer:
+    p = rules.parse_instruction(body)
+    existing = _existing(session, house, p.instruction_id)
     if existing is not None:
         if existing.body_hash != p.body_hash:
             raise Conflict(
@@ -222,6 +225,11 @@ def _submit_one(session, actor, house, bank, body, now) -> Answer:
         if counterparty.id == account.id:
             raise BusinessRuleViolation("a trader cannot deliver to itself", code="self_delivery")
     if p.seq < account.next_seq:
+        # the same instruction may have applied in a concurrent request while this one waited
+        # for the account's lock: then it gets the stored answer, not a conflict
+        again = _existing(session, house, p.instruction_id)
+        if again is not None and again.body_hash == p.body_hash:
+            return _stored_answer(again, p.account_no)
         raise Conflict(
             f"seq {p.seq} was already used on this account (next {account.next_seq})",
             code="seq_already_applied",
