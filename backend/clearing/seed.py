@@ -23,7 +23,7 @@ from backend.platform.context import SYSTEM
 HOUSE = "CCH1"
 DEMO_SECRET = "cch1-demo-hmac-secret"  # noqa: S105  demo and test only (seed refuses production)
 TRADERS = [f"TRD{i:02d}" for i in range(1, 11)]
-PAID_IN = Decimal("1000000.00")
+PAID_IN = Decimal("1200000.00")
 FUNDED = Decimal("500000.00")
 DAY_INSTRUCTIONS = 20
 

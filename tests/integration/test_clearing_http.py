@@ -349,3 +349,20 @@ def test_the_same_instruction_sent_twice_at_once_applies_once(app):
         assert ledger.verify(s).ok
         assert service.replay_check(s).ok
     assert before
+
+
+def test_trader_funds_its_own_account_once_per_reference(app, client, auth):
+    cu = account_id(app, "TRD01-CU")
+    path = f"/api/v1/clearing/accounts/{cu}/fund"
+    before = client.get(f"/api/v1/clearing/accounts/{cu}", headers=auth("trader1")).get_json()
+    body = {"amount": "12.34", "reference": "top-up-1"}
+    assert client.post(path, headers=auth("trader1"), json=body).status_code == 201
+    assert client.post(path, headers=auth("trader1"), json=body).status_code == 201
+    after = client.get(f"/api/v1/clearing/accounts/{cu}", headers=auth("trader1")).get_json()
+    assert Decimal(after["balance"]) - Decimal(before["balance"]) == Decimal("12.34")
+    other = client.post(path, headers=auth("trader1"), json={**body, "amount": "99.00"})
+    assert other.status_code == 409
+    for bad in ("1.001", "-1.00", "NaN", "1e308"):
+        response = client.post(path, headers=auth("trader1"), json={**body, "amount": bad})
+        assert response.status_code == 400, bad
+    assert client.post(path, headers=auth("trader2"), json=body).status_code == 404

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from backend.clearing import service
-from tests.integration.test_clearing_support import assert_books, make_desk
+from backend.platform.context import SYSTEM
+from tests.integration.test_clearing_support import NOW, assert_books, make_desk
 
 D = Decimal
 CENT = D("0.01")
@@ -158,6 +159,23 @@ def machine_for(session):
 
         def teardown(self):
             assert_books(session)
+            # the clearing house's end of day, from the model, reconciles with the bank
+            counts = {n: 0 for n in self.desk.numbers}
+            for body in {b["id"]: b for b, status in self.sent if status == "applied"}.values():
+                counts[body["account"]] += 1
+            lines = ["account_no,balance,held,instruction_count"] + [
+                f"{n},{self.balance[n]},{self.held[n]},{counts[n]}" for n in self.desk.numbers
+            ]
+            run = service.reconcile(
+                session,
+                SYSTEM,
+                self.desk.house,
+                "\n".join(lines),
+                business_date=NOW.date(),
+                source="staff",
+                now=NOW,
+            )
+            assert run.status == "matched", run.differences
 
     return ClearingMachine
 

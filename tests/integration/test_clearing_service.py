@@ -19,6 +19,7 @@ from backend.platform.context import SYSTEM
 from backend.platform.errors import DomainError
 from backend.platform.ports import RiskEvents
 from backend.platform.wiring import wiring_of
+from backend.risk.models import RiskEvent
 from tests.integration.test_clearing_support import BOX, NOW, SECRET, assert_books, make_desk
 
 D = Decimal
@@ -220,6 +221,8 @@ def test_reconciliation_with_the_real_risk_port(desk, session):
         session, SYSTEM, desk.house, bad, business_date=NOW.date(), source="file"
     )
     assert run.differences == 1
+    events = session.scalars(select(RiskEvent).where(RiskEvent.source == "clearing")).all()
+    assert [e.kind for e in events] == ["clearing_difference"]
 
 
 @pytest.mark.parametrize(
