@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from backend.clearing import service
+from backend.clearing import queries, service
 from backend.clearing.models import Agreement, ClearingHouse, Instruction, TraderAccount
 from backend.clearing.secretbox import SecretBox
 from backend.clearing.sim import Opening, plan_day, reconciliation_csv
@@ -28,7 +28,7 @@ FUNDED = Decimal("500000.00")
 DAY_INSTRUCTIONS = 20
 
 
-def _accounts(session, house, now) -> dict[str, TraderAccount]:
+def _open_accounts(session, house, now) -> dict[str, TraderAccount]:
     out = {}
     for code in TRADERS:
         org = session.scalar(select(Org).where(Org.code == code))
@@ -114,14 +114,10 @@ def seed_clearing(session, options) -> dict:
     done = session.scalar(select(func.count()).where(Instruction.clearing_house_id == house.id))
     if done:
         return {"clearing_instructions": done}
-    accounts = _accounts(session, house, now)
+    _open_accounts(session, house, now)
     day = now.date()
     answers = service.submit(session, house, _demo_trades(day.isoformat()), now=now)
-    openings = {}
-    for number, account in accounts.items():
-        balance, held, _ = service.balance_of(session, account)
-        count = 4 if number == "TRD01-AU" else 0
-        openings[number] = Opening(account.next_seq, balance, held, count)
+    openings = {n: Opening(*v) for n, v in queries.openings(session, house.id, day).items()}
     bodies, expected = plan_day(
         openings, DAY_INSTRUCTIONS, seed=16, trade_date=day, prefix=f"SEED{day:%Y%m%d}"
     )

@@ -16,6 +16,7 @@ reason and uses up its number (the clearing house was already told ``pending``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -51,6 +52,7 @@ from backend.platform.errors import (
 )
 
 MAX_BATCH = 500
+TIMESTAMP_RE = re.compile(r"[0-9]{1,12}", re.ASCII)
 
 
 def _refused(code: str, message: str) -> NotAuthenticated:
@@ -82,7 +84,7 @@ def authenticate(
     house = session.scalar(select(ClearingHouse).where(ClearingHouse.code == house_code[:40]))
     if house is None or house.status != "active":
         raise _refused("unknown_clearing_house", "unknown or inactive clearing house")
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    if not TIMESTAMP_RE.fullmatch(timestamp):
         raise _refused("stale_timestamp", "X-Timestamp must be Unix seconds")
     if abs(now.timestamp() - int(timestamp)) > house.replay_window_s:
         raise _refused("stale_timestamp", "X-Timestamp is outside the replay window")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -44,6 +45,7 @@ from backend.platform.wiring import port
 
 HEADER = ["account_no", "balance", "held", "instruction_count"]
 MAX_ROWS = 100_000
+COUNT_RE = re.compile(r"[0-9]{1,9}", re.ASCII)
 MAX_BYTES = 8_000_000
 
 
@@ -73,7 +75,7 @@ def parse_file(text: str) -> dict[str, tuple[Decimal, Decimal, int]]:
             held_d = parse_money(held, field="held")
         except DomainError as exc:
             raise _bad_file(n, exc.message) from None
-        if held_d < 0 or not count.isdigit() or len(count) > 9:
+        if held_d < 0 or not COUNT_RE.fullmatch(count):
             raise _bad_file(n, "held must not be negative; instruction_count a whole number")
         if number in out:
             raise _bad_file(n, f"account {number} twice")
