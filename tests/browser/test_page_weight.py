@@ -23,6 +23,7 @@ USERS = {  # the demo user of each mini-program role
     "oem": "oem1",
     "loader": "loader1",
     "rm": "rm1",
+    "enterprise": "trader1",
 }
 
 
