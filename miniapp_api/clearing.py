@@ -190,6 +190,18 @@ class ClearingNewHouseIn(StrictSchema):
     gap_alarm_s = ma.fields.Integer(load_default=60)
 
 
+class ClearingHouseChangeIn(StrictSchema):
+    replay_window_s = ma.fields.Integer()
+    gap_alarm_s = ma.fields.Integer()
+    status = ma.fields.String(validate=ma.validate.OneOf(("active", "suspended")))
+
+
+class ClearingAgreementChangeIn(StrictSchema):
+    status = ma.fields.String(
+        required=True, validate=ma.validate.OneOf(("active", "suspended", "terminated"))
+    )
+
+
 class ClearingHouseOut(ma.Schema):
     id = ma.fields.Integer()
     org_id = ma.fields.Integer()
@@ -408,6 +420,25 @@ class Houses(MethodView):
         done = service.register_house(db(), current_actor(), _box(), **body)
         out = ClearingHouseOut().dump(done.house)
         return {**out, "hmac_secret": done.secret}
+
+
+@blp.route("/houses/<int:house_id>")
+class HouseDetail(MethodView):
+    @blp.arguments(ClearingHouseChangeIn)
+    @blp.response(200, ClearingHouseOut)
+    def patch(self, body, house_id):
+        """Admin: a clearing house's replay window, gap alarm limit (seconds) or status."""
+        return service.configure_house(db(), current_actor(), house_id, **body)
+
+
+@blp.route("/agreements/<int:agreement_id>")
+class AgreementDetail(MethodView):
+    @blp.arguments(ClearingAgreementChangeIn)
+    @blp.response(200, ClearingAgreementOut)
+    def patch(self, body, agreement_id):
+        """rm, approver, admin: suspend, reactivate or terminate a trader's agreement (its
+        accounts' instructions are refused with account_inactive while not active)."""
+        return service.set_agreement_status(db(), current_actor(), agreement_id, body["status"])
 
 
 @blp.route("/agreements")

@@ -366,3 +366,27 @@ def test_trader_funds_its_own_account_once_per_reference(app, client, auth):
         response = client.post(path, headers=auth("trader1"), json={**body, "amount": bad})
         assert response.status_code == 400, bad
     assert client.post(path, headers=auth("trader2"), json=body).status_code == 404
+
+
+def test_admin_configures_a_house_and_staff_suspend_an_agreement(app, client, auth):
+    house = client.get("/api/v1/clearing/houses", headers=auth("admin")).get_json()["items"][0]
+    path = f"/api/v1/clearing/houses/{house['id']}"
+    changed = client.patch(path, headers=auth("admin"), json={"gap_alarm_s": 120})
+    assert changed.status_code == 200 and changed.get_json()["gap_alarm_s"] == 120
+    assert client.patch(path, headers=auth("admin"), json={"replay_window_s": 5}).status_code == 400
+    assert client.patch(path, headers=auth("rm1"), json={"gap_alarm_s": 1}).status_code == 403
+    assert client.patch(path, headers=auth("trader1"), json={"gap_alarm_s": 1}).status_code == 403
+    agreements = client.get("/api/v1/clearing/agreements", headers=auth("trader2")).get_json()
+    (mine,) = agreements["items"]
+    a_path = f"/api/v1/clearing/agreements/{mine['id']}"
+    assert (
+        client.patch(a_path, headers=auth("trader2"), json={"status": "suspended"}).status_code
+        == 403
+    )
+    assert (
+        client.patch(a_path, headers=auth("rm1"), json={"status": "suspended"}).status_code == 200
+    )
+    refused = signed(client, order(app, "TRD02-AU"))
+    assert refused.get_json()["error"]["code"] == "account_inactive"
+    assert client.patch(a_path, headers=auth("rm1"), json={"status": "active"}).status_code == 200
+    assert signed(client, order(app, "TRD02-AU")).status_code == 200

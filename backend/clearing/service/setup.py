@@ -95,6 +95,48 @@ def register_house(
     return Registered(house, secret)
 
 
+def configure_house(
+    session: Session,
+    actor: Actor,
+    house_id: int,
+    *,
+    replay_window_s: int | None = None,
+    gap_alarm_s: int | None = None,
+    status: str | None = None,
+) -> ClearingHouse:
+    """Admin: a clearing house's replay window, gap alarm limit, or status (a suspended house's
+    requests are refused as unknown)."""
+    ensure_role(actor, "admin")
+    house = get_house(session, house_id)
+    before = {
+        "replay_window_s": house.replay_window_s,
+        "gap_alarm_s": house.gap_alarm_s,
+        "status": house.status,
+    }
+    if replay_window_s is not None:
+        house.replay_window_s = _seconds(replay_window_s, "replay_window_s", 10, MAX_WINDOW_S)
+    if gap_alarm_s is not None:
+        house.gap_alarm_s = _seconds(gap_alarm_s, "gap_alarm_s", 1, 86400)
+    if status is not None:
+        if status not in ("active", "suspended"):
+            raise ValidationFailed(
+                "status: active | suspended",
+                code="invalid_status",
+                details={"status": ["active | suspended"]},
+            )
+        house.status = status
+    after = {
+        "replay_window_s": house.replay_window_s,
+        "gap_alarm_s": house.gap_alarm_s,
+        "status": house.status,
+    }
+    if after != before:
+        audit.record(
+            session, actor, "clearing.house.configure", "clearing_house", house.id, before, after
+        )
+    return house
+
+
 def get_house(session: Session, house_id: int) -> ClearingHouse:
     house = session.get(ClearingHouse, house_id)
     if house is None:
@@ -142,7 +184,11 @@ def create_agreement(
 def set_agreement_status(session: Session, actor: Actor, agreement_id: int, status: str):
     ensure_role(actor, *STAFF)
     if status not in ("active", "suspended", "terminated"):
-        raise ValidationFailed("status: active | suspended | terminated", code="invalid_status")
+        raise ValidationFailed(
+            "status: active | suspended | terminated",
+            code="invalid_status",
+            details={"status": ["active | suspended | terminated"]},
+        )
     agreement = session.get(Agreement, agreement_id)
     if agreement is None:
         raise NotFound("agreement not found", code="agreement_not_found")
