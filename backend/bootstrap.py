@@ -53,6 +53,7 @@ AREAS: tuple[str, ...] = (
     "backend.devices.area",
     "backend.branch.area",
     "backend.factoring.area",
+    "backend.clearing.area",
 )
 
 ROLES_WITH_WEB = ("all", "web")

@@ -47,6 +47,9 @@ PUBLIC_PATHS = {
     f"{API_PREFIX}/openapi.json",
     f"{API_PREFIX}/health",
     f"{API_PREFIX}/health/live",
+    # a clearing house's signed requests (miniapp_api/clearing.py checks the HMAC signature)
+    f"{API_PREFIX}/clearing/instructions",
+    f"{API_PREFIX}/clearing/reconciliation-files",
 }
 PUBLIC_PREFIXES = (f"{API_PREFIX}/docs",)
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}

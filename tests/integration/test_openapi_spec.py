@@ -15,6 +15,9 @@ PUBLIC = {
     "/api/v1/auth/wx-login",
     "/api/v1/health",
     "/api/v1/health/live",
+    # a clearing house's own HMAC signature instead of a token (miniapp_api/clearing.py)
+    "/api/v1/clearing/instructions",
+    "/api/v1/clearing/reconciliation-files",
 }
 # Fields that carry money wherever they appear (each a Money field: a decimal string).
 MONEY_NAMES = {
