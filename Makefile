@@ -64,10 +64,12 @@ DEMO_SEED_ARGS := --enterprises 200
 demo: $(STAMP)
 	$(BIN)/finedge db upgrade
 	$(BIN)/finedge seed $(DEMO_SEED_ARGS)
-	@trap 'kill $$edge $$devices $$serve 2>/dev/null; wait' EXIT INT TERM; \
+	@trap 'kill $$edge $$devices $$serve $$clearing 2>/dev/null; wait' EXIT INT TERM; \
 	$(BIN)/finedge edge --branch BR001 --mqtt-port 18831 & edge=$$!; \
 	$(BIN)/finedge devices --branch BR001 --scenario cash-loading --scenario-every 600 & devices=$$!; \
 	$(BIN)/finedge serve --host 127.0.0.1 --port 5000 --mqtt-port 18830 & serve=$$!; \
+	$(BIN)/finedge clearing-sim --url http://127.0.0.1:5000 --wait 120 --seed $$(date +%s) \
+	  --faults duplicates,reorder > var/clearing-sim.log 2>&1 & clearing=$$!; \
 	wait $$serve
 
 bench: $(STAMP)

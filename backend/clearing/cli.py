@@ -101,6 +101,13 @@ def replay_command(as_json: bool) -> None:
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--faults", default="", help="Comma-separated: duplicates,reorder,gaps.")
 @click.option("--batch", type=click.IntRange(1, 500), default=20, show_default=True)
+@click.option(
+    "--wait",
+    "wait_s",
+    type=click.FloatRange(0, 3600),
+    default=0,
+    help="Wait up to this many seconds for the bank to answer /api/v1/health (make demo).",
+)
 def clearing_sim_command(
     url: str,
     house_code: str,
@@ -110,6 +117,7 @@ def clearing_sim_command(
     seed: int,
     faults: str,
     batch: int,
+    wait_s: float,
 ) -> None:
     """A clearing house's day of trading over the bank's real HTTP interface (signed
     requests), then its reconciliation CSV; prints progress and a summary (JSON); exit 1
@@ -131,6 +139,12 @@ def clearing_sim_command(
             secret = SecretBox(runtime.config.secret_key).decrypt(house.secret_token)
         openings = {n: Opening(*v) for n, v in queries.openings(session, house.id, today).items()}
     transport = UrlTransport(url)
+    if wait_s:
+        try:
+            transport.wait_ready(wait_s)
+        except TimeoutError as exc:
+            transport.close()
+            raise click.ClickException(str(exc)) from None
     sim = Simulator(transport, house_code, secret, batch=batch, progress=click.echo)
     try:
         summary = sim.run_day(

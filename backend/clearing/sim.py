@@ -185,6 +185,24 @@ class UrlTransport:
         )
         self.connection = kind(parts.hostname, parts.port, timeout=timeout_s)
 
+    def wait_ready(self, timeout_s: float, clock=time.monotonic, pause=time.sleep) -> None:
+        """Wait until the bank answers its health endpoint (a server still starting, as in
+        ``make demo``); TimeoutError after ``timeout_s``."""
+        deadline, delay = clock() + timeout_s, 0.1
+        while True:
+            try:
+                self.connection.request("GET", "/api/v1/health")
+                response = self.connection.getresponse()
+                response.read()
+                if response.status == 200:
+                    return
+            except OSError:
+                self.connection.close()
+            if clock() >= deadline:
+                raise TimeoutError(f"the bank did not answer /api/v1/health in {timeout_s:g} s")
+            pause(delay)
+            delay = min(delay * 2, 2.0)
+
     def post(self, path: str, body: bytes, headers: dict) -> tuple[int, dict]:
         self.connection.request("POST", path, body=body, headers=headers)
         response = self.connection.getresponse()

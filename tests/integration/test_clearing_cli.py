@@ -72,6 +72,8 @@ def test_clearing_sim_plays_a_day_against_a_live_server(demo):
                 "5",
                 "--faults",
                 "duplicates,reorder,gaps",
+                "--wait",
+                "30",
             ],
         )
     finally:

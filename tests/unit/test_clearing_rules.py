@@ -99,3 +99,25 @@ def test_signature_covers_method_path_time_nonce_and_body():
     assert not signing.check_signature(
         "s3cret", "GET", "/p", h["X-Timestamp"], "abcdefgh", b"{}", h["X-Signature"]
     )
+
+
+def test_the_simulator_waits_for_the_bank_and_gives_up_at_its_deadline():
+    import socket
+
+    from backend.clearing.sim import UrlTransport
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    now = [0.0]
+    pauses = []
+
+    def pause(s):
+        pauses.append(s)
+        now[0] += s
+
+    transport = UrlTransport(f"http://127.0.0.1:{port}", timeout_s=1)
+    with pytest.raises(TimeoutError, match="did not answer"):
+        transport.wait_ready(5, clock=lambda: now[0], pause=pause)
+    transport.close()
+    assert now[0] >= 5 and max(pauses) <= 2.0 and pauses[:3] == [0.1, 0.2, 0.4]
