@@ -121,6 +121,8 @@ def _path_values(client, tokens):
         "dealer_id": str(
             client.get(f"{PREFIX}/auth/me", headers=tokens["dealer1"]).get_json()["org_id"]
         ),
+        "pool_id": _first_id(client, admin, f"{PREFIX}/assetpool/pools", "id"),
+        "agreement_id": _first_id(client, admin, f"{PREFIX}/factoring/agreements", "id"),
     }
 
 

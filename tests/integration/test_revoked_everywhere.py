@@ -13,7 +13,16 @@ from tests.conftest import login
 from tests.integration.test_app_errors import assert_error
 
 USERS = "/api/v1/admin/users"
-PUBLIC = {"/api/v1/auth/token", "/api/v1/auth/wx-login", "/api/v1/health", "/api/v1/health/live"}
+PUBLIC = {
+    "/api/v1/auth/token",
+    "/api/v1/auth/wx-login",
+    "/api/v1/health",
+    "/api/v1/health/live",
+    # a clearing house's requests carry its HMAC signature, never a user's token
+    # (tests/integration/test_clearing_http.py refuses them unsigned, stale and replayed)
+    "/api/v1/clearing/instructions",
+    "/api/v1/clearing/reconciliation-files",
+}
 
 
 def _id(app, username: str) -> int:
