@@ -16,7 +16,8 @@ Accounts (codes are stable business keys, so opening is idempotent)::
 
 Transfer ids come from business keys, so a retry or a concurrent duplicate applies once:
 ``fct:adv:<payable>`` (the advance), ``fct:pay:<payable>`` (the core's payment),
-``fct:set:<payable>:bank|income|holder`` (settlement), ``fct:rec:<payable>`` (recourse).
+``fct:set:<payable>:bank|refund|income|holder`` (settlement), ``fct:rec:<payable>`` (recourse
+booked), ``fct:rcol:<claim>:<n>`` (the n-th collection of a recourse claim from the supplier).
 """
 
 from __future__ import annotations
@@ -77,3 +78,7 @@ def settlement_id(payable_id: int, leg: str) -> str:
 
 def recourse_id(payable_id: int) -> str:
     return f"fct:rec:{payable_id}"
+
+
+def recourse_collection_id(claim_id: int, number: int) -> str:
+    return f"fct:rcol:{claim_id}:{number}"

@@ -147,7 +147,16 @@ class RecourseClaim(Base):
     payable_id: Mapped[int] = mapped_column(ForeignKey("fct_payables.id"), unique=True)
     supplier_org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
     amount: Mapped[Decimal]
-    status: Mapped[str] = mapped_column(String(12))  # open
+    # open; collected (the supplier paid it all); repaid (the core enterprise paid late: what
+    # the supplier paid went back to it)
+    status: Mapped[str] = mapped_column(String(12))
     transfer_id: Mapped[str] = mapped_column(String(64))
+    collected: Mapped[Decimal]  # paid by the supplier so far
+    collections: Mapped[int]  # how many collections: numbers the next one's transfer id
+    closed_at: Mapped[datetime | None]
     created_by_user_id: Mapped[int | None]
     created_at: Mapped[datetime]
+
+    @property
+    def outstanding(self) -> Decimal:
+        return self.amount - self.collected

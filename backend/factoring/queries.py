@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from backend import ledger
 from backend.factoring import access, accounts
-from backend.factoring.models import Agreement, Application, Payable, Supplier
+from backend.factoring.models import Agreement, Application, Payable, RecourseClaim, Supplier
 from backend.platform.context import Actor
 from backend.platform.errors import NotFound
 from backend.platform.pagination import Page, paginate
@@ -117,3 +117,28 @@ def deposit_balance(session: Session, actor: Actor, org_id: int):
 
 def accounts_code(org_id: int) -> str:
     return ledger.account_code(accounts.AREA, f"org{org_id}", "deposit")
+
+
+def list_recourse_claims(
+    session: Session,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page:
+    """Bank staff: all recourse claims; an enterprise: the claims on itself (as the supplier)."""
+    stmt = select(RecourseClaim)
+    if not actor.is_bank_staff:
+        org = actor.org_id if actor.org_id is not None else -1
+        stmt = stmt.where(RecourseClaim.supplier_org_id == org)
+    if status:
+        stmt = stmt.where(RecourseClaim.status == status)
+    return paginate(session, stmt, RecourseClaim.id, limit=limit, cursor=cursor, descending=True)
+
+
+def get_recourse_claim(session: Session, actor: Actor, claim_id: int) -> RecourseClaim:
+    claim = session.get(RecourseClaim, claim_id)
+    if claim is None or not can_see(actor, [claim.supplier_org_id]):
+        raise NotFound("recourse claim not found", code="recourse_claim_not_found")
+    return claim

@@ -126,9 +126,13 @@ class FctRecourseOut(ma.Schema):
     payable_id = ma.fields.Integer()
     supplier_id = ma.fields.Integer(attribute="supplier_org_id")
     amount = Money()
+    collected = Money()
+    outstanding = Money()
+    collections = ma.fields.Integer()
     status = ma.fields.String()
     transfer_id = ma.fields.String()
     created_at = Timestamp()
+    closed_at = Timestamp(allow_none=True)
 
 
 class FctDepositOut(ma.Schema):
@@ -199,3 +203,13 @@ class FctApplicationArgs(PageArgs):
         load_default=None, validate=ma.validate.OneOf(("approved", "refused"))
     )
     payable_id = ma.fields.Integer(load_default=None, validate=ID)
+
+
+class FctCollectIn(StrictSchema):
+    amount = Money(load_default=None)
+
+
+class FctRecourseArgs(PageArgs):
+    status = ma.fields.String(
+        load_default=None, validate=ma.validate.OneOf(("open", "collected", "repaid"))
+    )

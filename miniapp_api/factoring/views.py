@@ -15,12 +15,14 @@ from miniapp_api.factoring.schemas import (
     FctApplicationArgs,
     FctApplicationOut,
     FctBalanceOut,
+    FctCollectIn,
     FctDepositIn,
     FctDepositOut,
     FctPayableArgs,
     FctPayableDetailOut,
     FctPayableIn,
     FctPayableOut,
+    FctRecourseArgs,
     FctRecourseOut,
     FctSupplierIn,
     FctSupplierOut,
@@ -174,6 +176,34 @@ class RecoursePayable(MethodView):
         """Bank staff, with recourse: book the bank's claim on the supplier for an overdue
         financed part."""
         return service.book_recourse(db(), current_actor(), payable_id)
+
+
+@blp.route("/recourse-claims")
+class RecourseClaims(MethodView):
+    @blp.arguments(FctRecourseArgs, location="query")
+    @blp.response(200, page_schema(FctRecourseOut, "FactoringRecourseClaimPage"))
+    def get(self, args):
+        """Recourse claims: bank staff all, a supplier the claims on itself; newest first."""
+        return queries.list_recourse_claims(db(), current_actor(), **args)
+
+
+@blp.route("/recourse-claims/<int:claim_id>")
+class RecourseClaimDetail(MethodView):
+    @blp.response(200, FctRecourseOut)
+    def get(self, claim_id):
+        """One recourse claim (bank staff, or the supplier it is on; others 404)."""
+        return queries.get_recourse_claim(db(), current_actor(), claim_id)
+
+
+@blp.route("/recourse-claims/<int:claim_id>/collect")
+class CollectRecourse(MethodView):
+    @blp.arguments(FctCollectIn)
+    @blp.response(200, FctRecourseOut)
+    def post(self, body, claim_id):
+        """Bank staff: collect the claim from the supplier's deposit: ``amount``, or without it
+        as much of what is outstanding as the deposit holds; closes the claim when all is paid
+        (422 insufficient_deposit, exceeds_outstanding; 409 recourse_closed)."""
+        return service.collect_recourse(db(), current_actor(), claim_id, amount=body["amount"])
 
 
 @blp.route("/applications")

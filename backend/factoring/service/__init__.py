@@ -13,6 +13,7 @@ from backend.factoring.service.payables import (
     register_payable,
     transfer_part,
 )
+from backend.factoring.service.recourse import collect_recourse, collect_recourse_due
 from backend.factoring.service.settlement import (
     book_recourse,
     collect_due,
@@ -25,6 +26,8 @@ __all__ = [
     "apply_for_financing",
     "book_recourse",
     "collect_due",
+    "collect_recourse",
+    "collect_recourse_due",
     "confirm_payable",
     "create_agreement",
     "deposit",

@@ -85,9 +85,10 @@ def pay_payable(
 
 
 def settle_payable(session: Session, actor: Actor, payable: Payable, *, now: datetime) -> None:
-    """Share a paid part's collection out: advance to the bank (to the supplier's recourse
-    account when a recourse claim is open), interest and fee to income, the rest to the
-    holder. One ledger batch; the transfer ids make a retry apply once."""
+    """Share a paid part's collection out: advance to the bank (with a recourse claim: what is
+    outstanding to the supplier's recourse account, what the supplier already paid back to its
+    deposit), interest and fee to income, the rest to the holder. One ledger batch; the
+    transfer ids make a retry apply once."""
     application = approved_application(session, payable.id)
     collection = accounts.collection_account(session, actor, payable.id)
     holder_to = _org_accounts(session, actor, payable.holder_org_id)["deposit"]
@@ -96,17 +97,28 @@ def settle_payable(session: Session, actor: Actor, payable: Payable, *, now: dat
     rest = payable.amount
     if application is not None:
         bank = accounts.bank_accounts(session, actor)
+        # open, or collected from the supplier (in part or in full): what the supplier paid
+        # goes back to it, the rest of the claim is repaid (the part is locked: a collection
+        # waits for this settlement, or this settlement for it)
         claim = session.scalar(
-            select(RecourseClaim).where(
-                RecourseClaim.payable_id == payable.id, RecourseClaim.status == "open"
+            select(RecourseClaim)
+            .where(
+                RecourseClaim.payable_id == payable.id,
+                RecourseClaim.status.in_(("open", "collected")),
             )
+            .with_for_update()
         )
-        to_bank = bank["funding"].id
-        if claim is not None:
-            to_bank = _org_accounts(session, actor, claim.supplier_org_id)["recourse"].id
-            claim.status = "repaid"
         earned = application.interest + application.fee
-        legs = (("bank", to_bank, application.disbursed), ("income", bank["income"].id, earned))
+        legs = [("bank", bank["funding"].id, application.disbursed)]
+        if claim is not None:  # the bank's claim sits on the supplier's recourse account
+            supplier = _org_accounts(session, actor, claim.supplier_org_id)
+            legs = [
+                ("bank", supplier["recourse"].id, claim.outstanding),
+                ("refund", supplier["deposit"].id, claim.collected),
+            ]
+            claim.status = "repaid"
+            claim.closed_at = claim.closed_at or now
+        legs.append(("income", bank["income"].id, earned))
         for leg, account_id, amount in legs:
             if amount > 0:
                 specs.append(
@@ -217,7 +229,7 @@ def book_recourse(
 ) -> RecourseClaim:
     """With recourse, for an OVERDUE financed part: the bank's claim (what it disbursed) moves
     from its funding account onto the supplier's recourse account, a receivable the bank
-    collects from the supplier outside this area. Settled if the core enterprise pays later."""
+    collects from the supplier (``collect_recourse``). Settled if the core enterprise pays later."""
     access.ensure_bank(actor)
     now = now or utcnow()
     payable = access.get_payable(session, actor, payable_id, lock=True)
@@ -253,6 +265,8 @@ def book_recourse(
         amount=application.disbursed,
         status="open",
         transfer_id=moved.transfer_id,
+        collected=ZERO,
+        collections=0,
         created_by_user_id=actor.user_id,
         created_at=now,
     )
