@@ -6,7 +6,6 @@ payment repays the rest of the claim and gives the supplier back what it paid.""
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from decimal import Decimal
 
@@ -16,14 +15,13 @@ from sqlalchemy.orm import Session
 from backend import ledger
 from backend.factoring import access, accounts
 from backend.factoring.models import Payable, RecourseClaim
-from backend.factoring.service.settlement import _org_accounts
+from backend.factoring.service.settlement import _org_accounts, each_in_savepoint
 from backend.platform import audit
 from backend.platform.clock import utcnow
 from backend.platform.context import Actor
 from backend.platform.errors import BusinessRuleViolation, Conflict, NotFound
 from backend.platform.money import parse_money
 
-log = logging.getLogger(__name__)
 ZERO = Decimal("0.00")
 
 
@@ -111,13 +109,7 @@ def collect_recourse_due(session: Session, actor: Actor, *, now: datetime | None
     open_ids = session.scalars(
         select(RecourseClaim.id).where(RecourseClaim.status == "open").order_by(RecourseClaim.id)
     ).all()
-    collected = 0
-    for claim_id in open_ids:
-        try:
-            with session.begin_nested():
-                collect_recourse(session, actor, claim_id, now=now)
-            collected += 1
-        except BusinessRuleViolation as exc:
-            if exc.code != "insufficient_deposit":
-                log.warning("recourse claim %s not collected: %s", claim_id, exc.code)
+    collected = each_in_savepoint(
+        session, open_ids, lambda claim_id: collect_recourse(session, actor, claim_id, now=now)
+    )
     return {"recourse_collected": collected}

@@ -176,17 +176,25 @@ def collect_due(session: Session, actor: Actor, *, now: datetime | None = None) 
         .where(Payable.status.in_(PAYABLE_FROM), Payable.maturity_date <= now.date())
         .order_by(Payable.maturity_date, Payable.id)
     ).all()
-    paid = short = 0
-    for payable_id in due:
+    paid = each_in_savepoint(
+        session, due, lambda payable_id: pay_payable(session, actor, payable_id, now=now)
+    )
+    return {"paid": paid, "unfunded": len(due) - paid}
+
+
+def each_in_savepoint(session: Session, ids, step) -> int:
+    """A job's loop: ``step(id)`` for each id in its own savepoint, so one that fails (a
+    deposit short, logged if for another reason) leaves the others done; how many succeeded."""
+    done = 0
+    for object_id in ids:
         try:
             with session.begin_nested():
-                pay_payable(session, actor, payable_id, now=now)
-            paid += 1
+                step(object_id)
+            done += 1
         except BusinessRuleViolation as exc:
             if exc.code != "insufficient_deposit":
-                log.warning("payable %s not collected: %s", payable_id, exc.code)
-            short += 1
-    return {"paid": paid, "unfunded": short}
+                log.warning("factoring job: %s not done: %s", object_id, exc.code)
+    return done
 
 
 def mark_overdue(session: Session, actor: Actor, *, now: datetime | None = None) -> dict:

@@ -1,7 +1,9 @@
 // Digital factoring for bank staff: the core enterprises' agreements (GET /factoring/agreements)
 // with limit, what is financed and the rates, and the financing applications with the rules'
-// decision and every reason (GET /factoring/applications), refused ones first to hand.
-import { $, act, api, badge, el, fill, label, money, start, t, table, when } from "/web/static/js/finedge.js";
+// decision and every reason (GET /factoring/applications), refused ones first to hand, and the
+// recourse claims on suppliers (GET /factoring/recourse-claims) with a Collect button for the
+// open ones (POST /factoring/recourse-claims/{id}/collect: as much as the supplier's deposit holds).
+import { $, act, api, badge, el, fill, label, money, start, t, table, toast, when } from "/web/static/js/finedge.js";
 
 const K = (name) => t(`console.industrial.factoring.${name}`);
 const state = { cursor: null, items: [] };
@@ -49,6 +51,35 @@ async function loadApplications(more = false) {
   $("#more").hidden = !state.cursor;
 }
 
+async function collect(claim) {
+  const done = await api("POST", `/factoring/recourse-claims/${claim.id}/collect`, { body: {} });
+  toast(`${K("collected")}: ${money(done.collected)}`, "ok");
+  await loadRecourse();
+}
+
+const recourseColumns = [
+  { label: "#", class: "id", value: (c) => String(c.id) },
+  { label: K("payable"), class: "num", value: (c) => `#${c.payable_id}` },
+  { label: K("supplier"), class: "num", value: (c) => `#${c.supplier_id}` },
+  { label: K("claim"), class: "num", value: (c) => money(c.amount) },
+  { label: K("collected"), class: "num", value: (c) => money(c.collected) },
+  { label: K("outstanding"), class: "num", value: (c) => money(c.outstanding) },
+  { label: K("status"), value: (c) => badge(label(c.status, "industrial_factoring"), c.status === "open" ? "warn" : "ok") },
+  { label: K("at"), value: (c) => when(c.created_at) },
+  {
+    label: "",
+    value: (c) =>
+      c.status === "open"
+        ? el("button.btn.small.primary", { type: "button", "data-claim": String(c.id), onclick: (e) => act(e.currentTarget, () => collect(c)) }, K("collect"))
+        : "",
+  },
+];
+
+async function loadRecourse() {
+  const page = await api("GET", "/factoring/recourse-claims", { query: { limit: 100 } });
+  fill("#recourse", table(recourseColumns, page.items));
+}
+
 start({ roles: ["rm", "approver", "admin"] }, async () => {
   const agreements = await api("GET", "/factoring/agreements", { query: { limit: 200 } });
   fill("#agreements", table(agreementColumns, agreements.items));
@@ -60,4 +91,5 @@ start({ roles: ["rm", "approver", "admin"] }, async () => {
   $("#f-status").addEventListener("change", () => act(null, () => loadApplications()));
   $("#more").addEventListener("click", (e) => act(e.currentTarget, () => loadApplications(true)));
   await loadApplications();
+  await loadRecourse();
 });
