@@ -86,7 +86,8 @@ def test_agreements_and_chains_are_scoped(api: Api):
     assert api.error(r, 404) == "agreement_not_found"
 
 
-def test_only_bank_staff_make_agreements_and_admit_suppliers(api: Api):
+def test_only_bank_staff_make_agreements_and_admit_suppliers(both_api: Api):
+    api = both_api  # on SQLite and PostgreSQL
     today = date.today()
     body = {
         "core_id": api.org_id("TRD01"),

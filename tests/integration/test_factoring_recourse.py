@@ -10,11 +10,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backend import ledger
+from backend.ledger.models import Transfer
 from backend.platform.audit import AuditRecord
 from tests.integration import test_factoring_support as support
+from tests.integration.test_factoring_concurrency import _race
 from tests.integration.test_factoring_risk import _age, _run_job
 from tests.integration.test_factoring_support import Api, assert_books
 
@@ -170,4 +172,24 @@ def test_the_maturity_job_collects_open_claims_from_funded_deposits(api: Api):
     again = _run_job(api, datetime.now(UTC))  # nothing open: nothing moves
     assert again["recourse_collected"] == 0
     assert api.ok(api.get("rm1", f"/recourse-claims/{claim['id']}"))["collections"] == 1
+    assert_books(api)
+
+
+def test_concurrent_collections_of_one_claim_collect_it_once(api: Api):
+    """16 bank-staff collections at the same moment, each its own client and connection: one
+    collects the claim, the others find it closed; one ledger movement."""
+    _p, application, claim = _claim(api)
+    answers = _race(api, "rm1", f"/recourse-claims/{claim['id']}/collect")
+    assert [a["http"] for a in answers].count(200) == 1, answers
+    closed = [a for a in answers if a["http"] != 200]
+    assert {(a["http"], a["error"]["code"]) for a in closed} == {(409, "recourse_closed")}
+    got = api.ok(api.get("rm1", f"/recourse-claims/{claim['id']}"))
+    assert got["collected"] == application["disbursed"] and got["collections"] == 1
+    with api.session() as s:
+        moved = s.scalar(
+            select(func.count())
+            .select_from(Transfer)
+            .where(Transfer.transfer_id.like(f"fct:rcol:{claim['id']}:%"))
+        )
+        assert moved == 1
     assert_books(api)

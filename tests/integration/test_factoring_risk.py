@@ -131,7 +131,10 @@ def test_overdue_job_marks_and_reports_at_1_30_and_90_days(api: Api, risk: FakeR
     assert_books(api)
 
 
-def test_job_collects_a_funded_payable_at_maturity(api: Api, risk: FakeRisk):
+def test_job_collects_a_funded_payable_at_maturity(both_api: Api):
+    """On SQLite and PostgreSQL."""
+    api = both_api
+    _fake(api)
     p = api.payable(amount="1000.00", days=30)
     assert (
         api.ok(api.post("supplier1", f"/payables/{p['id']}/finance"), 201)["status"] == "approved"
@@ -142,9 +145,10 @@ def test_job_collects_a_funded_payable_at_maturity(api: Api, risk: FakeRisk):
     assert_books(api)
 
 
-def test_recourse_books_the_claim_on_the_supplier_and_a_late_payment_repays_it(
-    api: Api, risk: FakeRisk
-):
+def test_recourse_books_the_claim_on_the_supplier_and_a_late_payment_repays_it(both_api: Api):
+    """On SQLite and PostgreSQL (collection: test_factoring_recourse.py)."""
+    api = both_api
+    _fake(api)
     p = api.payable(amount="30000000.00", days=60)  # CORE1's deposit cannot cover it
     body = {"org_id": api.org_id("SUPP01"), "counterparty_limit": "40000000.00"}
     api.ok(api.post("rm1", f"/agreements/{p['agreement_id']}/suppliers", body), 201)
