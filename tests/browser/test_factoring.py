@@ -37,3 +37,43 @@ def test_supplier_finances_a_confirmed_payable_in_one_tap(server, browser_page):
     payable = ok(server.api("GET", f"/factoring/payables/{held['id']}", "supplier1"))
     assert payable["status"] == "FINANCED"
     assert not page.errors
+
+
+def test_bank_staff_collect_a_recourse_claim_from_the_console(server, signed_in):
+    """An overdue financed part CORE1 cannot pay, its recourse claim booked: rm1 opens the
+    console's factoring page and collects the claim from the supplier's deposit in one click."""
+    from datetime import date, timedelta
+
+    from sqlalchemy import create_engine, text
+
+    today = date.today()
+    body = {
+        "invoice_no": "BROWSER-RECOURSE-1",
+        "amount": "30000000.00",  # more than CORE1's deposit: the job leaves it unpaid
+        "issue_date": str(today),
+        "maturity_date": str(today + timedelta(days=60)),
+        "creditor_id": ok(server.api("GET", "/auth/me", "supplier1"))["org_id"],
+    }
+    p = ok(server.api("POST", "/factoring/payables", "core1", json=body), 201)
+    limit = {"org_id": body["creditor_id"], "counterparty_limit": "40000000.00"}
+    path = f"/factoring/agreements/{p['agreement_id']}/suppliers"
+    ok(server.api("POST", path, "rm1", json=limit), 201)
+    financed = ok(server.api("POST", f"/factoring/payables/{p['id']}/finance", "supplier1"), 201)
+    assert financed["status"] == "approved", financed
+    engine = create_engine(server.env["DATABASE_URL"])
+    with engine.begin() as c:  # its maturity moved into the past
+        c.execute(
+            text("UPDATE fct_payables SET maturity_date = :d WHERE id = :id"),
+            {"d": today - timedelta(days=3), "id": p["id"]},
+        )
+    engine.dispose()
+    server.finedge("jobs", "run", "factoring.maturity")
+    claim = ok(server.api("POST", f"/factoring/payables/{p['id']}/recourse", "rm1"), 201)
+    page = signed_in("rm1", surface="console")
+    page.goto(f"{server.url}/console/industrial/factoring")
+    page.wait_for_selector("main[data-ready='1']", state="attached")
+    page.locator(f"#recourse button[data-claim='{claim['id']}']").click()
+    expect(page.locator("#fe-toasts")).to_contain_text("已回收")
+    got = ok(server.api("GET", f"/factoring/recourse-claims/{claim['id']}", "rm1"))
+    assert got["status"] == "collected" and got["outstanding"] == "0.00"
+    assert not page.errors
