@@ -123,11 +123,10 @@ def machine_for(session):
                 amount = (bargained * share / 100).quantize(CENT) or bargained
             full = amount == bargained
             # independent of rules.fee_share: the share of the held fee, half up to the cent
-            released = (
-                total_hold
-                if full
-                else amount + (fee_held * amount / bargained).quantize(CENT, rounding=ROUND_HALF_UP)
-            )
+            released = total_hold  # all of it when the delivery is the last part
+            if 0 < amount < bargained:
+                share_fee = fee_held * amount / bargained
+                released = amount + share_fee.quantize(CENT, rounding=ROUND_HALF_UP)
             ok = (
                 status in ("open", "bargained")
                 and 0 < amount <= bargained
