@@ -85,3 +85,34 @@ def test_fee_shares_add_up_exactly(fee, total, cuts):
         assert abs(share - fee * part / total) <= D("0.01") * (len(cuts) + 1)
         held, remaining, released = held - share, remaining - part, released + share
     assert released + rules.fee_share(held, remaining, remaining) == fee
+
+
+def test_the_simulators_day_has_partial_deliveries_and_its_books_add_up():
+    from datetime import date
+
+    from backend.clearing.sim import Opening, plan_day
+
+    openings = {f"T{i}": Opening(balance=D("100000.00")) for i in range(4)}
+    bodies, expected = plan_day(openings, 300, seed=7, trade_date=date(2026, 12, 4), prefix="S")
+    orders: dict = {}
+    partial = 0
+    balances = {n: D("100000.00") for n in openings}
+    for body in bodies:
+        p = rules.parse_instruction(body)
+        before = orders.get(p.order_ref)
+        done = rules.step(before, p.kind, p.amount, p.fee, p.clearing_fee)
+        if p.kind == "delivery" and p.amount < before.bargained:
+            partial += 1
+        orders[p.order_ref] = done.state
+        balances[p.account_no] -= done.pays
+        if p.counterparty_no:
+            balances[p.counterparty_no] += done.receives
+    assert partial >= 5
+    assert {n: e[0] for n, e in expected.items()} == balances
+    for n in openings:
+        held = sum(s.hold_total for r, s in orders.items() if r in _refs(bodies, n))
+        assert expected[n][1] == held and balances[n] - held >= 0
+
+
+def _refs(bodies, number):
+    return {b["order"] for b in bodies if b["account"] == number}
