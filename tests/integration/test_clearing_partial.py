@@ -109,67 +109,25 @@ def test_withdrawal_leaves_held_funds_and_applies_once_per_reference(desk):
     desk.one(desk.instruction("order", a, "O1", "4000.00"))
     account = desk.account(a)
     me = _trader(desk, a)
-    err = refused(
-        service.withdraw_account,
-        desk.session,
-        me,
-        account_id=account.id,
-        amount="6000.01",
-        reference="w1",
-        now=NOW,
-    )
-    assert err.code == "insufficient_funds"
+
+    def withdraw(amount, reference, actor=me):
+        return service.withdraw_account(
+            desk.session, actor, account_id=account.id, amount=amount, reference=reference, now=NOW
+        )
+
+    assert refused(withdraw, "6000.01", "w1").code == "insufficient_funds"
     assert desk.balance(a) == (D("10000.00"), D("4000.00"), D("6000.00"))
-    done = service.withdraw_account(
-        desk.session, me, account_id=account.id, amount="6000.00", reference="w1", now=NOW
-    )
+    done = withdraw("6000.00", "w1")
     assert done.amount == D("-6000.00")
-    again = service.withdraw_account(
-        desk.session, me, account_id=account.id, amount="6000.00", reference="w1", now=NOW
-    )
-    assert again.id == done.id
-    assert (
-        refused(
-            service.withdraw_account,
-            desk.session,
-            me,
-            account_id=account.id,
-            amount="1.00",
-            reference="w1",
-            now=NOW,
-        ).code
-        == "transfer_id_reused"
-    )
+    assert withdraw("6000.00", "w1").id == done.id
+    assert refused(withdraw, "1.00", "w1").code == "transfer_id_reused"
     assert desk.balance(a) == (D("4000.00"), D("4000.00"), D("0.00"))
     main = ledger.balance_of(desk.session.get(ledger.Account, _main(desk, account)))
     assert main.posted == D("6000.00")
     # another trader's account is not found; bad amounts change nothing
-    other = _trader(desk, b, "u2")
-    assert (
-        refused(
-            service.withdraw_account,
-            desk.session,
-            other,
-            account_id=account.id,
-            amount="1.00",
-            reference="w2",
-            now=NOW,
-        ).kind
-        == "not_found"
-    )
-    for bad in ("NaN", "1e308", "0.001", "-1.00", "0"):
-        assert (
-            refused(
-                service.withdraw_account,
-                desk.session,
-                me,
-                account_id=account.id,
-                amount=bad,
-                reference="w3",
-                now=NOW,
-            ).kind
-            == "validation"
-        )
+    assert refused(withdraw, "1.00", "w2", _trader(desk, b, "u2")).kind == "not_found"
+    for bad in ("NaN", "1e308", "0.001", "-1.00", "0", 10**30):
+        assert refused(withdraw, bad, "w3").kind == "validation", bad
     audits = desk.session.scalars(
         select(AuditRecord).where(AuditRecord.action == "clearing.account.withdraw")
     ).all()
