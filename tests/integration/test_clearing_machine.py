@@ -25,6 +25,7 @@ FUNDS = D("1000.00")
 _houses = itertools.count(1)
 amounts = st.integers(min_value=1, max_value=60000).map(lambda c: D(c) * CENT)
 fees = st.integers(min_value=0, max_value=500).map(lambda c: D(c) * CENT)
+small = st.integers(min_value=1, max_value=2000).map(lambda c: D(c) * CENT)
 
 
 def machine_for(session, seen):
@@ -58,18 +59,22 @@ def machine_for(session, seen):
 
         @rule(i=st.integers(0, 2), amount=amounts, fee=fees)
         def order(self, i, amount, fee):
-            n = self.desk.numbers[i]
-            ref = f"O{next(self.refs)}"
+            self._order(self.desk.numbers[i], f"O{next(self.refs)}", amount, fee)
+
+        def _order(self, n, ref, amount, fee):
             ok = amount + fee <= self.available(n)
             self.send(self.desk.instruction("order", n, ref, str(amount), fee=str(fee)), ok)
             if ok:
                 self.held[n] += amount + fee
                 self.orders[ref] = [n, "open", amount, D("0.00"), fee, D("0.00")]
+            return ok
 
         @precondition(lambda self: self.orders)
         @rule(data=st.data(), fee=fees, full=st.booleans())
         def bargain(self, data, fee, full):
-            ref = data.draw(st.sampled_from(sorted(self.orders)))
+            self._bargain(data.draw(st.sampled_from(sorted(self.orders))), fee, full)
+
+        def _bargain(self, ref, fee, full):
             n, status, open_, bargained, fee_held, delivered = self.orders[ref]
             part = open_ if full or open_ <= CENT else (open_ / 2).quantize(CENT)
             ok = status == "open" and part > 0 and fee <= self.available(n)
@@ -118,7 +123,22 @@ def machine_for(session, seen):
             mostly an order with something bargained (else deliveries would rarely apply)."""
             live = sorted(r for r, o in self.orders.items() if o[3] > 0)
             pool = live if live and data.draw(st.integers(0, 3)) else sorted(self.orders)
-            ref = data.draw(st.sampled_from(pool))
+            self._deliver(data.draw(st.sampled_from(pool)), fee, cfee, j, share)
+
+        @rule(
+            i=st.integers(0, 2),
+            amount=amounts,
+            j=st.integers(1, 2),
+            share=st.sampled_from([50, 33]),
+        )
+        def order_bargain_deliver_part(self, i, amount, j, share):
+            """The chain a partial delivery needs, in one step (random rules seldom line it up)."""
+            ref = f"O{next(self.refs)}"
+            if self._order(self.desk.numbers[i], ref, amount, D("1.00")):
+                self._bargain(ref, D("0.50"), True)
+                self._deliver(ref, D("0.10"), D("0.05"), j, share)
+
+        def _deliver(self, ref, fee, cfee, j, share):
             n, status, open_, bargained, fee_held, delivered = self.orders[ref]
             seller = self.desk.numbers[(self.desk.numbers.index(n) + j) % 3]
             total_hold = open_ + bargained + fee_held
@@ -165,13 +185,19 @@ def machine_for(session, seen):
                 self.balance[n] -= amount + fee + cfee
                 self.balance[seller] += amount
 
-        @rule(i=st.integers(0, 2), amount=amounts)
-        def withdraw(self, i, amount):
+        @rule(i=st.integers(0, 2), amount=small, everything=st.booleans())
+        def withdraw(self, i, amount, everything):
+            """A small amount (large ones would drain the accounts before anything trades);
+            now and then all that is available, or a cent more."""
             n = self.desk.numbers[i]
             account = self.desk.account(n)
             trader = Actor(
                 user_id=None, username="t", role="enterprise", org_id=account.trader_org_id
             )
+            if everything and amount > D("19.00"):  # now and then: all of it, or a cent more
+                amount = self.available(n) + (CENT if amount > D("19.50") else 0)
+            if amount <= 0:
+                return
             ok = amount <= self.available(n)
             ref = f"W{next(self.refs)}"
             try:
