@@ -489,6 +489,16 @@ class FundAccount(MethodView):
         return service.fund_account(db(), current_actor(), account_id=account_id, **body)
 
 
+@blp.route("/accounts/<int:account_id>/withdraw")
+class WithdrawAccount(MethodView):
+    @blp.arguments(ClearingFundIn)
+    @blp.response(201, ClearingFundingOut)
+    def post(self, body, account_id):
+        """The trader or bank staff: back to the trader's main deposit, at most the available
+        balance; once per reference (another amount: 409). The answer's amount is negative."""
+        return service.withdraw_account(db(), current_actor(), account_id=account_id, **body)
+
+
 @blp.route("/accounts/<int:account_id>/orders")
 class AccountOrders(MethodView):
     @blp.arguments(PageArgs, location="query")

@@ -11,7 +11,8 @@
 Transfer ids come from the clearing house's instruction ids, so a retried instruction can only
 ever apply once: ``clr:<house>:<instruction>:h`` (the hold an instruction leaves on its order),
 ``:d`` (a delivery's payment to the seller), ``:f`` (the bank's fee), ``:c`` (the clearing
-house's fee); the hold an instruction replaces is voided as ``<hold>~void``.
+house's fee); the hold an instruction replaces is voided as ``<hold>~void``. Fundings are
+``clr:fund:<account>:<reference>`` and withdrawals ``clr:withdraw:<account>:<reference>``.
 """
 
 from __future__ import annotations
@@ -68,3 +69,7 @@ def leg_id(house_id: int, instruction_id: str, leg: str) -> str:
 
 def funding_id(account_id: int, reference: str) -> str:
     return f"clr:fund:{account_id}:{reference}"
+
+
+def withdrawal_id(account_id: int, reference: str) -> str:
+    return f"clr:withdraw:{account_id}:{reference}"

@@ -8,8 +8,15 @@ An order holds ``open + bargained + fee_held`` on the buyer's trader account:
   allowed); the hold grows by f.
 - ``cancel``: the open (unmatched) part is released; with nothing bargained the whole hold
   (fees included) is released and the order is cancelled.
-- ``delivery`` (amount = bargained, fee, clearing_fee, counterparty): the hold is released and
-  the buyer pays the seller the amount, the bank the fee and the clearing house its fee.
+- ``delivery`` (amount <= the undelivered bargained amount, fee, clearing_fee, counterparty):
+  the buyer pays the seller the amount, the bank the fee and the clearing house its fee. A
+  partial delivery (less than the undelivered bargained amount) releases that part of the hold
+  and its share of the held fees (pro rata to the cent, ``fee_share``: the share of what is
+  left, so the last part takes the rounding remainder and the parts add up exactly); the rest
+  stays held. The delivery that reaches the bargained amount releases the whole hold (an open
+  part too) and the order is ``delivered``. A ``cancel`` of a partly delivered order with
+  nothing open releases the undelivered remainder and its fees (the order ends ``delivered``
+  with ``delivered`` below the bargained total).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from backend.platform.errors import BusinessRuleViolation, ValidationFailed
@@ -148,6 +155,7 @@ class OrderState:
     open_amount: Decimal = ZERO
     bargained: Decimal = ZERO
     fee_held: Decimal = ZERO
+    delivered: Decimal = ZERO  # the delivered total (bargained above is what is left of it)
 
     @property
     def hold_total(self) -> Decimal:
@@ -161,6 +169,14 @@ class Step:
     state: OrderState
     pays: Decimal = ZERO  # the buyer's posted outflow (delivery: amount + fees)
     receives: Decimal = ZERO  # the counterparty's inflow (delivery: amount)
+
+
+def fee_share(fee_held: Decimal, amount: Decimal, remaining: Decimal) -> Decimal:
+    """The part of the held fees a delivery of ``amount`` out of ``remaining`` releases: pro
+    rata to the cent (half up); all of it for the last part, so the parts add up exactly."""
+    if amount >= remaining:
+        return fee_held
+    return (fee_held * amount / remaining).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def _refuse(code: str, message: str) -> BusinessRuleViolation:
@@ -193,6 +209,8 @@ def step(state: OrderState | None, kind: str, amount: Decimal, fee: Decimal, cle
         )
     if kind == "cancel":
         if state.open_amount == 0:
+            if state.delivered > 0 and state.bargained > 0:  # the undelivered remainder
+                return Step(OrderState("delivered", delivered=state.delivered))
             raise _refuse("nothing_to_cancel", "the order has no open amount left")
         if state.bargained == 0:
             return Step(OrderState("cancelled"))
@@ -200,9 +218,22 @@ def step(state: OrderState | None, kind: str, amount: Decimal, fee: Decimal, cle
     # delivery
     if state.bargained == 0:
         raise _refuse("nothing_to_deliver", "nothing of the order was bargained")
-    if amount != state.bargained:
-        raise _refuse("delivery_amount_mismatch", "a delivery settles exactly the bargained amount")
-    return Step(OrderState("delivered"), pays=amount + fee + clearing_fee, receives=amount)
+    if amount > state.bargained:
+        raise _refuse(
+            "delivery_exceeds_bargain",
+            f"the delivery is larger than the undelivered bargained amount {state.bargained}",
+        )
+    pays = amount + fee + clearing_fee
+    delivered = state.delivered + amount
+    if amount == state.bargained:
+        return Step(OrderState("delivered", delivered=delivered), pays=pays, receives=amount)
+    left = replace(
+        state,
+        bargained=state.bargained - amount,
+        fee_held=state.fee_held - fee_share(state.fee_held, amount, state.bargained),
+        delivered=delivered,
+    )
+    return Step(left, pays=pays, receives=amount)
 
 
 # --------------------------------------------------------------------------- replay

@@ -2,7 +2,8 @@
 interface with signed requests, then the day's reconciliation CSV (``finedge clearing-sim``).
 
 ``plan_day`` (pure) writes a valid day for the accounts it is given, from their opening
-balances: orders, partial and full bargains, cancels and deliveries to other traders, each
+balances: orders, partial and full bargains, cancels, full and partial deliveries to other
+traders (a partial one settles a third or a half of what is bargained and undelivered), each
 affordable in the simulator's own books (``rules``). ``with_faults`` reorders the stream as a
 real clearing house's network would: ``duplicates`` (an instruction sent again), ``reorder``
 (seq n+1 before n), ``gaps`` (some instructions held back to the end of the day, so their
@@ -95,15 +96,19 @@ def plan_day(
         if bargained and roll < 0.3 and len(numbers) > 1:
             ref = rng.choice(sorted(bargained))
             state = book.orders[ref]
-            fee = (state.bargained * FEE_RATE).quantize(CENT)
-            cfee = (state.bargained * FEE_RATE / 2).quantize(CENT)
-            if state.bargained + fee + cfee > book.balance - book.held + state.hold_total:
+            amount = state.bargained
+            if rng.random() < 0.4 and amount > CENT:  # a partial delivery: a third or a half
+                amount = (amount / rng.choice((2, 3))).quantize(CENT)
+            fee = (amount * FEE_RATE).quantize(CENT)
+            cfee = (amount * FEE_RATE / 2).quantize(CENT)
+            after = rules.step(state, "delivery", amount, fee, cfee)
+            if book.balance - after.pays < book.held - state.hold_total + after.state.hold_total:
                 continue
             seller = rng.choice([m for m in numbers if m != n])
             body.update(
                 kind="delivery",
                 order=ref,
-                amount=str(state.bargained),
+                amount=str(amount),
                 fee=str(fee),
                 clearing_fee=str(cfee),
                 counterparty=seller,

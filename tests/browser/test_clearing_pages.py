@@ -1,7 +1,10 @@
 """The clearing pages: trader1 sees its accounts with the API's figures (its demo order still
-frozen), and the bank's console lists the day's reconciliation."""
+frozen) and withdraws 1.00 with the page's button; the bank's console lists the day's
+reconciliation."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 from playwright.sync_api import expect
 
@@ -27,6 +30,13 @@ def test_trader_sees_its_accounts_and_the_console_its_reconciliation(server, bro
     expect(page.locator("li[data-order='O-DEMO-1']")).to_be_visible()
     expect(page.locator("li[data-account='TRD02-AU']")).to_have_count(0)
     screenshot(page, "m-enterprise-trading")
+    # one action: withdraw 1.00 back to the main account; the card shows the API's new figure
+    page.fill(f"#wd-{au['id']}", "1.00")
+    card.locator("form.withdraw button").click()
+    left = Decimal(au["available"]) - Decimal("1.00")
+    expect(card.locator(".available")).to_have_text(money_text(f"{left:.2f}"))
+    after = ok(server.api("GET", f"/clearing/accounts/{au['id']}", "trader1"))
+    assert Decimal(after["available"]) == left and after["held"] == au["held"]
     assert not page.errors
     console = open_page(server, browser_page, "rm1", "/console/industrial/clearing")
     expect(console.locator("#runs tbody tr").first).to_be_visible()

@@ -390,3 +390,35 @@ def test_admin_configures_a_house_and_staff_suspend_an_agreement(app, client, au
     assert refused.get_json()["error"]["code"] == "account_inactive"
     assert client.patch(a_path, headers=auth("rm1"), json={"status": "active"}).status_code == 200
     assert signed(client, order(app, "TRD02-AU")).status_code == 200
+
+
+def test_trader_withdraws_available_funds_once_per_reference(app, client, auth):
+    cu = account_id(app, "TRD01-CU")
+    path = f"/api/v1/clearing/accounts/{cu}/withdraw"
+    view = f"/api/v1/clearing/accounts/{cu}"
+    before = client.get(view, headers=auth("trader1")).get_json()
+    body = {"amount": "10.00", "reference": "wd-1"}
+    first = client.post(path, headers=auth("trader1"), json=body)
+    assert first.status_code == 201 and first.get_json()["amount"] == "-10.00"
+    assert client.post(path, headers=auth("trader1"), json=body).get_json() == first.get_json()
+    after = client.get(view, headers=auth("trader1")).get_json()
+    assert Decimal(before["balance"]) - Decimal(after["balance"]) == Decimal("10.00")
+    assert after["held"] == before["held"]
+    other = client.post(path, headers=auth("trader1"), json={**body, "amount": "11.00"})
+    assert other.status_code == 409
+    too_much = {"amount": str(Decimal(after["available"]) + Decimal("0.01")), "reference": "wd-2"}
+    refused = client.post(path, headers=auth("trader1"), json=too_much)
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["code"] == "insufficient_funds"
+    for bad in ("1.001", "-1.00", "NaN", "1e308", 10**30):
+        response = client.post(path, headers=auth("trader1"), json={**body, "amount": bad})
+        assert response.status_code == 400, bad
+    assert client.post(path, headers=auth("trader2"), json=body).status_code == 404
+    staff = client.post(path, headers=auth("teller1"), json={"amount": "1.00", "reference": "s1"})
+    assert staff.status_code == 201
+    assert client.get(view, headers=auth("trader1")).get_json()["balance"] == str(
+        Decimal(after["balance"]) - Decimal("1.00")
+    )
+    with session_of(app) as s:
+        assert ledger.verify(s).ok
+        assert service.replay_check(s).ok

@@ -27,8 +27,8 @@ def test_partial_bargains_then_delivery():
     s = rules.step(s, "bargain", D("70.00"), D("0.00")).state
     assert s.status == "bargained"
     with pytest.raises(BusinessRuleViolation) as info:
-        rules.step(s, "delivery", D("99.00"), D("0"))
-    assert info.value.code == "delivery_amount_mismatch"
+        rules.step(s, "delivery", D("100.01"), D("0"))
+    assert info.value.code == "delivery_exceeds_bargain"
     done = rules.step(s, "delivery", D("100.00"), D("2.00"), D("1.00"))
     assert (done.pays, done.receives, done.state.hold_total) == (D("103.00"), D("100.00"), 0)
     with pytest.raises(BusinessRuleViolation) as info:

@@ -22,6 +22,7 @@ from backend.clearing.service.setup import (
     pay_in,
     register_house,
     set_agreement_status,
+    withdraw_account,
 )
 
 __all__ = [
@@ -46,4 +47,5 @@ __all__ = [
     "resolve_difference",
     "set_agreement_status",
     "submit",
+    "withdraw_account",
 ]

@@ -365,7 +365,11 @@ def _apply(session, actor, house, bank, account, ins: Instruction, now) -> None:
     state = None
     if order is not None:
         state = rules.OrderState(
-            order.status, order.open_amount, order.bargained_amount, order.fee_held
+            order.status,
+            order.open_amount,
+            order.bargained_amount,
+            order.fee_held,
+            order.delivered_amount,
         )
     done = rules.step(state, ins.kind, ins.amount, ins.fee, ins.clearing_fee)
     old_total = state.hold_total if state else rules.ZERO
@@ -423,7 +427,6 @@ def _apply(session, actor, house, bank, account, ins: Instruction, now) -> None:
     order.open_amount = done.state.open_amount
     order.bargained_amount = done.state.bargained
     order.fee_held = done.state.fee_held
+    order.delivered_amount = done.state.delivered
     order.hold_transfer_id = hold_transfer_id
     order.updated_at = now
-    if ins.kind == "delivery":
-        order.delivered_amount = ins.amount

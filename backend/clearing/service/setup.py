@@ -289,36 +289,71 @@ def fund_account(
     session: Session, actor: Actor, *, account_id: int, amount, reference: str, now=None
 ) -> Funding:
     """The trader (its own account) or bank staff: main deposit -> trader account."""
+    return _move(session, actor, account_id, amount, reference, withdrawal=False, now=now)
+
+
+def withdraw_account(
+    session: Session, actor: Actor, *, account_id: int, amount, reference: str, now=None
+) -> Funding:
+    """The trader (its own account) or bank staff: trader account -> main deposit, never more
+    than the available balance (held funds stay). Stored as a ``Funding`` of minus the amount
+    (the replay's starting point adds it up); once per reference (the same reference and amount
+    again: the first answer; another amount: 409 ``transfer_id_reused``)."""
+    return _move(session, actor, account_id, amount, reference, withdrawal=True, now=now)
+
+
+def _move(session, actor, account_id, amount, reference, *, withdrawal: bool, now) -> Funding:
     now = now or utcnow()
     account = session.get(TraderAccount, account_id)
     ensure_visible(actor, account, [account.trader_org_id if account else None], "account")
     if not actor.is_bank_staff and actor.role != "enterprise":
         raise NotFound("account not found", code="account_not_found")
     amount = parse_money(amount, positive=True)
-    transfer_id = accounts.funding_id(account.id, _reference(reference))
+    reference = _reference(reference)
+    transfer_id = (accounts.withdrawal_id if withdrawal else accounts.funding_id)(
+        account.id, reference
+    )
     existing = session.scalar(select(Funding).where(Funding.transfer_id == transfer_id))
     agreement = session.get(Agreement, account.agreement_id)
     if agreement.status != "active":
         raise BusinessRuleViolation("the agreement is not active", code="agreement_inactive")
+    main, sub = agreement.main_account_id, account.ledger_account_id
+    if withdrawal and existing is None:
+        # the account's row lock orders this withdrawal with the instructions that hold funds
+        session.scalar(
+            select(TraderAccount.id).where(TraderAccount.id == account.id).with_for_update()
+        )
+        available = balance_of(session, account)[2]
+        if amount > available:
+            raise BusinessRuleViolation(
+                f"more than the available balance {available}",
+                code="insufficient_funds",
+                details={"available": [str(available)]},
+            )
     ledger.transfer(  # the same reference again: the ledger's 409 on another amount, else a no-op
         session,
         actor,
         transfer_id=transfer_id,
-        debit_account_id=agreement.main_account_id,
-        credit_account_id=account.ledger_account_id,
+        debit_account_id=sub if withdrawal else main,
+        credit_account_id=main if withdrawal else sub,
         amount=amount,
-        code="clr_fund",
+        code="clr_withdraw" if withdrawal else "clr_fund",
         now=now,
     )
     if existing is not None:
         return existing
-    funding = Funding(account_id=account.id, amount=amount, transfer_id=transfer_id, created_at=now)
+    funding = Funding(
+        account_id=account.id,
+        amount=-amount if withdrawal else amount,
+        transfer_id=transfer_id,
+        created_at=now,
+    )
     session.add(funding)
     session.flush()
     audit.record(
         session,
         actor,
-        "clearing.account.fund",
+        "clearing.account.withdraw" if withdrawal else "clearing.account.fund",
         "clearing_account",
         account.id,
         None,
