@@ -16,21 +16,14 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from backend.platform.context import Actor
-from backend.platform.errors import BusinessRuleViolation, DomainError
-from backend.platform.ports import DisbursementGate, RiskEvents
+from backend.platform.ports import RiskEvents, ensure_disbursement_allowed
 from backend.platform.wiring import port
 
-BLOCKED = "disbursement_blocked_by_risk"
 PLAIN_REFUSAL = "the bank cannot accept this bill at the moment; please contact your bank"
 
 
 def ensure_no_blocking_signal(session: Session, actor: Actor, org_id: int) -> None:
-    try:
-        port(session, DisbursementGate).ensure_no_blocking_signal(session, org_id, levels=("hard",))
-    except DomainError as exc:
-        if actor.is_bank_staff or exc.code != BLOCKED:
-            raise
-        raise BusinessRuleViolation(PLAIN_REFUSAL, code="disbursement_refused") from None
+    ensure_disbursement_allowed(session, actor, org_id, plain_message=PLAIN_REFUSAL)
 
 
 def record_shortfall(

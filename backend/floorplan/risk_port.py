@@ -25,27 +25,19 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend.platform.context import Actor
-from backend.platform.errors import BusinessRuleViolation, DomainError
 from backend.platform.live import LiveEmitter
-from backend.platform.ports import DisbursementGate, RiskEvents
+from backend.platform.ports import RiskEvents, ensure_disbursement_allowed
 from backend.platform.wiring import port
 
 SEVERITY = {"hard": "critical", "strong": "high", "medium": "medium", "weak": "low"}
 
 
-BLOCKED = "disbursement_blocked_by_risk"
 PLAIN_REFUSAL = "the bank cannot grant this at the moment; please contact your relationship manager"
 
 
 def ensure_no_blocking_signal(session: Session, actor: Actor, org_id: int) -> None:
     """Refuse a draw while risk blocks the dealer; the details only for bank staff."""
-    try:
-        port(session, DisbursementGate).ensure_no_blocking_signal(session, org_id)
-    except DomainError as exc:
-        if actor.is_bank_staff or exc.code != BLOCKED:
-            raise
-        # a customer learns that it is refused, not which internal rule or signal refused it
-        raise BusinessRuleViolation(PLAIN_REFUSAL, code="disbursement_refused") from None
+    ensure_disbursement_allowed(session, actor, org_id, plain_message=PLAIN_REFUSAL)
 
 
 def record_internal_event(

@@ -23,7 +23,9 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from backend.platform.context import Actor
+from backend.platform.errors import BusinessRuleViolation, DomainError
 from backend.platform.live import LiveEmitter
+from backend.platform.wiring import port
 
 # --------------------------------------------------------------------------- risk
 
@@ -37,6 +39,28 @@ class DisbursementGate(Protocol):
     def ensure_no_blocking_signal(
         self, session: Session, org_id: int, *, levels: tuple[str, ...] = ("hard",)
     ) -> None: ...
+
+
+DISBURSEMENT_BLOCKED = "disbursement_blocked_by_risk"
+
+
+def ensure_disbursement_allowed(
+    session: Session,
+    actor: Actor,
+    org_id: int,
+    *,
+    plain_message: str,
+    levels: tuple[str, ...] = ("hard",),
+) -> None:
+    """The gate as a customer-facing area asks it: bank staff get the blocking signals in the
+    error's details; anyone else (a dealer, an enterprise) learns only that it is refused, 422
+    ``disbursement_refused`` with ``plain_message``, never which internal rule refused it."""
+    try:
+        port(session, DisbursementGate).ensure_no_blocking_signal(session, org_id, levels=levels)
+    except DomainError as exc:
+        if actor.is_bank_staff or exc.code != DISBURSEMENT_BLOCKED:
+            raise
+        raise BusinessRuleViolation(plain_message, code="disbursement_refused") from None
 
 
 class RiskEvents(Protocol):

@@ -29,7 +29,7 @@ class FakeRisk(set):
         super().__init__()
         self.events: list = []
 
-    def ensure_no_blocking_signal(self, session, org_id):
+    def ensure_no_blocking_signal(self, session, org_id, *, levels=("hard",)):
         if org_id in self:  # the real gate's shape (backend/risk/service/blocking.py)
             raise BusinessRuleViolation(
                 "a hard risk signal is open",
