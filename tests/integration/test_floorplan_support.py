@@ -224,7 +224,7 @@ def risk_calls(monkeypatch) -> list:
     monkeypatch.setattr(
         RiskPort,
         "ensure_no_blocking_signal",
-        lambda self, session, org_id: calls.append(("check", org_id)),
+        lambda self, session, org_id, *, levels=("hard",): calls.append(("check", org_id)),
     )
     monkeypatch.setattr(
         RiskPort,
