@@ -54,6 +54,7 @@ AREAS: tuple[str, ...] = (
     "backend.branch.area",
     "backend.factoring.area",
     "backend.clearing.area",
+    "backend.collateral.area",
 )
 
 ROLES_WITH_WEB = ("all", "web")

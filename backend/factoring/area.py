@@ -3,10 +3,11 @@ transferred parts, rule-decided financing, maturity, settlement and overdue repo
 
 from __future__ import annotations
 
+from backend.factoring.exposure import FactoringExposurePort
 from backend.factoring.jobs import JOBS
 from backend.factoring.seed import seed_factoring
-from backend.platform.areas import Area
-from backend.platform.ports import DisbursementGate, RiskEvents
+from backend.platform.areas import Area, Provide
+from backend.platform.ports import DisbursementGate, FactoringExposure, RiskEvents
 
 AREA = Area(
     name="factoring",
@@ -16,5 +17,6 @@ AREA = Area(
     blueprints=("miniapp_api.factoring",),
     jobs=JOBS,
     seeders=(seed_factoring,),
+    provides=(Provide(FactoringExposure, lambda _wiring: FactoringExposurePort()),),
     needs=(DisbursementGate, RiskEvents),
 )

@@ -3,12 +3,13 @@ redemption and release, margin automation, inventory audits, vehicle alerts."""
 
 from __future__ import annotations
 
+from backend.floorplan.exposure import FloorplanExposurePort
 from backend.floorplan.jobs import JOBS
 from backend.floorplan.seed import seed_floorplan
-from backend.platform.areas import Area, LiveEvent
+from backend.platform.areas import Area, LiveEvent, Provide
 from backend.platform.context import BANK_STAFF_ROLES
 from backend.platform.live import Audience
-from backend.platform.ports import DisbursementGate, RiskEvents
+from backend.platform.ports import DisbursementGate, FloorplanExposure, RiskEvents
 
 AREA = Area(
     name="floorplan",
@@ -27,5 +28,6 @@ AREA = Area(
             rule=Audience(orgs=True, roles=tuple(sorted(BANK_STAFF_ROLES))),
         ),
     ),
+    provides=(Provide(FloorplanExposure, lambda _wiring: FloorplanExposurePort()),),
     needs=(DisbursementGate, RiskEvents),
 )

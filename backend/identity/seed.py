@@ -43,6 +43,7 @@ DEMO_USERS = [
     ("dealer2", "dealer", "DEALER2", None),
     ("supervisor1", "supervisor", "SUP1", None),
     ("rm1", "rm", "BANK", "BR001"),
+    ("rm2", "rm", "BANK", "BR001"),
     ("approver1", "approver", "BANK", None),
     ("teller1", "teller", "BR001", "BR001"),
     ("teller2", "teller", "BR001", "BR001"),

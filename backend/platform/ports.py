@@ -9,6 +9,8 @@ share: small Protocols and the plain values that cross them.
     floor-plan ──DisbursementGate, RiskEvents──> risk
     hall ──DeviceDirectory──> devices
     hall, devices API ──DeviceLink──> the hub, or a command link
+    collateral ──FloorplanExposure, FactoringExposure──> floor-plan, factoring
+    collateral ──RiskEvents──> risk (LTV over a product's thresholds)
     devices ingest, hub ──HallForDevices──> hall
     ingest ──UplinkRoutes──> every area's uplink handlers
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -194,6 +197,40 @@ class HallForDevices(Protocol):
     ) -> list[dict[str, Any]] | None:
         """The centre's state of the kiosk tickets that edge issued (``queue.sync``)."""
         ...
+
+
+# --------------------------------------------------------------------------- credit exposure
+
+
+@dataclass(frozen=True)
+class CreditExposure:
+    """A credit as the collateral area sees it: who borrowed, how much is outstanding now
+    (principal drawn and not repaid), the limit, and whether it is still live."""
+
+    credit_kind: str  # floorplan_line | factoring_agreement
+    credit_ref: str
+    borrower_org_id: int
+    outstanding: Decimal
+    limit: Decimal
+    active: bool
+
+
+class FloorplanExposure(Protocol):
+    """Floor-plan's credit lines, read by collateral for the LTV of the property securing
+    one. ``credit_ref`` is the line's id as a string; None: no such line."""
+
+    def credit_exposure(self, session: Session, credit_ref: str) -> CreditExposure | None: ...
+
+    def credits_of(self, session: Session, org_id: int) -> list[CreditExposure]: ...
+
+
+class FactoringExposure(Protocol):
+    """Factoring's agreements, read by collateral for the LTV of the property securing one
+    (outstanding = the agreement's financed outstanding)."""
+
+    def credit_exposure(self, session: Session, credit_ref: str) -> CreditExposure | None: ...
+
+    def credits_of(self, session: Session, org_id: int) -> list[CreditExposure]: ...
 
 
 # --------------------------------------------------------------------------- uplinks

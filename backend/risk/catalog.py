@@ -222,6 +222,16 @@ KINDS: dict[str, EventKind] = {
             "medium",
             amount=_M,
         ),
+        # collateral: a credit's loan-to-value over its product's alarm threshold (critical
+        # over the block threshold, which the reported-critical rule makes hard)
+        _kind(
+            "ltv_breach",
+            "internal",
+            "Collateral loan-to-value over threshold",
+            "high",
+            ltv_bp=Field("integer", default=0),
+            amount=_M,
+        ),
     )
 }
 

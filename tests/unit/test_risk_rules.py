@@ -49,6 +49,7 @@ def ev(kind: str, days_ago: float = 5, severity: int = 2, **data) -> EventView:
             "pool_shortfall",
             "payable_overdue",
             "clearing_difference",
+            "ltv_breach",
         )
         else "registry",
     )
@@ -120,6 +121,7 @@ CASES: dict[str, tuple[list[EventView], dict]] = {
     "INT-POOL-SHORTFALLS": ([ev("pool_shortfall", 30), ev("pool_shortfall", 5)], {}),
     "INT-POOL-SHORTFALL-ONE": ([ev("pool_shortfall", 5)], {}),
     "INT-CLEARING-DIFFERENCE": ([ev("clearing_difference", 2)], {}),
+    "INT-LTV-BREACH": ([ev("ltv_breach", 4, ltv_bp=8600)], {}),
     "FIN-STRESS": ([report(100, 90, 50, 70)], {}),
     "MULTI-DISTRESS-TWO": ([ev("lawsuit_defendant", 30), ev("tax_arrears", 60)], {}),
     "INT-OVERDUE": ([ev("overdue_loan", 3, days_overdue=10)], {}),

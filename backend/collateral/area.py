@@ -1,0 +1,14 @@
+"""Collateral's declaration: the property registry, online valuation (AVM), the model
+registry, batch revaluation, LTV monitoring and the quarterly accuracy study."""
+
+from __future__ import annotations
+
+from backend.platform.areas import Area
+from backend.platform.ports import FactoringExposure, FloorplanExposure, RiskEvents
+
+AREA = Area(
+    name="collateral",
+    description="residential property valuation (AVM), collateral registry and LTV monitoring",
+    models=("backend.collateral.models",),
+    needs=(FloorplanExposure, FactoringExposure, RiskEvents),
+)
