@@ -3,6 +3,7 @@ registry, batch revaluation, LTV monitoring and the quarterly accuracy study."""
 
 from __future__ import annotations
 
+from backend.collateral.monitoring.jobs import JOBS as MONITORING_JOBS
 from backend.platform.areas import Area
 from backend.platform.ports import FactoringExposure, FloorplanExposure, RiskEvents
 
@@ -10,5 +11,8 @@ AREA = Area(
     name="collateral",
     description="residential property valuation (AVM), collateral registry and LTV monitoring",
     models=("backend.collateral.models",),
+    blueprints=("miniapp_api.collateral_monitoring",),
+    jobs=MONITORING_JOBS,
+    cli=("backend.collateral.monitoring.cli:monitoring_cli",),
     needs=(FloorplanExposure, FactoringExposure, RiskEvents),
 )
