@@ -112,11 +112,10 @@ class SaleIn(StrictSchema):
     city = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
     district = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=60))
     community = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+    # its range (more than 0, at most 10000) is checked by the service, row by row
     area_m2 = ma.fields.Decimal(
         required=True,
-        places=2,
-        validate=ma.validate.Range(min=0, max=10000, min_inclusive=False),
-        metadata={"type": "number"},
+        metadata={"type": "number", "minimum": 0.01, "maximum": 10000},
     )
     floor = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(-5, 200))
     total_floors = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(1, 200))
