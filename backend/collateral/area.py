@@ -3,6 +3,7 @@ registry, batch revaluation, LTV monitoring and the quarterly accuracy study."""
 
 from __future__ import annotations
 
+from backend.collateral.seed import seed_avm
 from backend.platform.areas import Area
 from backend.platform.ports import FactoringExposure, FloorplanExposure, RiskEvents
 
@@ -11,4 +12,6 @@ AREA = Area(
     description="residential property valuation (AVM), collateral registry and LTV monitoring",
     models=("backend.collateral.models",),
     needs=(FloorplanExposure, FactoringExposure, RiskEvents),
+    blueprints=("miniapp_api.collateral.valuations",),
+    seeders=(seed_avm,),
 )
