@@ -14,4 +14,5 @@ AREA = Area(
     needs=(FloorplanExposure, FactoringExposure, RiskEvents),
     blueprints=("miniapp_api.collateral.valuations",),
     seeders=(seed_avm,),
+    cli=("backend.collateral.cli:collateral_cli",),
 )

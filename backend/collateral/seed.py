@@ -2,7 +2,7 @@
 registered, so that valuations work from the first start.
 
 How many sales: 4,000 with the demo's seed (``make demo``: ``finedge seed --enterprises N``
-or ``--cars N``), 1,500 otherwise (plain ``finedge seed`` and every test app). The trained
+or ``--cars N``), 1,000 otherwise (plain ``finedge seed`` and every test app). The trained
 model is cached in the process keyed by the generator's parameters, so every test app of a
 test run registers the same artifact without training again (about 2 s once).
 
@@ -23,7 +23,7 @@ from backend.platform.context import SYSTEM
 
 MARKET_SEED = 2026
 N_DEMO = 4000
-N_SMALL = 1500
+N_SMALL = 1000
 
 _trained: dict[tuple, object] = {}
 _lock = threading.Lock()

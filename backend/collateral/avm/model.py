@@ -221,7 +221,9 @@ def _features(raw: pd.DataFrame, spec: _Spec, *, for_valuation: bool) -> pd.Data
     for key in ("floor", "total_floors", "rooms", "lat", "lon"):
         f[key] = _to_number(c[key]) if key in c else np.nan
     if spec.origin is not None and "sale_date" in c and not for_valuation:
-        f["t"] = _quarter_index(c["sale_date"], spec.origin).fillna(spec.as_of_t)
+        # a sale after the training window is valued at the latest level the model knows
+        t = _quarter_index(c["sale_date"], spec.origin).fillna(spec.as_of_t)
+        f["t"] = t.clip(lower=0.0, upper=spec.as_of_t)
     else:
         f["t"] = spec.as_of_t  # a valuation is at the latest quarter the model knows
     if "sale_date" in c and not for_valuation:
@@ -422,13 +424,15 @@ class _Gbm:
         )
         self.target_enc = TargetEncoder(cv=KFold(5, shuffle=True, random_state=seed))
         num = _numeric_design(f, spec)
+        self.num_cols = [c for c in num.columns if num[c].nunique() > 1]  # no empty columns
+        num = num[self.num_cols]
         codes = self.encoder.fit_transform(f[self.low].fillna("").astype(str))
         levels = self.target_enc.fit_transform(f[["comm", "district"]].astype(str), target)
         x = np.column_stack([num.to_numpy(float), levels, codes])
         n_num = num.shape[1] + 2
         self.model = HistGradientBoostingRegressor(
-            learning_rate=0.06,
-            max_iter=350,
+            learning_rate=0.08,
+            max_iter=int(np.clip(len(f) / 8, 120, 300)),
             max_leaf_nodes=24,
             min_samples_leaf=12,
             l2_regularization=0.5,
@@ -440,7 +444,7 @@ class _Gbm:
         return self
 
     def predict(self, f):
-        num = _numeric_design(f, self.spec)
+        num = _numeric_design(f, self.spec)[self.num_cols]
         codes = self.encoder.transform(f[self.low].fillna("").astype(str))
         levels = self.target_enc.transform(f[["comm", "district"]].astype(str))
         x = np.column_stack([num.to_numpy(float), levels, codes])
