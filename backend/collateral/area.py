@@ -15,4 +15,5 @@ AREA = Area(
     blueprints=("miniapp_api.collateral.valuations",),
     seeders=(seed_avm,),
     cli=("backend.collateral.cli:collateral_cli",),
+    benchmarks={"valuation": "bench.valuation"},
 )
