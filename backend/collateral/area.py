@@ -4,6 +4,7 @@ registry, batch revaluation, LTV monitoring and the quarterly accuracy study."""
 from __future__ import annotations
 
 from backend.collateral.monitoring.jobs import JOBS as MONITORING_JOBS
+from backend.collateral.seed import seed_avm
 from backend.platform.areas import Area
 from backend.platform.ports import FactoringExposure, FloorplanExposure, RiskEvents
 
@@ -11,8 +12,16 @@ AREA = Area(
     name="collateral",
     description="residential property valuation (AVM), collateral registry and LTV monitoring",
     models=("backend.collateral.models",),
-    blueprints=("miniapp_api.collateral_monitoring",),
+    blueprints=(
+        "miniapp_api.collateral.valuations",
+        "miniapp_api.collateral_monitoring",
+    ),
     jobs=MONITORING_JOBS,
-    cli=("backend.collateral.monitoring.cli:monitoring_cli",),
+    seeders=(seed_avm,),
+    cli=(
+        "backend.collateral.cli:collateral_cli",
+        "backend.collateral.monitoring.cli:monitoring_cli",
+    ),
     needs=(FloorplanExposure, FactoringExposure, RiskEvents),
+    benchmarks={"valuation": "bench.valuation"},
 )
