@@ -4,6 +4,7 @@ registry, batch revaluation, LTV monitoring and the quarterly accuracy study."""
 from __future__ import annotations
 
 from backend.collateral.monitoring.jobs import JOBS as MONITORING_JOBS
+from backend.collateral.monitoring.seed import seed_monitoring
 from backend.collateral.seed import seed_avm
 from backend.platform.areas import Area
 from backend.platform.ports import FactoringExposure, FloorplanExposure, RiskEvents
@@ -17,7 +18,7 @@ AREA = Area(
         "miniapp_api.collateral_monitoring",
     ),
     jobs=MONITORING_JOBS,
-    seeders=(seed_avm,),
+    seeders=(seed_avm, seed_monitoring),
     cli=(
         "backend.collateral.cli:collateral_cli",
         "backend.collateral.monitoring.cli:monitoring_cli",

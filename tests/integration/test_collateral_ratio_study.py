@@ -1,6 +1,8 @@
 """The quarterly ratio study on both databases: a rerun updates its one row, the drift alarm
 is raised on a quarter with a planted market move and not on a calm one, and the sale price
-never reaches the model."""
+never reaches the model. The drift rules are checked first with a plain valuer (area x a
+price per m2) and a plain study, then end to end with the AVM's champion on the generated
+market and its ``ratio_study``."""
 
 from __future__ import annotations
 
@@ -44,7 +46,7 @@ class Seen:
 def fake_assessor(session_model) -> ratio.Assessor:
     def value_many(_trained, rows):
         Seen.rows = rows
-        return [r["area_m2"] * PER_M2 for r in rows]
+        return [r["area"] * PER_M2 for r in rows]
 
     return ratio.Assessor(
         champion=lambda s: (session_model, None), value_many=value_many, study=simple_study
@@ -139,3 +141,36 @@ def test_study_input_and_rights(session, market):
     assert ratio.previous_quarter(date(2027, 1, 2)) == "2026Q4"
     assert ratio.previous_quarter(date(2026, 7, 2)) == "2026Q2"
     assert ratio.check_quarter("2024Q1") == (date(2024, 1, 1), date(2024, 3, 31))
+
+
+def test_the_champion_on_the_generated_market_sees_the_planted_move(session):
+    """The AVM trained on 4,000 generated sales of 2024-2025 (the demo's champion) values 300
+    sales of each of the next four quarters: the quarter right after training is calm, the
+    last one (every price 12 % down) raises the drift and IAAO median-ratio alarms."""
+    from backend.collateral import modelstore
+    from backend.collateral.monitoring.seed import last_quarters, market_sales
+    from backend.collateral.seed import demo_model
+    from backend.platform.context import SYSTEM
+    from backend.seed import seed_identity
+
+    seed_identity(session, None)
+    model = modelstore.register(session, SYSTEM, demo_model(4000), status="champion")
+    quarters = last_quarters(date(2026, 12, 4))
+    assert quarters == ["2025Q4", "2026Q1", "2026Q2", "2026Q3"]
+    rows = market_sales(quarters, 300, move_last=-0.12)
+    assert len(rows) == 1200
+    service.import_sales(session, SYSTEM, rows, now=NOW)
+    calm = service.run_ratio_study(session, SYSTEM, "2025Q4", now=NOW)
+    moved = service.run_ratio_study(session, SYSTEM, "2026Q3", now=NOW)
+    session.commit()
+    held_out = model.metrics["ensemble"]
+    print(
+        f"held out: median ratio {held_out['median_ratio']}, COD {held_out['cod']}, "
+        f"PPE10 {held_out['ppe10']}; 2025Q4: {calm.metrics['median_ratio']}, "
+        f"{calm.metrics['cod']}, {calm.metrics['ppe10']}; 2026Q3 (-12 %): "
+        f"{moved.metrics['median_ratio']}, {moved.metrics['cod']}, {moved.metrics['ppe10']}"
+    )
+    assert not [a for a in calm.alarms if a["code"].startswith("drift_")], calm.alarms
+    codes = {a["code"] for a in moved.alarms}
+    assert {"drift_median_ratio", "iaao_median_ratio"} <= codes, codes
+    assert moved.metrics["median_ratio"] > 1.10

@@ -76,7 +76,7 @@ def avm_assessor() -> Assessor:
 
     return Assessor(
         champion=champion,
-        value_many=lambda trained, rows: trained.value_many(rows),
+        value_many=lambda trained, rows: [float(r.value) for r in trained.value_many(rows)],
         study=ratio_study,
     )
 
@@ -96,9 +96,10 @@ SALE_FACTS = (
 
 
 def facts_of_sale(sale: MarketSale) -> dict:
-    """What the model sees of a sale: its facts, never its price or date."""
+    """What the model sees of a sale, under the AVM's keys: its facts, never its price or
+    date (valued as of the model's latest level, as a property is revalued)."""
     facts = {name: getattr(sale, name) for name in SALE_FACTS}
-    facts["area_m2"] = float(sale.area_m2)
+    facts["area"] = float(sale.area_m2)
     return facts
 
 
