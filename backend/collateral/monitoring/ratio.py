@@ -129,6 +129,16 @@ def _pct(value: float | None) -> float | None:
     return value * 100 if abs(value) <= 1.0 else value
 
 
+NAMES = {"median_ratio": "median ratio", "cod": "COD", "prd": "PRD", "prb": "PRB"}
+
+
+def _range(figure: str) -> str:
+    from backend.collateral.avm import IAAO
+
+    low, high = IAAO.get(figure, (None, None))
+    return "" if low is None else f"{low}..{high}"
+
+
 def iaao_failures(metrics: dict) -> list[dict]:
     """The figures the study itself marks as failing IAAO's standard."""
     out = []
@@ -144,7 +154,8 @@ def iaao_failures(metrics: dict) -> list[dict]:
                         "code": f"iaao_{figure}",
                         "figure": figure,
                         "value": _num(metrics.get(figure)),
-                        "message": f"{figure.upper()} outside IAAO's range",
+                        "message": f"{NAMES.get(figure, figure)} {metrics.get(figure)} "
+                        f"outside IAAO's range {_range(figure)}",
                     }
                 )
     return out

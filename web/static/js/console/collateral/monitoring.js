@@ -47,7 +47,7 @@ async function loadStudies() {
         { label: K("median_ratio"), class: "num", value: (r) => num(r.metrics.median_ratio) },
         { label: "COD", class: "num", value: (r) => num(r.metrics.cod, 1) },
         { label: "PRD", class: "num", value: (r) => num(r.metrics.prd) },
-        { label: "PPE10", class: "num", value: (r) => num(r.metrics.ppe10, 3) },
+        { label: "PPE10 %", class: "num", value: (r) => num(r.metrics.ppe10, 1) },
         { label: K("alarms"), class: "alarms", value: (r) => (r.alarms.length ? badge(String(r.alarms.length), "bad") : badge("0", "ok")) },
       ],
       [...rows].reverse(),
