@@ -39,6 +39,8 @@ def add_property(
     owner: str = "CORE1",
     status: str = "active",
     community: str = "Garden A",
+    city: str = "Hangzhou",
+    district: str = "Xihu",
 ) -> Property:
     n = next(_codes)
     prop = Property(
@@ -46,8 +48,8 @@ def add_property(
         owner_org_id=org(session, owner).id,
         owner_name="owner",
         rm_user_id=user(session, rm).id if rm else None,
-        city="Hangzhou",
-        district="Xihu",
+        city=city,
+        district=district,
         community=community,
         address=f"{n} Test Road",
         area_m2=Decimal("89.50"),

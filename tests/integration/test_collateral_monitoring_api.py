@@ -184,3 +184,35 @@ def test_sales_import_is_idempotent_by_source_ref(api):
     assert api.call("POST", "client1", "/sales", batch).status_code == 403
     assert api.call("POST", "rm1", "/sales", {"sales": [SALE, SALE]}).status_code == 400
     assert api.call("POST", "rm1", "/sales", {"sales": []}).status_code == 400
+
+
+def test_an_approver_revalues_the_book_with_the_champion(api):
+    """Through the API with the AVM's demo champion: every active property valued once in the
+    run, then its credits' LTV; the same run key again values nothing; an RM may not start it."""
+    from backend.collateral import modelstore
+    from backend.collateral.models import Property, Valuation
+    from backend.collateral.seed import demo_model
+    from backend.platform.context import SYSTEM
+
+    with api.session() as s:
+        modelstore.register(s, SYSTEM, demo_model(1000), status="champion")
+        for prop in s.scalars(select(Property)):  # in the generated market's communities
+            prop.city, prop.district, prop.community = "杭州", "上城区", "西御家园"
+        s.commit()
+    assert api.call("POST", "rm1", "/revaluations", {}).status_code == 403
+    r = api.call("POST", "approver1", "/revaluations", {"run_key": "api-1"})
+    assert r.status_code == 200, r.get_json()
+    run = r.get_json()
+    assert (run["status"], run["done"], run["total"]) == ("done", 2, 2)
+    assert run["summary"]["failed"] == [] and run["summary"]["ltv"]["credits"] == 2
+    again = api.call("POST", "admin", "/revaluations", {"run_key": "api-1"}).get_json()
+    assert again["id"] == run["id"] and again["done"] == 2
+    got = api.call("GET", "rm1", f"/revaluations/{run['id']}").get_json()
+    assert got["status"] == "done"
+    with api.session() as s:
+        assert s.scalar(select(func.count()).select_from(Valuation)) == 2
+        values = [p.latest_value for p in s.scalars(select(Property))]
+    assert all(v is not None and v > 0 for v in values)
+    mine = api.call("GET", "rm1", f"/ltv/{api.rm1_loan}").get_json()
+    assert mine["property_value"] == f"{values[0]:.2f}" or mine["ltv_bp"] is not None
+    assert api.call("GET", "client1", "/revaluations").status_code == 403
