@@ -14,6 +14,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import exists, func, select
@@ -51,6 +52,73 @@ class ChampionValuer:
 
         found = champion(session)
         return None if found is None else found[0].id
+
+    def value_chunk(
+        self, session: Session, actor: Actor, props: list[Property], *, run_id: int, now
+    ) -> list[dict]:
+        """Value ``props`` in one ``value_many`` call (some 30 times faster than one by one)
+        and log each as ``value_facts`` does: the Valuation row with its inputs, the model and
+        the breakdown, the property's latest value, an audit record. Returns the failures
+        (facts the valuer refuses), each property's own."""
+        from backend.collateral import modelstore
+        from backend.collateral.valuer import check_facts, facts_of
+
+        found = modelstore.champion(session)
+        if found is None:
+            raise BusinessRuleViolation("no champion model to value with", code="no_avm_model")
+        model, trained = found
+        cities = trained.coverage.get("cities")
+        good, failed = [], []
+        for prop in props:
+            try:
+                good.append((prop, check_facts(facts_of(prop), now=now, coverage_cities=cities)))
+            except DomainError as exc:
+                failed.append({"property_id": prop.id, "code": exc.code, "error": str(exc)})
+        rows = [
+            {
+                **{k: v for k, v in f.items() if k not in ("area_m2", "address")},
+                "area": float(f["area_m2"]),
+            }
+            for _, f in good
+        ]
+        results = trained.value_many(rows) if rows else []
+        for (prop, clean), result in zip(good, results, strict=True):
+            valuation = Valuation(
+                property_id=prop.id,
+                run_id=run_id,
+                model_id=model.id,
+                purpose="revaluation",
+                inputs={k: str(v) if isinstance(v, Decimal) else v for k, v in clean.items()},
+                value=result.value,
+                value_low=result.low,
+                value_high=result.high,
+                confidence_sd=result.confidence_sd,
+                blend=result.blend,
+                breakdown={
+                    **result.breakdown,
+                    "methods": {k: str(v) for k, v in result.methods.items()},
+                    "confidence": result.confidence,
+                    "model_version": model.version,
+                },
+                requested_by_user_id=actor.user_id,
+                created_at=now,
+            )
+            session.add(valuation)
+            session.flush()
+            before = {"latest_value": None if prop.latest_value is None else str(prop.latest_value)}
+            prop.latest_value, prop.latest_valuation_id = result.value, valuation.id
+            prop.latest_valued_at = prop.updated_at = now
+            record(
+                session,
+                actor,
+                "collateral.valued",
+                "col_valuation",
+                valuation.id,
+                before,
+                {"value": str(result.value), "model_id": model.id, "property_id": prop.id},
+            )
+        session.flush()
+        return failed
 
     def value(self, session, actor, prop, *, run_id, now):
         from backend.collateral.valuer import facts_of, value_facts
@@ -174,15 +242,16 @@ def revalue_book(
             if not props:
                 break
             when = now or utcnow()
-            for prop in props:
-                after = prop.id
-                try:
-                    with session.begin_nested():
-                        valuer.value(session, actor, prop, run_id=run_id, now=when)
-                except DomainError as exc:  # bad facts on one property: note it, go on
-                    failed.append({"property_id": prop.id, "code": exc.code, "error": str(exc)})
-                except IntegrityError:  # valued by a concurrent resume of the same run
-                    pass
+            after = props[-1].id
+            if not _value_chunk(session, actor, valuer, props, run_id, when, failed):
+                for prop in props:  # one by one: a bad property or a concurrent resume
+                    try:
+                        with session.begin_nested():
+                            valuer.value(session, actor, prop, run_id=run_id, now=when)
+                    except DomainError as exc:  # bad facts on one property: note it, go on
+                        failed.append({"property_id": prop.id, "code": exc.code, "error": str(exc)})
+                    except IntegrityError:  # valued by a concurrent resume of the same run
+                        pass
             run.done = _valued_in(session, run_id)
             run.total = max(run.total, run.done)
             session.commit()
@@ -213,6 +282,19 @@ def revalue_book(
         )
         session.commit()
         return summary_of(run)
+
+
+def _value_chunk(session, actor, valuer, props, run_id, when, failed) -> bool:
+    """The chunk in one batch where the valuer can (True); False: value one by one."""
+    batch = getattr(valuer, "value_chunk", None)
+    if batch is None:
+        return False
+    try:
+        with session.begin_nested():
+            failed.extend(batch(session, actor, props, run_id=run_id, now=when))
+    except IntegrityError:  # a concurrent resume valued some of them: one by one then
+        return False
+    return True
 
 
 def summary_of(run: RevaluationRun) -> dict[str, Any]:
