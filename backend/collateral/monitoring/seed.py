@@ -1,17 +1,21 @@
 """Demo monitoring data (runs after the AVM's and the registry's seeders):
 
+Only with the demo's seed (``make demo``: ``finedge seed --enterprises N`` or ``--cars N``,
+whose champion is trained on 4,000 generated sales); plain ``finedge seed`` and the test apps
+get none of it.
+
 - market sales of the last four complete quarters from the AVM's generated market (the same
-  communities the champion was trained on; a few hundred a quarter with the demo's seed, 60
-  otherwise), the last quarter with a planted market move (+12 % on every price) so that the
-  drift alarm shows; the quarters before follow the market's own slow trend;
+  communities the champion was trained on; 300 a quarter), the last quarter with a planted
+  market move (every price 12 % down) so that the drift alarm shows; the quarters before
+  follow the market's own slow trend;
 - the ratio study of each of those quarters by the champion;
 - a revaluation run of the book (run key ``demo-seed``), which recomputes every LTV;
-- where no credit is over a threshold yet, reported outstanding on a few loans so that the
-  screens show warn and alarm levels: alarm only on retail clients' loans (no enterprise to
-  flag), warn elsewhere, never block (a demo org must not be barred from disbursement).
+- where no credit is at alarm yet, one retail client's loan reported at 85 % of its value so
+  that the screens show an alarm (a retail loan raises no risk event: no demo org is flagged
+  or barred from disbursement by the seed).
 
 Idempotent: sales by ``source_ref``, a study only where its quarter has none by the champion,
-the run by its key (a finished run does nothing), loans only while none is over a threshold.
+the run by its key (a finished run does nothing), the loan only while no credit is at alarm.
 """
 
 from __future__ import annotations
@@ -33,8 +37,7 @@ from backend.platform.context import SYSTEM
 MARKET_SEED = 2026  # the AVM seed's market: its communities
 SALES_SEED = 4711
 MOVE = -0.12
-PER_QUARTER_DEMO = 300
-PER_QUARTER_SMALL = 60
+PER_QUARTER = 300
 RUN_KEY = "demo-seed"
 
 
@@ -99,49 +102,47 @@ def market_sales(
 
 
 def _plant_levels(session: Session, now) -> int:
-    """Reported outstanding on a few loans so that the screens show warn and alarm."""
-    over = session.scalar(
-        select(CreditLink.id).where(CreditLink.ltv_level.in_(("warn", "alarm", "block")))
-    )
+    """Where no credit is at alarm or block: one retail client's loan (no enterprise, so no
+    risk event) reported at 85 % of its property's value, so that the screens show an alarm."""
+    over = session.scalar(select(CreditLink.id).where(CreditLink.ltv_level.in_(("alarm", "block"))))
     if over is not None:
         return 0
     from backend.identity.models import Org
 
     retail = set(session.scalars(select(Org.id).where(Org.code.in_(tuple(ltv.RETAIL_ORG_CODES)))))
-    loans = session.scalars(
+    loan = session.scalar(
         select(CreditLink)
         .where(
             CreditLink.credit_kind == "loan",
             CreditLink.status == "active",
-            CreditLink.ltv_bp.is_not(None),
+            CreditLink.borrower_org_id.in_(retail),
             CreditLink.ltv_bp > 0,
         )
         .order_by(CreditLink.id)
+        .limit(1)
     )
-    planted, seen = 0, set()
-    for link in loans:
-        if link.credit_ref in seen or planted >= 3:
-            continue
-        seen.add(link.credit_ref)
-        target = 8500 if link.borrower_org_id in retail else 7500  # bp: alarm / warn
-        value = Decimal(link.outstanding) * target / link.ltv_bp
-        ltv.report_outstanding(session, SYSTEM, link.id, value.quantize(Decimal("0.01")), now=now)
-        planted += 1
-    return planted
+    if loan is None:
+        return 0
+    value = Decimal(loan.outstanding) * 8500 / loan.ltv_bp
+    ltv.report_outstanding(session, SYSTEM, loan.id, value.quantize(Decimal("0.01")), now=now)
+    return 1
 
 
 def seed_monitoring(session: Session, options) -> dict:
     from backend.collateral import modelstore
     from backend.collateral.monitoring.ratio import run_ratio_study
 
+    if not (getattr(options, "enterprises", 0) or getattr(options, "cars", 0)):
+        # plain ``finedge seed`` and every test app: nothing (a test app must not pay for it,
+        # and a study pins the champion's row, which some tests replace)
+        return {"monitoring": "seeded with the demo's data only (--enterprises or --cars)"}
     found = modelstore.champion(session)
     if found is None:
         return {"monitoring": "no champion model: nothing seeded"}
     model, _trained = found
     now = utcnow()
-    demo = bool(getattr(options, "enterprises", 0) or getattr(options, "cars", 0))
     quarters = last_quarters(now.date())
-    rows = market_sales(quarters, PER_QUARTER_DEMO if demo else PER_QUARTER_SMALL)
+    rows = market_sales(quarters, PER_QUARTER)
     imported = import_sales(session, SYSTEM, rows, now=now)["imported"]
     studies, alarms = 0, []
     for q in quarters:
