@@ -23,6 +23,7 @@ from backend.collateral.monitoring.sales import FIELDS
 from backend.identity.cli import command_process, one_line_errors, operator
 from backend.platform.clock import utcnow
 from backend.platform.db import session_scope
+from backend.platform.errors import ValidationFailed
 
 
 @click.group("collateral")
@@ -98,6 +99,13 @@ def sales_import_command(csv_path: Path) -> None:
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         click.echo(f"error: {csv_path}: {exc}", err=True)
         sys.exit(2)
-    with command_process() as runtime, session_scope(runtime.session_factory) as session:
-        result = service.import_sales(session, operator(), rows)
+    try:
+        with command_process() as runtime, session_scope(runtime.session_factory) as session:
+            result = service.import_sales(session, operator(), rows)
+    except ValidationFailed as exc:
+        problems = exc.details.get("sales", {})
+        first = next(iter(problems.items()), None)
+        where = f" (row {int(first[0]) + 2}: {first[1]})" if first and first[0].isdigit() else ""
+        click.echo(f"error: {csv_path.name}: {exc}{where}", err=True)
+        sys.exit(2)
     click.echo(json.dumps(result, sort_keys=True))
