@@ -121,10 +121,10 @@ def check_facts(facts: dict, *, now: datetime | None = None, coverage_cities=Non
         except (InvalidOperation, ValueError):
             errors["area_m2"] = ["a number of square metres"]
         else:
-            if number <= 0:
-                errors["area_m2"] = ["must be more than 0"]
-            elif number > MAX_AREA:
+            if number > MAX_AREA:
                 errors["area_m2"] = [f"at most {MAX_AREA}"]
+            elif number.quantize(Decimal("0.01")) <= 0:
+                errors["area_m2"] = ["must be more than 0 (to the hundredth of a m²)"]
             else:
                 out["area_m2"] = number.quantize(Decimal("0.01"))
     year = (now or utcnow()).year

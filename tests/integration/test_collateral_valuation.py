@@ -12,9 +12,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from backend.collateral import modelstore
 from backend.collateral.models import AvmModel, Property, Valuation
+from backend.collateral.seed import demo_model
 from backend.identity.models import Org, User
 from backend.platform.clock import utcnow
+from backend.platform.context import SYSTEM
 from tests.conftest import login
 
 FACTS = {
@@ -96,6 +99,7 @@ def api(make_app, db_url) -> Api:
 
 
 def test_a_valuation_is_201_with_range_blend_breakdown_and_is_logged(api: Api):
+    """And the model registry: read by staff, promoted by admins only."""
     r = api.post("rm1", "/valuations", FACTS)
     assert r.status_code == 201, r.get_json()
     body = r.get_json()
@@ -128,6 +132,32 @@ def test_a_valuation_is_201_with_range_blend_breakdown_and_is_logged(api: Api):
     listed = api.get("rm1", "/valuations").get_json()["items"]
     assert body["id"] in {v["id"] for v in listed}
     assert body["id"] not in {v["id"] for v in api.get("rm2", "/valuations").get_json()["items"]}
+    # the registry
+    models = api.get("rm1", "/models").get_json()["items"]
+    assert len(models) == 1 and models[0]["status"] == "champion"
+    model = api.get("approver1", f"/models/{models[0]['id']}").get_json()
+    assert model["metrics"]["ensemble"]["n"] > 0 and model["metrics"]["baseline"]["n"] > 0
+    assert len(model["data_hash"]) == 64 and model["trained_rows"] > 0
+    assert "杭州" in model["feature_spec"]["coverage"]["cities"]
+    for user in ("rm1", "approver1"):
+        r = api.post(user, f"/models/{models[0]['id']}/promote")
+        assert r.status_code == 403, r.get_json()
+    assert api.get("dealer1", "/models").status_code == 403
+    assert api.post("admin", "/models/999999/promote").status_code == 404
+    r = api.post("admin", f"/models/{models[0]['id']}/promote")
+    assert r.status_code == 200 and r.get_json()["status"] == "champion"
+    # a challenger promoted: the old champion retired, the next valuation by the new one
+    with api.session() as s:
+        challenger = modelstore.register(s, SYSTEM, demo_model(), status="challenger")
+        s.commit()
+        challenger_id = challenger.id
+    assert api.get("rm1", "/models?status=challenger").get_json()["items"][0]["id"] == (
+        challenger_id
+    )
+    r = api.post("admin", f"/models/{challenger_id}/promote")
+    assert r.status_code == 200 and r.get_json()["version"] == 2
+    assert api.get("rm1", f"/models/{models[0]['id']}").get_json()["status"] == "retired"
+    assert api.post("rm1", "/valuations", FACTS).get_json()["model_id"] == challenger_id
 
 
 BAD = [
@@ -159,13 +189,11 @@ def test_bad_facts_are_400_with_details_and_nothing_is_logged(api: Api):
     body = {k: v for k, v in FACTS.items() if k != "area_m2"}
     r = api.post("rm1", "/valuations", body)
     assert r.status_code == 400 and "area_m2" in r.get_json()["error"]["details"]
-    assert api.valuations() == 0
-
-
-def test_an_unknown_city_says_which_cities_the_model_covers(api: Api):
+    # an unknown city says which cities the model covers
     r = api.post("approver1", "/valuations", {**FACTS, "city": "北京"})
     assert r.status_code == 400
     assert "杭州" in r.get_json()["error"]["details"]["city"][0]
+    assert api.valuations() == 0
 
 
 def test_a_registered_property_is_valued_by_its_rm_only(api: Api):
@@ -190,19 +218,3 @@ def test_a_registered_property_is_valued_by_its_rm_only(api: Api):
     # facts and a property together are refused
     r = api.post("rm1", "/valuations", {"property_id": prop_id, "city": "杭州"})
     assert r.status_code == 400
-
-
-def test_the_model_registry_is_read_by_staff_and_promoted_by_admins(api: Api):
-    models = api.get("rm1", "/models").get_json()["items"]
-    assert len(models) == 1 and models[0]["status"] == "champion"
-    model = api.get("approver1", f"/models/{models[0]['id']}").get_json()
-    assert model["metrics"]["ensemble"]["n"] > 0 and model["metrics"]["baseline"]["n"] > 0
-    assert len(model["data_hash"]) == 64 and model["trained_rows"] > 0
-    assert "杭州" in model["feature_spec"]["coverage"]["cities"]
-    for user in ("rm1", "approver1"):
-        r = api.post(user, f"/models/{models[0]['id']}/promote")
-        assert r.status_code == 403, r.get_json()
-    assert api.get("dealer1", "/models").status_code == 403
-    assert api.post("admin", "/models/999999/promote").status_code == 404
-    r = api.post("admin", f"/models/{models[0]['id']}/promote")
-    assert r.status_code == 200 and r.get_json()["status"] == "champion"

@@ -182,6 +182,8 @@ def _canonical(frame: pd.DataFrame, mapping: Mapping[str, str], *, strict: bool)
             out[key] = frame[key]
         elif column is not None and strict:
             raise MapError(f"the file has no column {column!r} (mapped to {key})")
+        elif key == "area" and "area_m2" in frame.columns and not strict:
+            out[key] = frame["area_m2"]  # a registered property's or a stored sale's name
     return out
 
 
@@ -773,13 +775,14 @@ class TrainedAVM:
         running = base_per * area
         items = []
         base_value = running
+        unit = " (m²)" if spec.area_bands is None else ""
         for k, band, eff in parts["corrections"]:
             coefficient = math.exp(eff)
             amount = running * (coefficient - 1.0)
             items.append(
                 {
                     "factor": k,
-                    "label": f"{factors.LABELS[k]}: {band}",
+                    "label": f"{factors.LABELS[k]}{unit if k == 'area' else ''}: {band}",
                     "band": band,
                     "coefficient": round(coefficient, 4),
                     "amount": str(Decimal(amount).quantize(Decimal("0.01"))),
