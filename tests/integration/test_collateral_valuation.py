@@ -194,6 +194,14 @@ def test_bad_facts_are_400_with_details_and_nothing_is_logged(api: Api):
     assert r.status_code == 400
     assert "杭州" in r.get_json()["error"]["details"]["city"][0]
     assert api.valuations() == 0
+    # no model at all: 422 no_avm_model (bad facts are still 400)
+    with api.session() as s:
+        for model in s.scalars(select(AvmModel)):
+            s.delete(model)
+        s.commit()
+    r = api.post("rm1", "/valuations", FACTS)
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "no_avm_model"
+    assert api.post("rm1", "/valuations", {**FACTS, "floor": 30}).status_code == 400
 
 
 def test_a_registered_property_is_valued_by_its_rm_only(api: Api):

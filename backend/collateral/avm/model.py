@@ -730,6 +730,11 @@ class TrainedAVM:
     def knows_city(self, city: str | None) -> bool:
         return (city or DEFAULT_CITY) in self.coverage.get("cities", [])
 
+    def knows_community(self, city: str, district: str, community: str) -> bool:
+        """Whether the community has sales in the training data (else its level is borrowed
+        from its neighbours, district or city)."""
+        return f"{city}|{district}|{community}" in self.methods["comparison"].info.index
+
     def value(self, facts: Mapping) -> AvmResult:
         return self.value_many([facts])[0]
 
@@ -738,16 +743,23 @@ class TrainedAVM:
         if frame.empty:
             return []
         f = _features(frame, self.spec, for_valuation=True)
-        with _one_thread():
-            preds = self._log_preds(f)
-        ens = self._ensemble(preds)
         comparison = self.methods["comparison"]
+        with _one_thread():
+            preds = {
+                k: np.asarray(m.predict(f), float)
+                for k, m in self.methods.items()
+                if m is not comparison
+            }
+        rows = [row for _, row in f.iterrows()]
+        compared = [comparison.predict_one(row) for row in rows]  # value and breakdown at once
+        preds["comparison"] = np.array([c[0] for c in compared])
+        ens = self._ensemble(preds)
         out = []
-        for i, (_, row) in enumerate(f.iterrows()):
+        for i, row in enumerate(rows):
             log_v = float(ens[i])
             spread = math.sqrt(sum(w * (preds[k][i] - log_v) ** 2 for k, w in self.weights.items()))
             sd = math.sqrt(self.sd**2 + spread**2)
-            _cmp_log, parts = comparison.predict_one(row)
+            parts = compared[i][1]
             out.append(
                 AvmResult(
                     value=_money(math.exp(log_v)),
