@@ -212,7 +212,6 @@ class _Spec:
     as_of_year: int
     as_of_quarter: str
     area_bands: list[float] | None  # None: the standard's m² bands; else quintile edges
-    medians: dict[str, float]
 
 
 def _features(raw: pd.DataFrame, spec: _Spec, *, for_valuation: bool) -> pd.DataFrame:
@@ -337,7 +336,6 @@ def _build_spec(
         as_of_year=as_of_year,
         as_of_quarter=as_of_quarter,
         area_bands=area_bands,
-        medians={},
     )
     return spec, price
 
@@ -605,6 +603,8 @@ class _Comparison:
 
     def predict_one(self, row) -> tuple[float, dict]:
         level, n, notes = self.level_of(row)
+        # a past sale (a ratio study) at its own quarter's level; a valuation is at the latest
+        level += self.trend * (float(row["t"]) - self.spec.as_of_t)
         corrections = []
         total = level
         for k in self.factors:
@@ -884,7 +884,6 @@ def train(
     train_idx, test_idx = split(len(frame), seed, holdout)
     f, y = f_all.iloc[train_idx].reset_index(drop=True), y_all[train_idx]
     ft, yt = f_all.iloc[test_idx].reset_index(drop=True), y_all[test_idx]
-    spec.medians = {k: float(v) for k, v in f[["area", "age"]].median().items()}
 
     def fit(name, ff, yy):
         if name == "hedonic":
