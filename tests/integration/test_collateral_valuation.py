@@ -12,12 +12,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from backend.collateral import modelstore
+from backend.collateral import modelstore, valuer
 from backend.collateral.models import AvmModel, Property, Valuation
 from backend.collateral.seed import demo_model
+from backend.identity import service as identity
 from backend.identity.models import Org, User
 from backend.platform.clock import utcnow
 from backend.platform.context import SYSTEM
+from backend.platform.errors import NotFound
 from tests.conftest import login
 
 FACTS = {
@@ -59,7 +61,7 @@ class Api:
         with self.session() as s:
             return s.scalar(select(func.count()).select_from(Valuation))
 
-    def property_of(self, rm: str) -> int:
+    def property_of(self, rm: str, city: str = "苏州") -> int:
         """A property of one of ``rm``'s clients, registered directly."""
         now = utcnow()
         with self.session() as s:
@@ -70,7 +72,7 @@ class Api:
                 owner_org_id=org.id,
                 owner_name="张三",
                 rm_user_id=user.id,
-                city="苏州",
+                city=city,
                 district="姑苏区",
                 community="金色花园",
                 address="姑苏区某路 1 号",
@@ -226,3 +228,24 @@ def test_a_registered_property_is_valued_by_its_rm_only(api: Api):
     # facts and a property together are refused
     r = api.post("rm1", "/valuations", {"property_id": prop_id, "city": "杭州"})
     assert r.status_code == 400
+
+
+def test_a_batch_values_like_one_by_one_and_skips_what_fails(api: Api):
+    first, second = api.property_of("rm1"), api.property_of("rm1")
+    outside = api.property_of("rm1", city="北京")  # not covered by the champion
+    other = api.property_of("rm2")
+    single = api.post("rm1", "/valuations", {"property_id": first}).get_json()
+    with api.session() as s:
+        rm1 = identity.actor_for(s.scalar(select(User).where(User.username == "rm1")))
+        with pytest.raises(NotFound):
+            valuer.value_properties(s, rm1, [first, other])
+        s.rollback()
+        done, failed = valuer.value_properties(s, rm1, [first, second, outside])
+        s.commit()
+        assert [v.property_id for v in done] == [first, second]
+        assert list(failed) == [outside] and "city" in failed[outside]
+        assert done[0].value == Decimal(single["value"])  # the batch values as one by one
+        assert done[0].breakdown["comparison_value"] == single["breakdown"]["comparison_value"]
+        assert all(v.purpose == "revaluation" for v in done)
+        assert s.get(Property, second).latest_valuation_id == done[1].id
+        assert s.get(Property, outside).latest_valuation_id is None
