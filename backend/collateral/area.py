@@ -10,5 +10,6 @@ AREA = Area(
     name="collateral",
     description="residential property valuation (AVM), collateral registry and LTV monitoring",
     models=("backend.collateral.models",),
+    blueprints=("miniapp_api.collateral.registry",),
     needs=(FloorplanExposure, FactoringExposure, RiskEvents),
 )
