@@ -92,8 +92,11 @@ def test_rm_sees_and_changes_only_their_own_clients(pg_or_sqlite_api: Api):
         assert {mine["id"], theirs["id"]} <= _listed(api, staff)
         api.ok(api.get(staff, f"/properties/{theirs['id']}"))
     # an RM cannot register for another RM
-    r = api.post("rm1", "/properties", {**support.FACTS, "owner_org_id": api.org_id("DEALER1"),
-                                         "rm_user_id": api.user_id("rm2")})  # fmt: skip
+    r = api.post(
+        "rm1",
+        "/properties",
+        {**support.FACTS, "owner_org_id": api.org_id("DEALER1"), "rm_user_id": api.user_id("rm2")},
+    )
     assert api.error(r, 403) == "rm_assignment_forbidden"
 
 
@@ -107,7 +110,14 @@ def test_owner_users_read_their_own_only_and_change_nothing(pg_or_sqlite_api: Ap
     assert api.error(api.get("dealer1", f"/properties/{d2['id']}"), 404) == "property_not_found"
     _every_change(api, "dealer1", d1, 403, "forbidden")
     _every_change(api, "dealer2", d1, 404, "property_not_found")
-    assert api.error(api.post("dealer1", "/properties", {**support.FACTS,
-                     "owner_org_id": api.org_id("DEALER1")}), 403) == "forbidden"  # fmt: skip
+    assert (
+        api.error(
+            api.post(
+                "dealer1", "/properties", {**support.FACTS, "owner_org_id": api.org_id("DEALER1")}
+            ),
+            403,
+        )
+        == "forbidden"
+    )
     assert _listed(api, "teller1") == set()
     assert api.counts() == before
