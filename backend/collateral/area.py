@@ -3,6 +3,7 @@ registry, batch revaluation, LTV monitoring and the quarterly accuracy study."""
 
 from __future__ import annotations
 
+from backend.collateral.seed_registry import seed_registry
 from backend.platform.areas import Area
 from backend.platform.ports import FactoringExposure, FloorplanExposure, RiskEvents
 
@@ -11,5 +12,6 @@ AREA = Area(
     description="residential property valuation (AVM), collateral registry and LTV monitoring",
     models=("backend.collateral.models",),
     blueprints=("miniapp_api.collateral.registry",),
+    seeders=(seed_registry,),
     needs=(FloorplanExposure, FactoringExposure, RiskEvents),
 )
