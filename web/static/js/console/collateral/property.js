@@ -4,7 +4,7 @@
 // and linking or releasing one; the mortgage registrations with approve and reject for a
 // checker who is not the maker, and release once the credit is; documents by reference; and
 // taking the property off the register. Every check is the API's.
-import { $, act, api, badge, confirm, el, fill, label, money, param, start, t, table, toast, when } from "/web/static/js/finedge.js";
+import { $, act, api, ApiError, badge, confirm, el, fill, label, money, param, start, t, table, toast, when } from "/web/static/js/finedge.js";
 import { valuationView } from "/web/static/js/collateral.js";
 
 const K = (name, params) => t(`console.collateral.property.${name}`, params);
@@ -157,5 +157,10 @@ start({ roles: ["rm", "approver", "admin"] }, async (user) => {
   });
   const orgs = await api("GET", "/orgs", { query: { limit: 200 } });
   fill("#c-borrower", orgs.items.filter((o) => !["bank", "branch", "clearinghouse"].includes(o.kind)).map((o) => el("option", { value: String(o.id) }, `${o.code} · ${o.name}`)));
-  await load();
+  try {
+    await load();
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 404) throw error;
+    fill("#main", el("p.notice", t("common.not_found")), el("a.btn.secondary", { href: "/console/collateral/properties" }, t("common.back")));
+  }
 });
