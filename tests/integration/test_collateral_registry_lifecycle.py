@@ -106,9 +106,13 @@ def test_credit_links_through_the_ports_and_loans(pg_or_sqlite_api: Api):
     ]
     with api.session() as s:
         audits = s.scalars(
-            select(AuditRecord).where(AuditRecord.action == "collateral.credit_linked")
+            select(AuditRecord).where(
+                AuditRecord.action == "collateral.credit_linked",
+                AuditRecord.object_id.in_([str(c["id"]) for c in detail["credits"]]),
+            )
         ).all()
-        assert len(audits) == 3 and any(a.after["third_party"] for a in audits)
+        assert len(audits) == 3
+        assert sorted(a.after["third_party"] for a in audits) == [False, True, True]
 
     # released, then linked again: the same row comes back to life
     api.ok(api.post("rm1", f"/credits/{loan['id']}/release"))
