@@ -1,3 +1,2 @@
-"""Collateral's HTTP edge (``/api/v1/collateral``): one blueprint module per part, each named
-in ``backend/collateral/area.py`` (``registry``: properties, credit links, registrations,
-documents)."""
+"""Collateral's HTTP edge (``/api/v1/collateral``): one module per blueprint, each named in
+``backend/collateral/area.py``."""
