@@ -19,8 +19,6 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.collateral import service
-from backend.collateral.facts import DECORATIONS, ORIENTATIONS
 from backend.collateral.models import Property
 from backend.identity.models import Org, User
 from backend.identity.service.users import actor_for
@@ -45,23 +43,22 @@ CLIENT_NAMES = (
 )  # fmt: skip
 
 
-# PROVISIONAL until the generated market (backend/collateral/avm/market.py) lands: then the
-# communities come from it, so every demo property is one the champion knows.
-_PROVISIONAL = (
-    ("Hangzhou", "Xihu", "Xixi Garden", 2008),
-    ("Hangzhou", "Binjiang", "Riverside Court", 2015),
-    ("Hangzhou", "Gongshu", "Canal Residence", 2003),
-    ("Suzhou", "Gusu", "Pingjiang Lane", 1998),
-    ("Suzhou", "SIP", "Jinji Lake Bay", 2012),
-)
+def demo_market(count: int = 12) -> list[tuple[str, str, str, int]]:
+    """(city, district, community, first build year) of the generated market's busiest
+    communities (``avm.market``, the seed the demo champion is trained on), so every demo
+    property is one the champion knows well. Imported here: pandas loads only when seeding."""
+    from backend.collateral.avm.market import communities
+    from backend.collateral.seed import MARKET_SEED
 
-
-def demo_market() -> list[tuple[str, str, str, int]]:
-    """(city, district, community, typical build year) the demo properties stand in."""
-    return list(_PROVISIONAL)
+    frame = communities(MARKET_SEED).sort_values("popularity", ascending=False).head(count)
+    return [
+        (row.city, row.district, row.community, int(row.start_year)) for row in frame.itertuples()
+    ]
 
 
 def seed_registry(session: Session, options) -> dict:
+    from backend.collateral import service  # the valuer's checks load the AVM package
+
     users = {
         u.username: u
         for u in session.scalars(select(User).where(User.username.in_(("rm1", "rm2", "approver1"))))
@@ -106,8 +103,8 @@ def seed_registry(session: Session, options) -> dict:
                 sha256=hashlib.sha256(code.encode()).hexdigest(),
                 now=now,
             )
-            link = _link(session, maker, prop, owner_code, k, rng)
-            _registration(session, maker, checker, prop, link, k, now)
+            link = _link(service, session, maker, prop, owner_code, k, rng)
+            _registration(service, session, maker, checker, prop, link, k, now)
             made += 1
     return {"collateral_properties": made}
 
@@ -118,6 +115,8 @@ def _address(facts: dict, n: int, k: int) -> str:
 
 
 def _facts(rng: random.Random, market, n: int) -> dict:
+    from backend.collateral.avm.factors import DECORATIONS, ORIENTATIONS
+
     city, district, community, built = market[n % len(market)]
     total = rng.choice((6, 7, 11, 18, 24, 26, 32, 33))
     area = Decimal(rng.randrange(4500, 18000)) / 100
@@ -136,7 +135,7 @@ def _facts(rng: random.Random, market, n: int) -> dict:
     }
 
 
-def _link(session, maker, prop, owner_code: str, k: int, rng: random.Random):
+def _link(service, session, maker, prop, owner_code: str, k: int, rng: random.Random):
     """DEALER1's and DEALER2's properties secure their floor-plan lines, CORE1's and SUPP01's
     (third-party collateral) CORE1's factoring agreement, the retail clients' their loans;
     every fourth property secures nothing yet."""
@@ -178,7 +177,7 @@ def _link(session, maker, prop, owner_code: str, k: int, rng: random.Random):
         return None
 
 
-def _registration(session, maker, checker, prop, link, k: int, now) -> None:
+def _registration(service, session, maker, checker, prop, link, k: int, now) -> None:
     """Registered mostly; every fifth pending, one in seven rejected, one released."""
     if link is None:
         return

@@ -12,7 +12,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from backend.collateral import queries, service
-from backend.collateral.facts import FIELDS
+from backend.collateral.service.registry import FIELDS
 from miniapp_api.collateral.registry_schemas import (
     ColCreditLinkIn,
     ColCreditLinkOut,

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 import marshmallow as ma
 
-from backend.collateral.facts import DECORATIONS, ORIENTATIONS, PROPERTY_TYPES
+from backend.collateral.avm.factors import DECORATIONS, ORIENTATIONS, PROPERTY_TYPES
 from backend.collateral.service.registry import CREDIT_KINDS, DOCUMENT_KINDS
 from miniapp_api.common import Money, PageArgs, StrictSchema, Timestamp
 

@@ -1,6 +1,6 @@
 """Bad input to the registry is a clear 400 with details per field and changes nothing:
-negative or zero area, a floor above the building, a build year in the future, text where a
-number belongs, NaN, 1e308, integers past 2^63, unknown vocabularies and fields."""
+negative or zero area, a floor above the building, a build year in the future, a city the
+valuation model does not cover, text where a number belongs, NaN, 1e308, integers past 2^63, unknown vocabularies and fields."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ CASES = [
     ({"area_m2": "12abc"}, "area_m2"),
     ({"area_m2": "1e308"}, "area_m2"),
     ({"floor": 19, "total_floors": 18}, "floor"),
-    ({"floor": 0}, "floor"),
+    ({"city": "Atlantis"}, "city"),  # a city the champion does not cover
+    ({"total_floors": None}, "total_floors"),
     ({"build_year": NEXT_YEAR}, "build_year"),
     ({"build_year": "2010"}, "build_year"),
     ({"rooms": -1}, "rooms"),

@@ -17,9 +17,9 @@ from tests.api_client import ApiClient
 _codes = itertools.count(1)
 
 FACTS = {
-    "city": "Hangzhou",
-    "district": "Xihu",
-    "community": "Test Garden",
+    "city": "杭州",  # a city of the demo champion's generated market
+    "district": "西湖区",
+    "community": "测试花园",
     "address": "1 Test Road, unit 1-101",
     "area_m2": "89.50",
     "floor": 7,

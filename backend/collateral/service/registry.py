@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.collateral import access
-from backend.collateral.facts import FIELDS, validate_facts
+from backend.collateral import access, modelstore
 from backend.collateral.models import CreditLink, MortgageRegistration, Property, PropertyDocument
+from backend.collateral.valuer import FACT_FIELDS, check_facts
 from backend.identity.models import Org, User
 from backend.platform import audit
 from backend.platform.clock import utcnow
@@ -53,6 +53,30 @@ DOCUMENT_URI = re.compile(
     re.ASCII,
 )
 SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
+
+# the valuer's facts (the address is the registry's own, checked here); a registered property
+# has every one but lat and lon (its columns are NOT NULL)
+FIELDS = tuple(name for name in FACT_FIELDS if name != "address")
+REGISTERED = tuple(name for name in FIELDS if name not in ("lat", "lon"))
+
+
+def validate_facts(session: Session, facts: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The valuer's own check (``valuer.check_facts``, against the champion's cities), plus
+    what a registered property must have. ValidationFailed with every problem per field."""
+    errors: dict[str, list[str]] = {
+        name: ["required"] for name in REGISTERED if facts.get(name) in (None, "")
+    }
+    current = modelstore.champion(session)
+    cities = current[1].coverage.get("cities") if current is not None else None
+    try:
+        clean = check_facts(dict(facts), now=now, coverage_cities=cities)
+    except ValidationFailed as exc:
+        for name, problems in exc.details.items():
+            errors[name] = list(dict.fromkeys([*errors.get(name, []), *problems]))
+        clean = {}
+    if errors:
+        raise ValidationFailed("the property's facts are not valid", details=errors)
+    return clean
 
 
 # --------------------------------------------------------------------------- views (audit)
@@ -147,7 +171,7 @@ def register_property(
     now = now or utcnow()
     errors: dict[str, list[str]] = {}
     try:
-        clean = validate_facts(facts, today=now.date())
+        clean = validate_facts(session, {k: v for k, v in facts.items() if k in FIELDS}, now)
     except ValidationFailed as exc:
         errors.update(exc.details)
         clean = {}
@@ -211,7 +235,7 @@ def update_property(
     merged = {**property_facts(prop), **{k: v for k, v in changes.items() if k in FIELDS}}
     errors: dict[str, list[str]] = {}
     try:
-        clean = validate_facts(merged, today=now.date())
+        clean = validate_facts(session, merged, now)
     except ValidationFailed as exc:
         errors.update(exc.details)
         clean = {}
