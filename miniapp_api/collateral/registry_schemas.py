@@ -10,6 +10,7 @@ import marshmallow as ma
 
 from backend.collateral.avm.factors import DECORATIONS, ORIENTATIONS, PROPERTY_TYPES
 from backend.collateral.service.registry import CREDIT_KINDS, DOCUMENT_KINDS
+from miniapp_api.collateral.valuations import CollateralValuationOut
 from miniapp_api.common import Money, PageArgs, StrictSchema, Timestamp
 
 ID = ma.validate.Range(min=1, max=2**63 - 1)
@@ -130,28 +131,13 @@ class ColDocumentOut(ma.Schema):
     added_at = Timestamp()
 
 
-class ColValuationBriefOut(ma.Schema):
-    """A valuation as a property's page lists it (the full view: /collateral/valuations)."""
-
-    id = ma.fields.Integer()
-    model_id = ma.fields.Integer()
-    purpose = ma.fields.String()
-    value = Money()
-    value_low = Money()
-    value_high = Money()
-    confidence_sd = ma.fields.Float()
-    blend = ma.fields.Dict()
-    breakdown = ma.fields.Dict()
-    created_at = Timestamp()
-
-
 class ColPropertyDetailOut(ColPropertyOut):
     credits = ma.fields.List(ma.fields.Nested(ColCreditLinkOut))
     registrations = ma.fields.List(ma.fields.Nested(ColRegistrationOut))
     documents = ma.fields.List(ma.fields.Nested(ColDocumentOut))
-    latest_valuation = ma.fields.Nested(ColValuationBriefOut, allow_none=True)
+    latest_valuation = ma.fields.Nested(CollateralValuationOut, allow_none=True)
     valuations = ma.fields.List(
-        ma.fields.Nested(ColValuationBriefOut), metadata={"description": "newest first, 20"}
+        ma.fields.Nested(CollateralValuationOut), metadata={"description": "newest first, 20"}
     )
 
 

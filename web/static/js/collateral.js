@@ -74,8 +74,8 @@ export function writeFacts(prefix, facts) {
 const pct = (x) => `${(Number(x) * 100).toFixed(0)}%`;
 const CONFIDENCE = { high: "ok", medium: "warn", low: "bad" };
 
-/** A valuation: value, range, confidence, blend, and the breakdown table. */
-export function valuationView(v, K) {
+/** A valuation (the API's valuation view): value, range, confidence, blend, breakdown table. */
+export function valuationView(v, K, L = (x) => x) {
   const b = v.breakdown || {};
   const rows = [
     el("tr", el("th", { scope: "row" }, K("base_price")), el("td.num", money(b.base_price_per_m2)), el("td.num", "—"), el("td.num", "")),
@@ -84,8 +84,8 @@ export function valuationView(v, K) {
       el(
         "tr",
         { dataset: { factor: c.factor } },
-        el("th", { scope: "row" }, c.label || c.factor),
-        el("td.num", c.band ?? ""),
+        el("th", { scope: "row" }, K(`factor_${c.factor}`)),
+        el("td.num", L(c.band ?? "")),
         el("td.num", Number(c.coefficient).toFixed(3)),
         el("td.num", money(c.amount)),
       ),
@@ -102,7 +102,7 @@ export function valuationView(v, K) {
     el(
       "div.grid",
       el("div.stat", el("div.muted.small", K("value")), el("strong.big.value", money(v.value))),
-      el("div.stat", el("div.muted.small", K("range")), el("div.range", `${money(v.value_low)} – ${money(v.value_high)}`)),
+      el("div.stat", el("div.muted.small", K("range")), el("div.range", `${money(v.low)} – ${money(v.high)}`)),
       el(
         "div.stat",
         el("div.muted.small", K("confidence")),

@@ -94,11 +94,11 @@ function documents(p) {
 }
 
 function valuations(p) {
-  fill("#valuation", p.latest_valuation ? valuationView(p.latest_valuation, V) : el("p.muted", K("not_valued")));
+  fill("#valuation", p.latest_valuation ? valuationView(p.latest_valuation, V, L) : el("p.muted", K("not_valued")));
   const columns = [
     { label: K("valued_at"), value: (v) => when(v.created_at) },
     { label: V("value"), class: "num", value: (v) => money(v.value) },
-    { label: V("range"), class: "num", value: (v) => `${money(v.value_low)} – ${money(v.value_high)}` },
+    { label: V("range"), class: "num", value: (v) => `${money(v.low)} – ${money(v.high)}` },
     { label: K("purpose"), value: (v) => L(v.purpose) },
     { label: V("model"), class: "num", value: (v) => `#${v.model_id}` },
   ];

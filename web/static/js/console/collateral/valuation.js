@@ -15,7 +15,7 @@ start({ roles: ["rm", "approver", "admin"] }, async () => {
     e.preventDefault();
     act(e.submitter, async () => {
       const v = await api("POST", "/collateral/valuations", { body: readFacts("v") });
-      fill("#result", valuationView(v, K));
+      fill("#result", valuationView(v, K, L));
     });
   });
   const known = await api("GET", "/collateral/properties", { query: { limit: 200 } });

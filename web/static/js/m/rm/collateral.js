@@ -11,7 +11,7 @@ let items = [];
 let cursor = null;
 
 function show(v) {
-  fill("#result", valuationView(v, K));
+  fill("#result", valuationView(v, K, L));
   $("#result-card").hidden = false;
   $("#result-card").scrollIntoView({ block: "start" });
 }
