@@ -1,6 +1,7 @@
 """Bad input to the registry is a clear 400 with details per field and changes nothing:
 negative or zero area, a floor above the building, a build year in the future, a city the
-valuation model does not cover, text where a number belongs, NaN, 1e308, integers past 2^63, unknown vocabularies and fields."""
+valuation model does not cover, text where a number belongs, NaN, 1e308, integers past 2^63,
+unknown vocabularies and fields."""
 
 from __future__ import annotations
 
