@@ -146,6 +146,17 @@ def test_maker_checker_and_release_rules(pg_or_sqlite_api: Api):
         ),
         201,
     )
+    again = None
+    for _ in range(2):  # the same Idempotency-Key twice: recorded once, the same answer
+        again = api.post(
+            "rm1",
+            f"/properties/{pid}/documents",
+            {"kind": "photo", "uri": "s3://col-docs/front.jpg", "sha256": "f" * 64},
+            headers={"Idempotency-Key": f"doc-{pid}"},
+        )
+        assert again.status_code == 201
+    detail = api.ok(api.get("rm1", f"/properties/{pid}"))
+    assert [d["id"] for d in detail["documents"]] == [again.get_json()["id"]]
     reg = api.ok(
         api.post(
             "rm1",
