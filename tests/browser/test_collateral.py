@@ -115,3 +115,28 @@ def test_rm2_does_not_see_rm1s_properties(server, signed_in):
     console.wait_for_selector("main[data-ready='1']", state="attached")
     expect(console.locator("#main .notice")).to_contain_text("未找到")
     expect(console.locator("#registrations")).to_have_count(0)
+
+
+def test_console_values_ad_hoc_and_from_a_propertys_page(server, signed_in):
+    prop = _property(server, "rm1", "BROWSER-COL-4")
+    page = signed_in("rm1", surface="console")
+    page.goto(f"{server.url}/console/collateral/valuation?property={prop['id']}")
+    page.wait_for_selector("main[data-ready='1']", state="attached")
+    expect(page.locator("#v-community")).to_have_value(prop["community"])
+    page.fill("#v-floor", "1")  # the ground floor: its own correction
+    page.locator("#valuation-form button[type=submit]").click()
+    result = page.locator("#result .valuation")
+    expect(result.locator("tr[data-factor='floor']")).to_contain_text("底层")
+    expect(result.locator(".range")).to_contain_text("¥")
+    screenshot(page, "console-collateral-valuation")
+    assert (
+        ok(server.api("GET", f"/collateral/properties/{prop['id']}", "rm1"))["latest_valuation"]
+        is None
+    )  # an ad-hoc valuation is not the property's
+
+    page.goto(f"{server.url}/console/collateral/property?id={prop['id']}")
+    page.wait_for_selector("main[data-ready='1']", state="attached")
+    page.locator("#value-now").click()
+    expect(page.locator("#valuation table.breakdown tr[data-factor='decoration']")).to_be_visible()
+    expect(page.locator("#history tbody tr")).to_have_count(1)
+    assert not page.errors

@@ -94,7 +94,7 @@ export function valuationView(v, K, L = (x) => x) {
   ];
   const blend = Object.entries(v.blend || {})
     .filter(([, w]) => Number(w) > 0)
-    .map(([m, w]) => `${m} ${pct(w)}${v.methods?.[m] ? ` (${money(v.methods[m])})` : ""}`)
+    .map(([m, w]) => `${L(m)} ${pct(w)}${v.methods?.[m] ? ` (${money(v.methods[m])})` : ""}`)
     .join(" · ");
   return el(
     "div.valuation",
