@@ -86,7 +86,10 @@ def test_an_approver_approves_a_registration_rm1_recorded(server, signed_in):
     expect(row.get_by_role("button")).to_have_count(0)  # the maker cannot check
 
     page = signed_in("approver1", surface="console")
-    page.goto(f"{server.url}/console/collateral/property?id={prop['id']}")
+    page.goto(f"{server.url}/console/collateral/properties")
+    page.wait_for_selector("main[data-ready='1']", state="attached")
+    page.locator("#queue").get_by_role("link", name="BROWSER-0002").click()  # the checker's queue
+    page.wait_for_url(lambda url: url.endswith(f"/console/collateral/property?id={prop['id']}"))
     page.wait_for_selector("main[data-ready='1']", state="attached")
     row = page.locator(f"#registrations tr[data-registration='{reg['id']}']")
     row.get_by_role("button", name="复核通过").click()

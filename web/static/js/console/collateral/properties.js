@@ -2,7 +2,9 @@
 // caller may see (an RM their own clients', approvers and admins all), filtered by city,
 // community and status, each opening its page; and the form that registers a property (POST
 // /collateral/properties): the owner (a dealer, an enterprise, or the retail clients' org with
-// the person's name), the facts the valuer reads; approvers and admins may name the RM.
+// the person's name), the facts the valuer reads; approvers and admins may name the RM. A
+// checker (approver, admin) sees the registrations waiting for one (GET
+// /collateral/registrations?status=pending), each opening its property's page.
 import { $, act, api, badge, el, fill, label, money, start, t, table, toast, when } from "/web/static/js/finedge.js";
 import { factFields, readFacts, suggest } from "/web/static/js/collateral.js";
 
@@ -36,6 +38,25 @@ async function load(more = false) {
   suggest("p", state.items);
 }
 
+async function queue(user) {
+  if (!["approver", "admin"].includes(user.role)) return;
+  const page = await api("GET", "/collateral/registrations", { query: { status: "pending", limit: 100 } });
+  const waiting = page.items.filter((r) => r.maker_user_id !== user.id);
+  $("#queue-card").hidden = false;
+  fill(
+    "#queue",
+    table(
+      [
+        { label: K("certificate_no"), value: (r) => el("a", { href: `/console/collateral/property?id=${r.property_id}` }, r.certificate_no) },
+        { label: K("registered_on"), value: (r) => r.registered_on },
+        { label: K("maker"), class: "num", value: (r) => `#${r.maker_user_id}` },
+        { label: K("recorded_at"), value: (r) => when(r.created_at) },
+      ],
+      waiting,
+    ),
+  );
+}
+
 async function register(event) {
   event.preventDefault();
   const body = { ...readFacts("p", { address: true }), owner_org_id: Number($("#p-owner").value) };
@@ -64,4 +85,5 @@ start({ roles: ["rm", "approver", "admin"] }, async (user) => {
   $("#more").addEventListener("click", (e) => act(e.currentTarget, () => load(true)));
   $("#register").addEventListener("submit", register);
   await load();
+  await queue(user);
 });
