@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from backend.collateral import queries, service
+from backend.collateral import access, queries, service
 from backend.collateral.service.registry import FIELDS
 from miniapp_api.collateral.registry_schemas import (
     ColCreditLinkIn,
@@ -100,9 +100,9 @@ class PropertyCredits(MethodView):
         """The property secures a credit: a floor-plan line (its id), a factoring agreement
         (its code), or a core-banking loan (number, outstanding, borrower). 404
         credit_not_found, 422 credit_inactive, 409 credit_already_linked."""
-        session = db()
-        link = service.link_credit(session, current_actor(), property_id, **body)
-        owner = queries.get_property(session, current_actor(), property_id).owner_org_id
+        session, actor = db(), current_actor()
+        link = service.link_credit(session, actor, property_id, **body)
+        owner = access.get_property(session, actor, property_id).owner_org_id
         link.third_party = link.borrower_org_id != owner
         return link
 
