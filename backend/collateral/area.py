@@ -4,6 +4,7 @@ registry, batch revaluation, LTV monitoring and the quarterly accuracy study."""
 from __future__ import annotations
 
 from backend.collateral.seed import seed_avm
+from backend.collateral.seed_registry import seed_registry
 from backend.platform.areas import Area
 from backend.platform.ports import FactoringExposure, FloorplanExposure, RiskEvents
 
@@ -12,8 +13,14 @@ AREA = Area(
     description="residential property valuation (AVM), collateral registry and LTV monitoring",
     models=("backend.collateral.models",),
     needs=(FloorplanExposure, FactoringExposure, RiskEvents),
-    blueprints=("miniapp_api.collateral.valuations",),
-    seeders=(seed_avm,),
+    blueprints=(
+        "miniapp_api.collateral.valuations",
+        "miniapp_api.collateral.registry",
+    ),
+    seeders=(
+        seed_avm,
+        seed_registry,
+    ),
     cli=("backend.collateral.cli:collateral_cli",),
     benchmarks={"valuation": "bench.valuation"},
 )
