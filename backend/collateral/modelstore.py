@@ -108,7 +108,12 @@ def register(
 
 
 def _champion_row(session: Session, *, lock: bool = False) -> AvmModel | None:
-    stmt = select(AvmModel).where(AvmModel.status == "champion").order_by(AvmModel.id.desc())
+    stmt = (
+        select(AvmModel)
+        .options(defer(AvmModel.artifact))  # read only when the process has not cached it
+        .where(AvmModel.status == "champion")
+        .order_by(AvmModel.id.desc())
+    )
     if lock:
         stmt = stmt.with_for_update()
     return session.scalars(stmt).first()

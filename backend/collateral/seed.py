@@ -1,7 +1,7 @@
 """Demo AVM: a champion trained on a generated market (``avm.market``: 杭州 and 苏州) and
 registered, so that valuations work from the first start.
 
-How many sales: 4,000 with the demo's seed (``make demo``: ``finedge seed --enterprises N``
+How many sales: 3,000 with the demo's seed (``make demo``: ``finedge seed --enterprises N``
 or ``--cars N``), 1,000 otherwise (plain ``finedge seed`` and every test app). The trained
 model is cached in the process keyed by the generator's parameters, so every test app of a
 test run registers the same artifact without training again (about 2 s once).
@@ -22,7 +22,7 @@ from backend.collateral.models import AvmModel
 from backend.platform.context import SYSTEM
 
 MARKET_SEED = 2026
-N_DEMO = 4000
+N_DEMO = 3000
 N_SMALL = 1000
 
 _trained: dict[tuple, object] = {}

@@ -121,10 +121,10 @@ def check_facts(facts: dict, *, now: datetime | None = None, coverage_cities=Non
         except (InvalidOperation, ValueError):
             errors["area_m2"] = ["a number of square metres"]
         else:
-            if number <= 0:
-                errors["area_m2"] = ["must be more than 0"]
-            elif number > MAX_AREA:
+            if number > MAX_AREA:
                 errors["area_m2"] = [f"at most {MAX_AREA}"]
+            elif number.quantize(Decimal("0.01")) <= 0:
+                errors["area_m2"] = ["must be more than 0 (to the hundredth of a m²)"]
             else:
                 out["area_m2"] = number.quantize(Decimal("0.01"))
     year = (now or utcnow()).year
@@ -188,6 +188,31 @@ def _avm_facts(facts: dict) -> dict:
     return row
 
 
+def _row(model, prop, clean, result, actor, purpose, run_id, now) -> Valuation:
+    """The log row of one valuation: its inputs, the model and the result (the methods'
+    values, the confidence and the model's version ride in the breakdown)."""
+    return Valuation(
+        property_id=prop.id if prop is not None else None,
+        run_id=run_id,
+        model_id=model.id,
+        purpose=purpose,
+        inputs=_json_facts(clean),
+        value=result.value,
+        value_low=result.low,
+        value_high=result.high,
+        confidence_sd=result.confidence_sd,
+        blend=result.blend,
+        breakdown={
+            **result.breakdown,
+            "methods": {k: str(v) for k, v in result.methods.items()},
+            "confidence": result.confidence,
+            "model_version": model.version,
+        },
+        requested_by_user_id=actor.user_id,
+        created_at=now,
+    )
+
+
 def value_facts(
     session: Session,
     actor: Actor,
@@ -223,27 +248,7 @@ def value_facts(
     model, trained = current
     clean = check_facts(facts or {}, now=now, coverage_cities=trained.coverage.get("cities"))
     result = trained.value(_avm_facts(clean))
-    breakdown = {
-        **result.breakdown,
-        "methods": {k: str(v) for k, v in result.methods.items()},
-        "confidence": result.confidence,
-        "model_version": model.version,
-    }
-    valuation = Valuation(
-        property_id=prop.id if prop is not None else None,
-        run_id=run_id,
-        model_id=model.id,
-        purpose=purpose,
-        inputs=_json_facts(clean),
-        value=result.value,
-        value_low=result.low,
-        value_high=result.high,
-        confidence_sd=result.confidence_sd,
-        blend=result.blend,
-        breakdown=breakdown,
-        requested_by_user_id=actor.user_id,
-        created_at=now,
-    )
+    valuation = _row(model, prop, clean, result, actor, purpose, run_id, now)
     session.add(valuation)
     session.flush()
     after = {"value": str(result.value), "model_id": model.id, "property_id": property_id}
@@ -257,6 +262,63 @@ def value_facts(
         session.flush()
     audit.record(session, actor, "collateral.valued", "col_valuation", valuation.id, before, after)
     return valuation
+
+
+def value_properties(
+    session: Session,
+    actor: Actor,
+    property_ids: list[int],
+    *,
+    purpose: str = "revaluation",
+    run_id: int | None = None,
+    now: datetime | None = None,
+) -> tuple[list[Valuation], dict[int, dict]]:
+    """Many registered properties valued at once (a batch revaluation's chunk): the same checks,
+    log rows, latest values and audit records as ``value_facts`` one by one, with the model's
+    work done in one vectorised call (about ten times faster per property). Returns (the
+    valuations, {property_id: error details} for those whose facts do not pass, e.g. a city
+    the champion does not cover: skipped, nothing written for them). A property the caller
+    may not see is NotFound, as in ``value_facts``."""
+    ensure_role(actor, *VALUERS)
+    if purpose not in PURPOSES:
+        raise ValidationFailed("unknown purpose", details={"purpose": list(PURPOSES)})
+    now = now or utcnow()
+    current = modelstore.champion(session)
+    if current is None:
+        raise BusinessRuleViolation(
+            "no valuation model has been trained yet (finedge collateral train)",
+            code="no_avm_model",
+        )
+    model, trained = current
+    cities = trained.coverage.get("cities")
+    props, cleaned, failed = [], [], {}
+    for property_id in property_ids:
+        prop = access.get_property(session, actor, property_id, lock=True)
+        try:
+            cleaned.append(check_facts(facts_of(prop), now=now, coverage_cities=cities))
+        except ValidationFailed as exc:
+            failed[prop.id] = exc.details
+            continue
+        props.append(prop)
+    results = trained.value_many([_avm_facts(c) for c in cleaned]) if cleaned else []
+    valuations = []
+    for prop, clean, result in zip(props, cleaned, results, strict=True):
+        valuation = _row(model, prop, clean, result, actor, purpose, run_id, now)
+        session.add(valuation)
+        valuations.append((prop, valuation))
+    session.flush()
+    entries = []
+    for prop, valuation in valuations:
+        before = {"latest_value": None if prop.latest_value is None else str(prop.latest_value)}
+        prop.latest_value = valuation.value
+        prop.latest_valuation_id = valuation.id
+        prop.latest_valued_at = now
+        prop.updated_at = now
+        after = {"value": str(valuation.value), "model_id": model.id, "property_id": prop.id}
+        entries.append(("collateral.valued", "col_valuation", valuation.id, before, after))
+    session.flush()
+    audit.record_all(session, actor, entries)
+    return [v for _, v in valuations], failed
 
 
 def confidence_of(valuation: Valuation) -> str:

@@ -86,6 +86,7 @@ def test_the_demo_seed_fills_every_area(tmp_path):
             "risk signals": count("SELECT count(*) FROM risk_signals"),
             "champion models": count("SELECT count(*) FROM risk_models WHERE status = 'champion'"),
             "scans": count("SELECT count(*) FROM risk_scan_runs"),
+            "AVM champion": count("SELECT count(*) FROM col_models WHERE status = 'champion'"),
         }
     empty = [area for area, n in areas.items() if n == 0]
     assert empty == [], areas

@@ -12,9 +12,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from backend.collateral import modelstore, valuer
 from backend.collateral.models import AvmModel, Property, Valuation
+from backend.collateral.seed import demo_model
+from backend.identity import service as identity
 from backend.identity.models import Org, User
 from backend.platform.clock import utcnow
+from backend.platform.context import SYSTEM
+from backend.platform.errors import NotFound
 from tests.conftest import login
 
 FACTS = {
@@ -56,7 +61,7 @@ class Api:
         with self.session() as s:
             return s.scalar(select(func.count()).select_from(Valuation))
 
-    def property_of(self, rm: str) -> int:
+    def property_of(self, rm: str, city: str = "苏州") -> int:
         """A property of one of ``rm``'s clients, registered directly."""
         now = utcnow()
         with self.session() as s:
@@ -67,7 +72,7 @@ class Api:
                 owner_org_id=org.id,
                 owner_name="张三",
                 rm_user_id=user.id,
-                city="苏州",
+                city=city,
                 district="姑苏区",
                 community="金色花园",
                 address="姑苏区某路 1 号",
@@ -96,6 +101,7 @@ def api(make_app, db_url) -> Api:
 
 
 def test_a_valuation_is_201_with_range_blend_breakdown_and_is_logged(api: Api):
+    """And the model registry: read by staff, promoted by admins only."""
     r = api.post("rm1", "/valuations", FACTS)
     assert r.status_code == 201, r.get_json()
     body = r.get_json()
@@ -128,6 +134,32 @@ def test_a_valuation_is_201_with_range_blend_breakdown_and_is_logged(api: Api):
     listed = api.get("rm1", "/valuations").get_json()["items"]
     assert body["id"] in {v["id"] for v in listed}
     assert body["id"] not in {v["id"] for v in api.get("rm2", "/valuations").get_json()["items"]}
+    # the registry
+    models = api.get("rm1", "/models").get_json()["items"]
+    assert len(models) == 1 and models[0]["status"] == "champion"
+    model = api.get("approver1", f"/models/{models[0]['id']}").get_json()
+    assert model["metrics"]["ensemble"]["n"] > 0 and model["metrics"]["baseline"]["n"] > 0
+    assert len(model["data_hash"]) == 64 and model["trained_rows"] > 0
+    assert "杭州" in model["feature_spec"]["coverage"]["cities"]
+    for user in ("rm1", "approver1"):
+        r = api.post(user, f"/models/{models[0]['id']}/promote")
+        assert r.status_code == 403, r.get_json()
+    assert api.get("dealer1", "/models").status_code == 403
+    assert api.post("admin", "/models/999999/promote").status_code == 404
+    r = api.post("admin", f"/models/{models[0]['id']}/promote")
+    assert r.status_code == 200 and r.get_json()["status"] == "champion"
+    # a challenger promoted: the old champion retired, the next valuation by the new one
+    with api.session() as s:
+        challenger = modelstore.register(s, SYSTEM, demo_model(), status="challenger")
+        s.commit()
+        challenger_id = challenger.id
+    assert api.get("rm1", "/models?status=challenger").get_json()["items"][0]["id"] == (
+        challenger_id
+    )
+    r = api.post("admin", f"/models/{challenger_id}/promote")
+    assert r.status_code == 200 and r.get_json()["version"] == 2
+    assert api.get("rm1", f"/models/{models[0]['id']}").get_json()["status"] == "retired"
+    assert api.post("rm1", "/valuations", FACTS).get_json()["model_id"] == challenger_id
 
 
 BAD = [
@@ -159,13 +191,19 @@ def test_bad_facts_are_400_with_details_and_nothing_is_logged(api: Api):
     body = {k: v for k, v in FACTS.items() if k != "area_m2"}
     r = api.post("rm1", "/valuations", body)
     assert r.status_code == 400 and "area_m2" in r.get_json()["error"]["details"]
-    assert api.valuations() == 0
-
-
-def test_an_unknown_city_says_which_cities_the_model_covers(api: Api):
+    # an unknown city says which cities the model covers
     r = api.post("approver1", "/valuations", {**FACTS, "city": "北京"})
     assert r.status_code == 400
     assert "杭州" in r.get_json()["error"]["details"]["city"][0]
+    assert api.valuations() == 0
+    # no model at all: 422 no_avm_model (bad facts are still 400)
+    with api.session() as s:
+        for model in s.scalars(select(AvmModel)):
+            s.delete(model)
+        s.commit()
+    r = api.post("rm1", "/valuations", FACTS)
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "no_avm_model"
+    assert api.post("rm1", "/valuations", {**FACTS, "floor": 30}).status_code == 400
 
 
 def test_a_registered_property_is_valued_by_its_rm_only(api: Api):
@@ -192,17 +230,22 @@ def test_a_registered_property_is_valued_by_its_rm_only(api: Api):
     assert r.status_code == 400
 
 
-def test_the_model_registry_is_read_by_staff_and_promoted_by_admins(api: Api):
-    models = api.get("rm1", "/models").get_json()["items"]
-    assert len(models) == 1 and models[0]["status"] == "champion"
-    model = api.get("approver1", f"/models/{models[0]['id']}").get_json()
-    assert model["metrics"]["ensemble"]["n"] > 0 and model["metrics"]["baseline"]["n"] > 0
-    assert len(model["data_hash"]) == 64 and model["trained_rows"] > 0
-    assert "杭州" in model["feature_spec"]["coverage"]["cities"]
-    for user in ("rm1", "approver1"):
-        r = api.post(user, f"/models/{models[0]['id']}/promote")
-        assert r.status_code == 403, r.get_json()
-    assert api.get("dealer1", "/models").status_code == 403
-    assert api.post("admin", "/models/999999/promote").status_code == 404
-    r = api.post("admin", f"/models/{models[0]['id']}/promote")
-    assert r.status_code == 200 and r.get_json()["status"] == "champion"
+def test_a_batch_values_like_one_by_one_and_skips_what_fails(api: Api):
+    first, second = api.property_of("rm1"), api.property_of("rm1")
+    outside = api.property_of("rm1", city="北京")  # not covered by the champion
+    other = api.property_of("rm2")
+    single = api.post("rm1", "/valuations", {"property_id": first}).get_json()
+    with api.session() as s:
+        rm1 = identity.actor_for(s.scalar(select(User).where(User.username == "rm1")))
+        with pytest.raises(NotFound):
+            valuer.value_properties(s, rm1, [first, other])
+        s.rollback()
+        done, failed = valuer.value_properties(s, rm1, [first, second, outside])
+        s.commit()
+        assert [v.property_id for v in done] == [first, second]
+        assert list(failed) == [outside] and "city" in failed[outside]
+        assert done[0].value == Decimal(single["value"])  # the batch values as one by one
+        assert done[0].breakdown["comparison_value"] == single["breakdown"]["comparison_value"]
+        assert all(v.purpose == "revaluation" for v in done)
+        assert s.get(Property, second).latest_valuation_id == done[1].id
+        assert s.get(Property, outside).latest_valuation_id is None

@@ -184,3 +184,16 @@ def test_price_like_columns_never_enter_the_model(market):
     rows["asking_price"] = rows["asking_price"] * 3
     rows["loan_amount"] = 1.0
     assert np.allclose(model.predict(rows), before)
+
+
+def test_the_forecast_sd_widens_with_what_the_model_does_not_know(trained, market):
+    known = market.drop(columns=["price"]).iloc[0].to_dict()
+    full = trained.value(known)
+    assert full.confidence_sd >= trained.metrics["forecast_sd"]
+    unknown_community = trained.value({**known, "community": "无名小区", "lat": None, "lon": None})
+    bare = trained.value({"city": known["city"], "area": known["area"], "build_year": 2010})
+    assert full.confidence_sd < unknown_community.confidence_sd < bare.confidence_sd
+    assert bare.confidence == "low"
+    assert any("not given" in note for note in bare.breakdown["notes"])
+    assert bare.low < bare.value < bare.high
+    assert (bare.high / bare.low) > (full.high / full.low)

@@ -34,7 +34,7 @@ LABELS = {
     "floor": "floor in the building",
     "orientation": "orientation",
     "age": "building age (years)",
-    "area": "unit size (m²)",
+    "area": "unit size",
     "decoration": "decoration",
     "type": "property type",
 }

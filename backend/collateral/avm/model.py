@@ -182,6 +182,8 @@ def _canonical(frame: pd.DataFrame, mapping: Mapping[str, str], *, strict: bool)
             out[key] = frame[key]
         elif column is not None and strict:
             raise MapError(f"the file has no column {column!r} (mapped to {key})")
+        elif key == "area" and "area_m2" in frame.columns and not strict:
+            out[key] = frame["area_m2"]  # a registered property's or a stored sale's name
     return out
 
 
@@ -210,7 +212,6 @@ class _Spec:
     as_of_year: int
     as_of_quarter: str
     area_bands: list[float] | None  # None: the standard's m² bands; else quintile edges
-    medians: dict[str, float]
 
 
 def _features(raw: pd.DataFrame, spec: _Spec, *, for_valuation: bool) -> pd.DataFrame:
@@ -335,7 +336,6 @@ def _build_spec(
         as_of_year=as_of_year,
         as_of_quarter=as_of_quarter,
         area_bands=area_bands,
-        medians={},
     )
     return spec, price
 
@@ -507,6 +507,13 @@ class _Comparison:
             self.effects[k].setdefault("?", 0.0)
         self.refs = refs
         self.trend = trend
+        # how much a factor's band matters: the variance of its effects over the sales, added
+        # to a valuation's forecast variance when that fact is not given
+        self.band_var = {}
+        for k in self.factors:
+            given = codes[k][np.array(names[k])[codes[k]] != "?"]
+            effects_of_sales = eff[k][given]
+            self.band_var[k] = float(np.var(effects_of_sales)) if len(given) else 0.0
         # raw community levels at the latest quarter and the reference unit, with counts
         adj = ppa - trend * dt - factor_sum()
         level = group_mean(adj, comm_codes, n_comm, comm_n)
@@ -559,20 +566,18 @@ class _Comparison:
         info["shrunk"] = shrink * info["level"] + (1 - shrink) * info["cluster_level"]
         self.info = info
         self.cluster_level = cl.to_dict()
-        dist = info.groupby(["city", "district"]).apply(
-            lambda g: float(np.average(g["shrunk"], weights=g["n"])), include_groups=False
-        )
+        dist = info.groupby(["city", "district"]).apply(_mean_var, include_groups=False)
         self.district_level = {f"{a}|{b}": v for (a, b), v in dist.items()}
-        city = info.groupby("city").apply(
-            lambda g: float(np.average(g["shrunk"], weights=g["n"])), include_groups=False
-        )
+        city = info.groupby("city").apply(_mean_var, include_groups=False)
         self.city_level = city.to_dict()
-        self.global_level = float(np.average(info["shrunk"], weights=info["n"]))
+        self.global_level = _mean_var(info)
         located = info.dropna(subset=["lat", "lon"])
         self._located = located
 
-    def level_of(self, row) -> tuple[float, int, list[str]]:
-        """(log base per unit of area, sales behind it, notes)."""
+    def level_of(self, row) -> tuple[float, int, list[str], float]:
+        """(log base per unit of area, sales behind it, notes, the variance of the level
+        beyond a typical community's: a sparse community's posterior variance, or the spread
+        of the communities an unknown one's level is taken from)."""
         comm = row["comm"]
         if comm in self.info.index:
             r = self.info.loc[comm]
@@ -583,32 +588,42 @@ class _Comparison:
                     f"borrowed from cluster {int(r['cluster'])} "
                     f"({int(r['cluster_size'])} similar communities)"
                 )
-            return float(r["shrunk"]), int(r["n"]), notes
+            var = 0.0 if r["n"] >= SPARSE_N else self.resid_sd**2 / (r["n"] + self.shrink_k)
+            return float(r["shrunk"]), int(r["n"]), notes, var
         located = self._located[self._located["city"] == row["city"]]
         if not factors._missing(row["lat"]) and not factors._missing(row["lon"]) and len(located):
             d = np.hypot(located["lat"] - row["lat"], located["lon"] - row["lon"])
             near = located.assign(d=d).nsmallest(5, "d")
-            level = float(np.average(near["shrunk"], weights=near["n"]))
+            level, var = _mean_var(near)
             return (
                 level,
                 int(near["n"].sum()),
                 [f"community not in the sales: level of the {len(near)} nearest communities"],
+                var,
             )
         key = f"{row['city']}|{row['district']}"
         if key in self.district_level:
-            return self.district_level[key], 0, ["community not in the sales: the district's level"]
+            level, var = self.district_level[key]
+            return level, 0, ["community not in the sales: the district's level"], var
         if row["city"] in self.city_level:
-            return self.city_level[row["city"]], 0, ["community not in the sales: the city's level"]
-        return self.global_level, 0, ["location unknown to the model: the overall level"]
+            level, var = self.city_level[row["city"]]
+            return level, 0, ["community not in the sales: the city's level"], var
+        level, var = self.global_level
+        return level, 0, ["location unknown to the model: the overall level"], var
 
     def predict_one(self, row) -> tuple[float, dict]:
-        level, n, notes = self.level_of(row)
+        level, n, notes, extra_var = self.level_of(row)
+        # a past sale (a ratio study) at its own quarter's level; a valuation is at the latest
+        level += self.trend * (float(row["t"]) - self.spec.as_of_t)
         corrections = []
         total = level
         for k in self.factors:
             band = row["b:" + k]
             band = "?" if band is None or (isinstance(band, float) and math.isnan(band)) else band
             eff = self.effects[k].get(str(band))
+            if band == "?":
+                extra_var += self.band_var.get(k, 0.0)
+                notes.append(f"{factors.LABELS[k]} not given: the reference band assumed")
             if eff is None:
                 eff = 0.0
                 notes.append(f"{factors.LABELS[k]}: band {band!r} not seen in the sales")
@@ -619,6 +634,7 @@ class _Comparison:
             "sales": n,
             "corrections": corrections,
             "notes": notes,
+            "extra_var": extra_var,
         }
 
     def predict(self, f):
@@ -629,6 +645,13 @@ class _Comparison:
             k: {b: round(math.exp(v), 4) for b, v in eff.items() if b != "?"}
             for k, eff in self.effects.items()
         }
+
+
+def _mean_var(group: pd.DataFrame) -> tuple[float, float]:
+    """The sales-weighted mean and variance of communities' levels."""
+    mean = float(np.average(group["shrunk"], weights=group["n"]))
+    var = float(np.average((group["shrunk"] - mean) ** 2, weights=group["n"]))
+    return mean, var
 
 
 class _Baseline:
@@ -728,6 +751,11 @@ class TrainedAVM:
     def knows_city(self, city: str | None) -> bool:
         return (city or DEFAULT_CITY) in self.coverage.get("cities", [])
 
+    def knows_community(self, city: str, district: str, community: str) -> bool:
+        """Whether the community has sales in the training data (else its level is borrowed
+        from its neighbours, district or city)."""
+        return f"{city}|{district}|{community}" in self.methods["comparison"].info.index
+
     def value(self, facts: Mapping) -> AvmResult:
         return self.value_many([facts])[0]
 
@@ -736,16 +764,23 @@ class TrainedAVM:
         if frame.empty:
             return []
         f = _features(frame, self.spec, for_valuation=True)
-        with _one_thread():
-            preds = self._log_preds(f)
-        ens = self._ensemble(preds)
         comparison = self.methods["comparison"]
+        with _one_thread():
+            preds = {
+                k: np.asarray(m.predict(f), float)
+                for k, m in self.methods.items()
+                if m is not comparison
+            }
+        rows = [row for _, row in f.iterrows()]
+        compared = [comparison.predict_one(row) for row in rows]  # value and breakdown at once
+        preds["comparison"] = np.array([c[0] for c in compared])
+        ens = self._ensemble(preds)
         out = []
-        for i, (_, row) in enumerate(f.iterrows()):
+        for i, row in enumerate(rows):
             log_v = float(ens[i])
             spread = math.sqrt(sum(w * (preds[k][i] - log_v) ** 2 for k, w in self.weights.items()))
-            sd = math.sqrt(self.sd**2 + spread**2)
-            _cmp_log, parts = comparison.predict_one(row)
+            parts = compared[i][1]
+            sd = math.sqrt(self.sd**2 + spread**2 + parts["extra_var"])
             out.append(
                 AvmResult(
                     value=_money(math.exp(log_v)),
@@ -773,13 +808,14 @@ class TrainedAVM:
         running = base_per * area
         items = []
         base_value = running
+        unit = " (m²)" if spec.area_bands is None else ""
         for k, band, eff in parts["corrections"]:
             coefficient = math.exp(eff)
             amount = running * (coefficient - 1.0)
             items.append(
                 {
                     "factor": k,
-                    "label": f"{factors.LABELS[k]}: {band}",
+                    "label": f"{factors.LABELS[k]}{unit if k == 'area' else ''}: {band}",
                     "band": band,
                     "coefficient": round(coefficient, 4),
                     "amount": str(Decimal(amount).quantize(Decimal("0.01"))),
@@ -869,7 +905,6 @@ def train(
     train_idx, test_idx = split(len(frame), seed, holdout)
     f, y = f_all.iloc[train_idx].reset_index(drop=True), y_all[train_idx]
     ft, yt = f_all.iloc[test_idx].reset_index(drop=True), y_all[test_idx]
-    spec.medians = {k: float(v) for k, v in f[["area", "age"]].median().items()}
 
     def fit(name, ff, yy):
         if name == "hedonic":
