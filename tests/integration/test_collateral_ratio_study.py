@@ -144,17 +144,17 @@ def test_study_input_and_rights(session, market):
 
 
 def test_the_champion_on_the_generated_market_sees_the_planted_move(session):
-    """The AVM trained on 4,000 generated sales of 2024-2025 (the demo's champion) values 300
+    """The AVM trained on the demo's generated sales of 2024-2025 (its champion) values 300
     sales of each of the next four quarters: the quarter right after training is calm, the
     last one (every price 12 % down) raises the drift and IAAO median-ratio alarms."""
     from backend.collateral import modelstore
     from backend.collateral.monitoring.seed import last_quarters, market_sales
-    from backend.collateral.seed import demo_model
+    from backend.collateral.seed import N_DEMO, demo_model
     from backend.platform.context import SYSTEM
     from backend.seed import seed_identity
 
     seed_identity(session, None)
-    model = modelstore.register(session, SYSTEM, demo_model(4000), status="champion")
+    model = modelstore.register(session, SYSTEM, demo_model(N_DEMO), status="champion")
     quarters = last_quarters(date(2026, 12, 4))
     assert quarters == ["2025Q4", "2026Q1", "2026Q2", "2026Q3"]
     rows = market_sales(quarters, 300, move_last=-0.12)

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import exists, func, select
@@ -56,69 +55,18 @@ class ChampionValuer:
     def value_chunk(
         self, session: Session, actor: Actor, props: list[Property], *, run_id: int, now
     ) -> list[dict]:
-        """Value ``props`` in one ``value_many`` call (some 30 times faster than one by one)
-        and log each as ``value_facts`` does: the Valuation row with its inputs, the model and
-        the breakdown, the property's latest value, an audit record. Returns the failures
-        (facts the valuer refuses), each property's own."""
-        from backend.collateral import modelstore
-        from backend.collateral.valuer import check_facts, facts_of
+        """``props`` valued in one vectorised call (``valuer.value_properties``: the same
+        checks, log rows, latest values and audit records as one by one); returns the
+        failures, each property's own (facts the valuer refuses)."""
+        from backend.collateral.valuer import value_properties
 
-        found = modelstore.champion(session)
-        if found is None:
-            raise BusinessRuleViolation("no champion model to value with", code="no_avm_model")
-        model, trained = found
-        cities = trained.coverage.get("cities")
-        good, failed = [], []
-        for prop in props:
-            try:
-                good.append((prop, check_facts(facts_of(prop), now=now, coverage_cities=cities)))
-            except DomainError as exc:
-                failed.append({"property_id": prop.id, "code": exc.code, "error": str(exc)})
-        rows = [
-            {
-                **{k: v for k, v in f.items() if k not in ("area_m2", "address")},
-                "area": float(f["area_m2"]),
-            }
-            for _, f in good
+        _done, failed = value_properties(
+            session, actor, [p.id for p in props], purpose="revaluation", run_id=run_id, now=now
+        )
+        return [
+            {"property_id": pid, "code": "validation_error", "error": details}
+            for pid, details in failed.items()
         ]
-        results = trained.value_many(rows) if rows else []
-        for (prop, clean), result in zip(good, results, strict=True):
-            valuation = Valuation(
-                property_id=prop.id,
-                run_id=run_id,
-                model_id=model.id,
-                purpose="revaluation",
-                inputs={k: str(v) if isinstance(v, Decimal) else v for k, v in clean.items()},
-                value=result.value,
-                value_low=result.low,
-                value_high=result.high,
-                confidence_sd=result.confidence_sd,
-                blend=result.blend,
-                breakdown={
-                    **result.breakdown,
-                    "methods": {k: str(v) for k, v in result.methods.items()},
-                    "confidence": result.confidence,
-                    "model_version": model.version,
-                },
-                requested_by_user_id=actor.user_id,
-                created_at=now,
-            )
-            session.add(valuation)
-            session.flush()
-            before = {"latest_value": None if prop.latest_value is None else str(prop.latest_value)}
-            prop.latest_value, prop.latest_valuation_id = result.value, valuation.id
-            prop.latest_valued_at = prop.updated_at = now
-            record(
-                session,
-                actor,
-                "collateral.valued",
-                "col_valuation",
-                valuation.id,
-                before,
-                {"value": str(result.value), "model_id": model.id, "property_id": prop.id},
-            )
-        session.flush()
-        return failed
 
     def value(self, session, actor, prop, *, run_id, now):
         from backend.collateral.valuer import facts_of, value_facts
