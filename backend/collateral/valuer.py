@@ -98,17 +98,18 @@ def check_facts(facts: dict, *, now: datetime | None = None, coverage_cities=Non
     unknown = sorted(set(facts) - set(FACT_FIELDS))
     for name in unknown:
         errors[name] = ["unknown field"]
-    for name in REQUIRED:
-        if facts.get(name) in (None, ""):
+    for name in REQUIRED:  # blank text is not given: "  " is no city
+        value = facts.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
             errors[name] = ["required"]
     out: dict = {}
     for name, size in TEXT_FIELDS.items():
         value = facts.get(name)
-        if value is None:
+        if value is None or name in errors:
             continue
         if not isinstance(value, str) or len(value.strip()) > size:
             errors[name] = [f"text of at most {size} characters"]
-        else:
+        elif value.strip():  # a blank optional text (district, community) is not given
             out[name] = value.strip()
     area = facts.get("area_m2")
     if area is not None and "area_m2" not in errors:

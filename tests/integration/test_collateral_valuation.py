@@ -172,6 +172,7 @@ BAD = [
     ({"floor": "five"}, "floor"),
     ({"build_year": 2999}, "build_year"),
     ({"city": "北京"}, "city"),
+    ({"city": " \t "}, "city"),  # blank once stripped (was valued as "(all)" cities)
     ({"orientation": "NE"}, "orientation"),
     ({"decoration": "gold"}, "decoration"),
     ({"property_type": "castle"}, "property_type"),

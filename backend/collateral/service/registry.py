@@ -64,7 +64,9 @@ def validate_facts(session: Session, facts: Mapping[str, Any], now: datetime) ->
     """The valuer's own check (``valuer.check_facts``, against the champion's cities), plus
     what a registered property must have. ValidationFailed with every problem per field."""
     errors: dict[str, list[str]] = {
-        name: ["required"] for name in REGISTERED if facts.get(name) in (None, "")
+        name: ["required"]
+        for name in REGISTERED
+        if facts.get(name) is None or (isinstance(facts[name], str) and not facts[name].strip())
     }
     current = modelstore.champion(session)
     cities = current[1].coverage.get("cities") if current is not None else None
