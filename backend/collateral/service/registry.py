@@ -81,6 +81,15 @@ def validate_facts(session: Session, facts: Mapping[str, Any], now: datetime) ->
     return clean
 
 
+def _released(session: Session, actor: Actor, obj, action: str, kind: str, now):
+    """An active property or credit link set released, audited (active -> released)."""
+    obj.status = "released"
+    obj.updated_at = now or utcnow()
+    before, after = {"status": "active"}, {"status": "released"}
+    audit.record(session, actor, action, kind, obj.id, before=before, after=after)
+    return obj
+
+
 # --------------------------------------------------------------------------- views (audit)
 
 
@@ -305,18 +314,7 @@ def release_property(
             code="registration_pending" if pending else "mortgage_registered",
             details={"registration_ids": [i for i, _ in open_regs]},
         )
-    prop.status = "released"
-    prop.updated_at = now or utcnow()
-    audit.record(
-        session,
-        actor,
-        "collateral.property_released",
-        "col_property",
-        prop.id,
-        before={"status": "active"},
-        after={"status": "released"},
-    )
-    return prop
+    return _released(session, actor, prop, "collateral.property_released", "col_property", now)
 
 
 # --------------------------------------------------------------------------- credit links
@@ -455,18 +453,7 @@ def release_credit(
             code="registration_pending",
             details={"registration_id": pending},
         )
-    link.status = "released"
-    link.updated_at = now or utcnow()
-    audit.record(
-        session,
-        actor,
-        "collateral.credit_released",
-        "col_credit_link",
-        link.id,
-        before={"status": "active"},
-        after={"status": "released"},
-    )
-    return link
+    return _released(session, actor, link, "collateral.credit_released", "col_credit_link", now)
 
 
 # --------------------------------------------------------------------------- registrations
