@@ -51,7 +51,10 @@ def _read_csv(path: str):
     import pandas as pd
 
     try:
-        frame = pd.read_csv(path)
+        try:
+            frame = pd.read_csv(path, encoding="utf-8-sig")
+        except UnicodeDecodeError:  # a Chinese bank's export: GB18030 (a superset of GBK)
+            frame = pd.read_csv(path, encoding="gb18030")
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         _fail(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
     if frame.empty:

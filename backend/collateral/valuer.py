@@ -4,8 +4,9 @@ with its inputs, the model and the result; with ``property_id`` it also sets the
 latest value. ``facts_of(prop)`` reads a registered property's facts.
 
 Also the valuation log's read side (``list_valuations``, ``get_valuation``): bank staff who
-value (rm, approver, admin); an RM sees the valuations they requested and those of their own
-clients' properties, approvers and admins all; anything else is 404.
+value (rm, approver, admin); an RM sees the ad-hoc valuations they requested and those of
+their own clients' properties (a client moved to another RM takes its valuations along),
+approvers and admins all; anything else is 404.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from backend.collateral import access, modelstore
@@ -98,17 +99,18 @@ def check_facts(facts: dict, *, now: datetime | None = None, coverage_cities=Non
     unknown = sorted(set(facts) - set(FACT_FIELDS))
     for name in unknown:
         errors[name] = ["unknown field"]
-    for name in REQUIRED:
-        if facts.get(name) in (None, ""):
+    for name in REQUIRED:  # blank text is not given: "  " is no city
+        value = facts.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
             errors[name] = ["required"]
     out: dict = {}
     for name, size in TEXT_FIELDS.items():
         value = facts.get(name)
-        if value is None:
+        if value is None or name in errors:
             continue
         if not isinstance(value, str) or len(value.strip()) > size:
             errors[name] = [f"text of at most {size} characters"]
-        else:
+        elif value.strip():  # a blank optional text (district, community) is not given
             out[name] = value.strip()
     area = facts.get("area_m2")
     if area is not None and "area_m2" not in errors:
@@ -330,9 +332,12 @@ def _scope(stmt, actor: Actor):
         return stmt
     if actor.role == "rm":
         mine = select(Property.id).where(Property.rm_user_id == actor.user_id)
-        return stmt.where(
+        return stmt.where(  # ad-hoc valuations they asked for; their clients' properties'
             or_(
-                Valuation.requested_by_user_id == actor.user_id,
+                and_(
+                    Valuation.requested_by_user_id == actor.user_id,
+                    Valuation.property_id.is_(None),
+                ),
                 Valuation.property_id.in_(mine),
             )
         )

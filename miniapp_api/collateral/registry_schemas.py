@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 import marshmallow as ma
 
 from backend.collateral.avm.factors import DECORATIONS, ORIENTATIONS, PROPERTY_TYPES
-from backend.collateral.service.registry import CREDIT_KINDS, DOCUMENT_KINDS
+from backend.collateral.service.registry import CREDIT_KINDS, DOCUMENT_KINDS, REGISTERED
 from miniapp_api.collateral.valuations import CollateralValuationOut
 from miniapp_api.common import Money, PageArgs, StrictSchema, Timestamp
 
@@ -163,20 +163,7 @@ class _Facts(StrictSchema):
     rm_user_id = _int(allow_none=True, validate=ID)
 
 
-REQUIRED_IN = (
-    "city",
-    "district",
-    "community",
-    "address",
-    "area_m2",
-    "floor",
-    "total_floors",
-    "build_year",
-    "orientation",
-    "decoration",
-    "rooms",
-    "property_type",
-)
+REQUIRED_IN = ("address", *REGISTERED)  # what the service requires of a registered property
 
 
 class ColPropertyIn(_Facts):

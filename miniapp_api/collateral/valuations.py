@@ -140,7 +140,7 @@ class Valuations(MethodView):
     @blp.arguments(CollateralValuationArgs, location="query")
     @blp.response(200, page_schema(CollateralValuationOut, "CollateralValuationPage"))
     def get(self, args):
-        """The valuation log: an RM the valuations they asked for and their clients'
+        """The valuation log: an RM the ad-hoc valuations they asked for and their clients'
         properties'; approvers and admins all. Newest first."""
         return valuer.list_valuations(db(), current_actor(), **args)
 

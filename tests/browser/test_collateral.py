@@ -131,7 +131,21 @@ def test_console_values_ad_hoc_and_from_a_propertys_page(server, signed_in):
     result = page.locator("#result .valuation")
     expect(result.locator("tr[data-factor='floor']")).to_contain_text("底层")
     expect(result.locator(".range")).to_contain_text("¥")
+    floor = result.locator("tr[data-factor='floor'] td").last.inner_text()
+    assert floor.startswith("-¥") and "¥-" not in floor, floor  # a discount reads -¥288,517.98
+    text = result.inner_text()
+    assert "undefined" not in text and "NaN" not in text, text
     screenshot(page, "console-collateral-valuation")
+    en = signed_in("rm1", surface="console", lang="en")
+    en.goto(f"{server.url}/console/collateral/valuation?property={prop['id']}")
+    en.wait_for_selector("main[data-ready='1']", state="attached")
+    en.fill("#v-floor", "1")
+    en.locator("#valuation-form button[type=submit]").click()
+    expect(en.locator("#result .valuation .range")).to_contain_text("¥")
+    text = en.locator("#result .valuation").inner_text()
+    assert "undefined" not in text and "NaN" not in text and "¥-" not in text, text
+    screenshot(en, "console-collateral-valuation-en")
+    assert not en.errors
     assert (
         ok(server.api("GET", f"/collateral/properties/{prop['id']}", "rm1"))["latest_valuation"]
         is None

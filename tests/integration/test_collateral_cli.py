@@ -105,3 +105,25 @@ def test_bad_maps_and_files_are_one_line_and_a_non_zero_exit(blank, tmp_path):
     assert result.stderr.strip().splitlines() == [
         "error: short.csv lacks the mapped column(s) build_year (build_year)"
     ]
+
+
+def test_a_gb18030_file_with_chinese_headers_trains_and_an_infinite_price_is_skipped(
+    blank, tmp_path
+):
+    """A bank's export in GB18030 with Chinese column names trains and evaluates; a price of
+    "inf" is a row without a usable price (skipped and counted), not a model error."""
+    sales = generate_sales(300, seed=7)
+    names = {"price": "成交价", "area": "面积", "build_year": "建成年份", "community": "小区"}
+    sales = sales.rename(columns=names).astype({"成交价": object})
+    sales.loc[3, "成交价"] = "inf"
+    gb = tmp_path / "成交.csv"
+    gb.write_bytes(sales.to_csv(index=False).encode("gb18030"))
+    mapping = ",".join(f"{k}={v}" for k, v in names.items())
+    runner = CliRunner()
+    result = runner.invoke(main, ["collateral", "train", "--csv", str(gb), "--map", mapping])
+    assert result.exit_code == 0, result.stderr
+    assert "1 rows without a positive price and area skipped" in result.stderr
+    assert _models(blank) == [(1, "champion")]
+    result = runner.invoke(main, ["collateral", "evaluate", "--csv", str(gb), "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)

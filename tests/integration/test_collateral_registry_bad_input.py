@@ -32,6 +32,8 @@ CASES = [
     ({"lat": 91.0}, "lat"),
     ({"city": ""}, "city"),
     ({"city": None}, "city"),
+    ({"city": "  "}, "city"),  # blank once stripped: not a city the model covers
+    ({"community": " "}, "community"),
     ({"owner_org_id": 2**62}, None),  # an unknown org: 404
     ({"surprise": 1}, "surprise"),
 ]

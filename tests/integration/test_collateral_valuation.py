@@ -172,6 +172,7 @@ BAD = [
     ({"floor": "five"}, "floor"),
     ({"build_year": 2999}, "build_year"),
     ({"city": "北京"}, "city"),
+    ({"city": " \t "}, "city"),  # blank once stripped (was valued as "(all)" cities)
     ({"orientation": "NE"}, "orientation"),
     ({"decoration": "gold"}, "decoration"),
     ({"property_type": "castle"}, "property_type"),
@@ -228,6 +229,16 @@ def test_a_registered_property_is_valued_by_its_rm_only(api: Api):
     # facts and a property together are refused
     r = api.post("rm1", "/valuations", {"property_id": prop_id, "city": "杭州"})
     assert r.status_code == 400
+    # the client moves to rm2: its property's valuations go with it, rm1's own request too
+    with api.session() as s:
+        s.get(Property, prop_id).rm_user_id = s.scalar(
+            select(User.id).where(User.username == "rm2")
+        )
+        s.commit()
+    assert api.get("rm1", f"/valuations/{body['id']}").status_code == 404
+    listed = api.get("rm1", "/valuations?limit=200").get_json()["items"]
+    assert body["id"] not in {v["id"] for v in listed}
+    assert api.get("rm2", f"/valuations/{body['id']}").status_code == 200
 
 
 def test_a_batch_values_like_one_by_one_and_skips_what_fails(api: Api):

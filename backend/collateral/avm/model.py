@@ -892,9 +892,9 @@ def train(
         mapping = parse_map(mapping)
     frame = frame.reset_index(drop=True)
     spec, price = _build_spec(frame, dict(mapping), say)
-    keep = price.notna() & (price > 0)
+    keep = price.notna() & (price > 0) & np.isfinite(price)
     f_all = _features(frame, spec, for_valuation=False)
-    keep &= f_all["area"].notna() & (f_all["area"] > 0)
+    keep &= f_all["area"].notna() & (f_all["area"] > 0) & np.isfinite(f_all["area"])
     if int(keep.sum()) < 50:
         raise MapError(f"only {int(keep.sum())} usable sales (a price and an area): need 50")
     if int((~keep).sum()):

@@ -64,7 +64,9 @@ def validate_facts(session: Session, facts: Mapping[str, Any], now: datetime) ->
     """The valuer's own check (``valuer.check_facts``, against the champion's cities), plus
     what a registered property must have. ValidationFailed with every problem per field."""
     errors: dict[str, list[str]] = {
-        name: ["required"] for name in REGISTERED if facts.get(name) in (None, "")
+        name: ["required"]
+        for name in REGISTERED
+        if facts.get(name) is None or (isinstance(facts[name], str) and not facts[name].strip())
     }
     current = modelstore.champion(session)
     cities = current[1].coverage.get("cities") if current is not None else None
@@ -77,6 +79,15 @@ def validate_facts(session: Session, facts: Mapping[str, Any], now: datetime) ->
     if errors:
         raise ValidationFailed("the property's facts are not valid", details=errors)
     return clean
+
+
+def _released(session: Session, actor: Actor, obj, action: str, kind: str, now):
+    """An active property or credit link set released, audited (active -> released)."""
+    obj.status = "released"
+    obj.updated_at = now or utcnow()
+    before, after = {"status": "active"}, {"status": "released"}
+    audit.record(session, actor, action, kind, obj.id, before=before, after=after)
+    return obj
 
 
 # --------------------------------------------------------------------------- views (audit)
@@ -303,18 +314,7 @@ def release_property(
             code="registration_pending" if pending else "mortgage_registered",
             details={"registration_ids": [i for i, _ in open_regs]},
         )
-    prop.status = "released"
-    prop.updated_at = now or utcnow()
-    audit.record(
-        session,
-        actor,
-        "collateral.property_released",
-        "col_property",
-        prop.id,
-        before={"status": "active"},
-        after={"status": "released"},
-    )
-    return prop
+    return _released(session, actor, prop, "collateral.property_released", "col_property", now)
 
 
 # --------------------------------------------------------------------------- credit links
@@ -453,18 +453,7 @@ def release_credit(
             code="registration_pending",
             details={"registration_id": pending},
         )
-    link.status = "released"
-    link.updated_at = now or utcnow()
-    audit.record(
-        session,
-        actor,
-        "collateral.credit_released",
-        "col_credit_link",
-        link.id,
-        before={"status": "active"},
-        after={"status": "released"},
-    )
-    return link
+    return _released(session, actor, link, "collateral.credit_released", "col_credit_link", now)
 
 
 # --------------------------------------------------------------------------- registrations

@@ -33,8 +33,8 @@ export function money(value, { currency = true } = {}) {
   const negative = text.startsWith("-");
   const [whole, frac = ""] = text.replace(/^-/, "").split(".");
   const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  const out = `${negative ? "-" : ""}${grouped}.${(frac + "00").slice(0, 2)}`;
-  return currency ? `¥${out}` : out;
+  const out = `${grouped}.${(frac + "00").slice(0, 2)}`;
+  return `${negative ? "-" : ""}${currency ? "¥" : ""}${out}`; // -¥288.00, not ¥-288.00
 }
 
 /** A time the API sends (RFC 3339, UTC) in the reader's local time. */
