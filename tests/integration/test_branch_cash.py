@@ -230,10 +230,12 @@ def test_a_loader_not_on_the_task_never_opens(s, hall, clock):
     assert arm_commands(hall) == []
     refused = list(
         s.scalars(
-            select(AuditRecord.after).where(
+            select(AuditRecord.after)
+            .where(
                 AuditRecord.action == "cash_task.unlock_refused",
                 AuditRecord.object_id == str(view["id"]),
             )
+            .order_by(AuditRecord.id)  # PostgreSQL returns rows in no particular order
         )
     )
     assert [r["reason"] for r in refused] == [

@@ -27,11 +27,8 @@ T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 def _world(api) -> dict[str, int]:
     """rm1's VIP client1 seen twice, rm2's VIP client2 once, a normal client3 once."""
     with api.session() as s:
-        bank = s.scalar(select(Org).where(Org.code == "BANK"))
         clients = s.scalar(select(Org).where(Org.code == "CLIENTS"))
-        rm2 = identity.create_user(
-            s, SYSTEM, username="rm2", password="rm2-demo", role="rm", org=bank
-        )
+        rm2 = s.scalar(select(User).where(User.username == "rm2"))  # a demo user
         client3 = identity.create_user(
             s, SYSTEM, username="client3", password="client3-demo", role="client", org=clients
         )

@@ -16,7 +16,7 @@ from backend.risk import record_internal_event
 from backend.risk.ml import registry
 from backend.risk.models import Enterprise, RiskSignal
 from tests.integration import test_risk_support as support
-from tests.integration.test_risk_support import Client, add_user, event
+from tests.integration.test_risk_support import Client, event
 
 risk_url = support.risk_url  # fixtures
 risk_app = support.risk_app
@@ -24,10 +24,7 @@ risk_app = support.risk_app
 
 def setup(app) -> Client:
     api = Client(app)
-    with api.session() as s:
-        add_user(s, "rm2", "rm")
-        s.commit()
-    return api
+    return api  # the demo seed has rm1 and rm2
 
 
 def rm1_enterprise(api: Client, *, quiet: bool = False) -> dict:

@@ -54,8 +54,7 @@ def people(session) -> dict:
     """rm1 and rm2, approver1 and approver2, admin; the enterprise A assigned to rm1."""
     from backend.seed import seed_identity
 
-    seed_identity(session, None)
-    add_user(session, "rm2", "rm")
+    seed_identity(session, None)  # rm1 and rm2 among the demo users
     add_user(session, "approver2", "approver")
     users = {u.username: u for u in session.scalars(select(User))}
     ingest_records(
