@@ -12,14 +12,10 @@ import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
 
+from backend.collateral.avm.factors import DECORATIONS, ORIENTATIONS, PROPERTY_TYPES
 from backend.collateral.monitoring import queries, service
 from backend.collateral.monitoring.policy import CREDIT_KINDS, LEVELS
-from backend.collateral.monitoring.sales import (
-    DECORATIONS,
-    MAX_BATCH,
-    ORIENTATIONS,
-    PROPERTY_TYPES,
-)
+from backend.collateral.monitoring.sales import MAX_BATCH
 from miniapp_api.common import (
     Money,
     PageArgs,

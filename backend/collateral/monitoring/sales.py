@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.collateral.access import STAFF
+from backend.collateral.avm import factors
 from backend.collateral.models import MarketSale
 from backend.platform.audit import record
 from backend.platform.clock import utcnow
@@ -24,9 +25,6 @@ from backend.platform.money import parse_money
 from backend.platform.permissions import ensure_role
 
 MAX_BATCH = 5000
-ORIENTATIONS = ("S", "SN", "SE", "SW", "E", "W", "EW", "N")
-DECORATIONS = ("rough", "simple", "fine", "luxury")
-PROPERTY_TYPES = ("apartment", "townhouse", "villa")
 MAX_AREA = Decimal("10000")
 TEXT = {"source_ref": 80, "city": 40, "district": 60, "community": 120}
 FIELDS = (
@@ -108,9 +106,9 @@ def check_sale(row: Any, *, today: date) -> tuple[dict | None, dict]:
     out["build_year"] = _int(row, "build_year", 1900, last_year, errors)
     out["rooms"] = _int(row, "rooms", 1, 20, errors)
     for name, allowed in (
-        ("orientation", ORIENTATIONS),
-        ("decoration", DECORATIONS),
-        ("property_type", PROPERTY_TYPES),
+        ("orientation", factors.ORIENTATIONS),
+        ("decoration", factors.DECORATIONS),
+        ("property_type", factors.PROPERTY_TYPES),
     ):
         if row.get(name) not in allowed:
             errors[name] = [f"one of {', '.join(allowed)}"]
