@@ -55,6 +55,7 @@ AREAS: tuple[str, ...] = (
     "backend.factoring.area",
     "backend.clearing.area",
     "backend.collateral.area",
+    "backend.marketing.area",
 )
 
 ROLES_WITH_WEB = ("all", "web")

@@ -23,6 +23,8 @@ ROLE_ORG_KINDS: dict[str, tuple[str, ...]] = {
     "approver": ("bank", "branch"),
     "teller": ("bank", "branch"),
     "loader": ("bank", "branch"),
+    # the head office's marketing team: segments, campaigns, uplift and KPIs of every client
+    "marketing": ("bank",),
     "oem": ("oem",),
     "dealer": ("dealer",),
     "supervisor": ("supervisor",),

@@ -45,6 +45,7 @@ DEMO_USERS = [
     ("rm1", "rm", "BANK", "BR001"),
     ("rm2", "rm", "BANK", "BR001"),
     ("approver1", "approver", "BANK", None),
+    ("mkt1", "marketing", "BANK", None),
     ("teller1", "teller", "BR001", "BR001"),
     ("teller2", "teller", "BR001", "BR001"),
     ("loader1", "loader", "BR001", "BR001"),

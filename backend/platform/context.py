@@ -20,11 +20,12 @@ ROLES = (
     "approver",
     "teller",
     "loader",
+    "marketing",
     "client",
     "enterprise",
     "device",
 )
-BANK_STAFF_ROLES = frozenset({"admin", "rm", "approver", "teller"})
+BANK_STAFF_ROLES = frozenset({"admin", "rm", "approver", "teller", "marketing"})
 
 
 @dataclass(frozen=True)

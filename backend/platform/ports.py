@@ -11,6 +11,7 @@ share: small Protocols and the plain values that cross them.
     hall, devices API ──DeviceLink──> the hub, or a command link
     collateral ──FloorplanExposure, FactoringExposure──> floor-plan, factoring
     collateral ──RiskEvents──> risk (LTV over a product's thresholds)
+    marketing ──HallArrivals──> hall (a known client recognised at a branch's door)
     devices ingest, hub ──HallForDevices──> hall
     ingest ──UplinkRoutes──> every area's uplink handlers
 """
@@ -283,3 +284,23 @@ class UplinkRoutes:
         if not routes:
             return []
         return [*routes.get(uplink.key, ()), *routes.get(f"{uplink.channel}:*", ())]
+
+
+# --------------------------------------------------------------------------- marketing
+
+
+@dataclass(frozen=True)
+class HallArrival:
+    """A known person recognised at a branch's door (a face sighting with consent): marketing
+    turns a VIP's arrival into an event for their RM. ``id`` orders the feed."""
+
+    id: int
+    user_id: int
+    branch_id: str
+    at: datetime
+
+
+class HallArrivals(Protocol):
+    """The hall's door sightings after ``after_id`` in id order, at most ``limit``."""
+
+    def arrivals_after(self, session: Session, after_id: int, limit: int) -> list[HallArrival]: ...
