@@ -214,7 +214,8 @@ class Assignment(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("mkt_campaigns.id"), primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("mkt_clients.id"), primary_key=True)
     arm: Mapped[str] = mapped_column(String(10))  # treatment | control
-    stratum: Mapped[str] = mapped_column(String(20))
+    stratum: Mapped[str] = mapped_column(String(20))  # the client's tier at assignment
+    aum_before: Mapped[Decimal | None]  # the client's AUM at assignment (growth is against it)
     score: Mapped[float | None] = mapped_column(Float)  # the list's score when it was picked
     assigned_at: Mapped[datetime]
 

@@ -220,6 +220,7 @@ def upgrade() -> None:
     sa.Column('client_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
     sa.Column('arm', sa.String(length=10), nullable=False),
     sa.Column('stratum', sa.String(length=20), nullable=False),
+    sa.Column('aum_before', backend.platform.db.MoneyType(precision=20, scale=2), nullable=True),
     sa.Column('score', sa.Float(), nullable=True),
     sa.Column('assigned_at', backend.platform.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['mkt_campaigns.id'], name=op.f('fk_mkt_assignments_campaign_id_mkt_campaigns')),
