@@ -9,4 +9,6 @@ AREA = Area(
     name="marketing",
     description="retail client 360, marketing events, segments, campaigns, uplift and RM KPIs",
     models=("backend.marketing.models",),
+    blueprints=("miniapp_api.marketing.segments",),
+    cli=("backend.marketing.segments.cli:segments_cli",),
 )
