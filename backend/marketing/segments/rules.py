@@ -348,6 +348,11 @@ def _mask_field(leaf: dict, frame: pd.DataFrame) -> np.ndarray:
         value = [float(v) for v in value] if isinstance(value, list) else float(value)
     arr = col.to_numpy()
     if op == "in":
+        if len(value) <= 8:  # a few choices: comparisons beat a sort (np.isin) on strings
+            out = arr == value[0]
+            for v in value[1:]:
+                out = out | (arr == v)
+            return out
         return np.isin(arr, np.asarray(value, dtype=arr.dtype if arr.dtype != object else object))
     if op == "between":
         return (arr >= value[0]) & (arr <= value[1])
@@ -365,8 +370,13 @@ def to_mask(tree: dict, population: Population, as_of: date) -> np.ndarray:
     frame = population.frame
     cache: dict[Any, np.ndarray] = {}
 
-    def member_of(ids: Any) -> np.ndarray:
-        return frame.index.isin(pd.Index(ids).unique())
+    def member_of(ids: np.ndarray) -> np.ndarray:
+        # positions through the (unique) index: a hash lookup per id, not a sort of the frame
+        out = np.zeros(len(frame), bool)
+        if len(ids):
+            pos = frame.index.get_indexer(pd.unique(ids))
+            out[pos[pos >= 0]] = True
+        return out
 
     def walk(node: dict) -> np.ndarray:
         if "all" in node:
@@ -385,8 +395,11 @@ def to_mask(tree: dict, population: Population, as_of: date) -> np.ndarray:
             key = ("tag", node["tag"])
             if key not in cache:
                 tags = population.tags
-                ids = [] if tags is None else tags.loc[tags["tag"] == node["tag"], "client"]
-                cache[key] = member_of(ids)
+                if tags is None or tags.empty:
+                    cache[key] = np.zeros(len(frame), bool)
+                else:
+                    sel = tags["tag"].to_numpy() == node["tag"]
+                    cache[key] = member_of(tags["client"].to_numpy()[sel])
             return cache[key]
         if "event" in node:
             key = ("event", node["event"], node["within_days"])
@@ -396,9 +409,10 @@ def to_mask(tree: dict, population: Population, as_of: date) -> np.ndarray:
                     cache[key] = np.zeros(len(frame), bool)
                 else:
                     since = pd.Timestamp(_since(as_of, node["within_days"]))
-                    at = pd.to_datetime(ev["occurred_at"], utc=True)
-                    sel = (ev["kind"].to_numpy() == node["event"]) & (at >= since).to_numpy()
-                    cache[key] = member_of(ev.loc[sel, "client"])
+                    of_kind = ev["kind"].to_numpy() == node["event"]
+                    at = pd.to_datetime(ev["occurred_at"][of_kind], utc=True)
+                    recent = (at >= since).to_numpy()
+                    cache[key] = member_of(ev["client"].to_numpy()[of_kind][recent])
             return cache[key]
         return np.asarray(_mask_field(node, frame), dtype=bool)
 
