@@ -8,6 +8,8 @@ every RM's clients, so an RM, a teller or anyone else gets 403. Views call
 
 from __future__ import annotations
 
+from datetime import date
+
 import marshmallow as ma
 from flask import Response
 from flask.views import MethodView
@@ -63,9 +65,14 @@ class MktSegmentArgs(PageArgs):
     kind = ma.fields.String(load_default=None, validate=ma.validate.OneOf(("rule", "model")))
 
 
+AS_OF_RANGE = ma.validate.Range(min=date(1900, 1, 1), max=date(2999, 12, 31))
+
+
 class MktPreviewIn(StrictSchema):
     definition = ma.fields.Dict(required=True, metadata=DEFINITION_DOC)
-    as_of = ma.fields.Date(load_default=None, metadata={"description": "default: today (UTC)"})
+    as_of = ma.fields.Date(
+        load_default=None, validate=AS_OF_RANGE, metadata={"description": "default: today (UTC)"}
+    )
 
 
 class MktOverlapOut(ma.Schema):
@@ -97,7 +104,9 @@ class MktPreviewOut(ma.Schema):
 
 
 class MktFreezeIn(StrictSchema):
-    as_of = ma.fields.Date(load_default=None, metadata={"description": "default: today (UTC)"})
+    as_of = ma.fields.Date(
+        load_default=None, validate=AS_OF_RANGE, metadata={"description": "default: today (UTC)"}
+    )
 
 
 class MktFreezeOut(ma.Schema):

@@ -230,6 +230,9 @@ def test_bad_definitions_are_refused_with_their_path(api):
         client.post(f"{BASE}/preview", json={"definition": _deep(8)}, headers=mkt).status_code
         == 200
     )
+    # a day so far back that an event window would leave the calendar
+    r = client.post(f"{BASE}/preview", json={"definition": MID, "as_of": "0001-01-02"}, headers=mkt)
+    assert r.status_code == 400 and "as_of" in r.get_json()["error"]["details"]
     # the edge's own refusals: NaN, numbers past 64 bits
     for raw in (
         b'{"definition": {"field": "age", "op": ">=", "value": NaN}}',

@@ -32,6 +32,20 @@ class Members:
     frozen: bool = False
 
 
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
+
+
+def check_as_of(as_of: date) -> date:
+    """An as-of day within reason (event windows reach ten years back from it)."""
+    if not EARLIEST <= as_of <= LATEST:
+        raise ValidationFailed(
+            "as_of is out of range",
+            code="validation_error",
+            details={"as_of": [f"from {EARLIEST} to {LATEST}"]},
+        )
+    return as_of
+
+
 def parse_definition(definition: Any) -> Parsed:
     """A definition of either kind, checked (400 ``invalid_definition`` with paths)."""
     if not isinstance(definition, dict):

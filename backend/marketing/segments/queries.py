@@ -132,7 +132,7 @@ def preview(
     definition (a model list is scored: its model's figures come with it). Saves nothing."""
     ensure_team(actor)
     parsed = mem.parse_definition(definition)
-    as_of = as_of or utcnow().date()
+    as_of = mem.check_as_of(as_of or utcnow().date())
     members = mem.evaluate(session, parsed, as_of)
     by_tier, by_outlet = _profile(session, parsed, members.ids, as_of)
     return Preview(

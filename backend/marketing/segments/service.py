@@ -184,7 +184,7 @@ def freeze_segment(
     segment = get_segment(session, actor, segment_id, lock=True)
     if mem.is_frozen(session, segment):
         raise Conflict("the segment is already frozen", code="segment_frozen")
-    as_of = as_of or utcnow().date()
+    as_of = mem.check_as_of(as_of or utcnow().date())
     members = mem.of_segment(session, segment, as_of)
     assert members is not None
     scores = members.scores or {}
