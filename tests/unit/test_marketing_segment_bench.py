@@ -25,7 +25,8 @@ def test_rows_in_the_contract_format():
     assert row["bench"] == "marketing" and row["unit"] == "s"
     for key in ("value", "baseline_value", "ratio"):
         assert math.isfinite(row[key]) and row[key] > 0
-    assert row["ratio"] == round(row["baseline_value"] / row["value"], 4)
+    # oriented: the baseline's time over ours (both rounded in the row: a small tolerance)
+    assert abs(row["ratio"] - row["baseline_value"] / row["value"]) <= 2e-3 * row["ratio"]
     assert row["params"]["clients"] == 100_000 and 0 < row["params"]["members"] < 100_000
 
 
