@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import numpy as np
+import pytest
 from sqlalchemy import insert, select
 
 from backend.marketing import synth
@@ -24,6 +25,7 @@ from backend.marketing.models import (
 )
 from backend.marketing.segments import propensity, queries, service
 from backend.platform.context import Actor
+from backend.platform.errors import Conflict, PermissionDenied
 
 AS_OF = date(2026, 6, 1)
 TEAM = Actor(user_id=None, username="mkt-test", role="marketing", org_id=None)
@@ -145,3 +147,40 @@ def test_propensity_lists_from_holdings_then_from_campaigns(session):
     assert overlap["frozen"] and overlap["size"] == 100
     affluent = set(session.scalars(select(Client.id).where(Client.tier == "affluent")))
     assert overlap["overlap"] == len(affluent & {r[0] for r in rows})
+
+
+def test_a_model_list_created_with_its_members_is_those_members(session):
+    """The uplift part creates its lists with members frozen (its scorer need not be known
+    here): overlap, freeze and export read the members, nothing is scored."""
+    from backend.marketing.models import Segment
+
+    ids = load_clients(session, synth.clients(40, seed=43), as_of=AS_OF)
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    listed = Segment(
+        name="uplift top 3",
+        kind="model",
+        definition={"model": "uplift", "model_id": 1, "top": 3},
+        size=None,
+        sized_at=None,
+        created_at=now,
+    )
+    session.add(listed)
+    session.flush()
+    session.execute(
+        insert(SegmentMember),
+        [{"segment_id": listed.id, "client_id": cid, "score": 0.1} for cid in ids[:3]],
+    )
+    session.commit()
+    preview = queries.preview(session, TEAM, {"field": "age", "op": ">=", "value": 0}, as_of=AS_OF)
+    (row,) = preview.overlap
+    assert row["frozen"] and row["size"] == 3 and row["overlap"] == 3
+    assert row["jaccard"] == round(3 / 40, 4)
+    detail = queries.segment_detail(session, TEAM, listed.id)
+    assert detail.frozen
+    # an export needs a person on its record (the API's are; a system actor is refused)
+    with pytest.raises(PermissionDenied) as refused:
+        service.export_segment(session, TEAM, listed.id, purpose="uplift pilot list")
+    assert refused.value.code == "export_needs_user"
+    with pytest.raises(Conflict) as frozen:  # frozen by its maker
+        service.freeze_segment(session, TEAM, listed.id, as_of=AS_OF)
+    assert frozen.value.code == "segment_frozen"

@@ -28,7 +28,7 @@ from backend.marketing.segments import members as mem
 from backend.platform.audit import record
 from backend.platform.clock import utcnow
 from backend.platform.context import Actor
-from backend.platform.errors import Conflict, NotFound, ValidationFailed
+from backend.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 EXPORT_COLUMNS = ("client_no", "name", "tier", "outlet", "rm")
 CHUNK = 5_000
@@ -232,6 +232,8 @@ def export_segment(
     """The segment's members as CSV (client no, name, tier, outlet, RM), recorded and
     audited. A frozen segment exports its frozen list; another its members now."""
     segment = get_segment(session, actor, segment_id)
+    if actor.user_id is None:  # a list leaves with a person's name on the record
+        raise PermissionDenied("an export is made by a signed-in user", code="export_needs_user")
     purpose = purpose.strip() if isinstance(purpose, str) else ""
     if not 3 <= len(purpose) <= 200:
         raise ValidationFailed(
