@@ -26,9 +26,8 @@ MID = {"field": "tier", "op": "in", "value": ["affluent", "wealth"]}
 DIGITAL = {"field": "digital_active", "op": "==", "value": True}
 
 
-@pytest.fixture
-def api(make_app, db_url):
-    app = make_app(db_url)
+def _api(make_app, url):
+    app = make_app(url)
     factory = app.extensions["finedge"].session_factory
     with factory() as s:
         users = dict(s.execute(select(User.username, User.id)).all())
@@ -45,6 +44,18 @@ def api(make_app, db_url):
         return cache[username]
 
     return app, client, headers, factory
+
+
+@pytest.fixture
+def api(make_app, db_url):
+    """The app on SQLite and on PostgreSQL (the lifecycle touches every query)."""
+    return _api(make_app, db_url)
+
+
+@pytest.fixture
+def api_sqlite(make_app, sqlite_url):
+    """The app on SQLite: permissions and refusals happen before any SQL that differs."""
+    return _api(make_app, sqlite_url)
 
 
 def _count(factory, *where) -> int:
@@ -150,8 +161,8 @@ def test_preview_save_freeze_export(api):
     assert client.get(f"{BASE}/{seg_b['id']}", headers=mkt).status_code == 404
 
 
-def test_only_the_marketing_team(api):
-    _app, client, auth, factory = api
+def test_only_the_marketing_team(api_sqlite):
+    _app, client, auth, factory = api_sqlite
     mkt = auth("mkt1")
     seg = client.post(BASE, json={"name": "mid", "definition": MID}, headers=mkt).get_json()
     for user in ("rm1", "rm2", "teller1", "dealer1"):
@@ -212,8 +223,8 @@ def _deep(n: int) -> dict:
     return node
 
 
-def test_bad_definitions_are_refused_with_their_path(api):
-    _app, client, auth, factory = api
+def test_bad_definitions_are_refused_with_their_path(api_sqlite):
+    _app, client, auth, factory = api_sqlite
     mkt = auth("mkt1")
     cases = [*BAD, (_deep(9), "definition" + ".not" * 8), ({"any": [MID] * 101}, "definition")]
     for definition, path in cases:
