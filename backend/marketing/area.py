@@ -1,12 +1,20 @@
-"""Marketing's declaration: the client 360, events, segments, campaigns, RM tasks, uplift and
+"""Marketing's declaration: the client 360, events, segments, campaigns, uplift and RM
 KPIs (docs/marketing.md)."""
 
 from __future__ import annotations
 
+from backend.marketing.kpi_jobs import JOBS as KPI_JOBS
 from backend.platform.areas import Area
+from backend.platform.jobs import JobRegistry
+
+JOBS = JobRegistry()
+JOBS.merge(KPI_JOBS)
 
 AREA = Area(
     name="marketing",
     description="retail client 360, marketing events, segments, campaigns, uplift and RM KPIs",
     models=("backend.marketing.models",),
+    blueprints=("miniapp_api.marketing.uplift",),
+    jobs=JOBS,
+    cli=("backend.marketing.uplift.cli:marketing_cli",),
 )

@@ -38,7 +38,7 @@ def planted_campaign(
     for tier in synth.TIERS:  # stratified by tier: the control share within each tier
         idx = np.flatnonzero(frame["tier"].to_numpy() == tier)
         rng.shuffle(idx)
-        treated[idx[int(round(control_share * len(idx))) :]] = True
+        treated[idx[round(control_share * len(idx)) :]] = True
     out = synth.outcomes(frame, treated, seed=seed + 2)
     at = datetime.combine(AS_OF, datetime.min.time(), UTC) + timedelta(hours=9)
     campaign = Campaign(

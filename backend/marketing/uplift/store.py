@@ -125,7 +125,7 @@ def _split(treated: np.ndarray, share: float, seed: int) -> np.ndarray:
     for arm in (True, False):
         idx = np.flatnonzero(treated == arm)
         rng.shuffle(idx)
-        held[idx[: int(round(share * len(idx)))]] = True
+        held[idx[: round(share * len(idx))]] = True
     return held
 
 

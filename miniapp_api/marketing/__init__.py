@@ -1,0 +1,1 @@
+"""Marketing HTTP API (``/api/v1/marketing``): one module per part (docs/marketing.md)."""
