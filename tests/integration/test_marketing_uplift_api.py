@@ -67,7 +67,7 @@ def _campaign(api, n=3_000, seed=41, code="RENEW-API"):
     return cid, truth, users
 
 
-def test_evaluation_team_sees_all_rm_their_own_clients(api):
+def test_evaluation_and_uplift_models_team_sees_all_rm_their_own_clients(api):
     cid, truth, users = _campaign(api)
     team = api.ok(api.get("mkt1", f"/campaigns/{cid}/evaluation"))
     assert team["scope"] == "all" and team["clients"] == 3_000
@@ -101,16 +101,14 @@ def test_evaluation_team_sees_all_rm_their_own_clients(api):
     assert api.error(api.get("mkt1", "/campaigns/999999/evaluation"), 404) == ("campaign_not_found")
     assert api.error(api.get("mkt1", f"/campaigns/{2**63}/evaluation"), 400)
 
-
-def test_models_train_promote_and_list_by_the_team_only(api):
-    _campaign(api, n=2_000, seed=42, code="RENEW-M")
+    # the uplift model, retrained on this campaign, picks the next list (the team only)
     assert api.error(api.post("rm1", "/uplift/models", {}), 403)
     assert api.error(api.get("rm1", "/uplift/models"), 403)
     assert api.error(api.post("mkt1", "/uplift/models", {"holdout": 0.9}), 400)
     assert api.error(api.post("mkt1", "/uplift/models", {"method": "magic"}), 400)
     assert api.error(api.post("mkt1", "/uplift/models", {"campaigns": ["NOPE"]}), 404)
     model = api.ok(api.post("mkt1", "/uplift/models", {"method": "t_learner", "seed": 3}), 201)
-    assert model["status"] == "champion" and model["trained_on"] == ["RENEW-M"]
+    assert model["status"] == "champion" and model["trained_on"] == ["RENEW-API"]
     assert "artifact" not in model and len(model["artifact_sha256"]) == 64
     page = api.ok(api.get("mkt1", "/uplift/models?status=champion"))
     assert [m["id"] for m in page["items"]] == [model["id"]]
