@@ -43,7 +43,7 @@ STATUSES = ("champion", "challenger", "retired")
 METHODS = ("best", *learners.METHODS)
 MIN_PER_ARM = 30  # training clients per arm, at least
 MAX_TOP = 1_000_000
-SCORE_CHUNK = 50_000
+SCORE_CHUNK = 20_000  # ids per query: under SQLite's 32,766 bound parameters
 
 _cache: dict[tuple[int, str], object] = {}
 _lock = threading.Lock()
@@ -82,7 +82,13 @@ def features_of(session: Session, results: pd.DataFrame) -> pd.DataFrame:
     with the assignment's AUM and tier; rows in the order of ``results``."""
     parts = []
     for day, group in results.groupby("assigned_on", sort=False):
-        frame = client_frame(session, group["client_id"].unique().tolist(), as_of=day)
+        ids = group["client_id"].unique().tolist()
+        frame = pd.concat(
+            [
+                client_frame(session, ids[i : i + SCORE_CHUNK], as_of=day)
+                for i in range(0, len(ids), SCORE_CHUNK)
+            ]
+        )
         part = frame.reindex(group["client_id"].to_numpy())
         part.index = group.index
         parts.append(part)

@@ -66,8 +66,8 @@ async function render(user) {
   const team = user.role !== "rm";
   const levels = team ? LEVELS : ["rm"];
   const select = el(
-    "select#level",
-    { onchange: (e) => show(e.currentTarget.value) },
+    "select",
+    { id: "level", onchange: (e) => show(e.currentTarget.value) },
     levels.map((l) => el("option", { value: l }, K(`level_${l}`))),
   );
   fill("#levels", el("label.field", { for: "level" }, K("level")), select);
