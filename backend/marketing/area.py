@@ -4,6 +4,7 @@ KPIs (docs/marketing.md)."""
 from __future__ import annotations
 
 from backend.marketing.kpi_jobs import JOBS as KPI_JOBS
+from backend.marketing.uplift.seed import seed_uplift
 from backend.platform.areas import Area
 from backend.platform.jobs import JobRegistry
 
@@ -16,5 +17,8 @@ AREA = Area(
     models=("backend.marketing.models",),
     blueprints=("miniapp_api.marketing.uplift",),
     jobs=JOBS,
+    seeders=(
+        seed_uplift,  # after the campaign seeder: it trains on the demo campaign's results
+    ),
     cli=("backend.marketing.uplift.cli:marketing_cli",),
 )
