@@ -1,0 +1,2 @@
+"""Marketing's HTTP edge (``/api/v1/marketing``): one module per blueprint, each named in
+``backend/marketing/area.py``."""
