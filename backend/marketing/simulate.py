@@ -121,25 +121,23 @@ def simulate(
     return counts
 
 
-def frame_of_base(session: Session) -> pd.DataFrame | None:
-    """The ``synth.clients`` frame the database's clients were loaded from, regenerated from
-    their client numbers (``C<seed mod 1000><position>``) and checked name by name; None when
-    the base is not a synthetic one this can regenerate."""
-    numbers = list(session.scalars(select(Client.client_no)))
-    seeds: dict[int, int] = {}
-    for no in numbers:
-        if len(no) != 12 or not no.startswith("C") or not no[1:].isdigit():
-            return None
-        s, pos = int(no[1:4]), int(no[4:])
-        seeds[s] = max(seeds.get(s, -1), pos)
-    frames = []
+def frame_of_base(session: Session, sizes: dict[int, int] | None = None) -> pd.DataFrame | None:
+    """The ``synth.clients`` frames the database's clients were loaded from, regenerated from
+    their client numbers (``C<seed mod 1000><position>``) and checked name by name; a cohort
+    that does not regenerate exactly is left out; None when none does. A cohort loaded as a
+    subset of a larger frame regenerates only with that frame's size: ``sizes`` (seed → n)."""
     names = dict(session.execute(select(Client.client_no, Client.name)).all())
-    for s, last in seeds.items():
+    seeds: dict[int, int] = {}
+    for no in names:
+        if len(no) == 12 and no.startswith("C") and no[1:].isdigit():
+            s, pos = int(no[1:4]), int(no[4:])
+            seeds[s] = max(seeds.get(s, -1), pos)
+    frames = []
+    for s, last in sorted(seeds.items()):
         if last > 2_000_000:
-            return None
-        frame = synth.clients(last + 1, seed=s)
+            continue
+        frame = synth.clients(max(last + 1, (sizes or {}).get(s, 0)), seed=s)
         frame = frame[frame["client_no"].isin(names)]
-        if any(names[no] != nm for no, nm in zip(frame["client_no"], frame["name"], strict=True)):
-            return None
-        frames.append(frame)
+        if all(names[no] == nm for no, nm in zip(frame["client_no"], frame["name"], strict=True)):
+            frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else None

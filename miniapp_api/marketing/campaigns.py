@@ -35,50 +35,63 @@ blp = Blueprint(
 ID = ma.validate.Range(min=1, max=2**63 - 1)
 
 
-class CampaignIn(StrictSchema):
-    code = ma.fields.String(
-        required=True,
-        validate=ma.validate.Regexp(service.CODE),
-        metadata={"description": "unique: 2-40 of A-Z 0-9 - _"},
-    )
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
-    target_indicator = ma.fields.String(required=True, validate=ma.validate.OneOf(service.TARGETS))
-    segment_id = ma.fields.Integer(strict=True, allow_none=True, load_default=None, validate=ID)
-    product_code = ma.fields.String(
-        allow_none=True, load_default=None, validate=ma.validate.Length(min=1, max=30)
-    )
-    script = ma.fields.String(load_default="", validate=ma.validate.Length(max=4000))
-    sms_template = ma.fields.String(
-        load_default="",
-        validate=ma.validate.Length(max=MAX_CHARS),
-        metadata={"description": "placeholders {name} {product} {ends_on} {outlet}"},
-    )
-    channels = ma.fields.List(
-        ma.fields.String(validate=ma.validate.OneOf(CHANNELS)),
-        required=True,
-        validate=ma.validate.Length(min=1, max=len(CHANNELS)),
-    )
-    starts_on = ma.fields.Date(required=True)
-    ends_on = ma.fields.Date(required=True)
-    budget = Money(required=True)
-    cost_per_contact = Money(required=True)
-    control_share = ma.fields.Float(
-        load_default=0.25, allow_nan=False, validate=ma.validate.Range(min=0.05, max=0.5)
-    )
-    target_uplift = ma.fields.Float(
-        load_default=service.DEFAULT_TARGET_UPLIFT,
-        allow_nan=False,
-        validate=ma.validate.Range(min=0.001, max=0.5),
-        metadata={"description": "the uplift (rate points) the test should detect"},
-    )
-    seed = ma.fields.Integer(
-        strict=True,
-        validate=ma.validate.Range(min=0, max=2**62),
-        metadata={"description": "the assignment's random seed (default: drawn)"},
-    )
+def _draft_fields(full: bool) -> dict:
+    """The draft's fields: required with defaults (create) or all optional (edit)."""
+
+    def req(default=ma.missing):
+        if full:
+            return {"required": True} if default is ma.missing else {"load_default": default}
+        return {}
+
+    return {
+        "code": ma.fields.String(
+            validate=ma.validate.Regexp(service.CODE),
+            metadata={"description": "unique: 2-40 of A-Z 0-9 - _"},
+            **req(),
+        ),
+        "name": ma.fields.String(validate=ma.validate.Length(min=1, max=120), **req()),
+        "target_indicator": ma.fields.String(validate=ma.validate.OneOf(service.TARGETS), **req()),
+        "segment_id": ma.fields.Integer(strict=True, allow_none=True, validate=ID, **req(None)),
+        "product_code": ma.fields.String(
+            allow_none=True, validate=ma.validate.Length(min=1, max=30), **req(None)
+        ),
+        "script": ma.fields.String(validate=ma.validate.Length(max=4000), **req("")),
+        "sms_template": ma.fields.String(
+            validate=ma.validate.Length(max=MAX_CHARS),
+            metadata={"description": "placeholders {name} {product} {ends_on} {outlet}"},
+            **req(""),
+        ),
+        "channels": ma.fields.List(
+            ma.fields.String(validate=ma.validate.OneOf(CHANNELS)),
+            validate=ma.validate.Length(min=1, max=len(CHANNELS)),
+            **req(),
+        ),
+        "starts_on": ma.fields.Date(**req()),
+        "ends_on": ma.fields.Date(**req()),
+        "budget": Money(**req()),
+        "cost_per_contact": Money(**req()),
+        "control_share": ma.fields.Float(
+            allow_nan=False, validate=ma.validate.Range(min=0.05, max=0.5), **req(0.25)
+        ),
+        "target_uplift": ma.fields.Float(
+            allow_nan=False,
+            validate=ma.validate.Range(min=0.001, max=0.5),
+            metadata={"description": "the uplift (rate points) the test should detect"},
+            **req(service.DEFAULT_TARGET_UPLIFT),
+        ),
+        "seed": ma.fields.Integer(
+            strict=True,
+            validate=ma.validate.Range(min=0, max=2**62),
+            metadata={"description": "the assignment's random seed (default: drawn)"},
+        ),
+    }
 
 
-class CampaignOut(ma.Schema):
+MarketingCampaignIn = type("MarketingCampaignIn", (StrictSchema,), _draft_fields(True))
+MarketingCampaignPatch = type("MarketingCampaignPatch", (StrictSchema,), _draft_fields(False))
+
+
+class MarketingCampaignOut(ma.Schema):
     id = ma.fields.Integer()
     code = ma.fields.String()
     name = ma.fields.String()
@@ -102,8 +115,8 @@ class CampaignOut(ma.Schema):
     created_at = Timestamp()
 
 
-class CampaignDetailOut(ma.Schema):
-    campaign = ma.fields.Nested(CampaignOut)
+class MarketingCampaignDetailOut(ma.Schema):
+    campaign = ma.fields.Nested(MarketingCampaignOut)
     segment_name = ma.fields.String(allow_none=True)
     arms = ma.fields.Dict(metadata={"description": "total {treatment, control} and per tier"})
     contacts = ma.fields.Dict(
@@ -115,14 +128,14 @@ class CampaignDetailOut(ma.Schema):
     )
 
 
-class PowerRowOut(ma.Schema):
+class MarketingPowerRowOut(ma.Schema):
     treatment = ma.fields.Integer()
     control = ma.fields.Integer()
     power = ma.fields.Float()
     mde = ma.fields.Float(allow_none=True)
 
 
-class PowerOut(ma.Schema):
+class MarketingPowerOut(ma.Schema):
     test = ma.fields.String()
     alpha = ma.fields.Float()
     target_power = ma.fields.Float()
@@ -131,25 +144,25 @@ class PowerOut(ma.Schema):
     target_uplift = ma.fields.Float()
     control_share = ma.fields.Float()
     segment_frozen = ma.fields.Boolean()
-    overall = ma.fields.Nested(PowerRowOut)
-    tiers = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(PowerRowOut))
+    overall = ma.fields.Nested(MarketingPowerRowOut)
+    tiers = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(MarketingPowerRowOut))
     computed_at = ma.fields.String(metadata={"description": "at launch only"})
 
 
-class CampaignArgs(PageArgs):
+class MarketingCampaignArgs(PageArgs):
     status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(service.STATUSES))
 
 
 @blp.route("/campaigns")
 class Campaigns(MethodView):
-    @blp.arguments(CampaignArgs, location="query")
-    @blp.response(200, page_schema(CampaignOut, "MarketingCampaignPage"))
+    @blp.arguments(MarketingCampaignArgs, location="query")
+    @blp.response(200, page_schema(MarketingCampaignOut, "MarketingCampaignPage"))
     def get(self, args):
         """The campaigns, newest first (team only)."""
         return queries.list_campaigns(db(), current_actor(), **args)
 
-    @blp.arguments(CampaignIn)
-    @blp.response(201, CampaignOut)
+    @blp.arguments(MarketingCampaignIn)
+    @blp.response(201, MarketingCampaignOut)
     def post(self, body):
         """Create a draft campaign (team only; audited).
 
@@ -161,14 +174,14 @@ class Campaigns(MethodView):
 
 @blp.route("/campaigns/<int:campaign_id>")
 class CampaignDetail(MethodView):
-    @blp.response(200, CampaignDetailOut)
+    @blp.response(200, MarketingCampaignDetailOut)
     def get(self, campaign_id):
         """One campaign and its figures: arms per tier, contacts by status and reason, tasks,
         conversions per arm."""
         return queries.campaign_detail(db(), current_actor(), campaign_id)
 
-    @blp.arguments(CampaignIn(partial=True), as_kwargs=False)
-    @blp.response(200, CampaignOut)
+    @blp.arguments(MarketingCampaignPatch)
+    @blp.response(200, MarketingCampaignOut)
     def patch(self, body, campaign_id):
         """Edit a draft (a launched campaign is 409 ``campaign_not_draft``; audited)."""
         return service.update_campaign(db(), current_actor(), campaign_id, body)
@@ -176,7 +189,7 @@ class CampaignDetail(MethodView):
 
 @blp.route("/campaigns/<int:campaign_id>/power")
 class CampaignPower(MethodView):
-    @blp.response(200, PowerOut)
+    @blp.response(200, MarketingPowerOut)
     def get(self, campaign_id):
         """The power of the campaign's test: per tier and overall, the arms' sizes, the power
         to detect the target uplift (two-sided 5%) and the MDE at 80% power; for a launched
@@ -186,7 +199,7 @@ class CampaignPower(MethodView):
 
 @blp.route("/campaigns/<int:campaign_id>/launch")
 class CampaignLaunch(MethodView):
-    @blp.response(200, CampaignOut)
+    @blp.response(200, MarketingCampaignOut)
     def post(self, campaign_id):
         """Launch the draft: freeze the list, draw the stratified assignment (a persistent
         holdout), store the power. Again: 409 ``campaign_already_launched``; no frozen list:

@@ -29,7 +29,7 @@ ID = ma.validate.Range(min=1, max=2**63 - 1)
 TASK_STATUSES = ("open", "done", "cancelled")
 
 
-class TaskOut(ma.Schema):
+class MarketingTaskOut(ma.Schema):
     id = ma.fields.Integer()
     campaign_id = ma.fields.Integer()
     client_id = ma.fields.Integer()
@@ -44,7 +44,7 @@ class TaskOut(ma.Schema):
     created_at = Timestamp()
 
 
-class HoldingSummaryOut(ma.Schema):
+class MarketingHoldingSummaryOut(ma.Schema):
     kind = ma.fields.String()
     product_code = ma.fields.String()
     product_name = ma.fields.String()
@@ -52,7 +52,7 @@ class HoldingSummaryOut(ma.Schema):
     matures_on = ma.fields.Date(allow_none=True)
 
 
-class TaskClientOut(ma.Schema):
+class MarketingTaskClientOut(ma.Schema):
     id = ma.fields.Integer()
     client_no = ma.fields.String()
     name = ma.fields.String()
@@ -62,10 +62,10 @@ class TaskClientOut(ma.Schema):
     dnd_from = ma.fields.String(allow_none=True)
     dnd_to = ma.fields.String(allow_none=True)
     consents = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Boolean())
-    holdings = ma.fields.List(ma.fields.Nested(HoldingSummaryOut))
+    holdings = ma.fields.List(ma.fields.Nested(MarketingHoldingSummaryOut))
 
 
-class TaskCampaignOut(ma.Schema):
+class MarketingTaskCampaignOut(ma.Schema):
     id = ma.fields.Integer()
     code = ma.fields.String()
     name = ma.fields.String()
@@ -75,18 +75,18 @@ class TaskCampaignOut(ma.Schema):
     ends_on = ma.fields.Date()
 
 
-class TaskDetailOut(ma.Schema):
-    task = ma.fields.Nested(TaskOut)
-    campaign = ma.fields.Nested(TaskCampaignOut)
-    client = ma.fields.Nested(TaskClientOut)
+class MarketingTaskDetailOut(ma.Schema):
+    task = ma.fields.Nested(MarketingTaskOut)
+    campaign = ma.fields.Nested(MarketingTaskCampaignOut)
+    client = ma.fields.Nested(MarketingTaskClientOut)
 
 
-class TaskArgs(PageArgs):
+class MarketingTaskArgs(PageArgs):
     status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(TASK_STATUSES))
     campaign_id = ma.fields.Integer(load_default=None, validate=ID)
 
 
-class OutcomeIn(StrictSchema):
+class MarketingOutcomeIn(StrictSchema):
     outcome = ma.fields.String(required=True, validate=ma.validate.OneOf(service.OUTCOMES))
     opportunity = ma.fields.Boolean(load_default=False)
     note = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
@@ -94,8 +94,8 @@ class OutcomeIn(StrictSchema):
 
 @blp.route("/tasks")
 class Tasks(MethodView):
-    @blp.arguments(TaskArgs, location="query")
-    @blp.response(200, page_schema(TaskOut, "MarketingTaskPage"))
+    @blp.arguments(MarketingTaskArgs, location="query")
+    @blp.response(200, page_schema(MarketingTaskOut, "MarketingTaskPage"))
     def get(self, args):
         """The caller's tasks (an RM's own; the team every one), newest first."""
         return queries.list_tasks(db(), current_actor(), **args)
@@ -103,7 +103,7 @@ class Tasks(MethodView):
 
 @blp.route("/tasks/<int:task_id>")
 class TaskDetail(MethodView):
-    @blp.response(200, TaskDetailOut)
+    @blp.response(200, MarketingTaskDetailOut)
     def get(self, task_id):
         """One task with the client's summary (tier, AUM, holdings, consent, do-not-disturb
         hours) and the campaign's script. Another RM's task is 404."""
@@ -112,8 +112,8 @@ class TaskDetail(MethodView):
 
 @blp.route("/tasks/<int:task_id>/outcome")
 class TaskOutcome(MethodView):
-    @blp.arguments(OutcomeIn)
-    @blp.response(200, TaskOut)
+    @blp.arguments(MarketingOutcomeIn)
+    @blp.response(200, MarketingTaskOut)
     def post(self, body, task_id):
         """Record the task's outcome (reached, not_reached, interested, declined, converted),
         the opportunity flag and a note. The same outcome again is a no-op; another one on a

@@ -5,8 +5,12 @@ mini-program messages through the notifier, RM call tasks), some tasks done, the
 response simulated from the synthetic base's truth (``simulate``) and the conversions
 attributed by the product — so the campaign page shows renewal and tier-up against control.
 
-Idempotent (nothing when the campaign exists) and nothing at all without a client base. A few
-hundred clients at most: fast enough for every test app's seed.
+Idempotent (nothing when the campaign exists) and nothing at all without a client base. A plain
+seed (every test app) campaigns on whatever base is there (a dozen clients: fast); the demo's
+seed (``--enterprises``/``--cars``) first tops the list up to ``DEMO_LIST`` clients with a
+synthetic cohort (``synth.clients`` seed ``COHORT_SEED``, RMs rm1 and rm2) so that the
+arms are large enough for the planted effect to show (about 900 treated, 300 control:
+tier-ups are rare, 1.5% of the treated against 0.6% of the control).
 """
 
 from __future__ import annotations
@@ -28,17 +32,16 @@ from backend.platform.context import SYSTEM
 CODE = "DEMO-RENEWAL"
 SEGMENT = "到期续作 · 30天内到期 · 富裕及以上"
 SEED = 20261204
+COHORT_SEED = 618
+COHORT_N = 60_000  # about 2.5% are affluent-or-above with a maturity within 30 days
+DEMO_LIST = 1200
 OUTCOMES = ("reached", "interested", "converted", "not_reached", "declined")
 
 
-def seed_campaigns(session: Session, options=None, *, now=None) -> dict:
-    if session.scalar(select(Campaign.id).where(Campaign.code == CODE)) is not None:
-        return {"campaigns": 0}
-    now = now or utcnow()
-    today = POLICY.local(now).date()
-    launched = now - timedelta(days=5)
-    start = today - timedelta(days=5)
-    members = list(
+def _list(session: Session, today) -> list[int]:
+    """Affluent-and-above clients with a wealth product or time deposit maturing within 30
+    days."""
+    return list(
         session.scalars(
             select(Client.id)
             .join(
@@ -55,8 +58,37 @@ def seed_campaigns(session: Session, options=None, *, now=None) -> dict:
             .distinct()
         )
     )
+
+
+def _top_up(session: Session, today, wanted: int) -> int:
+    """Load about ``wanted`` more such clients from a synthetic cohort (demo only)."""
+    from backend.identity.models import User
+    from backend.marketing import synth
+    from backend.marketing.load import load_clients
+
+    rms = [session.scalar(select(User.id).where(User.username == name)) for name in ("rm1", "rm2")]
+    rms = [r for r in rms if r is not None] or [None]
+    frame = synth.clients(COHORT_N, seed=COHORT_SEED)
+    pick = frame[(frame["tier_idx"] >= 1) & frame["maturing_30d"]].head(wanted)
+    load_clients(session, pick, rm_user_ids=rms, as_of=today, seed=COHORT_SEED)
+    return len(pick)
+
+
+def seed_campaigns(session: Session, options=None, *, now=None) -> dict:
+    if session.scalar(select(Campaign.id).where(Campaign.code == CODE)) is not None:
+        return {"campaigns": 0}
+    now = now or utcnow()
+    today = POLICY.local(now).date()
+    launched = now - timedelta(days=5)
+    start = today - timedelta(days=5)
+    members = _list(session, today)
+    demo = bool(getattr(options, "enterprises", 0) or getattr(options, "cars", 0))
+    if demo and members and len(members) < DEMO_LIST:
+        _top_up(session, today, DEMO_LIST - len(members))
+        members = _list(session, today)
     if len(members) < 8:
         return {"campaigns": 0, "campaign_note": "no client base to campaign on"}
+
     segment = session.scalar(select(Segment).where(Segment.name == SEGMENT))
     if segment is None:
         segment = Segment(
@@ -116,7 +148,7 @@ def seed_campaigns(session: Session, options=None, *, now=None) -> dict:
     simulated = {}
     from backend.marketing.simulate import frame_of_base, simulate
 
-    frame = frame_of_base(session)
+    frame = frame_of_base(session, sizes={COHORT_SEED: COHORT_N})
     if frame is not None:
         simulated = simulate(session, campaign, frame, as_of=today, seed=SEED)
     converted = attribute(session, campaign, now)
