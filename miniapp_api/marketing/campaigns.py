@@ -146,7 +146,7 @@ class MarketingPowerOut(ma.Schema):
     segment_frozen = ma.fields.Boolean()
     overall = ma.fields.Nested(MarketingPowerRowOut)
     tiers = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(MarketingPowerRowOut))
-    computed_at = ma.fields.String(metadata={"description": "at launch only"})
+    computed_at = Timestamp(metadata={"description": "at launch only"})
 
 
 class MarketingCampaignArgs(PageArgs):
