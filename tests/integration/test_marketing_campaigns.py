@@ -32,7 +32,7 @@ from backend.platform.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from backend.platform.notifier import FakeNotifier, InboxNotifier
+from backend.platform.notifier import FakeNotifier, InboxNotifier, notifier_of
 from tests.integration.marketing_campaign_support import (
     DAYTIME,
     NIGHT,
@@ -328,7 +328,10 @@ def test_conversions_come_from_the_simulated_market_for_both_arms(session):
 
 def test_the_job_ends_campaigns_past_their_window(session):
     _frame, _ids, _actors, campaign = launched(session, 60)
-    run_campaigns(session, DAYTIME, InboxNotifier(FakeNotifier()))
+    first = run_campaigns(session, DAYTIME)  # the notifier the configuration names: fake
+    assert first["campaigns"][campaign.code].get("sent", 0) > 0
+    assert isinstance(notifier_of(session).sms, FakeNotifier)
+    assert notifier_of(session).sms.sent
     result = run_campaigns(session, DAYTIME + timedelta(days=40), InboxNotifier(FakeNotifier()))
     assert campaign.code in result["ended"]
     session.expire_all()

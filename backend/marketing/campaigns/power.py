@@ -9,10 +9,9 @@ rate), the rate ``p1 = p0 + delta`` in the treated arm, ``n_t`` treated and ``n_
 
 with ``z = z_{1−α/2}`` and ``p̄ = (n_t·p1 + n_c·p0)/(n_t + n_c)`` (the pooled rate under the
 null): the normal approximation without continuity correction (Fleiss, *Statistical Methods
-for Rates and
-Proportions*, §4.2; with equal arms of 388 clients it gives 80% power for 0.50 against 0.60,
-the textbook example). The minimum detectable effect (MDE) at 80% power is the smallest
-``delta`` with power ≥ 0.80, found by bisection. Pure Python (``statistics.NormalDist``).
+for Rates and Proportions*, §4.2; with equal arms of 388 clients it gives 80% power for 0.50
+against 0.60, the textbook example). The minimum detectable effect (MDE) at 80% power is the
+smallest ``delta`` with power ≥ 0.80, found by bisection. Pure Python (``statistics.NormalDist``).
 """
 
 from __future__ import annotations
