@@ -129,6 +129,7 @@ class MarketingCampaignDetailOut(ma.Schema):
 
 
 class MarketingPowerRowOut(ma.Schema):
+    tier = ma.fields.String(metadata={"description": "per tier rows only"})
     treatment = ma.fields.Integer()
     control = ma.fields.Integer()
     power = ma.fields.Float()
@@ -140,12 +141,17 @@ class MarketingPowerOut(ma.Schema):
     alpha = ma.fields.Float()
     target_power = ma.fields.Float()
     baseline_rate = ma.fields.Float()
-    baseline_source = ma.fields.String()
+    baseline_source = ma.fields.String(
+        metadata={
+            "enum": ["list_scores", "default"],
+            "description": "the mean of the list's propensity scores, or the target's default",
+        }
+    )
     target_uplift = ma.fields.Float()
     control_share = ma.fields.Float()
     segment_frozen = ma.fields.Boolean()
     overall = ma.fields.Nested(MarketingPowerRowOut)
-    tiers = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(MarketingPowerRowOut))
+    tiers = ma.fields.List(ma.fields.Nested(MarketingPowerRowOut))
     computed_at = Timestamp(metadata={"description": "at launch only"})
 
 

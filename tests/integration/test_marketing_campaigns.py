@@ -137,7 +137,7 @@ def test_drafts_are_the_teams_and_bad_drafts_are_refused(session):
         power["segment_frozen"]
         and power["overall"]["treatment"] + power["overall"]["control"] == 40
     )
-    assert power["baseline_source"].startswith("the stated default")
+    assert power["baseline_source"] == "default" and power["baseline_rate"] == 0.1
 
 
 def test_an_unfrozen_or_empty_list_is_not_launched(session):

@@ -38,8 +38,10 @@ def test_report_rows_per_tier_and_overall():
     assert sizes == {"affluent": (300, 100), "wealth": (75, 25)}
     rep = power.report(sizes, 0.1, 0.05, baseline_source="default")
     assert rep["overall"]["treatment"] == 375 and rep["overall"]["control"] == 125
-    assert rep["tiers"]["wealth"]["power"] < rep["overall"]["power"]
-    assert rep["overall"]["mde"] < rep["tiers"]["wealth"]["mde"]
+    tiers = {row["tier"]: row for row in rep["tiers"]}
+    assert [row["tier"] for row in rep["tiers"]] == ["affluent", "wealth"]
+    assert tiers["wealth"]["power"] < rep["overall"]["power"]
+    assert rep["overall"]["mde"] < tiers["wealth"]["mde"]
 
 
 def test_draw_is_stratified_exact_and_deterministic():

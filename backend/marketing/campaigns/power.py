@@ -62,8 +62,9 @@ def mde(n_t: int, n_c: int, p0: float, target: float = TARGET_POWER, alpha: floa
 def report(
     sizes: dict[str, tuple[int, int]], p0: float, delta: float, *, baseline_source: str
 ) -> dict:
-    """The power report shown on a draft and stored at launch: per tier and overall, the arms'
-    sizes, the power to detect ``delta`` and the MDE at 80% power."""
+    """The power report shown on a draft and stored at launch: per tier (in ``sizes``' order)
+    and overall, the arms' sizes, the power to detect ``delta`` and the MDE at 80% power;
+    ``baseline_source`` says where ``p0`` comes from (``list_scores`` or ``default``)."""
 
     def row(n_t: int, n_c: int) -> dict:
         m = mde(n_t, n_c, p0)
@@ -84,5 +85,5 @@ def report(
         "baseline_source": baseline_source,
         "target_uplift": delta,
         "overall": row(n_t, n_c),
-        "tiers": {tier: row(t, c) for tier, (t, c) in sizes.items()},
+        "tiers": [{"tier": tier, **row(t, c)} for tier, (t, c) in sizes.items()],
     }

@@ -240,10 +240,10 @@ def compute_power(session: Session, campaign: Campaign) -> dict:
             scores = [weighted / total]
     strata = {t: strata[t] for t in sorted(strata, key=_tier_order)}
     if scores and 0.0 < scores[0] < 1.0:
-        p0, source = scores[0], "the mean of the list's propensity scores"
+        p0, source = scores[0], "list_scores"  # the mean of the list's propensity scores
     else:
         p0 = DEFAULT_BASELINE[campaign.target_indicator]
-        source = f"the stated default for {campaign.target_indicator}"
+        source = "default"  # DEFAULT_BASELINE of the target
     sizes = assign.arm_sizes(strata, campaign.control_share)
     out = power_mod.report(sizes, p0, delta, baseline_source=source)
     out["segment_frozen"] = frozen

@@ -1,13 +1,14 @@
 // The power report of a campaign's test (GET /marketing/campaigns/{id}/power, or the one stored
 // at launch): the overall and per-tier arms, the power to detect the target uplift and the MDE
 // at 80% power. Shared by the campaigns list (draft preview) and the campaign page.
-import { el, t, table } from "/web/static/js/finedge.js";
+import { el, label, t, table } from "/web/static/js/finedge.js";
 
 const pct = (x) => (x === null || x === undefined ? "—" : `${(x * 100).toFixed(1)}%`);
 
 export function powerView(report) {
   if (!report || !report.overall) return el("p.muted", t("console.marketing.power.none"));
-  const rows = [[t("console.marketing.power.overall"), report.overall], ...Object.entries(report.tiers || {})];
+  const L = (value) => label(value, "marketing_campaign");
+  const rows = [[t("console.marketing.power.overall"), report.overall], ...(report.tiers || []).map((r) => [L(r.tier), r])];
   return el(
     "div",
     el(
@@ -19,7 +20,7 @@ export function powerView(report) {
         mde: pct(report.overall.mde),
       }),
     ),
-    el("p.small.muted", report.baseline_source || ""),
+    el("p.small.muted", t("console.marketing.power.baseline_from", { source: L(report.baseline_source) })),
     table(
       [
         { label: t("console.marketing.power.stratum"), value: ([name]) => name },

@@ -35,7 +35,10 @@ function head(c, d) {
 }
 
 function arms(d) {
-  const rows = Object.entries(d.arms.tiers).map(([tier, a]) => [L(tier), a]);
+  const order = ["mass", "affluent", "wealth", "private"];
+  const rows = Object.entries(d.arms.tiers)
+    .sort(([a], [b]) => order.indexOf(a) - order.indexOf(b))
+    .map(([tier, a]) => [L(tier), a]);
   rows.push([K("total"), d.arms.total]);
   return table(
     [
