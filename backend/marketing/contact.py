@@ -20,7 +20,8 @@ calls): the next run after the hours sends it; and it is refused when sending it
 
 Every attempt is one ``mkt_contacts`` row, keyed ``(campaign, client, channel, local day)``:
 a second attempt the same day returns the row (sent and refused are final for that day; a
-waiting or failed row is tried again and updated).
+waiting or failed row is tried again and updated, on a later day re-keyed to that day, so a
+contact that waited overnight is one row, not a waiting one left behind).
 """
 
 from __future__ import annotations
@@ -243,6 +244,20 @@ def attempt(
     row = state.rows.get(key) or session.scalar(select(Contact).where(Contact.key == key))
     if row is not None and row.status in FINAL:
         return row
+    if row is None:  # an earlier day's attempt still waiting (or failed) becomes today's
+        row = session.scalar(
+            select(Contact)
+            .where(
+                Contact.campaign_id == state.campaign.id,
+                Contact.client_id == client.id,
+                Contact.channel == channel,
+                Contact.status.in_(("waiting", "failed")),
+            )
+            .order_by(Contact.id.desc())
+            .limit(1)
+        )
+        if row is not None:
+            row.key = key
     status, reason = state.check(client, channel, now)
     provider = ref = None
     if status == "ok":

@@ -195,6 +195,14 @@ def test_delivery_respects_holdout_consent_dnd_and_makes_rm_tasks(session):
         .group_by(Contact.client_id, Contact.channel)
     ).all()
     assert sent and all(n == 1 for _c, _ch, n in sent)
+    # the night's waits became the morning's sends: none left behind
+    assert not session.scalars(
+        select(Contact).where(Contact.campaign_id == campaign.id, Contact.status == "waiting")
+    ).all()
+    assert {(r.client_id, r.channel) for r in waiting} <= {(c, ch) for c, ch, _n in sent} | {
+        (r.client_id, r.channel)
+        for r in session.scalars(select(Contact).where(Contact.status == "refused"))
+    }
     assert all(arms[c] == "treatment" for c, _ch, _n in sent)
     tasks = session.scalars(select(Task).where(Task.campaign_id == campaign.id)).all()
     assert tasks and all(t.rm_user_id == clients[t.client_id].rm_user_id for t in tasks)

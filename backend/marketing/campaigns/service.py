@@ -181,6 +181,8 @@ def update_campaign(session: Session, actor: Actor, campaign_id: int, changes: d
         raise Conflict("a campaign has this code", code="campaign_code_taken")
     for f in FIELDS:
         setattr(campaign, f, data[f])
+    if changes.get("seed") is not None:
+        campaign.seed = int(changes["seed"])
     campaign.power = {"target_uplift": data["target_uplift"]}
     record(
         session,
