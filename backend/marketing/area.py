@@ -14,6 +14,7 @@ AREA = Area(
     blueprints=(
         "miniapp_api.marketing.campaigns",
         "miniapp_api.marketing.tasks",
+        "miniapp_api.marketing.messages",
     ),
     jobs=CAMPAIGN_JOBS,
     seeders=(seed_campaigns,),

@@ -159,3 +159,35 @@ def test_rm_tasks_are_their_own(api):
     figures = api.ok(api.call("get", "mkt1", f"/campaigns/{cid}"))
     assert figures["tasks"]["by_outcome"] == {"interested": 1}
     assert figures["contacts"]
+
+
+def test_a_clients_mini_program_messages_are_their_own(api):
+    from backend.marketing.models import Assignment, Client, ContactConsent
+
+    created = api.ok(
+        api.call("post", "mkt1", "/campaigns", json=body(api, channels=["miniapp"])), 201
+    )
+    api.ok(api.call("post", "mkt1", f"/campaigns/{created['id']}/launch"))
+    with session_scope(api.factory) as session:
+        client1 = session.scalar(select(User.id).where(User.username == "client1"))
+        treated = session.scalar(
+            select(Client)
+            .join(Assignment, Assignment.client_id == Client.id)
+            .where(Assignment.campaign_id == created["id"], Assignment.arm == "treatment")
+            .order_by(Client.id)
+            .limit(1)
+        )
+        treated.user_id = client1
+        consent = session.scalar(
+            select(ContactConsent).where(
+                ContactConsent.client_id == treated.id, ContactConsent.channel == "miniapp"
+            )
+        )
+        consent.granted = True
+    with session_scope(api.factory) as session:
+        run_campaigns(session, TODAY_10AM, InboxNotifier(FakeNotifier()))
+    inbox = api.ok(api.call("get", "client1", "/messages"))["items"]
+    assert [m["campaign_id"] for m in inbox] == [created["id"]]
+    assert inbox[0]["body"] == "尊敬的" + treated.name + "：理财即将到期"
+    for user in ("rm1", "mkt1", "teller1"):
+        assert api.call("get", user, "/messages").status_code == 403

@@ -176,11 +176,30 @@ def task_detail(session: Session, actor, task_id: int) -> dict:
     }
 
 
+def my_messages(session: Session, actor, *, limit=None, cursor=None) -> Page:
+    """A client's own mini-program messages from campaigns (sent), newest first: the inbox of
+    the client's login (``Client.user_id``). Other roles: 403."""
+    from backend.platform.permissions import ensure_role
+
+    ensure_role(actor, "client")
+    stmt = (
+        select(Contact)
+        .join(Client, Client.id == Contact.client_id)
+        .where(
+            Client.user_id == actor.user_id,
+            Contact.channel == "miniapp",
+            Contact.status == "sent",
+        )
+    )
+    return paginate(session, stmt, Contact.id, limit=limit, cursor=cursor, descending=True)
+
+
 __all__ = [
     "STATUSES",
     "campaign_detail",
     "get_campaign",
     "list_campaigns",
     "list_tasks",
+    "my_messages",
     "task_detail",
 ]
