@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from backend.marketing.campaigns.templates import render
 from backend.marketing.contact import POLICY, Delivery, PolicyState, attempt, contact_key
 from backend.marketing.models import Assignment, Campaign, Client, Contact, Task
+from backend.platform.audit import record
+from backend.platform.context import SYSTEM
 from backend.platform.notifier import Message, Notifier, notifier_of
 
 CHUNK = 200
@@ -138,9 +140,20 @@ def run_campaigns(session: Session, now: datetime, notifier: Notifier | None = N
         if day > campaign.ends_on:
             campaign.status = "ended"
             result["ended"].append(campaign.code)
-            session.query(Task).filter(
-                Task.campaign_id == campaign.id, Task.status == "open"
-            ).update({"status": "cancelled"})
+            cancelled = (
+                session.query(Task)
+                .filter(Task.campaign_id == campaign.id, Task.status == "open")
+                .update({"status": "cancelled"})
+            )
+            record(
+                session,
+                SYSTEM,
+                "marketing.campaign.end",
+                "mkt_campaign",
+                campaign.id,
+                {"status": "launched"},
+                {"status": "ended", "tasks_cancelled": cancelled},
+            )
             session.commit()
             continue
         if day < campaign.starts_on:
