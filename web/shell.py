@@ -94,7 +94,7 @@ def static_url(filename: str) -> str:
 
 # The labels of API values a page's script may look up (``label(value, area)``): its own area's
 # (``enum.<area>``, ``enum.<area>_*``), and for these areas another's as well.
-ENUM_AREAS_OF = {"rm": ("risk",), "supervisor": ("floorplan",), "oem": ("floorplan",)}
+ENUM_AREAS_OF = {"rm": ("risk", "marketing"), "supervisor": ("floorplan",), "oem": ("floorplan",)}
 
 
 def page_prefixes(surface: str, page: Page) -> tuple[str, ...]:

@@ -85,6 +85,25 @@ def _positive_int(env_vars: dict[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _notifier(env: str, env_vars: dict[str, str]) -> tuple[str, str, str]:
+    """FINEDGE_NOTIFIER (fake|http|none; default fake, none in production) and, for http,
+    FINEDGE_SMS_GATEWAY_URL and FINEDGE_SMS_GATEWAY_SECRET (both required)."""
+    default = "none" if env == "production" else "fake"
+    name = env_vars.get("FINEDGE_NOTIFIER", "").strip().lower() or default
+    if name not in ("fake", "http", "none"):
+        raise ConfigError(f"FINEDGE_NOTIFIER must be fake, http or none, not {name!r}")
+    if name == "fake" and env == "production":
+        raise ConfigError("FINEDGE_NOTIFIER=fake is for demo and test, not production")
+    url = env_vars.get("FINEDGE_SMS_GATEWAY_URL", "").strip()
+    secret = env_vars.get("FINEDGE_SMS_GATEWAY_SECRET", "")
+    if name == "http":
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError("FINEDGE_NOTIFIER=http needs FINEDGE_SMS_GATEWAY_URL (http[s]://…)")
+        if len(secret) < 16:
+            raise ConfigError("FINEDGE_NOTIFIER=http needs FINEDGE_SMS_GATEWAY_SECRET (16+ chars)")
+    return name, url, secret
+
+
 @dataclass(frozen=True)
 class Config:
     env: str = "demo"
@@ -131,6 +150,13 @@ class Config:
     # these amounts waits for a second user with approver rights
     ledger_transfer_approval_limit: Decimal = Decimal("1000000.00")
     ledger_hold_approval_limit: Decimal = Decimal("1000000.00")
+    # the notifier (backend/platform/notifier.py): fake (demo, test), http (an SMS gateway),
+    # none (production default until a gateway is configured: every message fails)
+    notifier: str = "fake"
+    sms_gateway_url: str = ""
+    sms_gateway_secret: str = field(default="", repr=False)
+    notifier_timeout_s: int = 5
+    notifier_retries: int = 2
     extra: dict = field(default_factory=dict)
 
     @property
@@ -161,8 +187,14 @@ class Config:
         database_url = env_vars.get("DATABASE_URL") or f"sqlite:///{var / 'finedge.db'}"
         wx_appid = env_vars.get("WX_APPID") or None
         wx_secret = env_vars.get("WX_SECRET") or None
+        notifier, gateway_url, gateway_secret = _notifier(env, env_vars)
         config = cls(
             env=env,
+            notifier=notifier,
+            sms_gateway_url=gateway_url,
+            sms_gateway_secret=gateway_secret,
+            notifier_timeout_s=_positive_int(env_vars, "FINEDGE_NOTIFIER_TIMEOUT_S", 5),
+            notifier_retries=_positive_int(env_vars, "FINEDGE_NOTIFIER_ATTEMPTS", 3) - 1,
             database_url=database_url,
             mqtt_url=env_vars.get("MQTT_URL") or None,
             branch_mqtt_url=env_vars.get("BRANCH_MQTT_URL") or None,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from backend.marketing.models import KpiCredit, UpliftModel
+from backend.marketing.seed_results import seed_uplift
 from backend.marketing.uplift import learners
-from backend.marketing.uplift.seed import seed_uplift
 from backend.platform.seeding import SeedOptions
 from tests.integration.marketing_uplift_support import planted_campaign
 
