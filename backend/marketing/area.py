@@ -3,10 +3,14 @@ KPIs (docs/marketing.md)."""
 
 from __future__ import annotations
 
+from backend.marketing.jobs import JOBS
 from backend.platform.areas import Area
+from backend.platform.ports import HallArrivals
 
 AREA = Area(
     name="marketing",
     description="retail client 360, marketing events, segments, campaigns, uplift and RM KPIs",
     models=("backend.marketing.models",),
+    jobs=JOBS,
+    needs=(HallArrivals,),
 )
