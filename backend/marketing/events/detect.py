@@ -95,8 +95,11 @@ def _feed_arrays(frame: pd.DataFrame, policy: EventPolicy):
 def _previous(at: np.ndarray, client: np.ndarray, start: np.ndarray) -> np.ndarray:
     """The latest earlier transaction time of each row's client within the frame, or the
     state before the frame (``start``) when later."""
-    cummax = pd.Series(at).groupby(client).cummax()
-    before = cummax.groupby(client).shift(fill_value=NONE).to_numpy(dtype=np.int64)
+    if len(at) < 2 or (np.diff(at) >= 0).all():  # in time order: the latest is the previous
+        latest = pd.Series(at)
+    else:
+        latest = pd.Series(at).groupby(client).cummax()
+    before = latest.groupby(client).shift(fill_value=NONE).to_numpy(dtype=np.int64)
     return np.maximum(before, start)
 
 
@@ -170,21 +173,26 @@ def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 @dataclass
 class StreamState:
-    """What the detector carries from one chunk to the next: today's running sums per client,
-    day and direction (key ``((client << DAY_BITS) | day) * 2 + outflow``), the client-days
-    with a prepayment seen, and each client's last transaction (ns; ``DORMANT``/``NONE``)."""
+    """What the detector carries from one chunk to the next, in dense arrays over the clients
+    it has met (``ids``, append-only; a client's position indexes every array): each client's
+    threshold and last transaction (ns; ``DORMANT``/``NONE``), and per day still open the
+    running in/out sums (fen), which client-days were primed from outside, and which had a
+    prepayment."""
 
-    sums: pd.Series = field(default_factory=lambda: pd.Series(dtype=np.int64))
-    prepaid: pd.Index = field(default_factory=lambda: pd.Index([], dtype=np.int64))
-    last: pd.Series = field(default_factory=lambda: pd.Series(dtype=np.int64))
+    ids: pd.Index = field(default_factory=lambda: pd.Index([], dtype=np.int64))
+    thr: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    last: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    sums: dict[int, np.ndarray] = field(default_factory=dict)  # day -> (clients, 2)
+    primed: dict[int, np.ndarray] = field(default_factory=dict)  # day -> (clients,) bool
+    prepaid: dict[int, np.ndarray] = field(default_factory=dict)  # day -> (clients,) bool
     newest_day: int = 0
 
 
 class StreamDetector:
     """Feed chunks in feed order; ``feed`` returns the chunk's events. ``tiers`` maps client id
-    to tier; ``last`` (optional) each client's last transaction before the feed. A caller that
-    keeps the state elsewhere (the database) fills in what a chunk needs with ``prime_*``
-    before feeding it."""
+    to tier (read when a client is first met); ``last`` (optional) each client's last
+    transaction before the feed. A caller that keeps the state elsewhere (the database) fills
+    in what a chunk needs with ``prime_*`` before feeding it."""
 
     def __init__(
         self, tiers: pd.Series, policy: EventPolicy, last: pd.Series | None = None
@@ -193,22 +201,76 @@ class StreamDetector:
         self.policy = policy
         self.state = StreamState()
         if last is not None:
-            self.state.last = last.astype(np.int64)
+            self.prime_last(last)
+
+    def _positions(self, client: np.ndarray) -> np.ndarray:
+        st = self.state
+        pos = st.ids.get_indexer(client) if len(st.ids) else np.full(len(client), -1)
+        if (pos >= 0).all():
+            return pos
+        new = np.unique(client[pos < 0])
+        fen = self.policy.threshold_fen()
+        thr = self.tiers.reindex(new).map(fen).fillna(fen["mass"]).to_numpy(dtype=np.int64)
+        st.ids = st.ids.append(pd.Index(new, dtype=np.int64))
+        st.thr = np.concatenate([st.thr, thr])
+        st.last = np.concatenate([st.last, np.full(len(new), NONE, np.int64)])
+        grow = len(new)
+        for table in (st.sums,):
+            for d, arr in table.items():
+                table[d] = np.concatenate([arr, np.zeros((grow, 2), np.int64)])
+        for table in (st.primed, st.prepaid):
+            for d, arr in table.items():
+                table[d] = np.concatenate([arr, np.zeros(grow, bool)])
+        return st.ids.get_indexer(client)
+
+    def _day(self, table: dict[int, np.ndarray], day: int, shape: tuple, dtype) -> np.ndarray:
+        arr = table.get(day)
+        if arr is None:
+            arr = table[day] = np.zeros((len(self.state.ids), *shape), dtype)
+        return arr
 
     # -- state from outside (the database keeps it between runs) ---------------------------
 
-    def prime_sums(self, keys: np.ndarray, sums: np.ndarray) -> None:
-        """Running sums of client-day-directions not yet in the state (fen, positive)."""
-        new = pd.Series(sums.astype(np.int64), index=pd.Index(keys.astype(np.int64)))
-        new = new[~new.index.isin(self.state.sums.index)]
-        self.state.sums = pd.concat([self.state.sums, new]) if len(new) else self.state.sums
-
-    def prime_prepaid(self, keys: np.ndarray) -> None:
-        self.state.prepaid = self.state.prepaid.union(pd.Index(keys.astype(np.int64)))
+    def known(self, client_ids: np.ndarray) -> np.ndarray:
+        """Which of these clients the detector has met (a boolean mask)."""
+        if not len(self.state.ids):
+            return np.zeros(len(client_ids), bool)
+        return self.state.ids.get_indexer(client_ids) >= 0
 
     def prime_last(self, last: pd.Series) -> None:
-        new = last[~last.index.isin(self.state.last.index)].astype(np.int64)
-        self.state.last = pd.concat([self.state.last, new]) if len(new) else self.state.last
+        """Last transactions of clients not met yet (known ones keep their state)."""
+        ids = last.index.to_numpy(dtype=np.int64)
+        fresh = ~self.known(ids)
+        pos = self._positions(ids[fresh])
+        self.state.last[pos] = last.to_numpy(dtype=np.int64)[fresh]
+
+    def unprimed(self, client: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct client-days of a chunk whose running sums are not primed yet."""
+        pos = self._positions(client)
+        out_c, out_d = [], []
+        for d in np.unique(day):
+            m = day == d
+            primed = self._day(self.state.primed, int(d), (), bool)
+            c = np.unique(client[m][~primed[pos[m]]])
+            out_c.append(c)
+            out_d.append(np.full(len(c), d, np.int64))
+        if not out_c:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(out_c), np.concatenate(out_d)
+
+    def prime_sums(
+        self, client: np.ndarray, day: np.ndarray, inflow: np.ndarray, outflow: np.ndarray
+    ) -> None:
+        """The running sums (fen, positive) of client-days before the chunk, marked primed."""
+        pos = self._positions(client)
+        for d in np.unique(day):
+            m = day == d
+            sums = self._day(self.state.sums, int(d), (2,), np.int64)
+            primed = self._day(self.state.primed, int(d), (), bool)
+            p = pos[m]
+            sums[p, 0] = inflow[m]
+            sums[p, 1] = outflow[m]
+            primed[p] = True
 
     # -- detection -------------------------------------------------------------------------
 
@@ -216,49 +278,53 @@ class StreamDetector:
         if chunk.empty:
             return _empty()
         client, at, amount, prepay_mask, ref = _feed_arrays(chunk, self.policy)
-        day = at // NS_PER_DAY
-        thr = thresholds_for(client, self.tiers, self.policy)
         st = self.state
+        pos = self._positions(client)
+        day = at // NS_PER_DAY
+        days = np.unique(day)
+        thr = st.thr[pos]
         parts = []
-        base = (client << DAY_BITS) | day
-        totals = []
         for out, name, mask in ((0, "large_in", amount > 0), (1, "large_out", amount < 0)):
             rows = np.flatnonzero(mask)
             size = np.abs(amount[rows])
-            key = base[rows] * 2 + out
-            within = pd.Series(size).groupby(key).cumsum().to_numpy()
-            prior = st.sums.reindex(key).fillna(0).to_numpy(dtype=np.int64)
-            running = prior + within
+            p, d = pos[rows], day[rows]
+            key = p * len(days) + np.searchsorted(days, d) if len(days) > 1 else p
+            running = np.array(pd.Series(size).groupby(key).cumsum().to_numpy(), dtype=np.int64)
+            for u in days:
+                m = d == u if len(days) > 1 else slice(None)
+                sums = self._day(st.sums, int(u), (2,), np.int64)
+                running[m] += sums[p[m], out]
+                np.add.at(sums[:, out], p[m], size[m])
             hit = (running >= thr[rows]) & (running - size < thr[rows])
             r = rows[hit]
             parts.append(
                 _events(client[r], name, _day_keys(day[r]), at[r], running[hit], _take(ref, r))
             )
-            totals.append(pd.Series(size).groupby(key).sum())
-        add = pd.concat(totals)
-        st.sums = st.sums.add(add, fill_value=0).astype(np.int64)
 
         prepay = np.flatnonzero(prepay_mask)
-        pkey = base[prepay]
-        first = ~pd.Index(pkey).duplicated() & ~np.isin(pkey, st.prepaid)
-        r = prepay[first]
-        parts.append(
-            _events(
-                client[r], "early_repayment", _day_keys(day[r]), at[r], -amount[r], _take(ref, r)
+        if len(prepay):
+            pkey = pos[prepay] * len(days) + np.searchsorted(days, day[prepay])
+            first = ~pd.Index(pkey).duplicated()
+            for u in np.unique(day[prepay]):
+                seen = self._day(st.prepaid, int(u), (), bool)
+                m = day[prepay] == u
+                first[m] &= ~seen[pos[prepay][m]]
+                seen[pos[prepay][m]] = True
+            r = prepay[first]
+            parts.append(
+                _events(
+                    client[r],
+                    "early_repayment",
+                    _day_keys(day[r]),
+                    at[r],
+                    -amount[r],
+                    _take(ref, r),
+                )
             )
-        )
-        if len(r):
-            st.prepaid = st.prepaid.union(pd.Index(pkey[first]))
 
-        start = st.last.reindex(client).fillna(NONE).to_numpy(dtype=np.int64)
-        parts += _gaps(client, at, _previous(at, client, start), ref, self.policy)
-        newest = pd.Series(at).groupby(client).max()
-        merged = st.last.reindex(st.last.index.union(newest.index)).fillna(NONE)
-        merged.loc[newest.index] = np.maximum(
-            merged.loc[newest.index].to_numpy(dtype=np.int64), newest.to_numpy()
-        )
-        st.last = merged.astype(np.int64)
-        self._prune(int(day.max()))
+        parts += _gaps(client, at, _previous(at, pos, st.last[pos]), ref, self.policy)
+        np.maximum.at(st.last, pos, at)
+        self._prune(int(days[-1]))
         return _concat(parts)
 
     def _prune(self, newest_day: int) -> None:
@@ -266,11 +332,9 @@ class StreamDetector:
         if newest_day <= st.newest_day:
             return
         st.newest_day = newest_day
-        floor = newest_day - KEEP_DAYS
-        mask = np.asarray(st.sums.index, dtype=np.int64) // 2 & ((1 << DAY_BITS) - 1)
-        st.sums = st.sums[mask >= floor]
-        pdays = np.asarray(st.prepaid, dtype=np.int64) & ((1 << DAY_BITS) - 1)
-        st.prepaid = st.prepaid[pdays >= floor]
+        for table in (st.sums, st.primed, st.prepaid):
+            for d in [d for d in table if d < newest_day - KEEP_DAYS]:
+                del table[d]
 
 
 def stream(

@@ -109,10 +109,10 @@ def _batches(values: list[int]):
 
 def _prime(session: Session, detector: detect.StreamDetector, chunk: pd.DataFrame, upto: int):
     """Fill in the state the chunk needs that this run has not built: the clients' tiers and
-    last transactions, the running sums of client-days met for the first time."""
-    clients = sorted(set(chunk["client_id"].tolist()))
-    known = detector.state.last.index
-    new_clients = [c for c in clients if c not in known]
+    last transactions, the running sums of client-days met for the first time (summed from the
+    rows already read, ``id <= upto``)."""
+    clients = np.unique(chunk["client_id"].to_numpy(dtype=np.int64))
+    new_clients = clients[~detector.known(clients)].tolist()
     tiers, last = {}, {}
     for ids in _batches(new_clients):
         for cid, tier, last_at, dormant in session.execute(
@@ -126,22 +126,18 @@ def _prime(session: Session, detector: detect.StreamDetector, chunk: pd.DataFram
             else:
                 last[cid] = int(detect.DORMANT if dormant else detect.NONE)
     if tiers:
-        detector.tiers = pd.concat([detector.tiers, pd.Series(tiers)])
+        detector.tiers = pd.Series(tiers)
         detector.prime_last(pd.Series(last, dtype=np.int64))
     at = chunk["at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    day = at // detect.NS_PER_DAY
-    base = (chunk["client_id"].to_numpy(dtype=np.int64) << detect.DAY_BITS) | day
-    keys = np.unique(np.concatenate([base * 2, base * 2 + 1]))
-    missing = keys[~np.isin(keys, detector.state.sums.index.to_numpy())]
-    if not len(missing):
+    need_c, need_d = detector.unprimed(
+        chunk["client_id"].to_numpy(dtype=np.int64), at // detect.NS_PER_DAY
+    )
+    if not len(need_c):
         return
-    need = sorted(set((missing // 2 >> detect.DAY_BITS).tolist()))
-    lo = datetime.combine(pd.Timestamp(int(day.min()) * detect.NS_PER_DAY).date(), time(0), UTC)
-    hi = datetime.combine(
-        pd.Timestamp(int(day.max()) * detect.NS_PER_DAY).date(), time(0), UTC
-    ) + timedelta(days=1)
+    lo = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=int(need_d.min()))
+    hi = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=int(need_d.max()) + 1)
     seen = []
-    for ids in _batches(need):
+    for ids in _batches(sorted(set(need_c.tolist()))):
         seen += session.execute(
             select(Transaction.client_id, Transaction.at, Transaction.amount).where(
                 Transaction.client_id.in_(ids),
@@ -150,19 +146,27 @@ def _prime(session: Session, detector: detect.StreamDetector, chunk: pd.DataFram
                 Transaction.id <= upto,
             )
         ).all()
-    sums = pd.Series(0, index=pd.Index(missing), dtype=np.int64)
+    inflow = np.zeros(len(need_c), np.int64)
+    outflow = np.zeros(len(need_c), np.int64)
     if seen:
-        frame = pd.DataFrame(seen, columns=["client_id", "at", "amount"])
-        fen = np.array([int(a * 100) for a in frame["amount"]], dtype=np.int64)
-        ns = np.array([_naive_ns(a) for a in frame["at"]], dtype=np.int64)
-        key = (
-            (frame["client_id"].to_numpy(dtype=np.int64) << detect.DAY_BITS)
-            | (ns // detect.NS_PER_DAY)
-        ) * 2 + (fen < 0)
-        got = pd.Series(np.abs(fen)).groupby(key).sum()
-        got = got[got.index.isin(sums.index)]
-        sums.loc[got.index] = got.to_numpy()
-    detector.prime_sums(sums.index.to_numpy(), sums.to_numpy())
+        fen = np.array([int(r.amount * 100) for r in seen], dtype=np.int64)
+        day = np.array([_naive_ns(r.at) for r in seen], dtype=np.int64) // detect.NS_PER_DAY
+        got = (
+            pd.DataFrame(
+                {
+                    "c": [r.client_id for r in seen],
+                    "d": day,
+                    "i": np.where(fen > 0, fen, 0),
+                    "o": np.where(fen < 0, -fen, 0),
+                }
+            )
+            .groupby(["c", "d"])[["i", "o"]]
+            .sum()
+        )
+        want = pd.MultiIndex.from_arrays([need_c, need_d])
+        got = got.reindex(want, fill_value=0)
+        inflow, outflow = got["i"].to_numpy(np.int64), got["o"].to_numpy(np.int64)
+    detector.prime_sums(need_c, need_d, inflow, outflow)
 
 
 def detect_transactions(
@@ -214,10 +218,10 @@ def detect_transactions(
         events = detector.feed(chunk)
         new += store_events(session, _rows(events, now, policy))
         # the clients' last transaction (the later of the known one and this chunk's)
-        touched = chunk.groupby("client_id")["at"].max()
-        last = detector.state.last.reindex(touched.index)
+        touched = np.unique(chunk["client_id"].to_numpy(dtype=np.int64))
+        last = detector.state.last[detector.state.ids.get_indexer(touched)]
         updates = []
-        for cid, ns in last.items():
+        for cid, ns in zip(touched.tolist(), last.tolist(), strict=True):
             when = _utc(int(ns))
             updates.append({"id": int(cid), "last_txn_at": when, "dormant": now - when >= period})
         session.execute(update(Client), updates)
