@@ -16,4 +16,5 @@ AREA = Area(
     jobs=JOBS,
     seeders=(seed_clients,),
     needs=(HallArrivals,),
+    cli=("backend.marketing.events.cli:events_cli",),
 )
