@@ -16,5 +16,6 @@ AREA = Area(
     jobs=JOBS,
     seeders=(seed_clients,),
     needs=(HallArrivals,),
+    benchmarks={"marketing": "bench.marketing"},
     cli=("backend.marketing.events.cli:events_cli",),
 )
