@@ -171,3 +171,38 @@ def test_consent_change_by_the_rm_is_audited_and_nobody_elses(api):
     assert api.ok(
         api.put("rm2", f"/clients/{other}/consents", {"channel": "call", "granted": True})
     )
+
+
+def test_client1_at_the_door_is_a_vip_arrival_on_their_360(api):
+    from datetime import UTC, datetime
+
+    from backend.branch.models import FaceConsent, FaceSighting
+    from backend.marketing.events.service import detect_arrivals
+    from backend.marketing.seed import seed_clients
+    from backend.platform.seeding import SeedOptions
+
+    client1 = api.user_id("client1")
+    now = datetime.now(UTC)
+    with api.session() as s:
+        linked = s.scalar(select(Client).where(Client.user_id == client1))
+        s.add(
+            FaceConsent(
+                user_id=client1, status="granted", text_version="v1", channel="app", granted_at=now
+            )
+        )
+        s.add(
+            FaceSighting(
+                branch_id="BR001", user_id=client1, device_id="door-1", distance=0.31, at=now
+            )
+        )
+        s.commit()
+        assert detect_arrivals(s, now) == 1
+        s.commit()
+        # the seeder again: nothing new
+        again = seed_clients(s, SeedOptions())
+        s.commit()
+    assert again["marketing_transactions_added"] == again["marketing_events_added"] == 0
+    viewer = "rm1" if linked.rm_user_id == api.user_id("rm1") else "mkt1"
+    events = api.ok(api.get(viewer, f"/clients/{linked.id}"))["events"]
+    assert [e["kind"] for e in events if e["kind"] == "vip_arrival"] == ["vip_arrival"]
+    assert events[0]["details"]["branch_id"] == "BR001"
