@@ -119,7 +119,8 @@ def reference(
     for name, mask in (("large_in", amount > 0), ("large_out", amount < 0)):
         rows = np.flatnonzero(mask)
         size = np.abs(amount[rows])
-        running = pd.Series(size).groupby([client[rows], day[rows]]).cumsum().to_numpy()
+        key = (client[rows] << DAY_BITS) | day[rows]  # one int64 key per client-day
+        running = pd.Series(size).groupby(key).cumsum().to_numpy()
         hit = (running >= thr[rows]) & (running - size < thr[rows])
         r = rows[hit]
         parts.append(
