@@ -104,3 +104,6 @@ def test_import_then_detect(make_app, sqlite_url, monkeypatch, tmp_path):
         assert (event.window_key, event.ref) == ("2026-12-01", "CSV-2")
     quiet = runner.invoke(main, ["marketing", "detect", "--quiet"])
     assert quiet.exit_code == 0 and "0 transactions read" in quiet.stdout
+    for job in ("marketing.events", "marketing.tags"):
+        ran = runner.invoke(main, ["jobs", "run", job])
+        assert ran.exit_code == 0, ran.output + ran.stderr
