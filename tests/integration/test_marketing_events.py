@@ -87,7 +87,7 @@ def _expected(events: pd.DataFrame):
 
 @pytest.mark.parametrize("chunk", [1, 37, 5000])
 def test_feed_runs_store_the_reference_events_once(session, chunk):
-    _base(session, n_txn=400 if chunk == 1 else 2500)  # one row a chunk is slow
+    _base(session, n_txn=400 if chunk == 1 else 2500)  # one row a chunk: a query each
     feed, tiers, last = _db_feed(session)
     expected = _expected(detect.reference(feed, tiers, POLICY, last))
     kinds = {k for _, k, *_ in expected}

@@ -62,7 +62,7 @@ def _n(v):
 
 @pytest.mark.parametrize("chunk", [1, 7, 333, 1000, 10**6])
 def test_stream_equals_reference_whatever_the_chunking(chunk):
-    # a chunk of one row is slow (pandas per row): a smaller world that still has every kind
+    # one row a chunk costs a pandas pass per row: a smaller world that still has every kind
     whole, tiers, last = _world(200, 600) if chunk < 100 else _world()
     ref = detect.reference(whole, tiers, POLICY, last)
     got = detect.stream(whole, tiers, POLICY, chunk, last)

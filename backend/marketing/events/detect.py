@@ -49,8 +49,10 @@ def _events(
     at_ns: np.ndarray,
     amount: np.ndarray | None,
     ref: np.ndarray | None,
-) -> pd.DataFrame:
+) -> pd.DataFrame | None:
     n = len(client)
+    if n == 0:  # most chunks find few events: no frame for none
+        return None
     return pd.DataFrame(
         {
             "client_id": client.astype(np.int64),
@@ -68,8 +70,15 @@ def _events(
 
 
 def _empty() -> pd.DataFrame:
-    return _events(
-        np.zeros(0, np.int64), "", np.zeros(0, object), np.zeros(0, np.int64), None, None
+    return pd.DataFrame(
+        {
+            "client_id": np.zeros(0, np.int64),
+            "kind": np.zeros(0, object),
+            "window_key": np.zeros(0, object),
+            "occurred_at": np.zeros(0, "datetime64[ns]"),
+            "amount_fen": pd.array([], dtype="Int64"),
+            "ref": np.zeros(0, object),
+        }
     )
 
 
@@ -142,7 +151,7 @@ def _take(ref: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
     return ref[rows] if ref is not None else None
 
 
-def _gaps(client, at, prev, ref, policy: EventPolicy) -> list[pd.DataFrame]:
+def _gaps(client, at, prev, ref, policy: EventPolicy) -> list[pd.DataFrame | None]:
     period = np.int64(policy.dormancy_days) * NS_PER_DAY
     back = (prev >= 0) & (at - prev >= period)
     r = np.flatnonzero(back)
@@ -162,8 +171,8 @@ def _gaps(client, at, prev, ref, policy: EventPolicy) -> list[pd.DataFrame]:
     ]
 
 
-def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    parts = [p for p in parts if len(p)]
+def _concat(parts: list[pd.DataFrame | None]) -> pd.DataFrame:
+    parts = [p for p in parts if p is not None and len(p)]
     if not parts:
         return _empty()
     return pd.concat(parts, ignore_index=True)
