@@ -206,3 +206,15 @@ def test_client1_at_the_door_is_a_vip_arrival_on_their_360(api):
     events = api.ok(api.get(viewer, f"/clients/{linked.id}"))["events"]
     assert [e["kind"] for e in events if e["kind"] == "vip_arrival"] == ["vip_arrival"]
     assert events[0]["details"]["branch_id"] == "BR001"
+
+
+def test_bad_list_queries_are_400_in_the_contracts_shape(api):
+    for query, code in (
+        ("tier=diamond", "validation_error"),
+        ("limit=0", "validation_error"),
+        ("limit=201", "validation_error"),
+        ("q=" + "x" * 81, "validation_error"),
+        ("cursor=not-a-cursor", "invalid_cursor"),
+    ):
+        assert api.error(api.get("mkt1", f"/clients?{query}"), 400) == code, query
+    assert api.error(api.get("rm1", f"/clients/{2**63}"), 400)
