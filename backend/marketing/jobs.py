@@ -1,8 +1,8 @@
 """Marketing's scheduled jobs (``JOBS``, declared in ``area.py``; ``finedge jobs list``).
 
 - ``marketing.events`` (every minute): the transaction feed after the cursor (at most 200,000
-  rows a run: a backlog drains over several runs), then maturities ahead, loans closed early,
-  clients gone dormant and VIP arrivals from the hall;
+  rows a run: a backlog drains over several runs), then maturities ahead and loans closed
+  early (the day's first run), clients gone dormant and VIP arrivals from the hall;
 - ``marketing.tags`` (daily, 04:30 UTC): the rule tags of ``tags.yaml`` recomputed for every
   client (after the night's feed and events).
 """

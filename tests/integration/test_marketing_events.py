@@ -258,3 +258,18 @@ def test_two_detectors_at_once_store_every_event_once(session_factory):
     assert not errors
     with session_factory() as session:
         assert _stored(session) == expected
+
+
+def test_the_minute_job_runs_the_daily_sweeps_once_a_day(session):
+    _base(session, n=40, n_txn=50)
+    h = session.scalars(select(Holding).where(Holding.kind == "demand").limit(1)).one()
+    h.kind, h.matures_on = "time", NOW.date() + timedelta(days=3)
+    session.commit()
+    first = service.detect_all(session, NOW)
+    session.commit()
+    assert first["rows"] == 50 and first["maturity"] >= 1
+    h2 = session.scalars(select(Holding).where(Holding.kind == "demand").limit(1)).one()
+    h2.kind, h2.matures_on = "time", NOW.date() + timedelta(days=2)
+    session.commit()
+    assert service.detect_all(session, NOW + timedelta(minutes=1))["maturity"] == 0  # same day
+    assert service.detect_all(session, NOW + timedelta(days=1))["maturity"] == 1  # next day

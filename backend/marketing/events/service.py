@@ -35,6 +35,8 @@ from backend.platform.wiring import port
 
 FEED_CURSOR = "events.transactions"
 HALL_CURSOR = "events.hall"
+DAILY_CURSOR = "events.daily"  # position: the day (ordinal) the daily sweeps last ran
+CLOSED_LOANS_DAYS = 30  # loans closed within this many days are looked at
 IN_BATCH = 2000  # ids per IN (...) list
 MAX_CHUNK = 20_000
 
@@ -276,7 +278,8 @@ def detect_maturities(session: Session, now: datetime, policy: EventPolicy = POL
 
 
 def detect_closed_loans(session: Session, now: datetime, policy: EventPolicy = POLICY) -> int:
-    """A loan closed (repaid) before its maturity: one early-repayment event per loan."""
+    """A loan closed (repaid) before its maturity within the last ``CLOSED_LOANS_DAYS``: one
+    early-repayment event per loan."""
     found = session.execute(
         select(
             Holding.id,
@@ -291,6 +294,7 @@ def detect_closed_loans(session: Session, now: datetime, policy: EventPolicy = P
             Holding.closed_on.is_not(None),
             Holding.matures_on.is_not(None),
             Holding.closed_on < Holding.matures_on,
+            Holding.closed_on >= now.date() - timedelta(days=CLOSED_LOANS_DAYS),
         )
     ).all()
     rows = [
@@ -384,10 +388,17 @@ def detect_all(
     session: Session, now: datetime, *, max_rows: int | None = 200_000, chunk_size: int = 5000
 ) -> dict[str, int]:
     """Everything the minute job does: the feed (at most ``max_rows`` rows a run), then the
-    sweeps."""
+    sweeps (maturities and closed loans on the first run of a day, dormancy, arrivals)."""
     result = detect_transactions(session, now, max_rows=max_rows, chunk_size=chunk_size)
-    result["maturity"] = detect_maturities(session, now)
-    result["closed_loans"] = detect_closed_loans(session, now)
+    # maturity leads and loan closures change by the day: their sweeps run once a day
+    daily = lock_cursor(session, DAILY_CURSOR, now)
+    today = now.date().toordinal()
+    if daily.position < today:
+        result["maturity"] = detect_maturities(session, now)
+        result["closed_loans"] = detect_closed_loans(session, now)
+        daily.position, daily.updated_at = today, now
+    else:
+        result["maturity"] = result["closed_loans"] = 0
     result["dormancy"] = detect_dormancy(session, now)
     result["vip_arrival"] = detect_arrivals(session, now)
     return result
