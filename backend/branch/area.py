@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from backend.branch import events
 from backend.branch.access import STAFF_ROLES
+from backend.branch.arrivals import DoorArrivals
 from backend.branch.jobs import JOBS
 from backend.branch.ports import HallPort, make_hall
 from backend.branch.runtime import Hall
 from backend.branch.seed import seed_branch_hall
 from backend.platform.areas import Area, LiveEvent, Provide
 from backend.platform.live import Audience
-from backend.platform.ports import DeviceDirectory, DeviceLink, HallForDevices
+from backend.platform.ports import DeviceDirectory, DeviceLink, HallArrivals, HallForDevices
 
 SCHEMAS = "miniapp_api.branch.schemas"  # the HTTP response schemas render the pushes too
 # A branch's staff who read its queue, cash tasks and devices over REST (access.can_see_branch).
@@ -55,6 +56,7 @@ AREA = Area(
     provides=(
         Provide(HallForDevices, lambda _wiring: HallPort()),
         Provide(Hall, make_hall),
+        Provide(HallArrivals, lambda _wiring: DoorArrivals()),
     ),
     needs=(DeviceDirectory, DeviceLink),
     uplinks=events.routes(),

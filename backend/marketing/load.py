@@ -96,9 +96,10 @@ def load_clients(
         sub = frame.iloc[new_positions]
         hold = synth.holdings(sub.reset_index(drop=True), seed=seed, as_of=as_of)
         sub_ids = [ids[c] for c in sub["client_no"]]
+        sub_numbers = sub["client_no"].tolist()
         hold_rows = [
             {
-                "ref": f"{sub.iloc[int(h.client)]['client_no']}-{h.kind}-{k}",
+                "ref": f"{sub_numbers[int(h.client)]}-{h.kind}-{k}",
                 "client_id": sub_ids[int(h.client)],
                 "kind": h.kind,
                 "product_code": h.product_code,
@@ -115,11 +116,12 @@ def load_clients(
         if hold_rows:
             session.execute(insert(Holding), hold_rows)
         consent_rows = []
+        digital = frame["digital_active"].to_numpy(bool)
         for j, pos in enumerate(new_positions):
             granted = {
                 "sms": bool(sms[pos]),
                 "call": bool(call[pos]),
-                "miniapp": bool(frame.iloc[pos]["digital_active"]),
+                "miniapp": bool(digital[pos]),
             }
             for channel in CHANNELS:
                 consent_rows.append(
