@@ -38,11 +38,11 @@ nothing needs to wait in the broker for a hub) that
   on ``fe/v1/{branch}/edge/{edge_id}/receipt``: the edge's outbox keeps an uplink until then;
   only for what it stored under a valid lease (the ingest's fence);
 - on taking up a branch, asks its edge to resend from its oldest unreceipted uplink
-  (``ingest.rewind``) and stores nothing of the branch until the edge's ``edge.rewound``
-  (asked again every ``REWIND_AGAIN_S`` while the branch's uplinks arrive unanswered, e.g. the
-  edge was not connected at the first ask, up to ``REWIND_ASKS`` times: an edge without it,
-  older than this contract, is then ingested as it comes), so per-device order survives a
-  hand-over;
+  (``ingest.rewind``) and stores nothing of the branch (a gate closed before the branch is
+  subscribed) until the edge's ``edge.rewound`` (asked again every ``REWIND_AGAIN_S`` while
+  the branch's uplinks arrive unanswered, e.g. the edge was not connected at the first ask, up
+  to ``REWIND_ASKS`` times: an edge without it, older than this contract, is then ingested as
+  it comes), so per-device order survives a hand-over;
 - is the transport of the command dispatcher.
 """
 
@@ -369,20 +369,33 @@ class DeviceHub(DispatcherLink):
             log.warning("hub %s: subscribing %s: %s", self.hub_id, branch_id, exc)
 
     def _on_acquired(self, branch_id: str) -> None:
-        """The lease thread took the branch: subscribe (waiting for the SUBACK when
-        connected), then publish its registry, counters and queue picture afresh."""
-        with self._client_lock:
-            self._subscribed.add(branch_id)
-            client = self._client
+        """The lease thread took the branch: close its rewind gate, subscribe (waiting for the
+        SUBACK when connected), ask its edge to rewind, then publish its registry, counters
+        and queue picture afresh."""
         self._forget_branch(branch_id)
+        self._close_gate(branch_id)  # before the subscription can deliver anything
+        with self._client_lock:
+            self._subscribed.add(branch_id)  # from here on a new client subscribes it too
+            client = self._client
         if client is not None:
             self._subscribe(client, branch_id)
             self._ask_rewind(client, branch_id)
         self._wake.set()  # the next refresh reads it wholly (``_plan``: newly served)
 
+    def _close_gate(self, branch_id: str) -> None:
+        """Nothing of the branch is stored from now until its edge answers the gate's token
+        (``edge.rewound``, asked by ``_ask_rewind``). Closed before the branch is subscribed:
+        the broker delivers the branch's uplinks as soon as it has the subscription, before
+        the SUBACK is back and the edge asked, and the edge's older uplinks (sent to the
+        previous owner, or to nobody, and not receipted) would come only after the rewind, so
+        a newer one stored in between would break the device's order."""
+        with self._cache_lock:
+            self._gates[branch_id] = (uuid.uuid4().hex, time.monotonic(), 0, False)
+
     def _ask_rewind(self, client: MqttClient, branch_id: str) -> None:
         """The branch's edge resends from its oldest unreceipted uplink; until it says so
-        (``edge.rewound``), nothing of the branch is stored (see ``_held_back``)."""
+        (``edge.rewound``), nothing of the branch is stored (see ``_held_back``; the gate is
+        normally closed already, by ``_close_gate``)."""
         with self._cache_lock:
             gate = self._gates.get(branch_id)
             token = gate[0] if gate is not None else uuid.uuid4().hex
