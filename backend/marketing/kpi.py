@@ -358,18 +358,20 @@ def rollup_page(
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Page:
-    """``rollup`` as a page by key (``?limit=&cursor=``)."""
+    """``rollup`` as a page in key order (``?limit=&cursor=``). The rollup is computed whole
+    (a few hundred rows at most), so the cursor is the position after the last row shown: an
+    integer, never a key a caller could forge into another listing's."""
     limit = check_limit(limit)
     rows = rollup(session, actor, level, campaign_id)
+    start = 0
     if cursor:
-        last = decode_cursor(cursor)
-        if not isinstance(last, str) or len(last) > 80:
+        start = decode_cursor(cursor)
+        if isinstance(start, bool) or not isinstance(start, int) or not 0 < start <= 2**31:
             raise ValidationFailed(
                 "cursor is not valid",
                 code="invalid_cursor",
                 details={"cursor": ["not a cursor of this listing"]},
             )
-        rows = [r for r in rows if r["key"] > last]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(items=rows, next_cursor=encode_cursor(rows[-1]["key"]) if more else None)
+    page = rows[start : start + limit]
+    more = start + limit < len(rows)
+    return Page(items=page, next_cursor=encode_cursor(start + limit) if more else None)

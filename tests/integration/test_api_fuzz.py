@@ -42,6 +42,7 @@ ROLES = {
     "approver": "approver1",
     "teller": "teller1",
     "loader": "loader1",
+    "marketing": "mkt1",
     "client": "client1",
     "anonymous": None,  # no token: every operation but the public ones answers 401
 }

@@ -26,6 +26,7 @@ USERS = (
     "oem1",
     "dealer1",
     "loader1",
+    "mkt1",
     "client1",
 )
 BODY_METHODS = ("POST", "PUT", "PATCH")

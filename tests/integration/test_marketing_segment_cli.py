@@ -20,7 +20,7 @@ MID = {"field": "tier", "op": "in", "value": ["affluent", "wealth"]}
 @pytest.fixture
 def loaded(make_app, sqlite_url, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
-    app = make_app(sqlite_url)
+    app = make_app(sqlite_url, seeded=False)  # only these clients (the seed has its own)
     frame = synth.clients(150, seed=8)
     with app.extensions["finedge"].session_factory() as s:
         load_clients(s, frame, as_of=AS_OF)

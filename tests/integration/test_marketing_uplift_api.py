@@ -107,7 +107,8 @@ def test_evaluation_and_uplift_models_team_sees_all_rm_their_own_clients(api):
     assert api.error(api.post("mkt1", "/uplift/models", {"holdout": 0.9}), 400)
     assert api.error(api.post("mkt1", "/uplift/models", {"method": "magic"}), 400)
     assert api.error(api.post("mkt1", "/uplift/models", {"campaigns": ["NOPE"]}), 404)
-    model = api.ok(api.post("mkt1", "/uplift/models", {"method": "t_learner", "seed": 3}), 201)
+    body = {"method": "t_learner", "seed": 3, "campaigns": ["RENEW-API"]}  # not the seed's
+    model = api.ok(api.post("mkt1", "/uplift/models", body), 201)
     assert model["status"] == "champion" and model["trained_on"] == ["RENEW-API"]
     assert "artifact" not in model and len(model["artifact_sha256"]) == 64
     page = api.ok(api.get("mkt1", "/uplift/models?status=champion"))
@@ -132,8 +133,10 @@ def test_evaluation_and_uplift_models_team_sees_all_rm_their_own_clients(api):
         "segment_name_taken"
     )
     with api.session() as s:
-        assert s.scalar(select(func.count()).select_from(Segment)) == 1
-        assert s.scalar(select(func.count()).select_from(SegmentMember)) == 300
+        models = select(func.count()).select_from(Segment).where(Segment.kind == "model")
+        assert s.scalar(models) == 1  # the seed's segments are rule segments
+        listed = select(func.count()).where(SegmentMember.segment_id == got["segment_id"])
+        assert s.scalar(listed) == 300
         assert (
             s.scalar(
                 select(func.count()).where(AuditRecord.action == "marketing.uplift_list_created")
@@ -186,12 +189,13 @@ def test_kpis_credit_incremental_conversions_and_activity(api):
                 for i, c in enumerate(ids)
             ],
         )
-        first = kpi.compute(s, SYSTEM, now)
+        first = kpi.compute(s, SYSTEM, now, campaign_ids=[cid])  # not the seed's campaign
         s.commit()
-        again = kpi.compute(s, SYSTEM, now + timedelta(days=1))
+        again = kpi.compute(s, SYSTEM, now + timedelta(days=1), campaign_ids=[cid])
         s.commit()
         assert first["credits"] == again["credits"] == 10 and again["changed"] == 0
-        assert s.scalar(select(func.count()).select_from(KpiCredit)) == 10
+        ours = select(func.count()).select_from(KpiCredit).where(KpiCredit.campaign_id == cid)
+        assert s.scalar(ours) == 10
 
     # the expected incremental conversions, by hand
     control = truth[~truth["treated"]]

@@ -24,6 +24,7 @@ from backend.marketing.models import (
     SegmentMember,
     Task,
 )
+from backend.marketing.segments.members import is_frozen
 from backend.marketing.segments.service import freeze_segment
 from backend.marketing.synth import TIERS
 from backend.platform.audit import record
@@ -303,10 +304,9 @@ def launch(session: Session, actor: Actor, campaign_id: int, *, now: datetime | 
     if campaign.segment_id is None:
         raise BusinessRuleViolation("the campaign has no segment", code="campaign_no_segment")
     segment = _segment(session, campaign.segment_id)
-    members = _members(session, segment.id)
-    if not members:
+    if not is_frozen(session, segment):
         _freeze(session, actor, segment)
-        members = _members(session, segment.id)
+    members = _members(session, segment.id)
     if not members:
         raise BusinessRuleViolation("the campaign's list is empty", code="segment_empty")
     now = now or utcnow()
