@@ -7,12 +7,14 @@ window stays where the jobs can add their grace days to it."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from backend.marketing import clients
 from backend.marketing.campaigns import queries, service
 from backend.marketing.campaigns.delivery import run_campaign
 from backend.marketing.models import Client, Task
-from backend.platform.errors import NotFound
+from backend.platform.audit import AuditRecord
+from backend.platform.errors import Conflict, NotFound
 from backend.platform.notifier import FakeNotifier, InboxNotifier
 from tests.integration.marketing_campaign_support import DAYTIME, base, draft, frozen_segment
 
@@ -49,3 +51,31 @@ def test_a_task_of_a_client_handed_to_another_rm_is_no_longer_the_old_rms(sessio
     assert {t.id for t in queries.list_tasks(session, rm1, limit=200).items} == {
         t.id for t in mine[1:]
     }
+
+
+def test_a_withdrawn_call_consent_cancels_the_open_call_tasks(session):
+    _ids, actors, _campaign = launched(session)
+    rm1 = actors["t_rm1"]
+    open_calls = [
+        t
+        for t in queries.list_tasks(session, rm1, status="open", limit=200).items
+        if t.kind == "call"
+    ]
+    assert len(open_calls) >= 2
+    task, other = open_calls[0], open_calls[1]
+    # a withdrawn SMS consent leaves the call alone
+    clients.set_consent(session, rm1, task.client_id, channel="sms", granted=False, now=DAYTIME)
+    assert session.get(Task, task.id).status == "open"
+    clients.set_consent(session, rm1, task.client_id, channel="call", granted=False, now=DAYTIME)
+    session.commit()
+    session.expire_all()
+    assert session.get(Task, task.id).status == "cancelled"
+    assert session.get(Task, other.id).status == "open"
+    with pytest.raises(Conflict):
+        service.record_outcome(session, rm1, task.id, "reached", False, "")
+    audit = session.scalars(
+        select(AuditRecord)
+        .where(AuditRecord.action == "marketing.consent_changed")
+        .order_by(AuditRecord.id.desc())
+    ).first()
+    assert audit.after["tasks_cancelled"] == 1
