@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from backend.marketing import clients
 from backend.marketing.campaigns import queries, service
 from backend.marketing.campaigns.delivery import run_campaign
-from backend.marketing.models import Client, Task
+from backend.marketing.models import Client, Segment, Task
 from backend.platform.audit import AuditRecord
 from backend.platform.errors import Conflict, NotFound
 from backend.platform.notifier import FakeNotifier, InboxNotifier
@@ -79,3 +79,33 @@ def test_a_withdrawn_call_consent_cancels_the_open_call_tasks(session):
         .order_by(AuditRecord.id.desc())
     ).first()
     assert audit.after["tasks_cancelled"] == 1
+
+
+def _model_segment(session, ids, name, definition, score):
+    segment = Segment(name=name, kind="model", definition=definition, created_at=DAYTIME)
+    session.add(segment)
+    session.flush()
+    service.freeze_members(session, segment, ids, {i: score for i in ids})
+    return segment
+
+
+def test_only_a_propensity_list_of_the_target_gives_the_baseline_rate(session):
+    _frame, ids, actors = base(session, 40)
+    team = actors["t_mkt"]
+    uplift = _model_segment(
+        session, ids, "uplift list", {"model": "uplift", "model_id": 1, "top": 40}, 0.3
+    )
+    other = _model_segment(
+        session, ids, "purchase list", {"model": "propensity", "target": "purchase", "top": 40}, 0.4
+    )
+    own = _model_segment(
+        session, ids, "renewal list", {"model": "propensity", "target": "renewal", "top": 40}, 0.2
+    )
+    for code, segment, source, rate in (
+        ("T-UPLIFT", uplift, "default", 0.1),  # predicted uplift is not a conversion rate
+        ("T-OTHER", other, "default", 0.1),  # another indicator's propensity
+        ("T-OWN", own, "list_scores", 0.2),
+    ):
+        campaign = draft(session, team, segment.id, code=code)
+        power = service.power_of(session, team, campaign.id)
+        assert (power["baseline_source"], power["baseline_rate"]) == (source, rate), code

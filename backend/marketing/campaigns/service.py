@@ -215,11 +215,21 @@ def _members(session: Session, segment_id: int) -> list[tuple[int, str, float | 
 def compute_power(session: Session, campaign: Campaign) -> dict:
     """The power report of the campaign's list as it is now (module ``power``): sizes per tier
     from the frozen segment (or its last sizing), the baseline from the members' scores when
-    every member has one (propensity), else the target's stated default."""
+    every member has one and the list is a propensity list of the campaign's target, else the
+    target's stated default."""
     delta = float((campaign.power or {}).get("target_uplift") or DEFAULT_TARGET_UPLIFT)
     strata: dict[str, int] = {}
     scores: list[float | None] = []
     frozen = False
+    segment = session.get(Segment, campaign.segment_id) if campaign.segment_id else None
+    # the members' scores are the baseline only when they are the no-contact propensity of
+    # the campaign's own indicator (a propensity list of that target): an uplift list's
+    # scores are predicted *differences*, another target's a different rate
+    definition = (segment.definition or {}) if segment is not None else {}
+    propensity_list = (
+        definition.get("model") == "propensity"
+        and definition.get("target") == campaign.target_indicator
+    )
     if campaign.segment_id is not None:
         rows = session.execute(
             select(
@@ -240,7 +250,7 @@ def compute_power(session: Session, campaign: Campaign) -> dict:
             total += int(n)
             scored += int(n_scored)
             weighted += float(mean or 0.0) * int(n_scored)
-        if rows and scored == total:
+        if rows and scored == total and propensity_list:
             scores = [weighted / total]
     strata = {t: strata[t] for t in sorted(strata, key=_tier_order)}
     if scores and 0.0 < scores[0] < 1.0:
