@@ -6,15 +6,17 @@ window stays where the jobs can add their grace days to it."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import select, update
 
 from backend.marketing import clients
 from backend.marketing.campaigns import queries, service
 from backend.marketing.campaigns.delivery import run_campaign
-from backend.marketing.models import Client, Segment, Task
+from backend.marketing.models import Campaign, Client, Segment, Task
 from backend.platform.audit import AuditRecord
-from backend.platform.errors import Conflict, NotFound
+from backend.platform.errors import Conflict, NotFound, ValidationFailed
 from backend.platform.notifier import FakeNotifier, InboxNotifier
 from tests.integration.marketing_campaign_support import DAYTIME, base, draft, frozen_segment
 
@@ -109,3 +111,22 @@ def test_only_a_propensity_list_of_the_target_gives_the_baseline_rate(session):
         campaign = draft(session, team, segment.id, code=code)
         power = service.power_of(session, team, campaign.id)
         assert (power["baseline_source"], power["baseline_rate"]) == (source, rate), code
+
+
+def test_a_window_at_the_end_of_the_calendar_is_refused(session):
+    # the conversions job adds its grace days to the end: 9999-12-31 would overflow it and
+    # stop attribution for every campaign
+    _frame, ids, actors = base(session, 12)
+    segment = frozen_segment(session, ids)
+    team = actors["t_mkt"]
+    for starts, ends in (
+        (date(9999, 12, 1), date(9999, 12, 31)),
+        (date(1, 1, 1), date(1, 1, 2)),
+    ):
+        with pytest.raises(ValidationFailed) as refused:
+            draft(session, team, segment.id, code="T-FAR", starts_on=starts, ends_on=ends)
+        assert "ends_on" in refused.value.details or "starts_on" in refused.value.details
+    assert session.scalar(select(Campaign.id).where(Campaign.code == "T-FAR")) is None
+    campaign = draft(session, team, segment.id, code="T-NEAR")
+    with pytest.raises(ValidationFailed):
+        service.update_campaign(session, team, campaign.id, {"ends_on": date(9999, 12, 31)})

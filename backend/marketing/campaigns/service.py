@@ -45,6 +45,9 @@ CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,39}$")
 DEFAULT_BASELINE = {"renewal": 0.10, "purchase": 0.05, "tier_up": 0.03, "aum_growth": 0.30}
 DEFAULT_TARGET_UPLIFT = 0.05
 MAX_DAYS = 366
+# the days a campaign may run in: the jobs add the grace days to its end (a window at the end
+# of the calendar would stop them for every campaign)
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
 FIELDS = (
     "code",
     "name",
@@ -87,7 +90,10 @@ def _check(data: dict) -> None:
     if "sms" in channels and not (data.get("sms_template") or "").strip():
         errors.setdefault("sms_template", []).append("an SMS campaign needs a template")
     starts, ends = data.get("starts_on"), data.get("ends_on")
-    if isinstance(starts, date) and isinstance(ends, date):
+    for name, day in (("starts_on", starts), ("ends_on", ends)):
+        if isinstance(day, date) and not EARLIEST <= day <= LATEST:
+            errors[name] = [f"from {EARLIEST} to {LATEST}"]
+    if isinstance(starts, date) and isinstance(ends, date) and "ends_on" not in errors:
         if ends < starts:
             errors["ends_on"] = ["on or after starts_on"]
         elif (ends - starts).days > MAX_DAYS:
