@@ -6,15 +6,17 @@ window stays where the jobs can add their grace days to it."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select, update
 
 from backend.marketing import clients
 from backend.marketing.campaigns import queries, service
+from backend.marketing.campaigns.conversions import attribute
 from backend.marketing.campaigns.delivery import run_campaign
-from backend.marketing.models import Campaign, Client, Segment, Task
+from backend.marketing.models import Campaign, Client, Conversion, Segment, Task
 from backend.platform.audit import AuditRecord
 from backend.platform.errors import Conflict, NotFound, ValidationFailed
 from backend.platform.notifier import FakeNotifier, InboxNotifier
@@ -111,6 +113,36 @@ def test_only_a_propensity_list_of_the_target_gives_the_baseline_rate(session):
         campaign = draft(session, team, segment.id, code=code)
         power = service.power_of(session, team, campaign.id)
         assert (power["baseline_source"], power["baseline_rate"]) == (source, rate), code
+
+
+def test_an_aum_growth_that_fell_back_is_no_longer_a_conversion(session):
+    ids, _actors, campaign = launched(session, 40)
+    grown, other = ids[0], ids[1]
+    for cid in (grown, other):
+        client = session.get(Client, cid)
+        client.aum += Decimal("1000.00")
+    later = DAYTIME + timedelta(days=3)
+    attribute(session, campaign, later)
+    session.commit()
+
+    def growth():
+        return {
+            r.client_id: r.amount
+            for r in session.scalars(
+                select(Conversion).where(
+                    Conversion.campaign_id == campaign.id, Conversion.kind == "aum_growth"
+                )
+            )
+        }
+
+    assert growth() == {grown: Decimal("1000.00"), other: Decimal("1000.00")}
+    # the first client's AUM falls back below where it was at assignment
+    session.get(Client, grown).aum -= Decimal("1500.00")
+    counts = attribute(session, campaign, later + timedelta(days=1))
+    session.commit()
+    session.expire_all()
+    assert growth() == {other: Decimal("1000.00")} and counts["removed"] == 1
+    assert attribute(session, campaign, later + timedelta(days=1))["removed"] == 0
 
 
 def test_a_window_at_the_end_of_the_calendar_is_refused(session):
