@@ -10,7 +10,7 @@ existence does not leak; an action a visible caller's role may not take is 403.
 
 from __future__ import annotations
 
-from sqlalchemy import Select, false
+from sqlalchemy import Select, exists, false
 from sqlalchemy.orm import Session
 
 from backend.marketing.models import Client, Task
@@ -53,11 +53,16 @@ def scope_clients(stmt: Select, actor: Actor) -> Select:
 
 
 def scope_tasks(stmt: Select, actor: Actor) -> Select:
-    """Only the tasks the caller may see: an RM their own, the team every one."""
+    """Only the tasks the caller may see: an RM their own tasks of clients still theirs (a
+    client handed to another RM takes their data away from the task's RM), the team every
+    one."""
     if is_team(actor):
         return stmt
     if actor.role == "rm" and actor.user_id is not None:
-        return stmt.where(Task.rm_user_id == actor.user_id)
+        return stmt.where(
+            Task.rm_user_id == actor.user_id,
+            exists().where(Client.id == Task.client_id, Client.rm_user_id == actor.user_id),
+        )
     return stmt.where(false())
 
 
@@ -70,10 +75,16 @@ def get_client(session: Session, actor: Actor, client_id: int) -> Client:
 
 
 def get_task(session: Session, actor: Actor, task_id: int, *, lock: bool = False) -> Task:
-    """The task, if it is the caller's (an RM's own) or the caller is the team; else 404."""
+    """The task, if it is the caller's (an RM's own, of a client still theirs) or the caller
+    is the team; else 404."""
     task = session.get(Task, task_id, with_for_update=lock, populate_existing=lock)
     if task is None or not (
-        is_team(actor) or (actor.role == "rm" and task.rm_user_id == actor.user_id)
+        is_team(actor)
+        or (
+            actor.role == "rm"
+            and task.rm_user_id == actor.user_id
+            and can_see_client(actor, session.get(Client, task.client_id))
+        )
     ):
         raise NotFound("task not found", code="task_not_found")
     return task

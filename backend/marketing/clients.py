@@ -10,10 +10,11 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.marketing import access
+from backend.marketing.contact import POLICY
 from backend.marketing.load import CHANNELS
 from backend.marketing.models import (
     Client,
@@ -21,6 +22,7 @@ from backend.marketing.models import (
     ContactConsent,
     Holding,
     MarketingEvent,
+    Task,
     Transaction,
 )
 from backend.platform import audit
@@ -240,6 +242,16 @@ def set_consent(
             )
         else:
             row.granted, row.source, row.recorded_at = bool(granted), source, now
+    cancelled = 0
+    if channel is not None and not granted:
+        # the RM's open calls and visits need the consent just withdrawn: they are not made
+        kinds = [k for k, needs in POLICY.consent.items() if needs == channel]
+        cancelled = session.execute(
+            update(Task)
+            .where(Task.client_id == client.id, Task.status == "open", Task.kind.in_(kinds))
+            .values(status="cancelled")
+            .execution_options(synchronize_session="fetch")
+        ).rowcount
     if dnd_given:
         client.dnd_from, client.dnd_to = new_from, new_to
         client.updated_at = now
@@ -252,7 +264,11 @@ def set_consent(
         "mkt_client",
         client.id,
         before=before,
-        after={"consents": _plain(consents), "dnd": [client.dnd_from, client.dnd_to]},
+        after={
+            "consents": _plain(consents),
+            "dnd": [client.dnd_from, client.dnd_to],
+            **({"tasks_cancelled": cancelled} if cancelled else {}),
+        },
     )
     return {
         "client_id": client.id,

@@ -8,7 +8,7 @@ campaign's effect):
 - ``purchase``: the campaign's product opened in the window;
 - ``tier_up``: the client's tier now above their stratum (the tier at assignment);
 - ``aum_growth``: the client's AUM now above their AUM at assignment; amount the growth (kept
-  current while the window is open).
+  current while the window is open: a client whose AUM fell back to or below it loses the row).
 
 Idempotent: one row per (campaign, client, kind) (the unique constraint); a rerun adds only
 what is new. Campaigns ended up to ``GRACE_DAYS`` ago are still attributed (late feeds).
@@ -60,7 +60,7 @@ def attribute(session: Session, campaign: Campaign, now: datetime) -> dict:
     }
     ids = sorted(assigned)
     new: list[Conversion] = []
-    updated = 0
+    updated = removed = 0
 
     def add(cid: int, kind: str, amount, ref, at: datetime) -> None:
         nonlocal updated
@@ -117,9 +117,13 @@ def attribute(session: Session, campaign: Campaign, now: datetime) -> dict:
                     add(cid, "tier_up", None, tier, now)
                 if before is not None and aum is not None and aum > before:
                     add(cid, "aum_growth", aum - before, None, now)
+                elif (cid, "aum_growth") in existing:
+                    # kept current: a client whose AUM fell back is no longer a growth
+                    session.delete(existing.pop((cid, "aum_growth")))
+                    removed += 1
     session.add_all(new)
     session.flush()
-    counts: dict[str, int] = {"updated": updated}
+    counts: dict[str, int] = {"updated": updated, "removed": removed}
     for row in new:
         label = f"{row.kind}:{row.arm}"
         counts[label] = counts.get(label, 0) + 1

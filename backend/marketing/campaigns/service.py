@@ -45,6 +45,9 @@ CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,39}$")
 DEFAULT_BASELINE = {"renewal": 0.10, "purchase": 0.05, "tier_up": 0.03, "aum_growth": 0.30}
 DEFAULT_TARGET_UPLIFT = 0.05
 MAX_DAYS = 366
+# the days a campaign may run in: the jobs add the grace days to its end (a window at the end
+# of the calendar would stop them for every campaign)
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
 FIELDS = (
     "code",
     "name",
@@ -87,7 +90,10 @@ def _check(data: dict) -> None:
     if "sms" in channels and not (data.get("sms_template") or "").strip():
         errors.setdefault("sms_template", []).append("an SMS campaign needs a template")
     starts, ends = data.get("starts_on"), data.get("ends_on")
-    if isinstance(starts, date) and isinstance(ends, date):
+    for name, day in (("starts_on", starts), ("ends_on", ends)):
+        if isinstance(day, date) and not EARLIEST <= day <= LATEST:
+            errors[name] = [f"from {EARLIEST} to {LATEST}"]
+    if isinstance(starts, date) and isinstance(ends, date) and "ends_on" not in errors:
         if ends < starts:
             errors["ends_on"] = ["on or after starts_on"]
         elif (ends - starts).days > MAX_DAYS:
@@ -215,11 +221,21 @@ def _members(session: Session, segment_id: int) -> list[tuple[int, str, float | 
 def compute_power(session: Session, campaign: Campaign) -> dict:
     """The power report of the campaign's list as it is now (module ``power``): sizes per tier
     from the frozen segment (or its last sizing), the baseline from the members' scores when
-    every member has one (propensity), else the target's stated default."""
+    every member has one and the list is a propensity list of the campaign's target, else the
+    target's stated default."""
     delta = float((campaign.power or {}).get("target_uplift") or DEFAULT_TARGET_UPLIFT)
     strata: dict[str, int] = {}
     scores: list[float | None] = []
     frozen = False
+    segment = session.get(Segment, campaign.segment_id) if campaign.segment_id else None
+    # the members' scores are the baseline only when they are the no-contact propensity of
+    # the campaign's own indicator (a propensity list of that target): an uplift list's
+    # scores are predicted *differences*, another target's a different rate
+    definition = (segment.definition or {}) if segment is not None else {}
+    propensity_list = (
+        definition.get("model") == "propensity"
+        and definition.get("target") == campaign.target_indicator
+    )
     if campaign.segment_id is not None:
         rows = session.execute(
             select(
@@ -240,7 +256,7 @@ def compute_power(session: Session, campaign: Campaign) -> dict:
             total += int(n)
             scored += int(n_scored)
             weighted += float(mean or 0.0) * int(n_scored)
-        if rows and scored == total:
+        if rows and scored == total and propensity_list:
             scores = [weighted / total]
     strata = {t: strata[t] for t in sorted(strata, key=_tier_order)}
     if scores and 0.0 < scores[0] < 1.0:
