@@ -9,17 +9,13 @@ classifier is: ``backend/risk/ml/classifier.py``); a loaded champion is cached p
 
 from __future__ import annotations
 
-import hashlib
-import io
-import pickle
-import threading
-
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
 from backend.collateral.avm import TrainedAVM
 from backend.collateral.models import AvmModel
-from backend.platform import audit
+from backend.platform import artifacts, audit
+from backend.platform.artifacts import ArtifactCache
 from backend.platform.clock import utcnow
 from backend.platform.context import Actor
 from backend.platform.errors import NotFound, ValidationFailed
@@ -29,36 +25,16 @@ from backend.platform.permissions import ensure_role
 STATUSES = ("champion", "challenger", "retired")
 READERS = ("rm", "approver", "admin")
 
-_cache: dict[tuple[int, str], TrainedAVM] = {}
-_lock = threading.Lock()
+_cache = ArtifactCache("model artifact")
 
 
 def dumps(trained: TrainedAVM) -> tuple[bytes, str]:
-    buffer = io.BytesIO()
-    pickle.dump(trained, buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    blob = buffer.getvalue()
-    return blob, hashlib.sha256(blob).hexdigest()
-
-
-def loads(blob: bytes, sha256: str) -> TrainedAVM:
-    if hashlib.sha256(blob).hexdigest() != sha256:
-        raise ValueError("model artifact does not match its checksum")
-    return pickle.loads(blob)  # noqa: S301 - our own artifact, checksum verified above
+    return artifacts.dumps(trained)
 
 
 def load(model: AvmModel) -> TrainedAVM:
     """The model's trained AVM, from the process cache or its verified artifact."""
-    key = (model.id, model.artifact_sha256)
-    with _lock:
-        hit = _cache.get(key)
-    if hit is not None:
-        return hit
-    trained = loads(model.artifact, model.artifact_sha256)
-    with _lock:
-        if len(_cache) > 8:
-            _cache.clear()
-        _cache[key] = trained
-    return trained
+    return _cache.load(model.id, model.artifact_sha256, model.artifact)
 
 
 def register(
@@ -102,8 +78,7 @@ def register(
     )
     if status == "champion":
         _make_champion(session, actor, model, current)
-    with _lock:
-        _cache[(model.id, sha)] = trained
+    _cache.put(model.id, sha, trained)
     return model
 
 

@@ -18,9 +18,6 @@ model is the champion, later ones challengers until promoted (audited).
 
 from __future__ import annotations
 
-import hashlib
-import pickle
-import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -33,7 +30,8 @@ from backend.marketing.load import client_frame
 from backend.marketing.models import Campaign, Client, Segment, SegmentMember, UpliftModel
 from backend.marketing.uplift import evaluate, learners
 from backend.marketing.uplift.results import TIER_INDEX, campaign_results
-from backend.platform import audit
+from backend.platform import artifacts, audit
+from backend.platform.artifacts import ArtifactCache
 from backend.platform.clock import utcnow
 from backend.platform.context import Actor
 from backend.platform.errors import BusinessRuleViolation, Conflict, NotFound, ValidationFailed
@@ -45,33 +43,15 @@ MIN_PER_ARM = 30  # training clients per arm, at least
 MAX_TOP = 1_000_000
 SCORE_CHUNK = 20_000  # ids per query: under SQLite's 32,766 bound parameters
 
-_cache: dict[tuple[int, str], object] = {}
-_lock = threading.Lock()
+_cache = ArtifactCache("uplift model artifact")
 
 
 def dumps(model) -> tuple[bytes, str]:
-    blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-    return blob, hashlib.sha256(blob).hexdigest()
-
-
-def loads(blob: bytes, sha256: str):
-    if hashlib.sha256(blob).hexdigest() != sha256:
-        raise ValueError("uplift model artifact does not match its checksum")
-    return pickle.loads(blob)  # noqa: S301 - our own artifact, checksum verified above
+    return artifacts.dumps(model)
 
 
 def load(row: UpliftModel):
-    key = (row.id, row.artifact_sha256)
-    with _lock:
-        hit = _cache.get(key)
-    if hit is not None:
-        return hit
-    model = loads(row.artifact, row.artifact_sha256)
-    with _lock:
-        if len(_cache) > 8:
-            _cache.clear()
-        _cache[key] = model
-    return model
+    return _cache.load(row.id, row.artifact_sha256, row.artifact)
 
 
 # --------------------------------------------------------------------------- training data
@@ -276,8 +256,7 @@ def register(
     )
     if status == "champion" or (status is None and _champion(session) is None):
         _make_champion(session, actor, row)
-    with _lock:
-        _cache[(row.id, sha)] = model
+    _cache.put(row.id, sha, model)
     return row
 
 

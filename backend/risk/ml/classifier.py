@@ -19,14 +19,12 @@ written only by this code into the bank's own database (``registry.py``).
 
 from __future__ import annotations
 
-import hashlib
-import io
-import pickle
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from backend.platform import artifacts
 from backend.risk.scoring.features import FEATURE_NAMES
 
 DEFAULT_THRESHOLDS = {"hard": 0.8, "strong": 0.45, "medium": 0.2, "weak": 0.08}
@@ -196,13 +194,8 @@ def metrics(y: np.ndarray, p: np.ndarray, *, ks: tuple[int, ...] = (20, 50, 100)
 
 
 def dumps(model: TrainedModel) -> tuple[bytes, str]:
-    buffer = io.BytesIO()
-    pickle.dump(model, buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    blob = buffer.getvalue()
-    return blob, hashlib.sha256(blob).hexdigest()
+    return artifacts.dumps(model)
 
 
 def loads(blob: bytes, sha256: str) -> TrainedModel:
-    if hashlib.sha256(blob).hexdigest() != sha256:
-        raise ValueError("model artifact does not match its checksum")
-    return pickle.loads(blob)  # noqa: S301 - our own artifact, checksum verified above
+    return artifacts.loads(blob, sha256)
