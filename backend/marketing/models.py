@@ -31,6 +31,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.platform.db import Base, BigIntPK, JSONType
 
+# the kinds of marketing event (``MarketingEvent.kind``; backend/marketing/events detects them)
+EVENT_KINDS = (
+    "large_in",
+    "large_out",
+    "maturity",
+    "early_repayment",
+    "dormancy",
+    "reactivation",
+    "vip_arrival",
+)
+
 
 class Client(Base):
     __tablename__ = "mkt_clients"
@@ -132,8 +143,7 @@ class MarketingEvent(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("mkt_clients.id"), index=True)
-    # large_in | large_out | maturity | early_repayment | dormancy | reactivation | vip_arrival
-    kind: Mapped[str] = mapped_column(String(20), index=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)  # one of EVENT_KINDS
     window_key: Mapped[str] = mapped_column(String(40))
     occurred_at: Mapped[datetime] = mapped_column(index=True)
     detected_at: Mapped[datetime]

@@ -13,6 +13,7 @@ from flask.views import MethodView
 
 from backend.marketing import clients
 from backend.marketing.load import CHANNELS
+from backend.marketing.models import EVENT_KINDS
 from backend.marketing.synth import TIERS
 from backend.platform.clock import utcnow
 from miniapp_api.common import (
@@ -34,15 +35,6 @@ blp = Blueprint(
 )
 
 HHMM_DOC = {"pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "21:00"}
-EVENT_KINDS = (
-    "large_in",
-    "large_out",
-    "maturity",
-    "early_repayment",
-    "dormancy",
-    "reactivation",
-    "vip_arrival",
-)
 
 
 class MktClientArgs(PageArgs):

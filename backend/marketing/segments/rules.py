@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
 
-from backend.marketing.models import Client, ClientTag, MarketingEvent
+from backend.marketing.models import EVENT_KINDS, Client, ClientTag, MarketingEvent
+from backend.marketing.synth import TIERS
 from backend.platform.errors import ValidationFailed
 from backend.platform.money import MAX_AMOUNT, MONEY_RE
 
@@ -39,16 +40,6 @@ MAX_DEPTH = 8
 MAX_LEAVES = 100
 MAX_LIST = 50
 MAX_WITHIN_DAYS = 3650
-TIERS = ("mass", "affluent", "wealth", "private")
-EVENT_KINDS = (
-    "large_in",
-    "large_out",
-    "maturity",
-    "early_repayment",
-    "dormancy",
-    "reactivation",
-    "vip_arrival",
-)
 TAG_RE = re.compile(r"[a-z0-9_:.\-]{1,40}", re.ASCII)
 OUTLET_RE = re.compile(r"[A-Za-z0-9_\-]{1,20}", re.ASCII)
 COMPARE = ("==", ">=", "<=", "between", "in")
