@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from backend.marketing import synth
 from backend.marketing.events.policy import TXN_KINDS
 from backend.marketing.models import Client, Transaction
 from backend.platform import audit
@@ -20,7 +21,7 @@ from backend.platform.errors import ValidationFailed
 from backend.platform.money import parse_money
 
 COLUMNS = ("ref", "client_no", "at", "amount", "kind", "channel")
-CHANNELS = ("counter", "app", "atm", "pos", "batch")
+CHANNELS = synth.TXN_CHANNELS
 BATCH = 5000
 
 

@@ -11,22 +11,12 @@ from typing import Any
 
 import yaml
 
+from backend.marketing import synth
 from backend.marketing.synth import TIERS
 
 POLICY_FILE = Path(__file__).with_name("policy.yaml")
 HOLDING_KINDS = ("demand", "time", "wealth", "loan")
-TXN_KINDS = (
-    "deposit",
-    "withdrawal",
-    "transfer_in",
-    "transfer_out",
-    "wealth_buy",
-    "wealth_redeem",
-    "loan_repay",
-    "loan_prepay",
-    "card",
-    "salary",
-)
+TXN_KINDS = synth.TXN_KINDS  # the feed's kinds (the generator writes the same)
 SECTIONS = {
     "version": None,
     "large_movement": {"thresholds"},
