@@ -19,7 +19,10 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	# face_recognition declares "dlib" (source only, a long compile); dlib-bin above provides it.
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps face_recognition==1.3.0
-	$(BIN)/python -c "import face_recognition, dlib, amqtt, paho.mqtt, sqlalchemy, flask_smorest"
+	# rapidocr-onnxruntime declares opencv-python (the GUI build, which needs libGL); the
+	# headless build above provides cv2. Its wheel carries the OCR models: nothing downloads.
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps rapidocr-onnxruntime==1.4.4
+	$(BIN)/python -c "import face_recognition, dlib, amqtt, paho.mqtt, sqlalchemy, flask_smorest, rapidocr_onnxruntime, huey"
 	# Face test photographs (messi5.jpg, basketball1.png) come from Debian's opencv-doc (~95 MB);
 	# the browser tests and `finedge bench pages` drive Debian's chromium (/usr/bin/chromium, with
 	# fonts-wqy-microhei so Chinese screenshots are legible)
