@@ -1,1 +1,2 @@
-"""The robot factory: robots registered, their work items queued, run by workers and monitored (docs/rpa.md)."""
+"""The robot factory: robots registered, their work items queued, run by workers and
+monitored (docs/rpa.md)."""
