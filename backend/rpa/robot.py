@@ -123,12 +123,19 @@ class ItemContext(RunContext):
     item_id: int = 0
     attempt: int = 1
     _emit: Callable[[str, dict[str, Any]], None] | None = None
+    _read_artefact: Callable[[int], bytes] | None = None
 
     @property
     def idempotency_key(self) -> str:
         """The ledger idempotency key of this item's money movement: the same on every
         retry of the item, different for every item."""
         return f"rpa:item:{self.item_id}"
+
+    def read_artefact(self, artefact_id: int) -> bytes:
+        """The bytes of a file kept with the factory (an uploaded scan the item points at)."""
+        if self._read_artefact is None:
+            raise RuntimeError("no artefact store")
+        return self._read_artefact(artefact_id)
 
     def emit(self, robot: str, payload: dict[str, Any]) -> None:
         """Queue an item for ``robot`` (named in this manifest's ``feeds``), created in the

@@ -58,8 +58,11 @@ def item_context(
     now: datetime | None = None,
     actor: Actor = SYSTEM,
     run_id: int = 0,
+    files: dict[int, bytes] | None = None,
 ) -> tuple[ItemContext, Collected]:
+    """``files`` are the artefacts ``ctx.read_artefact(id)`` returns."""
     got = Collected()
+    files = files or {}
     ctx = ItemContext(
         session=session,
         config=config,
@@ -73,6 +76,7 @@ def item_context(
         item_id=item_id,
         attempt=attempt,
         _emit=lambda robot, payload: got.emitted.append((robot, payload)),
+        _read_artefact=lambda artefact_id: files[artefact_id],
     )
     return ctx, got
 
