@@ -25,6 +25,9 @@ ROLE_ORG_KINDS: dict[str, tuple[str, ...]] = {
     "loader": ("bank", "branch"),
     # the head office's marketing team: segments, campaigns, uplift and KPIs of every client
     "marketing": ("bank",),
+    # back-office staff of a department (operations, finance, risk, retail): the robot
+    # factory's runs, work items and review queue of their department's robots
+    "operator": ("bank",),
     "oem": ("oem",),
     "dealer": ("dealer",),
     "supervisor": ("supervisor",),

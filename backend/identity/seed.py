@@ -48,6 +48,10 @@ DEMO_USERS = [
     ("rm2", "rm", "BANK", "BR001"),
     ("approver1", "approver", "BANK", None),
     ("mkt1", "marketing", "BANK", None),
+    # the robot factory's departments (backend/rpa/seed.py gives them their department)
+    ("ops1", "operator", "BANK", None),
+    ("ops2", "operator", "BANK", None),
+    ("fin1", "operator", "BANK", None),
     ("teller1", "teller", "BR001", "BR001"),
     ("teller2", "teller", "BR001", "BR001"),
     ("loader1", "loader", "BR001", "BR001"),

@@ -75,6 +75,16 @@ def _amount(env_vars: dict[str, str], name: str, default: str) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
+def _rpa_queue(env_vars: dict[str, str], var: Path) -> str:
+    raw = env_vars.get("FINEDGE_RPA_QUEUE", "").strip()
+    if not raw:
+        redis_url = env_vars.get("REDIS_URL", "").strip()
+        return redis_url or f"sqlite:///{var / 'rpa-queue.sqlite'}"
+    if raw != "memory" and not raw.startswith(("sqlite:///", "redis://", "rediss://")):
+        raise ConfigError("FINEDGE_RPA_QUEUE must be sqlite:///FILE, redis://… or memory")
+    return raw
+
+
 def _positive_int(env_vars: dict[str, str], name: str, default: int) -> int:
     """A whole number of at least 1 from ``name`` (unset or empty: ``default``)."""
     raw = env_vars.get(name, "").strip()
@@ -157,6 +167,13 @@ class Config:
     sms_gateway_secret: str = field(default="", repr=False)
     notifier_timeout_s: int = 5
     notifier_retries: int = 2
+    # the robot factory's queue (backend/rpa/queue.py): "sqlite:///file" (one machine, the
+    # demo's default var/rpa-queue.sqlite), "redis://host:port/db" (workers on any machine),
+    # "memory" (tests: drained in-process); empty: REDIS_URL when set, else the SQLite file
+    rpa_queue: str = ""
+    rpa_heartbeat_s: float = 5.0  # a worker refreshes its item's lease this often
+    rpa_lease_s: float = 30.0  # an item whose heartbeat is older is returned to NEW
+    rpa_backoff_s: float = 30.0  # first retry delay of an APPLICATION failure, doubled each time
     extra: dict = field(default_factory=dict)
 
     @property
@@ -221,5 +238,9 @@ class Config:
             ledger_hold_approval_limit=_amount(
                 env_vars, "FINEDGE_LEDGER_HOLD_APPROVAL_LIMIT", "1000000.00"
             ),
+            rpa_queue=_rpa_queue(env_vars, var),
+            rpa_heartbeat_s=_positive_int(env_vars, "FINEDGE_RPA_HEARTBEAT_S", 5),
+            rpa_lease_s=_positive_int(env_vars, "FINEDGE_RPA_LEASE_S", 30),
+            rpa_backoff_s=_positive_int(env_vars, "FINEDGE_RPA_BACKOFF_S", 30),
         )
         return replace(config, **overrides) if overrides else config
