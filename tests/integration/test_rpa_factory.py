@@ -15,7 +15,6 @@ from backend.platform.db import session_scope
 from backend.platform.errors import Conflict
 from backend.rpa import registry, service
 from backend.rpa.drain import drain
-from backend.rpa.jobs import reap
 from backend.rpa.models import Review, RobotRecord, Run, RunLog, WorkItem
 from tests.api_client import ApiClient
 
@@ -182,7 +181,7 @@ def test_rollback_and_disable(factory):
 
 
 def test_departments_see_only_their_robots_runs_and_items(factory):
-    app, runtime = factory
+    app, _runtime = factory
     api = ApiClient(app)
     c = api.client
     names = {
