@@ -10,7 +10,10 @@
 ``repair_*`` first maps the letters a code's alphabet cannot hold (``O`` in a VIN is ``0``),
 then, if the check digit still fails, tries every single swap of a look-alike pair
 (``8``/``B``, ``0``/``D``…) and keeps the repair only when exactly one candidate validates:
-the validator decides, never a guess between two valid codes.
+the validator decides, never a guess between two valid codes. Such a repair can still be
+wrong (a misread that is no look-alike, fixed by a swap that happens to validate: about one
+chance in 11 for a VIN, 31 for a credit code, per candidate), so ``repair_*`` says it swapped
+and the reader caps that field's confidence under the review threshold: a person confirms.
 """
 
 from __future__ import annotations
@@ -35,23 +38,18 @@ _ORG_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 LOOKALIKES = (
     ("0", "D"),
     ("0", "Q"),
-    ("0", "U"),
-    ("1", "T"),
     ("1", "L"),
+    ("1", "T"),
     ("2", "Z"),
     ("5", "S"),
     ("6", "G"),
     ("8", "B"),
-    ("7", "T"),
     ("4", "A"),
-    ("M", "N"),
-    ("H", "N"),
-    ("W", "V"),
     ("C", "G"),
     ("E", "F"),
     ("P", "R"),
-    ("K", "X"),
-    ("Y", "V"),
+    ("V", "Y"),
+    ("W", "V"),
 )
 # the letters an alphabet lacks, mapped to the digit they are read for
 _VIN_FORCED = {"O": "0", "Q": "0", "I": "1"}
@@ -91,10 +89,10 @@ def _compact(text: str) -> str:
     return "".join(ch for ch in text.upper() if ch.isalnum())
 
 
-def _repair(text: str, forced: dict[str, str], valid) -> tuple[str, bool]:
+def _repair(text: str, forced: dict[str, str], valid) -> tuple[str, bool, bool]:
     code = "".join(forced.get(c, c) for c in _compact(text))
     if valid(code):
-        return code, True
+        return code, True, False
     found = set()
     for i, ch in enumerate(code):
         for a, b in LOOKALIKES:
@@ -104,15 +102,17 @@ def _repair(text: str, forced: dict[str, str], valid) -> tuple[str, bool]:
                 if valid(candidate):
                     found.add(candidate)
     if len(found) == 1:
-        return found.pop(), True
-    return code, False
+        return found.pop(), True, True
+    return code, False, False
 
 
-def repair_vin(text: str) -> tuple[str, bool]:
-    """The VIN OCR read as ``text``, and whether its check digit holds."""
+def repair_vin(text: str) -> tuple[str, bool, bool]:
+    """The VIN OCR read as ``text``, whether its check digit holds, and whether a look-alike
+    was swapped to make it hold."""
     return _repair(text, _VIN_FORCED, vin_valid)
 
 
-def repair_uscc(text: str) -> tuple[str, bool]:
-    """The credit code OCR read as ``text``, and whether its check character holds."""
+def repair_uscc(text: str) -> tuple[str, bool, bool]:
+    """The credit code OCR read as ``text``, whether its check character holds, and whether a
+    look-alike was swapped to make it hold."""
     return _repair(text, _USCC_FORCED, uscc_valid)

@@ -6,7 +6,8 @@ digits become ASCII; spaces collapsed) and matched against the kind's labels, Ch
 English, ignoring spaces and case (rapidocr drops and adds spaces). The text after the label
 (or, if none, the next unlabelled row) is the raw value, which the field's parser normalises
 and its validator checks. A field's confidence is its row's (the lowest of the row's boxes),
-and 0 when the validator fails or the field is missing.
+0 when the validator fails or the field is missing, at most ``REPAIRED_CONFIDENCE`` for a code
+that validates only after a look-alike swap.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ LABELS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
     },
 }
 KINDS = tuple(LABELS)
+# the confidence of a code valid only after a look-alike swap: under any sensible threshold,
+# so a person confirms the repair (codes.py)
+REPAIRED_CONFIDENCE = 0.5
 
 
 @dataclass(frozen=True)
@@ -167,13 +171,19 @@ def _text(raw: str) -> tuple[str | None, bool]:
     value = re.sub(r"(?<!\d)([,.])(?=[A-Za-z0-9])|(?<=\d)([,.])(?=[A-Za-z])", r"\1\2 ", raw)
     if value.isascii():  # words OCR ran together: ``WuhanAntai`` is ``Wuhan Antai``
         value = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=\d)(?=[A-Z][a-z])", " ", value)
-    value = value.strip(" :;,")
+    # a speck read as a mark before or after the text; a full stop ends only an abbreviation
+    value = value.strip(" :;,'`").lstrip(".").strip()
+    while value.endswith(".") and not re.search(r"\b(?:Ltd|Co|Inc|Corp|No|St|Rd|Ave)\.$", value):
+        value = value[:-1].rstrip(" :;,'`")
     return (value or None), bool(value)
 
 
-def _upper_text(raw: str) -> tuple[str | None, bool]:
+def _key(raw: str) -> tuple[str | None, bool]:
+    """A brand or a colour, matched against a list downstream: upper-case, no spaces
+    (``GREAT WALL`` and OCR's ``GREATWALL`` are one brand)."""
     value, ok = _text(raw)
-    return (value.upper() if value else None), ok
+    value = re.sub(r"\s", "", value).upper() if value else None
+    return value, ok and bool(value)
 
 
 def _code(raw: str) -> tuple[str | None, bool]:
@@ -182,11 +192,13 @@ def _code(raw: str) -> tuple[str | None, bool]:
 
 
 def _certificate_no(raw: str) -> tuple[str | None, bool]:
+    """A maker's three letters and 11 or 12 digits (``WAC051800123456``); after the letters,
+    ``O`` and ``I`` are digits. The shape is the whole check: a number has no check digit."""
     value = re.sub(r"[^0-9A-Z]", "", raw.upper())
-    head = re.match(r"[A-Z]{2,4}", value)
+    head = re.match(r"[A-Z]{3}", value)
     if head:
         value = head.group() + value[head.end() :].translate(_DIGITISH)
-    return (value or None), bool(re.fullmatch(r"[A-Z]{2,4}[0-9]{8,14}", value))
+    return (value or None), bool(re.fullmatch(r"[A-Z]{3}[0-9]{11,12}", value))
 
 
 def _digits(lengths: tuple[int, ...]) -> Callable[[str], tuple[str | None, bool]]:
@@ -198,14 +210,20 @@ def _digits(lengths: tuple[int, ...]) -> Callable[[str], tuple[str | None, bool]
     return parse
 
 
+class Repaired(str):
+    """A code valid only after a look-alike swap (``codes``): its confidence is capped."""
+
+
+def _repaired(value: str, ok: bool, swapped: bool) -> tuple[str | None, bool]:
+    return (Repaired(value) if swapped else value or None), ok
+
+
 def _vin(raw: str) -> tuple[str | None, bool]:
-    value, ok = codes.repair_vin(raw)
-    return (value or None), ok
+    return _repaired(*codes.repair_vin(raw))
 
 
 def _uscc(raw: str) -> tuple[str | None, bool]:
-    value, ok = codes.repair_uscc(raw)
-    return (value or None), ok
+    return _repaired(*codes.repair_uscc(raw))
 
 
 def _date(raw: str) -> tuple[str | None, bool]:
@@ -262,10 +280,10 @@ PARSERS: dict[str, dict[str, Callable[[str], tuple[str | None, bool]]]] = {
     "coc": {
         "certificate_no": _certificate_no,
         "vin": _vin,
-        "brand": _upper_text,
+        "brand": _key,
         "model": _code,
         "engine_no": _code,
-        "colour": _upper_text,
+        "colour": _key,
         "manufacture_date": _date,
     },
     "invoice": {
@@ -318,6 +336,8 @@ def extract_rows(kind: str, found_rows: Sequence[Row]) -> Extraction:
             continue
         text, confidence = raw[name]
         value, ok = parse(text)
+        if isinstance(value, Repaired):
+            value, confidence = str(value), min(confidence, REPAIRED_CONFIDENCE)
         fields[name] = Field(name, value, confidence if ok else 0.0, raw=text, valid=ok)
     if kind == "invoice":
         fields = _check_total(fields)

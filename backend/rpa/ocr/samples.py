@@ -167,13 +167,17 @@ def _coc(rng: random.Random, lang: str) -> tuple[dict[str, str], dict[str, str]]
     truth = {
         "certificate_no": cert,
         "vin": _vin(rng),
-        "brand": brand[0] if zh else brand[1],
+        "brand": brand[0] if zh else brand[1].replace(" ", ""),
         "model": model,
         "engine_no": engine,
         "colour": colour[0] if zh else colour[1],
         "manufacture_date": made.isoformat(),
     }
-    shown = {**truth, "manufacture_date": _shown_date(made, lang)}
+    shown = {
+        **truth,
+        "brand": brand[0] if zh else brand[1],
+        "manufacture_date": _shown_date(made, lang),
+    }
     return truth, shown
 
 
