@@ -30,6 +30,7 @@ import threading
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import quote
 
 from backend.rpa.robot import (
     ApplicationFailure,
@@ -264,7 +265,7 @@ def _already_ours(page: Any, url: str, user: str, form: dict[str, str]) -> str |
     """The registration number of a pledge with this VIN and every field this item typed,
     registered by the robot's user (an earlier attempt's); None otherwise (a different pledge
     with this VIN stays a rejection for a person to review)."""
-    page.goto(f"{url}/pledges?q={form['vin']}")
+    page.goto(f"{url}/pledges?q={quote(form['vin'])}")
     for row in page.locator("tr.pledge").all():
         cells = {
             name: row.locator(f"td.{css}").inner_text().strip()

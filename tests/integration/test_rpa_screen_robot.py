@@ -147,6 +147,29 @@ def test_produce_yields_one_item_per_record():
     assert ROBOT.manifest.manual_minutes == Decimal("6")
 
 
+def test_an_item_without_its_fields_or_a_robot_without_its_system_fails_before_the_browser(
+    monkeypatch,
+):
+    for name in ("FINEDGE_LEGACY_URL", "FINEDGE_LEGACY_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    ctx, _ = item_context(None, Config())
+    with pytest.raises(ApplicationFailure) as failure:
+        ROBOT.process(ctx, _pledge())
+    assert failure.value.code == "not_configured"
+
+    ctx, _ = item_context(None, _config("http://127.0.0.1:9"))
+    with pytest.raises(BusinessFailure) as failure:
+        ROBOT.process(ctx, {**_pledge(), "model": " ", "amount": "12,5"})
+    assert failure.value.code == "bad_payload" and failure.value.details == {"missing": ["model"]}
+    with pytest.raises(BusinessFailure, match="amount '12,5' is not a number"):
+        ROBOT.process(ctx, {**_pledge(), "amount": "12,5"})
+    # the environment when the configuration has nothing
+    monkeypatch.setenv("FINEDGE_LEGACY_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("FINEDGE_LEGACY_PASSWORD", "from-env")
+    with pytest.raises(BusinessFailure, match="missing pledge fields: vin"):
+        ROBOT.process(item_context(None, Config())[0], {**_pledge(), "vin": ""})
+
+
 # -- the robot in a browser ------------------------------------------------------------------
 
 
