@@ -88,9 +88,15 @@ def browser() -> Any:
         from playwright.sync_api import sync_playwright
 
         _local.playwright = sync_playwright().start()
-    _local.browser = _local.playwright.chromium.launch(
-        executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
-    )
+    try:
+        _local.browser = _local.playwright.chromium.launch(
+            executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
+        )
+    except Exception:
+        # the driver itself may be what died: the next item starts a new one
+        _shut(_local.playwright, None)
+        _local.playwright = _local.browser = None
+        raise
     with _all_lock:
         if not _all:
             atexit.register(close_browsers)
@@ -161,9 +167,13 @@ def process(ctx: ItemContext, payload: dict[str, Any]) -> dict[str, Any]:
     except ValueError:
         timeout_ms = 15000
     form = _form_values(payload)
-    context = browser().new_context(
-        viewport={"width": 1024, "height": 768}, storage_state=_local.sessions.get((url, user))
-    )
+    try:
+        context = browser().new_context(
+            viewport={"width": 1024, "height": 768}, storage_state=_local.sessions.get((url, user))
+        )
+    except Exception as exc:
+        close_browser()  # a dead browser or driver: the next item starts afresh
+        raise ApplicationFailure("browser_failed", f"the browser failed: {_first(exc)}") from exc
     try:
         page = context.new_page()
         page.set_default_timeout(timeout_ms)
@@ -175,8 +185,13 @@ def process(ctx: ItemContext, payload: dict[str, Any]) -> dict[str, Any]:
                 "legacy_timeout", f"the legacy system did not answer in time: {_first(exc)}"
             ) from exc
         except PlaywrightError as exc:
+            if "net::ERR_" in str(exc):
+                raise ApplicationFailure(
+                    "legacy_unreachable", f"the legacy system is unreachable: {_first(exc)}"
+                ) from exc
+            close_browser()  # the next item starts a new one
             raise ApplicationFailure(
-                "legacy_unreachable", f"the legacy system failed: {_first(exc)}"
+                "browser_failed", f"the browser failed: {_first(exc)}"
             ) from exc
     finally:
         with contextlib.suppress(Exception):  # the browser may be gone: the next item relaunches

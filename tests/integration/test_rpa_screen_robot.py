@@ -292,3 +292,14 @@ def test_robot_drives_the_screens(legacy, session):
     ctx, _ = item_context(session, _config(legacy.url), item_id=13, attempt=2)
     with pytest.raises(BusinessFailure, match="already registered"):
         ROBOT.process(ctx, _pledge("WVWZZZ3CZWE000011", dealer_code="GZ3003"))
+
+    # the browser's driver dies: that item is an APPLICATION failure, the next one relaunches
+    screen_pledge_entry._local.playwright.stop()
+    ctx, _ = item_context(session, _config(legacy.url), item_id=18)
+    with pytest.raises(ApplicationFailure) as failure:
+        ROBOT.process(ctx, _pledge("WVWZZZ3CZWE000018"))
+    assert failure.value.code == "browser_failed"
+    ctx, _ = item_context(session, _config(legacy.url), item_id=18, attempt=2)
+    result = ROBOT.process(ctx, _pledge("WVWZZZ3CZWE000018"))
+    assert result["registration_no"] == legacy.state.by_vin["WVWZZZ3CZWE000018"]
+    assert screen_pledge_entry.browser() is not first_browser
