@@ -152,9 +152,6 @@ def produce(ctx: RunContext) -> Iterable[dict[str, Any]]:
 
 
 def process(ctx: ItemContext, payload: dict[str, Any]) -> dict[str, Any]:
-    from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
     url = _setting(ctx, "FINEDGE_LEGACY_URL").rstrip("/")
     user = _setting(ctx, "FINEDGE_LEGACY_USER", "robot")
     password = _setting(ctx, "FINEDGE_LEGACY_PASSWORD")
@@ -167,6 +164,9 @@ def process(ctx: ItemContext, payload: dict[str, Any]) -> dict[str, Any]:
     except ValueError:
         timeout_ms = 15000
     form = _form_values(payload)
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     try:
         context = browser().new_context(
             viewport={"width": 1024, "height": 768}, storage_state=_local.sessions.get((url, user))
