@@ -219,3 +219,53 @@ def test_margin_uncovered_shortfall_and_excess_go_to_review(world):
         run_item(factory, config, ROBOT, payload, item_id=6)
     assert raised.value.details["kind"] == "excess"
     assert raised.value.details["amount"] == "0.01"
+
+
+# --------------------------------------------------------------------------- bill reminders
+
+
+def test_bill_reminders_once_per_bill_and_milestone(robots_url):
+    from datetime import UTC, datetime, time, timedelta
+
+    from backend.floorplan.models import Bill
+    from backend.floorplan.rules import OPEN_BILL
+    from backend.platform.notifier import FakeNotifier, InboxNotifier, Notifier
+    from robots.bill_reminders import ROBOT, milestone
+
+    fake = FakeNotifier()
+    engine = make_engine(robots_url)
+    factory = wired_factory(engine, ports={Notifier: InboxNotifier(fake)})
+    config = Config.from_env(database_url=robots_url)
+    try:
+        with factory() as s:
+            bill = s.scalar(
+                select(Bill).where(Bill.status.in_(OPEN_BILL)).order_by(Bill.maturity_date)
+            )
+            maturity, bill_id = bill.maturity_date, bill.id
+        five_before = datetime.combine(maturity - timedelta(days=5), time(1), tzinfo=UTC)
+        items = produced(factory, config, ROBOT, now=five_before)
+        mine = [i for i in items if i["kind"] == "floorplan" and i["bill_id"] == bill_id]
+        assert mine == [{"kind": "floorplan", "bill_id": bill_id, "milestone": "d7"}]
+        assert all(i["milestone"] in ("d7", "d3", "d1", "overdue") for i in items)
+        recipients = 0
+        for n, payload in enumerate(items, start=1):
+            result, _ = run_item(factory, config, ROBOT, payload, item_id=n, now=five_before)
+            assert result["status"] == "sent", result
+            recipients += result["recipients"]
+        assert len(fake.sent) == recipients >= len(items)
+        sent = [m for m in fake.sent if m["meta"]["bill_no"] == bill.bill_no]
+        assert sent and "in 5 days" in sent[0]["body"] and sent[0]["channel"] == "miniapp"
+        # a second run the same day sends nothing new, and a replayed item neither
+        assert produced(factory, config, ROBOT, now=five_before) == []
+        again, _ = run_item(factory, config, ROBOT, mine[0], item_id=99, now=five_before)
+        assert again == {"status": "already_sent"} and len(fake.sent) == recipients
+        # two days later the bill reaches its next milestone; after maturity, overdue
+        later = produced(factory, config, ROBOT, now=five_before + timedelta(days=3))
+        assert {"kind": "floorplan", "bill_id": bill_id, "milestone": "d3"} in later
+        after = produced(factory, config, ROBOT, now=five_before + timedelta(days=6))
+        assert {"kind": "floorplan", "bill_id": bill_id, "milestone": "overdue"} in after
+    finally:
+        engine.dispose()
+    assert milestone(maturity, maturity) == "d1"
+    assert milestone(maturity, maturity - timedelta(days=8)) is None
+    assert milestone(maturity, maturity - timedelta(days=7)) == "d7"
