@@ -269,3 +269,45 @@ def test_bill_reminders_once_per_bill_and_milestone(robots_url):
     assert milestone(maturity, maturity) == "d1"
     assert milestone(maturity, maturity - timedelta(days=8)) is None
     assert milestone(maturity, maturity - timedelta(days=7)) == "d7"
+
+
+# --------------------------------------------------------------------- collateral revaluation
+
+
+def test_collateral_revaluation_in_chunks_resumable_with_ltv_breaches(world):
+    from backend.collateral.models import CreditLink, Property, RevaluationRun, Valuation
+    from backend.identity.models import Org
+    from robots.collateral_revaluation import ROBOT
+
+    factory, config = world
+    with factory() as s:
+        active = s.scalar(select(func.count()).where(Property.status == "active"))
+        link = s.scalar(
+            select(CreditLink)
+            .join(Org, Org.id == CreditLink.borrower_org_id)
+            .where(CreditLink.status == "active", Org.kind != "retail")
+            .order_by(CreditLink.id)
+        )
+        if link is not None:  # a borrower suddenly owing far more than its property is worth
+            link.outstanding = Decimal("9999999999.00")
+            link.ltv_level = "ok"
+        s.commit()
+    items = produced(factory, config, ROBOT, params={"chunk": 15, "run_key": "rpa-test"})
+    assert [len(i["property_ids"]) for i in items] == [15] * (active // 15) + (
+        [active % 15] if active % 15 else []
+    )
+    results = [
+        run_item(factory, config, ROBOT, payload, item_id=n)[0]
+        for n, payload in enumerate(items, start=1)
+    ]
+    assert sum(r["valued"] for r in results) + sum(len(r["failed"]) for r in results) == active
+    assert [r["run_finished"] for r in results] == [False] * (len(items) - 1) + [True]
+    if link is not None:
+        assert sum(r["ltv_breaches_raised"] for r in results) >= 1
+    again, _ = run_item(factory, config, ROBOT, items[0], item_id=99)  # a retried chunk
+    assert again["valued"] == 0 and again["skipped"] == 15
+    with factory() as s:
+        run = s.scalar(select(RevaluationRun).where(RevaluationRun.run_key == "rpa-test"))
+        assert run.status == "done"
+        assert s.scalar(select(func.count()).where(Valuation.run_id == run.id)) == run.done
+    assert produced(factory, config, ROBOT, params={"run_key": "rpa-test"}) == []
