@@ -311,3 +311,41 @@ def test_collateral_revaluation_in_chunks_resumable_with_ltv_breaches(world):
         assert run.status == "done"
         assert s.scalar(select(func.count()).where(Valuation.run_id == run.id)) == run.done
     assert produced(factory, config, ROBOT, params={"run_key": "rpa-test"}) == []
+
+
+# ------------------------------------------------------------------------------ risk refresh
+
+
+def test_risk_refresh_evaluates_every_enterprise_in_chunks(world):
+    from backend.risk.intake.ingest import ingest_records
+    from backend.risk.models import Enterprise, RiskSignal
+    from robots.risk_refresh import ROBOT
+    from tests.integration.test_risk_support import code, event
+
+    factory, config = world
+    with factory() as s:  # court records loaded by a feed, not yet evaluated
+        records = [event(f"c-{i}", code(i), "enforcement", 10) for i in range(5)]
+        records.append(event("c-9", code(9), "dishonest_debtor", 5))
+        loaded = ingest_records(s, SYSTEM, "court", records, create_unknown=True, evaluate=False)
+        assert loaded.enterprises_created == 6
+        s.commit()
+        total = s.scalar(select(func.count()).select_from(Enterprise))
+        signals_before = s.scalar(select(func.count()).select_from(RiskSignal))
+    items = produced(factory, config, ROBOT, params={"chunk": 4})
+    ids = [i for item in items for i in item["enterprise_ids"]]
+    assert len(ids) == len(set(ids)) == total >= 6
+    assert all(len(i["enterprise_ids"]) <= 4 for i in items)
+    results = [
+        run_item(factory, config, ROBOT, payload, item_id=n)[0]
+        for n, payload in enumerate(items, start=1)
+    ]
+    assert sum(r["enterprises"] for r in results) == total
+    assert all(r["missing"] == 0 for r in results)
+    with factory() as s:
+        raised = s.scalar(select(func.count()).select_from(RiskSignal)) - signals_before
+    assert raised >= 6  # every enforcement and the dishonest debtor
+    assert sum(r["raised"] for r in results) == raised
+    assert sum(len(r["new_signals"]) for r in results) == raised
+    # a second pass right after finds nothing new to raise
+    again = [run_item(factory, config, ROBOT, p, item_id=100 + n)[0] for n, p in enumerate(items)]
+    assert sum(r["raised"] for r in again) == 0
