@@ -349,3 +349,69 @@ def test_risk_refresh_evaluates_every_enterprise_in_chunks(world):
     # a second pass right after finds nothing new to raise
     again = [run_item(factory, config, ROBOT, p, item_id=100 + n)[0] for n, p in enumerate(items)]
     assert sum(r["raised"] for r in again) == 0
+
+
+# ------------------------------------------------------------------- clearing reconciliation
+
+
+def test_clearing_reconciliation_per_trader(world):
+    from datetime import timedelta
+
+    from backend.clearing import service as clearing
+    from backend.clearing.models import ClearingHouse, Reconciliation, TraderAccount
+    from backend.clearing.service.reconcile import day_counts
+    from backend.clearing.service.setup import balance_of
+    from backend.clearing.sim import reconciliation_csv
+    from backend.rpa.robot import ApplicationFailure
+    from robots.clearing_reconciliation import ROBOT
+
+    factory, config = world
+    with factory() as s:
+        seeded = s.scalar(select(Reconciliation).order_by(Reconciliation.id))
+        day, house_id = seeded.business_date, seeded.clearing_house_id
+        traders = set(s.scalars(select(TraderAccount.trader_org_id)))
+    params = {"business_date": day.isoformat()}
+    items = produced(factory, config, ROBOT, params=params)
+    assert {i["trader_org_id"] for i in items} == traders and len(items) == len(traders)
+    for n, payload in enumerate(items, start=1):
+        result, _ = run_item(factory, config, ROBOT, payload, item_id=n, params=params)
+        assert result["status"] == "matched" and result["accounts"], result
+    # the next file for the day disagrees on one trader's balance
+    with factory() as s:
+        house = s.get(ClearingHouse, house_id)
+        counts = day_counts(s, house_id, day)
+        expected = {}
+        for account in s.scalars(select(TraderAccount).order_by(TraderAccount.id)):
+            posted, held, _ = balance_of(s, account)
+            expected[account.account_no] = (posted, held, counts.get(account.id, 0))
+        first = s.scalar(select(TraderAccount).order_by(TraderAccount.id))
+        posted, held, count = expected[first.account_no]
+        expected[first.account_no] = (posted + Decimal("12.34"), held, count)
+        clearing.reconcile(
+            s, SYSTEM, house, reconciliation_csv(expected), business_date=day, source="file"
+        )
+        s.commit()
+        odd_trader = first.trader_org_id
+    outcomes = {}
+    for n, payload in enumerate(produced(factory, config, ROBOT, params=params), start=10):
+        try:
+            outcomes[payload["trader_org_id"]] = run_item(
+                factory, config, ROBOT, payload, item_id=n
+            )[0]["status"]
+        except BusinessFailure as failure:
+            assert failure.code == "difference"
+            (diff,) = failure.details["differences"]
+            assert (diff["account_no"], diff["field"], diff["amount"]) == (
+                first.account_no,
+                "balance",
+                "12.34",
+            )
+            outcomes[payload["trader_org_id"]] = "difference"
+    assert outcomes.pop(odd_trader) == "difference"
+    assert set(outcomes.values()) == {"matched"}
+    # no file yet for the next day: an application failure, retried later
+    nextday = {"business_date": (day + timedelta(days=1)).isoformat()}
+    payload = produced(factory, config, ROBOT, params=nextday)[0]
+    with pytest.raises(ApplicationFailure) as raised:
+        run_item(factory, config, ROBOT, payload, item_id=50)
+    assert raised.value.code == "file_missing"
