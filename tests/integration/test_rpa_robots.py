@@ -415,3 +415,54 @@ def test_clearing_reconciliation_per_trader(world):
     with pytest.raises(ApplicationFailure) as raised:
         run_item(factory, config, ROBOT, payload, item_id=50)
     assert raised.value.code == "file_missing"
+
+
+# ------------------------------------------------------------------------ regulatory export
+
+
+def test_regulatory_export_xlsx_reads_back_with_the_database_totals(world):
+    import io
+    from datetime import UTC, date, datetime
+
+    from openpyxl import load_workbook
+
+    from backend.factoring.models import Agreement, Payable
+    from backend.floorplan.models import CreditLine
+    from robots.regulatory_export import ROBOT, XLSX
+
+    factory, config = world
+    now = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    (payload,) = produced(factory, config, ROBOT, now=now)
+    assert payload == {"period": "2026-11"}
+    result, got = run_item(factory, config, ROBOT, payload, now=now)
+    ((name, data, ctype),) = got.artefacts
+    assert (name, ctype) == ("regulatory-exposures-2026-11.xlsx", XLSX)
+    book = load_workbook(io.BytesIO(data))
+    assert book.sheetnames == ["Header", "Floor-plan", "Factoring"]
+    header = {row[0]: row[1] for row in book["Header"].iter_rows(values_only=True)}
+    assert header["Period"] == "2026-11" and header["Bank"]
+    assert header["Generated at (UTC)"] == datetime(2026, 12, 1, 2, 0)
+
+    def money(value) -> Decimal:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+
+    fp = list(book["Floor-plan"].iter_rows(min_row=2, values_only=True))
+    fct = list(book["Factoring"].iter_rows(min_row=2, values_only=True))
+    with factory() as s:
+        lines = s.scalars(select(CreditLine)).all()
+        agreements = s.scalars(select(Agreement)).all()
+        overdue = s.scalar(select(func.sum(Payable.amount)).where(Payable.status == "OVERDUE"))
+    assert header["Floor-plan rows"] == len(fp) == len(lines) > 0
+    assert header["Factoring rows"] == len(fct) == len(agreements) > 0
+    exposure = sum((ln.used_amount + ln.rbr_used for ln in lines), Decimal("0.00"))
+    assert money(sum(r[5] for r in fp)) == exposure == money(header["Floorplan exposure"])
+    assert money(sum(r[4] for r in fp)) == sum(ln.limit_amount for ln in lines)
+    factored = sum((a.financed_outstanding for a in agreements), Decimal("0.00"))
+    assert money(sum(r[6] for r in fct)) == factored == money(header["Factoring exposure"])
+    assert money(sum(r[7] for r in fct)) == money(overdue or 0)
+    assert result["totals"]["factoring_exposure"] == str(factored)
+    # typed cells: numbers with a money format, dates as dates
+    cell = book["Floor-plan"]["F2"]
+    assert isinstance(cell.value, int | float) and cell.number_format == "#,##0.00"
+    assert isinstance(book["Factoring"]["E2"].value, datetime | date)
+    assert book["Factoring"]["E2"].number_format == "yyyy-mm-dd"
