@@ -230,7 +230,7 @@ def test_bill_reminders_once_per_bill_and_milestone(robots_url):
     from backend.floorplan.models import Bill
     from backend.floorplan.rules import OPEN_BILL
     from backend.platform.notifier import FakeNotifier, InboxNotifier, Notifier
-    from robots.bill_reminders import ROBOT, milestone
+    from robots.bill_reminders import ROBOT
 
     fake = FakeNotifier()
     engine = make_engine(robots_url)
@@ -266,9 +266,6 @@ def test_bill_reminders_once_per_bill_and_milestone(robots_url):
         assert {"kind": "floorplan", "bill_id": bill_id, "milestone": "overdue"} in after
     finally:
         engine.dispose()
-    assert milestone(maturity, maturity) == "d1"
-    assert milestone(maturity, maturity - timedelta(days=8)) is None
-    assert milestone(maturity, maturity - timedelta(days=7)) == "d7"
 
 
 # --------------------------------------------------------------------- collateral revaluation
