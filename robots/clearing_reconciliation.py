@@ -29,8 +29,8 @@ from typing import Any
 from sqlalchemy import select
 
 from backend.clearing.models import ClearingHouse, Difference, Reconciliation, TraderAccount
+from backend.clearing.service import balance_of
 from backend.clearing.service.reconcile import day_counts
-from backend.clearing.service.setup import balance_of
 from backend.identity.models import Org
 from backend.platform.money import format_money
 from backend.rpa.robot import (

@@ -29,9 +29,9 @@ from sqlalchemy import select
 from backend import ledger
 from backend.floorplan import accounts
 from backend.floorplan.models import CreditLine
-from backend.floorplan.queries.dealers import dealer_summary
-from backend.ledger.models import Account, Transfer
-from backend.ledger.service import TransferSpec
+from backend.floorplan.queries import dealer_summary
+from backend.ledger import TransferSpec
+from backend.ledger.models import Transfer
 from backend.platform.money import format_money
 from backend.rpa.robot import BusinessFailure, ItemContext, Manifest, Robot, RunContext, Schedule
 
@@ -125,7 +125,7 @@ def process(ctx: ItemContext, payload: dict[str, Any]) -> dict[str, Any]:
     with ledger.named_shortfalls(accounts.shortfall_names(line)):
         ledger.execute_batch(session, ctx.actor, specs, batch_id=ctx.idempotency_key, now=ctx.now)
     ctx.log(f"{summary.dealer_code}: froze {format_money(shortfall)} (topped up {topup})")
-    margin = session.get(Account, line.margin_account_id)
+    margin = ledger.get_account(session, ctx.actor, line.margin_account_id)
     return {
         "status": "shortfall_frozen",
         **figures,

@@ -32,7 +32,7 @@ from sqlalchemy import func, select
 from backend.factoring.models import Agreement, Payable
 from backend.floorplan.exposure import FloorplanExposurePort
 from backend.floorplan.models import CreditLine
-from backend.floorplan.queries.dealers import dealer_summary
+from backend.floorplan.queries import dealer_summary
 from backend.identity.models import Org
 from backend.platform.money import format_money
 from backend.rpa.robot import BusinessFailure, ItemContext, Manifest, Robot, RunContext, Schedule
