@@ -12,10 +12,13 @@ One item per report (``period``: the month reported, ``YYYY-MM``; the scheduled 
 - ``Factoring``: one row per agreement: core enterprise, agreement, status, valid to, limit,
   exposure (financed outstanding), overdue payables (amount and count).
 
+Both sheets end with ``Over limit``: the exposure above the limit (for a line, above limit
+plus its release-before-repay allowance). It is reported, not refused: a limit lowered after
+drawing is a real state the regulator must see. A row with a negative amount is a broken book:
+the report stops as ``BusinessFailure("difference")`` for finance before anything is filed.
+
 Amounts are numbers with a money format (written from ``Decimal``), dates are dates, ratios
-are percentages. A counterparty row whose figures cannot be right (an exposure above its
-limit by more than the release-before-repay allowance, a negative amount) stops the report as
-``BusinessFailure("difference")`` for finance to look at before anything is filed.
+are percentages.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ FLOORPLAN_COLUMNS = (
     ("Required margin", MONEY),
     ("Margin held", MONEY),
     ("Margin coverage", PERCENT),
+    ("Over limit", MONEY),
 )
 FACTORING_COLUMNS = (
     ("Core enterprise code", None),
@@ -65,6 +69,7 @@ FACTORING_COLUMNS = (
     ("Exposure", MONEY),
     ("Overdue", MONEY),
     ("Overdue payables", "0"),
+    ("Over limit", MONEY),
 )
 
 
@@ -97,9 +102,10 @@ def _floorplan_rows(ctx: ItemContext) -> list[tuple]:
                 s.required_margin,
                 s.frozen,
                 coverage,
+                max(ZERO, exposure - line.limit_amount - line.rbr_limit),
             )
         )
-        _check(rows[-1][0], line.limit_amount + line.rbr_limit, rows[-1][4:9])
+        _check(s.dealer_code, rows[-1][4:9])
     return rows
 
 
@@ -132,22 +138,18 @@ def _factoring_rows(ctx: ItemContext) -> list[tuple]:
                 a.financed_outstanding,
                 amount,
                 count,
+                max(ZERO, a.financed_outstanding - a.limit_amount),
             )
         )
-        _check(a.code, None, (a.limit_amount, a.financed_outstanding, amount))
+        _check(a.code, (a.limit_amount, a.financed_outstanding, amount))
     return rows
 
 
-def _check(who: str, ceiling: Decimal | None, amounts) -> None:
+def _check(who: str, amounts) -> None:
+    """A negative limit, exposure, overdue or margin is a broken book, not a figure to file."""
     if any(v is not None and v < 0 for v in amounts):
         raise BusinessFailure(
             "difference", f"{who}: a negative amount", {"row": who, "amounts": _money(amounts)}
-        )
-    if ceiling is not None and amounts[1] > ceiling:
-        raise BusinessFailure(
-            "difference",
-            f"{who}: exposure above its limit",
-            {"row": who, "exposure": format_money(amounts[1]), "ceiling": format_money(ceiling)},
         )
 
 
@@ -192,6 +194,7 @@ def process(ctx: ItemContext, payload: dict[str, Any]) -> dict[str, Any]:
         "factoring_limit": _total(factoring, 5),
         "factoring_exposure": _total(factoring, 6),
         "factoring_overdue": _total(factoring, 7),
+        "over_limit": _total(floorplan, 10) + _total(factoring, 9),
     }
     book = Workbook()
     header = book.active

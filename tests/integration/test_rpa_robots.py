@@ -463,3 +463,31 @@ def test_regulatory_export_xlsx_reads_back_with_the_database_totals(world):
     assert isinstance(cell.value, int | float) and cell.number_format == "#,##0.00"
     assert isinstance(book["Factoring"]["E2"].value, datetime | date)
     assert book["Factoring"]["E2"].number_format == "yyyy-mm-dd"
+
+
+def test_regulatory_export_reports_an_over_limit_line_and_refuses_a_broken_book(world):
+    import io
+
+    from openpyxl import load_workbook
+
+    from backend.floorplan.models import CreditLine
+    from robots.regulatory_export import ROBOT
+
+    factory, config = world
+    with factory() as s:  # the limit lowered below what is drawn
+        line = s.scalar(
+            select(CreditLine).where(CreditLine.used_amount > 0).order_by(CreditLine.id)
+        )
+        line.limit_amount = line.used_amount - Decimal("100.00") - line.rbr_limit + line.rbr_used
+        s.commit()
+    result, got = run_item(factory, config, ROBOT, {"period": "2026-11"})
+    assert result["totals"]["over_limit"] == "100.00"
+    sheet = load_workbook(io.BytesIO(got.artefacts[0][1]))["Floor-plan"]
+    over = [r for r in sheet.iter_rows(min_row=2, values_only=True) if r[2] == line.id]
+    assert Decimal(str(over[0][10])) == Decimal("100")
+    with factory() as s:
+        s.get(CreditLine, line.id).limit_amount = Decimal("-1.00")
+        s.commit()
+    with pytest.raises(BusinessFailure) as raised:
+        run_item(factory, config, ROBOT, {"period": "2026-11"})
+    assert raised.value.code == "difference"
