@@ -10,8 +10,11 @@ events), and counts the run's progress; the item that values the run's last prop
 the run ``done``. A property already valued in the run is skipped, so a retried chunk values
 nothing twice (the unique ``(run, property)`` constraint guards it as well).
 
-A property whose facts the valuer refuses is counted and listed in the result (the registry
-keeps it for a person to correct); it does not fail its chunk-mates.
+A property whose facts the valuer refuses (a city the champion does not cover, …) is listed in
+the result and in the run's ``summary["failed"]`` (as ``revalue_book`` keeps it) for a person
+to correct in the registry; it does not fail its chunk-mates, and the run is ``done`` once
+every active property is valued or refused. Items of this robot run one at a time
+(``concurrency`` 1): they update the same run row.
 """
 
 from __future__ import annotations
@@ -85,16 +88,29 @@ def process(ctx: ItemContext, payload: dict[str, Any]) -> dict[str, Any]:
         )
     }
     recomputed = ltv.recompute(session, ctx.actor, credits=credits, now=ctx.now) if credits else {}
+    summary = dict(run.summary or {})
     if failed:
         ctx.log(f"{len(failed)} properties refused by the valuer", "warning")
+        known = {int(f["property_id"]) for f in summary.get("failed", [])}
+        summary["failed"] = [
+            *summary.get("failed", []),
+            *(f for f in failed if int(f["property_id"]) not in known),
+        ]
+        run.summary = summary
+    session.flush()
+    refused = [int(f["property_id"]) for f in summary.get("failed", [])] or [0]
+    remaining = session.scalar(
+        select(func.count()).where(
+            Property.status == "active", ~already, Property.id.not_in(refused)
+        )
+    )
     run.done = session.scalar(select(func.count()).where(Valuation.run_id == run.id)) or 0
-    active = session.scalar(select(func.count()).where(Property.status == "active")) or 0
-    finished = run.status != "done" and run.done >= active
-    if finished:  # this chunk valued the run's last property
+    finished = run.status != "done" and remaining == 0
+    if finished:  # nothing left to value in the run but what the valuer refused
         run.total = max(run.total, run.done)
         run.status = "done"
         run.finished_at = ctx.now
-        run.summary = {**(run.summary or {}), "valued": run.done, "by": "rpa"}
+        run.summary = {**summary, "valued": run.done, "by": "rpa"}
         audit.record(
             session,
             ctx.actor,
@@ -102,7 +118,12 @@ def process(ctx: ItemContext, payload: dict[str, Any]) -> dict[str, Any]:
             "col_revaluation_run",
             run.id,
             None,
-            {"run_key": run.run_key, "done": run.done, "total": run.total},
+            {
+                "run_key": run.run_key,
+                "done": run.done,
+                "total": run.total,
+                "failed": len(summary.get("failed", [])),
+            },
         )
     changes = recomputed.get("changes", [])
     return {
@@ -130,6 +151,7 @@ ROBOT = Robot(
         ),
         input_schema={"run_id": "int", "property_ids": "list"},
         schedule=Schedule(cron="0 3 * * 6"),
+        concurrency=1,
         timeout_s=300,
         max_retries=2,
         manual_minutes=Decimal("40"),  # a chunk of 50 properties looked up and keyed by hand

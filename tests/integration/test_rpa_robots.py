@@ -288,6 +288,11 @@ def test_collateral_revaluation_in_chunks_resumable_with_ltv_breaches(world):
         if link is not None:  # a borrower suddenly owing far more than its property is worth
             link.outstanding = Decimal("9999999999.00")
             link.ltv_level = "ok"
+        odd = s.scalar(
+            select(Property).where(Property.status == "active").order_by(Property.id.desc())
+        )
+        odd.city = "Atlantis"  # a city the champion does not cover: refused by the valuer
+        odd_id = odd.id
         s.commit()
     items = produced(factory, config, ROBOT, params={"chunk": 15, "run_key": "rpa-test"})
     assert [len(i["property_ids"]) for i in items] == [15] * (active // 15) + (
@@ -297,7 +302,8 @@ def test_collateral_revaluation_in_chunks_resumable_with_ltv_breaches(world):
         run_item(factory, config, ROBOT, payload, item_id=n)[0]
         for n, payload in enumerate(items, start=1)
     ]
-    assert sum(r["valued"] for r in results) + sum(len(r["failed"]) for r in results) == active
+    assert sum(r["valued"] for r in results) == active - 1
+    assert [f for r in results for f in r["failed"]] == [odd_id]
     assert [r["run_finished"] for r in results] == [False] * (len(items) - 1) + [True]
     if link is not None:
         assert sum(r["ltv_breaches_raised"] for r in results) >= 1
@@ -305,7 +311,8 @@ def test_collateral_revaluation_in_chunks_resumable_with_ltv_breaches(world):
     assert again["valued"] == 0 and again["skipped"] == 15
     with factory() as s:
         run = s.scalar(select(RevaluationRun).where(RevaluationRun.run_key == "rpa-test"))
-        assert run.status == "done"
+        assert run.status == "done" and run.done == active - 1
+        assert [f["property_id"] for f in run.summary["failed"]] == [odd_id]
         assert s.scalar(select(func.count()).where(Valuation.run_id == run.id)) == run.done
     assert produced(factory, config, ROBOT, params={"run_key": "rpa-test"}) == []
 
