@@ -227,8 +227,10 @@ def test_margin_uncovered_shortfall_and_excess_go_to_review(world):
 def test_bill_reminders_once_per_bill_and_milestone(robots_url):
     from datetime import UTC, datetime, time, timedelta
 
+    from backend.assetpool.models import PoolBill
     from backend.floorplan.models import Bill
     from backend.floorplan.rules import OPEN_BILL
+    from backend.identity.models import User
     from backend.platform.notifier import FakeNotifier, InboxNotifier, Notifier
     from robots.bill_reminders import ROBOT
 
@@ -264,6 +266,22 @@ def test_bill_reminders_once_per_bill_and_milestone(robots_url):
         assert {"kind": "floorplan", "bill_id": bill_id, "milestone": "d3"} in later
         after = produced(factory, config, ROBOT, now=five_before + timedelta(days=6))
         assert {"kind": "floorplan", "bill_id": bill_id, "milestone": "overdue"} in after
+        # an asset-pool bill two days before its maturity: d3, to the enterprise's users
+        with factory() as s:
+            pool_bill = s.scalar(
+                select(PoolBill).where(PoolBill.status == "outstanding").order_by(PoolBill.id)
+            )
+            pool_users = s.scalar(
+                select(func.count()).where(User.org_id == pool_bill.org_id, User.active.is_(True))
+            )
+        two_before = datetime.combine(
+            pool_bill.maturity_date - timedelta(days=2), time(1), tzinfo=UTC
+        )
+        wanted = {"kind": "assetpool", "bill_id": pool_bill.id, "milestone": "d3"}
+        assert wanted in produced(factory, config, ROBOT, now=two_before)
+        result, _ = run_item(factory, config, ROBOT, wanted, item_id=200, now=two_before)
+        assert result == {"status": "sent", "bill_no": pool_bill.bill_no, "recipients": pool_users}
+        assert "in 2 days" in fake.sent[-1]["body"]
     finally:
         engine.dispose()
 
