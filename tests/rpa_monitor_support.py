@@ -1,0 +1,121 @@
+"""Rows for the robot factory's monitoring tests, inserted directly (fast, no worker).
+
+``rpa_db_url`` gives a test database with the ``rpa_`` tables: until the factory's migration
+is at head it creates them (and so it must run before anything imports ``backend.rpa.models``
+on PostgreSQL, whose ``truncate_pg`` then names them: the test modules import the factory
+lazily). Once the migration is there, the create is a no-op."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from backend.platform.db import Base, make_engine
+
+NAMES = (
+    "RobotRecord",
+    "RobotVersion",
+    "Run",
+    "WorkItem",
+    "RunLog",
+    "Artefact",
+    "Review",
+    "DepartmentMember",
+    "Alarm",
+)
+
+
+def _models():
+    from backend.rpa import models
+
+    return models
+
+
+def rpa_db_url(request) -> str:
+    """The ``db_url`` fixture's database (SQLite or PostgreSQL) with the factory's tables, empty."""
+    from tests.conftest import truncate_pg
+
+    if request.param == "sqlite":
+        url = request.getfixturevalue("sqlite_url")
+    else:
+        url = request.getfixturevalue("pg_database")
+    engine = make_engine(url)
+    try:
+        tables = [getattr(_models(), name).__table__ for name in NAMES]
+        Base.metadata.create_all(engine, tables=tables, checkfirst=True)
+        if request.param == "postgres":
+            truncate_pg(url)
+    finally:
+        engine.dispose()
+    return url
+
+
+DB_PARAMS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def robot(s, name: str, department: str, manual_minutes: str, at: datetime, **manifest):
+    m = _models()
+    record = m.RobotRecord(name=name, department=department, title=name, created_at=at)
+    s.add(record)
+    s.flush()
+    version = m.RobotVersion(
+        robot_id=record.id,
+        version="1.0.0",
+        entry_point=f"robots.{name}:ROBOT",
+        manifest={"name": name, "manual_minutes": manual_minutes, **manifest},
+        deployed_by="admin",
+        deployed_at=at,
+    )
+    s.add(version)
+    s.flush()
+    record.active_version_id = version.id
+    return record, version
+
+
+def run(s, record, version, at: datetime, status: str = "running", **kw):
+    m = _models()
+    row = m.Run(
+        robot_id=record.id,
+        version_id=version.id,
+        department=record.department,
+        trigger="hand",
+        requested_by="ops1",
+        params={},
+        status=status,
+        produced=True,
+        created_at=at,
+        started_at=at,
+        finished_at=None if status == "running" else at + timedelta(minutes=1),
+        **kw,
+    )
+    s.add(row)
+    s.flush()
+    return row
+
+
+def item(s, run_row, state: str, at: datetime, *, kind=None, code=None, heartbeat=None, **kw):
+    m = _models()
+    finished = at if state in ("DONE", "FAILED") else None
+    row = m.WorkItem(
+        run_id=run_row.id,
+        robot_id=run_row.robot_id,
+        version_id=run_row.version_id,
+        department=run_row.department,
+        payload=kw.pop("payload", {"n": 1}),
+        state=state,
+        attempts=1 if state != "NEW" else 0,
+        max_attempts=3,
+        not_before=at,
+        started_at=at if state != "NEW" else None,
+        finished_at=finished,
+        heartbeat_at=heartbeat,
+        failure_kind=kind,
+        failure_code=code,
+        failure_message=f"{code} happened" if code else None,
+        created_at=at,
+        **kw,
+    )
+    s.add(row)
+    s.flush()
+    return row
