@@ -119,3 +119,36 @@ def item(s, run_row, state: str, at: datetime, *, kind=None, code=None, heartbea
     s.add(row)
     s.flush()
     return row
+
+
+def monitor_areas():
+    """The monitor's blueprint as an extra area until the factory's own declaration serves it."""
+    from backend.bootstrap import AREAS
+    from backend.platform.areas import Area
+
+    if "backend.rpa.area" in AREAS:
+        return []
+    return [Area(name="rpa_monitor", blueprints=("miniapp_api.rpa.monitor",))]
+
+
+def build_app(url: str):
+    """A seeded web app on ``url`` (tables made by ``rpa_db_url``) serving the monitor, with the
+    demo operators in their departments (ops1, ops2: operations; fin1: finance)."""
+    from sqlalchemy import select
+
+    from backend.bootstrap import bootstrap
+    from backend.identity.models import User
+    from backend.platform.config import Config
+    from backend.platform.db import session_scope
+    from backend.seed import seed
+
+    m = _models()
+    runtime = bootstrap(Config.from_env(database_url=url), "web", extra_areas=monitor_areas())
+    runtime.app.config["TESTING"] = True
+    with session_scope(runtime.session_factory) as s:
+        seed(s, runtime.config, areas=runtime.areas)
+        departments = {"ops1": "operations", "ops2": "operations", "fin1": "finance"}
+        for user in s.scalars(select(User).where(User.username.in_(departments))):
+            if s.get(m.DepartmentMember, user.id) is None:
+                s.add(m.DepartmentMember(user_id=user.id, department=departments[user.username]))
+    return runtime

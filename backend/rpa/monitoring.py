@@ -469,6 +469,12 @@ def robot_names(session: Session, ids) -> dict[int, str]:
     ids = set(ids)
     if not ids:
         return {}
-    return dict(
-        session.execute(select(RobotRecord.id, RobotRecord.name).where(RobotRecord.id.in_(ids)))
-    )
+    stmt = select(RobotRecord.id, RobotRecord.name).where(RobotRecord.id.in_(ids))
+    return {robot_id: name for robot_id, name in session.execute(stmt)}
+
+
+def items_by_id(session: Session, ids) -> dict[int, WorkItem]:
+    ids = set(ids)
+    if not ids:
+        return {}
+    return {i.id: i for i in session.scalars(select(WorkItem).where(WorkItem.id.in_(ids)))}
