@@ -32,6 +32,15 @@ def _models():
     return models
 
 
+def make_rpa_tables(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        tables = [getattr(_models(), name).__table__ for name in NAMES]
+        Base.metadata.create_all(engine, tables=tables, checkfirst=True)
+    finally:
+        engine.dispose()
+
+
 def rpa_db_url(request) -> str:
     """The ``db_url`` fixture's database (SQLite or PostgreSQL) with the factory's tables, empty."""
     from tests.conftest import truncate_pg
@@ -40,14 +49,9 @@ def rpa_db_url(request) -> str:
         url = request.getfixturevalue("sqlite_url")
     else:
         url = request.getfixturevalue("pg_database")
-    engine = make_engine(url)
-    try:
-        tables = [getattr(_models(), name).__table__ for name in NAMES]
-        Base.metadata.create_all(engine, tables=tables, checkfirst=True)
-        if request.param == "postgres":
-            truncate_pg(url)
-    finally:
-        engine.dispose()
+    make_rpa_tables(url)
+    if request.param == "postgres":
+        truncate_pg(url)
     return url
 
 
@@ -152,3 +156,79 @@ def build_app(url: str):
             if s.get(m.DepartmentMember, user.id) is None:
                 s.add(m.DepartmentMember(user_id=user.id, department=departments[user.username]))
     return runtime
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+def two_departments(session_factory, now: datetime) -> dict[str, int]:
+    """Operations' recon_lines (a partial run: one DONE item with a log line and an artefact,
+    one BUSINESS failure under review) and finance's fin_close (a running run with a BUSINESS
+    failure under review, an artefact and an open alarm). Returns the rows' ids."""
+    import hashlib
+
+    from backend.platform.db import session_scope
+
+    m = _models()
+    with session_scope(session_factory) as s:
+        ops, v_ops = robot(s, "recon_lines", "operations", "10", now - timedelta(days=2))
+        fin, v_fin = robot(s, "fin_close", "finance", "30", now - timedelta(days=2))
+        r_ops = run(s, ops, v_ops, now - timedelta(hours=2), status="partial")
+        done = item(s, r_ops, "DONE", now - timedelta(minutes=90), result={"ok": True})
+        bad = item(s, r_ops, "FAILED", now - timedelta(minutes=80), kind="BUSINESS", code="x")
+        review = m.Review(item_id=bad.id, department="operations", status="open", created_at=now)
+        r_fin = run(s, fin, v_fin, now - timedelta(hours=3))
+        fin_item = item(s, r_fin, "FAILED", now - timedelta(hours=2), kind="BUSINESS", code="y")
+        fin_review = m.Review(
+            item_id=fin_item.id, department="finance", status="open", created_at=now
+        )
+        s.add_all([review, fin_review])
+        s.add_all(
+            [
+                m.RunLog(run_id=r_ops.id, item_id=None, at=now, level="info", message="produced 2"),
+                m.RunLog(run_id=r_ops.id, item_id=done.id, at=now, level="info", message="line ok"),
+                m.RunLog(run_id=r_fin.id, item_id=None, at=now, level="info", message="finance"),
+            ]
+        )
+        arts = []
+        for dept, run_row, item_row, name in (
+            ("operations", r_ops, done, "recon report.png"),
+            ("finance", r_fin, fin_item, "close.png"),
+        ):
+            art = m.Artefact(
+                department=dept,
+                run_id=run_row.id,
+                item_id=item_row.id,
+                name=name,
+                content_type="image/png",
+                size=len(PNG),
+                sha256=hashlib.sha256(PNG).hexdigest(),
+                data=PNG,
+                created_by="robot",
+                created_at=now,
+            )
+            s.add(art)
+            arts.append(art)
+        s.add(
+            m.Alarm(
+                kind="stuck_run",
+                subject=f"run:{r_fin.id}",
+                department="finance",
+                robot_id=fin.id,
+                message="quiet",
+                opened_on=now.date().isoformat(),
+                raised_at=now,
+            )
+        )
+        s.flush()
+        return {
+            "r_ops": r_ops.id,
+            "r_fin": r_fin.id,
+            "done": done.id,
+            "bad": bad.id,
+            "fin_item": fin_item.id,
+            "art_ops": arts[0].id,
+            "art_fin": arts[1].id,
+            "review": review.id,
+            "fin_review": fin_review.id,
+        }

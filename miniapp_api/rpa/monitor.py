@@ -221,11 +221,11 @@ class RpaItemArgs(PageArgs):
     robot = ma.fields.String(load_default=None, validate=ROBOT_NAME)
     state = ma.fields.String(load_default=None, validate=ma.validate.OneOf(ITEM_STATES))
     failure_kind = ma.fields.String(load_default=None, validate=ma.validate.OneOf(FAILURE_KINDS))
-    run_id = ma.fields.Integer(load_default=None, strict=True, validate=ID)
+    run_id = ma.fields.Integer(load_default=None, validate=ID)
 
 
 class RpaLogArgs(PageArgs):
-    item_id = ma.fields.Integer(load_default=None, strict=True, validate=ID)
+    item_id = ma.fields.Integer(load_default=None, validate=ID)
 
 
 class RpaReviewArgs(PageArgs):

@@ -4,17 +4,11 @@ reviews and alarms are 404 to them (ops1: operations, fin1: finance; a teller: 4
 
 from __future__ import annotations
 
-import hashlib
-from datetime import timedelta
-
 import pytest
 
 from backend.platform.clock import utcnow
-from backend.platform.db import session_scope
 from tests.conftest import login
-from tests.rpa_monitor_support import build_app, item, robot, rpa_db_url, run
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+from tests.rpa_monitor_support import PNG, build_app, rpa_db_url, two_departments
 
 
 @pytest.fixture(params=["sqlite"])
@@ -24,75 +18,9 @@ def db_url(request):
 
 @pytest.fixture
 def rpa(db_url):
-    from backend.rpa.models import Alarm, Artefact, Review, RunLog
-
     runtime = build_app(db_url)
-    now = utcnow()
-    ids = {}
-    with session_scope(runtime.session_factory) as s:
-        ops, v_ops = robot(s, "recon_lines", "operations", "10", now - timedelta(days=2))
-        fin, v_fin = robot(s, "fin_close", "finance", "30", now - timedelta(days=2))
-        r_ops = run(s, ops, v_ops, now - timedelta(hours=2), status="partial")
-        done = item(s, r_ops, "DONE", now - timedelta(minutes=90), result={"ok": True})
-        bad = item(s, r_ops, "FAILED", now - timedelta(minutes=80), kind="BUSINESS", code="x")
-        review = Review(item_id=bad.id, department="operations", status="open", created_at=now)
-        r_fin = run(s, fin, v_fin, now - timedelta(hours=3))
-        fin_item = item(s, r_fin, "FAILED", now - timedelta(hours=2), kind="BUSINESS", code="y")
-        fin_review = Review(
-            item_id=fin_item.id, department="finance", status="open", created_at=now
-        )
-        s.add_all([review, fin_review])
-        s.add_all(
-            [
-                RunLog(run_id=r_ops.id, item_id=None, at=now, level="info", message="produced 2"),
-                RunLog(run_id=r_ops.id, item_id=done.id, at=now, level="info", message="line ok"),
-                RunLog(run_id=r_fin.id, item_id=None, at=now, level="info", message="finance"),
-            ]
-        )
-        arts = []
-        for dept, run_row, item_row, name in (
-            ("operations", r_ops, done, "recon report.png"),
-            ("finance", r_fin, fin_item, "close.png"),
-        ):
-            art = Artefact(
-                department=dept,
-                run_id=run_row.id,
-                item_id=item_row.id,
-                name=name,
-                content_type="image/png",
-                size=len(PNG),
-                sha256=hashlib.sha256(PNG).hexdigest(),
-                data=PNG,
-                created_by="robot",
-                created_at=now,
-            )
-            s.add(art)
-            arts.append(art)
-        s.add(
-            Alarm(
-                kind="stuck_run",
-                subject=f"run:{r_fin.id}",
-                department="finance",
-                robot_id=fin.id,
-                message="quiet",
-                opened_on=now.date().isoformat(),
-                raised_at=now,
-            )
-        )
-        s.flush()
-        ids = {
-            "r_ops": r_ops.id,
-            "r_fin": r_fin.id,
-            "done": done.id,
-            "bad": bad.id,
-            "fin_item": fin_item.id,
-            "art_ops": arts[0].id,
-            "art_fin": arts[1].id,
-            "review": review.id,
-            "fin_review": fin_review.id,
-        }
-    client = runtime.app.test_client()
-    yield client, ids
+    ids = two_departments(runtime.session_factory, utcnow())
+    yield runtime.app.test_client(), ids
     runtime.stop()
 
 
@@ -154,6 +82,12 @@ def test_an_operator_sees_their_department_and_not_the_other(rpa):
     assert [r["id"] for r in fin_reviews] == [ids["fin_review"]]
     assert client.get("/api/v1/rpa/alarms", headers=ops1).get_json()["items"] == []
     assert len(client.get("/api/v1/rpa/alarms", headers=fin1).get_json()["items"]) == 1
+    of_run = client.get(f"/api/v1/rpa/items?run_id={ids['r_ops']}", headers=ops1).get_json()
+    assert sorted(i["id"] for i in of_run["items"]) == sorted([ids["done"], ids["bad"]])
+    item_log = client.get(
+        f"/api/v1/rpa/runs/{ids['r_ops']}/logs?item_id={ids['done']}", headers=ops1
+    ).get_json()
+    assert [line["message"] for line in item_log["items"]] == ["line ok"]
     items = client.get("/api/v1/rpa/items?robot=fin_close", headers=ops1).get_json()
     assert items["items"] == []  # another department's robot filters to nothing
 

@@ -39,15 +39,15 @@ function render(d) {
     xAxis: { type: "category", data: d.items_per_hour.map((h) => hourLabel(h.hour)) },
     yAxis: { type: "value", minInterval: 1 },
     series: [
-      { type: "bar", stack: "items", name: label("DONE", "rpa"), color: "#2e7d32", data: d.items_per_hour.map((h) => h.done) },
-      { type: "bar", stack: "items", name: label("FAILED", "rpa"), color: "#c62828", data: d.items_per_hour.map((h) => h.failed) },
+      { type: "bar", stack: "items", barMaxWidth: 24, name: label("DONE", "rpa"), color: "#2e7d32", data: d.items_per_hour.map((h) => h.done) },
+      { type: "bar", stack: "items", barMaxWidth: 24, name: label("FAILED", "rpa"), color: "#c62828", data: d.items_per_hour.map((h) => h.failed) },
     ],
   });
   chart($("#chart-success"), {
     tooltip: { trigger: "axis", valueFormatter: (v) => `${v}%` },
     xAxis: { type: "category", data: d.success.map((s) => s.robot) },
     yAxis: { type: "value", min: 0, max: 100, name: "%" },
-    series: [{ type: "bar", name: K("success_rate"), data: d.success.map((s) => (s.rate === null ? null : Math.round(1000 * s.rate) / 10)) }],
+    series: [{ type: "bar", barMaxWidth: 48, name: K("success_rate"), data: d.success.map((s) => (s.rate === null ? null : Math.round(1000 * s.rate) / 10)) }],
   });
   const reasons = d.failure_reasons.slice(0, 12);
   chart($("#chart-reasons"), {
