@@ -10,9 +10,9 @@ AREA = Area(
     name="rpa",
     description="the robot factory: robots deployed, scheduled, run by workers and monitored",
     models=("backend.rpa.models",),
-    blueprints=("miniapp_api.rpa.robots",),
+    blueprints=("miniapp_api.rpa.robots", "miniapp_api.rpa.monitor"),
     jobs=JOBS,
     seeders=(seed_rpa,),
     benchmarks={"rpa": "bench.rpa"},
-    cli=("backend.rpa.cli:rpa_cli",),
+    cli=("backend.rpa.cli:rpa_cli", "robots.legacy_app.cli:legacy_cli"),
 )
