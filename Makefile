@@ -67,8 +67,12 @@ DEMO_SEED_ARGS := --enterprises 200
 demo: $(STAMP)
 	$(BIN)/finedge db upgrade
 	$(BIN)/finedge seed $(DEMO_SEED_ARGS)
-	@trap 'kill $$edge $$devices $$serve $$clearing 2>/dev/null; wait' EXIT INT TERM; \
+	@trap 'kill $$edge $$devices $$serve $$clearing $$robots $$legacy 2>/dev/null; wait' EXIT INT TERM; \
 	$(BIN)/finedge edge --branch BR001 --mqtt-port 18831 & edge=$$!; \
+	FINEDGE_LEGACY_PASSWORD=legacy-demo $(BIN)/finedge rpa legacy-app --port 8790 \
+	  > var/legacy-app.log 2>&1 & legacy=$$!; \
+	FINEDGE_LEGACY_URL=http://127.0.0.1:8790 FINEDGE_LEGACY_PASSWORD=legacy-demo \
+	  $(BIN)/finedge rpa worker --workers 2 > var/rpa-worker.log 2>&1 & robots=$$!; \
 	$(BIN)/finedge devices --branch BR001 --scenario cash-loading --scenario-every 600 & devices=$$!; \
 	$(BIN)/finedge serve --host 127.0.0.1 --port 5000 --mqtt-port 18830 & serve=$$!; \
 	$(BIN)/finedge clearing-sim --url http://127.0.0.1:5000 --wait 120 --seed $$(date +%s) \

@@ -103,6 +103,8 @@ class ProductionRig:
             return self.database
         if name == "REDIS_URL":
             return REDIS_URL
+        if name == "FINEDGE_RPA_QUEUE" and value.startswith("redis://redis:"):
+            return REDIS_URL.rsplit("/", 1)[0] + "/" + value.rsplit("/", 1)[1]
         if name == "MQTT_URL" and value.startswith("mqtt://backend:"):
             return self.central.url("backend", self.operator["MQTT_BACKEND_PASSWORD"])
         if name == "MQTT_URL" and value.startswith("mqtts://"):

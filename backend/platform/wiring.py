@@ -32,7 +32,7 @@ from backend.platform.live import LiveEmitter, NullEmitter
 
 T = TypeVar("T")
 INFO_KEY = "finedge.wiring"
-ROLES = ("all", "web", "hub", "scheduler", "jobs", "cli", "test")
+ROLES = ("all", "web", "hub", "scheduler", "jobs", "worker", "cli", "test")
 
 
 class PortMissing(LookupError):

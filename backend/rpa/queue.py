@@ -67,30 +67,45 @@ class Dispatcher:
 
 _lock = threading.Lock()
 _dispatchers: dict[str, Dispatcher] = {}
+# what this process does with the two messages: set by a worker process (``finedge rpa
+# worker``); a process that only sends has none and refuses to run them
+_handlers: dict[str, Any] = {}
+
+
+def rpa_item(item_id: int) -> Any:
+    """huey's task "process item N" (the same function, so the same task name, in the
+    sending and the working process)."""
+    return _handler("item")(item_id)
+
+
+def rpa_run(run_id: int) -> Any:
+    """huey's task "start run N"."""
+    return _handler("run")(run_id)
+
+
+def _handler(kind: str) -> Any:
+    found = _handlers.get(kind)
+    if found is None:
+        raise RuntimeError("this process sends robot work; it does not run it")
+    return found
 
 
 def dispatcher_for(config: Config, handlers: Any = None) -> Dispatcher:
     """The process's dispatcher for the config's queue (one per queue URL and process).
-    ``handlers`` (worker side) is ``(process_item, start_run)``; the sending side registers
-    functions that only a worker would call: enqueueing never runs them."""
+    ``handlers`` (a worker process) is ``(process_item, start_run)``."""
     key = f"{config.rpa_queue}|{config.database_url}"
     with _lock:
+        if handlers is not None:
+            _handlers["item"], _handlers["run"] = handlers
         found = _dispatchers.get(key)
         if found is not None:
             return found
         huey = make_huey(config.rpa_queue, _queue_name(config))
-        if handlers is None:
-            handlers = (_not_here, _not_here)
-        process_item, start_run = handlers
-        item_task = huey.task(name=ITEM_TASK)(process_item)
-        run_task = huey.task(name=RUN_TASK)(start_run)
+        item_task = huey.task(name=ITEM_TASK)(rpa_item)
+        run_task = huey.task(name=RUN_TASK)(rpa_run)
         dispatcher = Dispatcher(huey, item_task, run_task)
         _dispatchers[key] = dispatcher
         return dispatcher
-
-
-def _not_here(*_args):
-    raise RuntimeError("this process sends robot work; it does not run it")
 
 
 def forget(config: Config) -> None:

@@ -74,6 +74,9 @@ def worker_id() -> str:
 @dataclass
 class _Buffer:
     lines: list[tuple[datetime, str, str]] = field(default_factory=list)
+    # files the item kept (in its own transaction): kept again by a failure's transaction,
+    # under the same ids, when the item's work rolls back (a rejection's screenshot)
+    files: list[Artefact] = field(default_factory=list)
 
     def add(self, level: str, message: str) -> None:
         self.lines.append((utcnow(), level[:8], str(message)[:MESSAGE_LIMIT]))
@@ -203,7 +206,7 @@ class Executor:
                 params=dict(run.params or {}),
                 logger=logging.getLogger(f"robots.{robot.manifest.name}"),
                 _log=buffer.add,
-                _artefact=lambda n, d, t: self.keep_artefact(run, item.id, n, d, t),
+                _artefact=lambda n, d, t: _keep_in(s, run, item.id, n, d, t, buffer),
                 item_id=item.id,
                 attempt=item.attempts,
                 _emit=lambda name, payload: emitted.append((name, payload)),
@@ -275,6 +278,7 @@ class Executor:
                 Review(item_id=item.id, department=item.department, status="open", created_at=now)
             )
             _count(s, item.run_id, failed=1)
+            _keep_again(s, buffer)
         buffer.add("warning", f"BUSINESS failure {failure.code}: {failure.message}")
 
     def _finish_application(self, item_id, token, code: str, message: str, buffer) -> bool:
@@ -286,6 +290,7 @@ class Executor:
             if item is None or item.state != "RESERVED" or item.lease_token != token:
                 return False
             retry(self.config, s, item, code, message, now, self.dispatcher)
+            _keep_again(s, buffer)
         buffer.add("error", f"APPLICATION failure {code}: {message}")
         return True
 
@@ -417,6 +422,51 @@ def keep_artefact(sf, department, run_id, item_id, name, data, content_type, who
         s.add(row)
         s.flush()
         return row.id
+
+
+def _keep_in(s, run, item_id, name, data, content_type, buffer: _Buffer) -> int:
+    """A file kept in the item's own transaction (on SQLite a second connection would wait
+    for the write lock this transaction holds)."""
+    import hashlib
+
+    if not isinstance(data, bytes | bytearray):
+        raise TypeError("an artefact is bytes")
+    row = Artefact(
+        department=run.department,
+        run_id=run.id,
+        item_id=item_id,
+        name=str(name)[:120],
+        content_type=str(content_type)[:100],
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        data=bytes(data),
+        created_by="robot",
+        created_at=utcnow(),
+    )
+    s.add(row)
+    s.flush()
+    buffer.files.append(row)
+    return row.id
+
+
+def _keep_again(s, buffer: _Buffer) -> None:
+    """The failed item's files, kept by the failure's transaction under their first ids
+    (a rolled-back id is free again; if another writer took it meanwhile, a new id)."""
+    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.orm import make_transient
+
+    for row in buffer.files:
+        make_transient(row)
+        try:
+            with s.begin_nested():
+                s.add(row)
+                s.flush()
+        except IntegrityError:
+            make_transient(row)
+            row.id = None
+            s.add(row)
+            s.flush()
+    buffer.files.clear()
 
 
 def new_item(s, run, robot_row, version, m, payload, *, parent_item_id=None) -> WorkItem:

@@ -14,7 +14,7 @@ from backend.rpa.robot import ApplicationFailure, BusinessFailure, Manifest, Rob
 def _produce(ctx):
     for n in range(int(ctx.params.get("n", 3))):
         payload = {"n": n, "mode": ctx.params.get("mode", "ok")}
-        for extra in ("seconds", "marker"):
+        for extra in ("seconds", "marker", "every_attempt"):
             if extra in ctx.params:
                 payload[extra] = ctx.params[extra]
         yield payload
@@ -33,8 +33,9 @@ def _process(ctx, payload):
         time.sleep(float(payload.get("seconds", 30)))
     if mode == "marker":
         # a worker test: the item says where to record that it ran (which process)
-        Path(payload["marker"]).joinpath(f"{payload['n']}-{os.getpid()}").touch()
-        time.sleep(float(payload.get("seconds", 0)))
+        Path(payload["marker"]).joinpath(f"{payload['n']}-{ctx.attempt}-{os.getpid()}").touch()
+        if ctx.attempt == 1 or payload.get("every_attempt"):
+            time.sleep(float(payload.get("seconds", 0)))  # hangs (first attempt only)
     if mode == "emit":
         ctx.emit("tst_sink", {"n": payload["n"] * 10, "mode": "ok"})
     return {"n": payload["n"], "twice": payload["n"] * 2}
