@@ -2,8 +2,8 @@
 English, models shipped in the wheel: nothing downloads). One engine per process, built on
 first use (about 0.3 s), on ONE thread: the factory reads pages in parallel by running items
 in several worker processes, and onnxruntime's default (a thread per core) in each of them
-only fights over the cores (measured: 1.1 s of CPU a page on one thread, 2 s on two, for the
-same wall time). docs/rpa-ocr.md has the figures."""
+only fights over the cores (measured: 1.1 s of CPU a page on one thread, 1.8-3.2 s on the
+default, no better wall time on a loaded 2-core box). docs/rpa-ocr.md has the figures."""
 
 from __future__ import annotations
 
