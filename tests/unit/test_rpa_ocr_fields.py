@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backend.rpa.ocr.engine import OcrLine
-from backend.rpa.ocr.fields import REPAIRED_CONFIDENCE, extract, normalise, rows
+from backend.rpa.ocr.fields import REPAIRED_CONFIDENCE, extract, normalise, row_of, rows
 
 
 def line(text, x, y, confidence=0.98, h=30, w=None):
@@ -232,3 +232,25 @@ def test_an_impossible_date_is_not_trusted():
 def test_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="unknown document kind"):
         extract("passport", [])
+
+
+def test_a_field_failing_its_validator_gets_a_second_look():
+    seen = []
+
+    def reread(row):
+        seen.append(row.text)
+        return row_of(
+            [OcrLine(t.text.replace("2,000,00", "2,000,000"), t.box, 0.93) for t in row.lines]
+        )
+
+    pairs = [("Registered Capital", "RMB2,000,00"), ("Name", "Wuhan Antai Trading Co., Ltd.")]
+    got = extract("licence", table(pairs), reread)
+    assert seen == ["Registered Capital RMB2,000,00"]  # only the field that failed
+    assert got.fields["registered_capital"].value == "2000000"
+    assert got.fields["registered_capital"].confidence == pytest.approx(0.93)
+
+
+def test_a_second_look_that_still_fails_keeps_the_first_reading():
+    got = extract("licence", table([("Registered Capital", "RMB2,000,00")]), lambda row: row)
+    assert got.fields["registered_capital"].raw == "RMB2,000,00"
+    assert got.fields["registered_capital"].confidence == 0.0

@@ -5,8 +5,8 @@ pages (``samples``). ``read_document(kind, image)`` does it all."""
 
 from __future__ import annotations
 
-from backend.rpa.ocr.engine import OcrLine, Unreadable, read_lines
-from backend.rpa.ocr.fields import KINDS, Extraction, Field, extract
+from backend.rpa.ocr.engine import OcrLine, Unreadable, decode, lines_of, read_lines, reread
+from backend.rpa.ocr.fields import KINDS, Extraction, Field, extract, row_of
 
 __all__ = [
     "KINDS",
@@ -21,5 +21,7 @@ __all__ = [
 
 
 def read_document(kind: str, image: bytes) -> Extraction:
-    """The fields of one page; ``Unreadable`` when it is no image or carries no text."""
-    return extract(kind, read_lines(image))
+    """The fields of one page; ``Unreadable`` when it is no image or carries no text. A field
+    whose validator fails gets a second look (``engine.reread``)."""
+    array = decode(image)
+    return extract(kind, lines_of(array), lambda row: row_of(reread(array, row.lines)))

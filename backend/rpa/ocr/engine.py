@@ -2,12 +2,13 @@
 English, models shipped in the wheel: nothing downloads). One engine per process, built on
 first use (about 0.3 s), on ONE thread: the factory reads pages in parallel by running items
 in several worker processes, and onnxruntime's default (a thread per core) in each of them
-only fights over the cores (measured: 1.1 s of CPU a page on one thread, 2 s on two, for the
-same wall time). docs/rpa-ocr.md has the figures."""
+only fights over the cores (measured: 1.1 s of CPU a page on one thread, 1.8-3.2 s on the
+default, no better wall time on a loaded 2-core box). docs/rpa-ocr.md has the figures."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,7 +70,11 @@ def decode(image: bytes) -> Any:
 def read_lines(image: bytes) -> list[OcrLine]:
     """The text lines on the image (each a detected box, its text and confidence), top to
     bottom. Raises ``Unreadable`` when the bytes are no image or carry no text."""
-    array = decode(image)
+    return lines_of(decode(image))
+
+
+def lines_of(array: Any) -> list[OcrLine]:
+    """``read_lines`` on a decoded image."""
     result, _elapsed = engine()(array, use_cls=False)
     lines = [
         OcrLine(
@@ -82,3 +87,35 @@ def read_lines(image: bytes) -> list[OcrLine]:
     if not lines:
         raise Unreadable("no text found")
     return sorted(lines, key=lambda line: (line.top, line.left))
+
+
+# the second look: the recogniser (CTC) merges a run of one character (``000`` read ``00``) on
+# a tight crop; the same box with a margin, twice as wide, gives it room (docs/rpa-ocr.md)
+REREAD_MARGIN = (8, 3)  # pixels added left and right, above and below
+REREAD_STRETCH = 2.0
+
+
+def reread(array: Any, lines: Sequence[OcrLine]) -> list[OcrLine]:
+    """The lines recognised again from their boxes, widened and stretched."""
+    import cv2
+
+    if not lines:
+        return []
+    height, width = array.shape[:2]
+    mx, my = REREAD_MARGIN
+    crops = []
+    for line in lines:
+        x0 = max(int(line.left) - mx, 0)
+        x1 = min(int(max(x for x, _ in line.box)) + mx, width)
+        y0, y1 = max(int(line.top) - my, 0), min(int(line.bottom) + my, height)
+        crop = array[y0:y1, x0:x1]
+        if crop.size == 0:
+            crop = array[0:1, 0:1]
+        crops.append(
+            cv2.resize(crop, None, fx=REREAD_STRETCH, fy=1.0, interpolation=cv2.INTER_CUBIC)
+        )
+    found, _elapsed = engine().text_rec(crops)
+    return [
+        OcrLine(text=str(text).strip(), box=line.box, confidence=float(score))
+        for line, (text, score) in zip(lines, found, strict=True)
+    ]

@@ -69,6 +69,11 @@ REPAIRED_CONFIDENCE = 0.5
 class Row:
     text: str
     confidence: float
+    lines: tuple[OcrLine, ...] = ()
+
+
+# a second look at a row whose field failed its validator (engine.reread): the row read again
+Reread = Callable[[Row], Row]
 
 
 @dataclass(frozen=True)
@@ -121,12 +126,13 @@ def rows(lines: Sequence[OcrLine]) -> list[Row]:
                 last.append(line)
                 continue
         groups.append([line])
-    out = []
-    for group in groups:
-        group.sort(key=lambda line: line.left)
-        text = normalise(" ".join(line.text for line in group))
-        out.append(Row(text=text, confidence=min(line.confidence for line in group)))
-    return out
+    return [row_of(group) for group in groups]
+
+
+def row_of(lines: Sequence[OcrLine]) -> Row:
+    ordered = sorted(lines, key=lambda line: line.left)
+    text = normalise(" ".join(line.text for line in ordered))
+    return Row(text, min(line.confidence for line in ordered), tuple(ordered))
 
 
 def _label_pattern(label: str) -> re.Pattern[str]:
@@ -308,17 +314,19 @@ PARSERS: dict[str, dict[str, Callable[[str], tuple[str | None, bool]]]] = {
 }
 
 
-def extract_rows(kind: str, found_rows: Sequence[Row]) -> Extraction:
-    """The kind's fields from rows of text (see the module's docstring)."""
+def extract_rows(kind: str, found_rows: Sequence[Row], reread: Reread | None = None) -> Extraction:
+    """The kind's fields from rows of text (see the module's docstring). ``reread``, when
+    given, has a second look at the row of a field whose validator failed; the second reading
+    is kept only if it validates (its own confidence then)."""
     if kind not in LABELS:
         raise ValueError(f"unknown document kind {kind!r}")
-    raw: dict[str, tuple[str, float]] = {}
+    raw: dict[str, tuple[str, Row, bool]] = {}  # name -> value text, its row, label on it
     waiting: str | None = None  # a label alone on its row: its value is on the next one
     for row in found_rows:
         hit = _match(kind, row.text)
         if hit is None:
             if waiting and row.text:
-                raw[waiting] = (row.text, row.confidence)
+                raw[waiting] = (row.text, row, False)
             waiting = None
             continue
         name, rest = hit
@@ -326,7 +334,7 @@ def extract_rows(kind: str, found_rows: Sequence[Row]) -> Extraction:
         if name in raw:
             continue
         if rest:
-            raw[name] = (rest, row.confidence)
+            raw[name] = (rest, row, True)
         else:
             waiting = name
     fields = {}
@@ -334,14 +342,26 @@ def extract_rows(kind: str, found_rows: Sequence[Row]) -> Extraction:
         if name not in raw:
             fields[name] = Field(name=name, value=None, confidence=0.0)
             continue
-        text, confidence = raw[name]
-        value, ok = parse(text)
-        if isinstance(value, Repaired):
-            value, confidence = str(value), min(confidence, REPAIRED_CONFIDENCE)
-        fields[name] = Field(name, value, confidence if ok else 0.0, raw=text, valid=ok)
+        text, row, labelled = raw[name]
+        field = _field(name, parse, text, row.confidence)
+        if not field.valid and reread is not None and row.lines:
+            again = reread(row)
+            hit = _match(kind, again.text) if labelled else None
+            if not labelled or (hit is not None and hit[0] == name):
+                second = _field(name, parse, hit[1] if hit else again.text, again.confidence)
+                if second.valid:
+                    field = second
+        fields[name] = field
     if kind == "invoice":
         fields = _check_total(fields)
     return Extraction(kind=kind, fields=fields)
+
+
+def _field(name: str, parse, text: str, confidence: float) -> Field:
+    value, ok = parse(text)
+    if isinstance(value, Repaired):
+        value, confidence = str(value), min(confidence, REPAIRED_CONFIDENCE)
+    return Field(name, value, confidence if ok else 0.0, raw=text, valid=ok)
 
 
 def _check_total(fields: dict[str, Field]) -> dict[str, Field]:
@@ -357,5 +377,5 @@ def _check_total(fields: dict[str, Field]) -> dict[str, Field]:
     return out
 
 
-def extract(kind: str, lines: Sequence[OcrLine]) -> Extraction:
-    return extract_rows(kind, rows(lines))
+def extract(kind: str, lines: Sequence[OcrLine], reread: Reread | None = None) -> Extraction:
+    return extract_rows(kind, rows(lines), reread)

@@ -279,7 +279,12 @@ def sample(kind: str, seed: int, lang: str | None = None, *, blur: float | None 
         label = LABELS[kind][name][lang][0]
         ty = y + (row_h - font.size) / 2 - 2
         draw.text((left + 14, ty), label, font=font, fill=ink)
-        draw.text((left + label_w + 18, ty), shown[name], font=font, fill=ink)
+        room = (WIDTH - left) - (left + label_w + 18) - 24
+        value_font = font
+        while draw.textlength(shown[name], font=value_font) > room:  # a long address
+            value_font = ImageFont.truetype(str(path), value_font.size - 1)
+        vy = y + (row_h - value_font.size) / 2 - 2
+        draw.text((left + label_w + 18, vy), shown[name], font=value_font, fill=ink)
     footer = {
         "coc": ("本合格证经制造企业签章有效", "Valid with the manufacturer's seal"),
         "invoice": ("国家税务总局监制", "Supervised by the State Taxation Administration"),
@@ -291,8 +296,8 @@ def sample(kind: str, seed: int, lang: str | None = None, *, blur: float | None 
         font=small,
         fill=accent,
     )
-    # a red seal, partly over the last rows, as on the real documents
-    cx, cy, r = WIDTH - 200, HEIGHT - 150, 62
+    # a red seal over the issuer's line, as on the real documents
+    cx, cy, r = WIDTH - 190, HEIGHT - 62, 50
     draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=(215, 60, 60), width=4)
 
     angle = rng.uniform(-1.2, 1.2)
