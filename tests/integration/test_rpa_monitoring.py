@@ -112,7 +112,7 @@ def test_the_operations_dashboard_counts_only_its_department(session, world, mon
     assert runs["by_robot"]["ocr_documents"]["running"] == 3
     assert "fin_close" not in runs["by_robot"]
 
-    hours = monitoring.items_per_hour(session, ops, w)
+    hours = monitoring.items_per_hour(monitoring.finished_items(session, ops, w), w)
     assert len(hours) == 25  # 10:00 yesterday … 10:00 today, every hour present
     by_hour = {row["hour"]: row for row in hours}
     assert by_hour["2026-12-05T09:00:00Z"] == {
