@@ -56,6 +56,7 @@ AREAS: tuple[str, ...] = (
     "backend.clearing.area",
     "backend.collateral.area",
     "backend.marketing.area",
+    "backend.rpa.area",
 )
 
 ROLES_WITH_WEB = ("all", "web")

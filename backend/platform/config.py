@@ -75,8 +75,10 @@ def _amount(env_vars: dict[str, str], name: str, default: str) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
-def _rpa_queue(env_vars: dict[str, str], var: Path) -> str:
+def _rpa_queue(env: str, env_vars: dict[str, str], var: Path) -> str:
     raw = env_vars.get("FINEDGE_RPA_QUEUE", "").strip()
+    if not raw and env == "test":
+        return "memory"  # each test app's own queue, drained in-process
     if not raw:
         redis_url = env_vars.get("REDIS_URL", "").strip()
         return redis_url or f"sqlite:///{var / 'rpa-queue.sqlite'}"
@@ -238,7 +240,7 @@ class Config:
             ledger_hold_approval_limit=_amount(
                 env_vars, "FINEDGE_LEDGER_HOLD_APPROVAL_LIMIT", "1000000.00"
             ),
-            rpa_queue=_rpa_queue(env_vars, var),
+            rpa_queue=_rpa_queue(env, env_vars, var),
             rpa_heartbeat_s=_positive_int(env_vars, "FINEDGE_RPA_HEARTBEAT_S", 5),
             rpa_lease_s=_positive_int(env_vars, "FINEDGE_RPA_LEASE_S", 30),
             rpa_backoff_s=_positive_int(env_vars, "FINEDGE_RPA_BACKOFF_S", 30),

@@ -21,6 +21,7 @@ ROLES = (
     "teller",
     "loader",
     "marketing",
+    "operator",
     "client",
     "enterprise",
     "device",

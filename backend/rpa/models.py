@@ -34,9 +34,9 @@ class RobotRecord(Base):
     department: Mapped[str] = mapped_column(String(20), index=True)
     title: Mapped[str] = mapped_column(String(120))
     enabled: Mapped[bool] = mapped_column(default=True)
-    active_version_id: Mapped[int | None] = mapped_column(
-        ForeignKey("rpa_robot_versions.id", use_alter=True, name="fk_rpa_robots_active_version")
-    )
+    # a version of this robot (rpa_robot_versions.id); no foreign key, which would make the
+    # two tables refer to each other (the registry keeps it to this robot's versions)
+    active_version_id: Mapped[int | None] = mapped_column(BigIntPK)
     # the scheduler's last slot (cron) or start (interval): one run per slot across machines
     last_scheduled_at: Mapped[datetime | None]
     created_at: Mapped[datetime]

@@ -109,7 +109,9 @@ class Executor:
         manifest = manifests.from_json(version.manifest)
         beat = threading.Thread(target=self._heartbeat, args=(item_id, token, stop), daemon=True)
         watchdog = threading.Thread(
-            target=self._watchdog, args=(item_id, token, stop, manifest.timeout_s), daemon=True
+            target=self._watchdog,
+            args=(item_id, run.id, token, stop, manifest.timeout_s),
+            daemon=True,
         )
         beat.start()
         watchdog.start()
@@ -130,6 +132,10 @@ class Executor:
             return "application"
         finally:
             stop.set()
+            # a watchdog that fired is recording the timeout: let it finish (and send the
+            # retry) before this worker takes its next message
+            watchdog.join(timeout=30)
+            beat.join(timeout=30)
             self._write_logs(run.id, item_id, buffer)
 
     def _take(self, item_id: int, token: str):
@@ -297,15 +303,13 @@ class Executor:
             except Exception:
                 log.warning("heartbeat of item %s failed", item_id, exc_info=True)
 
-    def _watchdog(self, item_id: int, token: str, stop: threading.Event, timeout_s: int):
+    def _watchdog(self, item_id, run_id, token, stop: threading.Event, timeout_s: int):
         if stop.wait(timeout_s):
             return
         buffer = _Buffer()
         message = f"timed out after {timeout_s} s"
         try:
             self._finish_application(item_id, token, "timeout", message, buffer)
-            with self.sf() as s:
-                run_id = s.scalar(select(WorkItem.run_id).where(WorkItem.id == item_id))
             self._write_logs(run_id, item_id, buffer)
         finally:
             if self.kill_on_timeout:

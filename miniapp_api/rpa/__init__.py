@@ -1,2 +1,2 @@
-"""The robot factory's HTTP edge (``/api/v1/rpa``): one module per blueprint, each named in
-``backend/rpa/area.py`` (docs/rpa.md)."""
+"""The robot factory's HTTP edge (``/api/v1/rpa``): robots and their runs, items, files and
+reviews; monitoring (docs/rpa.md)."""
