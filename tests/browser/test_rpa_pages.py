@@ -2,9 +2,8 @@
 figures and the three echarts charts drawn over operations' rows only; the run page shows a
 run's items and log; the review queue shows operations' review with the maker's form.
 
-The server is this module's own (a seeded SQLite copy with the factory's rows, served
-in-process by werkzeug) because it needs the monitor's blueprint and the factory's tables
-(tests/rpa_monitor_support.py)."""
+The server is this module's own (a seeded SQLite copy whose factory holds only this test's
+rows, served in-process by werkzeug), so that the figures on the page are known exactly."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ import pytest
 
 from backend.platform.clock import utcnow
 from tests.browser_support import login, screenshot
-from tests.rpa_monitor_support import build_app, make_rpa_tables, two_departments
+from tests.rpa_monitor_support import build_app, two_departments
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +25,6 @@ def rpa_site(sqlite_template, tmp_path_factory, chromium):
     path = tmp_path_factory.mktemp("rpa-site") / "finedge.db"
     shutil.copy(sqlite_template, path)
     url = f"sqlite:///{path}"
-    make_rpa_tables(url)
     runtime = build_app(url)
     ids = two_departments(runtime.session_factory, utcnow())
     server = make_server("127.0.0.1", 0, runtime.app, threaded=True)
