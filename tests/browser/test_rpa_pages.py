@@ -64,6 +64,15 @@ def test_ops1_sees_the_dashboard_charts_the_run_and_the_reviews(rpa_site, browse
     page.locator(f"#items a[data-item='{rpa_site.ids['done']}']").click()
     expect(page.locator("#item-detail")).to_contain_text("line ok")
 
+    page.goto(f"{rpa_site.url}/console/rpa/robots")
+    expect(page.locator("#main[data-ready='1']")).to_have_count(1)
+    rows = page.locator("#robots tbody tr")
+    expect(rows).to_have_count(1)  # operations' robot only
+    expect(rows.first).to_contain_text("recon_lines")
+    expect(rows.first).to_contain_text("Partial")  # its last run, linked
+    expect(rows.first.get_by_role("button", name="Run now")).to_be_visible()
+    expect(rows.first.get_by_role("button", name="Roll back")).to_have_count(0)  # admins only
+
     page.goto(f"{rpa_site.url}/console/rpa/reviews")
     expect(page.locator("#main[data-ready='1']")).to_have_count(1)
     cards = page.locator("#reviews article[data-review]")

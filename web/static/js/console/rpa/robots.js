@@ -24,8 +24,7 @@ function button(text, action, cls = "") {
 }
 
 async function load(user) {
-  const page = await api("GET", "/rpa/robots", { query: { limit: 200 } });
-  const robots = page.items || page;
+  const robots = (await api("GET", "/rpa/robots")).items;
   const last = await Promise.all(robots.map((r) => lastRun(r.name).catch(() => null)));
   const rows = robots.map((r, i) => ({ ...r, last: last[i] }));
   const post = async (r, what, body = {}) => {
