@@ -33,7 +33,17 @@ def robot(s, name: str, department: str, manual_minutes: str, at: datetime, **ma
         robot_id=record.id,
         version="1.0.0",
         entry_point=f"robots.{name}:ROBOT",
-        manifest={"name": name, "manual_minutes": manual_minutes, **manifest},
+        # as manifests.to_json writes it: the review use cases read it back
+        manifest={
+            "name": name,
+            "version": "1.0.0",
+            "department": department,
+            "title": name,
+            "input_schema": {"n": "int"},
+            "schedule": {},
+            "manual_minutes": manual_minutes,
+            **manifest,
+        },
         deployed_by="admin",
         deployed_at=at,
     )

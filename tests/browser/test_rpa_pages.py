@@ -79,5 +79,35 @@ def test_ops1_sees_the_dashboard_charts_the_run_and_the_reviews(rpa_site, browse
     expect(cards).to_have_count(1)
     expect(cards.first).to_have_attribute("data-review", str(rpa_site.ids["review"]))
     expect(cards.first.locator("textarea[data-field=payload]")).to_have_value('{\n  "n": 1\n}')
-    expect(cards.first.locator("button[data-action=retry]")).to_be_visible()
     assert page.errors == []
+
+
+def test_maker_checker_from_the_review_queue(rpa_site, browser_page):
+    """ops1 proposes a retry with a corrected payload; ops1 cannot check it; ops2 approves and
+    the review leaves the queue, its retry item queued in the same run."""
+    from playwright.sync_api import expect
+
+    review = rpa_site.ids["review"]
+    maker = browser_page(lang="en")
+    maker.context.add_cookies([{"name": "finedge_lang", "value": "en", "url": rpa_site.url}])
+    login(maker, rpa_site.url, "ops1", "console")
+    maker.goto(f"{rpa_site.url}/console/rpa/reviews")
+    card = maker.locator(f"#reviews article[data-review='{review}']")
+    card.locator("textarea[data-field=payload]").fill('{"n": 2}')
+    card.locator("button[data-action=retry]").click()
+    expect(card).to_have_attribute("data-status", "proposed")
+    expect(card.locator("pre")).to_contain_text('"n": 2')
+    card.locator("button[data-action=approve]").click()  # the maker as checker: refused
+    expect(maker.locator(".toast.error")).to_be_visible()
+    expect(card).to_have_attribute("data-status", "proposed")
+
+    checker = browser_page(lang="en")
+    login(checker, rpa_site.url, "ops2", "console")
+    checker.goto(f"{rpa_site.url}/console/rpa/reviews")
+    theirs = checker.locator(f"#reviews article[data-review='{review}']")
+    theirs.locator("button[data-action=approve]").click()
+    expect(checker.locator("#reviews article[data-review]")).to_have_count(0)
+
+    checker.goto(f"{rpa_site.url}/console/rpa/run?run={rpa_site.ids['r_ops']}")
+    expect(checker.locator("#items tbody tr")).to_have_count(3)  # the retry joined the run
+    assert maker.errors == [] and checker.errors == []
