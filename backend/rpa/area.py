@@ -14,5 +14,5 @@ AREA = Area(
     jobs=JOBS,
     seeders=(seed_rpa,),
     benchmarks={"rpa": "bench.rpa"},
-    cli=("backend.rpa.cli:rpa_cli",),
+    cli=("backend.rpa.cli:rpa_cli", "robots.legacy_app.cli:legacy_cli"),
 )

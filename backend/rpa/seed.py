@@ -16,11 +16,28 @@ from backend.rpa.models import DepartmentMember, RobotRecord
 
 # the robots FinEdge ships (robots/, docs/rpa.md), deployed by the seed and `finedge rpa
 # deploy-builtins`
-BUILT_IN: tuple[str, ...] = ()
+BUILT_IN: tuple[str, ...] = tuple(
+    f"robots.{name}:ROBOT"
+    for name in (
+        "margin_reconciliation",
+        "bill_reminders",
+        "collateral_revaluation",
+        "risk_refresh",
+        "clearing_reconciliation",
+        "regulatory_export",
+        "ocr_documents",
+        "screen_pledge_entry",
+    )
+)
 
 DEMO_MEMBERS = {"ops1": "operations", "ops2": "operations", "fin1": "finance"}
 # robots whose first run the demo seed starts (the others wait for their schedules)
-DEMO_FIRST_RUNS: tuple[str, ...] = ()
+DEMO_FIRST_RUNS: tuple[str, ...] = (
+    "margin_reconciliation",
+    "bill_reminders",
+    "clearing_reconciliation",
+    "regulatory_export",
+)
 
 
 def deploy_builtins(session: Session) -> list[str]:

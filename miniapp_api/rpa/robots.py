@@ -64,7 +64,7 @@ class RpaRunIn(StrictSchema):
     params = ma.fields.Dict(load_default=dict)
 
 
-class RpaRunOut(ma.Schema):
+class RpaRunStartedOut(ma.Schema):
     id = ma.fields.Integer()
     robot = ma.fields.String()
     trigger = ma.fields.String()
@@ -79,7 +79,7 @@ class RpaItemIn(StrictSchema):
     payload = ma.fields.Dict(required=True)
 
 
-class RpaItemOut(ma.Schema):
+class RpaItemQueuedOut(ma.Schema):
     id = ma.fields.Integer()
     run_id = ma.fields.Integer()
     state = ma.fields.String()
@@ -112,7 +112,7 @@ class RpaCheckIn(StrictSchema):
     approve = ma.fields.Boolean(required=True)
 
 
-class RpaReviewOut(ma.Schema):
+class RpaReviewDecisionOut(ma.Schema):
     id = ma.fields.Integer()
     item_id = ma.fields.Integer()
     department = ma.fields.String()
@@ -209,7 +209,7 @@ class Disable(MethodView):
 @blp.route("/robots/<string:name>/runs")
 class Runs(MethodView):
     @blp.arguments(RpaRunIn)
-    @blp.response(201, RpaRunOut)
+    @blp.response(201, RpaRunStartedOut)
     def post(self, body, name):
         """Start a run now (by API). With an Idempotency-Key a retried call starts one run."""
         session = db()
@@ -223,7 +223,7 @@ class Runs(MethodView):
 @blp.route("/robots/<string:name>/items")
 class Items(MethodView):
     @blp.arguments(RpaItemIn)
-    @blp.response(201, RpaItemOut)
+    @blp.response(201, RpaItemQueuedOut)
     def post(self, body, name):
         """Queue one work item for the robot (checked against its input schema)."""
         session = db()
@@ -251,7 +251,7 @@ class Files(MethodView):
 @blp.route("/reviews/<int:review_id>/propose")
 class Propose(MethodView):
     @blp.arguments(RpaProposeIn)
-    @blp.response(200, RpaReviewOut)
+    @blp.response(200, RpaReviewDecisionOut)
     def post(self, body, review_id):
         """The maker: retry the item (optionally with a corrected payload) or close it."""
         return service.propose(
@@ -267,7 +267,7 @@ class Propose(MethodView):
 @blp.route("/reviews/<int:review_id>/check")
 class Check(MethodView):
     @blp.arguments(RpaCheckIn)
-    @blp.response(200, RpaReviewOut)
+    @blp.response(200, RpaReviewDecisionOut)
     def post(self, body, review_id):
         """The checker, another person of the department: approve (the item is retried or
         closed) or send the proposal back."""
