@@ -1,65 +1,31 @@
-"""Rows for the robot factory's monitoring tests, inserted directly (fast, no worker).
-
-``rpa_db_url`` gives a test database with the ``rpa_`` tables: until the factory's migration
-is at head it creates them (and so it must run before anything imports ``backend.rpa.models``
-on PostgreSQL, whose ``truncate_pg`` then names them: the test modules import the factory
-lazily). Once the migration is there, the create is a no-op."""
+"""Rows for the robot factory's monitoring tests, inserted directly (fast, no worker)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import pytest
-
-from backend.platform.db import Base, make_engine
-
-NAMES = (
-    "RobotRecord",
-    "RobotVersion",
-    "Run",
-    "WorkItem",
-    "RunLog",
-    "Artefact",
-    "Review",
-    "DepartmentMember",
-    "Alarm",
-)
+from backend.rpa import models as m
 
 
-def _models():
-    from backend.rpa import models
+def clear_factory(session_factory) -> None:
+    """Remove every factory row (the seed's built-in robots and demo runs among them), so that
+    a test's figures are its own rows' only."""
+    from sqlalchemy import delete, update
 
-    return models
+    from backend.platform.db import session_scope
 
-
-def make_rpa_tables(url: str) -> None:
-    engine = make_engine(url)
-    try:
-        tables = [getattr(_models(), name).__table__ for name in NAMES]
-        Base.metadata.create_all(engine, tables=tables, checkfirst=True)
-    finally:
-        engine.dispose()
-
-
-def rpa_db_url(request) -> str:
-    """The ``db_url`` fixture's database (SQLite or PostgreSQL) with the factory's tables, empty."""
-    from tests.conftest import truncate_pg
-
-    if request.param == "sqlite":
-        url = request.getfixturevalue("sqlite_url")
-    else:
-        url = request.getfixturevalue("pg_database")
-    make_rpa_tables(url)
-    if request.param == "postgres":
-        truncate_pg(url)
-    return url
-
-
-DB_PARAMS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+    with session_scope(session_factory) as s:
+        for model in (m.Alarm, m.Review, m.Artefact, m.RunLog):
+            s.execute(delete(model))
+        s.execute(update(m.WorkItem).values(parent_item_id=None))
+        s.execute(delete(m.WorkItem))
+        s.execute(delete(m.Run))
+        s.execute(update(m.RobotRecord).values(active_version_id=None))
+        s.execute(delete(m.RobotVersion))
+        s.execute(delete(m.RobotRecord))
 
 
 def robot(s, name: str, department: str, manual_minutes: str, at: datetime, **manifest):
-    m = _models()
     record = m.RobotRecord(name=name, department=department, title=name, created_at=at)
     s.add(record)
     s.flush()
@@ -67,7 +33,17 @@ def robot(s, name: str, department: str, manual_minutes: str, at: datetime, **ma
         robot_id=record.id,
         version="1.0.0",
         entry_point=f"robots.{name}:ROBOT",
-        manifest={"name": name, "manual_minutes": manual_minutes, **manifest},
+        # as manifests.to_json writes it: the review use cases read it back
+        manifest={
+            "name": name,
+            "version": "1.0.0",
+            "department": department,
+            "title": name,
+            "input_schema": {"n": "int"},
+            "schedule": {},
+            "manual_minutes": manual_minutes,
+            **manifest,
+        },
         deployed_by="admin",
         deployed_at=at,
     )
@@ -78,7 +54,6 @@ def robot(s, name: str, department: str, manual_minutes: str, at: datetime, **ma
 
 
 def run(s, record, version, at: datetime, status: str = "running", **kw):
-    m = _models()
     row = m.Run(
         robot_id=record.id,
         version_id=version.id,
@@ -99,7 +74,6 @@ def run(s, record, version, at: datetime, status: str = "running", **kw):
 
 
 def item(s, run_row, state: str, at: datetime, *, kind=None, code=None, heartbeat=None, **kw):
-    m = _models()
     finished = at if state in ("DONE", "FAILED") else None
     row = m.WorkItem(
         run_id=run_row.id,
@@ -125,36 +99,19 @@ def item(s, run_row, state: str, at: datetime, *, kind=None, code=None, heartbea
     return row
 
 
-def monitor_areas():
-    """The monitor's blueprint as an extra area until the factory's own declaration serves it."""
-    from backend.bootstrap import AREAS
-    from backend.platform.areas import Area
-
-    if "backend.rpa.area" in AREAS:
-        return []
-    return [Area(name="rpa_monitor", blueprints=("miniapp_api.rpa.monitor",))]
-
-
 def build_app(url: str):
-    """A seeded web app on ``url`` (tables made by ``rpa_db_url``) serving the monitor, with the
-    demo operators in their departments (ops1, ops2: operations; fin1: finance)."""
-    from sqlalchemy import select
-
+    """A seeded web runtime on ``url`` (a migrated database) with the factory emptied: the
+    demo operators keep their departments (ops1, ops2: operations; fin1: finance)."""
     from backend.bootstrap import bootstrap
-    from backend.identity.models import User
     from backend.platform.config import Config
     from backend.platform.db import session_scope
     from backend.seed import seed
 
-    m = _models()
-    runtime = bootstrap(Config.from_env(database_url=url), "web", extra_areas=monitor_areas())
+    runtime = bootstrap(Config.from_env(database_url=url), "web")
     runtime.app.config["TESTING"] = True
     with session_scope(runtime.session_factory) as s:
         seed(s, runtime.config, areas=runtime.areas)
-        departments = {"ops1": "operations", "ops2": "operations", "fin1": "finance"}
-        for user in s.scalars(select(User).where(User.username.in_(departments))):
-            if s.get(m.DepartmentMember, user.id) is None:
-                s.add(m.DepartmentMember(user_id=user.id, department=departments[user.username]))
+    clear_factory(runtime.session_factory)
     return runtime
 
 
@@ -169,7 +126,6 @@ def two_departments(session_factory, now: datetime) -> dict[str, int]:
 
     from backend.platform.db import session_scope
 
-    m = _models()
     with session_scope(session_factory) as s:
         ops, v_ops = robot(s, "recon_lines", "operations", "10", now - timedelta(days=2))
         fin, v_fin = robot(s, "fin_close", "finance", "30", now - timedelta(days=2))

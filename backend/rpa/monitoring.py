@@ -2,16 +2,16 @@
 runs, items, logs, reviews and alarms, always within one department (``None``: all of them,
 for an admin). Nothing here writes. docs/rpa-monitor.md says what each figure means.
 
-The SQL is plain grouping and counting, the same on SQLite and PostgreSQL; items per hour are
-bucketed in Python from the (finished_at, state) pairs of the window, which keeps the SQL free
-of dialect date functions.
+The SQL is plain grouping and counting, the same on SQLite and PostgreSQL but for the one
+expression that names a time's clock hour (``_hour_of``); the hours with nothing finished are
+filled in Python.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -83,46 +83,49 @@ def run_counts(session: Session, department: str | None, w: Window) -> dict[str,
     return {"total": sum(by_status.values()), "by_status": by_status, "by_robot": by_robot}
 
 
-def items_per_hour(session: Session, department: str | None, w: Window) -> list[dict]:
-    """Items finished (DONE, FAILED) per clock hour of the window, oldest first; every hour is
-    present, with zeros when nothing finished."""
+def _hour_of(session: Session, column):
+    """The clock hour (UTC) of a time column as text ``YYYY-MM-DD HH``, grouped by the
+    database: SQLite keeps UTC times as ``YYYY-MM-DD HH:MM:SS…`` text (backend.platform.db),
+    PostgreSQL as timestamptz, read in UTC."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.substr(column, 1, 13)
+    return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24")
+
+
+def finished_items(session: Session, department: str | None, w: Window) -> list[tuple]:
+    """Items finished (DONE, FAILED) in the window counted by robot, version, state and clock
+    hour: one pass over the window's items feeds the hours, the rates and the time saved."""
+    hour_of = _hour_of(session, WorkItem.finished_at)
     stmt = scope(
-        select(WorkItem.finished_at, WorkItem.state).where(
+        select(WorkItem.robot_id, WorkItem.version_id, WorkItem.state, hour_of, func.count())
+        .where(
             WorkItem.state.in_(("DONE", "FAILED")),
             WorkItem.finished_at >= w.since,
             WorkItem.finished_at <= w.until,
-        ),
+        )
+        .group_by(WorkItem.robot_id, WorkItem.version_id, WorkItem.state, hour_of),
         WorkItem.department,
         department,
     )
+    return [tuple(row) for row in session.execute(stmt)]
+
+
+def items_per_hour(rows, w: Window) -> list[dict]:
+    """Items finished (DONE, FAILED) per clock hour of the window, oldest first; every hour is
+    present, with zeros when nothing finished."""
     first = w.since.replace(minute=0, second=0, microsecond=0)
     buckets: dict[datetime, dict[str, int]] = {}
     hour = first
     while hour <= w.until:
         buckets[hour] = {"DONE": 0, "FAILED": 0}
         hour += HOUR
-    for finished_at, state in session.execute(stmt):
-        key = ensure_utc(finished_at).replace(minute=0, second=0, microsecond=0)
-        if key in buckets:
-            buckets[key][state] += 1
+    for _robot_id, _version_id, state, key, count in rows:
+        at = datetime.strptime(key, "%Y-%m-%d %H").replace(tzinfo=UTC)
+        if at in buckets:
+            buckets[at][state] += count
     return [
         {"hour": isoformat(h), "done": c["DONE"], "failed": c["FAILED"]} for h, c in buckets.items()
     ]
-
-
-def _finished_by_robot(session: Session, department: str | None, w: Window):
-    stmt = scope(
-        select(WorkItem.robot_id, WorkItem.version_id, WorkItem.state, func.count())
-        .where(
-            WorkItem.state.in_(("DONE", "FAILED")),
-            WorkItem.finished_at >= w.since,
-            WorkItem.finished_at <= w.until,
-        )
-        .group_by(WorkItem.robot_id, WorkItem.version_id, WorkItem.state),
-        WorkItem.department,
-        department,
-    )
-    return list(session.execute(stmt))
 
 
 def success_rates(rows, names: dict[int, str]) -> list[dict]:
@@ -130,7 +133,7 @@ def success_rates(rows, names: dict[int, str]) -> list[dict]:
     finished). BUSINESS failures count as failures: the robot did not do the work."""
     done: dict[str, int] = defaultdict(int)
     failed: dict[str, int] = defaultdict(int)
-    for robot_id, _version_id, state, count in rows:
+    for robot_id, _version_id, state, _hour, count in rows:
         name = names.get(robot_id, str(robot_id))
         (done if state == "DONE" else failed)[name] += count
     out = []
@@ -154,7 +157,7 @@ def manual_minutes(manifest: dict) -> Decimal:
 def time_saved(session: Session, rows, names: dict[int, str]) -> dict[str, Any]:
     """Hours of manual work the DONE items replaced: Σ DONE × the version's manual_minutes
     / 60, per robot and in total, as Decimal strings to the hundredth."""
-    version_ids = {version_id for _r, version_id, state, _c in rows if state == "DONE"}
+    version_ids = {version_id for _r, version_id, state, _h, _c in rows if state == "DONE"}
     minutes = {}
     if version_ids:
         found = session.execute(
@@ -162,7 +165,7 @@ def time_saved(session: Session, rows, names: dict[int, str]) -> dict[str, Any]:
         )
         minutes = {vid: manual_minutes(manifest or {}) for vid, manifest in found}
     per_robot: dict[str, Decimal] = defaultdict(Decimal)
-    for robot_id, version_id, state, count in rows:
+    for robot_id, version_id, state, _hour, count in rows:
         if state == "DONE":
             per_robot[names.get(robot_id, str(robot_id))] += count * minutes.get(
                 version_id, Decimal("0")
@@ -299,7 +302,7 @@ def dashboard(
     department = ensure_factory_user(session, actor)
     w = window(hours, now)
     names = _robot_names(session, department)
-    finished = _finished_by_robot(session, department, w)
+    finished = finished_items(session, department, w)
     alarms = open_alarms(session, department)
     return {
         "department": department,
@@ -307,7 +310,7 @@ def dashboard(
         "until": w.until,
         "hours": hours,
         "runs": run_counts(session, department, w),
-        "items_per_hour": items_per_hour(session, department, w),
+        "items_per_hour": items_per_hour(finished, w),
         "success": success_rates(finished, names),
         "failure_reasons": failure_reasons(session, department, w),
         "time_saved": time_saved(session, finished, names),

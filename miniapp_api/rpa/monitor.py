@@ -110,7 +110,7 @@ class RpaDashboardOut(ma.Schema):
     )
 
 
-class RpaRunOut(ma.Schema):
+class RpaRunRowOut(ma.Schema):
     id = ma.fields.Integer()
     robot = ma.fields.String()
     robot_id = ma.fields.Integer()
@@ -137,9 +137,9 @@ class RpaArtefactRefOut(ma.Schema):
 
 
 class RpaRunDetailOut(ma.Schema):
-    run = ma.fields.Nested(RpaRunOut)
+    run = ma.fields.Nested(RpaRunRowOut)
     params = ma.fields.Dict()
-    items = ma.fields.Dict(
+    item_counts = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.Integer(), metadata={"description": "by state"}
     )
     failed_by_kind = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
@@ -155,7 +155,7 @@ class RpaLogOut(ma.Schema):
     message = ma.fields.String()
 
 
-class RpaItemOut(ma.Schema):
+class RpaItemRowOut(ma.Schema):
     id = ma.fields.Integer()
     run_id = ma.fields.Integer()
     robot = ma.fields.String()
@@ -172,7 +172,7 @@ class RpaItemOut(ma.Schema):
 
 
 class RpaItemDetailOut(ma.Schema):
-    item = ma.fields.Nested(RpaItemOut)
+    item = ma.fields.Nested(RpaItemRowOut)
     payload = ma.fields.Dict()
     result = ma.fields.Dict(allow_none=True)
     failure_message = ma.fields.String(allow_none=True)
@@ -183,7 +183,7 @@ class RpaItemDetailOut(ma.Schema):
     artefacts = ma.fields.List(ma.fields.Nested(RpaArtefactRefOut))
 
 
-class RpaReviewOut(ma.Schema):
+class RpaReviewQueueOut(ma.Schema):
     id = ma.fields.Integer()
     item_id = ma.fields.Integer()
     robot = ma.fields.String()
@@ -240,13 +240,13 @@ class RpaAlarmArgs(PageArgs):
 
 
 def _run(run, names) -> dict:
-    out = {c: getattr(run, c) for c in RpaRunOut._declared_fields if c != "robot"}
+    out = {c: getattr(run, c) for c in RpaRunRowOut._declared_fields if c != "robot"}
     out["robot"] = names.get(run.robot_id, str(run.robot_id))
     return out
 
 
 def _item(item, names) -> dict:
-    out = {c: getattr(item, c) for c in RpaItemOut._declared_fields if c != "robot"}
+    out = {c: getattr(item, c) for c in RpaItemRowOut._declared_fields if c != "robot"}
     out["robot"] = names.get(item.robot_id, str(item.robot_id))
     return out
 
@@ -283,7 +283,7 @@ class Dashboard(MethodView):
 @blp.route("/runs")
 class Runs(MethodView):
     @blp.arguments(RpaRunArgs, location="query")
-    @blp.response(200, page_schema(RpaRunOut, "RpaRunPage"))
+    @blp.response(200, page_schema(RpaRunRowOut, "RpaRunPage"))
     def get(self, args):
         """Runs, newest first; filters robot (its name) and status."""
         page = monitoring.list_runs(db(), current_actor(), **args)
@@ -301,7 +301,7 @@ class RunDetail(MethodView):
         return {
             "run": _run(run, monitoring.robot_names(session, [run.robot_id])),
             "params": run.params or {},
-            "items": counts["items"],
+            "item_counts": counts["items"],
             "failed_by_kind": counts["failed_by_kind"],
             "artefacts": monitoring.artefact_ids(session, run_id=run.id),
         }
@@ -321,7 +321,7 @@ class RunLogs(MethodView):
 @blp.route("/items")
 class Items(MethodView):
     @blp.arguments(RpaItemArgs, location="query")
-    @blp.response(200, page_schema(RpaItemOut, "RpaItemPage"))
+    @blp.response(200, page_schema(RpaItemRowOut, "RpaItemPage"))
     def get(self, args):
         """Work items, newest first; filters state, robot, failure_kind and run_id."""
         page = monitoring.list_items(db(), current_actor(), **args)
@@ -383,7 +383,7 @@ class ArtefactFile(MethodView):
 @blp.route("/reviews")
 class Reviews(MethodView):
     @blp.arguments(RpaReviewArgs, location="query")
-    @blp.response(200, page_schema(RpaReviewOut, "RpaReviewPage"))
+    @blp.response(200, page_schema(RpaReviewQueueOut, "RpaReviewPage"))
     def get(self, args):
         """Reviews waiting for people (open: for a maker; proposed: for a checker), oldest
         first, with the failed item's payload and failure."""
@@ -395,7 +395,9 @@ class Reviews(MethodView):
         for review in page.items:
             item = items[review.item_id]
             row = {
-                c: getattr(review, c) for c in RpaReviewOut._declared_fields if hasattr(review, c)
+                c: getattr(review, c)
+                for c in RpaReviewQueueOut._declared_fields
+                if hasattr(review, c)
             }
             row.update(
                 robot=names.get(item.robot_id, str(item.robot_id)),

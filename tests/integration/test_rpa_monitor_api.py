@@ -8,20 +8,15 @@ import pytest
 
 from backend.platform.clock import utcnow
 from tests.conftest import login
-from tests.rpa_monitor_support import PNG, build_app, rpa_db_url, two_departments
-
-
-@pytest.fixture(params=["sqlite"])
-def db_url(request):
-    return rpa_db_url(request)
+from tests.rpa_monitor_support import PNG, clear_factory, two_departments
 
 
 @pytest.fixture
-def rpa(db_url):
-    runtime = build_app(db_url)
-    ids = two_departments(runtime.session_factory, utcnow())
-    yield runtime.app.test_client(), ids
-    runtime.stop()
+def rpa(make_app, sqlite_url):
+    app = make_app(sqlite_url)  # the demo seed: ops1, ops2 in operations, fin1 in finance
+    factory = app.extensions["finedge"].session_factory
+    clear_factory(factory)
+    return app.test_client(), two_departments(factory, utcnow())
 
 
 def test_an_operator_sees_their_department_and_not_the_other(rpa):
@@ -45,7 +40,7 @@ def test_an_operator_sees_their_department_and_not_the_other(rpa):
     assert [r["id"] for r in runs["items"]] == [ids["r_ops"]]
     assert runs["items"][0]["robot"] == "recon_lines"
     detail = client.get(f"/api/v1/rpa/runs/{ids['r_ops']}", headers=ops1).get_json()
-    assert detail["items"] == {"NEW": 0, "RESERVED": 0, "DONE": 1, "FAILED": 1}
+    assert detail["item_counts"] == {"NEW": 0, "RESERVED": 0, "DONE": 1, "FAILED": 1}
     assert detail["failed_by_kind"]["BUSINESS"] == 1
     assert [a["id"] for a in detail["artefacts"]] == [ids["art_ops"]]
     logs = client.get(f"/api/v1/rpa/runs/{ids['r_ops']}/logs", headers=ops1).get_json()

@@ -10,30 +10,16 @@ import pytest
 
 from backend.platform.context import Actor
 from backend.platform.errors import PermissionDenied, ValidationFailed
-from tests.rpa_monitor_support import DB_PARAMS, item, robot, rpa_db_url, run
-
-# backend.rpa is imported lazily (fixtures below): see tests/rpa_monitor_support.py
+from backend.rpa import monitoring
+from backend.rpa.models import Alarm, Review
+from tests.rpa_monitor_support import item, robot, run
 
 NOW = datetime(2026, 12, 5, 10, 30, tzinfo=UTC)
 ADMIN = Actor(user_id=None, username="admin", role="admin", org_id=None)
 
 
-@pytest.fixture(params=DB_PARAMS)
-def db_url(request):
-    return rpa_db_url(request)
-
-
 @pytest.fixture
-def monitoring(db_url):
-    from backend.rpa import monitoring
-
-    return monitoring
-
-
-@pytest.fixture
-def world(session, monitoring):
-    from backend.rpa.models import Alarm, Review
-
+def world(session):
     s = session
     h = timedelta(hours=1)
     recon, v_recon = robot(s, "recon_lines", "operations", "12.5", NOW - 48 * h)
@@ -103,7 +89,7 @@ def world(session, monitoring):
     return {"r1": r1.id, "r2": r2.id, "r3": r3.id, "r4": r4.id, "r5": r5.id, "fin": fin_item.id}
 
 
-def test_the_operations_dashboard_counts_only_its_department(session, world, monitoring):
+def test_the_operations_dashboard_counts_only_its_department(session, world):
     ops = "operations"
     w = monitoring.window(24, NOW)
     runs = monitoring.run_counts(session, ops, w)
@@ -112,7 +98,7 @@ def test_the_operations_dashboard_counts_only_its_department(session, world, mon
     assert runs["by_robot"]["ocr_documents"]["running"] == 3
     assert "fin_close" not in runs["by_robot"]
 
-    hours = monitoring.items_per_hour(session, ops, w)
+    hours = monitoring.items_per_hour(monitoring.finished_items(session, ops, w), w)
     assert len(hours) == 25  # 10:00 yesterday … 10:00 today, every hour present
     by_hour = {row["hour"]: row for row in hours}
     assert by_hour["2026-12-05T09:00:00Z"] == {
@@ -124,7 +110,7 @@ def test_the_operations_dashboard_counts_only_its_department(session, world, mon
     assert sum(r["done"] for r in hours) == 3 and sum(r["failed"] for r in hours) == 3
 
 
-def test_success_rate_failure_reasons_and_time_saved(session, world, monitoring):
+def test_success_rate_failure_reasons_and_time_saved(session, world):
     report = monitoring.dashboard(session, ADMIN, hours=24, now=NOW, lease_s=30)
     success = {row["robot"]: row for row in report["success"]}
     assert success["recon_lines"] == {"robot": "recon_lines", "done": 3, "failed": 1, "rate": 0.75}
@@ -153,7 +139,7 @@ def test_success_rate_failure_reasons_and_time_saved(session, world, monitoring)
     assert all(a.cleared_at is None for a in report["alarms"])
 
 
-def test_stuck_runs_are_quiet_ones_and_those_with_a_stale_heartbeat(session, world, monitoring):
+def test_stuck_runs_are_quiet_ones_and_those_with_a_stale_heartbeat(session, world):
     stuck = monitoring.stuck_runs(session, "operations", NOW, stuck_minutes=30, lease_s=30)
     by_run = {row["run_id"]: row for row in stuck}
     assert set(by_run) == {world["r2"], world["r3"]}  # r4's heartbeat is fresh; r1 finished
@@ -167,7 +153,7 @@ def test_stuck_runs_are_quiet_ones_and_those_with_a_stale_heartbeat(session, wor
     assert [row["run_id"] for row in finance] == [world["r5"]]
 
 
-def test_lists_are_scoped_and_paged(session, world, monitoring):
+def test_lists_are_scoped_and_paged(session, world):
     page = monitoring.list_runs(session, ADMIN, robot="ocr_documents", limit=2)
     assert [r.id for r in page.items] == [world["r4"], world["r3"]] and page.next_cursor
     rest = monitoring.list_runs(session, ADMIN, robot="ocr_documents", cursor=page.next_cursor)
@@ -183,7 +169,7 @@ def test_lists_are_scoped_and_paged(session, world, monitoring):
     assert len(monitoring.list_alarms(session, ADMIN, include_cleared=True).items) == 3
 
 
-def test_only_factory_users_and_sane_windows(session, world, monitoring):
+def test_only_factory_users_and_sane_windows(session, world):
     teller = Actor(user_id=None, username="teller1", role="teller", org_id=None)
     with pytest.raises(PermissionDenied):
         monitoring.dashboard(session, teller, now=NOW)
@@ -194,8 +180,6 @@ def test_only_factory_users_and_sane_windows(session, world, monitoring):
 
 
 def test_a_garbled_manifest_saves_no_time():
-    from backend.rpa import monitoring
-
     assert monitoring.manual_minutes({"manual_minutes": "7.5"}) == monitoring.Decimal("7.5")
     assert monitoring.manual_minutes({"manual_minutes": "NaN"}) == 0
     assert monitoring.manual_minutes({"manual_minutes": "x"}) == 0

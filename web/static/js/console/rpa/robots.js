@@ -1,7 +1,7 @@
 // The factory's robots (GET /rpa/robots): version, department, schedule, enabled and last run
 // (GET /rpa/runs?robot=&limit=1). Operators may start a run now (POST /rpa/robots/{name}/runs);
 // admins roll back, enable and disable (POST /rpa/robots/{name}/rollback|enable|disable).
-import { act, api, badge, el, fill, label, start, t, table, toast, when } from "/web/static/js/finedge.js";
+import { act, all, api, badge, el, fill, label, start, t, table, toast, when } from "/web/static/js/finedge.js";
 
 const K = (name, params) => t(`console.rpa.robots.${name}`, params);
 
@@ -24,8 +24,9 @@ function button(text, action, cls = "") {
 }
 
 async function load(user) {
-  const page = await api("GET", "/rpa/robots", { query: { limit: 200 } });
-  const robots = page.items || page;
+  // the whole list, whether the factory's list is one object or a cursor page
+  const first = await api("GET", "/rpa/robots");
+  const robots = first.next_cursor ? await all("/rpa/robots") : first.items;
   const last = await Promise.all(robots.map((r) => lastRun(r.name).catch(() => null)));
   const rows = robots.map((r, i) => ({ ...r, last: last[i] }));
   const post = async (r, what, body = {}) => {

@@ -63,7 +63,7 @@ async function page() {
   fill("#run-title", `${r.robot} · #${r.id} · ${label(r.status, "rpa")}`);
   fill(
     "#counts",
-    Object.entries(d.items).map(([state, n]) => el("div.stat", { dataset: { state } }, el("div.name", label(state, "rpa")), el("div.value", String(n)))),
+    Object.entries(d.item_counts).map(([state, n]) => el("div.stat", { dataset: { state } }, el("div.name", label(state, "rpa")), el("div.value", String(n)))),
     el("div.stat", el("div.name", K("trigger")), el("div.value", `${label(r.trigger, "rpa")} · ${r.requested_by}`)),
     el("div.stat", el("div.name", K("started")), el("div.value", when(r.started_at || r.created_at))),
     el("div.stat", el("div.name", K("finished")), el("div.value", when(r.finished_at))),
