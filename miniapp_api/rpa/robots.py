@@ -13,10 +13,11 @@ from flask.views import MethodView
 from sqlalchemy import select
 
 from backend.platform.errors import ValidationFailed
+from backend.platform.pagination import paginate
 from backend.rpa import registry, service
 from backend.rpa.access import ensure_factory_user, scope
 from backend.rpa.models import RobotRecord, RobotVersion
-from miniapp_api.common import StrictSchema, Timestamp, current_actor, db
+from miniapp_api.common import PageArgs, StrictSchema, Timestamp, current_actor, db, page_schema
 from miniapp_api.strict_input import Blueprint
 
 blp = Blueprint(
@@ -48,8 +49,7 @@ class RpaRobotOut(ma.Schema):
     versions = ma.fields.List(ma.fields.Nested(RpaVersionOut))
 
 
-class RpaRobotList(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(RpaRobotOut))
+RpaRobotPage = page_schema(RpaRobotOut, "RpaRobotPage")
 
 
 class RpaDeployIn(StrictSchema):
@@ -158,14 +158,20 @@ def _run_out(run, name: str) -> dict:
 
 @blp.route("/robots")
 class Robots(MethodView):
-    @blp.response(200, RpaRobotList)
-    def get(self):
-        """The robots of the caller's department (an admin: all)."""
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, RpaRobotPage)
+    def get(self, args):
+        """The robots of the caller's department (an admin: all), in deployment order."""
         session, actor = db(), current_actor()
         department = ensure_factory_user(session, actor)
         stmt = scope(select(RobotRecord), RobotRecord.department, department)
-        robots = session.scalars(stmt.order_by(RobotRecord.name)).all()
-        return {"items": [_robot_out(session, r) for r in robots]}
+        page = paginate(
+            session, stmt, RobotRecord.id, limit=args.get("limit"), cursor=args.get("cursor")
+        )
+        return {
+            "items": [_robot_out(session, r) for r in page.items],
+            "next_cursor": page.next_cursor,
+        }
 
     @blp.arguments(RpaDeployIn)
     @blp.response(201, RpaRobotOut)

@@ -5,6 +5,7 @@ its timeout kills its worker process, whose consumer starts a fresh one."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -76,10 +77,8 @@ def factory(make_app, db_url, tmp_path):
 
     yield runtime, start_worker, tmp_path
     for proc in workers:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait()
     if queue.startswith("redis"):
         from backend.rpa.queue import dispatcher_for

@@ -43,6 +43,7 @@ ROLES = {
     "teller": "teller1",
     "loader": "loader1",
     "marketing": "mkt1",
+    "operator": "ops1",
     "client": "client1",
     "anonymous": None,  # no token: every operation but the public ones answers 401
 }

@@ -27,6 +27,7 @@ USERS = (
     "dealer1",
     "loader1",
     "mkt1",
+    "ops1",
     "client1",
 )
 BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -124,6 +125,12 @@ def _path_values(client, tokens):
         ),
         "pool_id": _first_id(client, admin, f"{PREFIX}/assetpool/pools", "id"),
         "agreement_id": _first_id(client, admin, f"{PREFIX}/factoring/agreements", "id"),
+        # a run of a built-in robot (its log list; the run need not have been worked)
+        "run_id": str(
+            client.post(
+                f"{PREFIX}/rpa/robots/bill_reminders/runs", headers=admin, json={}
+            ).get_json()["id"]
+        ),
     }
 
 
