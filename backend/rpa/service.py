@@ -4,7 +4,6 @@ artefacts within the caller's department."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from sqlalchemy import select
@@ -21,7 +20,7 @@ from backend.rpa.access import ensure_factory_user, ensure_sees
 from backend.rpa.models import Artefact, Review, RobotRecord, RobotVersion, Run, WorkItem
 from backend.rpa.queue import dispatcher_for
 from backend.rpa.registry import active_version, robot_by_name
-from backend.rpa.worker import _settle, new_item
+from backend.rpa.worker import _settle, artefact_row, new_item
 
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 UPLOAD_TYPES = ("image/png", "image/jpeg")
@@ -137,17 +136,8 @@ def upload(
     magic = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg"}
     if not any(data.startswith(k) and v == content_type for k, v in magic.items()):
         raise ValidationFailed("file content is not the declared image type")
-    row = Artefact(
-        department=robot.department,
-        run_id=None,
-        item_id=None,
-        name=(filename or "upload")[:120],
-        content_type=content_type,
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-        data=data,
-        created_by=actor.username,
-        created_at=utcnow(),
+    row = artefact_row(
+        robot.department, None, None, filename or "upload", data, content_type, actor.username
     )
     session.add(row)
     session.flush()
@@ -166,43 +156,33 @@ def upload(
 # ---------------------------------------------------------------------- reads
 
 
-def get_run(session: Session, actor: Actor, run_id: int) -> Run:
+def _visible(session: Session, actor: Actor, model, row_id: int, what: str, *, lock=False):
+    """A row of the caller's department (another department's, or none: 404)."""
     department = ensure_factory_user(session, actor)
-    run = session.get(Run, run_id)
-    if run is None:
-        raise NotFound("run not found")
-    ensure_sees(department, run.department, "run")
-    return run
+    row = session.get(model, row_id, with_for_update=lock)
+    if row is None:
+        raise NotFound(f"{what} not found")
+    ensure_sees(department, row.department, what)
+    return row
+
+
+def get_run(session: Session, actor: Actor, run_id: int) -> Run:
+    return _visible(session, actor, Run, run_id, "run")
 
 
 def get_item(session: Session, actor: Actor, item_id: int) -> WorkItem:
-    department = ensure_factory_user(session, actor)
-    item = session.get(WorkItem, item_id)
-    if item is None:
-        raise NotFound("work item not found")
-    ensure_sees(department, item.department, "work item")
-    return item
+    return _visible(session, actor, WorkItem, item_id, "work item")
 
 
 def get_artefact(session: Session, actor: Actor, artefact_id: int) -> Artefact:
-    department = ensure_factory_user(session, actor)
-    row = session.get(Artefact, artefact_id)
-    if row is None:
-        raise NotFound("artefact not found")
-    ensure_sees(department, row.department, "artefact")
-    return row
+    return _visible(session, actor, Artefact, artefact_id, "artefact")
 
 
 # ---------------------------------------------------------------------- reviews
 
 
 def get_review(session: Session, actor: Actor, review_id: int, *, lock=False) -> Review:
-    department = ensure_factory_user(session, actor)
-    review = session.get(Review, review_id, with_for_update=lock)
-    if review is None:
-        raise NotFound("review not found")
-    ensure_sees(department, review.department, "review")
-    return review
+    return _visible(session, actor, Review, review_id, "review", lock=lock)
 
 
 def propose(

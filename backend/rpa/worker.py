@@ -17,6 +17,7 @@ the timeout without killing: the robot's late finish is then refused by the leas
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -345,7 +346,7 @@ class Executor:
                     params=dict(run.params or {}),
                     logger=logging.getLogger(f"robots.{m.name}"),
                     _log=buffer.add,
-                    _artefact=lambda n, d, t: self.keep_artefact(run, None, n, d, t),
+                    _artefact=lambda n, d, t: _keep_in(s, run, None, n, d, t, buffer),
                 )
                 ids = []
                 for payload in robot.produce(ctx):
@@ -373,11 +374,6 @@ class Executor:
 
     # ------------------------------------------------------------------ files and logs
 
-    def keep_artefact(self, run, item_id, name: str, data: bytes, content_type: str) -> int:
-        return keep_artefact(
-            self.sf, run.department, run.id, item_id, name, data, content_type, "robot"
-        )
-
     def _read_artefact(self, run, artefact_id: int) -> bytes:
         with self.sf() as s:
             row = s.get(Artefact, artefact_id)
@@ -401,48 +397,28 @@ class Executor:
 # ---------------------------------------------------------------------- shared steps
 
 
-def keep_artefact(sf, department, run_id, item_id, name, data, content_type, who) -> int:
-    import hashlib
-
+def artefact_row(department, run_id, item_id, name, data, content_type, who) -> Artefact:
+    """A file to keep (bytes, with its size and SHA-256), not yet added to a session."""
     if not isinstance(data, bytes | bytearray):
         raise TypeError("an artefact is bytes")
-    with sf() as s, s.begin():
-        row = Artefact(
-            department=department,
-            run_id=run_id,
-            item_id=item_id,
-            name=str(name)[:120],
-            content_type=str(content_type)[:100],
-            size=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
-            data=bytes(data),
-            created_by=who,
-            created_at=utcnow(),
-        )
-        s.add(row)
-        s.flush()
-        return row.id
-
-
-def _keep_in(s, run, item_id, name, data, content_type, buffer: _Buffer) -> int:
-    """A file kept in the item's own transaction (on SQLite a second connection would wait
-    for the write lock this transaction holds)."""
-    import hashlib
-
-    if not isinstance(data, bytes | bytearray):
-        raise TypeError("an artefact is bytes")
-    row = Artefact(
-        department=run.department,
-        run_id=run.id,
+    return Artefact(
+        department=department,
+        run_id=run_id,
         item_id=item_id,
         name=str(name)[:120],
         content_type=str(content_type)[:100],
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
         data=bytes(data),
-        created_by="robot",
+        created_by=who,
         created_at=utcnow(),
     )
+
+
+def _keep_in(s, run, item_id, name, data, content_type, buffer: _Buffer) -> int:
+    """A file kept in the robot's own transaction (on SQLite a second connection would wait
+    for the write lock this transaction holds)."""
+    row = artefact_row(run.department, run.id, item_id, name, data, content_type, "robot")
     s.add(row)
     s.flush()
     buffer.files.append(row)
