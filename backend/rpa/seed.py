@@ -63,4 +63,57 @@ def seed_rpa(session: Session, options: Any) -> dict:
             if robot is not None:
                 start_run(session, SYSTEM, name, trigger="hand", run_key="demo-seed")
                 started += 1
+        started += _demo_documents(session) + _demo_pledges(session)
     return {"robots": len(deployed), "demo_runs": started}
+
+
+def _demo_documents(session: Session) -> int:
+    """Six generated scans (certificates, invoices, licences) uploaded for the OCR robot."""
+    from backend.rpa.ocr import samples
+    from backend.rpa.service import queue_item, upload
+
+    if samples.font_path() is None:
+        return 0  # no CJK font on this machine: no demo scans
+    for i in range(6):
+        doc = samples.sample(samples.KINDS[i % 3], 900 + i, lang=samples.LANGS[(i // 3) % 2])
+        scan = upload(session, SYSTEM, "ocr_documents", doc.image, "image/jpeg", f"demo-{i}.jpg")
+        queue_item(session, SYSTEM, "ocr_documents", {"kind": doc.kind, "artefact_id": scan.id})
+    return 1
+
+
+def _demo_pledges(session: Session) -> int:
+    """Three pledges for the screen robot to type into the legacy stand-in (``make demo``
+    starts it); the third is over the system's amount limit, so a person reviews it."""
+    from backend.rpa.ocr.codes import vin_check_digit
+    from backend.rpa.service import start_run
+
+    def vin(serial: int) -> str:
+        body = f"LSVAU2180N2{serial:06d}"
+        return body[:8] + vin_check_digit(body) + body[9:]
+
+    records = [
+        {
+            "vin": vin(100 + i),
+            "dealer_code": "DL001",
+            "model": model,
+            "amount": amount,
+            "pledge_date": "2026-12-01",
+            "warehouse_code": "WH-SH01",
+        }
+        for i, (model, amount) in enumerate(
+            [
+                ("Lavida 1.5L", "118000.00"),
+                ("Tiguan L 2.0T", "245000.00"),
+                ("Phideon 3.0T", "3200000.00"),
+            ]
+        )
+    ]
+    start_run(
+        session,
+        SYSTEM,
+        "screen_pledge_entry",
+        trigger="hand",
+        params={"records": records},
+        run_key="demo-seed",
+    )
+    return 1
