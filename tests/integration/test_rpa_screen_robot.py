@@ -215,6 +215,30 @@ def _config(url: str, password: str = PASSWORD, **more) -> Config:
 
 @browser_test
 def test_robot_drives_the_screens(legacy, session):
+    """In a thread of its own, as in a worker process: Playwright's sync API refuses to start
+    in a thread where another Playwright runs (the browser tests' own, in this xdist worker).
+    The robot keeps one browser per thread."""
+    import threading
+
+    failures: list[BaseException] = []
+
+    def body() -> None:
+        try:
+            _drive_the_screens(legacy, session)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            screen_pledge_entry.close_browser()
+
+    worker = threading.Thread(target=body, name="screen-robot")
+    worker.start()
+    worker.join(timeout=240)
+    assert not worker.is_alive(), "the screen robot's thread did not finish"
+    if failures:
+        raise failures[0]
+
+
+def _drive_the_screens(legacy, session):
     """One test (one browser, one worker under xdist), in the order a worker meets them:
     system failures first, then the browser, still the same, enters pledges and gets rejected."""
     # wrong password: APPLICATION (retried), the password not in the message

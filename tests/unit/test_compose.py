@@ -43,6 +43,7 @@ CONTRACT_SUBCOMMANDS = {
     "web",
     "hub",
     "scheduler",
+    "rpa",  # finedge rpa worker (docs/CONTRACT.md, issue 19)
 }
 CENTRAL_ROLES = ("web", "hub", "scheduler")
 INTERPOLATION = re.compile(r"\$\{[A-Z0-9_]+(:?[?-][^}]*)?\}")
