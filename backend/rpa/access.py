@@ -9,7 +9,7 @@ department's object is "not found" (404): its existence does not leak.
 
 from __future__ import annotations
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from backend.platform.context import Actor
@@ -49,7 +49,3 @@ def scope(stmt: Select, column, department: str | None) -> Select:
 def ensure_sees(department: str | None, row_department: str, what: str) -> None:
     if department is not None and department != row_department:
         raise NotFound(f"{what} not found")
-
-
-def nothing(stmt: Select) -> Select:
-    return stmt.where(false())

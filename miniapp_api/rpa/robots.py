@@ -27,9 +27,6 @@ blp = Blueprint(
     description="Robot factory: robots, runs, work items, files and reviews",
 )
 
-ID = ma.validate.Range(min=1, max=2**63 - 1)
-NAME = ma.validate.Regexp(r"^[a-z][a-z0-9_]{2,39}$")
-
 
 class RpaVersionOut(ma.Schema):
     id = ma.fields.Integer()
